@@ -1,0 +1,76 @@
+// The bisection engine's data: a commit graph, the verdicts seen so far, a policy.
+// Everything here is plain data so it can be stored as JSON with a job and recomputed anywhere.
+
+export type Sha = string;
+
+/** The commits of `bad ^good`, each with all of its parents (parents outside the range included). */
+export interface CommitGraph {
+  /** The good revision (outside the range): its ancestors are assumed good. */
+  good: Sha;
+  /** The bad revision (inside the range, the tip). */
+  bad: Sha;
+  /** Every commit in `bad ^good`, keyed by sha, with its parents in git's order (first parent first). */
+  commits: Record<Sha, { parents: Sha[] }>;
+}
+
+/** What one run of the test command says about one commit. */
+export type Verdict = "good" | "bad" | "skip" | "error";
+
+/** One finished run. Several may exist per commit (runs > 1, retries after `error`). */
+export interface Observation {
+  sha: Sha;
+  verdict: Verdict;
+  /** Why a run was skipped or errored (timeout, oom, signal, exit 125, infrastructure…). */
+  reason?: string;
+}
+
+export interface Policy {
+  /** Runs per commit (1–5). */
+  runs: number;
+  /** A commit is bad when at least this many of its `runs` runs fail (1 ≤ m ≤ runs). */
+  failThreshold: number;
+  /** Follow first parents only (`git bisect --first-parent`). */
+  firstParent: boolean;
+  /** `error` runs on one commit before it is treated as skipped. */
+  maxErrorsPerCommit: number;
+  /** Test the good and bad revisions before trusting them. */
+  verifyEndpoints: boolean;
+}
+
+export const defaultPolicy: Policy = {
+  runs: 1,
+  failThreshold: 1,
+  firstParent: false,
+  maxErrorsPerCommit: 2,
+  verifyEndpoints: true,
+};
+
+export interface EngineInput {
+  graph: CommitGraph;
+  policy: Policy;
+  observations: Observation[];
+  /** Commits with a run in flight now, one entry per run. */
+  inFlight: Sha[];
+  /** How many new runs may start now (k ≥ 0). */
+  slots: number;
+}
+
+export type Outcome = "found" | "ambiguous" | "good-is-bad" | "bad-is-good" | "flaky";
+
+export type Decision =
+  /** Start one run on each listed commit (a sha may repeat when it needs several runs). */
+  | { kind: "probe"; probes: Sha[]; candidates: number }
+  /** Nothing to start now: wait for the runs in flight. */
+  | { kind: "wait"; candidates: number }
+  | {
+      kind: "done";
+      outcome: Outcome;
+      /** The first bad commit when `found`. */
+      culprit: Sha | null;
+      /** Every commit that may be the first bad one (`found`: just the culprit). */
+      candidates: Sha[];
+      /** 0–1: how strongly the runs support the result (1 with runs = 1 and no disagreement). */
+      confidence: number;
+      /** A sentence a person can read. */
+      explanation: string;
+    };
