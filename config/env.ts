@@ -1,0 +1,191 @@
+// Every environment variable the product reads, validated once at start-up.
+// An invalid value stops start-up with one message naming every bad variable (never its value).
+// Missing GitHub credentials are not an error: the product runs in setup mode.
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
+
+const postgresUrl = optionalString.refine(
+  (v) => v === undefined || /^postgres(ql)?:\/\/[^\s]+$/.test(v) && URL.canParse(v),
+  "must be a postgres:// or postgresql:// URL",
+);
+
+const httpUrl = (fallback: string) =>
+  optionalString
+    .transform((v) => (v ?? fallback).replace(/\/+$/, ""))
+    .refine((v) => /^https?:\/\//.test(v) && URL.canParse(v), "must be an http:// or https:// URL");
+
+const int = (fallback: number, min: number, max: number) =>
+  optionalString
+    .transform((v) => (v === undefined ? fallback : Number(v)))
+    .refine((v) => Number.isInteger(v) && v >= min && v <= max, `must be a whole number from ${min} to ${max}`);
+
+const positiveIntOrUnset = optionalString.refine(
+  (v) => v === undefined || /^[1-9][0-9]*$/.test(v),
+  "must be a positive whole number",
+);
+
+const secret = (minLength: number) =>
+  optionalString.refine((v) => v === undefined || v.length >= minLength, `must be at least ${minLength} characters`);
+
+/** A comma-separated list, trimmed, empty items dropped. */
+const list = (fallback: string[]) =>
+  optionalString.transform((v) => (v === undefined ? fallback : v.split(",").map((s) => s.trim()).filter(Boolean)));
+
+const schema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"], { error: "must be development, production or test" }).default("development"),
+  PORT: int(3000, 1, 65535),
+  HOST: optionalString.transform((v) => v ?? "127.0.0.1"),
+  PUBLIC_URL: optionalString.refine((v) => v === undefined || (/^https?:\/\//.test(v) && URL.canParse(v)), "must be an http:// or https:// URL"),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"], { error: "must be debug, info, warn or error" }).default("info"),
+  DATA_DIR: optionalString.transform((v) => v ?? ".data"),
+
+  DATABASE_URL: postgresUrl,
+  DATABASE_DIRECT_URL: postgresUrl,
+  DATABASE_POOL_MAX: int(10, 1, 200),
+
+  SESSION_SECRET: secret(32),
+  ENCRYPTION_KEY: optionalString.refine(
+    (v) => v === undefined || Buffer.from(v, "base64").length === 32,
+    "must be 32 bytes, base64-encoded (openssl rand -base64 32)",
+  ),
+
+  GITHUB_APP_ID: positiveIntOrUnset,
+  GITHUB_APP_SLUG: optionalString.refine((v) => v === undefined || /^[a-z0-9][a-z0-9-]*$/.test(v), "must be the app's URL slug (lowercase letters, digits, dashes)"),
+  GITHUB_APP_PRIVATE_KEY: optionalString,
+  GITHUB_APP_PRIVATE_KEY_PATH: optionalString,
+  GITHUB_WEBHOOK_SECRET: secret(16),
+  GITHUB_CLIENT_ID: optionalString,
+  GITHUB_CLIENT_SECRET: optionalString,
+  GITHUB_API_URL: httpUrl("https://api.github.com"),
+  GITHUB_URL: httpUrl("https://github.com"),
+  BISECT_TRUSTED_ASSOCIATIONS: list(["OWNER", "MEMBER", "COLLABORATOR"]),
+
+  WORKER_CONCURRENCY: int(4, 1, 64),
+
+  RUNNER_DOCKER_HOST: optionalString,
+  RUNNER_DOCKER_CERT_PATH: optionalString,
+  RUNNER_NAME: optionalString.transform((v) => v ?? "local"),
+  RUNNER_CAPACITY: int(2, 1, 256),
+  RUNNER_IMAGE: optionalString.transform((v) => v ?? "bisect-runner:latest"),
+  RUNNER_STEP_TIMEOUT_SECONDS: int(600, 5, 86_400),
+  RUNNER_MEMORY_MB: int(1024, 64, 1_048_576),
+  RUNNER_CPUS: optionalString
+    .transform((v) => (v === undefined ? 1 : Number(v)))
+    .refine((v) => Number.isFinite(v) && v > 0 && v <= 256, "must be a number of CPUs above 0"),
+  RUNNER_PIDS: int(256, 16, 65_536),
+  RUNNER_WORK_MB: int(1024, 16, 1_048_576),
+  RUNNER_FETCH_NETWORK: optionalString.transform((v) => v ?? "bridge"),
+  RUNNER_CACHE_MAX_MB: int(20_480, 16, 100_000_000),
+});
+
+type Raw = z.output<typeof schema>;
+
+export interface GitHubConfig {
+  appId: number;
+  appSlug: string;
+  privateKey: string;
+  webhookSecret: string;
+  clientId: string;
+  clientSecret: string;
+  apiUrl: string;
+  webUrl: string;
+}
+
+export interface Config extends Omit<Raw, "GITHUB_APP_PRIVATE_KEY" | "GITHUB_APP_PRIVATE_KEY_PATH"> {
+  /** The URL people and GitHub reach this product at (links, OAuth callback). */
+  publicUrl: string;
+  /** GitHub App credentials, or null in setup mode. */
+  github: GitHubConfig | null;
+  /** What setup mode still needs, by variable name (empty when GitHub is configured). */
+  githubMissing: string[];
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}\nSee .env.example for every variable.`);
+  }
+}
+
+const githubRequired = [
+  "GITHUB_APP_ID",
+  "GITHUB_APP_SLUG",
+  "GITHUB_APP_PRIVATE_KEY",
+  "GITHUB_WEBHOOK_SECRET",
+  "GITHUB_CLIENT_ID",
+  "GITHUB_CLIENT_SECRET",
+] as const;
+
+/** Accepts a PEM with real newlines or `\n` escapes (as many env files store it). */
+export function normalisePem(value: string): string {
+  return value.replace(/\\n/g, "\n").trim() + "\n";
+}
+
+/** Reads and validates the environment. Throws ConfigError listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, readFile = (p: string) => readFileSync(p, "utf8")): Config {
+  const parsed = schema.safeParse(env);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      problems.push(`${issue.path.join(".") || "environment"}: ${issue.message}`);
+    }
+    throw new ConfigError(problems);
+  }
+  const raw = parsed.data;
+  const production = raw.NODE_ENV === "production";
+
+  if (production && !raw.SESSION_SECRET) problems.push("SESSION_SECRET: required in production");
+  if (production && !raw.ENCRYPTION_KEY) problems.push("ENCRYPTION_KEY: required in production");
+  if (production && !raw.PUBLIC_URL) problems.push("PUBLIC_URL: required in production");
+
+  let privateKey = raw.GITHUB_APP_PRIVATE_KEY;
+  if (privateKey && raw.GITHUB_APP_PRIVATE_KEY_PATH) {
+    problems.push("GITHUB_APP_PRIVATE_KEY_PATH: set either it or GITHUB_APP_PRIVATE_KEY, not both");
+  } else if (raw.GITHUB_APP_PRIVATE_KEY_PATH) {
+    try {
+      privateKey = readFile(raw.GITHUB_APP_PRIVATE_KEY_PATH);
+    } catch {
+      problems.push("GITHUB_APP_PRIVATE_KEY_PATH: cannot read that file");
+    }
+  }
+  if (privateKey && !/-----BEGIN (RSA )?PRIVATE KEY-----/.test(normalisePem(privateKey))) {
+    problems.push("GITHUB_APP_PRIVATE_KEY: must be a PEM private key (the .pem file GitHub gives you)");
+  }
+
+  const present = { ...raw, GITHUB_APP_PRIVATE_KEY: privateKey };
+  const githubMissing = githubRequired.filter((name) => !present[name]);
+  if (githubMissing.length > 0 && githubMissing.length < githubRequired.length && production) {
+    problems.push(`GitHub App: partly configured, missing ${githubMissing.join(", ")}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const { GITHUB_APP_PRIVATE_KEY: _k, GITHUB_APP_PRIVATE_KEY_PATH: _p, ...rest } = raw;
+  return {
+    ...rest,
+    publicUrl: (raw.PUBLIC_URL ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, ""),
+    githubMissing,
+    github:
+      githubMissing.length === 0
+        ? {
+            appId: Number(raw.GITHUB_APP_ID),
+            appSlug: raw.GITHUB_APP_SLUG!,
+            privateKey: normalisePem(privateKey!),
+            webhookSecret: raw.GITHUB_WEBHOOK_SECRET!,
+            clientId: raw.GITHUB_CLIENT_ID!,
+            clientSecret: raw.GITHUB_CLIENT_SECRET!,
+            apiUrl: raw.GITHUB_API_URL,
+            webUrl: raw.GITHUB_URL,
+          }
+        : null,
+  };
+}
+
+/** The database URL for the worker and migrations: the direct one when a pooled one is in front. */
+export function directDatabaseUrl(config: Pick<Config, "DATABASE_URL" | "DATABASE_DIRECT_URL">): string | undefined {
+  return config.DATABASE_DIRECT_URL ?? config.DATABASE_URL;
+}

@@ -1,0 +1,51 @@
+// A fresh database per test file, cloned from the migrated template (fast and isolated).
+import { randomBytes } from "node:crypto";
+import type { Knex } from "knex";
+import { afterAll, beforeAll, inject } from "vitest";
+import { createKnex, withDatabase } from "../../db/connection";
+
+export interface TestDatabase {
+  url: string;
+  knex: Knex;
+}
+
+export async function createTestDatabase(): Promise<TestDatabase & { drop(): Promise<void> }> {
+  const serverUrl = inject("testServerUrl");
+  const name = `bisect_test_${randomBytes(6).toString("hex")}`;
+  const admin = createKnex(serverUrl, { poolMax: 1 });
+  try {
+    await admin.raw(`create database ${name} template ${inject("templateDatabase")}`);
+  } finally {
+    await admin.destroy();
+  }
+  const url = withDatabase(serverUrl, name);
+  const knex = createKnex(url, { poolMax: 5 });
+  return {
+    url,
+    knex,
+    drop: async () => {
+      await knex.destroy();
+      const dropper = createKnex(serverUrl, { poolMax: 1 });
+      try {
+        await dropper.raw(`drop database if exists ${name} with (force)`);
+      } finally {
+        await dropper.destroy();
+      }
+    },
+  };
+}
+
+/** Registers hooks giving the calling test file its own database; read `.current` inside tests. */
+export function useTestDatabase(): { current: TestDatabase } {
+  const holder = {} as { current: TestDatabase };
+  let drop: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    const db = await createTestDatabase();
+    holder.current = db;
+    drop = db.drop;
+  });
+  afterAll(async () => {
+    await drop?.();
+  });
+  return holder;
+}
