@@ -1,0 +1,139 @@
+import { describe, expect, it } from "vitest";
+import { parseCliArgs, shellCommand, USAGE } from "./args.js";
+
+const base = ["--repo", "/r", "--good", "v1.0", "--bad", "main"];
+
+function options(argv: string[]) {
+  const parsed = parseCliArgs(argv);
+  if (parsed.kind !== "options") throw new Error(`expected options, got ${JSON.stringify(parsed)}`);
+  return parsed.options;
+}
+
+function usageError(argv: string[]): string {
+  const parsed = parseCliArgs(argv);
+  if (parsed.kind !== "usage-error") throw new Error(`expected a usage error, got ${JSON.stringify(parsed)}`);
+  return parsed.message;
+}
+
+describe("parseCliArgs", () => {
+  it("takes the defaults", () => {
+    expect(options([...base, "--", "npm test"])).toEqual({
+      repo: "/r",
+      good: "v1.0",
+      bad: "main",
+      parallel: 1,
+      runs: 1,
+      failThreshold: 1,
+      executor: "docker",
+      timeoutSeconds: 600,
+      firstParent: false,
+      json: false,
+      commandArgs: ["npm test"],
+      command: "npm test",
+    });
+  });
+
+  it("reads every option, in either spelling", () => {
+    const o = options([
+      "--repo=https://example.test/x.git",
+      "--good",
+      "abc123",
+      "--bad=feature/x",
+      "--parallel",
+      "4",
+      "--runs=3",
+      "--fail-threshold",
+      "2",
+      "--executor",
+      "docker",
+      "--image",
+      "bisect-runner:latest",
+      "--timeout",
+      "2.5",
+      "--first-parent",
+      "--docker-host",
+      "tcp://127.0.0.1:23761",
+      "--json",
+      "--",
+      "sh",
+      "-c",
+      "exit 1",
+    ]);
+    expect(o).toMatchObject({
+      repo: "https://example.test/x.git",
+      good: "abc123",
+      bad: "feature/x",
+      parallel: 4,
+      runs: 3,
+      failThreshold: 2,
+      executor: "docker",
+      image: "bisect-runner:latest",
+      timeoutSeconds: 2.5,
+      firstParent: true,
+      dockerHost: "tcp://127.0.0.1:23761",
+      json: true,
+      commandArgs: ["sh", "-c", "exit 1"],
+      command: "sh -c 'exit 1'",
+    });
+  });
+
+  it("keeps a second -- inside the command", () => {
+    const o = options([...base, "--", "npm", "test", "--", "-t", "parses dates"]);
+    expect(o.commandArgs).toEqual(["npm", "test", "--", "-t", "parses dates"]);
+    expect(o.command).toBe("npm test -- -t 'parses dates'");
+  });
+
+  it("answers --help and -h", () => {
+    expect(parseCliArgs(["--help"])).toEqual({ kind: "help" });
+    expect(parseCliArgs(["-h", "--repo", "x"])).toEqual({ kind: "help" });
+  });
+
+  it.each([
+    [["--good", "a", "--bad", "b", "--", "x"], "missing --repo (a repository path or git URL)"],
+    [["--repo", "/r", "--bad", "b", "--", "x"], "missing --good (a revision where the command passes)"],
+    [["--repo", "/r", "--good", "a", "--", "x"], "missing --bad (a revision where the command fails)"],
+    [[...base], "missing the test command: put it after --, as in -- npm test"],
+    [[...base, "--"], "missing the test command after --"],
+    [[...base, "--", " "], "missing the test command after --"],
+    [[...base, "npm", "--", "x"], "unexpected argument 'npm': put the test command after --"],
+    [[...base, "--frobnicate", "--", "x"], "unknown option --frobnicate"],
+    [[...base, "-p", "2", "--", "x"], "unknown option -p"],
+    [[...base, "--parallel", "--", "x"], "option --parallel needs a value"],
+    [[...base, "--parallel", "--json", "--", "x"], "option --parallel needs a value"],
+    [[...base, "--parallel", "0", "--", "x"], "--parallel must be an integer from 1 to 64, got '0'"],
+    [[...base, "--parallel", "two", "--", "x"], "--parallel must be an integer from 1 to 64, got 'two'"],
+    [[...base, "--parallel", "1.5", "--", "x"], "--parallel must be an integer from 1 to 64, got '1.5'"],
+    [[...base, "--runs", "6", "--", "x"], "--runs must be an integer from 1 to 5, got '6'"],
+    [[...base, "--fail-threshold", "2", "--", "x"], "--fail-threshold 2 is more than --runs 1 (a commit cannot fail more often than it runs)"],
+    [[...base, "--executor", "podman", "--", "x"], "--executor must be docker or local, got 'podman'"],
+    [[...base, "--executor", "local", "--image", "x", "--", "x"], "--image applies only to --executor docker"],
+    [[...base, "--executor", "local", "--docker-host", "unix:///s", "--", "x"], "--docker-host applies only to --executor docker"],
+    [[...base, "--docker-host", "localhost:2376", "--", "x"], "--docker-host must look like unix:///path, tcp://host:port or ssh://user@host, got 'localhost:2376'"],
+    [[...base, "--timeout", "0", "--", "x"], "--timeout must be a number of seconds greater than 0 and at most 86400, got '0'"],
+    [[...base, "--timeout", "1e3", "--", "x"], "--timeout must be a number of seconds greater than 0 and at most 86400, got '1e3'"],
+    [[...base, "--json=yes", "--", "x"], "option --json takes no value"],
+    [[...base, "--json", "--json", "--", "x"], "option --json is given more than once"],
+    [["--repo", "/r", "--good=-x", "--bad", "b", "--", "x"], "--good \"-x\" is not a valid revision: it starts with '-'"],
+    [["--repo", "/r", "--good", "a", "--bad", "a..b", "--", "x"], "--bad \"a..b\" is not a valid revision: it contains '..' (give one revision, not a range)"],
+    [["--repo", "/r", "--good", "a b", "--bad", "b", "--", "x"], "--good \"a b\" is not a valid revision: it contains whitespace or control characters"],
+    [["--repo", "ext::sh", "--good", "a", "--bad", "b", "--", "x"], "--repo URL \"ext::sh\" uses the unsupported transport 'ext::'"],
+    [["--repo", "foo://host/x", "--good", "a", "--bad", "b", "--", "x"], "--repo URL \"foo://host/x\" uses the unsupported transport 'foo'"],
+  ])("rejects %j", (argv, message) => {
+    expect(usageError(argv)).toBe(message);
+  });
+
+  it("has a usage line naming every option", () => {
+    for (const flag of ["--repo", "--good", "--bad", "--parallel", "--runs", "--fail-threshold", "--executor", "--image", "--timeout", "--first-parent", "--docker-host", "--json"]) {
+      expect(USAGE).toContain(flag);
+    }
+  });
+});
+
+describe("shellCommand", () => {
+  it("takes one word as a script", () => {
+    expect(shellCommand(["make && ./t; echo 'x'"])).toBe("make && ./t; echo 'x'");
+  });
+  it("quotes several words", () => {
+    expect(shellCommand(["printf", "%s\n", "it's", "$HOME"])).toBe(`printf '%s\n' 'it'\\''s' '$HOME'`);
+  });
+});

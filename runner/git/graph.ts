@@ -1,0 +1,60 @@
+// The commit graph of a bisection range: every commit of `bad ^good` with its parents.
+import type { CommitGraph, Sha } from "../engine/types.js";
+import { git } from "./exec.js";
+import { isFullSha } from "./refs.js";
+
+export interface ListGraphOptions {
+  /**
+   * List only the first-parent chain from `bad` (`git rev-list --first-parent`). Merge commits
+   * still carry all their parents, so the graph stays truthful; side-branch commits are absent.
+   * The engine's `policy.firstParent` gives the same result on the full graph.
+   */
+  firstParent?: boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * `git rev-list --parents <bad> ^<good>` → CommitGraph. Both revisions must be full shas (resolve
+ * them first with `resolveRef`). Parents are kept in git's order (first parent first), including
+ * parents outside the range. An empty range (bad is an ancestor of good, or equal) yields no commits.
+ */
+export async function listCommitGraph(
+  repo: string,
+  good: Sha,
+  bad: Sha,
+  options: ListGraphOptions = {},
+): Promise<CommitGraph> {
+  if (!isFullSha(good) || !isFullSha(bad)) throw new Error("listCommitGraph needs full 40-hex shas");
+  const args = ["rev-list", "--parents"];
+  if (options.firstParent) args.push("--first-parent");
+  args.push(bad, `^${good}`, "--");
+  const out = await git(args, { cwd: repo, signal: options.signal });
+  return { good, bad, commits: parseRevListParents(out) };
+}
+
+/** Parse `git rev-list --parents` output: one line per commit, `sha parent1 parent2 …`. */
+export function parseRevListParents(out: string): CommitGraph["commits"] {
+  const commits: CommitGraph["commits"] = {};
+  for (const line of out.split("\n")) {
+    const trimmed = line.trim();
+    if (!trimmed) continue;
+    const [sha, ...parents] = trimmed.split(/\s+/);
+    if (!sha || !isFullSha(sha) || !parents.every(isFullSha)) {
+      throw new Error(`unexpected git rev-list output line: ${JSON.stringify(trimmed.slice(0, 200))}`);
+    }
+    commits[sha] = { parents };
+  }
+  return commits;
+}
+
+/** True when `ancestor` is an ancestor of (or equal to) `descendant`. */
+export async function isAncestor(repo: string, ancestor: Sha, descendant: Sha, signal?: AbortSignal): Promise<boolean> {
+  if (!isFullSha(ancestor) || !isFullSha(descendant)) throw new Error("isAncestor needs full 40-hex shas");
+  try {
+    await git(["merge-base", "--is-ancestor", ancestor, descendant], { cwd: repo, signal });
+    return true;
+  } catch (error) {
+    if ((error as { exitCode?: unknown }).exitCode === 1) return false;
+    throw error;
+  }
+}
