@@ -15,7 +15,9 @@ export async function spawnEmbeddedPostgres(dataDir: string, options: { port?: n
   const child = spawn(
     process.execPath,
     ["--import", "tsx", script, dataDir, String(options.port ?? ""), String(options.persistent ?? true)],
-    { stdio: ["pipe", "pipe", "inherit"] },
+    // Its own process group: a terminal's Ctrl-C must not stop PostgreSQL before the processes
+    // using it have shut down; the owner stops it last (or it stops when its stdin closes).
+    { stdio: ["pipe", "pipe", "inherit"], detached: true },
   );
   const url = await new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });

@@ -1,0 +1,17 @@
+// The web process's database connection (DATABASE_URL, which may be a pooler).
+import type { Knex } from "knex";
+import { Model } from "objection";
+import { createKnex } from "../db/connection";
+import { getConfig } from "./config.server";
+
+const holder = globalThis as unknown as { __bisectKnex?: Knex };
+
+export function getDb(): Knex {
+  if (!holder.__bisectKnex) {
+    const config = getConfig();
+    if (!config.DATABASE_URL) throw new Error("DATABASE_URL is not set");
+    holder.__bisectKnex = createKnex(config.DATABASE_URL, { poolMax: config.DATABASE_POOL_MAX, applicationName: "bisect-bot-web" });
+    Model.knex(holder.__bisectKnex);
+  }
+  return holder.__bisectKnex;
+}

@@ -1,0 +1,11 @@
+import { checkHealth } from "~/health.server";
+import { getDb } from "~/db.server";
+
+// 200 when the database and a worker are alive (runners may be degraded), 503 otherwise.
+export async function loader() {
+  const health = await checkHealth(getDb());
+  return Response.json(health, {
+    status: health.status === "down" ? 503 : 200,
+    headers: { "Cache-Control": "no-store" },
+  });
+}

@@ -1,0 +1,97 @@
+import { type Modifiers, type QueryBuilder } from "objection";
+import { BaseModel } from "./base-model";
+import { BisectStep } from "./bisect-step";
+import { Installation } from "./installation";
+import { Repository } from "./repository";
+
+export const JOB_STATUSES = ["queued", "preparing", "running", "finished", "failed", "cancelled"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+/** Statuses after which nothing more happens to a job. */
+export const FINAL_STATUSES: readonly JobStatus[] = ["finished", "failed", "cancelled"];
+export const OUTCOMES = ["found", "ambiguous", "good-is-bad", "bad-is-good", "flaky", "error", "timeout"] as const;
+export type JobOutcome = (typeof OUTCOMES)[number];
+export type JobSource = "github" | "cli" | "dashboard" | "admin";
+
+/** What the requester chose; stored as JSON so new options need no migration. */
+export interface JobOptions {
+  runs?: number;
+  failThreshold?: number;
+  parallel?: number;
+  timeoutSeconds?: number;
+  firstParent?: boolean;
+  network?: boolean;
+  image?: string;
+}
+
+export class BisectJob extends BaseModel {
+  static override tableName = "bisect_jobs";
+
+  id!: number;
+  installationId!: number | null;
+  repositoryId!: number | null;
+  source!: JobSource;
+  repoUrl!: string | null;
+  issueNumber!: number | null;
+  triggerCommentId!: number | null;
+  deliveryId!: string | null;
+  requesterLogin!: string | null;
+  requesterId!: number | null;
+  goodRef!: string;
+  badRef!: string;
+  goodSha!: string | null;
+  badSha!: string | null;
+  command!: string;
+  setupCommand!: string | null;
+  options!: JobOptions;
+  graph!: unknown;
+  commitCount!: number | null;
+  status!: JobStatus;
+  outcome!: JobOutcome | null;
+  culpritSha!: string | null;
+  candidates!: string[] | null;
+  confidence!: number | null;
+  explanation!: string | null;
+  error!: string | null;
+  rounds!: number;
+  statusCommentId!: number | null;
+  retryOfJobId!: number | null;
+  startedAt!: Date | null;
+  finishedAt!: Date | null;
+  cancelRequestedAt!: Date | null;
+  createdAt!: Date;
+  updatedAt!: Date;
+
+  get isFinal(): boolean {
+    return FINAL_STATUSES.includes(this.status);
+  }
+
+  static override jsonAttributes = ["options", "graph", "candidates"];
+
+  static override modifiers: Modifiers<QueryBuilder<BisectJob>> = {
+    /** Not yet finished, failed or cancelled. */
+    active(query) {
+      query.whereNotIn("bisectJobs.status", FINAL_STATUSES as JobStatus[]);
+    },
+    newestFirst(query) {
+      query.orderBy("bisectJobs.createdAt", "desc").orderBy("bisectJobs.id", "desc");
+    },
+  };
+
+  static override relationMappings = () => ({
+    repository: {
+      relation: BaseModel.BelongsToOneRelation,
+      modelClass: Repository,
+      join: { from: "bisectJobs.repositoryId", to: "repositories.id" },
+    },
+    installation: {
+      relation: BaseModel.BelongsToOneRelation,
+      modelClass: Installation,
+      join: { from: "bisectJobs.installationId", to: "installations.id" },
+    },
+    steps: {
+      relation: BaseModel.HasManyRelation,
+      modelClass: BisectStep,
+      join: { from: "bisectJobs.id", to: "bisectSteps.bisectJobId" },
+    },
+  });
+}

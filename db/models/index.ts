@@ -1,0 +1,13 @@
+export { AuditLogEntry } from "./audit-log-entry";
+export { BaseModel } from "./base-model";
+export { BisectJob, FINAL_STATUSES, JOB_STATUSES, OUTCOMES, type JobOptions, type JobOutcome, type JobSource, type JobStatus } from "./bisect-job";
+export { BisectStep, type StepStatus, type StepVerdict } from "./bisect-step";
+export { Installation } from "./installation";
+export { RateLimit, TIERS, type Tier } from "./rate-limit";
+export { Repository } from "./repository";
+export { RunnerHost, type RunnerHostState } from "./runner-host";
+export { RunnerLease } from "./runner-lease";
+export { UsageStat, monthOf } from "./usage-stat";
+export { User } from "./user";
+export { WebhookDelivery } from "./webhook-delivery";
+export { WorkerHeartbeat } from "./worker-heartbeat";

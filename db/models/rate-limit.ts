@@ -1,0 +1,17 @@
+import { BaseModel } from "./base-model";
+
+export const TIERS = ["free", "pro", "enterprise"] as const;
+export type Tier = (typeof TIERS)[number];
+
+/** A plan's limits. `jobsPerMonth` null means unlimited. */
+export class RateLimit extends BaseModel {
+  static override tableName = "rate_limits";
+  static override idColumn = "tier";
+
+  tier!: Tier;
+  jobsPerMonth!: number | null;
+  maxDurationSeconds!: number;
+  maxConcurrent!: number;
+  createdAt!: Date;
+  updatedAt!: Date;
+}

@@ -1,0 +1,16 @@
+import { BaseModel } from "./base-model";
+
+export class User extends BaseModel {
+  static override tableName = "users";
+
+  id!: number;
+  githubId!: number;
+  login!: string;
+  name!: string | null;
+  avatarUrl!: string | null;
+  /** AES-256-GCM ciphertext; decrypt with the app's encryption key, never store the plain token. */
+  oauthTokenEncrypted!: string | null;
+  lastLoginAt!: Date | null;
+  createdAt!: Date;
+  updatedAt!: Date;
+}

@@ -1,0 +1,54 @@
+// Worker heartbeats, so locks of a worker that died (kill -9, lost machine) are freed within a
+// minute instead of graphile-worker's own 4 hours.
+import os from "node:os";
+import type { Knex } from "knex";
+
+/** A worker whose last beat is older than this is dead. Beats come every HEARTBEAT_INTERVAL_MS. */
+export const HEARTBEAT_INTERVAL_MS = 10_000;
+export const DEAD_AFTER_MS = 45_000;
+
+export async function beat(knex: Knex, workerIds: string[]): Promise<void> {
+  if (workerIds.length === 0) return;
+  await knex("worker_heartbeats")
+    .insert(workerIds.map((workerId) => ({ workerId, hostname: os.hostname(), pid: process.pid, lastBeatAt: knex.fn.now() })))
+    .onConflict("workerId")
+    .merge({ lastBeatAt: knex.fn.now() });
+}
+
+export async function forget(knex: Knex, workerIds: string[]): Promise<void> {
+  if (workerIds.length > 0) await knex("worker_heartbeats").whereIn("workerId", workerIds).delete();
+}
+
+/** Live workers: beat within DEAD_AFTER_MS. */
+export async function liveWorkerCount(knex: Knex): Promise<number> {
+  const [row] = await knex("worker_heartbeats")
+    .where("lastBeatAt", ">", knex.raw(`now() - interval '${DEAD_AFTER_MS} milliseconds'`))
+    .count<{ count: number }[]>("* as count");
+  return Number(row?.count ?? 0);
+}
+
+/**
+ * Frees graphile-worker jobs locked by workers that are not alive: those with a stale heartbeat,
+ * and lockers that never beat at all once their lock is older than DEAD_AFTER_MS.
+ * Returns the worker ids that were unlocked.
+ */
+export async function unlockDeadWorkers(knex: Knex): Promise<string[]> {
+  const { rows } = await knex.raw<{ rows: { lockedBy: string }[] }>(
+    `select distinct j.locked_by as locked_by
+       from graphile_worker._private_jobs j
+       left join worker_heartbeats h on h.worker_id = j.locked_by
+      where j.locked_by is not null
+        and (h.worker_id is null and j.locked_at < now() - make_interval(secs => ?)
+             or h.last_beat_at < now() - make_interval(secs => ?))`,
+    [DEAD_AFTER_MS / 1000, DEAD_AFTER_MS / 1000],
+  );
+  const dead = rows.map((r) => r.lockedBy);
+  if (dead.length > 0) {
+    await knex.raw("select graphile_worker.force_unlock_workers(?::text[])", [dead]);
+    await knex("worker_heartbeats").whereIn("workerId", dead).delete();
+  }
+  await knex("worker_heartbeats")
+    .where("lastBeatAt", "<", knex.raw("now() - interval '1 day'"))
+    .delete();
+  return dead;
+}

@@ -1,0 +1,104 @@
+// The worker process: graphile-worker with our task list, crontab, heartbeat and graceful shutdown.
+import { pathToFileURL } from "node:url";
+import { Logger, run, type LogFunctionFactory, type Runner, type WorkerEvents } from "graphile-worker";
+import { EventEmitter } from "node:events";
+import { ConfigError, directDatabaseUrl, loadConfig, type Config } from "../config/env";
+import { createKnex } from "../db/connection";
+import { Model } from "objection";
+import pg from "pg";
+import { crontab } from "./crontab";
+import { beat, forget, HEARTBEAT_INTERVAL_MS } from "./heartbeat";
+import { createTaskList } from "./task-list";
+import type { WorkerContext } from "./worker-context";
+
+export interface StartedWorker {
+  runner: Runner;
+  workerIds: () => string[];
+  stop(): Promise<void>;
+}
+
+const LEVELS = ["debug", "info", "warning", "error"] as const;
+
+function logFactory(minimum: Config["LOG_LEVEL"]): LogFunctionFactory {
+  const min = LEVELS.indexOf(minimum === "warn" ? "warning" : minimum);
+  return (scope) => (level, message) => {
+    if (LEVELS.indexOf(level as (typeof LEVELS)[number]) < min) return;
+    const line = { time: new Date().toISOString(), level, component: "worker", task: scope.taskIdentifier, jobId: scope.jobId, message };
+    (level === "error" ? console.error : console.log)(JSON.stringify(line));
+  };
+}
+
+export async function startWorker(config: Config, options: { concurrency?: number } = {}): Promise<StartedWorker> {
+  const url = directDatabaseUrl(config);
+  if (!url) throw new Error("the worker needs DATABASE_URL (or DATABASE_DIRECT_URL)");
+  const knex = createKnex(url, { poolMax: 4, applicationName: "bisect-bot-worker" });
+  Model.knex(knex);
+  const ctx: WorkerContext = { config, knex, workerDatabaseUrl: url };
+
+  const ids = new Set<string>();
+  const events: WorkerEvents = new EventEmitter() as WorkerEvents;
+  events.on("worker:create", ({ worker }) => ids.add(worker.workerId));
+
+  const pgPool = new pg.Pool({ connectionString: url, max: (options.concurrency ?? config.WORKER_CONCURRENCY) + 4, application_name: "bisect-bot-worker" });
+  // A dropped idle connection (database restart) is logged, not fatal: the pool reconnects.
+  pgPool.on("error", (error) => console.error(JSON.stringify({ level: "error", component: "worker", message: `database connection lost: ${error.message}` })));
+
+  const runner = await run({
+    pgPool,
+    concurrency: options.concurrency ?? config.WORKER_CONCURRENCY,
+    taskList: createTaskList(ctx),
+    crontab,
+    events,
+    logger: new Logger(logFactory(config.LOG_LEVEL)),
+    noHandleSignals: true,
+    pollInterval: 1000,
+    // Tasks get helpers.abortSignal this long after a shutdown starts: enough to kill containers.
+    gracefulShutdownAbortTimeout: 5_000,
+  });
+
+  const beatNow = () => beat(knex, [...ids]).catch((e) => console.error(JSON.stringify({ level: "error", component: "worker", message: `heartbeat failed: ${e}` })));
+  await beatNow();
+  const timer = setInterval(beatNow, HEARTBEAT_INTERVAL_MS);
+
+  let stopping: Promise<void> | null = null;
+  return {
+    runner,
+    workerIds: () => [...ids],
+    stop: () =>
+      (stopping ??= (async () => {
+        clearInterval(timer);
+        await runner.stop();
+        await forget(knex, [...ids]).catch(() => {});
+        await knex.destroy();
+        await pgPool.end();
+      })()),
+  };
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    console.error(error instanceof ConfigError ? error.message : error);
+    process.exit(1);
+  }
+  const worker = await startWorker(config);
+  const shutdown = async (signal: string) => {
+    console.log(JSON.stringify({ level: "info", component: "worker", message: `${signal}: stopping gracefully` }));
+    const force = setTimeout(() => process.exit(1), 30_000);
+    force.unref();
+    await worker.stop();
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+  await worker.runner.promise;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

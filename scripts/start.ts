@@ -1,0 +1,116 @@
+// `npm start` (and `npm run dev` with --dev): validate the configuration, start an embedded
+// PostgreSQL when DATABASE_URL is unset, migrate, build if needed, then run web + worker.
+// Ctrl-C / SIGTERM stops everything, PostgreSQL last.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import path from "node:path";
+import { ConfigError, directDatabaseUrl, loadConfig } from "../config/env";
+import { createKnex } from "../db/connection";
+import { spawnEmbeddedPostgres, type EmbeddedProcess } from "../db/embedded-process";
+import { migrateLatest } from "../db/migrate";
+import { ensureDevSecrets } from "./lib/dev-secrets";
+
+const dev = process.argv.includes("--dev");
+const log = (message: string) => console.log(JSON.stringify({ level: "info", component: "start", message }));
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+function buildIfNeeded(): void {
+  const built = existsSync("build/index.js") ? statSync("build/index.js").mtimeMs : 0;
+  const sources = Math.max(newestMtime("app"), newestMtime("config"), statSync("remix.config.js").mtimeMs);
+  if (built > sources) return;
+  log("building the web app (remix build)");
+  const result = spawnSync(process.execPath, ["node_modules/@remix-run/dev/dist/cli.js", "build"], { stdio: "inherit" });
+  if (result.status !== 0) throw new Error("remix build failed");
+}
+
+async function main(): Promise<number> {
+  if (existsSync(".env")) process.loadEnvFile(".env");
+  // Deployments set NODE_ENV=production (and every secret); anything else is a local instance.
+  if (process.env.NODE_ENV !== "production") ensureDevSecrets(process.env);
+
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    console.error(error instanceof ConfigError ? error.message : String(error));
+    return 1;
+  }
+
+  let embedded: EmbeddedProcess | null = null;
+  const children: ChildProcess[] = [];
+  let stopping = false;
+  let exitCode = 0;
+
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    exitCode = code;
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once("exit", () => resolve());
+            child.kill("SIGTERM");
+          }),
+      ),
+    );
+    await embedded?.stop();
+    process.exit(exitCode);
+  };
+  process.once("SIGINT", () => void stopAll(0));
+  process.once("SIGTERM", () => void stopAll(0));
+
+  try {
+    if (!config.DATABASE_URL) {
+      log(`DATABASE_URL is unset: starting the embedded PostgreSQL in ${config.DATA_DIR}/postgres`);
+      embedded = await spawnEmbeddedPostgres(path.join(config.DATA_DIR, "postgres"), { port: Number(process.env.EMBEDDED_PG_PORT) || undefined });
+      process.env.DATABASE_URL = embedded.url;
+      config = loadConfig();
+    }
+    const direct = directDatabaseUrl(config)!;
+    const knex = createKnex(direct, { poolMax: 1 });
+    try {
+      const applied = await migrateLatest(knex, direct);
+      log(applied.length ? `migrated: ${applied.join(", ")}` : "database schema is up to date");
+    } finally {
+      await knex.destroy();
+    }
+    buildIfNeeded();
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    await stopAll(1);
+    return 1;
+  }
+
+  const run = (name: string, args: string[]) => {
+    const child = spawn(process.execPath, args, { stdio: "inherit", env: process.env });
+    children.push(child);
+    child.once("exit", (code, signal) => {
+      if (stopping) return;
+      console.error(`${name} exited (${signal ?? code}); stopping everything`);
+      void stopAll(code || 1);
+    });
+  };
+  if (dev) run("remix watch", ["node_modules/@remix-run/dev/dist/cli.js", "watch"]);
+  run("web", ["--import", "tsx", "scripts/web.ts"]);
+  run("worker", ["--import", "tsx", "jobs/worker.ts"]);
+  log(`Bisect Bot is starting on ${config.publicUrl} (web + worker); Ctrl-C stops it`);
+  return new Promise<number>(() => {});
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
