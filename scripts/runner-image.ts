@@ -39,12 +39,13 @@ async function main(): Promise<number> {
   }
   const endpoint = values.host ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
   const certs = values.certs ?? (values.host ? undefined : process.env.DOCKER_CERT_PATH);
-  const docker = connectDocker(endpoint, { tls: endpoint.startsWith("unix://") ? undefined : certs });
+  const tlsFor = (ep: string, dir: string | undefined) => (ep.startsWith("unix://") || ep.startsWith("ssh://") ? undefined : dir);
+  const docker = connectDocker(endpoint, { tls: tlsFor(endpoint, certs) });
   await pingEngine(docker, 10_000, redactEndpoint(endpoint));
 
   let source;
   if (values.from) {
-    source = connectDocker(values.from, { tls: values["from-certs"] ?? certs });
+    source = connectDocker(values.from, { tls: tlsFor(values.from, values["from-certs"] ?? certs) });
     await pingEngine(source, 10_000, redactEndpoint(values.from));
   }
 
