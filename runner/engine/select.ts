@@ -1,0 +1,87 @@
+// Multi-section probe choice: which fresh candidates split the candidate set into equal parts, given those already being tested.
+
+export interface SelectInput {
+  /** |C|. Weights lie in 1..size. */
+  size: number;
+  /** Weights of candidates already occupying a point (in flight, partly run or retried). */
+  occupied: readonly number[];
+  /** Fresh candidates: weights and a tie-break rank (lower wins), same length. */
+  freshWeights: ArrayLike<number>;
+  freshRank: ArrayLike<number>;
+  /** How many fresh candidates to choose. */
+  count: number;
+}
+
+/**
+ * Chooses up to `count` fresh candidates, returned as indexes into `freshWeights`, by ascending
+ * weight. The points already occupied cut [0, size] into gaps; new points go one at a time to
+ * the gap whose parts would stay largest (gap / (points + 1)), ties to the lower gap. Inside a gap
+ * with p new points the targets are evenly spaced; each target takes the unchosen fresh candidate
+ * whose weight is closest (ties: lower weight, then lower rank). With nothing occupied this is
+ * "weights closest to i·|C|/(k+1), i = 1..k".
+ */
+export function selectCandidates(input: SelectInput): number[] {
+  const { size, freshWeights, freshRank } = input;
+  const nFresh = freshWeights.length;
+  const count = Math.min(input.count, nFresh);
+  if (count <= 0) return [];
+
+  const cuts = [0, ...[...input.occupied].sort((a, b) => a - b), size];
+  const gaps: { from: number; len: number; points: number }[] = [];
+  for (let i = 0; i + 1 < cuts.length; i++) {
+    gaps.push({ from: cuts[i]!, len: cuts[i + 1]! - cuts[i]!, points: 0 });
+  }
+  for (let k = 0; k < count; k++) {
+    let best = 0;
+    for (let i = 1; i < gaps.length; i++) {
+      if (gaps[i]!.len / (gaps[i]!.points + 1) > gaps[best]!.len / (gaps[best]!.points + 1)) best = i;
+    }
+    gaps[best]!.points++;
+  }
+  const targets: number[] = [];
+  for (const gap of gaps) {
+    for (let t = 1; t <= gap.points; t++) targets.push(gap.from + (gap.len * t) / (gap.points + 1));
+  }
+
+  // Fresh candidates sorted by (weight, rank).
+  const order = Array.from({ length: nFresh }, (_, i) => i);
+  order.sort((a, b) => freshWeights[a]! - freshWeights[b]! || freshRank[a]! - freshRank[b]!);
+  const sortedW = order.map((i) => freshWeights[i]!);
+  const taken = new Uint8Array(nFresh);
+  const chosen: number[] = [];
+
+  for (const t of targets) {
+    // First position with weight ≥ t.
+    let lo = 0;
+    let hi = nFresh;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sortedW[mid]! < t) lo = mid + 1;
+      else hi = mid;
+    }
+    let left = lo - 1;
+    while (left >= 0 && taken[left]) left--;
+    let right = lo;
+    while (right < nFresh && taken[right]) right++;
+    // For the lower side, prefer the lowest-ranked among equal weights.
+    if (left >= 0) {
+      const w = sortedW[left]!;
+      let l = left;
+      while (l - 1 >= 0 && sortedW[l - 1] === w) {
+        l--;
+      }
+      while (taken[l]) l++;
+      left = l;
+    }
+    let pick = -1;
+    if (left >= 0 && right < nFresh) {
+      pick = t - sortedW[left]! <= sortedW[right]! - t ? left : right;
+    } else if (left >= 0) pick = left;
+    else if (right < nFresh) pick = right;
+    if (pick < 0) break;
+    taken[pick] = 1;
+    chosen.push(order[pick]!);
+  }
+  chosen.sort((a, b) => freshWeights[a]! - freshWeights[b]! || freshRank[a]! - freshRank[b]!);
+  return chosen;
+}
