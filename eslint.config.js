@@ -4,20 +4,27 @@ import tseslint from "typescript-eslint";
 
 // The one direction of dependencies: app → jobs → runner, and everything → db and config.
 // runner and db (and config) import nothing of the layers above them.
-const layer = (name) => [`**/${name}`, `**/${name}/**`];
+const patternsOf = (name) => [`**/${name}`, `**/${name}/**`];
 const forbid = (...layers) => ({
   "no-restricted-imports": [
     "error",
     {
       patterns: [
         {
-          group: layers.flatMap(layer),
+          group: layers.flatMap(patternsOf),
           message: "Dependencies flow app → jobs → runner, and everything → db/config. See docs/decisions/002-layers.md.",
         },
       ],
     },
   ],
 });
+
+const TESTS = ["**/*.test.ts", "**/*.test.tsx"];
+/** Source files of a layer may not import the given layers (nor scripts/tests); its tests may use tests/ helpers. */
+const layer = (dir, forbidden) => [
+  { files: [`${dir}/**`], ignores: TESTS, rules: forbid(...forbidden, "scripts", "tests") },
+  { files: TESTS.map((t) => `${dir}/${t}`), rules: forbid(...forbidden, "scripts") },
+];
 
 export default tseslint.config(
   { ignores: ["node_modules/", "build/", "public/build/", ".cache/", ".data/", "test-results/", "artifacts/"] },
@@ -31,9 +38,9 @@ export default tseslint.config(
       "no-console": "off",
     },
   },
-  { files: ["runner/**"], rules: forbid("app", "jobs", "db", "config", "scripts", "tests") },
-  { files: ["db/**"], rules: forbid("app", "jobs", "runner", "scripts", "tests") },
-  { files: ["config/**"], rules: forbid("app", "jobs", "runner", "db", "scripts", "tests") },
-  { files: ["jobs/**"], rules: forbid("app", "scripts", "tests") },
-  { files: ["app/**"], rules: forbid("scripts", "tests") },
+  ...layer("runner", ["app", "jobs", "db", "config"]),
+  ...layer("db", ["app", "jobs", "runner"]),
+  ...layer("config", ["app", "jobs", "runner", "db"]),
+  ...layer("jobs", ["app"]),
+  ...layer("app", []),
 );

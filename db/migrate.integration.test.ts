@@ -1,8 +1,9 @@
+import type { Knex } from "knex";
 import { describe, expect, it } from "vitest";
 import { createTestDatabase } from "../tests/helpers/database";
 import { migrateLatest, migrationStatus, rollbackAll } from "./migrate";
 
-const ourTables = async (knex: import("knex").Knex) =>
+const ourTables = async (knex: Knex) =>
   (
     await knex.raw<{ rows: { t: string }[] }>(
       "select table_name as t from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' and table_name not like 'knex_%'",

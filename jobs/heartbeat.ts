@@ -33,7 +33,7 @@ export async function liveWorkerCount(knex: Knex): Promise<number> {
  * Returns the worker ids that were unlocked.
  */
 export async function unlockDeadWorkers(knex: Knex): Promise<string[]> {
-  const { rows } = await knex.raw<{ rows: { lockedBy: string }[] }>(
+  const { rows } = await knex.raw<{ rows: { locked_by: string }[] }>(
     `select distinct j.locked_by as locked_by
        from graphile_worker._private_jobs j
        left join worker_heartbeats h on h.worker_id = j.locked_by
@@ -42,9 +42,10 @@ export async function unlockDeadWorkers(knex: Knex): Promise<string[]> {
              or h.last_beat_at < now() - make_interval(secs => ?))`,
     [DEAD_AFTER_MS / 1000, DEAD_AFTER_MS / 1000],
   );
-  const dead = rows.map((r) => r.lockedBy);
+  // Raw results keep PostgreSQL's snake_case names (the mappers apply to the query builder only).
+  const dead = rows.map((r) => r.locked_by);
   if (dead.length > 0) {
-    await knex.raw("select graphile_worker.force_unlock_workers(?::text[])", [dead]);
+    await knex.raw("select graphile_worker.force_unlock_workers(array(select jsonb_array_elements_text(?::jsonb)))", [JSON.stringify(dead)]);
     await knex("worker_heartbeats").whereIn("workerId", dead).delete();
   }
   await knex("worker_heartbeats")

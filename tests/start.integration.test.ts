@@ -1,0 +1,71 @@
+// The newcomer's command: `npm start` with no environment runs the whole product on an embedded
+// PostgreSQL, and Ctrl-C leaves nothing behind.
+import { spawn, execFileSync } from "node:child_process";
+import { chmodSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { freePort } from "../db/embedded";
+
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
+  return env;
+}
+
+function processesMentioning(text: string): string[] {
+  return execFileSync("ps", ["-eo", "pid,args"], { encoding: "utf8" })
+    .split("\n")
+    .filter((line) => line.includes(text) && !line.includes("ps -eo"));
+}
+
+describe("npm start", () => {
+  it("serves / and /health on an embedded PostgreSQL, and Ctrl-C stops everything", { timeout: 120_000 }, async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "bisect-start-"));
+    chmodSync(dataDir, 0o755);
+    const port = await freePort();
+    const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
+      env: cleanEnv({ PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: "warn" }),
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout!.on("data", (d) => (output += d));
+    child.stderr!.on("data", (d) => (output += d));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    try {
+      await expect
+        .poll(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.status, { timeout: 90_000, interval: 500 })
+        .toBe(200);
+      const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json();
+      expect(health).toMatchObject({ database: "ok", worker: "ok" });
+      const home = await fetch(`http://127.0.0.1:${port}/`);
+      expect(home.status).toBe(200);
+      const html = await home.text();
+      expect(html).toContain("Find the commit that broke it");
+      expect(html).toContain("Setup mode");
+      expect(processesMentioning(dataDir).some((l) => l.includes("postgres"))).toBe(true);
+    } finally {
+      // What a terminal does on Ctrl-C: SIGINT to the whole foreground process group.
+      process.kill(-child.pid!, "SIGINT");
+    }
+    expect(await exited, output).toBe(0);
+    await expect.poll(() => processesMentioning(dataDir), { timeout: 10_000 }).toEqual([]);
+  });
+
+  it("refuses to start with an invalid variable, naming it", { timeout: 60_000 }, async () => {
+    const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
+      const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
+        env: cleanEnv({ DATABASE_URL: "not-a-url", GITHUB_APP_ID: "abc" }),
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let text = "";
+      child.stdout!.on("data", (d) => (text += d));
+      child.stderr!.on("data", (d) => (text += d));
+      child.once("exit", (code) => resolve({ code, text }));
+    });
+    expect(out.code).not.toBe(0);
+    expect(out.text).toContain("DATABASE_URL: must be a postgres");
+    expect(out.text).toContain("GITHUB_APP_ID: must be a positive whole number");
+    expect(out.text).not.toContain("not-a-url");
+  });
+});
