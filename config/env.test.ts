@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, directDatabaseUrl, loadConfig, normalisePem } from "./env";
+import { ConfigError, directDatabaseUrl, loadConfig, normalisePem, type Env } from "./env";
 
 const PEM = "-----BEGIN RSA PRIVATE KEY-----\\nMIIBOgIBAAJBAK\\n-----END RSA PRIVATE KEY-----";
 const github = {
@@ -11,7 +11,7 @@ const github = {
   GITHUB_CLIENT_SECRET: "client-secret-value",
 };
 
-function problemsOf(env: NodeJS.ProcessEnv): string[] {
+function problemsOf(env: Env): string[] {
   try {
     loadConfig(env);
   } catch (error) {

@@ -127,7 +127,9 @@ export function normalisePem(value: string): string {
 }
 
 /** Reads and validates the environment. Throws ConfigError listing every problem. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, readFile = (p: string) => readFileSync(p, "utf8")): Config {
+export type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env, readFile = (p: string) => readFileSync(p, "utf8")): Config {
   const parsed = schema.safeParse(env);
   const problems: string[] = [];
   if (!parsed.success) {

@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
-export function ensureDevSecrets(env: NodeJS.ProcessEnv): void {
+export function ensureDevSecrets(env: Record<string, string | undefined>): void {
   if (env.SESSION_SECRET && env.ENCRYPTION_KEY) return;
   const dir = env.DATA_DIR || ".data";
   const file = path.join(dir, "dev-secrets.json");

@@ -1,0 +1,52 @@
+// npm run db:migrate | db:rollback [--all] | db:status — against DATABASE_DIRECT_URL or DATABASE_URL.
+import { existsSync } from "node:fs";
+import { ConfigError, directDatabaseUrl, loadConfig } from "../config/env";
+import { createKnex } from "../db/connection";
+import { migrateLatest, migrationStatus, rollbackAll, rollbackLast } from "../db/migrate";
+
+async function main(): Promise<number> {
+  if (existsSync(".env")) process.loadEnvFile(".env");
+  const [command, flag] = process.argv.slice(2);
+  let url: string | undefined;
+  try {
+    url = directDatabaseUrl(loadConfig());
+  } catch (error) {
+    console.error(error instanceof ConfigError ? error.message : error);
+    return 1;
+  }
+  if (!url) {
+    console.error("DATABASE_URL (or DATABASE_DIRECT_URL) must be set; `npm start` migrates the embedded database itself.");
+    return 1;
+  }
+  const knex = createKnex(url, { poolMax: 1 });
+  try {
+    switch (command) {
+      case "migrate": {
+        const applied = await migrateLatest(knex, url);
+        console.log(applied.length ? `applied: ${applied.join(", ")}` : "already up to date");
+        return 0;
+      }
+      case "rollback": {
+        const undone = flag === "--all" ? await rollbackAll(knex) : await rollbackLast(knex);
+        console.log(undone.length ? `rolled back: ${undone.join(", ")}` : "nothing to roll back");
+        return 0;
+      }
+      case "status": {
+        const { done, pending } = await migrationStatus(knex);
+        for (const name of done) console.log(`  applied  ${name}`);
+        for (const name of pending) console.log(`  pending  ${name}`);
+        return 0;
+      }
+      default:
+        console.error("usage: tsx scripts/db.ts migrate | rollback [--all] | status");
+        return 2;
+    }
+  } finally {
+    await knex.destroy();
+  }
+}
+
+main().then((code) => process.exit(code), (error) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
