@@ -402,7 +402,8 @@ export class DockerExecutor implements Executor {
           Source: `${volume.mountpoint}/${subpath}`,
           Target: target,
           ReadOnly: true,
-          BindOptions: { Propagation: "rprivate" },
+          // The engine insists on slave propagation for binds from inside its own data root.
+          BindOptions: { Propagation: "rslave" },
         },
       ],
       mirrorDir: target,
