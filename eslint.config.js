@@ -38,7 +38,11 @@ export default tseslint.config(
       "no-console": "off",
     },
   },
-  ...layer("runner", ["app", "jobs", "db", "config"]),
+  ...layer("runner", ["app", "jobs", "config"]),
+  // The engine and everything the standalone CLI uses need no database.
+  ...["engine", "executors", "docker", "git", "bisection", "cli", "mirror"].flatMap((part) =>
+    layer(`runner/${part}`, ["app", "jobs", "config", "db"]),
+  ),
   ...layer("db", ["app", "jobs", "runner"]),
   ...layer("config", ["app", "jobs", "runner", "db"]),
   ...layer("jobs", ["app"]),
