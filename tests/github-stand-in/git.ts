@@ -64,9 +64,17 @@ export function runGit(
 }
 
 /** The full SHA of the commit a ref (branch, tag, SHA, `HEAD~2`) names, or null. */
-export async function resolveCommit(repoPath: string, ref: string, env: NodeJS.ProcessEnv): Promise<string | null> {
+export async function resolveCommit(
+  repoPath: string,
+  ref: string,
+  env: NodeJS.ProcessEnv,
+): Promise<string | null> {
   if (ref.startsWith("-")) return null;
-  const r = await runGit(repoPath, ["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`], env);
+  const r = await runGit(
+    repoPath,
+    ["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`],
+    env,
+  );
   const sha = r.stdout.toString("utf8").trim();
   return r.code === 0 && /^[0-9a-f]{40}$/.test(sha) ? sha : null;
 }
@@ -84,7 +92,11 @@ export interface CommitInfo {
   message: string;
 }
 
-export async function commitInfo(repoPath: string, sha: string, env: NodeJS.ProcessEnv): Promise<CommitInfo | null> {
+export async function commitInfo(
+  repoPath: string,
+  sha: string,
+  env: NodeJS.ProcessEnv,
+): Promise<CommitInfo | null> {
   const format = ["%H", "%T", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%B"].join("%x00");
   const r = await runGit(repoPath, ["log", "-1", `--format=${format}`, sha, "--"], env);
   if (r.code !== 0) return null;
@@ -113,7 +125,12 @@ export interface TreeEntry {
   path: string;
 }
 
-async function lsTree(repoPath: string, treeish: string, path: string | null, env: NodeJS.ProcessEnv) {
+async function lsTree(
+  repoPath: string,
+  treeish: string,
+  path: string | null,
+  env: NodeJS.ProcessEnv,
+) {
   const args = ["ls-tree", "-z", "-l", treeish];
   if (path !== null) args.push("--", path);
   const r = await runGit(repoPath, args, env);
@@ -160,7 +177,8 @@ export async function readPath(
   if (found.type === "commit") return { kind: "submodule", entry: found };
   const blob = await runGit(repoPath, ["cat-file", "blob", found.sha], env);
   if (blob.code !== 0) return null;
-  if (found.mode === "120000") return { kind: "symlink", entry: found, target: blob.stdout.toString("utf8") };
+  if (found.mode === "120000")
+    return { kind: "symlink", entry: found, target: blob.stdout.toString("utf8") };
   return { kind: "file", entry: found, content: blob.stdout };
 }
 
@@ -172,7 +190,13 @@ export async function readPath(
 export function serveHttpBackend(
   req: IncomingMessage,
   res: ServerResponse,
-  opts: { repoPath: string; pathInfo: string; query: string; env: NodeJS.ProcessEnv; remoteUser?: string },
+  opts: {
+    repoPath: string;
+    pathInfo: string;
+    query: string;
+    env: NodeJS.ProcessEnv;
+    remoteUser?: string;
+  },
 ): Promise<void> {
   return new Promise((resolve) => {
     const env: NodeJS.ProcessEnv = {
@@ -188,10 +212,13 @@ export function serveHttpBackend(
       SERVER_PROTOCOL: "HTTP/1.1",
       GATEWAY_INTERFACE: "CGI/1.1",
     };
-    if (req.headers["content-length"] !== undefined) env.CONTENT_LENGTH = req.headers["content-length"];
+    if (req.headers["content-length"] !== undefined)
+      env.CONTENT_LENGTH = req.headers["content-length"];
     for (const [name, value] of Object.entries(req.headers)) {
       if (value === undefined || name === "authorization") continue;
-      env[`HTTP_${name.toUpperCase().replace(/-/g, "_")}`] = Array.isArray(value) ? value.join(", ") : value;
+      env[`HTTP_${name.toUpperCase().replace(/-/g, "_")}`] = Array.isArray(value)
+        ? value.join(", ")
+        : value;
     }
     const protocol = req.headers["git-protocol"];
     if (typeof protocol === "string") env.GIT_PROTOCOL = protocol;

@@ -13,14 +13,16 @@ export function publicKeyFrom(key: string | KeyObject): KeyObject {
   return createPublicKey(key.replace(/\\n/g, "\n"));
 }
 
-export type JwtCheck = { ok: true; payload: Record<string, unknown> } | { ok: false; message: string };
+export type JwtCheck =
+  { ok: true; payload: Record<string, unknown> } | { ok: false; message: string };
 
 export const JWT_MESSAGES = {
   undecodable: "A JSON web token could not be decoded",
   expired:
     "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires",
   tooLong: "'Expiration time' claim ('exp') is too far in the future",
-  iatAhead: "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued",
+  iatAhead:
+    "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued",
   issuer: "'Issuer' claim ('iss') must be an Integer",
   unknownIssuer: "Integration not found",
 } as const;
@@ -32,7 +34,9 @@ export function looksLikeJwt(token: string): boolean {
 function decodePart(part: string): Record<string, unknown> | null {
   try {
     const value: unknown = JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
-    return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+    return value && typeof value === "object" && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
   } catch {
     return null;
   }
@@ -48,20 +52,30 @@ export function verifyAppJwt(
   const [h, p, s] = parts as [string, string, string];
   const header = decodePart(h);
   const payload = decodePart(p);
-  if (!header || !payload || header.alg !== "RS256") return { ok: false, message: JWT_MESSAGES.undecodable };
-  const signatureOk = verify("RSA-SHA256", Buffer.from(`${h}.${p}`), app.publicKey, Buffer.from(s, "base64url"));
+  if (!header || !payload || header.alg !== "RS256")
+    return { ok: false, message: JWT_MESSAGES.undecodable };
+  const signatureOk = verify(
+    "RSA-SHA256",
+    Buffer.from(`${h}.${p}`),
+    app.publicKey,
+    Buffer.from(s, "base64url"),
+  );
   if (!signatureOk) return { ok: false, message: JWT_MESSAGES.undecodable };
 
   const iss = payload.iss;
-  if (typeof iss !== "number" && typeof iss !== "string") return { ok: false, message: JWT_MESSAGES.issuer };
+  if (typeof iss !== "number" && typeof iss !== "string")
+    return { ok: false, message: JWT_MESSAGES.issuer };
   if (String(iss) !== String(app.id) && (app.clientId === undefined || iss !== app.clientId)) {
     return { ok: false, message: JWT_MESSAGES.unknownIssuer };
   }
   const { iat, exp } = payload;
-  if (typeof iat !== "number" || !Number.isInteger(iat)) return { ok: false, message: JWT_MESSAGES.iatAhead };
-  if (typeof exp !== "number" || exp <= nowSeconds) return { ok: false, message: JWT_MESSAGES.expired };
+  if (typeof iat !== "number" || !Number.isInteger(iat))
+    return { ok: false, message: JWT_MESSAGES.iatAhead };
+  if (typeof exp !== "number" || exp <= nowSeconds)
+    return { ok: false, message: JWT_MESSAGES.expired };
   // GitHub tolerates a little clock drift on iat and caps the lifetime at ten minutes.
   if (iat > nowSeconds + 60) return { ok: false, message: JWT_MESSAGES.iatAhead };
-  if (exp - iat > 600 || exp > nowSeconds + 660) return { ok: false, message: JWT_MESSAGES.tooLong };
+  if (exp - iat > 600 || exp > nowSeconds + 660)
+    return { ok: false, message: JWT_MESSAGES.tooLong };
   return { ok: true, payload };
 }

@@ -235,18 +235,36 @@ export interface StandIn {
   /** The next authorization is refused by the user (redirect with `error=access_denied`). */
   denyNextOAuth(): void;
   /** Mint an installation token directly (as if the app had asked for one). */
-  issueInstallationToken(installationId: number, scope?: { repositories?: string[]; permissions?: Permissions }): string;
+  issueInstallationToken(
+    installationId: number,
+    scope?: { repositories?: string[]; permissions?: Permissions },
+  ): string;
   /** Mint a user OAuth token directly (skips the browser flow). */
   issueOAuthToken(login: string, clientId?: string, scopes?: string[]): string;
   /** Make every installation token issued so far expire now (the product must fetch a new one). */
   expireInstallationTokens(): void;
   revokeToken(token: string): void;
   /** Add a comment as if a person had written it (e.g. the `/bisect` trigger the bot reacts to). */
-  seedComment(owner: string, repo: string, issue: number, comment: { body: string; user: string; id?: number }): CommentView;
+  seedComment(
+    owner: string,
+    repo: string,
+    issue: number,
+    comment: { body: string; user: string; id?: number },
+  ): CommentView;
   comments(owner: string, repo: string, issue: number): CommentView[];
-  reactions(owner: string, repo: string, target: { commentId: number } | { issue: number }): ReactionView[];
+  reactions(
+    owner: string,
+    repo: string,
+    target: { commentId: number } | { issue: number },
+  ): ReactionView[];
   tokensIssued(): TokenView[];
-  oauthTokensIssued(): Array<{ login: string; clientId: string; scopes: string[]; createdAt: string; readonly token: string }>;
+  oauthTokensIssued(): Array<{
+    login: string;
+    clientId: string;
+    scopes: string[];
+    createdAt: string;
+    readonly token: string;
+  }>;
   requests(filter?: { method?: string; path?: RegExp | string }): RequestRecord[];
   clearRequests(): void;
   /** The routes this server implements, as `METHOD /pattern` (equal to DEFAULT_ROUTES). */
@@ -402,7 +420,14 @@ interface Route {
 
 const DOCS = "https://docs.github.com/rest";
 const LEVEL: Record<string, number> = { none: 0, read: 1, write: 2, admin: 3 };
-const ROLE_RANK: Record<RepoRole, number> = { none: 0, read: 1, triage: 2, write: 3, maintain: 4, admin: 5 };
+const ROLE_RANK: Record<RepoRole, number> = {
+  none: 0,
+  read: 1,
+  triage: 2,
+  write: 3,
+  maintain: 4,
+  admin: 5,
+};
 const DEFAULT_PERMISSIONS: Permissions = {
   metadata: "read",
   contents: "read",
@@ -431,7 +456,10 @@ export function compilePattern(pattern: string): { regex: RegExp; keys: string[]
   for (let m = re.exec(normalised); m; m = re.exec(normalised)) {
     source += escapeRegex(normalised.slice(last, m.index));
     keys.push(m[1]!);
-    source += m[2] === "*" ? "(.*)" : m[2] === "+" ? "(.+)" : "([^/]+)";
+    if (m[2] === "*" && source.endsWith("/")) {
+      // `/contents/:path*` also matches `/contents` (the repository root).
+      source = `${source.slice(0, -1)}(?:/(.*))?`;
+    } else source += m[2] === "*" ? "(.*)" : m[2] === "+" ? "(.+)" : "([^/]+)";
     last = m.index + m[0].length;
   }
   source += escapeRegex(normalised.slice(last));
@@ -466,7 +494,10 @@ function redact(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redact);
   if (value && typeof value === "object") {
     return Object.fromEntries(
-      Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, SECRET_KEYS.has(k) ? "[redacted]" : redact(v)]),
+      Object.entries(value as Record<string, unknown>).map(([k, v]) => [
+        k,
+        SECRET_KEYS.has(k) ? "[redacted]" : redact(v),
+      ]),
     );
   }
   return value;
@@ -505,9 +536,15 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
   const reactions: ReactionState[] = [];
   const log: RequestRecord[] = [];
   const faults: Fault[] = [];
-  const extraRoutes: Array<{ method: string; test: (path: string, isApi: boolean) => boolean; respond?: CannedResponse }> =
-    [];
-  let allowedOnly: Array<{ method: string; test: (path: string, isApi: boolean) => boolean }> | null = null;
+  const extraRoutes: Array<{
+    method: string;
+    test: (path: string, isApi: boolean) => boolean;
+    respond?: CannedResponse;
+  }> = [];
+  let allowedOnly: Array<{
+    method: string;
+    test: (path: string, isApi: boolean) => boolean;
+  }> | null = null;
   const rateUsed = new Map<string, number>();
   let oauthUser: string | null = null;
   let denyOAuth = false;
@@ -624,8 +661,11 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
   }
 
   function installationRepos(inst: InstallationState): RepoState[] {
-    if (inst.repositories === null) return [...repos.values()].filter((r) => lc(r.owner) === lc(inst.account));
-    return inst.repositories.map((n) => repos.get(n)).filter((r): r is RepoState => r !== undefined);
+    if (inst.repositories === null)
+      return [...repos.values()].filter((r) => lc(r.owner) === lc(inst.account));
+    return inst.repositories
+      .map((n) => repos.get(n))
+      .filter((r): r is RepoState => r !== undefined);
   }
 
   function tokenRepos(t: InstallationToken, inst: InstallationState): RepoState[] {
@@ -687,12 +727,18 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
 
   function userAccessToInstallation(login: string, inst: InstallationState): boolean {
     if (lc(inst.account) === lc(login) || inst.members.has(lc(login))) return true;
-    return installationRepos(inst).some((r) => role(r, login) !== "none" && roles.has(`${lc(fullName(r))}\0${lc(login)}`));
+    return installationRepos(inst).some(
+      (r) => role(r, login) !== "none" && roles.has(`${lc(fullName(r))}\0${lc(login)}`),
+    );
   }
 
   // ---- auth ----
 
-  function classify(req: IncomingMessage): { kind: AuthKind; credential: string | null; basicUser?: string } {
+  function classify(req: IncomingMessage): {
+    kind: AuthKind;
+    credential: string | null;
+    basicUser?: string;
+  } {
     const header = req.headers.authorization;
     if (!header) return { kind: "none", credential: null };
     const m = /^(\w+)\s+(.+)$/.exec(header.trim());
@@ -731,7 +777,8 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
       if (inst.revoked || inst.expiresAt <= Date.now()) badCredentials();
       const installation = installations.get(inst.installationId);
       if (!installation) badCredentials();
-      if (installation.suspendedAt) throw new HttpFailure(403, "This installation has been suspended");
+      if (installation.suspendedAt)
+        throw new HttpFailure(403, "This installation has been suspended");
       ctx.record.installationId = installation.id;
       return { kind: "installation", token: inst, inst: installation };
     }
@@ -748,14 +795,19 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
   function requireJwt(ctx: Ctx): void {
     const c = classify(ctx.req);
     if (c.kind !== "jwt" || !c.credential) throw new HttpFailure(401, JWT_MESSAGES.undecodable);
-    const check = verifyAppJwt(c.credential, { id: app.id, clientId: app.clientId, publicKey: app.publicKey });
+    const check = verifyAppJwt(c.credential, {
+      id: app.id,
+      clientId: app.clientId,
+      publicKey: app.publicKey,
+    });
     if (!check.ok) throw new HttpFailure(401, check.message);
   }
 
   function requireUser(ctx: Ctx): { token: OAuthToken; user: AccountState } {
     const actor = actorFor(ctx);
     if (actor.kind === "none") throw new HttpFailure(401, "Requires authentication");
-    if (actor.kind !== "oauth") throw new HttpFailure(403, "Resource not accessible by integration");
+    if (actor.kind !== "oauth")
+      throw new HttpFailure(403, "Resource not accessible by integration");
     return actor;
   }
 
@@ -788,7 +840,8 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     }
     if (need && need.permission !== "metadata") {
       const has = LEVEL[actor.token.permissions[need.permission] ?? "none"] ?? 0;
-      if (has < (LEVEL[need.level] ?? 1)) throw new HttpFailure(403, "Resource not accessible by integration");
+      if (has < (LEVEL[need.level] ?? 1))
+        throw new HttpFailure(403, "Resource not accessible by integration");
     }
     return repo;
   }
@@ -814,7 +867,12 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     };
   }
 
-  function send(ctx: Ctx, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  function send(
+    ctx: Ctx,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): void {
     const { res } = ctx;
     if (res.headersSent) return;
     res.statusCode = status;
@@ -824,7 +882,8 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
       return;
     }
     if (typeof body === "string" || Buffer.isBuffer(body)) {
-      if (!res.hasHeader("content-type")) res.setHeader("content-type", "text/plain; charset=utf-8");
+      if (!res.hasHeader("content-type"))
+        res.setHeader("content-type", "text/plain; charset=utf-8");
       res.end(body);
       return;
     }
@@ -840,7 +899,13 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     };
   }
 
-  function json(ctx: Ctx, status: number, body: unknown, actor?: Actor, headers: Record<string, string> = {}): void {
+  function json(
+    ctx: Ctx,
+    status: number,
+    body: unknown,
+    actor?: Actor,
+    headers: Record<string, string> = {},
+  ): void {
     send(ctx, status, body, { ...apiHeaders(), ...rateHeaders(ctx, actor), ...headers });
   }
 
@@ -853,13 +918,21 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     send(
       ctx,
       f.status,
-      { message: f.message, ...f.extra, documentation_url: ctx.route.docs, status: String(f.status) },
+      {
+        message: f.message,
+        ...f.extra,
+        documentation_url: ctx.route.docs,
+        status: String(f.status),
+      },
       { ...apiHeaders(), ...f.headers },
     );
   }
 
   function paginate<T>(ctx: Ctx, items: T[]): { page: T[]; headers: Record<string, string> } {
-    const perPage = Math.min(100, Math.max(1, Number(ctx.url.searchParams.get("per_page") ?? 30) || 30));
+    const perPage = Math.min(
+      100,
+      Math.max(1, Number(ctx.url.searchParams.get("per_page") ?? 30) || 30),
+    );
     const pageNo = Math.max(1, Number(ctx.url.searchParams.get("page") ?? 1) || 1);
     const last = Math.max(1, Math.ceil(items.length / perPage));
     const page = items.slice((pageNo - 1) * perPage, pageNo * perPage);
@@ -881,7 +954,12 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     return b && typeof b === "object" && !Array.isArray(b) ? (b as Record<string, unknown>) : {};
   }
 
-  function validationFailed(resource: string, field: string, code: string, message?: string): HttpFailure {
+  function validationFailed(
+    resource: string,
+    field: string,
+    code: string,
+    message?: string,
+  ): HttpFailure {
     return new HttpFailure(422, "Validation Failed", {
       errors: [{ resource, code, field, ...(message ? { message } : {}) }],
     });
@@ -899,7 +977,9 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     if (lc(repo.owner) === lc(login)) return "OWNER";
     const acc = accounts.get(lc(login));
     if (acc?.type === "Bot") return "NONE";
-    const member = [...installations.values()].some((i) => lc(i.account) === lc(repo.owner) && i.members.has(lc(login)));
+    const member = [...installations.values()].some(
+      (i) => lc(i.account) === lc(repo.owner) && i.members.has(lc(login)),
+    );
     if (member) return "MEMBER";
     const explicit = roles.get(`${lc(fullName(repo))}\0${lc(login)}`);
     if (explicit && explicit !== "none") return "COLLABORATOR";
@@ -908,7 +988,8 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
 
   function commentJson(c: CommentState) {
     const counts: Record<string, number> = {};
-    for (const r of reactions) if (r.target === `comment:${c.id}`) counts[r.content] = (counts[r.content] ?? 0) + 1;
+    for (const r of reactions)
+      if (r.target === `comment:${c.id}`) counts[r.content] = (counts[r.content] ?? 0) + 1;
     return commentShape(
       {
         id: c.id,
@@ -920,7 +1001,9 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
         authorAssociation: c.authorAssociation,
         createdAt: c.createdAt,
         updatedAt: c.updatedAt,
-        viaApp: c.viaApp ? { id: app.id, slug: app.slug, name: app.name, owner: app.owner, clientId: app.clientId } : null,
+        viaApp: c.viaApp
+          ? { id: app.id, slug: app.slug, name: app.name, owner: app.owner, clientId: app.clientId }
+          : null,
         reactions: counts,
       },
       urls,
@@ -930,25 +1013,42 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
   function checkBody(body: unknown): string {
     if (typeof body !== "string") throw validationFailed("IssueComment", "body", "missing_field");
     if ([...body].length > MAX_COMMENT) {
-      throw validationFailed("IssueComment", "body", "custom", `body is too long (maximum is ${MAX_COMMENT} characters)`);
+      throw validationFailed(
+        "IssueComment",
+        "body",
+        "custom",
+        `body is too long (maximum is ${MAX_COMMENT} characters)`,
+      );
     }
     return body;
   }
 
   function findComment(repo: RepoState, id: string | undefined): CommentState {
     const c = comments.get(Number(id));
-    if (!c || c.deleted || lc(`${c.owner}/${c.repo}`) !== lc(fullName(repo))) throw new HttpFailure(404, "Not Found");
+    if (!c || c.deleted || lc(`${c.owner}/${c.repo}`) !== lc(fullName(repo)))
+      throw new HttpFailure(404, "Not Found");
     return c;
   }
 
   function react(ctx: Ctx, actor: Actor, target: string): void {
     const content = bodyObject(ctx).content;
-    if (typeof content !== "string" || !(REACTION_CONTENTS as readonly string[]).includes(content)) {
+    if (
+      typeof content !== "string" ||
+      !(REACTION_CONTENTS as readonly string[]).includes(content)
+    ) {
       throw validationFailed("Reaction", "content", "invalid");
     }
     const { login } = commentAuthor(actor);
-    const existing = reactions.find((r) => r.target === target && r.content === content && lc(r.user) === lc(login));
-    const reaction = existing ?? { id: nextReactionId++, target, content, user: login, createdAt: isoSeconds() };
+    const existing = reactions.find(
+      (r) => r.target === target && r.content === content && lc(r.user) === lc(login),
+    );
+    const reaction = existing ?? {
+      id: nextReactionId++,
+      target,
+      content,
+      user: login,
+      createdAt: isoSeconds(),
+    };
     if (!existing) reactions.push(reaction);
     json(
       ctx,
@@ -987,19 +1087,33 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
       node_id: nodeId("Commit", repo.id),
       commit: {
         author: { name: info.authorName, email: info.authorEmail, date: utc(info.authorDate) },
-        committer: { name: info.committerName, email: info.committerEmail, date: utc(info.committerDate) },
+        committer: {
+          name: info.committerName,
+          email: info.committerEmail,
+          date: utc(info.committerDate),
+        },
         message: info.message,
         tree: { sha: info.tree, url: `${api}/git/trees/${info.tree}` },
         url: `${api}/git/commits/${info.sha}`,
         comment_count: 0,
-        verification: { verified: false, reason: "unsigned", signature: null, payload: null, verified_at: null },
+        verification: {
+          verified: false,
+          reason: "unsigned",
+          signature: null,
+          payload: null,
+          verified_at: null,
+        },
       },
       url: `${api}/commits/${info.sha}`,
       html_url: `${html}/commit/${info.sha}`,
       comments_url: `${api}/commits/${info.sha}/comments`,
       author: author ? userShape(accountData(author), urls) : null,
       committer: committer ? userShape(accountData(committer), urls) : null,
-      parents: info.parents.map((p) => ({ sha: p, url: `${api}/commits/${p}`, html_url: `${html}/commit/${p}` })),
+      parents: info.parents.map((p) => ({
+        sha: p,
+        url: `${api}/commits/${p}`,
+        html_url: `${html}/commit/${p}`,
+      })),
     };
   }
 
@@ -1041,8 +1155,20 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
       assignees: [],
       requested_reviewers: [],
       requested_teams: [],
-      head: { label: `${repo.owner}:${p.head ?? `pr-${p.number}`}`, ref: p.head ?? `pr-${p.number}`, sha, user: userShape(user, urls), repo: repoData(repo) },
-      base: { label: `${repo.owner}:${p.base ?? repo.defaultBranch}`, ref: p.base ?? repo.defaultBranch, sha, user: userShape(accountData(account(repo.owner)), urls), repo: repoData(repo) },
+      head: {
+        label: `${repo.owner}:${p.head ?? `pr-${p.number}`}`,
+        ref: p.head ?? `pr-${p.number}`,
+        sha,
+        user: userShape(user, urls),
+        repo: repoData(repo),
+      },
+      base: {
+        label: `${repo.owner}:${p.base ?? repo.defaultBranch}`,
+        ref: p.base ?? repo.defaultBranch,
+        sha,
+        user: userShape(accountData(account(repo.owner)), urls),
+        repo: repoData(repo),
+      },
       _links: {
         self: { href: `${api}/pulls/${p.number}` },
         html: { href: `${html}/pull/${p.number}` },
@@ -1058,7 +1184,14 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
   function contentEntryJson(repo: RepoState, ref: string, e: TreeEntry) {
     const api = `${urls.api}/repos/${fullName(repo)}`;
     const html = `${urls.web}/${fullName(repo)}`;
-    const type = e.type === "tree" ? "dir" : e.type === "commit" ? "submodule" : e.mode === "120000" ? "symlink" : "file";
+    const type =
+      e.type === "tree"
+        ? "dir"
+        : e.type === "commit"
+          ? "submodule"
+          : e.mode === "120000"
+            ? "symlink"
+            : "file";
     const encPath = e.path.split("/").map(encodeURIComponent).join("/");
     const self = `${api}/contents/${encPath}?ref=${encodeURIComponent(ref)}`;
     const gitUrl = `${api}/git/${e.type === "tree" ? "trees" : "blobs"}/${e.sha}`;
@@ -1081,7 +1214,12 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
 
   function oauthClient(clientId: string): (OAuthAppInput & { isApp: boolean }) | null {
     if (clientId === app.clientId) {
-      return { clientId: app.clientId, clientSecret: app.clientSecret, callbackUrls: app.callbackUrls, isApp: true };
+      return {
+        clientId: app.clientId,
+        clientSecret: app.clientSecret,
+        callbackUrls: app.callbackUrls,
+        isApp: true,
+      };
     }
     const o = oauthApps.get(clientId);
     return o ? { ...o, isApp: false } : null;
@@ -1099,13 +1237,24 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     return callbacks.some((cb) => {
       const c = new URL(cb);
       const dir = c.pathname.endsWith("/") ? c.pathname : `${c.pathname}/`;
-      return c.protocol === target.protocol && c.host === target.host && (target.pathname === c.pathname || target.pathname.startsWith(dir));
+      return (
+        c.protocol === target.protocol &&
+        c.host === target.host &&
+        (target.pathname === c.pathname || target.pathname.startsWith(dir))
+      );
     });
   }
 
   function issueOAuthToken(login: string, clientId = app.clientId, scopes: string[] = []): string {
     const token = randomToken("gho_");
-    oauthTokens.set(token, { token, login: account(login, "User").login, clientId, scopes, createdAt: Date.now(), revoked: false });
+    oauthTokens.set(token, {
+      token,
+      login: account(login, "User").login,
+      clientId,
+      scopes,
+      createdAt: Date.now(),
+      revoked: false,
+    });
     return token;
   }
 
@@ -1126,7 +1275,9 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
       );
       for (const name of scope.repositories ?? []) {
         const short = name.includes("/") ? name.split("/").pop()! : name;
-        const r = available.find((x) => lc(x.name) === lc(short) && (!name.includes("/") || lc(fullName(x)) === lc(name)));
+        const r = available.find(
+          (x) => lc(x.name) === lc(short) && (!name.includes("/") || lc(fullName(x)) === lc(name)),
+        );
         if (!r) throw notAccessible;
         selected.push(r);
       }
@@ -1140,7 +1291,10 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     if (scope.permissions) {
       for (const [name, level] of Object.entries(scope.permissions)) {
         if ((LEVEL[inst.permissions[name] ?? "none"] ?? 0) < (LEVEL[level] ?? 99)) {
-          throw new HttpFailure(422, "The permissions requested are not granted to this installation.");
+          throw new HttpFailure(
+            422,
+            "The permissions requested are not granted to this installation.",
+          );
         }
       }
       permissions = { ...scope.permissions };
@@ -1162,7 +1316,13 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
   // ---- routes ----
 
   const routes: Route[] = [];
-  function route(method: string, pattern: string, docs: string, handle: Route["handle"], stream = false): void {
+  function route(
+    method: string,
+    pattern: string,
+    docs: string,
+    handle: Route["handle"],
+    stream = false,
+  ): void {
     const { regex, keys } = compilePattern(pattern);
     routes.push({ method, pattern, regex, keys, handle, docs, stream });
   }
@@ -1173,19 +1333,29 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     json(ctx, 200, appShape({ ...app }, app.permissions, app.events, urls, installations.size));
   });
 
-  route("GET", `${API}/app/installations`, `${DOCS}/apps/apps#list-installations-for-the-authenticated-app`, (ctx) => {
-    requireJwt(ctx);
-    const all = [...installations.values()].map(installationData);
-    const { page, headers } = paginate(ctx, all);
-    json(ctx, 200, page, undefined, headers);
-  });
+  route(
+    "GET",
+    `${API}/app/installations`,
+    `${DOCS}/apps/apps#list-installations-for-the-authenticated-app`,
+    (ctx) => {
+      requireJwt(ctx);
+      const all = [...installations.values()].map(installationData);
+      const { page, headers } = paginate(ctx, all);
+      json(ctx, 200, page, undefined, headers);
+    },
+  );
 
-  route("GET", `${API}/app/installations/:installation_id`, `${DOCS}/apps/apps#get-an-installation-for-the-authenticated-app`, (ctx) => {
-    requireJwt(ctx);
-    const inst = installations.get(Number(ctx.params.installation_id));
-    if (!inst) throw new HttpFailure(404, "Not Found");
-    json(ctx, 200, installationData(inst));
-  });
+  route(
+    "GET",
+    `${API}/app/installations/:installation_id`,
+    `${DOCS}/apps/apps#get-an-installation-for-the-authenticated-app`,
+    (ctx) => {
+      requireJwt(ctx);
+      const inst = installations.get(Number(ctx.params.installation_id));
+      if (!inst) throw new HttpFailure(404, "Not Found");
+      json(ctx, 200, installationData(inst));
+    },
+  );
 
   route(
     "POST",
@@ -1195,11 +1365,19 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
       requireJwt(ctx);
       const b = bodyObject(ctx);
       const repositories = Array.isArray(b.repositories) ? b.repositories.map(String) : undefined;
-      const repositoryIds = Array.isArray(b.repository_ids) ? b.repository_ids.map(Number) : undefined;
+      const repositoryIds = Array.isArray(b.repository_ids)
+        ? b.repository_ids.map(Number)
+        : undefined;
       const permissions =
-        b.permissions && typeof b.permissions === "object" ? (b.permissions as Permissions) : undefined;
+        b.permissions && typeof b.permissions === "object"
+          ? (b.permissions as Permissions)
+          : undefined;
       const id = Number(ctx.params.installation_id);
-      const { record, repos: selected } = issueInstallationToken(id, { repositories, repositoryIds, permissions });
+      const { record, repos: selected } = issueInstallationToken(id, {
+        repositories,
+        repositoryIds,
+        permissions,
+      });
       ctx.record.installationId = id;
       const inst = installations.get(id)!;
       const listed = selected ?? (inst.repositories === null ? null : installationRepos(inst));
@@ -1213,42 +1391,68 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     },
   );
 
-  route("GET", `${API}/repos/:owner/:repo/installation`, `${DOCS}/apps/apps#get-a-repository-installation-for-the-authenticated-app`, (ctx) => {
-    requireJwt(ctx);
-    const repo = repoOf(ctx.params.owner!, ctx.params.repo!);
-    const inst = repo && [...installations.values()].find((i) => installationRepos(i).some((r) => r.id === repo.id));
-    if (!inst) throw new HttpFailure(404, "Not Found");
-    json(ctx, 200, installationData(inst));
-  });
+  route(
+    "GET",
+    `${API}/repos/:owner/:repo/installation`,
+    `${DOCS}/apps/apps#get-a-repository-installation-for-the-authenticated-app`,
+    (ctx) => {
+      requireJwt(ctx);
+      const repo = repoOf(ctx.params.owner!, ctx.params.repo!);
+      const inst =
+        repo &&
+        [...installations.values()].find((i) => installationRepos(i).some((r) => r.id === repo.id));
+      if (!inst) throw new HttpFailure(404, "Not Found");
+      json(ctx, 200, installationData(inst));
+    },
+  );
 
-  route("GET", `${API}/installation/repositories`, `${DOCS}/apps/installations#list-repositories-accessible-to-the-app-installation`, (ctx) => {
-    const actor = actorFor(ctx);
-    if (actor.kind === "none") throw new HttpFailure(401, "Requires authentication");
-    if (actor.kind !== "installation") {
-      throw new HttpFailure(403, "You must authenticate with an installation access token in order to list repositories for an installation.");
-    }
-    const list = tokenRepos(actor.token, actor.inst);
-    const { page, headers } = paginate(ctx, list);
-    json(
-      ctx,
-      200,
-      {
-        total_count: list.length,
-        repository_selection: actor.token.repositoryIds || actor.inst.repositories ? "selected" : "all",
-        repositories: page.map(repoData),
-      },
-      actor,
-      headers,
-    );
-  });
+  route(
+    "GET",
+    `${API}/installation/repositories`,
+    `${DOCS}/apps/installations#list-repositories-accessible-to-the-app-installation`,
+    (ctx) => {
+      const actor = actorFor(ctx);
+      if (actor.kind === "none") throw new HttpFailure(401, "Requires authentication");
+      if (actor.kind !== "installation") {
+        throw new HttpFailure(
+          403,
+          "You must authenticate with an installation access token in order to list repositories for an installation.",
+        );
+      }
+      const list = tokenRepos(actor.token, actor.inst);
+      const { page, headers } = paginate(ctx, list);
+      json(
+        ctx,
+        200,
+        {
+          total_count: list.length,
+          repository_selection:
+            actor.token.repositoryIds || actor.inst.repositories ? "selected" : "all",
+          repositories: page.map(repoData),
+        },
+        actor,
+        headers,
+      );
+    },
+  );
 
-  route("GET", `${API}/rate_limit`, `${DOCS}/rate-limit/rate-limit#get-rate-limit-status-for-the-authenticated-user`, (ctx) => {
-    const actor = actorFor(ctx);
-    const limit = actor.kind === "none" ? 60 : 5000;
-    const reset = Math.floor(Date.now() / 1000) + 3600;
-    const core = { limit, used: 0, remaining: limit, reset };
-    json(ctx, 200, { resources: { core, search: { limit: 30, used: 0, remaining: 30, reset } }, rate: core }, actor);
-  });
+  route(
+    "GET",
+    `${API}/rate_limit`,
+    `${DOCS}/rate-limit/rate-limit#get-rate-limit-status-for-the-authenticated-user`,
+    (ctx) => {
+      const actor = actorFor(ctx);
+      const limit = actor.kind === "none" ? 60 : 5000;
+      const reset = Math.floor(Date.now() / 1000) + 3600;
+      const core = { limit, used: 0, remaining: limit, reset };
+      json(
+        ctx,
+        200,
+        { resources: { core, search: { limit: 30, used: 0, remaining: 30, reset } }, rate: core },
+        actor,
+      );
+    },
+  );
 
   route("GET", `${API}/repos/:owner/:repo`, `${DOCS}/repos/repos#get-a-repository`, (ctx) => {
     const actor = actorFor(ctx);
@@ -1276,79 +1480,115 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
         {
           permission,
           role_name: rl,
-          user: { ...userShape(accountData(user), urls), permissions: rolePermissions(rl), role_name: rl },
+          user: {
+            ...userShape(accountData(user), urls),
+            permissions: rolePermissions(rl),
+            role_name: rl,
+          },
         },
         actor,
       );
     },
   );
 
-  route("GET", `${API}/repos/:owner/:repo/issues/:issue_number/comments`, `${DOCS}/issues/comments#list-issue-comments`, (ctx) => {
-    const actor = actorFor(ctx);
-    const repo = requireRepo(ctx, actor, { permission: "issues", level: "read" });
-    const issue = Number(ctx.params.issue_number);
-    const since = ctx.url.searchParams.get("since");
-    const list = [...comments.values()]
-      .filter((c) => !c.deleted && c.issue === issue && lc(`${c.owner}/${c.repo}`) === lc(fullName(repo)))
-      .filter((c) => !since || Date.parse(c.updatedAt) >= Date.parse(since))
-      .sort((a, b) => a.id - b.id);
-    const { page, headers } = paginate(ctx, list);
-    json(ctx, 200, page.map(commentJson), actor, headers);
-  });
+  route(
+    "GET",
+    `${API}/repos/:owner/:repo/issues/:issue_number/comments`,
+    `${DOCS}/issues/comments#list-issue-comments`,
+    (ctx) => {
+      const actor = actorFor(ctx);
+      const repo = requireRepo(ctx, actor, { permission: "issues", level: "read" });
+      const issue = Number(ctx.params.issue_number);
+      const since = ctx.url.searchParams.get("since");
+      const list = [...comments.values()]
+        .filter(
+          (c) =>
+            !c.deleted && c.issue === issue && lc(`${c.owner}/${c.repo}`) === lc(fullName(repo)),
+        )
+        .filter((c) => !since || Date.parse(c.updatedAt) >= Date.parse(since))
+        .sort((a, b) => a.id - b.id);
+      const { page, headers } = paginate(ctx, list);
+      json(ctx, 200, page.map(commentJson), actor, headers);
+    },
+  );
 
-  route("POST", `${API}/repos/:owner/:repo/issues/:issue_number/comments`, `${DOCS}/issues/comments#create-an-issue-comment`, (ctx) => {
-    const actor = actorFor(ctx);
-    const repo = requireRepo(ctx, actor, { permission: "issues", level: "write" });
-    const issue = Number(ctx.params.issue_number);
-    if (!Number.isInteger(issue) || issue < 1) throw new HttpFailure(404, "Not Found");
-    const body = checkBody(bodyObject(ctx).body);
-    const author = commentAuthor(actor);
-    const now = isoSeconds();
-    const c: CommentState = {
-      id: nextCommentId++,
-      owner: repo.owner,
-      repo: repo.name,
-      issue,
-      body,
-      author: author.login,
-      viaApp: author.viaApp,
-      authorAssociation: association(repo, author.login),
-      createdAt: now,
-      updatedAt: now,
-      history: [],
-      deleted: false,
-    };
-    comments.set(c.id, c);
-    const shaped = commentJson(c);
-    json(ctx, 201, shaped, actor, { location: shaped.url });
-  });
+  route(
+    "POST",
+    `${API}/repos/:owner/:repo/issues/:issue_number/comments`,
+    `${DOCS}/issues/comments#create-an-issue-comment`,
+    (ctx) => {
+      const actor = actorFor(ctx);
+      const repo = requireRepo(ctx, actor, { permission: "issues", level: "write" });
+      const issue = Number(ctx.params.issue_number);
+      if (!Number.isInteger(issue) || issue < 1) throw new HttpFailure(404, "Not Found");
+      const body = checkBody(bodyObject(ctx).body);
+      const author = commentAuthor(actor);
+      const now = isoSeconds();
+      const c: CommentState = {
+        id: nextCommentId++,
+        owner: repo.owner,
+        repo: repo.name,
+        issue,
+        body,
+        author: author.login,
+        viaApp: author.viaApp,
+        authorAssociation: association(repo, author.login),
+        createdAt: now,
+        updatedAt: now,
+        history: [],
+        deleted: false,
+      };
+      comments.set(c.id, c);
+      const shaped = commentJson(c);
+      json(ctx, 201, shaped, actor, { location: shaped.url });
+    },
+  );
 
-  route("GET", `${API}/repos/:owner/:repo/issues/comments/:comment_id`, `${DOCS}/issues/comments#get-an-issue-comment`, (ctx) => {
-    const actor = actorFor(ctx);
-    const repo = requireRepo(ctx, actor, { permission: "issues", level: "read" });
-    json(ctx, 200, commentJson(findComment(repo, ctx.params.comment_id)), actor);
-  });
+  route(
+    "GET",
+    `${API}/repos/:owner/:repo/issues/comments/:comment_id`,
+    `${DOCS}/issues/comments#get-an-issue-comment`,
+    (ctx) => {
+      const actor = actorFor(ctx);
+      const repo = requireRepo(ctx, actor, { permission: "issues", level: "read" });
+      json(ctx, 200, commentJson(findComment(repo, ctx.params.comment_id)), actor);
+    },
+  );
 
-  route("PATCH", `${API}/repos/:owner/:repo/issues/comments/:comment_id`, `${DOCS}/issues/comments#update-an-issue-comment`, (ctx) => {
-    const actor = actorFor(ctx);
-    const repo = requireRepo(ctx, actor, { permission: "issues", level: "write" });
-    const c = findComment(repo, ctx.params.comment_id);
-    const body = checkBody(bodyObject(ctx).body);
-    if (actor.kind === "oauth" && lc(c.author) !== lc(actor.user.login) && ROLE_RANK[role(repo, actor.user.login)] < ROLE_RANK.write) {
-      throw new HttpFailure(403, "Must have admin rights to Repository.");
-    }
-    c.history.push(c.body);
-    c.body = body;
-    c.updatedAt = isoSeconds();
-    json(ctx, 200, commentJson(c), actor);
-  });
+  route(
+    "PATCH",
+    `${API}/repos/:owner/:repo/issues/comments/:comment_id`,
+    `${DOCS}/issues/comments#update-an-issue-comment`,
+    (ctx) => {
+      const actor = actorFor(ctx);
+      const repo = requireRepo(ctx, actor, { permission: "issues", level: "write" });
+      const c = findComment(repo, ctx.params.comment_id);
+      const body = checkBody(bodyObject(ctx).body);
+      if (
+        actor.kind === "oauth" &&
+        lc(c.author) !== lc(actor.user.login) &&
+        ROLE_RANK[role(repo, actor.user.login)] < ROLE_RANK.write
+      ) {
+        throw new HttpFailure(403, "Must have admin rights to Repository.");
+      }
+      c.history.push(c.body);
+      c.body = body;
+      c.updatedAt = isoSeconds();
+      json(ctx, 200, commentJson(c), actor);
+    },
+  );
 
-  route("DELETE", `${API}/repos/:owner/:repo/issues/comments/:comment_id`, `${DOCS}/issues/comments#delete-an-issue-comment`, (ctx) => {
-    const actor = actorFor(ctx);
-    const repo = requireRepo(ctx, actor, { permission: "issues", level: "write" });
-    findComment(repo, ctx.params.comment_id).deleted = true;
-    json(ctx, 204, undefined, actor);
-  });
+  route(
+    "DELETE",
+    `${API}/repos/:owner/:repo/issues/comments/:comment_id`,
+    `${DOCS}/issues/comments#delete-an-issue-comment`,
+    (ctx) => {
+      const actor = actorFor(ctx);
+      const repo = requireRepo(ctx, actor, { permission: "issues", level: "write" });
+      findComment(repo, ctx.params.comment_id).deleted = true;
+      json(ctx, 204, undefined, actor);
+    },
+  );
 
   route(
     "POST",
@@ -1362,11 +1602,16 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     },
   );
 
-  route("POST", `${API}/repos/:owner/:repo/issues/:issue_number/reactions`, `${DOCS}/reactions/reactions#create-reaction-for-an-issue`, (ctx) => {
-    const actor = actorFor(ctx);
-    const repo = requireRepo(ctx, actor, { permission: "issues", level: "write" });
-    react(ctx, actor, `issue:${lc(fullName(repo))}#${Number(ctx.params.issue_number)}`);
-  });
+  route(
+    "POST",
+    `${API}/repos/:owner/:repo/issues/:issue_number/reactions`,
+    `${DOCS}/reactions/reactions#create-reaction-for-an-issue`,
+    (ctx) => {
+      const actor = actorFor(ctx);
+      const repo = requireRepo(ctx, actor, { permission: "issues", level: "write" });
+      react(ctx, actor, `issue:${lc(fullName(repo))}#${Number(ctx.params.issue_number)}`);
+    },
+  );
 
   route(
     "GET",
@@ -1378,59 +1623,85 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
       const ref = decodeURIComponent(ctx.params.commit_sha!);
       const sha = await resolveCommit(repo.path, ref, git.env);
       if (!sha) throw new HttpFailure(422, `No commit found for SHA: ${ref}`);
-      const list = (pulls.get(`${lc(fullName(repo))}\0${sha}`) ?? []).map((p) => pullJson(repo, p, sha));
+      const list = (pulls.get(`${lc(fullName(repo))}\0${sha}`) ?? []).map((p) =>
+        pullJson(repo, p, sha),
+      );
       const { page, headers } = paginate(ctx, list);
       json(ctx, 200, page, actor, headers);
     },
   );
 
-  route("GET", `${API}/repos/:owner/:repo/commits/:ref+`, `${DOCS}/commits/commits#get-a-commit`, async (ctx) => {
-    const actor = actorFor(ctx);
-    const repo = requireRepo(ctx, actor, { permission: "contents", level: "read" });
-    const ref = decodeURIComponent(ctx.params.ref!);
-    const sha = await resolveCommit(repo.path, ref, git.env);
-    if (!sha) throw new HttpFailure(422, `No commit found for SHA: ${ref}`);
-    if (/vnd\.github(?:\.v3)?\.sha/.test(ctx.req.headers.accept ?? "")) {
-      send(ctx, 200, sha, { ...apiHeaders(), ...rateHeaders(ctx, actor), "content-type": "application/vnd.github.sha; charset=utf-8" });
-      return;
-    }
-    const data = await commitJson(repo, sha);
-    if (!data) throw new HttpFailure(422, `No commit found for SHA: ${ref}`);
-    json(ctx, 200, data, actor);
-  });
+  route(
+    "GET",
+    `${API}/repos/:owner/:repo/commits/:ref+`,
+    `${DOCS}/commits/commits#get-a-commit`,
+    async (ctx) => {
+      const actor = actorFor(ctx);
+      const repo = requireRepo(ctx, actor, { permission: "contents", level: "read" });
+      const ref = decodeURIComponent(ctx.params.ref!);
+      const sha = await resolveCommit(repo.path, ref, git.env);
+      if (!sha) throw new HttpFailure(422, `No commit found for SHA: ${ref}`);
+      if (/vnd\.github(?:\.v3)?\.sha/.test(ctx.req.headers.accept ?? "")) {
+        send(ctx, 200, sha, {
+          ...apiHeaders(),
+          ...rateHeaders(ctx, actor),
+          "content-type": "application/vnd.github.sha; charset=utf-8",
+        });
+        return;
+      }
+      const data = await commitJson(repo, sha);
+      if (!data) throw new HttpFailure(422, `No commit found for SHA: ${ref}`);
+      json(ctx, 200, data, actor);
+    },
+  );
 
-  route("GET", `${API}/repos/:owner/:repo/contents/:path*`, `${DOCS}/repos/contents#get-repository-content`, async (ctx) => {
-    const actor = actorFor(ctx);
-    const repo = requireRepo(ctx, actor, { permission: "contents", level: "read" });
-    const ref = ctx.url.searchParams.get("ref") || repo.defaultBranch;
-    const path = decodeURIComponent(ctx.params.path ?? "");
-    const sha = await resolveCommit(repo.path, ref, git.env);
-    if (!sha) throw new HttpFailure(404, `No commit found for the ref ${ref}`);
-    const found: PathContent | null = await readPath(repo.path, sha, path, git.env);
-    if (!found) throw new HttpFailure(404, "Not Found");
-    const accept = ctx.req.headers.accept ?? "";
-    if (found.kind === "dir") {
-      json(ctx, 200, found.entries.map((e) => contentEntryJson(repo, ref, e)), actor);
-      return;
-    }
-    if (found.kind === "file" && /vnd\.github(?:\.v3)?\.raw/.test(accept)) {
-      send(ctx, 200, found.content, {
-        ...apiHeaders(),
-        ...rateHeaders(ctx, actor),
-        "content-type": "application/vnd.github.raw; charset=utf-8",
-      });
-      return;
-    }
-    const base = contentEntryJson(repo, ref, found.entry);
-    if (found.kind === "file") {
-      const b64 = found.content.toString("base64").replace(/(.{60})/g, "$1\n");
-      json(ctx, 200, { ...base, content: b64.endsWith("\n") ? b64 : `${b64}\n`, encoding: "base64" }, actor);
-    } else if (found.kind === "symlink") {
-      json(ctx, 200, { ...base, target: found.target }, actor);
-    } else {
-      json(ctx, 200, { ...base, submodule_git_url: "" }, actor);
-    }
-  });
+  route(
+    "GET",
+    `${API}/repos/:owner/:repo/contents/:path*`,
+    `${DOCS}/repos/contents#get-repository-content`,
+    async (ctx) => {
+      const actor = actorFor(ctx);
+      const repo = requireRepo(ctx, actor, { permission: "contents", level: "read" });
+      const ref = ctx.url.searchParams.get("ref") || repo.defaultBranch;
+      const path = decodeURIComponent(ctx.params.path ?? "");
+      const sha = await resolveCommit(repo.path, ref, git.env);
+      if (!sha) throw new HttpFailure(404, `No commit found for the ref ${ref}`);
+      const found: PathContent | null = await readPath(repo.path, sha, path, git.env);
+      if (!found) throw new HttpFailure(404, "Not Found");
+      const accept = ctx.req.headers.accept ?? "";
+      if (found.kind === "dir") {
+        json(
+          ctx,
+          200,
+          found.entries.map((e) => contentEntryJson(repo, ref, e)),
+          actor,
+        );
+        return;
+      }
+      if (found.kind === "file" && /vnd\.github(?:\.v3)?\.raw/.test(accept)) {
+        send(ctx, 200, found.content, {
+          ...apiHeaders(),
+          ...rateHeaders(ctx, actor),
+          "content-type": "application/vnd.github.raw; charset=utf-8",
+        });
+        return;
+      }
+      const base = contentEntryJson(repo, ref, found.entry);
+      if (found.kind === "file") {
+        const b64 = found.content.toString("base64").replace(/(.{60})/g, "$1\n");
+        json(
+          ctx,
+          200,
+          { ...base, content: b64.endsWith("\n") ? b64 : `${b64}\n`, encoding: "base64" },
+          actor,
+        );
+      } else if (found.kind === "symlink") {
+        json(ctx, 200, { ...base, target: found.target }, actor);
+      } else {
+        json(ctx, 200, { ...base, submodule_git_url: "" }, actor);
+      }
+    },
+  );
 
   route("GET", `${API}/user`, `${DOCS}/users/users#get-the-authenticated-user`, (ctx) => {
     const { token, user } = requireUser(ctx);
@@ -1449,7 +1720,9 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
         bio: null,
         twitter_username: null,
         notification_email: user.emails[0] ?? null,
-        public_repos: [...repos.values()].filter((r) => lc(r.owner) === lc(user.login) && !r.private).length,
+        public_repos: [...repos.values()].filter(
+          (r) => lc(r.owner) === lc(user.login) && !r.private,
+        ).length,
         public_gists: 0,
         followers: 0,
         following: 0,
@@ -1461,15 +1734,31 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     );
   });
 
-  route("GET", `${API}/user/installations`, `${DOCS}/apps/installations#list-app-installations-accessible-to-the-user-access-token`, (ctx) => {
-    const actor = requireUser(ctx);
-    if (actor.token.clientId !== app.clientId) {
-      throw new HttpFailure(403, "You must authenticate with an access token authorized to a GitHub App in order to list installations");
-    }
-    const list = [...installations.values()].filter((i) => userAccessToInstallation(actor.user.login, i));
-    const { page, headers } = paginate(ctx, list);
-    json(ctx, 200, { total_count: list.length, installations: page.map(installationData) }, { kind: "oauth", ...actor }, headers);
-  });
+  route(
+    "GET",
+    `${API}/user/installations`,
+    `${DOCS}/apps/installations#list-app-installations-accessible-to-the-user-access-token`,
+    (ctx) => {
+      const actor = requireUser(ctx);
+      if (actor.token.clientId !== app.clientId) {
+        throw new HttpFailure(
+          403,
+          "You must authenticate with an access token authorized to a GitHub App in order to list installations",
+        );
+      }
+      const list = [...installations.values()].filter((i) =>
+        userAccessToInstallation(actor.user.login, i),
+      );
+      const { page, headers } = paginate(ctx, list);
+      json(
+        ctx,
+        200,
+        { total_count: list.length, installations: page.map(installationData) },
+        { kind: "oauth", ...actor },
+        headers,
+      );
+    },
+  );
 
   route(
     "GET",
@@ -1478,10 +1767,14 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     (ctx) => {
       const actor = requireUser(ctx);
       if (actor.token.clientId !== app.clientId) {
-        throw new HttpFailure(403, "You must authenticate with an access token authorized to a GitHub App in order to list installations");
+        throw new HttpFailure(
+          403,
+          "You must authenticate with an access token authorized to a GitHub App in order to list installations",
+        );
       }
       const inst = installations.get(Number(ctx.params.installation_id));
-      if (!inst || !userAccessToInstallation(actor.user.login, inst)) throw new HttpFailure(404, "Not Found");
+      if (!inst || !userAccessToInstallation(actor.user.login, inst))
+        throw new HttpFailure(404, "Not Found");
       const list = installationRepos(inst).filter((r) => role(r, actor.user.login) !== "none");
       const { page, headers } = paginate(ctx, list);
       json(
@@ -1490,7 +1783,10 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
         {
           total_count: list.length,
           repository_selection: inst.repositories === null ? "all" : "selected",
-          repositories: page.map((r) => ({ ...repoData(r), permissions: rolePermissions(role(r, actor.user.login)) })),
+          repositories: page.map((r) => ({
+            ...repoData(r),
+            permissions: rolePermissions(role(r, actor.user.login)),
+          })),
         },
         { kind: "oauth", ...actor },
         headers,
@@ -1499,119 +1795,149 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
   );
 
   // OAuth web flow.
-  route("GET", "/login/oauth/authorize", "https://docs.github.com/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps", (ctx) => {
-    const q = ctx.url.searchParams;
-    const client = oauthClient(q.get("client_id") ?? "");
-    if (!client) throw new HttpFailure(404, "Unknown client_id");
-    let redirectUri = q.get("redirect_uri") ?? client.callbackUrls?.[0];
-    if (!redirectUri) throw new HttpFailure(400, "No redirect_uri given and no callback URL registered");
-    const state = q.get("state");
-    const back = (params: Record<string, string>) => {
-      const u = new URL(redirectUri!);
-      for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
-      if (state !== null) u.searchParams.set("state", state);
-      send(ctx, 302, undefined, { location: u.toString() });
-    };
-    if (!redirectAllowed(client, redirectUri)) {
-      redirectUri = client.callbackUrls![0]!;
-      back({
-        error: "redirect_uri_mismatch",
-        error_description: "The redirect_uri MUST match the registered callback URL for this application.",
-        error_uri: "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-authorization-request-errors/#redirect-uri-mismatch",
-      });
-      return;
-    }
-    const challenge = q.get("code_challenge");
-    const method = q.get("code_challenge_method");
-    if (challenge !== null && method !== null && method !== "S256") {
-      throw new HttpFailure(400, "code_challenge_method must be S256");
-    }
-    if (challenge !== null && !/^[A-Za-z0-9_-]{43}$/.test(challenge)) {
-      throw new HttpFailure(400, "code_challenge must be a base64url S256 challenge (43 characters)");
-    }
-    if (denyOAuth) {
-      denyOAuth = false;
-      back({
-        error: "access_denied",
-        error_description: "The user has denied your application access.",
-        error_uri: "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-authorization-request-errors/#access-denied",
-      });
-      return;
-    }
-    if (!oauthUser) {
-      ctx.record.unexpected = true;
-      ctx.record.note = "no OAuth user chosen: call standIn.setOAuthUser(login)";
-      throw new HttpFailure(403, "No user is signed in to GitHub (the test must call setOAuthUser(login))");
-    }
-    const code = randomBytes(10).toString("hex");
-    oauthCodes.set(code, {
-      clientId: client.clientId,
-      redirectUri,
-      login: oauthUser,
-      scopes: (q.get("scope") ?? "").split(/[\s,]+/).filter(Boolean),
-      challenge,
-      expiresAt: Date.now() + 10 * 60 * 1000,
-      used: false,
-    });
-    ctx.record.user = oauthUser;
-    back({ code });
-  });
-
-  route("POST", "/login/oauth/access_token", "https://docs.github.com/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps", (ctx) => {
-    const params: Record<string, string> = Object.fromEntries(ctx.url.searchParams);
-    for (const [k, v] of Object.entries(bodyObject(ctx))) if (v !== undefined && v !== null) params[k] = String(v);
-    const c = classify(ctx.req);
-    if (c.kind === "basic") {
-      params.client_id ??= c.basicUser ?? "";
-      params.client_secret ??= c.credential ?? "";
-    }
-    const wantsJson = /application\/json/.test(ctx.req.headers.accept ?? "");
-    const answer = (data: Record<string, string>) => {
-      if (wantsJson) send(ctx, 200, data, { "content-type": "application/json; charset=utf-8" });
-      else {
-        send(ctx, 200, new URLSearchParams(data).toString(), {
-          "content-type": "application/x-www-form-urlencoded; charset=utf-8",
+  route(
+    "GET",
+    "/login/oauth/authorize",
+    "https://docs.github.com/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps",
+    (ctx) => {
+      const q = ctx.url.searchParams;
+      const client = oauthClient(q.get("client_id") ?? "");
+      if (!client) throw new HttpFailure(404, "Unknown client_id");
+      let redirectUri = q.get("redirect_uri") ?? client.callbackUrls?.[0];
+      if (!redirectUri)
+        throw new HttpFailure(400, "No redirect_uri given and no callback URL registered");
+      const state = q.get("state");
+      const back = (params: Record<string, string>) => {
+        const u = new URL(redirectUri!);
+        for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
+        if (state !== null) u.searchParams.set("state", state);
+        send(ctx, 302, undefined, { location: u.toString() });
+      };
+      if (!redirectAllowed(client, redirectUri)) {
+        redirectUri = client.callbackUrls![0]!;
+        back({
+          error: "redirect_uri_mismatch",
+          error_description:
+            "The redirect_uri MUST match the registered callback URL for this application.",
+          error_uri:
+            "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-authorization-request-errors/#redirect-uri-mismatch",
         });
-      }
-    };
-    const fail = (error: string, description: string) =>
-      answer({
-        error,
-        error_description: description,
-        error_uri: `https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/#${error.replace(/_/g, "-")}`,
-      });
-    const client = oauthClient(params.client_id ?? "");
-    if (!client || !timingSafeEqualStrings(client.clientSecret, params.client_secret ?? "")) {
-      fail("incorrect_client_credentials", "The client_id and/or client_secret passed are incorrect.");
-      return;
-    }
-    if (params.grant_type && params.grant_type !== "authorization_code") {
-      fail("unsupported_grant_type", "The grant type is not supported.");
-      return;
-    }
-    const code = oauthCodes.get(params.code ?? "");
-    if (!code || code.used || code.expiresAt < Date.now() || code.clientId !== client.clientId) {
-      fail("bad_verification_code", "The code passed is incorrect or expired.");
-      return;
-    }
-    if (params.redirect_uri && params.redirect_uri !== code.redirectUri) {
-      fail("redirect_uri_mismatch", "The redirect_uri MUST match the registered callback URL for this application.");
-      return;
-    }
-    if (code.challenge !== null) {
-      const verifier = params.code_verifier ?? "";
-      const expected = createHash("sha256").update(verifier).digest("base64url");
-      if (!verifier || expected !== code.challenge) {
-        fail("bad_verification_code", "The code_verifier does not match the code_challenge supplied in the authorization request.");
         return;
       }
-    }
-    code.used = true;
-    const scopes = client.isApp ? [] : code.scopes;
-    const token = issueOAuthToken(code.login, client.clientId, scopes);
-    ctx.record.user = code.login;
-    answer({ access_token: token, token_type: "bearer", scope: scopes.join(",") });
-  });
+      const challenge = q.get("code_challenge");
+      const method = q.get("code_challenge_method");
+      if (challenge !== null && method !== null && method !== "S256") {
+        throw new HttpFailure(400, "code_challenge_method must be S256");
+      }
+      if (challenge !== null && !/^[A-Za-z0-9_-]{43}$/.test(challenge)) {
+        throw new HttpFailure(
+          400,
+          "code_challenge must be a base64url S256 challenge (43 characters)",
+        );
+      }
+      if (denyOAuth) {
+        denyOAuth = false;
+        back({
+          error: "access_denied",
+          error_description: "The user has denied your application access.",
+          error_uri:
+            "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-authorization-request-errors/#access-denied",
+        });
+        return;
+      }
+      if (!oauthUser) {
+        ctx.record.unexpected = true;
+        ctx.record.note = "no OAuth user chosen: call standIn.setOAuthUser(login)";
+        throw new HttpFailure(
+          403,
+          "No user is signed in to GitHub (the test must call setOAuthUser(login))",
+        );
+      }
+      const code = randomBytes(10).toString("hex");
+      oauthCodes.set(code, {
+        clientId: client.clientId,
+        redirectUri,
+        login: oauthUser,
+        scopes: (q.get("scope") ?? "").split(/[\s,]+/).filter(Boolean),
+        challenge,
+        expiresAt: Date.now() + 10 * 60 * 1000,
+        used: false,
+      });
+      ctx.record.user = oauthUser;
+      back({ code });
+    },
+  );
+
+  route(
+    "POST",
+    "/login/oauth/access_token",
+    "https://docs.github.com/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps",
+    (ctx) => {
+      const params: Record<string, string> = Object.fromEntries(ctx.url.searchParams);
+      for (const [k, v] of Object.entries(bodyObject(ctx)))
+        if (v !== undefined && v !== null) params[k] = String(v);
+      const c = classify(ctx.req);
+      if (c.kind === "basic") {
+        params.client_id ??= c.basicUser ?? "";
+        params.client_secret ??= c.credential ?? "";
+      }
+      const wantsJson = /application\/json/.test(ctx.req.headers.accept ?? "");
+      const answer = (data: Record<string, string>) => {
+        if (wantsJson) send(ctx, 200, data, { "content-type": "application/json; charset=utf-8" });
+        else {
+          send(ctx, 200, new URLSearchParams(data).toString(), {
+            "content-type": "application/x-www-form-urlencoded; charset=utf-8",
+          });
+        }
+      };
+      const fail = (error: string, description: string) =>
+        answer({
+          error,
+          error_description: description,
+          error_uri: `https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/#${error.replace(/_/g, "-")}`,
+        });
+      const client = oauthClient(params.client_id ?? "");
+      if (!client || !timingSafeEqualStrings(client.clientSecret, params.client_secret ?? "")) {
+        fail(
+          "incorrect_client_credentials",
+          "The client_id and/or client_secret passed are incorrect.",
+        );
+        return;
+      }
+      if (params.grant_type && params.grant_type !== "authorization_code") {
+        fail("unsupported_grant_type", "The grant type is not supported.");
+        return;
+      }
+      const code = oauthCodes.get(params.code ?? "");
+      if (!code || code.used || code.expiresAt < Date.now() || code.clientId !== client.clientId) {
+        fail("bad_verification_code", "The code passed is incorrect or expired.");
+        return;
+      }
+      if (params.redirect_uri && params.redirect_uri !== code.redirectUri) {
+        fail(
+          "redirect_uri_mismatch",
+          "The redirect_uri MUST match the registered callback URL for this application.",
+        );
+        return;
+      }
+      if (code.challenge !== null) {
+        const verifier = params.code_verifier ?? "";
+        const expected = createHash("sha256").update(verifier).digest("base64url");
+        if (!verifier || expected !== code.challenge) {
+          fail(
+            "bad_verification_code",
+            "The code_verifier does not match the code_challenge supplied in the authorization request.",
+          );
+          return;
+        }
+      }
+      code.used = true;
+      const scopes = client.isApp ? [] : code.scopes;
+      const token = issueOAuthToken(code.login, client.clientId, scopes);
+      ctx.record.user = code.login;
+      answer({ access_token: token, token_type: "bearer", scope: scopes.join(",") });
+    },
+  );
 
   // git smart-HTTP (read only).
   const gitHandler = (service: "info" | "upload") => async (ctx: Ctx) => {
@@ -1624,12 +1950,19 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
       ctx.record.unexpected = true;
       ctx.record.note = "push attempted";
     }
-    const token = c.kind === "basic" && c.credential ? installationTokens.get(c.credential) : undefined;
+    const token =
+      c.kind === "basic" && c.credential ? installationTokens.get(c.credential) : undefined;
     const inst = token && installations.get(token.installationId);
-    const valid = token && inst && !token.revoked && token.expiresAt > Date.now() && !inst.suspendedAt;
+    const valid =
+      token && inst && !token.revoked && token.expiresAt > Date.now() && !inst.suspendedAt;
     if (!valid) {
       ctx.req.resume();
-      throw new HttpFailure(401, "Invalid username or token. Password authentication is not supported for Git operations.", {}, challenge);
+      throw new HttpFailure(
+        401,
+        "Invalid username or token. Password authentication is not supported for Git operations.",
+        {},
+        challenge,
+      );
     }
     ctx.record.installationId = inst.id;
     if (!repo || !tokenRepos(token, inst).some((r) => r.id === repo.id)) {
@@ -1656,8 +1989,20 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
       remoteUser: "x-access-token",
     });
   };
-  route("GET", "/:owner/:repo/info/refs", "https://docs.github.com/get-started/git-basics", gitHandler("info"), true);
-  route("POST", "/:owner/:repo/git-upload-pack", "https://docs.github.com/get-started/git-basics", gitHandler("upload"), true);
+  route(
+    "GET",
+    "/:owner/:repo/info/refs",
+    "https://docs.github.com/get-started/git-basics",
+    gitHandler("info"),
+    true,
+  );
+  route(
+    "POST",
+    "/:owner/:repo/git-upload-pack",
+    "https://docs.github.com/get-started/git-basics",
+    gitHandler("upload"),
+    true,
+  );
 
   // ---- expectations ----
 
@@ -1673,13 +2018,16 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
   }
 
   function isAllowed(method: string, path: string, isApi: boolean): boolean {
-    if (extraRoutes.some((r) => methodMatches(r.method, method) && r.test(path, isApi))) return true;
+    if (extraRoutes.some((r) => methodMatches(r.method, method) && r.test(path, isApi)))
+      return true;
     if (allowedOnly === null) return true;
     return allowedOnly.some((r) => methodMatches(r.method, method) && r.test(path, isApi));
   }
 
   function takeFault(method: string, path: string): Fault | undefined {
-    const f = faults.find((x) => x.remaining > 0 && methodMatches(x.method, method) && x.test(path));
+    const f = faults.find(
+      (x) => x.remaining > 0 && methodMatches(x.method, method) && x.test(path),
+    );
     if (f) f.remaining -= 1;
     return f;
   }
@@ -1702,7 +2050,11 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
         : `API rate limit exceeded for installation ID ${ctx.record.installationId ?? 0}.`;
     } else {
       message =
-        f.status === 403 ? "Resource not accessible by integration" : f.status === 503 ? "Service Unavailable" : "Server Error";
+        f.status === 403
+          ? "Resource not accessible by integration"
+          : f.status === 503
+            ? "Service Unavailable"
+            : "Server Error";
     }
     const docs = f.rateLimit
       ? "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api"
@@ -1765,7 +2117,9 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     res.on("finish", () => {
       record.status = res.statusCode;
       if (options.verbose) {
-        console.error(`[github-stand-in] ${method} ${path}${url.search} → ${res.statusCode}${record.unexpected ? " (unexpected)" : ""}`);
+        console.error(
+          `[github-stand-in] ${method} ${path}${url.search} → ${res.statusCode}${record.unexpected ? " (unexpected)" : ""}`,
+        );
       }
     });
 
@@ -1821,7 +2175,9 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
         ctx.body = parsed;
       }
       if (!matched) {
-        const extra = extraRoutes.find((r) => methodMatches(r.method, method) && r.test(path, isApi));
+        const extra = extraRoutes.find(
+          (r) => methodMatches(r.method, method) && r.test(path, isApi),
+        );
         if (extra?.respond) {
           record.route = `${method} (allowed by test)`;
           const body = extra.respond.body;
@@ -1888,7 +2244,8 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
         t.repositoryIds === null
           ? ("all" as const)
           : [...repos.values()].filter((r) => t.repositoryIds!.includes(r.id)).map(fullName),
-      repositorySelection: (t.repositoryIds !== null || inst?.repositories ? "selected" : "all") as "all" | "selected",
+      repositorySelection: (t.repositoryIds !== null || inst?.repositories ? "selected" : "all") as
+        "all" | "selected",
       createdAt: isoSeconds(t.createdAt),
       expiresAt: isoSeconds(t.expiresAt),
       expired: t.expiresAt <= Date.now(),
@@ -1940,7 +2297,8 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
         const acc = account(patch.account.login, patch.account.type ?? "Organization");
         inst.account = acc.login;
       }
-      if (patch.repositories !== undefined) inst.repositories = patch.repositories ? patch.repositories.map(lc) : null;
+      if (patch.repositories !== undefined)
+        inst.repositories = patch.repositories ? patch.repositories.map(lc) : null;
       if (patch.permissions) inst.permissions = { ...patch.permissions };
       if (patch.events) inst.events = [...patch.events];
       if (patch.members) inst.members = new Set(patch.members.map(lc));
@@ -1963,10 +2321,14 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     setPullsForCommit(owner, repo, ref, list) {
       const r = repoOf(owner, repo);
       if (!r) throw new Error(`no repository ${owner}/${repo} in the stand-in`);
-      const sha = execFileSync("git", ["-C", r.path, "rev-parse", "--verify", "--end-of-options", `${ref}^{commit}`], {
-        env: git.env,
-        encoding: "utf8",
-      }).trim();
+      const sha = execFileSync(
+        "git",
+        ["-C", r.path, "rev-parse", "--verify", "--end-of-options", `${ref}^{commit}`],
+        {
+          env: git.env,
+          encoding: "utf8",
+        },
+      ).trim();
       pulls.set(`${lc(fullName(r))}\0${sha}`, [...list]);
     },
     addOAuthApp(o) {
@@ -2024,7 +2386,9 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     },
     reactions(owner, repo, target) {
       const key =
-        "commentId" in target ? `comment:${target.commentId}` : `issue:${lc(`${owner}/${repo}`)}#${target.issue}`;
+        "commentId" in target
+          ? `comment:${target.commentId}`
+          : `issue:${lc(`${owner}/${repo}`)}#${target.issue}`;
       return reactions
         .filter((r) => r.target === key)
         .map((r) => ({ id: r.id, content: r.content, user: r.user, createdAt: r.createdAt }));
@@ -2034,7 +2398,12 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     },
     oauthTokensIssued() {
       return [...oauthTokens.values()].map((t) => {
-        const view = { login: t.login, clientId: t.clientId, scopes: [...t.scopes], createdAt: isoSeconds(t.createdAt) };
+        const view = {
+          login: t.login,
+          clientId: t.clientId,
+          scopes: [...t.scopes],
+          createdAt: isoSeconds(t.createdAt),
+        };
         Object.defineProperty(view, "token", { value: t.token, enumerable: false });
         return view as typeof view & { readonly token: string };
       });
@@ -2043,7 +2412,8 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
       const test = filter?.path === undefined ? () => true : patternTest(filter.path);
       return log.filter(
         (r) =>
-          methodMatches(filter?.method, r.method) && test(r.path, r.path === API || r.path.startsWith(`${API}/`)),
+          methodMatches(filter?.method, r.method) &&
+          test(r.path, r.path === API || r.path.startsWith(`${API}/`)),
       );
     },
     clearRequests() {
@@ -2056,7 +2426,10 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
       extraRoutes.push({ method: method.toUpperCase(), test: patternTest(pathPattern), respond });
     },
     allowOnly(list) {
-      allowedOnly = list.map(([method, p]) => ({ method: method.toUpperCase(), test: patternTest(p) }));
+      allowedOnly = list.map(([method, p]) => ({
+        method: method.toUpperCase(),
+        test: patternTest(p),
+      }));
     },
     resetAllowed() {
       allowedOnly = null;
@@ -2072,13 +2445,18 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
         const q = Object.keys(r.query).length ? `?${new URLSearchParams(r.query).toString()}` : "";
         return `  ${r.method} ${r.path}${q} → ${r.status || "(pending)"} [auth: ${r.auth}]${r.note ? ` — ${r.note}` : ""}`;
       });
-      throw new Error(`GitHub stand-in received ${bad.length} unexpected request(s):\n${lines.join("\n")}`);
+      throw new Error(
+        `GitHub stand-in received ${bad.length} unexpected request(s):\n${lines.join("\n")}`,
+      );
     },
     failNext(spec) {
       const rateLimit = spec.rateLimit ?? spec.status === 429;
       faults.push({
         method: spec.method?.toUpperCase(),
-        test: spec.path instanceof RegExp ? (p) => (spec.path as RegExp).test(p) : (p) => patternTest(spec.path)(p, p.startsWith(API)),
+        test:
+          spec.path instanceof RegExp
+            ? (p) => (spec.path as RegExp).test(p)
+            : (p) => patternTest(spec.path)(p, p.startsWith(API)),
         status: spec.status,
         remaining: spec.times ?? 1,
         rateLimit,
@@ -2119,8 +2497,8 @@ export const DEFAULT_ROUTES: readonly string[] = [
   "POST /api/v3/repos/:owner/:repo/issues/comments/:comment_id/reactions",
   "POST /api/v3/repos/:owner/:repo/issues/:issue_number/reactions",
   "GET /api/v3/repos/:owner/:repo/commits/:commit_sha/pulls",
-  "GET /api/v3/repos/:owner/:repo/commits/:ref",
-  "GET /api/v3/repos/:owner/:repo/contents/:path",
+  "GET /api/v3/repos/:owner/:repo/commits/:ref+",
+  "GET /api/v3/repos/:owner/:repo/contents/:path*",
   "GET /api/v3/user",
   "GET /api/v3/user/installations",
   "GET /api/v3/user/installations/:installation_id/repositories",

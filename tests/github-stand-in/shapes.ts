@@ -54,7 +54,8 @@ export function userShape(account: AccountData, urls: Urls = GITHUB_DOT_COM) {
     avatar_url: account.avatarUrl ?? `https://avatars.githubusercontent.com/u/${account.id}?v=4`,
     gravatar_id: "",
     url: api,
-    html_url: type === "Bot" ? `${urls.web}/apps/${login.replace(/\[bot\]$/, "")}` : `${urls.web}/${login}`,
+    html_url:
+      type === "Bot" ? `${urls.web}/apps/${login.replace(/\[bot\]$/, "")}` : `${urls.web}/${login}`,
     followers_url: `${api}/followers`,
     following_url: `${api}/following{/other_user}`,
     gists_url: `${api}/gists{/gist_id}`,
@@ -171,7 +172,12 @@ export function repositoryShape(repo: RepositoryData, urls: Urls = GITHUB_DOT_CO
 }
 
 /** The short repository form used in installation payloads (`repositories`, `repositories_added`). */
-export function installationRepositoryShape(repo: { id: number; owner: string; name: string; private: boolean }) {
+export function installationRepositoryShape(repo: {
+  id: number;
+  owner: string;
+  name: string;
+  private: boolean;
+}) {
   return {
     id: repo.id,
     node_id: nodeId("Repository", repo.id),
@@ -243,7 +249,16 @@ export interface CommentData {
   reactions?: Record<string, number>;
 }
 
-export const REACTION_CONTENTS = ["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"] as const;
+export const REACTION_CONTENTS = [
+  "+1",
+  "-1",
+  "laugh",
+  "confused",
+  "heart",
+  "hooray",
+  "rocket",
+  "eyes",
+] as const;
 export type ReactionContent = (typeof REACTION_CONTENTS)[number];
 
 export function reactionRollup(url: string, counts: Partial<Record<string, number>> = {}) {

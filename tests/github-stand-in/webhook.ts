@@ -19,7 +19,12 @@ export function signWebhook(body: string, secret: string): string {
 }
 
 /** The headers of a delivery: event, delivery id, signature and content type. */
-export function webhookHeaders(event: string, deliveryId: string, body: string, secret: string): Record<string, string> {
+export function webhookHeaders(
+  event: string,
+  deliveryId: string,
+  body: string,
+  secret: string,
+): Record<string, string> {
   return {
     "content-type": "application/json",
     "x-github-event": event,
@@ -192,7 +197,10 @@ export function issueCommentPayload(input: IssueCommentInput) {
     },
     repository: repository(repo, urls),
     sender: person(input.sender ?? comment.user, urls),
-    installation: { id: input.installationId, node_id: nodeId("Installation", input.installationId) },
+    installation: {
+      id: input.installationId,
+      node_id: nodeId("Installation", input.installationId),
+    },
   };
   if (input.action === "edited") {
     payload.changes = input.changes ?? { body: { from: "" } };
@@ -233,13 +241,27 @@ export interface InstallationEventInput {
   urls?: Urls;
 }
 
-const DEFAULT_PERMISSIONS: Permissions = { contents: "read", issues: "write", metadata: "read", pull_requests: "read" };
+const DEFAULT_PERMISSIONS: Permissions = {
+  contents: "read",
+  issues: "write",
+  metadata: "read",
+  pull_requests: "read",
+};
 
-function installationObject(input: InstallationEventInput, suspended: boolean, sender: PersonRef, urls: Urls) {
+function installationObject(
+  input: InstallationEventInput,
+  suspended: boolean,
+  sender: PersonRef,
+  urls: Urls,
+) {
   return installationShape(
     {
       id: input.installationId,
-      account: { login: input.account.login, id: input.account.id, type: input.account.type ?? "Organization" },
+      account: {
+        login: input.account.login,
+        id: input.account.id,
+        type: input.account.type ?? "Organization",
+      },
       appId: input.appId,
       appSlug: input.appSlug ?? "bisect-bot",
       clientId: input.clientId ?? "Iv23liBisectBot0001",
@@ -256,16 +278,24 @@ function installationObject(input: InstallationEventInput, suspended: boolean, s
 }
 
 function defaultSender(account: AccountRef): PersonRef {
-  return account.type === "User" ? { login: account.login, id: account.id } : { login: "octocat", id: 583231 };
+  return account.type === "User"
+    ? { login: account.login, id: account.id }
+    : { login: "octocat", id: 583231 };
 }
 
 function liteRepos(list: RepoLite[], account: AccountRef) {
   return list.map((r) =>
-    installationRepositoryShape({ id: r.id, owner: r.owner ?? account.login, name: r.name, private: r.private ?? true }),
+    installationRepositoryShape({
+      id: r.id,
+      owner: r.owner ?? account.login,
+      name: r.name,
+      private: r.private ?? true,
+    }),
   );
 }
 
-export type InstallationAction = "created" | "deleted" | "suspend" | "unsuspend" | "new_permissions_accepted";
+export type InstallationAction =
+  "created" | "deleted" | "suspend" | "unsuspend" | "new_permissions_accepted";
 
 export function installationPayload(action: InstallationAction, input: InstallationEventInput) {
   const urls = input.urls ?? GITHUB_DOT_COM;
@@ -281,7 +311,10 @@ export function installationPayload(action: InstallationAction, input: Installat
   };
 }
 
-export interface InstallationRepositoriesInput extends Omit<InstallationEventInput, "repositories"> {
+export interface InstallationRepositoriesInput extends Omit<
+  InstallationEventInput,
+  "repositories"
+> {
   action: "added" | "removed";
   added?: RepoLite[];
   removed?: RepoLite[];
