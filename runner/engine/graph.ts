@@ -55,10 +55,10 @@ export function buildRange(graph: CommitGraph, firstParentOnly: boolean): RangeG
     }
   } else {
     // Iterative post-order DFS: a node is numbered once all its in-range parents are.
-    const state = new Map<Sha, number>(); // 1 = on stack, 2 = numbered
+    const state = index; // -1 while on the stack, then the node's number
     const stackSha: Sha[] = [graph.bad];
     const stackNext: number[] = [0];
-    state.set(graph.bad, 1);
+    state.set(graph.bad, -1);
     while (stackSha.length > 0) {
       const top = stackSha.length - 1;
       const sha = stackSha[top]!;
@@ -69,7 +69,7 @@ export function buildRange(graph: CommitGraph, firstParentOnly: boolean): RangeG
         const p = ps[next++]!;
         if (has(p) && !state.has(p)) {
           stackNext[top] = next;
-          state.set(p, 1);
+          state.set(p, -1);
           stackSha.push(p);
           stackNext.push(0);
           pushed = true;
@@ -79,7 +79,6 @@ export function buildRange(graph: CommitGraph, firstParentOnly: boolean): RangeG
       if (pushed) continue;
       stackSha.pop();
       stackNext.pop();
-      state.set(sha, 2);
       index.set(sha, shas.length);
       shas.push(sha);
     }
@@ -93,14 +92,15 @@ export function buildRange(graph: CommitGraph, firstParentOnly: boolean): RangeG
     parentStart[i] = list.length;
     const ps = parentsOf(shas[i]!);
     firstParent[i] = ps[0] ?? null;
-    const seen = new Set<number>();
+    const from = list.length;
     for (let j = 0; j < ps.length; j++) {
       if (firstParentOnly && j > 0) break;
       const p = index.get(ps[j]!);
-      if (p === undefined || seen.has(p)) continue;
+      if (p === undefined) continue;
       if (p >= i) throw new EngineInputError(`the commit graph has a cycle through ${shas[i]}`);
-      seen.add(p);
-      list.push(p);
+      let dup = false;
+      for (let k = from; k < list.length && !dup; k++) dup = list[k] === p;
+      if (!dup) list.push(p);
     }
   }
   parentStart[n] = list.length;
@@ -160,8 +160,8 @@ const BITSET_BUDGET_WORDS = 4 * 1024 * 1024;
  */
 export function candidateWeights(g: RangeGraph, members: Int32Array): Int32Array {
   const m = members.length;
-  const pos = new Map<number, number>();
-  for (let j = 0; j < m; j++) pos.set(members[j]!, j);
+  const pos = new Int32Array(g.shas.length).fill(-1);
+  for (let j = 0; j < m; j++) pos[members[j]!] = j;
   // In-C parents per member, as member positions (always smaller than the member's own).
   const start = new Int32Array(m + 1);
   const ps: number[] = [];
@@ -170,8 +170,8 @@ export function candidateWeights(g: RangeGraph, members: Int32Array): Int32Array
     start[j] = ps.length;
     const node = members[j]!;
     for (let e = g.parentStart[node]!; e < g.parentStart[node + 1]!; e++) {
-      const q = pos.get(g.parents[e]!);
-      if (q !== undefined) ps.push(q);
+      const q = pos[g.parents[e]!]!;
+      if (q >= 0) ps.push(q);
     }
     if (ps.length - start[j]! > 1) merges++;
   }

@@ -29,6 +29,7 @@ interface Counts {
 }
 
 const empty = (): Counts => ({ good: 0, bad: 0, skip: 0, error: 0, inFlight: 0 });
+const UNTESTED: CommitStatus = Object.freeze({ ...empty(), state: "untested" });
 
 /**
  * The per-commit rule:
@@ -93,7 +94,8 @@ export class StatusBook {
   get(sha: Sha): CommitStatus {
     let s = this.cache.get(sha);
     if (!s) {
-      const c = this.counts.get(sha) ?? empty();
+      const c = this.counts.get(sha);
+      if (!c) return UNTESTED;
       s = { ...c, state: judge(c, this.policy) };
       this.cache.set(sha, s);
     }

@@ -53,8 +53,8 @@ export function dagGraph(ops: readonly DagOp[]): { graph: CommitGraph; parents: 
         break;
       case 5:
       case 6: {
-        const pool = [...BASE, ...range];
-        heads.push(make([pool[op.b % pool.length]!]));
+        const k = op.b % (BASE.length + range.length);
+        heads.push(make([k < BASE.length ? BASE[k]! : range[k - BASE.length]!]));
         break;
       }
       case 7:

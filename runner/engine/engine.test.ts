@@ -1,0 +1,359 @@
+import { describe, expect, it } from "vitest";
+import { decide, EngineInputError } from "./engine";
+import { linearGraph, prng, shuffleInput } from "./testkit";
+import { defaultPolicy, type CommitGraph, type Decision, type EngineInput, type Observation, type Policy, type Verdict } from "./types";
+
+const noVerify: Policy = { ...defaultPolicy, verifyEndpoints: false };
+
+function input(graph: CommitGraph, partial: Partial<EngineInput> & { policy?: Partial<Policy> } = {}): EngineInput {
+  return {
+    graph,
+    observations: partial.observations ?? [],
+    inFlight: partial.inFlight ?? [],
+    slots: partial.slots ?? 1,
+    policy: { ...noVerify, ...partial.policy },
+  };
+}
+
+const obs = (...pairs: [string, Verdict][]): Observation[] => pairs.map(([sha, verdict]) => ({ sha, verdict }));
+
+function expectDone(d: Decision): Extract<Decision, { kind: "done" }> {
+  if (d.kind !== "done") throw new Error(`expected done, got ${JSON.stringify(d)}`);
+  return d;
+}
+
+describe("decide: linear ranges", () => {
+  const g = linearGraph(16); // c0..c15, good = g
+
+  it("probes the middle by git's weight with one slot", () => {
+    // |C| = 16, target 8 → weight 8 = c7.
+    expect(decide(input(g))).toEqual({ kind: "probe", probes: ["c7"], candidates: 16 });
+  });
+
+  it("splits into k+1 parts with k slots", () => {
+    expect(decide(input(g, { slots: 3 }))).toEqual({ kind: "probe", probes: ["c3", "c7", "c11"], candidates: 16 });
+  });
+
+  it("narrows the candidate set from verdicts and finds the first bad commit", () => {
+    const d = decide(input(g, { observations: obs(["c7", "good"], ["c11", "bad"], ["c9", "bad"], ["c8", "good"]) }));
+    const done = expectDone(d);
+    expect(done).toMatchObject({ outcome: "found", culprit: "c9", candidates: ["c9"], confidence: 1 });
+    expect(done.explanation).toContain("c9 is the first bad commit");
+    expect(done.explanation).toContain("c8 passes");
+  });
+
+  it("reports the bad revision itself when everything below passes", () => {
+    const d = expectDone(decide(input(g, { observations: obs(["c14", "good"]) })));
+    expect(d).toMatchObject({ outcome: "found", culprit: "c15" });
+    expect(d.explanation).toContain("assumed bad");
+  });
+
+  it("a single-commit range needs no run without endpoint verification", () => {
+    expect(expectDone(decide(input(linearGraph(1))))).toMatchObject({ outcome: "found", culprit: "c0" });
+  });
+
+  it("waits when every useful commit is in flight, and with no free slot", () => {
+    const g3 = linearGraph(3);
+    expect(decide(input(g3, { inFlight: ["c0", "c1"], slots: 2 }))).toEqual({ kind: "wait", candidates: 3 });
+    expect(decide(input(g, { slots: 0 }))).toEqual({ kind: "wait", candidates: 16 });
+  });
+
+  it("fills the gaps left by runs in flight", () => {
+    // c7 (weight 8) is in flight: the two new probes go to the middles of [0,8] and [8,16].
+    expect(decide(input(g, { inFlight: ["c7"], slots: 2 }))).toEqual({ kind: "probe", probes: ["c3", "c11"], candidates: 16 });
+  });
+
+  it("never probes a decided commit", () => {
+    const d = decide(input(g, { observations: obs(["c7", "good"]), slots: 8 }));
+    expect(d.kind).toBe("probe");
+    if (d.kind === "probe") {
+      expect(d.probes).not.toContain("c7");
+      expect(d.probes.every((s) => Number(s.slice(1)) > 7)).toBe(true);
+      expect(d.candidates).toBe(8);
+    }
+  });
+});
+
+describe("decide: endpoint verification", () => {
+  const g = linearGraph(16);
+  const verify = { verifyEndpoints: true };
+
+  it("tests the good revision first, then the bad one, with one slot", () => {
+    expect(decide(input(g, { policy: verify }))).toEqual({ kind: "probe", probes: ["g"], candidates: 16 });
+    expect(decide(input(g, { policy: verify, observations: obs(["g", "good"]) }))).toEqual({
+      kind: "probe",
+      probes: ["c15"],
+      candidates: 16,
+    });
+  });
+
+  it("probes interior commits in the same round when slots allow", () => {
+    expect(decide(input(g, { policy: verify, slots: 2 }))).toEqual({ kind: "probe", probes: ["g", "c15"], candidates: 16 });
+    expect(decide(input(g, { policy: verify, slots: 4 }))).toEqual({
+      kind: "probe",
+      probes: ["g", "c15", "c4", "c10"],
+      candidates: 16,
+    });
+  });
+
+  it("does not report a culprit before both endpoints are verified", () => {
+    const o = obs(["c0", "bad"]);
+    expect(decide(input(g, { policy: verify, observations: o, slots: 2 }))).toEqual({
+      kind: "probe",
+      probes: ["g", "c15"],
+      candidates: 1,
+    });
+    expect(decide(input(g, { policy: verify, observations: o, inFlight: ["g", "c15"], slots: 2 }))).toEqual({
+      kind: "wait",
+      candidates: 1,
+    });
+    const d = expectDone(decide(input(g, { policy: verify, observations: [...o, ...obs(["g", "good"], ["c15", "bad"])] })));
+    expect(d).toMatchObject({ outcome: "found", culprit: "c0", confidence: 1 });
+    expect(d.explanation).toContain("the good revision g passes");
+  });
+
+  it("good-is-bad dominates everything else", () => {
+    const d = expectDone(
+      decide(input(g, { policy: verify, observations: obs(["g", "bad"], ["c3", "bad"], ["c4", "good"]) })),
+    );
+    expect(d).toMatchObject({ outcome: "good-is-bad", culprit: null, candidates: [], confidence: 1 });
+    expect(d.explanation).toContain("good revision g fails");
+  });
+
+  it("bad-is-good dominates everything else", () => {
+    const d = expectDone(decide(input(g, { policy: verify, observations: obs(["c15", "good"], ["g", "good"]) })));
+    expect(d).toMatchObject({ outcome: "bad-is-good", culprit: null, candidates: [], confidence: 1 });
+    expect(d.explanation).toContain("bad revision c15 passes");
+  });
+
+  it("waits for an endpoint in flight before calling a contradiction flaky", () => {
+    const o = obs(["c3", "bad"], ["c5", "good"]);
+    expect(decide(input(g, { policy: verify, observations: o, inFlight: ["g", "c15"], slots: 1 })).kind).toBe("wait");
+    expect(expectDone(decide(input(g, { policy: verify, observations: [...o, ...obs(["g", "bad"], ["c15", "bad"])] }))).outcome).toBe(
+      "good-is-bad",
+    );
+    expect(expectDone(decide(input(g, { policy: verify, observations: [...o, ...obs(["g", "good"], ["c15", "bad"])] }))).outcome).toBe(
+      "flaky",
+    );
+  });
+
+  it("assumes an endpoint that cannot be tested, and says so", () => {
+    const d = expectDone(
+      decide(input(linearGraph(2), { policy: verify, observations: obs(["g", "skip"], ["c1", "bad"], ["c0", "good"]) })),
+    );
+    expect(d).toMatchObject({ outcome: "found", culprit: "c1" });
+    expect(d.explanation).toContain("could not be tested; it was assumed good");
+  });
+});
+
+describe("decide: skip, error and ambiguity", () => {
+  const g = linearGraph(8);
+
+  it("probes the nearest untested commit around a skipped one", () => {
+    const d = decide(input(g, { observations: obs(["c3", "skip"]) }));
+    expect(d).toEqual({ kind: "probe", probes: ["c2"], candidates: 8 });
+  });
+
+  it("reports ambiguity like git: the skipped commits and the bad one", () => {
+    const d = expectDone(decide(input(g, { observations: obs(["c1", "good"], ["c2", "skip"], ["c3", "skip"], ["c4", "bad"]) })));
+    expect(d).toMatchObject({ outcome: "ambiguous", culprit: null, candidates: ["c2", "c3", "c4"], confidence: 1 });
+    expect(d.explanation).toContain("could be any of 3 commits");
+  });
+
+  it("retries a commit after an error, and skips it after maxErrorsPerCommit errors", () => {
+    const g2 = linearGraph(3);
+    const o = obs(["c0", "good"], ["c1", "error"]);
+    expect(decide(input(g2, { observations: o }))).toEqual({ kind: "probe", probes: ["c1"], candidates: 2 });
+    const d = expectDone(decide(input(g2, { observations: [...o, ...obs(["c1", "error"])] })));
+    expect(d).toMatchObject({ outcome: "ambiguous", candidates: ["c1", "c2"] });
+    const d3 = expectDone(decide(input(g2, { observations: o, policy: { maxErrorsPerCommit: 1 } })));
+    expect(d3.outcome).toBe("ambiguous");
+  });
+});
+
+describe("decide: several runs per commit", () => {
+  const g = linearGraph(4);
+  const p3 = { runs: 3, failThreshold: 2 };
+
+  it("starts every run a fresh commit needs, counting runs in flight", () => {
+    expect(decide(input(g, { policy: p3, slots: 3 }))).toEqual({ kind: "probe", probes: ["c1", "c1", "c1"], candidates: 4 });
+    expect(decide(input(g, { policy: p3, slots: 3, inFlight: ["c1"] }))).toEqual({
+      kind: "probe",
+      probes: ["c1", "c1", "c0"],
+      candidates: 4,
+    });
+    expect(decide(input(g, { policy: p3, slots: 1, inFlight: ["c1", "c1", "c1"] }))).toEqual({
+      kind: "probe",
+      probes: ["c0"],
+      candidates: 4,
+    });
+  });
+
+  it("decides by the fail threshold and measures the culprit's parent before reporting", () => {
+    const o = obs(["c1", "bad"], ["c1", "good"], ["c1", "bad"], ["c0", "good"], ["c0", "good"], ["c0", "good"]);
+    const d = expectDone(decide(input(g, { policy: p3, observations: o })));
+    expect(d).toMatchObject({ outcome: "found", culprit: "c1" });
+    expect(d.confidence).toBeCloseTo(2 / 3);
+    expect(d.explanation).toContain("fails in 2 of 3 runs");
+    expect(d.explanation).toContain("c0 passes in 3 of 3 runs");
+  });
+
+  it("tests an inferred parent before reporting when runs > 1", () => {
+    // g ← a ← p ← x ← t, p ← q, t merges x and q. q passes, x fails: C = {x}, and x's parent p is
+    // only inferred good (an ancestor of q). With runs > 1 it gets its own runs first.
+    const dag: CommitGraph = {
+      good: "g",
+      bad: "t",
+      commits: {
+        a: { parents: ["g"] },
+        p: { parents: ["a"] },
+        x: { parents: ["p"] },
+        q: { parents: ["p"] },
+        t: { parents: ["x", "q"] },
+      },
+    };
+    const three = (sha: string, v: Verdict): [string, Verdict][] => [
+      [sha, v],
+      [sha, v],
+      [sha, v],
+    ];
+    const o = obs(...three("q", "good"), ...three("x", "bad"));
+    expect(decide(input(dag, { policy: p3, observations: o, slots: 5 }))).toEqual({
+      kind: "probe",
+      probes: ["p", "p", "p"],
+      candidates: 1,
+    });
+    const d = expectDone(decide(input(dag, { policy: p3, observations: [...o, ...obs(...three("p", "good"))] })));
+    expect(d).toMatchObject({ outcome: "found", culprit: "x", confidence: 1 });
+    // A parent that fails contradicts q passing: flaky, not a culprit.
+    expect(expectDone(decide(input(dag, { policy: p3, observations: [...o, ...obs(...three("p", "bad"))] }))).outcome).toBe(
+      "flaky",
+    );
+    // With runs = 1 the inferred parent is trusted, as git bisect does.
+    expect(expectDone(decide(input(dag, { observations: obs(["q", "good"], ["x", "bad"]) })))).toMatchObject({
+      outcome: "found",
+      culprit: "x",
+      confidence: 1,
+    });
+  });
+
+  it("measures the boundary parent (the good revision) when the culprit is the lowest commit", () => {
+    const o = obs(["c0", "bad"], ["c0", "bad"], ["c0", "bad"]);
+    expect(decide(input(g, { policy: p3, observations: o, slots: 5 }))).toEqual({ kind: "probe", probes: ["g", "g", "g"], candidates: 1 });
+    const d = expectDone(decide(input(g, { policy: p3, observations: [...o, ...obs(["g", "good"], ["g", "bad"], ["g", "good"])] })));
+    expect(d).toMatchObject({ outcome: "found", culprit: "c0" });
+    expect(d.confidence).toBeCloseTo(2 / 3);
+  });
+
+  it("with the bad revision as culprit and no endpoint verification, runs it too", () => {
+    const o = obs(["c2", "good"], ["c2", "good"], ["c2", "good"]);
+    expect(decide(input(g, { policy: p3, observations: o, slots: 5 }))).toEqual({ kind: "probe", probes: ["c3", "c3", "c3"], candidates: 1 });
+  });
+
+  it("weighs extra results in proportion", () => {
+    // runs 1, four results 2 bad / 2 good: bad · 1 ≥ 1 · 4 is false → good.
+    const o = obs(["c1", "bad"], ["c1", "good"], ["c1", "bad"], ["c1", "good"]);
+    const d = decide(input(g, { observations: o }));
+    expect(d.kind === "probe" && d.probes).toEqual(["c2"]);
+  });
+});
+
+describe("decide: flakiness", () => {
+  const g = linearGraph(16);
+
+  it("calls a good commit above a bad one flaky and names both", () => {
+    const d = expectDone(decide(input(g, { observations: obs(["c4", "bad"], ["c9", "good"]) })));
+    expect(d).toMatchObject({ outcome: "flaky", culprit: null, candidates: [], confidence: 0 });
+    expect(d.explanation).toContain("c4 fails but its descendant c9 passes");
+  });
+
+  it("calls failing branches without a possible common first bad commit flaky", () => {
+    //   g ← a ← b1 ← m
+    //         ↖ b2 ↙      a passes, b1 and b2 fail: no common candidate.
+    const dag: CommitGraph = {
+      good: "g",
+      bad: "m",
+      commits: { a: { parents: ["g"] }, b1: { parents: ["a"] }, b2: { parents: ["a"] }, m: { parents: ["b1", "b2"] } },
+    };
+    const d = expectDone(decide(input(dag, { observations: obs(["a", "good"], ["b1", "bad"], ["b2", "bad"]) })));
+    expect(d.outcome).toBe("flaky");
+    expect(d.explanation).toContain("b1, b2");
+  });
+});
+
+describe("decide: merges and first-parent", () => {
+  //  g ─ a ─ b ───────── m ─ t
+  //       \             /
+  //        s1 ─ s2 ─ s3
+  const dag: CommitGraph = {
+    good: "g",
+    bad: "t",
+    commits: {
+      a: { parents: ["g"] },
+      b: { parents: ["a"] },
+      s1: { parents: ["a"] },
+      s2: { parents: ["s1"] },
+      s3: { parents: ["s2"] },
+      m: { parents: ["b", "s3"] },
+      t: { parents: ["m"] },
+    },
+  };
+
+  it("uses git's weights on a DAG", () => {
+    // Weights: a1 b2 s1:2 s2:3 s3:4 m6 t7; target 3.5 → s2 (3) beats s3 (4) by the lower tie.
+    expect(decide(input(dag))).toEqual({ kind: "probe", probes: ["s2"], candidates: 7 });
+  });
+
+  it("finds a culprit on a side branch", () => {
+    const d = expectDone(decide(input(dag, { observations: obs(["s2", "bad"], ["a", "good"], ["s1", "good"]) })));
+    expect(d).toMatchObject({ outcome: "found", culprit: "s2" });
+  });
+
+  it("ignores side-branch commits when following first parents", () => {
+    const d = decide(input(dag, { policy: { firstParent: true }, slots: 8 }));
+    expect(d).toEqual({ kind: "probe", probes: ["a", "b", "m"], candidates: 4 });
+    const done = expectDone(
+      decide(input(dag, { policy: { firstParent: true }, observations: obs(["s2", "bad"], ["b", "good"], ["m", "bad"]) })),
+    );
+    expect(done).toMatchObject({ outcome: "found", culprit: "m" });
+  });
+
+  it("assumes parents outside the range are good", () => {
+    const g2: CommitGraph = { good: "g", bad: "x", commits: { x: { parents: ["old", "g"] } } };
+    expect(expectDone(decide(input(g2)))).toMatchObject({ outcome: "found", culprit: "x" });
+  });
+});
+
+describe("decide: input", () => {
+  it("rejects a bad revision outside the range and invalid policies", () => {
+    const g = linearGraph(3);
+    expect(() => decide(input({ ...g, bad: "nope" }))).toThrow(EngineInputError);
+    expect(() => decide(input(g, { policy: { runs: 0 } }))).toThrow(EngineInputError);
+    expect(() => decide(input(g, { policy: { runs: 2, failThreshold: 3 } }))).toThrow(EngineInputError);
+    expect(() => decide(input(g, { slots: -1 }))).toThrow(EngineInputError);
+  });
+
+  it("is deterministic and independent of key and observation order", () => {
+    const g = linearGraph(40);
+    const i = input(g, { observations: obs(["c9", "good"], ["c30", "bad"], ["c12", "skip"]), inFlight: ["c20"], slots: 4 });
+    const random = prng(7);
+    const first = decide(i);
+    for (let k = 0; k < 10; k++) expect(decide(shuffleInput(i, random))).toEqual(first);
+  });
+
+  it("decides a 1024-commit linear range in under 5 ms and 10k commits in under 100 ms", () => {
+    const time = (n: number): number => {
+      const i = input(linearGraph(n), { slots: 8, observations: obs([`c${n >> 1}`, "good"]) });
+      decide(i);
+      let best = Infinity;
+      for (let k = 0; k < 5; k++) {
+        const t0 = performance.now();
+        decide(i);
+        best = Math.min(best, performance.now() - t0);
+      }
+      return best;
+    };
+    expect(time(1024)).toBeLessThan(5);
+    expect(time(10_000)).toBeLessThan(100);
+  });
+});
