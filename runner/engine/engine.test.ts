@@ -5,7 +5,7 @@ import { defaultPolicy, type CommitGraph, type Decision, type EngineInput, type 
 
 const noVerify: Policy = { ...defaultPolicy, verifyEndpoints: false };
 
-function input(graph: CommitGraph, partial: Partial<EngineInput> & { policy?: Partial<Policy> } = {}): EngineInput {
+function input(graph: CommitGraph, partial: Omit<Partial<EngineInput>, "policy"> & { policy?: Partial<Policy> } = {}): EngineInput {
   return {
     graph,
     observations: partial.observations ?? [],
