@@ -16,6 +16,9 @@ import { DEFAULT_ROUTES, makeAppKey, startGitHubStandIn, type StandIn } from "./
 import { issueCommentPayload, signWebhook, webhookHeaders } from "./webhook.js";
 
 const run = promisify(execFile);
+// Octokit logs every failed request; the failures here are on purpose.
+const noop = () => undefined;
+const quiet = { debug: noop, info: noop, warn: noop, error: noop };
 const APP_ID = 1001;
 const INSTALLATION = 4242;
 
@@ -33,6 +36,7 @@ async function git(cwd: string, ...args: string[]): Promise<string> {
 
 function appOctokit(key = privateKey): Octokit {
   return new Octokit({
+    log: quiet,
     authStrategy: createAppAuth,
     auth: { appId: APP_ID, privateKey: key },
     baseUrl: standIn.urls.api,
@@ -41,6 +45,7 @@ function appOctokit(key = privateKey): Octokit {
 
 function installationOctokit(): Octokit {
   return new Octokit({
+    log: quiet,
     authStrategy: createAppAuth,
     auth: { appId: APP_ID, privateKey, installationId: INSTALLATION },
     baseUrl: standIn.urls.api,
@@ -51,7 +56,7 @@ async function installationToken(repositoryNames?: string[]): Promise<string> {
   const auth = createAppAuth({
     appId: APP_ID,
     privateKey,
-    request: new Octokit({ baseUrl: standIn.urls.api }).request,
+    request: new Octokit({ log: quiet, baseUrl: standIn.urls.api }).request,
   });
   const result = await auth({
     type: "installation",
@@ -61,9 +66,7 @@ async function installationToken(repositoryNames?: string[]): Promise<string> {
   return result.token;
 }
 
-async function errorOf(
-  p: Promise<unknown>,
-): Promise<{
+async function errorOf(p: Promise<unknown>): Promise<{
   status: number;
   message: string;
   response?: { headers: Record<string, string | undefined> };
@@ -215,7 +218,7 @@ describe("GitHub App authentication", () => {
     const auth = createAppAuth({
       appId: APP_ID,
       privateKey: makeAppKey(),
-      request: new Octokit({ baseUrl: standIn.urls.api }).request,
+      request: new Octokit({ log: quiet, baseUrl: standIn.urls.api }).request,
     });
     const exchange = await errorOf(auth({ type: "installation", installationId: INSTALLATION }));
     expect(exchange.status).toBe(401);
@@ -226,11 +229,19 @@ describe("GitHub App authentication", () => {
   });
 
   it("answers 401 to unknown tokens and 404 to repositories outside the installation", async () => {
-    const stranger = new Octokit({ auth: "ghs_notarealtoken", baseUrl: standIn.urls.api });
+    const stranger = new Octokit({
+      log: quiet,
+      auth: "ghs_notarealtoken",
+      baseUrl: standIn.urls.api,
+    });
     expect(
       (await errorOf(stranger.rest.repos.get({ owner: "acme", repo: "widgets" }))).status,
     ).toBe(401);
-    const octokit = new Octokit({ auth: await installationToken(), baseUrl: standIn.urls.api });
+    const octokit = new Octokit({
+      log: quiet,
+      auth: await installationToken(),
+      baseUrl: standIn.urls.api,
+    });
     expect((await errorOf(octokit.rest.repos.get({ owner: "acme", repo: "secret" }))).status).toBe(
       404,
     );
@@ -240,13 +251,57 @@ describe("GitHub App authentication", () => {
     const token = await installationToken(["widgets"]);
     const view = standIn.tokensIssued().find((t) => t.token === token);
     expect(view).toMatchObject({ repositories: ["acme/widgets"], repositorySelection: "selected" });
-    const octokit = new Octokit({ auth: token, baseUrl: standIn.urls.api });
+    const octokit = new Octokit({ log: quiet, auth: token, baseUrl: standIn.urls.api });
     await octokit.rest.repos.get({ owner: "acme", repo: "widgets" });
     expect((await errorOf(octokit.rest.repos.get({ owner: "acme", repo: "gadgets" }))).status).toBe(
       404,
     );
     const body = standIn.requests({ method: "POST", path: /access_tokens$/ }).at(-1)?.body;
     expect(body).toEqual({ repositories: ["widgets"] });
+  });
+});
+
+describe("tokens minted by the test", () => {
+  it("expires and revokes installation tokens and refuses suspended installations", async () => {
+    const token = standIn.issueInstallationToken(INSTALLATION, { repositories: ["acme/gadgets"] });
+    const octokit = new Octokit({ log: quiet, auth: token, baseUrl: standIn.urls.api });
+    await octokit.rest.repos.get({ owner: "acme", repo: "gadgets" });
+    standIn.expireInstallationTokens();
+    expect((await errorOf(octokit.rest.repos.get({ owner: "acme", repo: "gadgets" }))).status).toBe(
+      401,
+    );
+    expect(standIn.tokensIssued().every((t) => t.expired)).toBe(true);
+
+    const other = standIn.issueInstallationToken(INSTALLATION);
+    standIn.revokeToken(other);
+    const revoked = new Octokit({ log: quiet, auth: other, baseUrl: standIn.urls.api });
+    expect((await errorOf(revoked.rest.repos.get({ owner: "acme", repo: "widgets" }))).status).toBe(
+      401,
+    );
+
+    standIn.suspendInstallation(INSTALLATION);
+    try {
+      const app = appOctokit();
+      const err = await errorOf(
+        app.rest.apps.createInstallationAccessToken({ installation_id: INSTALLATION }),
+      );
+      expect(err.status).toBe(403);
+      expect(err.message).toContain("suspended");
+    } finally {
+      standIn.suspendInstallation(INSTALLATION, false);
+    }
+  });
+
+  it("serves a user token minted directly", async () => {
+    const user = new Octokit({
+      log: quiet,
+      auth: standIn.issueOAuthToken("bob"),
+      baseUrl: standIn.urls.api,
+    });
+    const { data } = await user.rest.users.getAuthenticated();
+    expect(data.login).toBe("bob");
+    const { data: installs } = await user.rest.apps.listInstallationsForAuthenticatedUser();
+    expect(installs.total_count).toBe(0);
   });
 });
 
@@ -301,6 +356,15 @@ describe("issues, permissions, commits and contents", () => {
       { user: "bisect-bot[bot]", body: "Culprit found", edits: 1 },
     ]);
     expect(comments[1]!.history).toEqual(["Bisecting…"]);
+    await octokit.rest.reactions.createForIssue({
+      owner: "acme",
+      repo: "widgets",
+      issue_number: 17,
+      content: "rocket",
+    });
+    expect(standIn.reactions("acme", "widgets", { issue: 17 })).toMatchObject([
+      { content: "rocket" },
+    ]);
     expect(standIn.reactions("acme", "widgets", { commentId: trigger.id })).toMatchObject([
       { content: "eyes", user: "bisect-bot[bot]" },
     ]);
@@ -506,6 +570,12 @@ describe("expectations", () => {
     const { data } = await octokit.rest.pulls.list({ owner: "acme", repo: "widgets" });
     expect(data).toEqual([]);
 
+    standIn.allow("GET", /\/repos\/acme\/widgets\/branches$/);
+    expect(
+      (await errorOf(octokit.rest.repos.listBranches({ owner: "acme", repo: "widgets" }))).status,
+    ).toBe(404);
+    expect(standIn.unexpected()).toEqual([]);
+
     standIn.allowOnly([["POST", "/app/installations/:installation_id/access_tokens"]]);
     await octokit.rest.repos.get({ owner: "acme", repo: "widgets" });
     expect(standIn.unexpected().map((r) => `${r.method} ${r.path}`)).toEqual([
@@ -556,6 +626,22 @@ describe("OAuth web flow", () => {
     ).toMatchObject({
       error: "incorrect_client_credentials",
     });
+    // Client credentials in HTTP Basic auth, as OAuth 2 client libraries send them.
+    const basic = await fetch(`${standIn.urls.web}/login/oauth/access_token`, {
+      method: "POST",
+      headers: {
+        accept: "application/json",
+        "content-type": "application/x-www-form-urlencoded",
+        authorization: `Basic ${Buffer.from(`${standIn.app.clientId}:s3cret`).toString("base64")}`,
+      },
+      body: new URLSearchParams({
+        grant_type: "authorization_code",
+        code,
+        code_verifier: verifier,
+        redirect_uri: "http://127.0.0.1:9/elsewhere",
+      }),
+    });
+    expect(await basic.json()).toMatchObject({ error: "redirect_uri_mismatch" });
     const ok = await exchange({ ...base, code_verifier: verifier });
     const token = (await ok.json()) as { access_token: string; token_type: string; scope: string };
     expect(token.access_token).toMatch(/^gho_/);
@@ -569,7 +655,7 @@ describe("OAuth web flow", () => {
     expect(logged).not.toContain(verifier);
     expect(logged).not.toContain(code);
 
-    const user = new Octokit({ auth: token.access_token, baseUrl: standIn.urls.api });
+    const user = new Octokit({ log: quiet, auth: token.access_token, baseUrl: standIn.urls.api });
     const { data: me } = await user.rest.users.getAuthenticated();
     expect(me).toMatchObject({ login: "alice", id: 9101, name: "Alice Example" });
     const { data: installs } = await user.rest.apps.listInstallationsForAuthenticatedUser();
