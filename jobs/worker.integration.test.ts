@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../config/env";
 import { useTestDatabase } from "../tests/helpers/database";
+import { queuedJobs } from "../tests/helpers/queue";
 import { enqueue } from "./enqueue";
 import { DEAD_AFTER_MS, liveWorkerCount, unlockDeadWorkers } from "./heartbeat";
 import { startWorker, type StartedWorker } from "./worker";
@@ -24,12 +25,9 @@ describe("worker", () => {
   it("rejects a task payload that does not match its schema", async () => {
     await enqueue(db.current.knex, "workers__unlock_dead", { unexpected: true });
     await enqueue(db.current.knex, "workers__unlock_dead", [] as unknown as Record<string, unknown>, { maxAttempts: 1 });
-    await expect.poll(
-      async () => (await db.current.knex.raw("select last_error from graphile_worker._private_jobs where last_error is not null")).rows.length,
-      { timeout: 10_000 },
-    ).toBe(1);
-    const { rows } = await db.current.knex.raw("select last_error from graphile_worker._private_jobs");
-    expect(rows[0].last_error).toMatch(/invalid payload/);
+    await expect.poll(async () => (await queuedJobs(db.current.knex)).filter((j) => j.lastError).length, { timeout: 10_000 }).toBe(1);
+    const [failed] = (await queuedJobs(db.current.knex)).filter((j) => j.lastError);
+    expect(failed!.lastError).toMatch(/invalid payload/);
   });
 
   it("unlocks jobs held by a worker that stopped beating, and leaves live workers alone", async () => {
@@ -44,10 +42,10 @@ describe("worker", () => {
     await k.raw("update graphile_worker._private_jobs set locked_by = ?, locked_at = now() where payload->>'n' = '2'", [live]);
 
     expect(await unlockDeadWorkers(k)).toEqual(["worker-dead"]);
-    const { rows } = await k.raw("select payload->>'n' as n, locked_by from graphile_worker._private_jobs where task_identifier = 'never__runs' order by 1");
-    expect(rows).toEqual([
-      { n: "1", locked_by: null },
-      { n: "2", locked_by: live },
+    const jobs = await queuedJobs(k, "never__runs");
+    expect(jobs.map((j) => [j.payload.n, j.lockedBy])).toEqual([
+      [1, null],
+      [2, live],
     ]);
   });
 });
