@@ -566,6 +566,11 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     return a;
   }
 
+  function newCommentId(): number {
+    while (comments.has(nextCommentId)) nextCommentId++;
+    return nextCommentId++;
+  }
+
   function accountData(a: AccountState): AccountData {
     return { login: a.login, id: a.id, type: a.type, name: a.name, avatarUrl: a.avatarUrl };
   }
@@ -1525,7 +1530,7 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
       const author = commentAuthor(actor);
       const now = isoSeconds();
       const c: CommentState = {
-        id: nextCommentId++,
+        id: newCommentId(),
         owner: repo.owner,
         repo: repo.name,
         issue,
@@ -2358,7 +2363,7 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
       const r = repoOf(owner, repo);
       if (!r) throw new Error(`no repository ${owner}/${repo} in the stand-in`);
       const user = accounts.get(lc(input.user)) ?? account(input.user, "User");
-      const id = input.id ?? nextCommentId++;
+      const id = input.id ?? newCommentId();
       if (comments.has(id)) throw new Error(`comment ${id} already exists`);
       const now = isoSeconds();
       const c: CommentState = {
