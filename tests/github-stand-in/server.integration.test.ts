@@ -140,14 +140,12 @@ beforeAll(async () => {
 });
 
 afterEach(() => {
-  const unexpected = standIn.unexpected();
-  standIn.clearRequests();
-  standIn.clearFaults();
-  standIn.resetAllowed();
-  if (unexpected.length) {
-    throw new Error(
-      `unexpected requests: ${unexpected.map((r) => `${r.method} ${r.path} ${r.note ?? ""}`).join(", ")}`,
-    );
+  try {
+    standIn.assertNoUnexpected();
+  } finally {
+    standIn.clearRequests();
+    standIn.clearFaults();
+    standIn.resetAllowed();
   }
 });
 
