@@ -86,7 +86,10 @@ const inFlight = new WeakMap<Docker, Map<string, Promise<EnsureImageResult>>>();
  * hash label matches, else copy it from `source` when that engine has the current one, else build.
  * Concurrent calls for the same engine and tag share one build.
  */
-export function ensureRunnerImage(docker: Docker, options: EnsureImageOptions = {}): Promise<EnsureImageResult> {
+export function ensureRunnerImage(
+  docker: Docker,
+  options: EnsureImageOptions = {},
+): Promise<EnsureImageResult> {
   const tag = options.tag ?? DEFAULT_RUNNER_IMAGE;
   let perEngine = inFlight.get(docker);
   if (!perEngine) inFlight.set(docker, (perEngine = new Map()));
@@ -97,18 +100,27 @@ export function ensureRunnerImage(docker: Docker, options: EnsureImageOptions = 
   return promise;
 }
 
-async function ensureOnce(docker: Docker, tag: string, options: EnsureImageOptions): Promise<EnsureImageResult> {
+async function ensureOnce(
+  docker: Docker,
+  tag: string,
+  options: EnsureImageOptions,
+): Promise<EnsureImageResult> {
   const context = options.context ?? runnerBuildContext();
   if (!options.rebuild) {
     const present = await inspectImage(docker, tag);
-    if (present && present.hash === context.hash) return { id: present.id, tag, hash: context.hash, action: "present" };
+    if (present && present.hash === context.hash)
+      return { id: present.id, tag, hash: context.hash, action: "present" };
     if (options.source) {
       const there = await inspectImage(options.source, tag);
       if (there && there.hash === context.hash) {
         options.onProgress?.(`copying ${tag} from another engine`);
-        await copyImage(options.source, docker, tag, { onProgress: options.onProgress, signal: options.signal });
+        await copyImage(options.source, docker, tag, {
+          onProgress: options.onProgress,
+          signal: options.signal,
+        });
         const copied = await inspectImage(docker, tag);
-        if (!copied || copied.hash !== context.hash) throw new InfrastructureError(`copy of ${tag} did not arrive intact`);
+        if (!copied || copied.hash !== context.hash)
+          throw new InfrastructureError(`copy of ${tag} did not arrive intact`);
         return { id: copied.id, tag, hash: context.hash, action: "copied" };
       }
     }
@@ -167,8 +179,10 @@ export async function buildImage(
     throw new InfrastructureError(`building ${tag} failed: ${failure.trim()}${tail}`);
   }
   const built = await inspectImage(docker, tag);
-  if (!built) throw new InfrastructureError(`building ${tag} reported success but the image is missing`);
-  if (built.hash !== context.hash) throw new InfrastructureError(`building ${tag}: the image lacks the content-hash label`);
+  if (!built)
+    throw new InfrastructureError(`building ${tag} reported success but the image is missing`);
+  if (built.hash !== context.hash)
+    throw new InfrastructureError(`building ${tag}: the image lacks the content-hash label`);
   if (imageId && imageId !== built.id) {
     // Another build replaced the tag in between: still a correct image for this context.
     options.onProgress?.(`note: ${tag} now points at ${built.id}`);
@@ -191,15 +205,20 @@ export async function copyImage(
   }
   let loaded: NodeJS.ReadableStream;
   try {
-    loaded = await to.loadImage(exported, { quiet: true, ...(options.signal ? { abortSignal: options.signal } : {}) });
+    loaded = await to.loadImage(exported, {
+      quiet: true,
+      ...(options.signal ? { abortSignal: options.signal } : {}),
+    });
   } catch (err) {
     (exported as unknown as { destroy?: () => void }).destroy?.();
     throw new InfrastructureError(`loading ${tag} failed: ${describeDockerError(err)}`);
   }
   let failure: string | undefined;
   await readJsonLines(loaded, (msg) => {
-    if (typeof msg.stream === "string" && msg.stream.trim()) options.onProgress?.(msg.stream.trim());
-    if (msg.error !== undefined) failure = String((msg.errorDetail as { message?: string } | undefined)?.message ?? msg.error);
+    if (typeof msg.stream === "string" && msg.stream.trim())
+      options.onProgress?.(msg.stream.trim());
+    if (msg.error !== undefined)
+      failure = String((msg.errorDetail as { message?: string } | undefined)?.message ?? msg.error);
   }).catch((err: unknown) => {
     failure ??= `load stream broke: ${describeDockerError(err)}`;
   });
@@ -207,7 +226,10 @@ export async function copyImage(
 }
 
 /** Consume a stream of newline-separated JSON messages (Docker's progress format). */
-function readJsonLines(stream: NodeJS.ReadableStream, onMessage: (msg: Record<string, unknown>) => void): Promise<void> {
+function readJsonLines(
+  stream: NodeJS.ReadableStream,
+  onMessage: (msg: Record<string, unknown>) => void,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let buffered = "";
     const handle = (line: string) => {

@@ -39,13 +39,16 @@ async function main(): Promise<number> {
   }
   const endpoint = values.host ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
   const certs = values.certs ?? (values.host ? undefined : process.env.DOCKER_CERT_PATH);
-  const tlsFor = (ep: string, dir: string | undefined) => (ep.startsWith("unix://") || ep.startsWith("ssh://") ? undefined : dir);
+  const tlsFor = (ep: string, dir: string | undefined) =>
+    ep.startsWith("unix://") || ep.startsWith("ssh://") ? undefined : dir;
   const docker = connectDocker(endpoint, { tls: tlsFor(endpoint, certs) });
   await pingEngine(docker, 10_000, redactEndpoint(endpoint));
 
   let source;
   if (values.from) {
-    source = connectDocker(values.from, { tls: tlsFor(values.from, values["from-certs"] ?? certs) });
+    source = connectDocker(values.from, {
+      tls: tlsFor(values.from, values["from-certs"] ?? certs),
+    });
     await pingEngine(source, 10_000, redactEndpoint(values.from));
   }
 
@@ -60,7 +63,9 @@ async function main(): Promise<number> {
     onProgress: (line) => console.error(`  ${line}`),
   });
   const verb = { present: "already present", built: "built", copied: "copied" }[result.action];
-  console.error(`${tag} ${verb} in ${((Date.now() - started) / 1000).toFixed(1)} s (context ${result.hash.slice(0, 12)})`);
+  console.error(
+    `${tag} ${verb} in ${((Date.now() - started) / 1000).toFixed(1)} s (context ${result.hash.slice(0, 12)})`,
+  );
   console.log(result.id);
   return 0;
 }

@@ -55,18 +55,24 @@ export function parseEndpoint(endpoint: string): Endpoint {
   const raw = endpoint.trim();
   if (raw.startsWith("unix://")) {
     const socketPath = raw.slice("unix://".length);
-    if (!socketPath.startsWith("/")) throw new EndpointError(`unix endpoint needs an absolute socket path: ${redactEndpoint(raw)}`);
+    if (!socketPath.startsWith("/"))
+      throw new EndpointError(
+        `unix endpoint needs an absolute socket path: ${redactEndpoint(raw)}`,
+      );
     return { kind: "unix", socketPath };
   }
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new EndpointError(`not a Docker endpoint (expected unix://, tcp:// or ssh://): ${redactEndpoint(raw)}`);
+    throw new EndpointError(
+      `not a Docker endpoint (expected unix://, tcp:// or ssh://): ${redactEndpoint(raw)}`,
+    );
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   if (!host) throw new EndpointError(`endpoint has no host: ${redactEndpoint(raw)}`);
-  if (url.pathname && url.pathname !== "/") throw new EndpointError(`endpoint must not have a path: ${redactEndpoint(raw)}`);
+  if (url.pathname && url.pathname !== "/")
+    throw new EndpointError(`endpoint must not have a path: ${redactEndpoint(raw)}`);
   const port = url.port ? Number(url.port) : undefined;
   switch (url.protocol) {
     case "tcp:":
@@ -76,10 +82,20 @@ export function parseEndpoint(endpoint: string): Endpoint {
     case "http:":
       return { kind: "tcp", host, port: port ?? DEFAULT_PLAIN_PORT, tls: false };
     case "ssh:":
-      if (url.password) throw new EndpointError("ssh endpoints must not carry a password; use an ssh-agent or a key");
-      return { kind: "ssh", host, port: port ?? 22, username: url.username ? decodeURIComponent(url.username) : undefined };
+      if (url.password)
+        throw new EndpointError(
+          "ssh endpoints must not carry a password; use an ssh-agent or a key",
+        );
+      return {
+        kind: "ssh",
+        host,
+        port: port ?? 22,
+        username: url.username ? decodeURIComponent(url.username) : undefined,
+      };
     default:
-      throw new EndpointError(`unsupported endpoint scheme ${url.protocol} (expected unix://, tcp:// or ssh://)`);
+      throw new EndpointError(
+        `unsupported endpoint scheme ${url.protocol} (expected unix://, tcp:// or ssh://)`,
+      );
   }
 }
 
@@ -122,7 +138,11 @@ function resolveTls(material: TlsMaterial | string): TlsMaterial {
 function tlsAgent(material: TlsMaterial): https.Agent {
   let secureContext: tls.SecureContext;
   try {
-    secureContext = tls.createSecureContext({ ca: material.ca, cert: material.cert, key: material.key });
+    secureContext = tls.createSecureContext({
+      ca: material.ca,
+      cert: material.cert,
+      key: material.key,
+    });
   } catch (err) {
     // OpenSSL's message names the problem (bad decrypt, no start line…), not the key.
     throw new EndpointError(`TLS material rejected: ${(err as Error).message}`);
@@ -160,7 +180,8 @@ export function connectDocker(endpoint: string, options: ConnectOptions = {}): D
       } as Docker.DockerOptions);
     case "tcp": {
       if (!options.tls) {
-        if (ep.tls) throw new EndpointError(`${redactEndpoint(endpoint)} needs TLS material (ca, cert, key)`);
+        if (ep.tls)
+          throw new EndpointError(`${redactEndpoint(endpoint)} needs TLS material (ca, cert, key)`);
         if (!isLoopbackHost(ep.host)) {
           throw new EndpointError(
             `refusing plain tcp to ${ep.host}: a remote Docker engine is reached only over TLS with client certificates, or ssh://`,
@@ -186,7 +207,9 @@ export function connectDocker(endpoint: string, options: ConnectOptions = {}): D
       if (options.tls) throw new EndpointError("TLS material given for an ssh endpoint");
       const agent = options.sshAgent ?? process.env.SSH_AUTH_SOCK;
       if (!agent && !options.sshPrivateKey) {
-        throw new EndpointError(`${redactEndpoint(endpoint)} needs an ssh-agent (SSH_AUTH_SOCK) or a private key`);
+        throw new EndpointError(
+          `${redactEndpoint(endpoint)} needs an ssh-agent (SSH_AUTH_SOCK) or a private key`,
+        );
       }
       const sshOptions = { agent, privateKey: options.sshPrivateKey };
       const docker = new Docker({
@@ -205,10 +228,16 @@ export function connectDocker(endpoint: string, options: ConnectOptions = {}): D
 }
 
 /** Reject with an InfrastructureError unless the engine answers `/_ping` within `timeoutMs`. */
-export async function pingEngine(docker: Docker, timeoutMs = 5_000, label = "Docker engine"): Promise<void> {
+export async function pingEngine(
+  docker: Docker,
+  timeoutMs = 5_000,
+  label = "Docker engine",
+): Promise<void> {
   const signal = AbortSignal.timeout(timeoutMs);
   try {
-    await (docker.ping as (opts: { abortSignal: AbortSignal }) => Promise<unknown>).call(docker, { abortSignal: signal });
+    await (docker.ping as (opts: { abortSignal: AbortSignal }) => Promise<unknown>).call(docker, {
+      abortSignal: signal,
+    });
   } catch (err) {
     const why = signal.aborted ? `no answer within ${timeoutMs} ms` : describeDockerError(err);
     throw new InfrastructureError(`${label} unreachable: ${why}`);
@@ -218,10 +247,19 @@ export async function pingEngine(docker: Docker, timeoutMs = 5_000, label = "Doc
 /** A short, secret-free description of an error from dockerode or the transport. */
 export function describeDockerError(err: unknown): string {
   if (err && typeof err === "object") {
-    const e = err as { statusCode?: number; json?: unknown; code?: string; message?: string; reason?: string };
+    const e = err as {
+      statusCode?: number;
+      json?: unknown;
+      code?: string;
+      message?: string;
+      reason?: string;
+    };
     if (typeof e.statusCode === "number") {
       const json = e.json as { message?: string } | undefined;
-      const message = json && typeof json === "object" && typeof json.message === "string" ? json.message : e.reason;
+      const message =
+        json && typeof json === "object" && typeof json.message === "string"
+          ? json.message
+          : e.reason;
       return `HTTP ${e.statusCode}: ${(message ?? e.message ?? "").trim()}`;
     }
     if (e.code) return `${e.code}${e.message ? ` (${e.message})` : ""}`;

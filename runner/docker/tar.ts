@@ -27,7 +27,8 @@ function writeOctal(header: Buffer, offset: number, length: number, value: numbe
 function splitName(name: string): { prefix: string; base: string } {
   if (Buffer.byteLength(name) <= 100) return { prefix: "", base: name };
   const cut = name.lastIndexOf("/", 155);
-  if (cut <= 0 || Buffer.byteLength(name.slice(cut + 1)) > 100) throw new Error(`tar: name too long: ${name}`);
+  if (cut <= 0 || Buffer.byteLength(name.slice(cut + 1)) > 100)
+    throw new Error(`tar: name too long: ${name}`);
   return { prefix: name.slice(0, cut), base: name.slice(cut + 1) };
 }
 
@@ -35,8 +36,10 @@ function splitName(name: string): { prefix: string; base: string } {
 export function tarFiles(entries: readonly TarEntry[]): Buffer {
   const parts: Buffer[] = [];
   for (const entry of entries) {
-    if (entry.name.startsWith("/") || entry.name.split("/").includes("..")) throw new Error(`tar: unsafe name: ${entry.name}`);
-    const content = typeof entry.content === "string" ? Buffer.from(entry.content, "utf8") : entry.content;
+    if (entry.name.startsWith("/") || entry.name.split("/").includes(".."))
+      throw new Error(`tar: unsafe name: ${entry.name}`);
+    const content =
+      typeof entry.content === "string" ? Buffer.from(entry.content, "utf8") : entry.content;
     const header = Buffer.alloc(BLOCK, 0);
     const { prefix, base } = splitName(entry.name);
     writeString(header, 0, 100, base);

@@ -11,7 +11,14 @@ import { connectDocker } from "../docker/connect.js";
 import { ensureRunnerImage } from "../image.js";
 import { APP_LABEL, DockerExecutor, removeLabelled, SETUP_FAILED_EXIT } from "./docker-executor.js";
 import { runOnce } from "./run-once.js";
-import { dockerRequired, enginesUnderTest, makeRepo, specFor, type TestRepo } from "./test-support.js";
+import {
+  dockerRequired,
+  enginesUnderTest,
+  makeRepo,
+  type SpecOverrides,
+  specFor,
+  type TestRepo,
+} from "./test-support.js";
 import { InfrastructureError, type RunSpec } from "./types.js";
 
 const MiB = 1024 * 1024;
@@ -34,7 +41,8 @@ for (const engine of engines) {
     }
     continue;
   }
-  describe(`DockerExecutor on ${engine.name}`, () => engineSuite(engine.docker!, engine.docker === host1));
+  describe(`DockerExecutor on ${engine.name}`, () =>
+    engineSuite(engine.docker!, engine.docker === host1));
 }
 
 function engineSuite(docker: Docker, isHost1: boolean): void {
@@ -42,10 +50,15 @@ function engineSuite(docker: Docker, isHost1: boolean): void {
   let executor: DockerExecutor;
   let repo: TestRepo;
 
-  const spec = (overrides: Parameters<typeof specFor>[1] = {}): RunSpec =>
+  const spec = (overrides: SpecOverrides = {}): RunSpec =>
     specFor(repo, { ...overrides, labels: { ...testLabel, ...overrides.labels } });
-  const run = (overrides: Parameters<typeof specFor>[1] = {}, signal?: AbortSignal) => runOnce(executor, spec(overrides), signal);
-  const leftovers = () => docker.listContainers({ all: true, filters: JSON.stringify({ label: [`bisect-test=${testLabel["bisect-test"]}`] }) });
+  const run = (overrides: SpecOverrides = {}, signal?: AbortSignal) =>
+    runOnce(executor, spec(overrides), signal);
+  const leftovers = () =>
+    docker.listContainers({
+      all: true,
+      filters: JSON.stringify({ label: [`bisect-test=${testLabel["bisect-test"]}`] }),
+    });
 
   beforeAll(async () => {
     // Build on host 1 (apt-get through its bridge); other hosts get a copy, or build with host networking.
@@ -74,7 +87,14 @@ function engineSuite(docker: Docker, isHost1: boolean): void {
 
   it("reports exit 0 and exit 1 with the output", async () => {
     const ok = await run({ command: "echo hello; echo to-stderr >&2" });
-    expect(ok).toMatchObject({ exitCode: 0, signal: null, timedOut: false, oomKilled: false, aborted: false, logTruncated: false });
+    expect(ok).toMatchObject({
+      exitCode: 0,
+      signal: null,
+      timedOut: false,
+      oomKilled: false,
+      aborted: false,
+      logTruncated: false,
+    });
     expect(ok.log).toContain("hello\n");
     expect(ok.log).toContain("to-stderr\n");
     expect(ok.durationMs).toBeGreaterThanOrEqual(0);
@@ -86,7 +106,10 @@ function engineSuite(docker: Docker, isHost1: boolean): void {
 
   it("checks out exactly the requested commit", async () => {
     for (const [i, sha] of repo.shas.entries()) {
-      const r = await run({ sha, command: "git rev-parse HEAD; cat version.txt; git status --porcelain; sh check.sh" });
+      const r = await run({
+        sha,
+        command: "git rev-parse HEAD; cat version.txt; git status --porcelain; sh check.sh",
+      });
       expect(r.log).toBe(`${sha}\n${i}\n${i >= 2 ? "broken" : "fine"}\n`);
       expect(r.exitCode).toBe(i >= 2 ? 1 : 0);
     }
@@ -114,11 +137,16 @@ function engineSuite(docker: Docker, isHost1: boolean): void {
   it("fails clearly when the image is missing or the mirror path does not exist", async () => {
     await expect(run({ image: "bisect-runner:no-such-tag" })).rejects.toThrow(InfrastructureError);
     await expect(run({ image: "bisect-runner:no-such-tag" })).rejects.toThrow(/not on/);
-    await expect(run({ repo: { kind: "host-path", path: "/nonexistent/mirror" } })).rejects.toThrow(InfrastructureError);
+    await expect(run({ repo: { kind: "host-path", path: "/nonexistent/mirror" } })).rejects.toThrow(
+      InfrastructureError,
+    );
   });
 
   it("runs as uid 1000 with no capabilities and no-new-privileges", async () => {
-    const r = await run({ command: "id -u; id -g; grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status" });
+    const r = await run({
+      command:
+        "id -u; id -g; grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status",
+    });
     const lines = r.log.trim().split("\n");
     expect(lines[0]).toBe("1000");
     expect(lines[1]).toBe("1000");
@@ -135,20 +163,36 @@ function engineSuite(docker: Docker, isHost1: boolean): void {
       expect(r.exitCode).toBe(0);
       expect(r.log).not.toContain("BISECT_FAKE_TOKEN");
       expect(r.log).not.toContain("ghs_fakeTokenThatMustNotLeak123");
-      const names = r.log.trim().split("\n").map((l) => l.split("=")[0]);
+      const names = r.log
+        .trim()
+        .split("\n")
+        .map((l) => l.split("=")[0]);
       expect(names).toContain("REPO_SETTING");
       expect(r.log).toContain("HOME=/work\n");
       // Set by the engine or the shell itself, nothing else.
-      expect(names.filter((n) => !["PATH", "HOME", "REPO_SETTING", "HOSTNAME", "PWD", "OLDPWD", "SHLVL"].includes(n!))).toEqual([]);
+      expect(
+        names.filter(
+          (n) =>
+            !["PATH", "HOME", "REPO_SETTING", "HOSTNAME", "PWD", "OLDPWD", "SHLVL"].includes(n!),
+        ),
+      ).toEqual([]);
     } finally {
       delete process.env.BISECT_FAKE_TOKEN;
     }
   });
 
   it("keeps the root file system and the mirror read-only", async () => {
-    const targets = ["/etc/evil", "/usr/bin/evil", "/evil", "/mirror/evil", "/mirror/.git/evil", "/mirror/version.txt"];
+    const targets = [
+      "/etc/evil",
+      "/usr/bin/evil",
+      "/evil",
+      "/mirror/evil",
+      "/mirror/.git/evil",
+      "/mirror/version.txt",
+    ];
     const r = await run({
-      command: `for p in ${targets.join(" ")}; do if ( : > "$p" ) 2>/dev/null; then echo "WROTE $p"; else echo "denied $p"; fi; done; ` +
+      command:
+        `for p in ${targets.join(" ")}; do if ( : > "$p" ) 2>/dev/null; then echo "WROTE $p"; else echo "denied $p"; fi; done; ` +
         "echo x >> /mirror/.git/config 2>/dev/null && echo WROTE-config; echo ok > /work/fine && echo work-writable; " +
         "echo ok > /tmp/fine && echo tmp-writable; grep -E ' /(mirror|work|tmp) ' /proc/mounts | cut -d' ' -f2-4",
     });
@@ -175,7 +219,9 @@ try:
     socket.create_connection(('${host}', ${p}), timeout=3); print('${host} CONNECTED')
 except OSError as e:
     print('${host} refused:', e)"`;
-      const r = await run({ command: `${probe("127.0.0.1", port)}; ${probe("1.1.1.1", 443)}; cat /proc/net/route | wc -l` });
+      const r = await run({
+        command: `${probe("127.0.0.1", port)}; ${probe("1.1.1.1", 443)}; cat /proc/net/route | wc -l`,
+      });
       expect(r.log).toMatch(/127\.0\.0\.1 refused:/);
       expect(r.log).toMatch(/1\.1\.1\.1 refused:.*(unreachable|Network)/i);
       expect(r.log).not.toContain("CONNECTED");
@@ -253,7 +299,9 @@ except OSError as e:
   });
 
   it("labels the hardened container, and destroy is idempotent and safe", async () => {
-    const handle = await executor.prepare(spec({ labels: { job: "42", step: "7" }, limits: { pids: 99, nanoCpus: 500_000_000 } }));
+    const handle = await executor.prepare(
+      spec({ labels: { job: "42", step: "7" }, limits: { pids: 99, nanoCpus: 500_000_000 } }),
+    );
     const info = await docker.getContainer(handle.id).inspect();
     expect(info.Config.Labels).toMatchObject({ ...testLabel, job: "42", step: "7", ...APP_LABEL });
     expect(info.Config.User).toBe("1000:1000");
@@ -271,7 +319,9 @@ except OSError as e:
     await executor.destroy(handle);
     await executor.destroy(handle);
     await executor.destroy({ id: "0".repeat(64) });
-    await expect(docker.getContainer(handle.id).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    await expect(docker.getContainer(handle.id).inspect()).rejects.toMatchObject({
+      statusCode: 404,
+    });
   });
 
   it("removes every container with given labels (reaper)", async () => {
@@ -297,7 +347,11 @@ except OSError as e:
       const filler = await docker.createContainer({
         Image: "bisect-runner:latest",
         User: "0:0",
-        Cmd: ["sh", "-c", "git clone -q --mirror /src /whole && git clone -q --mirror /src /shared/one.git && git clone -q --mirror /src /shared/two.git"],
+        Cmd: [
+          "sh",
+          "-c",
+          "git clone -q --mirror /src /whole && git clone -q --mirror /src /shared/one.git && git clone -q --mirror /src /shared/two.git",
+        ],
         Labels: testLabel,
         HostConfig: {
           NetworkMode: "none",
@@ -313,15 +367,27 @@ except OSError as e:
       await filler.remove({ force: true });
 
       const sha = repo.shas[1]!;
-      const fromWhole = await run({ sha, repo: { kind: "volume", name: whole }, command: "git rev-parse HEAD; cat version.txt" });
+      const fromWhole = await run({
+        sha,
+        repo: { kind: "volume", name: whole },
+        command: "git rev-parse HEAD; cat version.txt",
+      });
       expect(fromWhole.log).toBe(`${sha}\n1\n`);
-      const bySubpath = await run({ sha, repo: { kind: "volume", name: shared, subpath: "one.git" }, command: "git rev-parse HEAD; ls /mirror" });
+      const bySubpath = await run({
+        sha,
+        repo: { kind: "volume", name: shared, subpath: "one.git" },
+        command: "git rev-parse HEAD; ls /mirror",
+      });
       expect(bySubpath.log).toContain(`${sha}\n`);
       // Only this repository's mirror is visible, not its neighbours in the volume.
       expect(bySubpath.log).not.toContain("two.git");
       expect(bySubpath.log).toContain("objects");
-      await expect(run({ repo: { kind: "volume", name: shared, subpath: "../etc" } })).rejects.toThrow(/subpath/);
-      await expect(run({ repo: { kind: "volume", name: `${whole}-absent` } })).rejects.toThrow(/does not exist/);
+      await expect(
+        run({ repo: { kind: "volume", name: shared, subpath: "../etc" } }),
+      ).rejects.toThrow(/subpath/);
+      await expect(run({ repo: { kind: "volume", name: `${whole}-absent` } })).rejects.toThrow(
+        /does not exist/,
+      );
     } finally {
       await removeLabelled(docker, testLabel);
       await docker.getVolume(whole).remove({ force: true });
@@ -338,6 +404,8 @@ except OSError as e:
     await expectHealthy();
     expect(await leftovers()).toEqual([]);
     // The only host-side trace of a run is its container, and it is gone.
-    expect(execFileSync("git", ["-C", repo.dir, "status", "--porcelain"], { encoding: "utf8" })).toBe("");
+    expect(
+      execFileSync("git", ["-C", repo.dir, "status", "--porcelain"], { encoding: "utf8" }),
+    ).toBe("");
   });
 }

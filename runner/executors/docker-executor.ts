@@ -35,7 +35,12 @@ import {
 export const APP_LABEL = { app: "bisect-bot" } as const;
 
 /** Where things live inside the container. */
-export const CONTAINER_PATHS = { mirror: "/mirror", work: "/work", checkout: "/work/src", tmp: "/tmp" } as const;
+export const CONTAINER_PATHS = {
+  mirror: "/mirror",
+  work: "/work",
+  checkout: "/work/src",
+  tmp: "/tmp",
+} as const;
 
 const RUNNER_UID = 1000;
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -60,7 +65,7 @@ const ENTRY_SCRIPT = [
     'if [ -n "$1" ]; then sh -c "$1"; r=$?; if [ "$r" -ne 0 ]; then ' +
     `echo "bisect-runner: setup failed with exit code $r" >&2; exit ${SETUP_FAILED_EXIT}; fi; fi; ` +
     'sh -c "$2"; exit $?' +
-    "' bisect-run \"$@\"",
+    '\' bisect-run "$@"',
 ].join("\n");
 
 export interface DockerExecutorOptions {
@@ -129,7 +134,17 @@ export class DockerExecutor implements Executor {
     try {
       container = await this.docker.createContainer({
         Image: image,
-        Cmd: ["sh", "-c", ENTRY_SCRIPT, "bisect-checkout", marker, mirrorDir, spec.sha, spec.setup ?? "", spec.command],
+        Cmd: [
+          "sh",
+          "-c",
+          ENTRY_SCRIPT,
+          "bisect-checkout",
+          marker,
+          mirrorDir,
+          spec.sha,
+          spec.setup ?? "",
+          spec.command,
+        ],
         Entrypoint: [],
         User: `${RUNNER_UID}:${RUNNER_UID}`,
         WorkingDir: CONTAINER_PATHS.work,
@@ -171,7 +186,9 @@ export class DockerExecutor implements Executor {
         );
       }
       if (spec.repo.kind === "volume") this.volumes.delete(spec.repo.name);
-      throw new InfrastructureError(`creating the container on ${this.name} failed: ${describeDockerError(err)}`);
+      throw new InfrastructureError(
+        `creating the container on ${this.name} failed: ${describeDockerError(err)}`,
+      );
     }
     this.runs.set(container.id, {
       container,
@@ -197,7 +214,12 @@ export class DockerExecutor implements Executor {
       // Both streams are in place before the container starts: no output is lost, and the wait
       // (condition next-exit, registered once its response headers arrive) cannot miss the exit.
       const [attach, waitResponse] = await Promise.all([
-        container.attach({ stream: true, stdout: true, stderr: true, hijack: true }) as Promise<Duplex>,
+        container.attach({
+          stream: true,
+          stdout: true,
+          stderr: true,
+          hijack: true,
+        }) as Promise<Duplex>,
         this.waitNextExit(container.id),
       ]);
       state.attach = attach;
@@ -216,7 +238,9 @@ export class DockerExecutor implements Executor {
       await container.start();
     } catch (err) {
       this.stopStreams(state);
-      throw new InfrastructureError(`starting the container on ${this.name} failed: ${describeDockerError(err)}`);
+      throw new InfrastructureError(
+        `starting the container on ${this.name} failed: ${describeDockerError(err)}`,
+      );
     }
     state.startedAt = Date.now();
     state.timer = setTimeout(() => this.kill(state, "timeout"), state.spec.timeoutMs);
@@ -225,7 +249,8 @@ export class DockerExecutor implements Executor {
 
   wait(run: RunHandle, signal?: AbortSignal): Promise<RunResult> {
     const state = this.state(run);
-    if (!state.started || !state.exit) return Promise.reject(new InfrastructureError(`run ${run.id} was not started`));
+    if (!state.started || !state.exit)
+      return Promise.reject(new InfrastructureError(`run ${run.id} was not started`));
     const onAbort = () => this.kill(state, "abort");
     if (signal) {
       if (signal.aborted) onAbort();
@@ -257,7 +282,10 @@ export class DockerExecutor implements Executor {
       }
     }
     this.runs.delete(run.id);
-    if (lastError) throw new InfrastructureError(`removing container ${run.id} on ${this.name} failed: ${describeDockerError(lastError)}`);
+    if (lastError)
+      throw new InfrastructureError(
+        `removing container ${run.id} on ${this.name} failed: ${describeDockerError(lastError)}`,
+      );
   }
 
   private state(run: RunHandle): RunState {
@@ -271,7 +299,9 @@ export class DockerExecutor implements Executor {
     try {
       exit = await state.exit!;
     } catch (err) {
-      throw new InfrastructureError(`waiting for the container on ${this.name} failed: ${describeDockerError(err)}`);
+      throw new InfrastructureError(
+        `waiting for the container on ${this.name} failed: ${describeDockerError(err)}`,
+      );
     } finally {
       clearTimeout(state.timer);
     }
@@ -281,19 +311,24 @@ export class DockerExecutor implements Executor {
     try {
       info = await state.container.inspect();
     } catch (err) {
-      throw new InfrastructureError(`inspecting the container on ${this.name} failed: ${describeDockerError(err)}`);
+      throw new InfrastructureError(
+        `inspecting the container on ${this.name} failed: ${describeDockerError(err)}`,
+      );
     }
     await drain(state);
     const raw: ExitInfo = {
       exitCode: info.State.ExitCode ?? exit.statusCode,
       oomKilled: info.State.OOMKilled === true,
-      durationMs: engineDuration(info.State.StartedAt, info.State.FinishedAt) ?? endedAt - state.startedAt,
+      durationMs:
+        engineDuration(info.State.StartedAt, info.State.FinishedAt) ?? endedAt - state.startedAt,
       log: state.output.text(),
       logTruncated: state.output.truncated,
     };
     if (raw.exitCode === CHECKOUT_FAILED && raw.log.includes(state.marker)) {
       const detail = raw.log.split(state.marker).join("").trim().split("\n").slice(-10).join("\n");
-      throw new InfrastructureError(`checkout of ${state.spec.sha} failed on ${this.name}: ${detail || "no output"}`);
+      throw new InfrastructureError(
+        `checkout of ${state.spec.sha} failed on ${this.name}: ${detail || "no output"}`,
+      );
     }
     const killed = state.timedOut || state.aborted;
     const bySignal = killed || (raw.oomKilled && raw.exitCode === 137);
@@ -338,7 +373,12 @@ export class DockerExecutor implements Executor {
           method: "POST",
           options: { _query: { condition: "next-exit" }, _body: {} },
           isStream: true,
-          statusCodes: { 200: true, 400: "bad parameter", 404: "no such container", 500: "server error" },
+          statusCodes: {
+            200: true,
+            400: "bad parameter",
+            404: "no such container",
+            500: "server error",
+          },
         },
         (err: unknown, res: unknown) => (err ? reject(err) : resolve(res as IncomingMessage)),
       );
@@ -346,17 +386,31 @@ export class DockerExecutor implements Executor {
   }
 
   /** The read-only /mirror mount for a repository source, and the repository's path inside it. */
-  private async mirrorMount(repo: RepoSource): Promise<{ mounts: Docker.MountSettings[]; mirrorDir: string }> {
+  private async mirrorMount(
+    repo: RepoSource,
+  ): Promise<{ mounts: Docker.MountSettings[]; mirrorDir: string }> {
     const target = CONTAINER_PATHS.mirror;
     if (repo.kind === "host-path") {
-      if (!repo.path.startsWith("/")) throw new InfrastructureError(`repository path must be absolute: ${repo.path}`);
+      if (!repo.path.startsWith("/"))
+        throw new InfrastructureError(`repository path must be absolute: ${repo.path}`);
       return {
-        mounts: [{ Type: "bind", Source: repo.path, Target: target, ReadOnly: true, BindOptions: { Propagation: "rprivate" } }],
+        mounts: [
+          {
+            Type: "bind",
+            Source: repo.path,
+            Target: target,
+            ReadOnly: true,
+            BindOptions: { Propagation: "rprivate" },
+          },
+        ],
         mirrorDir: target,
       };
     }
     const subpath = repo.subpath?.replace(/^\/+|\/+$/g, "") ?? "";
-    if (subpath && subpath.split("/").some((part) => part === ".." || part === "." || part === "")) {
+    if (
+      subpath &&
+      subpath.split("/").some((part) => part === ".." || part === "." || part === "")
+    ) {
       throw new InfrastructureError(`invalid volume subpath: ${repo.subpath}`);
     }
     const volume = await this.inspectVolume(repo.name);
@@ -383,7 +437,10 @@ export class DockerExecutor implements Executor {
             Source: repo.name,
             Target: target,
             ReadOnly: true,
-            VolumeOptions: { NoCopy: true, Subpath: subpath } as Docker.MountSettings["VolumeOptions"],
+            VolumeOptions: {
+              NoCopy: true,
+              Subpath: subpath,
+            } as Docker.MountSettings["VolumeOptions"],
           },
         ],
         mirrorDir: target,
@@ -419,8 +476,11 @@ export class DockerExecutor implements Executor {
       this.volumes.set(name, facts);
       return facts;
     } catch (err) {
-      if (statusOf(err) === 404) throw new InfrastructureError(`volume ${name} does not exist on ${this.name}`);
-      throw new InfrastructureError(`inspecting volume ${name} on ${this.name} failed: ${describeDockerError(err)}`);
+      if (statusOf(err) === 404)
+        throw new InfrastructureError(`volume ${name} does not exist on ${this.name}`);
+      throw new InfrastructureError(
+        `inspecting volume ${name} on ${this.name} failed: ${describeDockerError(err)}`,
+      );
     }
   }
 
@@ -429,7 +489,9 @@ export class DockerExecutor implements Executor {
       (v) => Number.parseFloat(v.ApiVersion) || 0,
       (err: unknown) => {
         this.apiVersion = undefined;
-        throw new InfrastructureError(`asking ${this.name} for its version failed: ${describeDockerError(err)}`);
+        throw new InfrastructureError(
+          `asking ${this.name} for its version failed: ${describeDockerError(err)}`,
+        );
       },
     );
     return this.apiVersion;
@@ -447,8 +509,10 @@ function validateSpec(spec: RunSpec): void {
   if (!(limits.nanoCpus > 0)) problems.push("limits.nanoCpus must be > 0");
   if (!(limits.pids > 0)) problems.push("limits.pids must be > 0");
   if (!(limits.workBytes > 0)) problems.push("limits.workBytes must be > 0");
-  for (const name of Object.keys(spec.env ?? {})) if (!isEnvName(name)) problems.push(`invalid environment name ${JSON.stringify(name)}`);
-  for (const [k, v] of Object.entries(spec.labels)) if (!k || typeof v !== "string") problems.push(`invalid label ${JSON.stringify(k)}`);
+  for (const name of Object.keys(spec.env ?? {}))
+    if (!isEnvName(name)) problems.push(`invalid environment name ${JSON.stringify(name)}`);
+  for (const [k, v] of Object.entries(spec.labels))
+    if (!k || typeof v !== "string") problems.push(`invalid label ${JSON.stringify(k)}`);
   if (problems.length) throw new InfrastructureError(`invalid run spec: ${problems.join("; ")}`);
 }
 
@@ -459,8 +523,14 @@ function readExit(res: IncomingMessage): Promise<{ statusCode: number | null; er
     res.on("data", (chunk: string) => (body += chunk));
     res.on("end", () => {
       try {
-        const parsed = JSON.parse(body) as { StatusCode?: number; Error?: { Message?: string } | null };
-        resolve({ statusCode: typeof parsed.StatusCode === "number" ? parsed.StatusCode : null, error: parsed.Error?.Message });
+        const parsed = JSON.parse(body) as {
+          StatusCode?: number;
+          Error?: { Message?: string } | null;
+        };
+        resolve({
+          statusCode: typeof parsed.StatusCode === "number" ? parsed.StatusCode : null,
+          error: parsed.Error?.Message,
+        });
       } catch {
         reject(new Error(`unreadable wait response: ${body.slice(0, 200)}`));
       }
@@ -473,12 +543,18 @@ function readExit(res: IncomingMessage): Promise<{ statusCode: number | null; er
 async function drain(state: RunState): Promise<void> {
   if (!state.attachEnded) return;
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([state.attachEnded, new Promise<void>((r) => (timer = setTimeout(r, DRAIN_MS)))]);
+  await Promise.race([
+    state.attachEnded,
+    new Promise<void>((r) => (timer = setTimeout(r, DRAIN_MS))),
+  ]);
   clearTimeout(timer);
   state.attach?.destroy();
 }
 
-function engineDuration(startedAt: string | undefined, finishedAt: string | undefined): number | undefined {
+function engineDuration(
+  startedAt: string | undefined,
+  finishedAt: string | undefined,
+): number | undefined {
   const start = parseDockerTime(startedAt);
   const end = parseDockerTime(finishedAt);
   if (start === undefined || end === undefined || end < start) return undefined;
@@ -497,7 +573,10 @@ function parseDockerTime(value: string | undefined): number | undefined {
 }
 
 /** Remove every container carrying all the given labels (a reaper's sweep). Resolves with their ids. */
-export async function removeLabelled(docker: Docker, labels: Record<string, string>): Promise<string[]> {
+export async function removeLabelled(
+  docker: Docker,
+  labels: Record<string, string>,
+): Promise<string[]> {
   const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
   if (filters.label.length === 0) throw new Error("removeLabelled needs at least one label");
   let list: Docker.ContainerInfo[];
@@ -520,6 +599,7 @@ export async function removeLabelled(docker: Docker, labels: Record<string, stri
       }
     }),
   );
-  if (failures.length) throw new InfrastructureError(`removing labelled containers failed: ${failures.join("; ")}`);
+  if (failures.length)
+    throw new InfrastructureError(`removing labelled containers failed: ${failures.join("; ")}`);
   return removed;
 }

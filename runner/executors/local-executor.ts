@@ -18,7 +18,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { TailBuffer } from "./output.js";
-import { type Executor, InfrastructureError, type RunHandle, type RunResult, type RunSpec } from "./types.js";
+import {
+  type Executor,
+  InfrastructureError,
+  type RunHandle,
+  type RunResult,
+  type RunSpec,
+} from "./types.js";
 
 const SETUP_FAILED_EXIT = 125;
 /** After the command exits: how long the output pipes may take to close. */
@@ -56,10 +62,18 @@ function gitQuiet(args: string[], cwd?: string): Promise<void> {
       {
         cwd,
         maxBuffer: 16 * 1024 * 1024,
-        env: onlyEnv({ PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/", GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" }),
+        env: onlyEnv({
+          PATH: process.env.PATH ?? "/usr/bin:/bin",
+          HOME: process.env.HOME ?? "/",
+          GIT_TERMINAL_PROMPT: "0",
+          LC_ALL: "C",
+        }),
       },
       (err, _stdout, stderr) => {
-        if (err) reject(new Error((String(stderr).trim() || err.message).split("\n").slice(-5).join("\n")));
+        if (err)
+          reject(
+            new Error((String(stderr).trim() || err.message).split("\n").slice(-5).join("\n")),
+          );
         else resolve();
       },
     );
@@ -73,23 +87,36 @@ export class LocalExecutor implements Executor {
   constructor(private readonly options: LocalExecutorOptions = {}) {}
 
   async prepare(spec: RunSpec): Promise<RunHandle> {
-    if (spec.repo.kind !== "host-path") throw new InfrastructureError("the local executor needs a host-path repository");
-    if (!/^[0-9a-f]{7,64}$/i.test(spec.sha)) throw new InfrastructureError(`sha must be hexadecimal: ${JSON.stringify(spec.sha)}`);
+    if (spec.repo.kind !== "host-path")
+      throw new InfrastructureError("the local executor needs a host-path repository");
+    if (!/^[0-9a-f]{7,64}$/i.test(spec.sha))
+      throw new InfrastructureError(`sha must be hexadecimal: ${JSON.stringify(spec.sha)}`);
     if (!(spec.timeoutMs > 0)) throw new InfrastructureError("timeoutMs must be > 0");
     for (const name of Object.keys(spec.env ?? {})) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new InfrastructureError(`invalid environment name ${JSON.stringify(name)}`);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+        throw new InfrastructureError(`invalid environment name ${JSON.stringify(name)}`);
     }
     const dir = await mkdtemp(path.join(this.options.tmpRoot ?? tmpdir(), "bisect-run-"));
     const src = path.join(dir, "src");
     try {
       await gitQuiet(["clone", "-q", "--shared", "--no-checkout", "--", spec.repo.path, src]);
-      await gitQuiet(["-c", "advice.detachedHead=false", "checkout", "-q", "--detach", spec.sha], src);
+      await gitQuiet(
+        ["-c", "advice.detachedHead=false", "checkout", "-q", "--detach", spec.sha],
+        src,
+      );
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
       throw new InfrastructureError(`checkout of ${spec.sha} failed: ${(err as Error).message}`);
     }
     const id = randomUUID();
-    this.runs.set(id, { spec, dir, startedAt: 0, output: new TailBuffer(spec.logLimitBytes), timedOut: false, aborted: false });
+    this.runs.set(id, {
+      spec,
+      dir,
+      startedAt: 0,
+      output: new TailBuffer(spec.logLimitBytes),
+      timedOut: false,
+      aborted: false,
+    });
     return { id };
   }
 
@@ -99,7 +126,11 @@ export class LocalExecutor implements Executor {
     const { spec } = state;
     const child = spawn("sh", ["-c", RUN_SCRIPT, "bisect-run", spec.setup ?? "", spec.command], {
       cwd: path.join(state.dir, "src"),
-      env: onlyEnv({ PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin", HOME: state.dir, ...spec.env }),
+      env: onlyEnv({
+        PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+        HOME: state.dir,
+        ...spec.env,
+      }),
       detached: true, // its own process group, so the whole group can be killed
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -121,7 +152,9 @@ export class LocalExecutor implements Executor {
     state.exit.catch(() => {});
     await new Promise<void>((resolve, reject) => {
       child.once("spawn", resolve);
-      child.once("error", (err) => reject(new InfrastructureError(`starting sh failed: ${err.message}`)));
+      child.once("error", (err) =>
+        reject(new InfrastructureError(`starting sh failed: ${err.message}`)),
+      );
     });
     state.timer = setTimeout(() => {
       if (child.exitCode === null && child.signalCode === null) {
@@ -135,7 +168,8 @@ export class LocalExecutor implements Executor {
   wait(run: RunHandle, signal?: AbortSignal): Promise<RunResult> {
     const state = this.state(run);
     const child = state.child;
-    if (!child || !state.exit) return Promise.reject(new InfrastructureError(`run ${run.id} was not started`));
+    if (!child || !state.exit)
+      return Promise.reject(new InfrastructureError(`run ${run.id} was not started`));
     const onAbort = () => {
       if (child.exitCode === null && child.signalCode === null) {
         state.aborted = true;

@@ -7,7 +7,8 @@ export class TailBuffer {
   private seen = 0;
 
   constructor(readonly limit: number) {
-    if (!Number.isFinite(limit) || limit < 0) throw new RangeError(`log limit must be ≥ 0, got ${limit}`);
+    if (!Number.isFinite(limit) || limit < 0)
+      throw new RangeError(`log limit must be ≥ 0, got ${limit}`);
   }
 
   push(chunk: Buffer): void {

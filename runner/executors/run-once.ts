@@ -6,10 +6,23 @@ import { type Executor, type RunHandle, type RunResult, type RunSpec } from "./t
  * Run `spec` once on `executor` and always clean up. Rejects with the first failure; when only
  * the clean-up fails, rejects with that (the resource may be left for the reaper).
  */
-export async function runOnce(executor: Executor, spec: RunSpec, signal?: AbortSignal): Promise<RunResult> {
+export async function runOnce(
+  executor: Executor,
+  spec: RunSpec,
+  signal?: AbortSignal,
+): Promise<RunResult> {
   if (signal?.aborted) {
     // Nothing was created: report the abort without touching the backend.
-    return { exitCode: null, signal: null, timedOut: false, oomKilled: false, aborted: true, durationMs: 0, log: "", logTruncated: false };
+    return {
+      exitCode: null,
+      signal: null,
+      timedOut: false,
+      oomKilled: false,
+      aborted: true,
+      durationMs: 0,
+      log: "",
+      logTruncated: false,
+    };
   }
   let handle: RunHandle | undefined;
   let result: RunResult | undefined;

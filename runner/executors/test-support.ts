@@ -29,20 +29,23 @@ export function makeRepo(count = 3, badFrom = count): TestRepo {
     execFileSync("git", ["-C", dir, ...args], {
       encoding: "utf8",
       env: {
-        PATH: process.env.PATH,
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
         HOME: dir,
         GIT_CONFIG_NOSYSTEM: "1",
         GIT_AUTHOR_NAME: "Test",
         GIT_AUTHOR_EMAIL: "test@example.invalid",
         GIT_COMMITTER_NAME: "Test",
         GIT_COMMITTER_EMAIL: "test@example.invalid",
-      } as NodeJS.ProcessEnv,
+      } as unknown as NodeJS.ProcessEnv,
     }).trim();
   git("init", "-q", "-b", "main");
   const shas: string[] = [];
   for (let i = 0; i < count; i++) {
     writeFileSync(path.join(dir, "version.txt"), `${i}\n`);
-    writeFileSync(path.join(dir, "check.sh"), i >= badFrom ? "echo broken; exit 1\n" : "echo fine; exit 0\n");
+    writeFileSync(
+      path.join(dir, "check.sh"),
+      i >= badFrom ? "echo broken; exit 1\n" : "echo fine; exit 0\n",
+    );
     git("add", "version.txt", "check.sh");
     git("commit", "-q", "-m", `commit ${i}`);
     shas.push(git("rev-parse", "HEAD"));
@@ -50,7 +53,9 @@ export function makeRepo(count = 3, badFrom = count): TestRepo {
   return { dir, shas };
 }
 
-export function specFor(repo: TestRepo, overrides: Partial<RunSpec> & { limits?: Partial<Limits> } = {}): RunSpec {
+export type SpecOverrides = Partial<Omit<RunSpec, "limits">> & { limits?: Partial<Limits> };
+
+export function specFor(repo: TestRepo, overrides: SpecOverrides = {}): RunSpec {
   const { limits, ...rest } = overrides;
   return {
     labels: {},
@@ -61,7 +66,12 @@ export function specFor(repo: TestRepo, overrides: Partial<RunSpec> & { limits?:
     network: false,
     logLimitBytes: 64 * 1024,
     ...rest,
-    limits: { ...defaultLimits, memoryBytes: 256 * 1024 * 1024, workBytes: 64 * 1024 * 1024, ...limits },
+    limits: {
+      ...defaultLimits,
+      memoryBytes: 256 * 1024 * 1024,
+      workBytes: 64 * 1024 * 1024,
+      ...limits,
+    },
   };
 }
 
@@ -83,8 +93,11 @@ export async function enginesUnderTest(): Promise<EngineUnderTest[]> {
   const devDir = developmentEnginesDir();
   const unixEndpoint =
     process.env.DOCKER_HOST ??
-    (devDir && existsSync(path.join(devDir, "run/h1.sock")) ? `unix://${path.join(devDir, "run/h1.sock")}` : "unix:///var/run/docker.sock");
-  const certs = process.env.BISECT_ENGINE_CERTS ?? (devDir ? path.join(devDir, "certs") : undefined);
+    (devDir && existsSync(path.join(devDir, "run/h1.sock"))
+      ? `unix://${path.join(devDir, "run/h1.sock")}`
+      : "unix:///var/run/docker.sock");
+  const certs =
+    process.env.BISECT_ENGINE_CERTS ?? (devDir ? path.join(devDir, "certs") : undefined);
   let tlsHosts = (process.env.BISECT_ENGINE_TLS_HOSTS ?? "").split(",").filter(Boolean);
   if (tlsHosts.length === 0 && devDir) {
     const count = readdirSync(path.join(devDir, "run")).filter((f) => /^h\d+\.pid$/.test(f)).length;
@@ -92,20 +105,38 @@ export async function enginesUnderTest(): Promise<EngineUnderTest[]> {
   }
   const tlsEndpoint = tlsHosts[tlsHosts.length - 1];
 
-  const probe = async (name: string, endpoint: string | undefined, tls?: string): Promise<EngineUnderTest> => {
-    if (!endpoint) return { name, endpoint: "-", unavailable: "no TLS engine configured (BISECT_ENGINE_TLS_HOSTS)" };
+  const probe = async (
+    name: string,
+    endpoint: string | undefined,
+    tls?: string,
+  ): Promise<EngineUnderTest> => {
+    if (!endpoint)
+      return {
+        name,
+        endpoint: "-",
+        unavailable: "no TLS engine configured (BISECT_ENGINE_TLS_HOSTS)",
+      };
     if (tls === undefined && !endpoint.startsWith("unix://")) {
       return { name, endpoint, unavailable: "no TLS client material (BISECT_ENGINE_CERTS)" };
     }
     try {
       const docker = connectDocker(endpoint, { tls });
-      await (docker.ping as (o: { abortSignal: AbortSignal }) => Promise<unknown>).call(docker, { abortSignal: AbortSignal.timeout(5_000) });
+      await (docker.ping as (o: { abortSignal: AbortSignal }) => Promise<unknown>).call(docker, {
+        abortSignal: AbortSignal.timeout(5_000),
+      });
       return { name, endpoint, docker };
     } catch (err) {
-      return { name, endpoint, unavailable: `${endpoint} unreachable: ${describeDockerError(err)}` };
+      return {
+        name,
+        endpoint,
+        unavailable: `${endpoint} unreachable: ${describeDockerError(err)}`,
+      };
     }
   };
-  return Promise.all([probe("unix socket (host 1)", unixEndpoint), probe("TLS", tlsEndpoint, certs)]);
+  return Promise.all([
+    probe("unix socket (host 1)", unixEndpoint),
+    probe("TLS", tlsEndpoint, certs),
+  ]);
 }
 
 /** Docker tests fail instead of skipping in CI. */
