@@ -1,0 +1,186 @@
+// `npm run bisect`: prepare the repository, resolve the range, run the bisection on an executor,
+// print the result. Returns the exit status: 0 found, 1 any other outcome or an error, 2 usage
+// error, 130 interrupted.
+import type Docker from "dockerode";
+import { runBisection, type BisectionResult } from "../bisection/run-bisection.js";
+import { connectDocker, parseEndpoint, pingEngine } from "../docker/connect.js";
+import type { Policy, Sha } from "../engine/types.js";
+import { DockerExecutor } from "../executors/docker-executor.js";
+import { LocalExecutor } from "../executors/local-executor.js";
+import { defaultLimits, type Executor, type RunSpec } from "../executors/types.js";
+import { readCommitInfos, type CommitInfo } from "../git/commit-info.js";
+import { isAncestor, listCommitGraph } from "../git/graph.js";
+import { prepareRepo, type PreparedRepo } from "../git/prepare.js";
+import { resolveRef } from "../git/refs.js";
+import { ensureRunnerImage } from "../image.js";
+import { HELP, parseCliArgs, USAGE, type CliOptions } from "./args.js";
+import { errorJson, formatEvent, formatResult, short, toJson, type JsonResult } from "./output.js";
+
+export interface CliIo {
+  /** Receives the JSON object (with --json) or the help text. */
+  stdout(text: string): void;
+  /** Progress and results for people. */
+  stderr(text: string): void;
+  env: Record<string, string | undefined>;
+  /** Interrupt (Ctrl-C): runs in flight are killed and removed before runCli resolves. */
+  signal?: AbortSignal;
+}
+
+export const EXIT = { found: 0, notFound: 1, usage: 2, interrupted: 130 } as const;
+
+/** Output kept per run. */
+const LOG_LIMIT_BYTES = 64 * 1024;
+const DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
+
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const parsed = parseCliArgs(argv);
+  if (parsed.kind === "help") {
+    io.stdout(`${HELP}\n`);
+    return 0;
+  }
+  if (parsed.kind === "usage-error") {
+    io.stderr(`bisect: ${parsed.message}\n${USAGE}\n`);
+    return EXIT.usage;
+  }
+  const options = parsed.options;
+  const say = (line: string) => io.stderr(`${line}\n`);
+  const finish = (json: JsonResult, code: number) => {
+    if (options.json) io.stdout(`${JSON.stringify(json)}\n`);
+    return code;
+  };
+
+  let repo: PreparedRepo | undefined;
+  let executor: OpenedExecutor | undefined;
+  try {
+    if (io.signal?.aborted) return finish(errorJson("interrupted", true), EXIT.interrupted);
+    repo = await prepareRepo(options.repo, { signal: io.signal });
+    if (repo.cloned) say(`cloned ${options.repo}`);
+    const good = await resolveRef(repo.path, options.good, io.signal);
+    const bad = await resolveRef(repo.path, options.bad, io.signal);
+    if (good === bad) throw new Error(`--good and --bad name the same commit ${short(good)}: there is nothing to bisect`);
+    const graph = await listCommitGraph(repo.path, good, bad, { firstParent: options.firstParent, signal: io.signal });
+    const count = Object.keys(graph.commits).length;
+    if (count === 0) {
+      throw new Error(
+        `the bad revision ${short(bad)} is an ancestor of the good revision ${short(good)}: no commit lies between them (did you swap --good and --bad?)`,
+      );
+    }
+    if (!(await isAncestor(repo.path, good, bad, io.signal))) {
+      say(`note: ${short(good)} is not an ancestor of ${short(bad)}; bisecting the commits of ${short(bad)} that ${short(good)} lacks`);
+    }
+    say(
+      `bisecting ${count} commit${count === 1 ? "" : "s"} between good ${short(good)} and bad ${short(bad)} ` +
+        `(${options.executor} executor, parallel ${options.parallel}${options.runs > 1 ? `, ${options.runs} runs per commit` : ""})`,
+    );
+
+    executor = await openExecutor(options, io, say);
+    const image = executor.image;
+    const repoPath = repo.path;
+    const specFor = (sha: Sha): RunSpec => ({
+      labels: { "bisect-bot.source": "cli", "bisect-bot.pid": String(process.pid) },
+      repo: { kind: "host-path", path: repoPath },
+      sha,
+      command: options.command,
+      timeoutMs: Math.round(options.timeoutSeconds * 1000),
+      limits: defaultLimits,
+      network: false,
+      logLimitBytes: LOG_LIMIT_BYTES,
+      ...(image ? { image } : {}),
+    });
+    const policy: Partial<Policy> = {
+      runs: options.runs,
+      failThreshold: options.failThreshold,
+      firstParent: options.firstParent,
+    };
+
+    const started = performance.now();
+    const result = await runBisection({
+      graph,
+      policy,
+      parallel: options.parallel,
+      executor: executor.executor,
+      specFor,
+      signal: io.signal,
+      onEvent: (event) => {
+        const line = formatEvent(event);
+        if (line) say(line);
+      },
+    });
+    const wallMs = performance.now() - started;
+
+    const infos = await commitInfos(repo.path, result);
+    say(formatResult(result, infos, wallMs));
+    if (result.outcome === "good-is-bad" || result.outcome === "bad-is-good") showEndpointLog(result, good, bad, say);
+    const culpritInfo = result.culprit ? infos.get(result.culprit) : undefined;
+    const code = result.aborted ? EXIT.interrupted : result.outcome === "found" ? EXIT.found : EXIT.notFound;
+    return finish(toJson(result, { ...(culpritInfo ? { culpritInfo } : {}), range: { good, bad, commits: count } }), code);
+  } catch (error) {
+    const aborted = io.signal?.aborted === true;
+    const message = aborted ? "interrupted" : error instanceof Error ? error.message : String(error);
+    say(`error: ${message}`);
+    return finish(errorJson(message, aborted), aborted ? EXIT.interrupted : EXIT.notFound);
+  } finally {
+    executor?.close();
+    await repo?.cleanup();
+  }
+}
+
+interface OpenedExecutor {
+  executor: Executor;
+  image?: string;
+  close(): void;
+}
+
+async function openExecutor(options: CliOptions, io: CliIo, say: (line: string) => void): Promise<OpenedExecutor> {
+  if (options.executor === "local") {
+    say("warning: the local executor runs the command as this user on this machine, without isolation");
+    return { executor: new LocalExecutor(), close() {} };
+  }
+  const endpoint = options.dockerHost ?? nonEmpty(io.env.DOCKER_HOST) ?? DEFAULT_DOCKER_HOST;
+  const kind = parseEndpoint(endpoint).kind;
+  const certDir = nonEmpty(io.env.DOCKER_CERT_PATH) ?? nonEmpty(io.env.BISECT_ENGINE_CERTS);
+  const docker: Docker = connectDocker(endpoint, kind === "tcp" && certDir ? { tls: certDir } : {});
+  const close = () => destroyAgent(docker);
+  try {
+    await pingEngine(docker, 10_000, `Docker engine ${endpoint}`);
+    let image = options.image;
+    if (!image) {
+      const ensured = await ensureRunnerImage(docker, {
+        signal: io.signal,
+        onProgress: (line) => say(`  image: ${line}`),
+      });
+      if (ensured.action !== "present") say(`runner image ${ensured.tag} ${ensured.action}`);
+      image = ensured.tag;
+    }
+    return { executor: new DockerExecutor(docker, { image }), image, close };
+  } catch (error) {
+    close();
+    throw error;
+  }
+}
+
+/** Subjects and authors of the culprit and the candidates, for the closing paragraph. */
+async function commitInfos(repo: string, result: BisectionResult): Promise<Map<string, CommitInfo>> {
+  const shas = [...new Set([...(result.culprit ? [result.culprit] : []), ...result.candidates.slice(0, 30)])];
+  try {
+    return new Map((await readCommitInfos(repo, shas)).map((i) => [i.sha, i]));
+  } catch {
+    return new Map();
+  }
+}
+
+function showEndpointLog(result: BisectionResult, good: Sha, bad: Sha, say: (line: string) => void) {
+  const sha = result.outcome === "good-is-bad" ? good : bad;
+  const step = [...result.steps].reverse().find((s) => s.sha === sha && s.log);
+  if (!step) return;
+  const tail = step.log.trimEnd().split("\n").slice(-15);
+  say(`    last output of ${short(sha)} (exit ${step.exitCode ?? step.reason ?? "?"}):`);
+  for (const line of tail) say(`    | ${line}`);
+}
+
+function destroyAgent(docker: Docker) {
+  const agent = (docker.modem as { agent?: { destroy?: () => void } }).agent;
+  agent?.destroy?.();
+}
+
+const nonEmpty = (value: string | undefined) => (value && value.trim() !== "" ? value : undefined);

@@ -1,0 +1,171 @@
+// npm run bench:bisect [-- --commits 1024 --seed 42 --parallel 1,4 --sleep 1]
+//
+// A linear repository of N commits (git fast-import) with the first bad commit at a seeded random
+// position; the test command sleeps, then checks a file. Measured in one run:
+//   - `git bisect run` locally (the baseline),
+//   - runBisection with the Docker executor at each --parallel (endpoints verified, as the CLI does).
+// Printed: wall time, ratio to the baseline, rounds, steps, and per-run overhead = the run's wall
+// time from container create until removed, minus the command's own sleep (checkout included).
+// Targets: parallel 4 ≤ 0.6 × baseline; median overhead ≤ 500 ms.
+import { parseArgs } from "node:util";
+import type Docker from "dockerode";
+import { runBisection, type BisectionResult } from "../../runner/bisection/run-bisection.js";
+import { connectDocker, parseEndpoint, pingEngine } from "../../runner/docker/connect.js";
+import { DockerExecutor } from "../../runner/executors/docker-executor.js";
+import { defaultLimits, type RunSpec } from "../../runner/executors/types.js";
+import { listCommitGraph } from "../../runner/git/graph.js";
+import { ensureRunnerImage } from "../../runner/image.js";
+import { gitBisect } from "./lib/git-bisect.js";
+import { generateRepo, linearHistory, seededRandom } from "./lib/repo-gen.js";
+import { median, percentile, TimingExecutor, type RunTiming } from "./lib/timing-executor.js";
+
+const { values } = parseArgs({
+  options: {
+    commits: { type: "string", default: "1024" },
+    seed: { type: "string", default: "42" },
+    parallel: { type: "string", default: "1,4" },
+    sleep: { type: "string", default: "1" },
+    "docker-host": { type: "string" },
+  },
+});
+const commits = Number(values.commits);
+const seed = Number(values.seed);
+const sleepSeconds = Number(values.sleep);
+const parallels = values.parallel.split(",").map(Number);
+const command = `sleep ${sleepSeconds}; ! grep -q bad state.txt`;
+
+const endpoint = values["docker-host"] ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
+const certDir = process.env.DOCKER_CERT_PATH || process.env.BISECT_ENGINE_CERTS;
+const docker: Docker = connectDocker(
+  endpoint,
+  parseEndpoint(endpoint).kind === "tcp" && certDir ? { tls: certDir } : {},
+);
+await pingEngine(docker, 10_000);
+const image = (await ensureRunnerImage(docker, { onProgress: () => process.stderr.write(".") })).tag;
+
+// Culprit somewhere in the middle 90%, from the seed.
+const culprit = 1 + Math.floor(commits * 0.05 + seededRandom(seed)() * commits * 0.9);
+const repo = await generateRepo(linearHistory(commits), { culprit });
+const good = repo.shas[0]!;
+const bad = repo.shas[commits - 1]!;
+const graph = await listCommitGraph(repo.dir, good, bad);
+console.log(
+  `repository: ${commits} commits (linear), culprit #${culprit} ${repo.shas[culprit]!.slice(0, 10)}, seed ${seed}; ` +
+    `command: ${command}; engine ${endpoint}, image ${image}; ${process.env.HOSTNAME ?? ""}`.trim(),
+);
+
+interface Row {
+  mode: string;
+  wallMs: number;
+  rounds: number | string;
+  steps: number;
+  correct: boolean;
+  overheads: number[];
+  toResult: number[];
+  timings: RunTiming[];
+}
+const rows: Row[] = [];
+
+try {
+  const reference = await gitBisect(repo.dir, good, bad, command);
+  rows.push({
+    mode: "git bisect run (local)",
+    wallMs: reference.wallMs,
+    rounds: "-",
+    steps: reference.steps,
+    correct: reference.culprit === repo.shas[culprit],
+    overheads: [],
+    toResult: [],
+    timings: [],
+  });
+
+  const specFor = (sha: string): RunSpec => ({
+    labels: { "bisect-bot.source": "bench" },
+    repo: { kind: "host-path", path: repo.dir },
+    sha,
+    command,
+    timeoutMs: 120_000,
+    limits: defaultLimits,
+    network: false,
+    logLimitBytes: 4096,
+    image,
+  });
+
+  // Warm-up: the first container on an engine is slower (image layers, cgroup setup).
+  const warm = new DockerExecutor(docker, { image });
+  for (let i = 0; i < 2; i++) {
+    const h = await warm.prepare({ ...specFor(good), command: "true" });
+    await warm.start(h);
+    await warm.wait(h);
+    await warm.destroy(h);
+  }
+
+  for (const parallel of parallels) {
+    const executor = new TimingExecutor(new DockerExecutor(docker, { image }));
+    const started = performance.now();
+    const result: BisectionResult = await runBisection({ graph, parallel, executor, specFor });
+    const wallMs = performance.now() - started;
+    const finished = executor.timings.filter((t) => t.destroyEnd !== undefined && t.waitEnd !== undefined && t.exitCode !== null);
+    rows.push({
+      mode: `docker, --parallel ${parallel}`,
+      wallMs,
+      rounds: result.rounds,
+      steps: result.steps.length,
+      correct: result.outcome === "found" && result.culprit === repo.shas[culprit],
+      overheads: finished.map((t) => t.destroyEnd! - t.prepareStart - sleepSeconds * 1000),
+      toResult: finished.map((t) => t.waitEnd! - t.prepareStart - sleepSeconds * 1000),
+      timings: executor.timings,
+    });
+    if (result.outcome !== "found") console.log(`  ${parallel}: ${result.outcome}: ${result.explanation}`);
+  }
+} finally {
+  await repo.cleanup();
+}
+
+const base = rows[0]!.wallMs;
+const fmt = (ms: number) => (Number.isNaN(ms) ? "-" : `${Math.round(ms)} ms`);
+const table = [
+  ["mode", "wall", "× baseline", "rounds", "steps", "culprit", "overhead median (p90)", "to result median"],
+  ...rows.map((r) => [
+    r.mode,
+    `${(r.wallMs / 1000).toFixed(2)} s`,
+    (r.wallMs / base).toFixed(2),
+    String(r.rounds),
+    String(r.steps),
+    r.correct ? "right" : "WRONG",
+    r.overheads.length ? `${fmt(median(r.overheads))} (${fmt(percentile(r.overheads, 90))})` : "-",
+    r.toResult.length ? fmt(median(r.toResult)) : "-",
+  ]),
+];
+const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
+console.log("");
+for (const [i, row] of table.entries()) {
+  console.log(row.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd());
+  if (i === 0) console.log(widths.map((w) => "-".repeat(w)).join("  "));
+}
+
+// Where a run's time goes (medians): create, attach+start, command (engine's own measure) and
+// wait, removal.
+console.log("\nper-run phases (medians, ms): create | start | wait (command incl. checkout) | destroy");
+for (const r of rows.slice(1)) {
+  const t = r.timings.filter((x) => x.destroyEnd !== undefined && x.waitEnd !== undefined && x.startEnd !== undefined);
+  const m = (f: (x: RunTiming) => number) => Math.round(median(t.map(f)));
+  console.log(
+    `  ${r.mode}: ${m((x) => x.prepareEnd! - x.prepareStart)} | ${m((x) => x.startEnd! - x.prepareEnd!)} | ` +
+      `${m((x) => x.waitEnd! - x.startEnd!)} (engine-reported ${m((x) => x.durationMs!)}) | ${m((x) => x.destroyEnd! - x.waitEnd!)}`,
+  );
+}
+
+const p4 = rows.find((r) => r.mode.endsWith("--parallel 4"));
+if (p4) {
+  const ratio = p4.wallMs / base;
+  const over = median(rows.slice(1).flatMap((r) => r.overheads));
+  console.log(
+    `\ntargets: --parallel 4 ≤ 0.60 × baseline: ${ratio.toFixed(2)} ${ratio <= 0.6 ? "met" : "MISSED"}; ` +
+      `median overhead ≤ 500 ms: ${Math.round(over)} ms ${over <= 500 ? "met" : "MISSED"}`,
+  );
+}
+const allRight = rows.every((r) => r.correct);
+if (!allRight) console.log("a mode found the WRONG culprit");
+(docker.modem as { agent?: { destroy?: () => void } }).agent?.destroy?.();
+process.exit(allRight ? 0 : 1);
