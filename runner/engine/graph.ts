@@ -158,7 +158,7 @@ const BITSET_BUDGET_WORDS = 4 * 1024 * 1024;
  * its parent's weight + 1; a merge needs the size of a union, counted with bitsets over C in
  * column blocks that fit the memory budget.
  */
-export function candidateWeights(g: RangeGraph, members: Int32Array): Int32Array {
+export function candidateWeights(g: RangeGraph, members: Int32Array, budgetWords = BITSET_BUDGET_WORDS): Int32Array {
   const m = members.length;
   const pos = new Int32Array(g.shas.length).fill(-1);
   for (let j = 0; j < m; j++) pos[members[j]!] = j;
@@ -180,7 +180,7 @@ export function candidateWeights(g: RangeGraph, members: Int32Array): Int32Array
   const weight = new Int32Array(m);
   if (merges > 0) {
     const totalWords = Math.ceil(m / 32);
-    const blockWords = Math.max(1, Math.min(totalWords, Math.floor(BITSET_BUDGET_WORDS / m)));
+    const blockWords = Math.max(1, Math.min(totalWords, Math.floor(budgetWords / m)));
     const blockBits = blockWords * 32;
     for (let lo = 0; lo < m; lo += blockBits) {
       const hi = Math.min(m, lo + blockBits);
