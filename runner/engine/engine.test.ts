@@ -1,11 +1,22 @@
 import { describe, expect, it } from "vitest";
 import { decide, EngineInputError } from "./engine";
-import { linearGraph, prng, shuffleInput } from "./testkit";
-import { defaultPolicy, type CommitGraph, type Decision, type EngineInput, type Observation, type Policy, type Verdict } from "./types";
+import { dagGraph, linearGraph, prng, shuffleInput } from "./testkit";
+import {
+  defaultPolicy,
+  type CommitGraph,
+  type Decision,
+  type EngineInput,
+  type Observation,
+  type Policy,
+  type Verdict,
+} from "./types";
 
 const noVerify: Policy = { ...defaultPolicy, verifyEndpoints: false };
 
-function input(graph: CommitGraph, partial: Omit<Partial<EngineInput>, "policy"> & { policy?: Partial<Policy> } = {}): EngineInput {
+function input(
+  graph: CommitGraph,
+  partial: Omit<Partial<EngineInput>, "policy"> & { policy?: Partial<Policy> } = {},
+): EngineInput {
   return {
     graph,
     observations: partial.observations ?? [],
@@ -15,7 +26,8 @@ function input(graph: CommitGraph, partial: Omit<Partial<EngineInput>, "policy">
   };
 }
 
-const obs = (...pairs: [string, Verdict][]): Observation[] => pairs.map(([sha, verdict]) => ({ sha, verdict }));
+const obs = (...pairs: [string, Verdict][]): Observation[] =>
+  pairs.map(([sha, verdict]) => ({ sha, verdict }));
 
 function expectDone(d: Decision): Extract<Decision, { kind: "done" }> {
   if (d.kind !== "done") throw new Error(`expected done, got ${JSON.stringify(d)}`);
@@ -31,13 +43,26 @@ describe("decide: linear ranges", () => {
   });
 
   it("splits into k+1 parts with k slots", () => {
-    expect(decide(input(g, { slots: 3 }))).toEqual({ kind: "probe", probes: ["c3", "c7", "c11"], candidates: 16 });
+    expect(decide(input(g, { slots: 3 }))).toEqual({
+      kind: "probe",
+      probes: ["c3", "c7", "c11"],
+      candidates: 16,
+    });
   });
 
   it("narrows the candidate set from verdicts and finds the first bad commit", () => {
-    const d = decide(input(g, { observations: obs(["c7", "good"], ["c11", "bad"], ["c9", "bad"], ["c8", "good"]) }));
+    const d = decide(
+      input(g, {
+        observations: obs(["c7", "good"], ["c11", "bad"], ["c9", "bad"], ["c8", "good"]),
+      }),
+    );
     const done = expectDone(d);
-    expect(done).toMatchObject({ outcome: "found", culprit: "c9", candidates: ["c9"], confidence: 1 });
+    expect(done).toMatchObject({
+      outcome: "found",
+      culprit: "c9",
+      candidates: ["c9"],
+      confidence: 1,
+    });
     expect(done.explanation).toContain("c9 is the first bad commit");
     expect(done.explanation).toContain("c8 passes");
   });
@@ -49,18 +74,28 @@ describe("decide: linear ranges", () => {
   });
 
   it("a single-commit range needs no run without endpoint verification", () => {
-    expect(expectDone(decide(input(linearGraph(1))))).toMatchObject({ outcome: "found", culprit: "c0" });
+    expect(expectDone(decide(input(linearGraph(1))))).toMatchObject({
+      outcome: "found",
+      culprit: "c0",
+    });
   });
 
   it("waits when every useful commit is in flight, and with no free slot", () => {
     const g3 = linearGraph(3);
-    expect(decide(input(g3, { inFlight: ["c0", "c1"], slots: 2 }))).toEqual({ kind: "wait", candidates: 3 });
+    expect(decide(input(g3, { inFlight: ["c0", "c1"], slots: 2 }))).toEqual({
+      kind: "wait",
+      candidates: 3,
+    });
     expect(decide(input(g, { slots: 0 }))).toEqual({ kind: "wait", candidates: 16 });
   });
 
   it("fills the gaps left by runs in flight", () => {
     // c7 (weight 8) is in flight: the two new probes go to the middles of [0,8] and [8,16].
-    expect(decide(input(g, { inFlight: ["c7"], slots: 2 }))).toEqual({ kind: "probe", probes: ["c3", "c11"], candidates: 16 });
+    expect(decide(input(g, { inFlight: ["c7"], slots: 2 }))).toEqual({
+      kind: "probe",
+      probes: ["c3", "c11"],
+      candidates: 16,
+    });
   });
 
   it("never probes a decided commit", () => {
@@ -79,7 +114,11 @@ describe("decide: endpoint verification", () => {
   const verify = { verifyEndpoints: true };
 
   it("tests the good revision first, then the bad one, with one slot", () => {
-    expect(decide(input(g, { policy: verify }))).toEqual({ kind: "probe", probes: ["g"], candidates: 16 });
+    expect(decide(input(g, { policy: verify }))).toEqual({
+      kind: "probe",
+      probes: ["g"],
+      candidates: 16,
+    });
     expect(decide(input(g, { policy: verify, observations: obs(["g", "good"]) }))).toEqual({
       kind: "probe",
       probes: ["c15"],
@@ -88,7 +127,11 @@ describe("decide: endpoint verification", () => {
   });
 
   it("probes interior commits in the same round when slots allow", () => {
-    expect(decide(input(g, { policy: verify, slots: 2 }))).toEqual({ kind: "probe", probes: ["g", "c15"], candidates: 16 });
+    expect(decide(input(g, { policy: verify, slots: 2 }))).toEqual({
+      kind: "probe",
+      probes: ["g", "c15"],
+      candidates: 16,
+    });
     expect(decide(input(g, { policy: verify, slots: 4 }))).toEqual({
       kind: "probe",
       probes: ["g", "c15", "c4", "c10"],
@@ -103,43 +146,81 @@ describe("decide: endpoint verification", () => {
       probes: ["g", "c15"],
       candidates: 1,
     });
-    expect(decide(input(g, { policy: verify, observations: o, inFlight: ["g", "c15"], slots: 2 }))).toEqual({
+    expect(
+      decide(input(g, { policy: verify, observations: o, inFlight: ["g", "c15"], slots: 2 })),
+    ).toEqual({
       kind: "wait",
       candidates: 1,
     });
-    const d = expectDone(decide(input(g, { policy: verify, observations: [...o, ...obs(["g", "good"], ["c15", "bad"])] })));
+    const d = expectDone(
+      decide(
+        input(g, { policy: verify, observations: [...o, ...obs(["g", "good"], ["c15", "bad"])] }),
+      ),
+    );
     expect(d).toMatchObject({ outcome: "found", culprit: "c0", confidence: 1 });
     expect(d.explanation).toContain("the good revision g passes");
   });
 
   it("good-is-bad dominates everything else", () => {
     const d = expectDone(
-      decide(input(g, { policy: verify, observations: obs(["g", "bad"], ["c3", "bad"], ["c4", "good"]) })),
+      decide(
+        input(g, {
+          policy: verify,
+          observations: obs(["g", "bad"], ["c3", "bad"], ["c4", "good"]),
+        }),
+      ),
     );
-    expect(d).toMatchObject({ outcome: "good-is-bad", culprit: null, candidates: [], confidence: 1 });
+    expect(d).toMatchObject({
+      outcome: "good-is-bad",
+      culprit: null,
+      candidates: [],
+      confidence: 1,
+    });
     expect(d.explanation).toContain("good revision g fails");
   });
 
   it("bad-is-good dominates everything else", () => {
-    const d = expectDone(decide(input(g, { policy: verify, observations: obs(["c15", "good"], ["g", "good"]) })));
-    expect(d).toMatchObject({ outcome: "bad-is-good", culprit: null, candidates: [], confidence: 1 });
+    const d = expectDone(
+      decide(input(g, { policy: verify, observations: obs(["c15", "good"], ["g", "good"]) })),
+    );
+    expect(d).toMatchObject({
+      outcome: "bad-is-good",
+      culprit: null,
+      candidates: [],
+      confidence: 1,
+    });
     expect(d.explanation).toContain("bad revision c15 passes");
   });
 
   it("waits for an endpoint in flight before calling a contradiction flaky", () => {
     const o = obs(["c3", "bad"], ["c5", "good"]);
-    expect(decide(input(g, { policy: verify, observations: o, inFlight: ["g", "c15"], slots: 1 })).kind).toBe("wait");
-    expect(expectDone(decide(input(g, { policy: verify, observations: [...o, ...obs(["g", "bad"], ["c15", "bad"])] }))).outcome).toBe(
-      "good-is-bad",
-    );
-    expect(expectDone(decide(input(g, { policy: verify, observations: [...o, ...obs(["g", "good"], ["c15", "bad"])] }))).outcome).toBe(
-      "flaky",
-    );
+    expect(
+      decide(input(g, { policy: verify, observations: o, inFlight: ["g", "c15"], slots: 1 })).kind,
+    ).toBe("wait");
+    expect(
+      expectDone(
+        decide(
+          input(g, { policy: verify, observations: [...o, ...obs(["g", "bad"], ["c15", "bad"])] }),
+        ),
+      ).outcome,
+    ).toBe("good-is-bad");
+    expect(
+      expectDone(
+        decide(
+          input(g, { policy: verify, observations: [...o, ...obs(["g", "good"], ["c15", "bad"])] }),
+        ),
+      ).outcome,
+    ).toBe("flaky");
   });
 
   it("assumes an endpoint that cannot be tested, and says so", () => {
     const d = expectDone(
-      decide(input(linearGraph(2), { policy: verify, observations: obs(["g", "skip"], ["c1", "bad"], ["c0", "good"]) })),
+      decide(
+        input(linearGraph(2), {
+          policy: verify,
+          observations: obs(["g", "skip"], ["c1", "bad"], ["c0", "good"]),
+        }),
+      ),
     );
     expect(d).toMatchObject({ outcome: "found", culprit: "c1" });
     expect(d.explanation).toContain("could not be tested; it was assumed good");
@@ -155,18 +236,35 @@ describe("decide: skip, error and ambiguity", () => {
   });
 
   it("reports ambiguity like git: the skipped commits and the bad one", () => {
-    const d = expectDone(decide(input(g, { observations: obs(["c1", "good"], ["c2", "skip"], ["c3", "skip"], ["c4", "bad"]) })));
-    expect(d).toMatchObject({ outcome: "ambiguous", culprit: null, candidates: ["c2", "c3", "c4"], confidence: 1 });
+    const d = expectDone(
+      decide(
+        input(g, {
+          observations: obs(["c1", "good"], ["c2", "skip"], ["c3", "skip"], ["c4", "bad"]),
+        }),
+      ),
+    );
+    expect(d).toMatchObject({
+      outcome: "ambiguous",
+      culprit: null,
+      candidates: ["c2", "c3", "c4"],
+      confidence: 1,
+    });
     expect(d.explanation).toContain("could be any of 3 commits");
   });
 
   it("retries a commit after an error, and skips it after maxErrorsPerCommit errors", () => {
     const g2 = linearGraph(3);
     const o = obs(["c0", "good"], ["c1", "error"]);
-    expect(decide(input(g2, { observations: o }))).toEqual({ kind: "probe", probes: ["c1"], candidates: 2 });
+    expect(decide(input(g2, { observations: o }))).toEqual({
+      kind: "probe",
+      probes: ["c1"],
+      candidates: 2,
+    });
     const d = expectDone(decide(input(g2, { observations: [...o, ...obs(["c1", "error"])] })));
     expect(d).toMatchObject({ outcome: "ambiguous", candidates: ["c1", "c2"] });
-    const d3 = expectDone(decide(input(g2, { observations: o, policy: { maxErrorsPerCommit: 1 } })));
+    const d3 = expectDone(
+      decide(input(g2, { observations: o, policy: { maxErrorsPerCommit: 1 } })),
+    );
     expect(d3.outcome).toBe("ambiguous");
   });
 });
@@ -176,7 +274,11 @@ describe("decide: several runs per commit", () => {
   const p3 = { runs: 3, failThreshold: 2 };
 
   it("starts every run a fresh commit needs, counting runs in flight", () => {
-    expect(decide(input(g, { policy: p3, slots: 3 }))).toEqual({ kind: "probe", probes: ["c1", "c1", "c1"], candidates: 4 });
+    expect(decide(input(g, { policy: p3, slots: 3 }))).toEqual({
+      kind: "probe",
+      probes: ["c1", "c1", "c1"],
+      candidates: 4,
+    });
     expect(decide(input(g, { policy: p3, slots: 3, inFlight: ["c1"] }))).toEqual({
       kind: "probe",
       probes: ["c1", "c1", "c0"],
@@ -190,7 +292,14 @@ describe("decide: several runs per commit", () => {
   });
 
   it("decides by the fail threshold and measures the culprit's parent before reporting", () => {
-    const o = obs(["c1", "bad"], ["c1", "good"], ["c1", "bad"], ["c0", "good"], ["c0", "good"], ["c0", "good"]);
+    const o = obs(
+      ["c1", "bad"],
+      ["c1", "good"],
+      ["c1", "bad"],
+      ["c0", "good"],
+      ["c0", "good"],
+      ["c0", "good"],
+    );
     const d = expectDone(decide(input(g, { policy: p3, observations: o })));
     expect(d).toMatchObject({ outcome: "found", culprit: "c1" });
     expect(d.confidence).toBeCloseTo(2 / 3);
@@ -223,14 +332,20 @@ describe("decide: several runs per commit", () => {
       probes: ["p", "p", "p"],
       candidates: 1,
     });
-    const d = expectDone(decide(input(dag, { policy: p3, observations: [...o, ...obs(...three("p", "good"))] })));
+    const d = expectDone(
+      decide(input(dag, { policy: p3, observations: [...o, ...obs(...three("p", "good"))] })),
+    );
     expect(d).toMatchObject({ outcome: "found", culprit: "x", confidence: 1 });
     // A parent that fails contradicts q passing: flaky, not a culprit.
-    expect(expectDone(decide(input(dag, { policy: p3, observations: [...o, ...obs(...three("p", "bad"))] }))).outcome).toBe(
-      "flaky",
-    );
+    expect(
+      expectDone(
+        decide(input(dag, { policy: p3, observations: [...o, ...obs(...three("p", "bad"))] })),
+      ).outcome,
+    ).toBe("flaky");
     // With runs = 1 the inferred parent is trusted, as git bisect does.
-    expect(expectDone(decide(input(dag, { observations: obs(["q", "good"], ["x", "bad"]) })))).toMatchObject({
+    expect(
+      expectDone(decide(input(dag, { observations: obs(["q", "good"], ["x", "bad"]) }))),
+    ).toMatchObject({
       outcome: "found",
       culprit: "x",
       confidence: 1,
@@ -239,15 +354,30 @@ describe("decide: several runs per commit", () => {
 
   it("measures the boundary parent (the good revision) when the culprit is the lowest commit", () => {
     const o = obs(["c0", "bad"], ["c0", "bad"], ["c0", "bad"]);
-    expect(decide(input(g, { policy: p3, observations: o, slots: 5 }))).toEqual({ kind: "probe", probes: ["g", "g", "g"], candidates: 1 });
-    const d = expectDone(decide(input(g, { policy: p3, observations: [...o, ...obs(["g", "good"], ["g", "bad"], ["g", "good"])] })));
+    expect(decide(input(g, { policy: p3, observations: o, slots: 5 }))).toEqual({
+      kind: "probe",
+      probes: ["g", "g", "g"],
+      candidates: 1,
+    });
+    const d = expectDone(
+      decide(
+        input(g, {
+          policy: p3,
+          observations: [...o, ...obs(["g", "good"], ["g", "bad"], ["g", "good"])],
+        }),
+      ),
+    );
     expect(d).toMatchObject({ outcome: "found", culprit: "c0" });
     expect(d.confidence).toBeCloseTo(2 / 3);
   });
 
   it("with the bad revision as culprit and no endpoint verification, runs it too", () => {
     const o = obs(["c2", "good"], ["c2", "good"], ["c2", "good"]);
-    expect(decide(input(g, { policy: p3, observations: o, slots: 5 }))).toEqual({ kind: "probe", probes: ["c3", "c3", "c3"], candidates: 1 });
+    expect(decide(input(g, { policy: p3, observations: o, slots: 5 }))).toEqual({
+      kind: "probe",
+      probes: ["c3", "c3", "c3"],
+      candidates: 1,
+    });
   });
 
   it("weighs extra results in proportion", () => {
@@ -273,9 +403,16 @@ describe("decide: flakiness", () => {
     const dag: CommitGraph = {
       good: "g",
       bad: "m",
-      commits: { a: { parents: ["g"] }, b1: { parents: ["a"] }, b2: { parents: ["a"] }, m: { parents: ["b1", "b2"] } },
+      commits: {
+        a: { parents: ["g"] },
+        b1: { parents: ["a"] },
+        b2: { parents: ["a"] },
+        m: { parents: ["b1", "b2"] },
+      },
     };
-    const d = expectDone(decide(input(dag, { observations: obs(["a", "good"], ["b1", "bad"], ["b2", "bad"]) })));
+    const d = expectDone(
+      decide(input(dag, { observations: obs(["a", "good"], ["b1", "bad"], ["b2", "bad"]) })),
+    );
     expect(d.outcome).toBe("flaky");
     expect(d.explanation).toContain("b1, b2");
   });
@@ -305,7 +442,9 @@ describe("decide: merges and first-parent", () => {
   });
 
   it("finds a culprit on a side branch", () => {
-    const d = expectDone(decide(input(dag, { observations: obs(["s2", "bad"], ["a", "good"], ["s1", "good"]) })));
+    const d = expectDone(
+      decide(input(dag, { observations: obs(["s2", "bad"], ["a", "good"], ["s1", "good"]) })),
+    );
     expect(d).toMatchObject({ outcome: "found", culprit: "s2" });
   });
 
@@ -313,7 +452,12 @@ describe("decide: merges and first-parent", () => {
     const d = decide(input(dag, { policy: { firstParent: true }, slots: 8 }));
     expect(d).toEqual({ kind: "probe", probes: ["a", "b", "m"], candidates: 4 });
     const done = expectDone(
-      decide(input(dag, { policy: { firstParent: true }, observations: obs(["s2", "bad"], ["b", "good"], ["m", "bad"]) })),
+      decide(
+        input(dag, {
+          policy: { firstParent: true },
+          observations: obs(["s2", "bad"], ["b", "good"], ["m", "bad"]),
+        }),
+      ),
     );
     expect(done).toMatchObject({ outcome: "found", culprit: "m" });
   });
@@ -329,13 +473,19 @@ describe("decide: input", () => {
     const g = linearGraph(3);
     expect(() => decide(input({ ...g, bad: "nope" }))).toThrow(EngineInputError);
     expect(() => decide(input(g, { policy: { runs: 0 } }))).toThrow(EngineInputError);
-    expect(() => decide(input(g, { policy: { runs: 2, failThreshold: 3 } }))).toThrow(EngineInputError);
+    expect(() => decide(input(g, { policy: { runs: 2, failThreshold: 3 } }))).toThrow(
+      EngineInputError,
+    );
     expect(() => decide(input(g, { slots: -1 }))).toThrow(EngineInputError);
   });
 
   it("is deterministic and independent of key and observation order", () => {
     const g = linearGraph(40);
-    const i = input(g, { observations: obs(["c9", "good"], ["c30", "bad"], ["c12", "skip"]), inFlight: ["c20"], slots: 4 });
+    const i = input(g, {
+      observations: obs(["c9", "good"], ["c30", "bad"], ["c12", "skip"]),
+      inFlight: ["c20"],
+      slots: 4,
+    });
     const random = prng(7);
     const first = decide(i);
     for (let k = 0; k < 10; k++) expect(decide(shuffleInput(i, random))).toEqual(first);
@@ -355,5 +505,25 @@ describe("decide: input", () => {
     };
     expect(time(1024)).toBeLessThan(5);
     expect(time(10_000)).toBeLessThan(100);
+  });
+
+  it("decides a merge-heavy range of about 10k commits in under 100 ms", () => {
+    const random = prng(3);
+    const ops = Array.from({ length: 9000 }, () => ({
+      kind: Math.floor(random() * 10),
+      a: Math.floor(random() * 1e6),
+      b: Math.floor(random() * 1e6),
+    }));
+    const { graph } = dagGraph(ops);
+    expect(Object.keys(graph.commits).length).toBeGreaterThan(9000);
+    const i = input(graph, { slots: 8 });
+    decide(i);
+    let best = Infinity;
+    for (let k = 0; k < 5; k++) {
+      const t0 = performance.now();
+      decide(i);
+      best = Math.min(best, performance.now() - t0);
+    }
+    expect(best).toBeLessThan(100);
   });
 });

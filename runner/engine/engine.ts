@@ -26,7 +26,13 @@
 //   get their full `runs` before `found` is reported, so a wrong culprit has confidence
 //   ≤ (runs − 1)/runs unless every run of some commit it rests on was wrong.
 //   With runs = 1 and no contradiction, confidence = 1.
-import { buildRange, candidateSet, candidateWeights, EngineInputError, type RangeGraph } from "./graph";
+import {
+  buildRange,
+  candidateSet,
+  candidateWeights,
+  EngineInputError,
+  type RangeGraph,
+} from "./graph";
 import { selectCandidates } from "./select";
 import {
   describeRuns,
@@ -53,12 +59,17 @@ const isInt = (x: unknown): x is number => typeof x === "number" && Number.isInt
 /** Throws EngineInputError unless the policy and slot count are usable. */
 export function checkInput(input: EngineInput): void {
   const p = input.policy;
-  if (!isInt(p.runs) || p.runs < 1) throw new EngineInputError(`policy.runs must be an integer ≥ 1, got ${p.runs}`);
+  if (!isInt(p.runs) || p.runs < 1)
+    throw new EngineInputError(`policy.runs must be an integer ≥ 1, got ${p.runs}`);
   if (!isInt(p.failThreshold) || p.failThreshold < 1 || p.failThreshold > p.runs) {
-    throw new EngineInputError(`policy.failThreshold must be an integer in 1..runs, got ${p.failThreshold}`);
+    throw new EngineInputError(
+      `policy.failThreshold must be an integer in 1..runs, got ${p.failThreshold}`,
+    );
   }
   if (!isInt(p.maxErrorsPerCommit) || p.maxErrorsPerCommit < 0) {
-    throw new EngineInputError(`policy.maxErrorsPerCommit must be an integer ≥ 0, got ${p.maxErrorsPerCommit}`);
+    throw new EngineInputError(
+      `policy.maxErrorsPerCommit must be an integer ≥ 0, got ${p.maxErrorsPerCommit}`,
+    );
   }
   if (!isInt(input.slots) || input.slots < 0) {
     throw new EngineInputError(`slots must be an integer ≥ 0, got ${input.slots}`);
@@ -92,7 +103,9 @@ class Plan {
 
   /** probe if anything was planned, else wait for the runs in flight. */
   decision(candidates: number): Decision {
-    return this.probes.length > 0 ? { kind: "probe", probes: this.probes, candidates } : { kind: "wait", candidates };
+    return this.probes.length > 0
+      ? { kind: "probe", probes: this.probes, candidates }
+      : { kind: "wait", candidates };
   }
 }
 
@@ -107,7 +120,10 @@ function done(
 }
 
 /** A pair (bad ancestor, good descendant) proving a monotonicity contradiction, if any. */
-function findContradiction(g: RangeGraph, state: (i: number) => CommitStatus["state"]): [number, number] | null {
+function findContradiction(
+  g: RangeGraph,
+  state: (i: number) => CommitStatus["state"],
+): [number, number] | null {
   const n = g.shas.length;
   const badAncestor = new Int32Array(n).fill(-1);
   for (let i = 0; i < n; i++) {
@@ -140,7 +156,10 @@ export function decide(input: EngineInput): Decision {
   const goodSt = book.get(graph.good);
   const badSt = book.get(graph.bad);
   if (goodSt.state === "bad") {
-    const also = badSt.state === "good" ? `, and the bad revision ${short(graph.bad)} ${describeRuns(badSt, "pass")}` : "";
+    const also =
+      badSt.state === "good"
+        ? `, and the bad revision ${short(graph.bad)} ${describeRuns(badSt, "pass")}`
+        : "";
     return done(
       "good-is-bad",
       null,
@@ -164,8 +183,10 @@ export function decide(input: EngineInput): Decision {
     plan.fill(graph.bad);
   }
   const notes: string[] = [];
-  if (goodSt.state === "skipped") notes.push(`The good revision ${short(graph.good)} could not be tested; it was assumed good.`);
-  if (badSt.state === "skipped") notes.push(`The bad revision ${short(graph.bad)} could not be tested; it was assumed bad.`);
+  if (goodSt.state === "skipped")
+    notes.push(`The good revision ${short(graph.good)} could not be tested; it was assumed good.`);
+  if (badSt.state === "skipped")
+    notes.push(`The bad revision ${short(graph.bad)} could not be tested; it was assumed bad.`);
   const withNotes = (s: string): string => [s, ...notes].join(" ");
 
   // 2. The candidate set.
@@ -192,10 +213,20 @@ export function decide(input: EngineInput): Decision {
       const cs = book.get(g.shas[c]!);
       why = `${short(g.shas[b]!)} ${describeRuns(bs, "fail")} but its descendant ${short(g.shas[c]!)} ${describeRuns(cs, "pass")}`;
     } else {
-      const failing = bads.filter((i) => i !== g.tip || stateOf(i) === "bad").map((i) => g.shas[i]!);
+      const failing = bads
+        .filter((i) => i !== g.tip || stateOf(i) === "bad")
+        .map((i) => g.shas[i]!);
       why = `the failing commits ${listShas(failing)} have no common ancestor in the range that could be the first bad commit (the failure may have been introduced more than once)`;
     }
-    return done("flaky", null, [], 0, withNotes(`The results contradict each other: ${why}. The test looks flaky; consider more runs per commit.`));
+    return done(
+      "flaky",
+      null,
+      [],
+      0,
+      withNotes(
+        `The results contradict each other: ${why}. The test looks flaky; consider more runs per commit.`,
+      ),
+    );
   }
 
   let lowest = -1; // position in members of L
@@ -204,25 +235,34 @@ export function decide(input: EngineInput): Decision {
     if (i === g.tip || stateOf(i) === "bad") lowest = j;
   }
   const open: number[] = []; // positions in members
-  for (let j = 0; j < size; j++) if (j !== lowest && isOpen(book.get(g.shas[members[j]!]!))) open.push(j);
+  for (let j = 0; j < size; j++)
+    if (j !== lowest && isOpen(book.get(g.shas[members[j]!]!))) open.push(j);
 
   // 3. Nothing left to test in C: found or ambiguous.
   if (open.length === 0) {
     const candidateShas = Array.from(members, (i) => g.shas[i]!);
-    if (lowest >= 0 && size === 1) return found(g, members[lowest]!, plan, book, input, endpointsPending, notes);
+    if (lowest >= 0 && size === 1)
+      return found(g, members[lowest]!, plan, book, input, endpointsPending, notes);
     if (endpointsPending) return plan.decision(size);
     const skipped = candidateShas.filter((_, j) => j !== lowest);
     const lowSha = lowest >= 0 ? g.shas[members[lowest]!]! : null;
     const lead = lowSha
       ? `The first bad commit could be any of ${size} commits: ${short(lowSha)} (bad) or the skipped ${listShas(skipped)}, which could not be tested.`
       : `The first bad commit could be any of the ${size} skipped commits ${listShas(skipped)}, which could not be tested.`;
-    return done("ambiguous", null, candidateShas, lowSha ? failRatio(book.get(lowSha)) : 1, withNotes(lead));
+    return done(
+      "ambiguous",
+      null,
+      candidateShas,
+      lowSha ? failRatio(book.get(lowSha)) : 1,
+      withNotes(lead),
+    );
   }
 
   // 4. Probe: finish commits already started, then choose fresh ones that split C evenly.
   const started: number[] = [];
   const fresh: number[] = [];
-  for (const j of open) (book.get(g.shas[members[j]!]!).state === "untested" ? fresh : started).push(j);
+  for (const j of open)
+    (book.get(g.shas[members[j]!]!).state === "untested" ? fresh : started).push(j);
   for (const j of started) plan.fill(g.shas[members[j]!]!);
   const count = Math.ceil(plan.remaining / policy.runs);
   if (count > 0 && fresh.length > 0) {
@@ -252,8 +292,9 @@ function found(
   const { graph, policy } = input;
   const culprit = g.shas[node]!;
   const refs: Sha[] = [];
-  for (let e = g.parentStart[node]!; e < g.parentStart[node + 1]!; e++) refs.push(g.shas[g.parents[e]!]!);
-  const boundary = refs.length === 0 ? g.firstParent[node] ?? null : null;
+  for (let e = g.parentStart[node]!; e < g.parentStart[node + 1]!; e++)
+    refs.push(g.shas[g.parents[e]!]!);
+  const boundary = refs.length === 0 ? (g.firstParent[node] ?? null) : null;
   if (boundary !== null) refs.push(boundary);
 
   if (boundary !== null && boundary !== graph.good && book.get(boundary).state === "bad") {
@@ -293,7 +334,9 @@ function found(
     else parts.push(`${label} is assumed good (an ancestor of the good revision)`);
   }
   const culpritPart =
-    cs.good + cs.bad > 0 ? `it ${describeRuns(cs, "fail")}` : "it is the bad revision (assumed bad, not tested)";
+    cs.good + cs.bad > 0
+      ? `it ${describeRuns(cs, "fail")}`
+      : "it is the bad revision (assumed bad, not tested)";
   const parentPart =
     refs.length === 0
       ? "it has no parent (a root commit)"
@@ -303,6 +346,9 @@ function found(
     culprit,
     [culprit],
     failRatio(cs) * parentPass,
-    [`${short(culprit)} is the first bad commit: ${culpritPart}, and ${parentPart}.`, ...notes].join(" "),
+    [
+      `${short(culprit)} is the first bad commit: ${culpritPart}, and ${parentPart}.`,
+      ...notes,
+    ].join(" "),
   );
 }

@@ -18,46 +18,65 @@ describe("buildRange", () => {
         if (fp) expect(g.shas).toEqual(firstParentChain(graph));
         else expect(new Set(g.shas)).toEqual(new Set(Object.keys(graph.commits)));
         for (let i = 0; i < g.shas.length; i++) {
-          for (let e = g.parentStart[i]!; e < g.parentStart[i + 1]!; e++) expect(g.parents[e]!).toBeLessThan(i);
+          for (let e = g.parentStart[i]!; e < g.parentStart[i + 1]!; e++)
+            expect(g.parents[e]!).toBeLessThan(i);
         }
       }),
     );
   });
 
   it("rejects a cycle and a bad revision outside the range", () => {
-    expect(() => buildRange({ good: "g", bad: "a", commits: { a: { parents: ["b"] }, b: { parents: ["a"] } } }, false)).toThrow(
-      EngineInputError,
+    expect(() =>
+      buildRange(
+        { good: "g", bad: "a", commits: { a: { parents: ["b"] }, b: { parents: ["a"] } } },
+        false,
+      ),
+    ).toThrow(EngineInputError);
+    expect(() => buildRange({ ...linearGraph(2), bad: "zz" }, false)).toThrow(
+      /not in the commit range/,
     );
-    expect(() => buildRange({ ...linearGraph(2), bad: "zz" }, false)).toThrow(/not in the commit range/);
   });
 });
 
 describe("candidate set and weights", () => {
   it("match a brute-force computation on random DAGs", () => {
     fc.assert(
-      fc.property(opsArb, fc.array(fc.nat(), { maxLength: 6 }), fc.array(fc.nat(), { maxLength: 6 }), (ops, badPicks, goodPicks) => {
-        const { graph } = dagGraph(ops);
-        const g = buildRange(graph, false);
-        const n = g.shas.length;
-        const bads = [g.tip, ...badPicks.map((x) => x % n)];
-        const goods = goodPicks.map((x) => x % n).filter((x) => !bads.includes(x));
-        const inC = candidateSet(g, bads, goods);
+      fc.property(
+        opsArb,
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        (ops, badPicks, goodPicks) => {
+          const { graph } = dagGraph(ops);
+          const g = buildRange(graph, false);
+          const n = g.shas.length;
+          const bads = [g.tip, ...badPicks.map((x) => x % n)];
+          const goods = goodPicks.map((x) => x % n).filter((x) => !bads.includes(x));
+          const inC = candidateSet(g, bads, goods);
 
-        const parents = new Map<Sha, Sha[]>();
-        for (const sha of g.shas) parents.set(sha, graph.commits[sha]!.parents.filter((p) => g.index.has(p)));
-        const anc = (i: number) => ancestorsOrSelf(parents, g.shas[i]!);
-        const expected = new Set(g.shas.filter((s) => bads.every((b) => anc(b).has(s)) && !goods.some((x) => anc(x).has(s))));
-        expect(new Set(g.shas.filter((_, i) => inC[i]))).toEqual(expected);
+          const parents = new Map<Sha, Sha[]>();
+          for (const sha of g.shas)
+            parents.set(
+              sha,
+              graph.commits[sha]!.parents.filter((p) => g.index.has(p)),
+            );
+          const anc = (i: number) => ancestorsOrSelf(parents, g.shas[i]!);
+          const expected = new Set(
+            g.shas.filter(
+              (s) => bads.every((b) => anc(b).has(s)) && !goods.some((x) => anc(x).has(s)),
+            ),
+          );
+          expect(new Set(g.shas.filter((_, i) => inC[i]))).toEqual(expected);
 
-        const members = Int32Array.from(g.shas.map((_, i) => i).filter((i) => inC[i]));
-        for (const budget of [undefined, 1, 3]) {
-          const w = candidateWeights(g, members, budget);
-          members.forEach((node, j) => {
-            const brute = [...anc(node)].filter((s) => expected.has(s)).length;
-            expect(w[j]).toBe(brute);
-          });
-        }
-      }),
+          const members = Int32Array.from(g.shas.map((_, i) => i).filter((i) => inC[i]));
+          for (const budget of [undefined, 1, 3]) {
+            const w = candidateWeights(g, members, budget);
+            members.forEach((node, j) => {
+              const brute = [...anc(node)].filter((s) => expected.has(s)).length;
+              expect(w[j]).toBe(brute);
+            });
+          }
+        },
+      ),
     );
   });
 });
@@ -68,7 +87,13 @@ describe("selectCandidates", () => {
       fc.property(fc.integer({ min: 2, max: 600 }), fc.integer({ min: 1, max: 8 }), (size, k) => {
         // Fresh candidates: weights 1..size-1 (the bad commit, weight |C|, is never probed).
         const weights = Array.from({ length: size - 1 }, (_, i) => i + 1);
-        const chosen = selectCandidates({ size, occupied: [], freshWeights: weights, freshRank: weights, count: k });
+        const chosen = selectCandidates({
+          size,
+          occupied: [],
+          freshWeights: weights,
+          freshRank: weights,
+          count: k,
+        });
         expect(chosen.length).toBe(Math.min(k, size - 1));
         const points = [0, ...chosen.map((i) => weights[i]!), size];
         for (let i = 1; i < points.length; i++) {
@@ -87,8 +112,16 @@ describe("selectCandidates", () => {
         fc.integer({ min: 1, max: 8 }),
         (size, occ, k) => {
           const occupied = [...new Set(occ.map((x) => 1 + (x % (size - 1))))];
-          const weights = Array.from({ length: size - 1 }, (_, i) => i + 1).filter((w) => !occupied.includes(w));
-          const chosen = selectCandidates({ size, occupied, freshWeights: weights, freshRank: weights, count: k });
+          const weights = Array.from({ length: size - 1 }, (_, i) => i + 1).filter(
+            (w) => !occupied.includes(w),
+          );
+          const chosen = selectCandidates({
+            size,
+            occupied,
+            freshWeights: weights,
+            freshRank: weights,
+            count: k,
+          });
           expect(new Set(chosen).size).toBe(chosen.length);
           expect(chosen.length).toBe(Math.min(k, weights.length));
           if (occupied.length === 1 && k === 1 && size >= 4) {

@@ -27,7 +27,8 @@ export interface RangeGraph {
  */
 export function buildRange(graph: CommitGraph, firstParentOnly: boolean): RangeGraph {
   const commits = graph.commits;
-  const has = (sha: Sha): boolean => sha !== graph.good && Object.prototype.hasOwnProperty.call(commits, sha);
+  const has = (sha: Sha): boolean =>
+    sha !== graph.good && Object.prototype.hasOwnProperty.call(commits, sha);
   if (!has(graph.bad)) {
     throw new EngineInputError(
       graph.bad === graph.good
@@ -112,7 +113,11 @@ export function buildRange(graph: CommitGraph, firstParentOnly: boolean): RangeG
  * ancestors-or-self of any good node. One pass from the tip down (children before parents)
  * carrying a bitset of "which bad nodes reach me" and a flag "a good node reaches me".
  */
-export function candidateSet(g: RangeGraph, bads: readonly number[], goods: readonly number[]): Uint8Array {
+export function candidateSet(
+  g: RangeGraph,
+  bads: readonly number[],
+  goods: readonly number[],
+): Uint8Array {
   const n = g.shas.length;
   const inC = new Uint8Array(n);
   const words = Math.max(1, Math.ceil(bads.length / 32));
@@ -158,7 +163,11 @@ const BITSET_BUDGET_WORDS = 4 * 1024 * 1024;
  * its parent's weight + 1; a merge needs the size of a union, counted with bitsets over C in
  * column blocks that fit the memory budget.
  */
-export function candidateWeights(g: RangeGraph, members: Int32Array, budgetWords = BITSET_BUDGET_WORDS): Int32Array {
+export function candidateWeights(
+  g: RangeGraph,
+  members: Int32Array,
+  budgetWords = BITSET_BUDGET_WORDS,
+): Int32Array {
   const m = members.length;
   const pos = new Int32Array(g.shas.length).fill(-1);
   for (let j = 0; j < m; j++) pos[members[j]!] = j;

@@ -34,7 +34,8 @@ export function selectCandidates(input: SelectInput): number[] {
   for (let k = 0; k < count; k++) {
     let best = 0;
     for (let i = 1; i < gaps.length; i++) {
-      if (gaps[i]!.len / (gaps[i]!.points + 1) > gaps[best]!.len / (gaps[best]!.points + 1)) best = i;
+      if (gaps[i]!.len / (gaps[i]!.points + 1) > gaps[best]!.len / (gaps[best]!.points + 1))
+        best = i;
     }
     gaps[best]!.points++;
   }

@@ -34,7 +34,11 @@ const policyArb: fc.Arbitrary<Policy> = fc
     maxErrorsPerCommit: fc.integer({ min: 1, max: 3 }),
     verifyEndpoints: fc.boolean(),
   })
-  .map(({ runs, threshold, ...rest }) => ({ ...rest, runs, failThreshold: 1 + (threshold % runs) }));
+  .map(({ runs, threshold, ...rest }) => ({
+    ...rest,
+    runs,
+    failThreshold: 1 + (threshold % runs),
+  }));
 
 interface World {
   graph: CommitGraph;
@@ -92,7 +96,8 @@ describe("simulated bisections without flaky runs", () => {
             checkDeterminism: true,
           });
 
-          const faultSeen = opt.fault !== "none" && (policy.verifyEndpoints || d.outcome === opt.fault);
+          const faultSeen =
+            opt.fault !== "none" && (policy.verifyEndpoints || d.outcome === opt.fault);
           if (faultSeen) {
             expect(d.outcome).toBe(opt.fault);
             expect(d.culprit).toBeNull();
@@ -106,13 +111,18 @@ describe("simulated bisections without flaky runs", () => {
             expect(d.outcome).toBe("ambiguous");
             expect(d.candidates).toContain(w.expected);
             // Everything listed but the one bad commit was skipped.
-            const counts = new Map<Sha, { good: number; bad: number; skip: number; error: number }>();
+            const counts = new Map<
+              Sha,
+              { good: number; bad: number; skip: number; error: number }
+            >();
             for (const o of observations) {
               const c = counts.get(o.sha) ?? { good: 0, bad: 0, skip: 0, error: 0 };
               c[o.verdict]++;
               counts.set(o.sha, c);
             }
-            const states = d.candidates.map((s) => ruleState(counts.get(s) ?? { good: 0, bad: 0, skip: 0, error: 0 }, policy));
+            const states = d.candidates.map((s) =>
+              ruleState(counts.get(s) ?? { good: 0, bad: 0, skip: 0, error: 0 }, policy),
+            );
             expect(states.filter((s) => s !== "skipped").length).toBeLessThanOrEqual(1);
           }
         },
@@ -131,14 +141,24 @@ describe("simulated bisections without flaky runs", () => {
         (n, pick, k, verifyEndpoints) => {
           const graph = linearGraph(n);
           const culprit = pick % n;
-          const policy: Policy = { runs: 1, failThreshold: 1, firstParent: false, maxErrorsPerCommit: 2, verifyEndpoints };
+          const policy: Policy = {
+            runs: 1,
+            failThreshold: 1,
+            firstParent: false,
+            maxErrorsPerCommit: 2,
+            verifyEndpoints,
+          };
           const { decision, rounds } = simulate({
             graph,
             policy,
             slots: k,
             run: (sha) => (sha !== graph.good && Number(sha.slice(1)) >= culprit ? "bad" : "good"),
           });
-          expect(decision).toMatchObject({ outcome: "found", culprit: `c${culprit}`, confidence: 1 });
+          expect(decision).toMatchObject({
+            outcome: "found",
+            culprit: `c${culprit}`,
+            confidence: 1,
+          });
           const bound = ceilLog(n, k + 1) + (verifyEndpoints ? (k === 1 ? 2 : 1) : 0);
           expect(rounds).toBeLessThanOrEqual(bound);
         },
@@ -151,8 +171,19 @@ describe("simulated bisections without flaky runs", () => {
     for (const k of [1, 2, 3, 7]) {
       const n = (k + 1) ** 3;
       const graph = linearGraph(n);
-      const policy: Policy = { runs: 1, failThreshold: 1, firstParent: false, maxErrorsPerCommit: 2, verifyEndpoints: false };
-      const { rounds } = simulate({ graph, policy, slots: k, run: (sha) => (Number(sha.slice(1)) >= 1 ? "bad" : "good") });
+      const policy: Policy = {
+        runs: 1,
+        failThreshold: 1,
+        firstParent: false,
+        maxErrorsPerCommit: 2,
+        verifyEndpoints: false,
+      };
+      const { rounds } = simulate({
+        graph,
+        policy,
+        slots: k,
+        run: (sha) => (Number(sha.slice(1)) >= 1 ? "bad" : "good"),
+      });
       expect(rounds).toBeLessThanOrEqual(3);
     }
   });
@@ -237,7 +268,13 @@ describe("simulated bisections with flaky runs", () => {
               })),
             ).graph;
       const w = world(graph, Math.floor(random() * 1e6), false);
-      const policy: Policy = { runs: 3, failThreshold: 2, firstParent: false, maxErrorsPerCommit: 2, verifyEndpoints: true };
+      const policy: Policy = {
+        runs: 3,
+        failThreshold: 2,
+        firstParent: false,
+        maxErrorsPerCommit: 2,
+        verifyEndpoints: true,
+      };
       const { decision: d } = simulate({
         graph,
         policy,

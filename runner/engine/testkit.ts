@@ -1,6 +1,14 @@
 // Graph builders, a single-culprit oracle and a driver loop for decide(): shared by the engine's tests and benchmarks.
 import { decide } from "./engine";
-import type { CommitGraph, Decision, EngineInput, Observation, Policy, Sha, Verdict } from "./types";
+import type {
+  CommitGraph,
+  Decision,
+  EngineInput,
+  Observation,
+  Policy,
+  Sha,
+  Verdict,
+} from "./types";
 
 export type Done = Extract<Decision, { kind: "done" }>;
 
@@ -92,7 +100,8 @@ export function parentMap(graph: CommitGraph): Map<Sha, Sha[]> {
 /** Descendants-or-self of `root` among the commits of `parents`. */
 export function descendantsOrSelf(parents: Map<Sha, Sha[]>, root: Sha): Set<Sha> {
   const children = new Map<Sha, Sha[]>();
-  for (const [sha, ps] of parents) for (const p of ps) children.set(p, [...(children.get(p) ?? []), sha]);
+  for (const [sha, ps] of parents)
+    for (const p of ps) children.set(p, [...(children.get(p) ?? []), sha]);
   const out = new Set<Sha>([root]);
   const stack = [root];
   while (stack.length > 0) {
@@ -232,7 +241,10 @@ export function simulate(options: SimOptions): SimResult {
   const random = options.random ?? prng(1);
   const maxSteps = options.maxSteps ?? 100_000;
   const observations: Observation[] = [];
-  const counts = new Map<Sha, { good: number; bad: number; skip: number; error: number; runs: number }>();
+  const counts = new Map<
+    Sha,
+    { good: number; bad: number; skip: number; error: number; runs: number }
+  >();
   const countOf = (sha: Sha) => {
     let c = counts.get(sha);
     if (!c) counts.set(sha, (c = { good: 0, bad: 0, skip: 0, error: 0, runs: 0 }));
@@ -251,12 +263,20 @@ export function simulate(options: SimOptions): SimResult {
 
   for (let step = 0; step < maxSteps; step++) {
     const free = mode === "rounds" ? slots : slots - inFlight.length;
-    const input: EngineInput = { graph, policy, observations: [...observations], inFlight: [...inFlight], slots: free };
+    const input: EngineInput = {
+      graph,
+      policy,
+      observations: [...observations],
+      inFlight: [...inFlight],
+      slots: free,
+    };
     const d = decide(input);
     if (options.checkDeterminism) {
       const again = decide(shuffleInput(input, random));
       if (JSON.stringify(again) !== JSON.stringify(d)) {
-        throw new Error(`decision differs on a reordered input: ${JSON.stringify(d)} vs ${JSON.stringify(again)}`);
+        throw new Error(
+          `decision differs on a reordered input: ${JSON.stringify(d)} vs ${JSON.stringify(again)}`,
+        );
       }
     }
     if (d.kind === "done") return { decision: d, rounds, runs, observations };
@@ -274,7 +294,9 @@ export function simulate(options: SimOptions): SimResult {
         if (state !== "open") throw new Error(`probe of ${sha}, already ${state}`);
         const flying = inFlight.filter((s) => s === sha).length;
         if (c.good + c.bad + flying + k > policy.runs) {
-          throw new Error(`${sha}: ${c.good + c.bad} results + ${flying} in flight + ${k} planned > ${policy.runs} runs`);
+          throw new Error(
+            `${sha}: ${c.good + c.bad} results + ${flying} in flight + ${k} planned > ${policy.runs} runs`,
+          );
         }
       }
       rounds++;

@@ -2,7 +2,13 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { classifyRun, signalName } from "./verdict";
 
-const base = { exitCode: 0 as number | null, signal: null as string | null, timedOut: false, oomKilled: false, aborted: false };
+const base = {
+  exitCode: 0 as number | null,
+  signal: null as string | null,
+  timedOut: false,
+  oomKilled: false,
+  aborted: false,
+};
 
 describe("classifyRun", () => {
   it.each([
@@ -18,16 +24,37 @@ describe("classifyRun", () => {
     [{ exitCode: 143 }, { verdict: "skip", reason: "killed by SIGTERM" }],
     [{ exitCode: 128 }, { verdict: "skip", reason: "exit 128" }],
     [{ exitCode: 255 }, { verdict: "skip", reason: "exit 255" }],
-    [{ exitCode: null, signal: "SIGKILL" }, { verdict: "skip", reason: "killed by SIGKILL" }],
-    [{ exitCode: null, signal: "SIGSEGV" }, { verdict: "skip", reason: "killed by SIGSEGV" }],
+    [
+      { exitCode: null, signal: "SIGKILL" },
+      { verdict: "skip", reason: "killed by SIGKILL" },
+    ],
+    [
+      { exitCode: null, signal: "SIGSEGV" },
+      { verdict: "skip", reason: "killed by SIGSEGV" },
+    ],
     [{ exitCode: null }, { verdict: "error", reason: "infrastructure" }],
     [{ exitCode: -1 }, { verdict: "error", reason: "infrastructure: unexpected exit code -1" }],
-    [{ exitCode: null, signal: "SIGKILL", timedOut: true }, { verdict: "skip", reason: "timeout" }],
-    [{ exitCode: 137, oomKilled: true }, { verdict: "skip", reason: "out of memory" }],
+    [
+      { exitCode: null, signal: "SIGKILL", timedOut: true },
+      { verdict: "skip", reason: "timeout" },
+    ],
+    [
+      { exitCode: 137, oomKilled: true },
+      { verdict: "skip", reason: "out of memory" },
+    ],
     // A shell can exit 0 while its child was OOM-killed: the OOM flag wins.
-    [{ exitCode: 0, oomKilled: true }, { verdict: "skip", reason: "out of memory" }],
-    [{ exitCode: 1, aborted: true }, { verdict: "error", reason: "aborted" }],
-    [{ exitCode: null, signal: "SIGKILL", aborted: true, timedOut: true }, { verdict: "error", reason: "aborted" }],
+    [
+      { exitCode: 0, oomKilled: true },
+      { verdict: "skip", reason: "out of memory" },
+    ],
+    [
+      { exitCode: 1, aborted: true },
+      { verdict: "error", reason: "aborted" },
+    ],
+    [
+      { exitCode: null, signal: "SIGKILL", aborted: true, timedOut: true },
+      { verdict: "error", reason: "aborted" },
+    ],
   ])("%j → %j", (partial, expected) => {
     expect(classifyRun({ ...base, ...partial })).toEqual(expected);
   });
@@ -57,7 +84,9 @@ describe("classifyRun", () => {
         (r) => {
           const { verdict } = classifyRun(r);
           if (verdict === "bad") {
-            expect(r.exitCode !== null && r.exitCode >= 1 && r.exitCode <= 127 && r.exitCode !== 125).toBe(true);
+            expect(
+              r.exitCode !== null && r.exitCode >= 1 && r.exitCode <= 127 && r.exitCode !== 125,
+            ).toBe(true);
             expect(r.signal === null && !r.timedOut && !r.oomKilled && !r.aborted).toBe(true);
           }
           if (verdict === "good") expect(r.exitCode).toBe(0);

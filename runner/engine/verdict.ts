@@ -73,10 +73,12 @@ export function classifyRun(
   if (result.signal) return { verdict: "skip", reason: `killed by ${result.signal}` };
   const code = result.exitCode;
   if (code === null || code === undefined) return { verdict: "error", reason: "infrastructure" };
-  if (!Number.isInteger(code) || code < 0) return { verdict: "error", reason: `infrastructure: unexpected exit code ${code}` };
+  if (!Number.isInteger(code) || code < 0)
+    return { verdict: "error", reason: `infrastructure: unexpected exit code ${code}` };
   if (code === 0) return { verdict: "good" };
   if (code === 125) return { verdict: "skip", reason: "exit 125 (cannot test this commit)" };
   if (code < 128) return { verdict: "bad", reason: `exit ${code}` };
-  if (code > 128 && code < 160) return { verdict: "skip", reason: `killed by ${signalName(code - 128)}` };
+  if (code > 128 && code < 160)
+    return { verdict: "skip", reason: `killed by ${signalName(code - 128)}` };
   return { verdict: "skip", reason: `exit ${code}` };
 }
