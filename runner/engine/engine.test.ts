@@ -371,6 +371,39 @@ describe("decide: several runs per commit", () => {
     expect(d.confidence).toBeCloseTo(2 / 3);
   });
 
+  it("measures a boundary parent outside the range by sha, and calls it flaky if it fails", () => {
+    // x's only parent "old" is an ancestor of the good revision (outside the range).
+    const g2: CommitGraph = { good: "g", bad: "x", commits: { x: { parents: ["old"] } } };
+    const x3 = obs(["x", "bad"], ["x", "bad"], ["x", "bad"]);
+    expect(decide(input(g2, { policy: p3, observations: x3, slots: 3 }))).toEqual({
+      kind: "probe",
+      probes: ["old", "old", "old"],
+      candidates: 1,
+    });
+    const bad = expectDone(
+      decide(
+        input(g2, {
+          policy: p3,
+          observations: [...x3, ...obs(["old", "bad"], ["old", "bad"], ["old", "good"])],
+        }),
+      ),
+    );
+    expect(bad.outcome).toBe("flaky");
+    expect(bad.explanation).toContain(
+      "old, the parent of x outside the range, fails in 2 of 3 runs",
+    );
+    const ok = expectDone(
+      decide(
+        input(g2, {
+          policy: p3,
+          observations: [...x3, ...obs(["old", "good"], ["old", "good"], ["old", "good"])],
+        }),
+      ),
+    );
+    expect(ok).toMatchObject({ outcome: "found", culprit: "x", confidence: 1 });
+    expect(ok.explanation).toContain("old passes in 3 of 3 runs");
+  });
+
   it("with the bad revision as culprit and no endpoint verification, runs it too", () => {
     const o = obs(["c2", "good"], ["c2", "good"], ["c2", "good"]);
     expect(decide(input(g, { policy: p3, observations: o, slots: 5 }))).toEqual({

@@ -297,19 +297,6 @@ function found(
   const boundary = refs.length === 0 ? (g.firstParent[node] ?? null) : null;
   if (boundary !== null) refs.push(boundary);
 
-  if (boundary !== null && boundary !== graph.good && book.get(boundary).state === "bad") {
-    return done(
-      "flaky",
-      null,
-      [],
-      0,
-      [
-        `The results contradict each other: ${short(boundary)}, the parent of ${short(culprit)} and an ancestor of the good revision, ${describeRuns(book.get(boundary), "fail")}, although the good revision passes. The test looks flaky; consider more runs per commit.`,
-        ...notes,
-      ].join(" "),
-    );
-  }
-
   let incomplete = false;
   if (policy.runs > 1) {
     for (const sha of [culprit, ...refs]) {
@@ -318,6 +305,19 @@ function found(
     }
   }
   if (incomplete || endpointsPending) return plan.decision(1);
+
+  if (boundary !== null && boundary !== graph.good && book.get(boundary).state === "bad") {
+    return done(
+      "flaky",
+      null,
+      [],
+      0,
+      [
+        `The results contradict each other: ${short(boundary)}, the parent of ${short(culprit)} outside the range, ${describeRuns(book.get(boundary), "fail")}, yet it is an ancestor of the good revision, which is taken as good. The test looks flaky; consider more runs per commit.`,
+        ...notes,
+      ].join(" "),
+    );
+  }
 
   const cs = book.get(culprit);
   let parentPass = 1;
