@@ -72,6 +72,7 @@ describe("simulated bisections without flaky runs", () => {
           errorRate: fc.constantFrom(0, 0, 0.15),
           fault: fc.constantFrom("none", "none", "good-is-bad", "bad-is-good"),
           mode: fc.constantFrom("rounds" as const, "async" as const),
+          perCommit: fc.boolean(),
           seed: fc.nat(),
         }),
         (graph, pick, policy, slots, opt) => {
@@ -89,7 +90,7 @@ describe("simulated bisections without flaky runs", () => {
           const { decision: d, observations } = simulate({
             graph,
             policy,
-            slots: slots * policy.runs,
+            slots: opt.perCommit ? slots * policy.runs : slots,
             run,
             mode: opt.mode,
             random,
@@ -210,7 +211,8 @@ describe("simulated bisections with flaky runs", () => {
         fc.integer({ min: 1, max: 8 }),
         fc.constantFrom(0.01, 0.05, 0.15, 0.3),
         fc.nat(),
-        (graph, pick, policy, slots, p, seed) => {
+        fc.constantFrom("rounds" as const, "async" as const),
+        (graph, pick, policy, slots, p, seed, mode) => {
           const w = world(graph, pick, policy.firstParent);
           const random = prng(seed);
           const truth = (sha: Sha): "good" | "bad" => (w.bad.has(sha) ? "bad" : "good");
@@ -225,7 +227,7 @@ describe("simulated bisections with flaky runs", () => {
             tally.set(sha, c);
             return v;
           };
-          const { decision: d } = simulate({ graph, policy, slots: slots * policy.runs, run });
+          const { decision: d } = simulate({ graph, policy, slots, run, mode, random });
 
           let wrongDecision = false;
           let fullyFlipped = false;
