@@ -1,0 +1,298 @@
+// The `/bisect` command in an issue comment: a pure parser (no I/O), unit-tested.
+//
+//   /bisect <good> <bad> [--runs N] [--timeout 90s|10m|1h] [--parallel K] [--first-parent] [--] <command…>
+//   /bisect <good> <bad>            (command in a fenced code block under the line, or from .github/bisect.yml)
+//   /bisect cancel [#job]   /bisect retry [#job]   /bisect status   /bisect help
+//
+// The command is taken from the first line of the comment that starts with `/bisect`; lines inside
+// fenced code blocks, block quotes (`> `), HTML comments and indented code are not commands, so
+// quoting someone else's `/bisect` never starts anything.
+import { refProblem } from "../../runner/git/refs";
+
+export const LIMITS = {
+  runs: { min: 1, max: 5 },
+  parallel: { min: 1, max: 64 },
+  timeoutSeconds: { min: 1, max: 24 * 3600 },
+  commandLength: 10_000,
+} as const;
+
+export const EXAMPLE = '/bisect v1.4.0 main -- npm test -- -t "parses dates"';
+
+export interface BisectRequest {
+  kind: "bisect";
+  good: string;
+  bad: string;
+  runs?: number;
+  parallel?: number;
+  timeoutSeconds?: number;
+  firstParent: boolean;
+  /** The shell command (one line, or a script from a fenced block); null: use the repository's default. */
+  command: string | null;
+}
+
+export type ParsedCommand =
+  | BisectRequest
+  | { kind: "cancel"; jobId?: number }
+  | { kind: "retry"; jobId?: number }
+  | { kind: "status" }
+  | { kind: "help" }
+  /** A `/bisect` line that cannot be understood: what is wrong, and a correct example. */
+  | { kind: "error"; message: string; example: string };
+
+export type ParseResult = ParsedCommand | { kind: "none" };
+
+const FENCE_OPEN = /^ {0,3}(`{3,}|~{3,})(.*)$/;
+const QUOTE = /^ {0,3}>/;
+const COMMAND_LINE = /^ {0,3}\/bisect(?=\s|$)(.*)$/;
+
+interface FoundLine {
+  /** Index of the line in the comment. */
+  index: number;
+  /** The text after `/bisect`. */
+  rest: string;
+}
+
+/** True when a line of the comment may be a command: a cheap pre-filter for the webhook route. */
+export function mentionsBisect(body: string): boolean {
+  return /^[ \t]*\/bisect(?=\s|$)/m.test(body);
+}
+
+/** The first line that starts with `/bisect` outside code blocks, quotes and HTML comments. */
+export function findCommandLine(lines: readonly string[]): FoundLine | null {
+  let fence: { char: string; length: number } | null = null;
+  let inComment = false;
+  for (let index = 0; index < lines.length; index++) {
+    let line = lines[index]!;
+    if (fence) {
+      if (closesFence(line, fence)) fence = null;
+      continue;
+    }
+    if (inComment) {
+      const end = line.indexOf("-->");
+      if (end === -1) continue;
+      inComment = false;
+      line = line.slice(end + 3);
+    }
+    // HTML comments that open and close on this line go; one left open swallows what follows.
+    line = line.replace(/<!--[\s\S]*?-->/g, "");
+    const open = line.indexOf("<!--");
+    if (open !== -1) {
+      inComment = true;
+      line = line.slice(0, open);
+    }
+    const opening = FENCE_OPEN.exec(line);
+    if (opening && !(opening[1]![0] === "`" && opening[2]!.includes("`"))) {
+      fence = { char: opening[1]![0]!, length: opening[1]!.length };
+      continue;
+    }
+    if (QUOTE.test(line)) continue;
+    const match = COMMAND_LINE.exec(line);
+    if (match) return { index, rest: match[1]! };
+  }
+  return null;
+}
+
+function closesFence(line: string, fence: { char: string; length: number }): boolean {
+  const m = /^ {0,3}(`{3,}|~{3,})\s*$/.exec(line);
+  return m !== null && m[1]![0] === fence.char && m[1]!.length >= fence.length;
+}
+
+/** The content of a fenced code block starting at the first non-blank line from `from`, if any. */
+function fencedBlockAfter(lines: readonly string[], from: number): { content: string } | { unclosed: true } | null {
+  let i = from;
+  while (i < lines.length && lines[i]!.trim() === "") i++;
+  if (i >= lines.length) return null;
+  const opening = FENCE_OPEN.exec(lines[i]!);
+  if (!opening) return null;
+  const fence = { char: opening[1]![0]!, length: opening[1]!.length };
+  const body: string[] = [];
+  for (let j = i + 1; j < lines.length; j++) {
+    if (closesFence(lines[j]!, fence)) return { content: body.join("\n") };
+    body.push(lines[j]!);
+  }
+  return { unclosed: true };
+}
+
+interface Token {
+  text: string;
+  start: number;
+}
+
+function tokenize(text: string): Token[] {
+  const tokens: Token[] = [];
+  const re = /\S+/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) tokens.push({ text: m[0], start: m.index });
+  return tokens;
+}
+
+/** `v1.4.0` written as inline code is still `v1.4.0`. */
+function unwrapCode(text: string): string {
+  const m = /^(`+)([^`]+)\1$/.exec(text);
+  return m ? m[2]!.trim() : text;
+}
+
+/** A duration: `90`, `90s`, `10m`, `1h`, `1h30m`, `2m30s`. Seconds, or null when malformed. */
+export function parseDuration(text: string): number | null {
+  const t = text.trim().toLowerCase();
+  if (/^\d+$/.test(t)) return Number(t);
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(t);
+  if (!m || t === "") return null;
+  return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+}
+
+/** 75 → "1m 15s", 3600 → "1h", 0.4 → "0s". */
+export function formatDuration(totalSeconds: number): string {
+  const s = Math.max(0, Math.round(totalSeconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  const parts = [h ? `${h}h` : "", m ? `${m}m` : "", sec || (!h && !m) ? `${sec}s` : ""].filter(Boolean);
+  return parts.join(" ");
+}
+
+/** Git's ref-name rules on top of the runner's own check (which refuses option-like and range syntax). */
+export function revisionProblem(ref: string): string | null {
+  const basic = refProblem(ref);
+  if (basic) return basic;
+  if (ref === "@") return "is '@' (name the revision)";
+  if (ref.endsWith("/") || ref.endsWith(".")) return "ends with '/' or '.'";
+  if (ref.includes("//")) return "contains '//'";
+  if (ref.split("/").some((part) => part.startsWith(".") || part.endsWith(".lock"))) {
+    return "has a part starting with '.' or ending with '.lock'";
+  }
+  if (/[<>`'"|;&$]/.test(ref)) return "contains a character git refs cannot have here (< > ` ' \" | ; & $)";
+  return null;
+}
+
+const SUBCOMMAND_EXAMPLES = {
+  cancel: "/bisect cancel #12",
+  retry: "/bisect retry #12",
+} as const;
+
+function error(message: string, example: string = EXAMPLE): ParsedCommand {
+  return { kind: "error", message, example };
+}
+
+function jobReference(name: "cancel" | "retry", args: Token[]): ParsedCommand {
+  if (args.length === 0) return { kind: name };
+  if (args.length > 1) {
+    return error(`\`/bisect ${name}\` takes at most one job number, got \`${args.map((a) => a.text).join(" ")}\`.`, SUBCOMMAND_EXAMPLES[name]);
+  }
+  const m = /^#?(\d{1,15})$/.exec(args[0]!.text);
+  if (!m || Number(m[1]) < 1) {
+    return error(`\`${args[0]!.text}\` is not a job number: write it as \`#12\` (or leave it out for the latest job on this issue).`, SUBCOMMAND_EXAMPLES[name]);
+  }
+  return { kind: name, jobId: Number(m[1]) };
+}
+
+const OPTION_NAMES = ["--runs", "--timeout", "--parallel", "--first-parent"];
+
+/** Parses a comment body. `none` when no line is a `/bisect` command. */
+export function parseCommand(body: string): ParseResult {
+  const lines = body.replace(/\r\n?/g, "\n").split("\n");
+  const found = findCommandLine(lines);
+  if (!found) return { kind: "none" };
+  const rest = found.rest;
+  const tokens = tokenize(rest);
+  const first = tokens[0];
+  if (!first) {
+    return error("`/bisect` needs a good revision, a bad revision and the test command.");
+  }
+  const word = first.text.toLowerCase();
+  if (word === "cancel" || word === "retry") return jobReference(word, tokens.slice(1));
+  if (word === "status") return { kind: "status" };
+  if (word === "help" || word === "--help" || word === "-h") return { kind: "help" };
+
+  const good = unwrapCode(first.text);
+  if (good.startsWith("-")) {
+    return error(`The first word after \`/bisect\` must be the good revision (a commit, tag or branch where the test passes), not the option \`${good}\`.`);
+  }
+  const goodProblem = revisionProblem(good);
+  if (goodProblem) return error(`The good revision \`${good}\` is not a valid revision: it ${goodProblem}.`);
+  const second = tokens[1];
+  if (!second || second.text.startsWith("-")) {
+    return error(`Missing the bad revision: after the good revision \`${good}\` give a commit, tag or branch where the test fails.`);
+  }
+  const bad = unwrapCode(second.text);
+  const badProblem = revisionProblem(bad);
+  if (badProblem) return error(`The bad revision \`${bad}\` is not a valid revision: it ${badProblem}.`);
+  if (good === bad) return error(`The good and the bad revision are both \`${good}\`: give two different revisions.`);
+
+  const request: BisectRequest = { kind: "bisect", good, bad, firstParent: false, command: null };
+  const seen = new Set<string>();
+  let commandStart: number | null = null;
+  let explicitSeparator = false;
+  for (let i = 2; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    if (token.text === "--") {
+      explicitSeparator = true;
+      commandStart = i + 1 < tokens.length ? tokens[i + 1]!.start : rest.length;
+      break;
+    }
+    if (!token.text.startsWith("-")) {
+      commandStart = token.start;
+      break;
+    }
+    const eq = token.text.indexOf("=");
+    const name = (eq === -1 ? token.text : token.text.slice(0, eq)).toLowerCase();
+    if (!OPTION_NAMES.includes(name)) {
+      return error(
+        `Unknown option \`${token.text}\`. The options are ${OPTION_NAMES.map((o) => `\`${o}\``).join(", ")}; ` +
+          "if your test command starts with a dash, put `--` before it.",
+      );
+    }
+    if (seen.has(name)) return error(`The option \`${name}\` is given more than once.`);
+    seen.add(name);
+    if (name === "--first-parent") {
+      if (eq !== -1) return error("`--first-parent` takes no value.");
+      request.firstParent = true;
+      continue;
+    }
+    let value: string | undefined;
+    if (eq !== -1) value = token.text.slice(eq + 1);
+    else {
+      const next = tokens[i + 1];
+      if (next && next.text !== "--" && !next.text.startsWith("--")) {
+        value = next.text;
+        i++;
+      }
+    }
+    if (value === undefined || value === "") {
+      const hint = name === "--timeout" ? "a duration such as `90s`, `10m` or `1h`" : "a whole number";
+      return error(`The option \`${name}\` needs a value: ${hint}.`);
+    }
+    value = unwrapCode(value);
+    if (name === "--timeout") {
+      const seconds = parseDuration(value);
+      const { min, max } = LIMITS.timeoutSeconds;
+      if (seconds === null) return error(`\`--timeout ${value}\` is not a duration: write it like \`90s\`, \`10m\` or \`1h\`.`);
+      if (seconds < min || seconds > max) return error(`\`--timeout ${value}\` is out of range: give from 1s to 24h.`);
+      request.timeoutSeconds = seconds;
+    } else {
+      const key = name === "--runs" ? "runs" : "parallel";
+      const { min, max } = LIMITS[key];
+      if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+        return error(`\`${name} ${value}\` is not allowed: ${name} must be a whole number from ${min} to ${max}.`);
+      }
+      request[key] = Number(value);
+    }
+  }
+
+  let command = commandStart === null ? "" : rest.slice(commandStart).trim();
+  command = unwrapCode(command);
+  if (command === "") {
+    const block = fencedBlockAfter(lines, found.index + 1);
+    if (block && "unclosed" in block) {
+      return error("The code block with the test command under the `/bisect` line is not closed: end it with a line of three backticks.");
+    }
+    if (block) command = block.content.trim();
+  }
+  if (command === "" && explicitSeparator && commandStart !== null) {
+    return error("Missing the test command after `--`: write it on the same line, or in a code block under the line.");
+  }
+  if (command.length > LIMITS.commandLength) {
+    return error(`The test command is ${command.length} characters long; the limit is ${LIMITS.commandLength}. Put it in a script in the repository and run that.`);
+  }
+  request.command = command === "" ? null : command;
+  return request;
+}

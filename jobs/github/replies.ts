@@ -1,0 +1,85 @@
+// Short replies to `/bisect` comments. Pure, like the status comment renderer.
+import { formatDuration, LIMITS } from "./command";
+import { code, fence, text } from "./markdown";
+import { CONFIG_PATH } from "./repo-config";
+
+const mention = (login: string) => `@${login.replace(/[^A-Za-z0-9-]/g, "")}`;
+
+export function helpReply(): string {
+  return [
+    "**Bisect Bot** finds the commit that broke something: it runs your test command on the commits between a good and a bad revision, each run in a fresh container, and answers here with the first bad commit.",
+    "",
+    fence(
+      [
+        "/bisect <good> <bad> [options] -- <test command>",
+        "/bisect cancel [#job]     stop a bisection (default: the latest on this issue)",
+        "/bisect retry [#job]      run a bisection again",
+        "/bisect status            list the bisections on this issue",
+        "/bisect help              this message",
+      ].join("\n"),
+    ),
+    "",
+    "- `<good>` and `<bad>` are commits, tags or branches: the test passes on the good one and fails on the bad one.",
+    "- The test command exits 0 for good, 125 to skip a commit that cannot be tested, anything else for bad. It can also go in a code block under the `/bisect` line, or be the repository's default.",
+    `- \`--runs N\` runs the test N times per commit (${LIMITS.runs.min}–${LIMITS.runs.max}) to see through flaky tests; \`--parallel K\` tests K commits at a time; \`--timeout 10m\` limits one run; \`--first-parent\` follows only the first parent of merges.`,
+    "",
+    "For example:",
+    "",
+    fence('/bisect v1.4.0 main --runs 2 -- npm test -- -t "parses dates"'),
+    "",
+    `Defaults for the repository go in \`${CONFIG_PATH}\` (read at the bad revision): \`image\`, \`setup\`, \`command\`, \`timeout\`, \`runs\`, \`network\`, \`pathspec\`.`,
+    "Only people with write access to the repository can start, cancel or retry a bisection.",
+  ].join("\n");
+}
+
+export function parseErrorReply(login: string, message: string, example: string): string {
+  return `${mention(login)} I could not start that: ${message}\n\nFor example:\n\n${fence(example)}\n\nComment \`/bisect help\` for every option.`;
+}
+
+export function notTrustedReply(login: string): string {
+  return `Sorry ${mention(login)}, only people with write access to this repository can start, cancel or retry a bisection (it runs the repository's code on our machines). A maintainer can run it for you.`;
+}
+
+export function quotaReply(login: string, quota: { used: number; limit: number; tier: string; resetsAt: Date }): string {
+  const month = quota.resetsAt.toLocaleString("en-GB", { month: "long", year: "numeric", timeZone: "UTC" });
+  const resets = quota.resetsAt.toLocaleString("en-GB", { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
+  return (
+    `Sorry ${mention(login)}, this installation has used ${quota.used} of its ${quota.limit} bisections this month (${text(quota.tier)} plan), so I cannot start another one now. ` +
+    `The quota resets on ${resets} at 00:00 UTC (the start of ${month}). A larger plan raises the limit.`
+  );
+}
+
+export function configErrorReply(login: string, ref: string, problems: string[]): string {
+  return `${mention(login)} I could not start that: \`${CONFIG_PATH}\` at ${code(ref)} has ${problems.length === 1 ? "a problem" : `${problems.length} problems`}:\n\n${problems
+    .slice(0, 20)
+    .map((p) => `- ${p}`)
+    .join("\n")}\n\nFix the file (or bisect from a revision where it is valid) and comment again.`;
+}
+
+export function unknownRevisionReply(login: string, which: "good" | "bad", ref: string): string {
+  return `${mention(login)} I could not start that: the ${which} revision ${code(ref)} is not a commit, tag or branch of this repository. Check the spelling, or give the commit SHA.`;
+}
+
+export function missingCommandReply(login: string): string {
+  return `${mention(login)} I could not start that: there is no test command. Put it after \`--\` on the \`/bisect\` line, in a code block under it, or set a default \`command:\` in \`${CONFIG_PATH}\`.\n\nFor example:\n\n${fence("/bisect v1.4.0 main -- npm test")}`;
+}
+
+export function cancelReply(login: string, jobId: number, result: "cancelled" | "already-ended", status?: string): string {
+  return result === "cancelled"
+    ? `${mention(login)} cancelled bisection #${jobId}.`
+    : `${mention(login)} bisection #${jobId} had already ${status === "cancelled" ? "been cancelled" : status === "failed" ? "failed" : "finished"}; nothing to cancel.`;
+}
+
+export function noJobReply(login: string, jobId?: number): string {
+  return jobId
+    ? `${mention(login)} there is no bisection #${jobId} in this repository.`
+    : `${mention(login)} there is no bisection on this issue yet. Start one with \`/bisect <good> <bad> -- <command>\`.`;
+}
+
+export function unavailableReply(login: string, why: string): string {
+  return `Sorry ${mention(login)}, I cannot run bisections here right now: ${why}`;
+}
+
+export function timeoutCapNote(requested: number, max: number, tier: string): string {
+  return `the ${text(tier)} plan allows at most ${formatDuration(max)} per run, so ${formatDuration(requested)} was lowered to ${formatDuration(max)}`;
+}

@@ -1,0 +1,105 @@
+// `.github/bisect.yml`: a repository's defaults for bisections, read at the bad revision.
+// Pure: YAML text in, a validated configuration or a list of problems out.
+//
+//   image: node:20-bookworm     # runner image the test runs in
+//   setup: npm ci               # run before the test on every commit (a failure skips the commit)
+//   command: npm test           # default test command when the comment gives none
+//   timeout: 10m                # wall-clock limit of one run (seconds, or 90s / 10m / 1h)
+//   runs: 1                     # runs per commit (more runs tell flaky tests apart)
+//   network: false              # test runs get network access only when true
+//   pathspec: [src, package.json]  # only commits touching these paths are tested
+import { parseDocument } from "yaml";
+import { z } from "zod";
+import { LIMITS, parseDuration } from "./command";
+
+export const CONFIG_PATH = ".github/bisect.yml";
+
+/** `node:20`, `ghcr.io/acme/runner:1.2`, `registry:5000/x/y@sha256:…` */
+const IMAGE = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+
+const script = (what: string) =>
+  z
+    .string({ error: `must be a string (the ${what})` })
+    .trim()
+    .min(1, `must not be empty (the ${what})`)
+    .max(LIMITS.commandLength, `must be at most ${LIMITS.commandLength} characters`);
+
+const pathEntry = z
+  .string({ error: "must be a list of paths" })
+  .trim()
+  .min(1, "must not contain an empty path")
+  .max(1000, "has a path longer than 1000 characters")
+  .refine((p) => !p.startsWith("-"), "has a path starting with '-'")
+  // eslint-disable-next-line no-control-regex
+  .refine((p) => !/[\u0000-\u001f]/.test(p), "has a path with control characters");
+
+const schema = z.strictObject({
+  image: z
+    .string({ error: "must be a string (an image name such as node:20)" })
+    .trim()
+    .max(255, "must be at most 255 characters")
+    .regex(IMAGE, "is not a valid image name (for example node:20-bookworm or ghcr.io/acme/runner:1.2)")
+    .optional(),
+  setup: script("setup command").optional(),
+  command: script("test command").optional(),
+  timeout: z
+    .union([z.number(), z.string()], { error: "must be a number of seconds or a duration such as 10m" })
+    .transform((v, ctx) => {
+      const seconds = typeof v === "number" ? v : parseDuration(v);
+      const { min, max } = LIMITS.timeoutSeconds;
+      if (seconds === null || !Number.isInteger(seconds) || seconds < min || seconds > max) {
+        ctx.addIssue({ code: "custom", message: "must be a duration from 1s to 24h, such as 90s, 10m or 1h" });
+        return z.NEVER;
+      }
+      return seconds;
+    })
+    .optional(),
+  runs: z
+    .number({ error: `must be a whole number from ${LIMITS.runs.min} to ${LIMITS.runs.max}` })
+    .int(`must be a whole number from ${LIMITS.runs.min} to ${LIMITS.runs.max}`)
+    .min(LIMITS.runs.min, `must be a whole number from ${LIMITS.runs.min} to ${LIMITS.runs.max}`)
+    .max(LIMITS.runs.max, `must be a whole number from ${LIMITS.runs.min} to ${LIMITS.runs.max}`)
+    .optional(),
+  network: z.boolean({ error: "must be true or false" }).optional(),
+  pathspec: z
+    .union([pathEntry.transform((p) => [p]), z.array(pathEntry).min(1, "must list at least one path").max(100, "may list at most 100 paths")], {
+      error: "must be a path or a list of paths",
+    })
+    .optional(),
+});
+
+export type RepoConfig = z.output<typeof schema>;
+
+export const CONFIG_KEYS = Object.keys(schema.shape);
+
+export type RepoConfigResult = { ok: true; config: RepoConfig } | { ok: false; problems: string[] };
+
+export function parseRepoConfig(text: string): RepoConfigResult {
+  if (text.length > 64 * 1024) return { ok: false, problems: ["the file is larger than 64 KiB"] };
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      problems: doc.errors.slice(0, 5).map((e) => {
+        const at = e.linePos?.[0];
+        return `YAML syntax error${at ? ` at line ${at.line}, column ${at.col}` : ""}: ${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`;
+      }),
+    };
+  }
+  const data: unknown = doc.toJS({ maxAliasCount: 50 });
+  if (data === null || data === undefined) return { ok: true, config: {} };
+  if (typeof data !== "object" || Array.isArray(data)) {
+    return { ok: false, problems: [`the file must be a mapping of settings (${CONFIG_KEYS.join(", ")})`] };
+  }
+  const parsed = schema.safeParse(data);
+  if (parsed.success) return { ok: true, config: parsed.data };
+  const problems = parsed.error.issues.map((issue) => {
+    if (issue.code === "unrecognized_keys") {
+      return `unknown setting${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `\`${k}\``).join(", ")} (the settings are ${CONFIG_KEYS.map((k) => `\`${k}\``).join(", ")})`;
+    }
+    const [key, index] = issue.path;
+    const where = index === undefined ? `\`${String(key)}\`` : `\`${String(key)}\` (item ${Number(index) + 1})`;
+    return `${where} ${issue.message}`;
+  });
+  return { ok: false, problems };
+}
