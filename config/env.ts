@@ -66,6 +66,8 @@ const schema = z.object({
   BISECT_TRUSTED_ASSOCIATIONS: list(["OWNER", "MEMBER", "COLLABORATOR"]),
 
   WORKER_CONCURRENCY: int(4, 1, 64),
+  WORKER_HEARTBEAT_SECONDS: int(10, 1, 300),
+  WORKER_DEAD_AFTER_SECONDS: int(45, 3, 3600),
 
   RUNNER_DOCKER_HOST: optionalString,
   RUNNER_DOCKER_CERT_PATH: optionalString,
@@ -81,6 +83,7 @@ const schema = z.object({
   RUNNER_WORK_MB: int(1024, 16, 1_048_576),
   RUNNER_FETCH_NETWORK: optionalString.transform((v) => v ?? "bridge"),
   RUNNER_CACHE_MAX_MB: int(20_480, 16, 100_000_000),
+  RUNNER_LEASE_SECONDS: int(60, 5, 3600),
 });
 
 type Raw = z.output<typeof schema>;

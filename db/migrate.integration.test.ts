@@ -27,6 +27,7 @@ describe("migrations", () => {
           "repositories",
           "runner_hosts",
           "runner_leases",
+          "runner_mirrors",
           "usage_stats",
           "webhook_deliveries",
           "worker_heartbeats",

@@ -3,9 +3,6 @@
 import os from "node:os";
 import type { Knex } from "knex";
 
-/** A worker whose last beat is older than this is dead. Beats come every HEARTBEAT_INTERVAL_MS. */
-export const HEARTBEAT_INTERVAL_MS = 10_000;
-export const DEAD_AFTER_MS = 45_000;
 
 export async function beat(knex: Knex, workerIds: string[]): Promise<void> {
   if (workerIds.length === 0) return;
@@ -19,20 +16,28 @@ export async function forget(knex: Knex, workerIds: string[]): Promise<void> {
   if (workerIds.length > 0) await knex("worker_heartbeats").whereIn("workerId", workerIds).delete();
 }
 
-/** Live workers: beat within DEAD_AFTER_MS. */
-export async function liveWorkerCount(knex: Knex): Promise<number> {
+/** Live workers: beat within `deadAfterMs`. */
+export async function liveWorkerCount(knex: Knex, deadAfterMs: number): Promise<number> {
   const [row] = await knex("worker_heartbeats")
-    .where("lastBeatAt", ">", knex.raw(`now() - interval '${DEAD_AFTER_MS} milliseconds'`))
+    .where("lastBeatAt", ">", knex.raw("now() - make_interval(secs => ?)", [deadAfterMs / 1000]))
     .count<{ count: number }[]>("* as count");
   return Number(row?.count ?? 0);
 }
 
+/** The ids of workers that beat within `deadAfterMs`. */
+export async function liveWorkerIds(knex: Knex, deadAfterMs: number): Promise<Set<string>> {
+  const rows = await knex("worker_heartbeats")
+    .where("lastBeatAt", ">", knex.raw("now() - make_interval(secs => ?)", [deadAfterMs / 1000]))
+    .select("workerId");
+  return new Set(rows.map((r: { workerId: string }) => r.workerId));
+}
+
 /**
  * Frees graphile-worker jobs locked by workers that are not alive: those with a stale heartbeat,
- * and lockers that never beat at all once their lock is older than DEAD_AFTER_MS.
+ * and lockers that never beat at all once their lock is older than `deadAfterMs`.
  * Returns the worker ids that were unlocked.
  */
-export async function unlockDeadWorkers(knex: Knex): Promise<string[]> {
+export async function unlockDeadWorkers(knex: Knex, deadAfterMs: number): Promise<string[]> {
   const { rows } = await knex.raw<{ rows: { locked_by: string }[] }>(
     `select distinct j.locked_by as locked_by
        from graphile_worker._private_jobs j
@@ -40,7 +45,7 @@ export async function unlockDeadWorkers(knex: Knex): Promise<string[]> {
       where j.locked_by is not null
         and (h.worker_id is null and j.locked_at < now() - make_interval(secs => ?)
              or h.last_beat_at < now() - make_interval(secs => ?))`,
-    [DEAD_AFTER_MS / 1000, DEAD_AFTER_MS / 1000],
+    [deadAfterMs / 1000, deadAfterMs / 1000],
   );
   // Raw results keep PostgreSQL's snake_case names (the mappers apply to the query builder only).
   const dead = rows.map((r) => r.locked_by);

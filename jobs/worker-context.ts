@@ -7,4 +7,6 @@ export interface WorkerContext {
   knex: Knex;
   /** The direct (non-pooled) URL graphile-worker uses. */
   workerDatabaseUrl: string;
+  /** The clone URL and credential of a GitHub repository (absent in setup mode). */
+  cloneSource?: (repositoryId: number) => Promise<{ url: string; username: string; password: string }>;
 }

@@ -7,7 +7,9 @@ import { createKnex } from "../db/connection";
 import { Model } from "objection";
 import pg from "pg";
 import { crontab } from "./crontab";
-import { beat, forget, HEARTBEAT_INTERVAL_MS } from "./heartbeat";
+import { registerEnvHost } from "./farm/env-host";
+import { checkHosts } from "./farm/health";
+import { beat, forget, unlockDeadWorkers } from "./heartbeat";
 import { createTaskList } from "./task-list";
 import type { WorkerContext } from "./worker-context";
 
@@ -28,12 +30,15 @@ function logFactory(minimum: Config["LOG_LEVEL"]): LogFunctionFactory {
   };
 }
 
-export async function startWorker(config: Config, options: { concurrency?: number } = {}): Promise<StartedWorker> {
+export async function startWorker(
+  config: Config,
+  options: { concurrency?: number; registerEnvHost?: boolean; ctx?: Partial<WorkerContext> } = {},
+): Promise<StartedWorker> {
   const url = directDatabaseUrl(config);
   if (!url) throw new Error("the worker needs DATABASE_URL (or DATABASE_DIRECT_URL)");
   const knex = createKnex(url, { poolMax: 4, applicationName: "bisect-bot-worker" });
   Model.knex(knex);
-  const ctx: WorkerContext = { config, knex, workerDatabaseUrl: url };
+  const ctx: WorkerContext = { config, knex, workerDatabaseUrl: url, ...options.ctx };
 
   const ids = new Set<string>();
   const events: WorkerEvents = new EventEmitter() as WorkerEvents;
@@ -56,9 +61,25 @@ export async function startWorker(config: Config, options: { concurrency?: numbe
     gracefulShutdownAbortTimeout: 5_000,
   });
 
-  const beatNow = () => beat(knex, [...ids]).catch((e) => console.error(JSON.stringify({ level: "error", component: "worker", message: `heartbeat failed: ${e}` })));
+  const log = (level: string, message: string) =>
+    (level === "error" ? console.error : console.log)(JSON.stringify({ time: new Date().toISOString(), level, component: "worker", message }));
+  const deadAfterMs = config.WORKER_DEAD_AFTER_SECONDS * 1000;
+  // Each beat also frees the jobs of workers that stopped beating (crash, kill -9, lost machine).
+  const beatNow = async () => {
+    try {
+      await beat(knex, [...ids]);
+      const dead = await unlockDeadWorkers(knex, deadAfterMs);
+      if (dead.length) log("warning", `unlocked the jobs of dead workers ${dead.join(", ")}`);
+    } catch (e) {
+      log("error", `heartbeat failed: ${e}`);
+    }
+  };
   await beatNow();
-  const timer = setInterval(beatNow, HEARTBEAT_INTERVAL_MS);
+  const timer = setInterval(beatNow, config.WORKER_HEARTBEAT_SECONDS * 1000);
+  if (options.registerEnvHost ?? true) {
+    await registerEnvHost(ctx, (m) => log("info", m)).catch((e) => log("error", `registering the runner host failed: ${e}`));
+  }
+  void checkHosts(ctx).catch((e) => log("error", `runner health check failed: ${e}`));
 
   let stopping: Promise<void> | null = null;
   return {

@@ -2,6 +2,8 @@
 // tsx, vitest and bundlers; add each new migration here.
 import type { Knex } from "knex";
 import * as initial from "./20261126000001_initial";
+import * as runnerMirrors from "./20261126000003_runner_mirrors";
+import * as sessions from "./20261126000002_sessions";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -10,6 +12,8 @@ interface Migration {
 
 const migrations: Record<string, Migration> = {
   "20261126000001_initial": initial,
+  "20261126000003_runner_mirrors": runnerMirrors,
+  "20261126000002_sessions": sessions,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

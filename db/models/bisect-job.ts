@@ -21,6 +21,10 @@ export interface JobOptions {
   firstParent?: boolean;
   network?: boolean;
   image?: string;
+  /** Only commits touching these paths are tested (git pathspec). */
+  pathspec?: string[];
+  /** The plan's limit on the whole job's wall time. */
+  maxDurationSeconds?: number;
 }
 
 export class BisectJob extends BaseModel {

@@ -1,0 +1,23 @@
+// runners__check: probe every host; down ⇄ active follows the answers, draining stays draining.
+import { RunnerHost } from "../../db/models";
+import { probeHost, recordProbe } from "../../runner/farm/hosts";
+import type { WorkerContext } from "../worker-context";
+
+export interface HostHealth {
+  name: string;
+  state: string;
+  ok: boolean;
+  version?: string;
+  error?: string;
+}
+
+export async function checkHosts(ctx: WorkerContext): Promise<HostHealth[]> {
+  const hosts = await RunnerHost.query(ctx.knex).orderBy("id");
+  return Promise.all(
+    hosts.map(async (host) => {
+      const result = await probeHost(host, ctx.config.RUNNER_IMAGE);
+      const updated = await recordProbe(ctx.knex, host, result);
+      return { name: host.name, state: updated.state, ok: result.ok, version: result.version, error: result.error };
+    }),
+  );
+}

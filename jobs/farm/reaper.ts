@@ -1,0 +1,49 @@
+// runners__reap: what crashes leave behind — expired leases, and labelled containers that no live
+// step owns (a killed worker's run, a fetch container whose worker died).
+import { BisectStep, RunnerHost, RunnerLease } from "../../db/models";
+import { dockerFor } from "../../runner/farm/docker-clients";
+import { releaseExpiredLeases } from "../../runner/farm/leases";
+import { MIRROR_LABEL } from "../../runner/mirror/mirror";
+import type { WorkerContext } from "../worker-context";
+
+const FETCH_MAX_AGE_MS = 30 * 60_000;
+/** A container younger than this may belong to a step that is only starting. */
+const GRACE_MS = 60_000;
+
+export interface ReapReport {
+  leasesReleased: number;
+  containersRemoved: number;
+}
+
+export async function reap(ctx: WorkerContext): Promise<ReapReport> {
+  const { knex } = ctx;
+  const leasesReleased = await releaseExpiredLeases(knex);
+  let containersRemoved = 0;
+  for (const host of await RunnerHost.query(knex).whereNot({ state: "down" })) {
+    const docker = dockerFor(host);
+    let containers;
+    try {
+      containers = await docker.listContainers({ all: true, filters: JSON.stringify({ label: ["app=bisect-bot"] }) });
+    } catch {
+      continue; // unreachable: the health check will mark it down
+    }
+    for (const c of containers) {
+      const age = Date.now() - c.Created * 1000;
+      if (age < GRACE_MS) continue;
+      const stepId = Number(c.Labels["bisect-bot.step"]);
+      let orphan = false;
+      if (c.Labels[MIRROR_LABEL] && !stepId) {
+        orphan = age > FETCH_MAX_AGE_MS;
+      } else if (stepId) {
+        const step = await BisectStep.query(knex).findById(stepId);
+        const lease = step && (await RunnerLease.query(knex).where({ bisectStepId: stepId }).whereNull("releasedAt").first());
+        orphan = !step || step.status !== "running" || !lease;
+      }
+      if (orphan) {
+        await docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+        containersRemoved++;
+      }
+    }
+  }
+  return { leasesReleased, containersRemoved };
+}

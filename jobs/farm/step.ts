@@ -1,0 +1,190 @@
+// bisect__step: lease a slot, run the commit in a fresh hardened container on that host, record
+// the verdict, release the slot, queue an advance. Idempotent: a step already done is left alone,
+// a step whose worker died is taken over (its container removed), one held by a live worker is not.
+import type { JobHelpers } from "graphile-worker";
+import type { Knex } from "knex";
+import { BisectJob, BisectStep, RunnerHost, RunnerLease, monthOf } from "../../db/models";
+import { classifyRun } from "../../runner/engine";
+import { DockerExecutor, removeLabelled } from "../../runner/executors/docker-executor";
+import { runOnce } from "../../runner/executors/run-once";
+import { InfrastructureError, type RunResult } from "../../runner/executors/types";
+import { dockerFor } from "../../runner/farm/docker-clients";
+import { probeHost, recordProbe } from "../../runner/farm/hosts";
+import { acquireLease, releaseLease, renewLease, type Lease } from "../../runner/farm/leases";
+import { mirrorVolumeName } from "../../runner/mirror/mirror";
+import { enqueue } from "../enqueue";
+import { liveWorkerIds } from "../heartbeat";
+import type { WorkerContext } from "../worker-context";
+import { requestAdvance } from "./advance";
+import { ensureMirror, hostsWithFreshMirror } from "./mirrors";
+import { limitsOf, stepTimeoutSeconds } from "./policy";
+import { repoKeyOf } from "./repo-source";
+
+const LOG_EXCERPT_BYTES = 64 * 1024;
+const CANCEL_POLL_MS = 1_000;
+
+/** Labels on a step's container: what the reaper and cancellation look for. */
+export function stepLabels(jobId: number, stepId: number, host: string): Record<string, string> {
+  return { "bisect-bot.job": String(jobId), "bisect-bot.step": String(stepId), "bisect-bot.host": host };
+}
+
+interface Outcome {
+  verdict: "good" | "bad" | "skip" | "error";
+  reason: string | null;
+  result: RunResult | null;
+}
+
+export async function runStep(ctx: WorkerContext, stepId: number, helpers: JobHelpers): Promise<void> {
+  const { knex, config } = ctx;
+  const step = await BisectStep.query(knex).findById(stepId);
+  if (!step || step.status === "done" || step.status === "cancelled") return;
+  const job = await BisectJob.query(knex).findById(step.bisectJobId);
+  if (!job || job.isFinal) {
+    await step.$query(knex).patch({ status: "cancelled" });
+    return;
+  }
+  const holder = helpers.job.locked_by ?? "worker";
+  if (!(await takeOver(ctx, step, holder))) return;
+
+  const lease = await acquireLease(knex, {
+    holder,
+    stepId,
+    ttlSeconds: config.RUNNER_LEASE_SECONDS,
+    prefer: await hostsWithFreshMirror(knex, job),
+    avoid: await hostsThatFailed(knex, step),
+  });
+  if (!lease) {
+    // Every slot is busy: try again shortly (no attempt used up).
+    await enqueue(knex, "bisect__step", { stepId }, { jobKey: `bisect__step:${stepId}`, runAt: new Date(Date.now() + 1_000), maxAttempts: 10 });
+    return;
+  }
+  await step.$query(knex).patch({ status: "running", runnerHostId: lease.host.id, startedAt: new Date() });
+
+  const stop = new AbortController();
+  const onShutdown = () => stop.abort("shutdown");
+  helpers.abortSignal?.addEventListener("abort", onShutdown, { once: true });
+  const renew = setInterval(() => {
+    void renewLease(knex, lease.lease.id, config.RUNNER_LEASE_SECONDS).catch(() => {});
+  }, (config.RUNNER_LEASE_SECONDS * 1000) / 3);
+  const watchCancel = setInterval(() => {
+    void BisectJob.query(knex)
+      .findById(job.id)
+      .select("status")
+      .then((j) => {
+        if (!j || j.status === "cancelled") stop.abort("cancelled");
+      })
+      .catch(() => {});
+  }, CANCEL_POLL_MS);
+
+  let outcome: Outcome;
+  try {
+    outcome = await execute(ctx, job, step, lease, holder, stop.signal);
+  } finally {
+    clearInterval(renew);
+    clearInterval(watchCancel);
+    helpers.abortSignal?.removeEventListener("abort", onShutdown);
+  }
+
+  if (stop.signal.aborted && stop.signal.reason === "shutdown") {
+    // The worker is stopping: give the step back; graphile-worker runs it again elsewhere.
+    await knex.transaction(async (trx) => {
+      await BisectStep.query(trx).patch({ status: "queued", runnerHostId: null, startedAt: null }).where({ id: stepId });
+      await releaseLease(trx, lease.lease.id);
+    });
+    throw new Error("worker shutting down: step handed back");
+  }
+  await knex.transaction(async (trx) => {
+    if (stop.signal.aborted) {
+      await BisectStep.query(trx).patch({ status: "cancelled", finishedAt: new Date() }).where({ id: stepId });
+      await releaseLease(trx, lease.lease.id);
+      return;
+    }
+    await recordVerdict(trx, job, stepId, outcome);
+    await releaseLease(trx, lease.lease.id);
+    await requestAdvance(trx, job.id);
+  });
+}
+
+async function execute(ctx: WorkerContext, job: BisectJob, step: BisectStep, lease: Lease, holder: string, signal: AbortSignal): Promise<Outcome> {
+  const { config, knex } = ctx;
+  const host = lease.host;
+  try {
+    await ensureMirror(ctx, host, job, { holder, signal });
+    const executor = new DockerExecutor(dockerFor(host), { name: host.name, image: config.RUNNER_IMAGE });
+    const result = await runOnce(
+      executor,
+      {
+        labels: stepLabels(job.id, step.id, host.name),
+        repo: { kind: "volume", name: mirrorVolumeName(repoKeyOf(job)) },
+        sha: step.sha,
+        setup: job.setupCommand ?? undefined,
+        command: job.command,
+        timeoutMs: stepTimeoutSeconds(config, job) * 1000,
+        limits: limitsOf(config),
+        network: job.options.network ?? false,
+        logLimitBytes: LOG_EXCERPT_BYTES,
+        image: job.options.image ?? config.RUNNER_IMAGE,
+      },
+      signal,
+    );
+    const { verdict, reason } = classifyRun(result);
+    return { verdict, reason: reason ?? null, result };
+  } catch (error) {
+    if (signal.aborted) return { verdict: "error", reason: "aborted", result: null };
+    if (!(error instanceof InfrastructureError)) throw error;
+    // Never the commit's fault: recorded as `error`, retried (elsewhere if this host is down).
+    const fresh = await RunnerHost.query(knex).findById(host.id);
+    if (fresh) await recordProbe(knex, fresh, await probeHost(fresh, config.RUNNER_IMAGE));
+    return { verdict: "error", reason: `infrastructure: ${error.message}`.slice(0, 500), result: null };
+  }
+}
+
+async function recordVerdict(trx: Knex.Transaction, job: BisectJob, stepId: number, outcome: Outcome): Promise<void> {
+  const { result } = outcome;
+  await BisectStep.query(trx)
+    .patch({
+      status: "done",
+      verdict: outcome.verdict,
+      reason: outcome.reason,
+      exitCode: result?.exitCode ?? null,
+      durationMs: result ? Math.round(result.durationMs) : null,
+      logExcerpt: result?.log ?? null,
+      finishedAt: new Date(),
+    })
+    .where({ id: stepId });
+  if (job.installationId && result) {
+    await trx("usage_stats")
+      .insert({ installationId: job.installationId, month: monthOf(new Date()), jobs: 0, computeSeconds: Math.ceil(result.durationMs / 1000) })
+      .onConflict(["installationId", "month"])
+      .merge({ computeSeconds: trx.raw("usage_stats.compute_seconds + excluded.compute_seconds") });
+  }
+}
+
+/**
+ * Whether this worker may run the step: no open lease, or one held by a worker that is dead (its
+ * lease is released and its container removed). A live holder means the step is already running.
+ */
+async function takeOver(ctx: WorkerContext, step: BisectStep, holder: string): Promise<boolean> {
+  const { knex, config } = ctx;
+  const open = await RunnerLease.query(knex).where({ bisectStepId: step.id }).whereNull("releasedAt");
+  if (open.length === 0) return true;
+  const live = await liveWorkerIds(knex, config.WORKER_DEAD_AFTER_SECONDS * 1000);
+  for (const lease of open) {
+    if (lease.holder !== holder && live.has(lease.holder) && lease.expiresAt > new Date()) return false;
+  }
+  for (const lease of open) {
+    const host = await RunnerHost.query(knex).findById(lease.runnerHostId);
+    if (host) await removeLabelled(dockerFor(host), { "bisect-bot.step": String(step.id) }).catch(() => []);
+    await releaseLease(knex, lease.id);
+  }
+  return true;
+}
+
+/** Hosts where a run of this commit failed for infrastructure reasons. */
+async function hostsThatFailed(knex: Knex, step: BisectStep): Promise<number[]> {
+  const rows = await BisectStep.query(knex)
+    .where({ bisectJobId: step.bisectJobId, sha: step.sha, verdict: "error" })
+    .whereNotNull("runnerHostId")
+    .select("runnerHostId");
+  return [...new Set(rows.map((r) => r.runnerHostId!))];
+}

@@ -1,0 +1,35 @@
+// The farm's Graphile Worker tasks. Each validates its payload and calls one service function.
+import type { TaskList } from "graphile-worker";
+import { z } from "zod";
+import { defineTask } from "../define-task";
+import type { WorkerContext } from "../worker-context";
+import { advanceJob } from "./advance";
+import { cancelRunningJob, finishJob } from "./cleanup";
+import { checkHosts } from "./health";
+import { purgeMirrors } from "./mirrors";
+import { prepareJob } from "./prepare";
+import { reap } from "./reaper";
+import { runStep } from "./step";
+
+const jobPayload = z.object({ jobId: z.number().int().positive() });
+const cronPayload = z.object({}).passthrough();
+
+export function farmTasks(ctx: WorkerContext): TaskList {
+  return {
+    bisect__prepare: defineTask(jobPayload, ({ jobId }, helpers) => prepareJob(ctx, jobId, helpers)),
+    bisect__advance: defineTask(jobPayload, ({ jobId }) => advanceJob(ctx, jobId)),
+    bisect__step: defineTask(z.object({ stepId: z.number().int().positive() }), ({ stepId }, helpers) => runStep(ctx, stepId, helpers)),
+    bisect__finish: defineTask(jobPayload, ({ jobId }) => finishJob(ctx, jobId)),
+    bisect__cancel: defineTask(jobPayload, ({ jobId }) => cancelRunningJob(ctx, jobId)),
+    mirrors__purge: defineTask(z.object({ repositoryIds: z.array(z.number().int().positive()) }), async ({ repositoryIds }) => {
+      await purgeMirrors(ctx, repositoryIds.map((id) => `github:${id}`));
+    }),
+    runners__check: defineTask(cronPayload, async (_payload, helpers) => {
+      for (const h of await checkHosts(ctx)) if (!h.ok) helpers.logger.warn(`runner host ${h.name} is ${h.state}: ${h.error}`);
+    }),
+    runners__reap: defineTask(cronPayload, async (_payload, helpers) => {
+      const report = await reap(ctx);
+      if (report.containersRemoved || report.leasesReleased) helpers.logger.info(`reaped ${report.containersRemoved} containers, ${report.leasesReleased} leases`);
+    }),
+  };
+}

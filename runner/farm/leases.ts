@@ -1,0 +1,94 @@
+// Slot leases in PostgreSQL: a run holds one before its container starts and gives it back after.
+// Hosts' rows are locked while a lease is chosen, so concurrent workers never exceed a host's
+// capacity; a lease expires unless renewed, so a dead worker's slots come back by themselves.
+import type { Knex } from "knex";
+import { RunnerHost, RunnerLease } from "../../db/models";
+
+export interface LeaseRequest {
+  /** The worker taking the lease. */
+  holder: string;
+  stepId?: number | null;
+  ttlSeconds: number;
+  /** Hosts to try first (e.g. those whose mirror already holds the repository). */
+  prefer?: number[];
+  /** Hosts to use only when no other active host exists (e.g. where this commit's run just failed). */
+  avoid?: number[];
+}
+
+export interface Lease {
+  lease: RunnerLease;
+  host: RunnerHost;
+}
+
+const OPEN = "released_at is null and expires_at > now()";
+
+/** Open leases per host id. */
+export async function openLeaseCounts(knex: Knex): Promise<Map<number, number>> {
+  const rows = await knex("runner_leases").whereRaw(OPEN).select("runnerHostId").count<{ runnerHostId: number; count: number }[]>("* as count").groupBy("runnerHostId");
+  return new Map(rows.map((r) => [r.runnerHostId, Number(r.count)]));
+}
+
+/** Free slots over all active hosts. */
+export async function freeSlots(knex: Knex): Promise<number> {
+  const hosts = await RunnerHost.query(knex).modify("active");
+  const open = await openLeaseCounts(knex);
+  return hosts.reduce((sum, h) => sum + Math.max(0, h.capacity - (open.get(h.id) ?? 0)), 0);
+}
+
+/** Picks the host for a lease: preferred first, then the most free slots, then the lowest id. */
+export function chooseHost(
+  hosts: readonly Pick<RunnerHost, "id" | "capacity">[],
+  open: ReadonlyMap<number, number>,
+  prefer: readonly number[] = [],
+  avoid: readonly number[] = [],
+): number | null {
+  const free = (id: number, capacity: number) => capacity - (open.get(id) ?? 0);
+  const usable = hosts.filter((h) => free(h.id, h.capacity) > 0);
+  const others = hosts.filter((h) => !avoid.includes(h.id));
+  const pool = others.length > 0 ? usable.filter((h) => !avoid.includes(h.id)) : usable;
+  const best = [...pool].sort(
+    (a, b) =>
+      Number(prefer.includes(b.id)) - Number(prefer.includes(a.id)) ||
+      free(b.id, b.capacity) - free(a.id, a.capacity) ||
+      a.id - b.id,
+  )[0];
+  return best?.id ?? null;
+}
+
+/** A lease on a free slot of an active host, or null when every slot is taken. */
+export async function acquireLease(knex: Knex, request: LeaseRequest): Promise<Lease | null> {
+  return knex.transaction(async (trx) => {
+    const hosts = await RunnerHost.query(trx).modify("active").orderBy("id").forUpdate();
+    if (hosts.length === 0) return null;
+    const open = await openLeaseCounts(trx);
+    const hostId = chooseHost(hosts, open, request.prefer, request.avoid);
+    if (hostId === null) return null;
+    const lease = await RunnerLease.query(trx)
+      .insert({
+        runnerHostId: hostId,
+        bisectStepId: request.stepId ?? null,
+        holder: request.holder,
+        expiresAt: trx.raw("now() + make_interval(secs => ?)", [request.ttlSeconds]) as unknown as Date,
+      })
+      .returning("*");
+    return { lease, host: hosts.find((h) => h.id === hostId)! };
+  });
+}
+
+/** Extends a lease; false when it was released or already expired (its slot may be reused). */
+export async function renewLease(knex: Knex, leaseId: number, ttlSeconds: number): Promise<boolean> {
+  const updated = await knex("runner_leases")
+    .where({ id: leaseId })
+    .whereRaw(OPEN)
+    .update({ expiresAt: knex.raw("now() + make_interval(secs => ?)", [ttlSeconds]) });
+  return updated === 1;
+}
+
+export async function releaseLease(knex: Knex, leaseId: number): Promise<void> {
+  await knex("runner_leases").where({ id: leaseId }).whereNull("releasedAt").update({ releasedAt: knex.fn.now() });
+}
+
+/** Marks expired leases released; returns how many. */
+export async function releaseExpiredLeases(knex: Knex): Promise<number> {
+  return knex("runner_leases").whereNull("releasedAt").where("expiresAt", "<=", knex.fn.now()).update({ releasedAt: knex.raw("expires_at") });
+}
