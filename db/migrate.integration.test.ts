@@ -28,6 +28,7 @@ describe("migrations", () => {
           "runner_hosts",
           "runner_leases",
           "runner_mirrors",
+          "sessions",
           "usage_stats",
           "webhook_deliveries",
           "worker_heartbeats",

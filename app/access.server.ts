@@ -1,0 +1,214 @@
+// Who may see what. A signed-in user sees and acts only on the app's installations GitHub lists
+// for them (GET /user/installations with their token), cached briefly per user in this process
+// and mirrored into our `installations` table. Every loader and action goes through `requireViewer`;
+// jobs are then fetched with `requireJob`, which answers 404 for anything outside those installations.
+import { redirect } from "@remix-run/node";
+import { BisectJob } from "../db/models";
+import { decryptSecret, DecryptionError } from "./crypto.server";
+import { getDb } from "./db.server";
+import {
+  fetchInstallationRepositories,
+  fetchUserInstallations,
+  GitHubAuthError,
+  type GitHubInstallation,
+  type GitHubRepository,
+} from "./github-user.server";
+import { tokenAssociatedData } from "./auth.server";
+import { clearSessionCookie, destroyUserSessions, readSession, type SessionRecord, type SessionUser } from "./session.server";
+import { requireSignInSettings, type SignInSettings } from "./setup.server";
+
+export const INSTALLATIONS_TTL_MS = 60_000;
+const MAX_CACHED_USERS = 5_000;
+
+export interface ViewerInstallation {
+  id: number;
+  accountLogin: string;
+  accountType: string;
+  repositorySelection: "all" | "selected" | null;
+  suspended: boolean;
+  tier: string;
+}
+
+export interface Viewer {
+  settings: SignInSettings;
+  user: SessionUser;
+  session: SessionRecord;
+  installations: ViewerInstallation[];
+  installationIds: ReadonlySet<number>;
+}
+
+interface CacheEntry {
+  at: number;
+  installations: Promise<ViewerInstallation[]>;
+  repositories: Map<number, { at: number; repositories: Promise<GitHubRepository[]> }>;
+}
+
+// Per web process. A user removed from an installation on GitHub loses it here within the TTL.
+const cache = new Map<number, CacheEntry>();
+
+/** Forget a user's cached installations (sign-out, revoked token; tests). */
+export function forgetViewer(userId?: number): void {
+  if (userId === undefined) cache.clear();
+  else cache.delete(userId);
+}
+
+function userToken(settings: SignInSettings, user: SessionUser): string {
+  if (!user.oauthTokenEncrypted) throw new GitHubAuthError("no GitHub token stored for this user");
+  try {
+    return decryptSecret(user.oauthTokenEncrypted, settings.encryptionKey, tokenAssociatedData(user.githubId));
+  } catch (error) {
+    // ENCRYPTION_KEY changed: the stored token is unusable, so the user signs in again.
+    if (error instanceof DecryptionError) throw new GitHubAuthError("the stored GitHub token cannot be decrypted");
+    throw error;
+  }
+}
+
+/** Our rows for GitHub's installations: missing ones are inserted (the webhook may not have arrived yet). */
+async function mirror(list: GitHubInstallation[]): Promise<ViewerInstallation[]> {
+  const withAccount = list.filter((i) => i.account !== null);
+  if (withAccount.length === 0) return [];
+  const db = getDb();
+  await db("installations")
+    .insert(
+      withAccount.map((i) => ({
+        id: i.id,
+        accountId: i.account!.id,
+        accountLogin: i.account!.login,
+        accountType: ["User", "Organization", "Enterprise"].includes(i.account!.type ?? "") ? i.account!.type : "User",
+        suspendedAt: i.suspended_at ? new Date(i.suspended_at) : null,
+      })),
+    )
+    .onConflict("id")
+    .ignore();
+  const rows: { id: number; tier: string; suspendedAt: Date | null }[] = await db("installations")
+    .whereIn(
+      "id",
+      withAccount.map((i) => i.id),
+    )
+    .select("id", "tier", "suspendedAt");
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return withAccount
+    .map((i) => ({
+      id: i.id,
+      accountLogin: i.account!.login,
+      accountType: i.account!.type ?? "User",
+      repositorySelection: i.repository_selection ?? null,
+      suspended: Boolean(i.suspended_at) || Boolean(byId.get(i.id)?.suspendedAt),
+      tier: byId.get(i.id)?.tier ?? "free",
+    }))
+    .sort((a, b) => a.accountLogin.localeCompare(b.accountLogin) || a.id - b.id);
+}
+
+function entryFor(settings: SignInSettings, user: SessionUser): CacheEntry {
+  const now = Date.now();
+  const existing = cache.get(user.id);
+  if (existing && now - existing.at < INSTALLATIONS_TTL_MS) return existing;
+  if (cache.size >= MAX_CACHED_USERS) {
+    for (const [id, entry] of cache) if (now - entry.at >= INSTALLATIONS_TTL_MS || cache.size >= MAX_CACHED_USERS) cache.delete(id);
+  }
+  const entry: CacheEntry = {
+    at: now,
+    installations: (async () => mirror(await fetchUserInstallations(settings.github.apiUrl, userToken(settings, user))))(),
+    repositories: new Map(),
+  };
+  // A failed lookup is not cached.
+  entry.installations.catch(() => {
+    if (cache.get(user.id) === entry) cache.delete(user.id);
+  });
+  cache.set(user.id, entry);
+  return entry;
+}
+
+export async function viewerInstallations(settings: SignInSettings, user: SessionUser): Promise<ViewerInstallation[]> {
+  return entryFor(settings, user).installations;
+}
+
+/** The repositories of one of the viewer's installations that GitHub lets them see (cached like the installations). */
+export async function viewerRepositories(viewer: Viewer, installationId: number): Promise<GitHubRepository[]> {
+  if (!viewer.installationIds.has(installationId)) return [];
+  const entry = entryFor(viewer.settings, viewer.user);
+  const now = Date.now();
+  const hit = entry.repositories.get(installationId);
+  if (hit && now - hit.at < INSTALLATIONS_TTL_MS) return hit.repositories;
+  const repositories = fetchInstallationRepositories(viewer.settings.github.apiUrl, userToken(viewer.settings, viewer.user), installationId);
+  const record = { at: now, repositories };
+  repositories.catch(() => {
+    if (entry.repositories.get(installationId) === record) entry.repositories.delete(installationId);
+  });
+  entry.repositories.set(installationId, record);
+  return repositories;
+}
+
+export type ViewerKind = "page" | "json" | "stream";
+
+function unauthenticated(request: Request, kind: ViewerKind, reason: "signin" | "expired"): Response {
+  if (kind !== "page") {
+    return Response.json(
+      { error: "unauthenticated", message: "Sign in with GitHub first." },
+      { status: 401, headers: { "Cache-Control": "no-store" } },
+    );
+  }
+  const url = new URL(request.url);
+  const params = new URLSearchParams({ redirectTo: `${url.pathname}${url.search}` });
+  if (reason === "expired") params.set("reason", "expired");
+  return redirect(`/login?${params}`, { headers: { "Cache-Control": "no-store" } });
+}
+
+/**
+ * The signed-in user and the installations they may see — or a thrown Response: 503 in setup
+ * mode, a redirect to /login for pages (401 for JSON and event streams) when not signed in or when
+ * GitHub no longer accepts their token.
+ */
+export async function requireViewer(request: Request, kind: ViewerKind = "page"): Promise<Viewer> {
+  const settings = requireSignInSettings(kind === "page" ? "page" : "json");
+  const signedIn = await readSession(settings, request);
+  if (!signedIn) throw unauthenticated(request, kind, "signin");
+  let installations: ViewerInstallation[];
+  try {
+    installations = await viewerInstallations(settings, signedIn.user);
+  } catch (error) {
+    if (error instanceof GitHubAuthError) {
+      forgetViewer(signedIn.user.id);
+      await destroyUserSessions(signedIn.user.id);
+      const response = unauthenticated(request, kind, "expired");
+      response.headers.append("Set-Cookie", await clearSessionCookie(settings));
+      throw response;
+    }
+    throw error;
+  }
+  return {
+    settings,
+    user: signedIn.user,
+    session: signedIn.session,
+    installations,
+    installationIds: new Set(installations.map((i) => i.id)),
+  };
+}
+
+/** Not found — the same answer whether the thing does not exist or belongs to someone else. */
+export function notFound(kind: ViewerKind = "page", what = "job"): Response {
+  const message = `There is no such ${what}, or it belongs to an installation you do not have access to.`;
+  return kind === "page"
+    ? new Response(message, { status: 404, statusText: "Not Found", headers: { "Content-Type": "text/plain; charset=utf-8" } })
+    : Response.json({ error: "not_found", message }, { status: 404 });
+}
+
+/** Parses a job id from a route parameter (a positive integer), or null. */
+export function parseJobId(param: string | undefined): number | null {
+  if (!param || !/^[1-9][0-9]{0,15}$/.test(param)) return null;
+  const id = Number(param);
+  return Number.isSafeInteger(id) ? id : null;
+}
+
+/**
+ * The job, when it belongs to one of the viewer's installations; otherwise a thrown 404 (never 403:
+ * other people's job ids are not confirmed to exist). Jobs without an installation (command-line
+ * jobs) are shown to no one here.
+ */
+export async function requireJob(viewer: Viewer, param: string | undefined, kind: ViewerKind = "page"): Promise<BisectJob> {
+  const id = parseJobId(param);
+  if (id === null || viewer.installationIds.size === 0) throw notFound(kind);
+  const job = await BisectJob.query(getDb()).findById(id).whereIn("installationId", [...viewer.installationIds]);
+  if (!job) throw notFound(kind);
+  return job;
+}

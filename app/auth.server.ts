@@ -1,0 +1,194 @@
+// "Sign in with GitHub": remix-auth's Authenticator with remix-auth-oauth2's OAuth2Strategy
+// (state + PKCE S256) against GITHUB_URL, then GET /user ourselves. remix-auth-github is not used
+// because it hard-codes github.com (docs/decisions/004-sign-in.md).
+import { createCookie, redirect, type Cookie } from "@remix-run/node";
+import { Authenticator } from "remix-auth";
+import { CodeChallengeMethod, OAuth2RequestError, OAuth2Strategy } from "remix-auth-oauth2";
+import { encryptSecret } from "./crypto.server";
+import { getDb } from "./db.server";
+import { fetchProfile, GitHubApiError } from "./github-user.server";
+import { safeRedirect } from "./safe-redirect.server";
+import { cookieName, createSession, destroySession, type ClientInfo } from "./session.server";
+import type { SignInSettings } from "./setup.server";
+
+const STRATEGY = "github";
+
+/** Why a sign-in did not complete, in words for the person. */
+export class SignInError extends Error {
+  override name = "SignInError";
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+/** Associated data binding a user's encrypted token to their row. */
+export const tokenAssociatedData = (githubId: number) => `user:${githubId}`;
+
+/** Stores or updates the user, their token encrypted; returns our user id. */
+export async function upsertUser(
+  settings: SignInSettings,
+  profile: { id: number; login: string; name?: string | null; avatar_url?: string | null },
+  accessToken: string,
+): Promise<number> {
+  const [row] = await getDb()("users")
+    .insert({
+      githubId: profile.id,
+      login: profile.login,
+      name: profile.name ?? null,
+      avatarUrl: profile.avatar_url ?? null,
+      oauthTokenEncrypted: encryptSecret(accessToken, settings.encryptionKey, tokenAssociatedData(profile.id)),
+      lastLoginAt: new Date(),
+    })
+    .onConflict("githubId")
+    .merge(["login", "name", "avatarUrl", "oauthTokenEncrypted", "lastLoginAt"])
+    .returning("id");
+  return (row as { id: number }).id;
+}
+
+const stateCookieBase = "bb_oauth";
+
+function buildAuthenticator(settings: SignInSettings): Authenticator<number> {
+  const { github, production } = settings;
+  const strategy = new OAuth2Strategy<number>(
+    {
+      // The state + PKCE verifier cookie: Secure and `__Host-` in production.
+      cookie: {
+        name: cookieName(stateCookieBase, production),
+        httpOnly: true,
+        sameSite: "Lax",
+        path: "/",
+        maxAge: 10 * 60,
+        ...(production ? { secure: true as const } : {}),
+      },
+      clientId: github.clientId,
+      clientSecret: github.clientSecret,
+      authorizationEndpoint: `${github.webUrl}/login/oauth/authorize`,
+      tokenEndpoint: `${github.webUrl}/login/oauth/access_token`,
+      redirectURI: `${settings.publicUrl}/auth/github/callback`,
+      scopes: [],
+      codeChallengeMethod: CodeChallengeMethod.S256,
+    },
+    async ({ tokens }) => {
+      // GitHub reports a failed exchange as 200 with an `error` field.
+      const data = tokens.data as { error?: unknown; error_description?: unknown };
+      if (typeof data.error === "string") {
+        throw new SignInError(`GitHub refused the sign-in (${typeof data.error_description === "string" ? data.error_description : data.error}).`);
+      }
+      const accessToken = tokens.accessToken();
+      const profile = await fetchProfile(github.apiUrl, accessToken);
+      return upsertUser(settings, profile, accessToken);
+    },
+  );
+  return new Authenticator<number>().use(strategy, STRATEGY);
+}
+
+const authenticators = new WeakMap<SignInSettings, Authenticator<number>>();
+function authenticator(settings: SignInSettings): Authenticator<number> {
+  let a = authenticators.get(settings);
+  if (!a) authenticators.set(settings, (a = buildAuthenticator(settings)));
+  return a;
+}
+
+const returnCookies = new WeakMap<SignInSettings, Cookie>();
+/** Where to go after the callback, kept across the trip to GitHub (signed, ten minutes). */
+function returnCookie(settings: SignInSettings): Cookie {
+  let c = returnCookies.get(settings);
+  if (!c) {
+    c = createCookie(cookieName("bb_return", settings.production), {
+      secrets: [settings.sessionSecret],
+      httpOnly: true,
+      sameSite: "lax",
+      secure: settings.production,
+      path: "/",
+      maxAge: 10 * 60,
+    });
+    returnCookies.set(settings, c);
+  }
+  return c;
+}
+
+/** Starts the OAuth flow: a redirect to GitHub carrying the state and PKCE challenge. */
+export async function beginSignIn(settings: SignInSettings, request: Request): Promise<Response> {
+  const returnTo = safeRedirect(new URL(request.url).searchParams.get("redirectTo"));
+  try {
+    await authenticator(settings).authenticate(STRATEGY, new Request(new URL("/auth/github", settings.publicUrl), { headers: request.headers }));
+  } catch (thrown) {
+    if (thrown instanceof Response && thrown.status >= 300 && thrown.status < 400) {
+      const headers = new Headers(thrown.headers);
+      headers.append("Set-Cookie", await returnCookie(settings).serialize(returnTo));
+      headers.set("Cache-Control", "no-store");
+      return new Response(null, { status: 302, headers });
+    }
+    throw thrown;
+  }
+  throw new Error("the OAuth strategy did not redirect to GitHub");
+}
+
+/** Cookies of the OAuth state store (`bb_oauth:<uuid>`), cleared once used. */
+function clearStateCookies(settings: SignInSettings, request: Request, headers: Headers): void {
+  const name = cookieName(stateCookieBase, settings.production);
+  const header = request.headers.get("Cookie") ?? "";
+  for (const part of header.split(";")) {
+    const cookie = part.trim().split("=")[0] ?? "";
+    if (cookie.startsWith(name) && /^[\w:-]+$/.test(cookie)) {
+      headers.append("Set-Cookie", `${cookie}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${settings.production ? "; Secure" : ""}`);
+    }
+  }
+}
+
+/**
+ * Completes the OAuth flow: checks state and PKCE, exchanges the code, stores the user, and starts
+ * a new session (any earlier one of this browser is deleted: the id is renewed at sign-in).
+ */
+export async function completeSignIn(settings: SignInSettings, request: Request, client: ClientInfo): Promise<Response> {
+  let userId: number;
+  try {
+    userId = await authenticator(settings).authenticate(STRATEGY, request);
+  } catch (error) {
+    throw signInFailure(error);
+  }
+  const headers = new Headers({ "Cache-Control": "no-store" });
+  await destroySession(settings, request);
+  const { setCookie } = await createSession(settings, userId, client);
+  headers.append("Set-Cookie", setCookie);
+  clearStateCookies(settings, request, headers);
+  const stored: unknown = await returnCookie(settings).parse(request.headers.get("Cookie"));
+  const returnTo = safeRedirect(typeof stored === "string" ? stored : null);
+  headers.append("Set-Cookie", await returnCookie(settings).serialize("", { maxAge: 0, expires: new Date(0) }));
+  return redirect(returnTo, { headers });
+}
+
+function signInFailure(error: unknown): Response {
+  let message: string;
+  let status = 400;
+  if (error instanceof SignInError) {
+    message = error.message;
+    status = error.status;
+  } else if (error instanceof OAuth2RequestError) {
+    message =
+      error.code === "access_denied"
+        ? "You declined to authorise Bisect Bot on GitHub, so you are not signed in."
+        : `GitHub refused the sign-in (${error.description ?? error.code}).`;
+  } else if (error instanceof GitHubApiError) {
+    message = "GitHub could not be asked who you are. Please try again in a moment.";
+    status = 502;
+  } else if (error instanceof ReferenceError || error instanceof RangeError) {
+    // Missing or mismatched state: a stale tab, a replayed link, or a forged callback.
+    message = "This sign-in link has expired or was not started here. Start again from “Sign in with GitHub”.";
+  } else {
+    console.error(JSON.stringify({ level: "error", component: "web", message: "sign-in failed", error: String(error) }));
+    message = "Signing in did not work. Please try again.";
+    status = 502;
+  }
+  return new Response(message, { status, statusText: status === 502 ? "Bad Gateway" : "Bad Request", headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" } });
+}
+
+/** Signs out: deletes the session and clears its cookie. */
+export async function signOut(settings: SignInSettings, request: Request, to = "/"): Promise<Response> {
+  const headers = new Headers({ "Cache-Control": "no-store" });
+  headers.append("Set-Cookie", await destroySession(settings, request));
+  return redirect(to, { headers });
+}

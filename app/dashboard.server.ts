@@ -1,0 +1,385 @@
+// The dashboard's reads: jobs (filtered, paginated), usage against the plan, one job with its steps.
+// Every function takes a Viewer and only ever reads inside `viewer.installationIds`.
+import { z } from "zod";
+import { FINAL_STATUSES, JOB_STATUSES, monthOf, type BisectJob, type JobStatus } from "../db/models";
+import { viewerRepositories, type Viewer } from "./access.server";
+import { bisectionPicture, type Picture } from "./bisection-picture";
+import { getDb } from "./db.server";
+
+export const PAGE_SIZE = 25;
+
+const optionalId = z
+  .string()
+  .regex(/^[1-9][0-9]{0,15}$/)
+  .transform(Number)
+  .optional()
+  .catch(undefined);
+
+const filtersSchema = z.object({
+  status: z.enum(JOB_STATUSES).optional().catch(undefined),
+  repo: optionalId,
+  before: optionalId,
+  after: optionalId,
+});
+export type JobFilters = z.output<typeof filtersSchema>;
+
+/** Filters from a query string; anything invalid is ignored rather than an error. */
+export function parseJobFilters(params: URLSearchParams): JobFilters {
+  const raw: Record<string, string> = {};
+  for (const key of ["status", "repo", "before", "after"]) {
+    const value = params.get(key);
+    if (value) raw[key] = value;
+  }
+  return filtersSchema.parse(raw);
+}
+
+export interface JobRow {
+  id: number;
+  status: JobStatus;
+  outcome: string | null;
+  repository: string | null;
+  issueNumber: number | null;
+  requesterLogin: string | null;
+  goodRef: string;
+  badRef: string;
+  command: string;
+  culpritSha: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export interface JobPage {
+  jobs: JobRow[];
+  /** Cursor for the previous (newer) page, or null on the first page. */
+  newer: number | null;
+  /** Cursor for the next (older) page, or null on the last page. */
+  older: number | null;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export async function listJobs(viewer: Viewer, filters: JobFilters): Promise<JobPage> {
+  if (viewer.installationIds.size === 0) return { jobs: [], newer: null, older: null };
+  const db = getDb();
+  const forward = filters.after === undefined; // newest first, optionally older than `before`
+  const query = db("bisectJobs as j")
+    .leftJoin("repositories as r", "r.id", "j.repositoryId")
+    .whereIn("j.installationId", [...viewer.installationIds])
+    .select(
+      "j.id",
+      "j.status",
+      "j.outcome",
+      "j.issueNumber",
+      "j.requesterLogin",
+      "j.goodRef",
+      "j.badRef",
+      db.raw("left(j.command, 200) as command"),
+      "j.culpritSha",
+      "j.createdAt",
+      "j.finishedAt",
+      "r.owner",
+      "r.name",
+    )
+    .limit(PAGE_SIZE + 1);
+  if (filters.status) query.where("j.status", filters.status);
+  if (filters.repo) query.where("j.repositoryId", filters.repo);
+  if (forward) {
+    if (filters.before !== undefined) query.where("j.id", "<", filters.before);
+    query.orderBy("j.id", "desc");
+  } else {
+    query.where("j.id", ">", filters.after!).orderBy("j.id", "asc");
+  }
+  const rows: Array<Record<string, unknown>> = await query;
+  const more = rows.length > PAGE_SIZE;
+  const page = rows.slice(0, PAGE_SIZE);
+  if (!forward) page.reverse();
+  const jobs: JobRow[] = page.map((r) => ({
+    id: r.id as number,
+    status: r.status as JobStatus,
+    outcome: (r.outcome as string | null) ?? null,
+    repository: r.owner ? `${r.owner}/${r.name}` : null,
+    issueNumber: (r.issueNumber as number | null) ?? null,
+    requesterLogin: (r.requesterLogin as string | null) ?? null,
+    goodRef: r.goodRef as string,
+    badRef: r.badRef as string,
+    command: r.command as string,
+    culpritSha: ((r.culpritSha as string | null) ?? null)?.trim() ?? null,
+    createdAt: iso(r.createdAt as Date)!,
+    finishedAt: iso(r.finishedAt as Date | null),
+  }));
+  const first = jobs[0]?.id ?? null;
+  const last = jobs[jobs.length - 1]?.id ?? null;
+  return forward
+    ? { jobs, newer: filters.before !== undefined ? first : null, older: more ? last : null }
+    : { jobs, newer: more ? first : null, older: last };
+}
+
+export interface MonthUsage {
+  /** 'YYYY-MM' */
+  month: string;
+  jobs: number;
+  computeMinutes: number;
+}
+
+export interface InstallationUsage {
+  installationId: number;
+  accountLogin: string;
+  tier: string;
+  jobsPerMonth: number | null;
+  maxDurationMinutes: number;
+  maxConcurrent: number;
+  running: number;
+  thisMonth: MonthUsage;
+  /** The last six months, oldest first (this month last). */
+  history: MonthUsage[];
+}
+
+/** The first days of the last `count` months (UTC), oldest first. */
+export function lastMonths(now: Date, count: number): string[] {
+  const months: string[] = [];
+  for (let k = count - 1; k >= 0; k--) months.push(monthOf(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - k, 1))));
+  return months;
+}
+
+export async function usageByInstallation(viewer: Viewer, now = new Date()): Promise<InstallationUsage[]> {
+  if (viewer.installations.length === 0) return [];
+  const db = getDb();
+  const ids = viewer.installations.map((i) => i.id);
+  const months = lastMonths(now, 6);
+  const [plans, usage, running] = await Promise.all([
+    db("installations as i")
+      .join("rateLimits as p", "p.tier", "i.tier")
+      .whereIn("i.id", ids)
+      .select("i.id", "i.tier", "p.jobsPerMonth", "p.maxDurationSeconds", "p.maxConcurrent") as Promise<
+      Array<{ id: number; tier: string; jobsPerMonth: number | null; maxDurationSeconds: number; maxConcurrent: number }>
+    >,
+    db("usageStats").whereIn("installationId", ids).where("month", ">=", months[0]!).select("installationId", "month", "jobs", "computeSeconds") as Promise<
+      Array<{ installationId: number; month: string; jobs: number; computeSeconds: number }>
+    >,
+    db("bisectJobs")
+      .whereIn("installationId", ids)
+      .whereIn("status", ["preparing", "running"])
+      .groupBy("installationId")
+      .select("installationId")
+      .count({ count: "*" }) as Promise<Array<{ installationId: number; count: number }>>,
+  ]);
+  const planOf = new Map(plans.map((p) => [p.id, p]));
+  const runningOf = new Map(running.map((r) => [r.installationId, Number(r.count)]));
+  return viewer.installations.map((inst) => {
+    const plan = planOf.get(inst.id);
+    const history = months.map((month) => {
+      const row = usage.find((u) => u.installationId === inst.id && u.month === month);
+      return { month: month.slice(0, 7), jobs: row?.jobs ?? 0, computeMinutes: Math.round((row?.computeSeconds ?? 0) / 60) };
+    });
+    return {
+      installationId: inst.id,
+      accountLogin: inst.accountLogin,
+      tier: plan?.tier ?? inst.tier,
+      jobsPerMonth: plan ? plan.jobsPerMonth : null,
+      maxDurationMinutes: Math.round((plan?.maxDurationSeconds ?? 0) / 60),
+      maxConcurrent: plan?.maxConcurrent ?? 1,
+      running: runningOf.get(inst.id) ?? 0,
+      thisMonth: history[history.length - 1]!,
+      history,
+    };
+  });
+}
+
+export interface StepView {
+  id: number;
+  sha: string;
+  round: number;
+  attempt: number;
+  status: string;
+  verdict: "good" | "bad" | "skip" | "error" | null;
+  reason: string | null;
+  exitCode: number | null;
+  durationMs: number | null;
+  host: string | null;
+  logExcerpt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface JobView {
+  id: number;
+  status: JobStatus;
+  active: boolean;
+  outcome: string | null;
+  source: string;
+  installationId: number;
+  repository: { owner: string; name: string; fullName: string } | null;
+  issueNumber: number | null;
+  requesterLogin: string | null;
+  goodRef: string;
+  badRef: string;
+  goodSha: string | null;
+  badSha: string | null;
+  command: string;
+  setupCommand: string | null;
+  options: Record<string, unknown>;
+  commitCount: number | null;
+  culpritSha: string | null;
+  candidates: string[] | null;
+  confidence: number | null;
+  explanation: string | null;
+  error: string | null;
+  rounds: number;
+  retryOfJobId: number | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  cancelRequestedAt: string | null;
+}
+
+const trimSha = (s: string | null) => (s ? s.trim() : null);
+
+export async function jobWithSteps(job: BisectJob): Promise<{ job: JobView; steps: StepView[]; graph: unknown }> {
+  const db = getDb();
+  const [repository, steps] = await Promise.all([
+    job.repositoryId ? db("repositories").where({ id: job.repositoryId }).first("owner", "name") : Promise.resolve(undefined),
+    db("bisectSteps as s")
+      .leftJoin("runnerHosts as h", "h.id", "s.runnerHostId")
+      .where("s.bisectJobId", job.id)
+      .orderBy([{ column: "s.round" }, { column: "s.id" }])
+      .select(
+        "s.id",
+        "s.sha",
+        "s.round",
+        "s.attempt",
+        "s.status",
+        "s.verdict",
+        "s.reason",
+        "s.exitCode",
+        "s.durationMs",
+        "h.name as host",
+        "s.logExcerpt",
+        "s.startedAt",
+        "s.finishedAt",
+      ) as Promise<Array<Record<string, unknown>>>,
+  ]);
+  return {
+    job: {
+      id: job.id,
+      status: job.status,
+      active: !FINAL_STATUSES.includes(job.status),
+      outcome: job.outcome,
+      source: job.source,
+      installationId: job.installationId!,
+      repository: repository ? { owner: repository.owner, name: repository.name, fullName: `${repository.owner}/${repository.name}` } : null,
+      issueNumber: job.issueNumber,
+      requesterLogin: job.requesterLogin,
+      goodRef: job.goodRef,
+      badRef: job.badRef,
+      goodSha: trimSha(job.goodSha),
+      badSha: trimSha(job.badSha),
+      command: job.command,
+      setupCommand: job.setupCommand,
+      options: (job.options ?? {}) as Record<string, unknown>,
+      commitCount: job.commitCount,
+      culpritSha: trimSha(job.culpritSha),
+      candidates: job.candidates,
+      confidence: job.confidence,
+      explanation: job.explanation,
+      error: job.error,
+      rounds: job.rounds,
+      retryOfJobId: job.retryOfJobId,
+      createdAt: job.createdAt.toISOString(),
+      startedAt: iso(job.startedAt),
+      finishedAt: iso(job.finishedAt),
+      cancelRequestedAt: iso(job.cancelRequestedAt),
+    },
+    steps: steps.map((s) => ({
+      id: s.id as number,
+      sha: (s.sha as string).trim(),
+      round: s.round as number,
+      attempt: s.attempt as number,
+      status: s.status as string,
+      verdict: (s.verdict as StepView["verdict"]) ?? null,
+      reason: (s.reason as string | null) ?? null,
+      exitCode: (s.exitCode as number | null) ?? null,
+      durationMs: (s.durationMs as number | null) ?? null,
+      host: (s.host as string | null) ?? null,
+      logExcerpt: (s.logExcerpt as string | null) ?? null,
+      startedAt: iso(s.startedAt as Date | null),
+      finishedAt: iso(s.finishedAt as Date | null),
+    })),
+    graph: job.graph,
+  };
+}
+
+/** The job, its steps and the picture of its bisection, for the job page. */
+export async function jobPage(job: BisectJob): Promise<{ job: JobView; steps: StepView[]; picture: Picture; version: string }> {
+  const { job: view, steps, graph } = await jobWithSteps(job);
+  const options = view.options as { firstParent?: boolean; runs?: number; failThreshold?: number };
+  const picture = bisectionPicture({
+    graph,
+    firstParent: options.firstParent === true,
+    runs: typeof options.runs === "number" ? options.runs : 1,
+    failThreshold: typeof options.failThreshold === "number" ? options.failThreshold : 1,
+    steps: steps.map((s) => ({ sha: s.sha, round: s.round, verdict: s.verdict })),
+  });
+  return { job: view, steps, picture, version: await jobVersion(job.id) };
+}
+
+/**
+ * A fingerprint of everything the job page shows: it changes whenever the job or any of its steps
+ * is written (updated_at is kept by a trigger). The live-update stream compares it every second.
+ */
+export async function jobVersion(jobId: number): Promise<string> {
+  const { rows } = await getDb().raw<{ rows: Array<{ status: string; updated: Date | null; steps: number; touched: Date | null }> }>(
+    // Single-word aliases: raw results keep the column names as written.
+    `select j.status, j.updated_at as updated, s.steps, s.touched
+       from bisect_jobs j,
+            lateral (select count(*)::int as steps, max(updated_at) as touched from bisect_steps where bisect_job_id = j.id) s
+      where j.id = ?`,
+    [jobId],
+  );
+  const row = rows[0];
+  if (!row) return "gone";
+  return [row.status, row.updated?.getTime() ?? 0, row.steps, row.touched?.getTime() ?? 0].join(":");
+}
+
+export function isFinalStatus(status: string): boolean {
+  return (FINAL_STATUSES as readonly string[]).includes(status);
+}
+
+export interface InstallationView {
+  id: number;
+  accountLogin: string;
+  accountType: string;
+  tier: string;
+  suspended: boolean;
+  repositorySelection: "all" | "selected" | null;
+  /** null when GitHub could not be asked. */
+  repositories: Array<{ id: number; fullName: string; private: boolean }> | null;
+}
+
+/** The viewer's installations with the repositories GitHub shows them (a failed lookup shows as null). */
+export async function installationsWithRepositories(viewer: Viewer): Promise<InstallationView[]> {
+  return Promise.all(
+    viewer.installations.map(async (inst) => {
+      let repositories: InstallationView["repositories"];
+      try {
+        repositories = (await viewerRepositories(viewer, inst.id))
+          .map((r) => ({ id: r.id, fullName: r.full_name, private: r.private }))
+          .sort((a, b) => a.fullName.localeCompare(b.fullName));
+      } catch (error) {
+        console.error(JSON.stringify({ level: "warn", component: "web", message: "repositories lookup failed", installationId: inst.id, error: String(error) }));
+        repositories = null;
+      }
+      return { ...inst, repositories };
+    }),
+  );
+}
+
+/** Everything /dashboard shows. */
+export async function dashboardOverview(viewer: Viewer, params: URLSearchParams) {
+  const filters = parseJobFilters(params);
+  const [installations, usage, page] = await Promise.all([installationsWithRepositories(viewer), usageByInstallation(viewer), listJobs(viewer, filters)]);
+  const repositoryOptions = installations
+    .flatMap((i) => i.repositories ?? [])
+    .sort((a, b) => a.fullName.localeCompare(b.fullName))
+    .map((r) => ({ id: r.id, fullName: r.fullName }));
+  return { filters, installations, usage, page, repositoryOptions };
+}

@@ -1,0 +1,112 @@
+import type { MetaFunction } from "@remix-run/node";
+import { Link } from "@remix-run/react";
+import { BotAnswer, ExampleComment } from "../components/example";
+
+export const meta: MetaFunction = () => [{ title: "Documentation — Bisect Bot" }];
+
+export default function Docs() {
+  return (
+    <article className="prose">
+      <h1>Documentation</h1>
+      <nav aria-label="On this page">
+        <ul className="inline-list">
+          <li>
+            <a href="#command">The command</a>
+          </li>
+          <li>
+            <a href="#results">Results</a>
+          </li>
+          <li>
+            <a href="#dashboard">Dashboard</a>
+          </li>
+          <li>
+            <a href="#safety">Isolation</a>
+          </li>
+          <li>
+            <a href="#self-hosting">Self-hosting</a>
+          </li>
+        </ul>
+      </nav>
+
+      <section id="command" aria-labelledby="command-title">
+        <h2 id="command-title">The /bisect command</h2>
+        <pre>
+          <code>{`/bisect <good> <bad> [--runs N] [--timeout 90s|10m|1h] [--parallel K] [--first-parent] [--] <command…>
+/bisect <good> <bad>        (command in a fenced code block below, or from .github/bisect.yml)
+/bisect cancel [#job]   /bisect retry [#job]   /bisect status   /bisect help`}</code>
+        </pre>
+        <dl>
+          <dt>
+            <code>good</code>, <code>bad</code>
+          </dt>
+          <dd>Revisions (tags, branches, SHAs) where the command passes and where it fails.</dd>
+          <dt>command</dt>
+          <dd>
+            Runs with <code>sh -c</code> in a checkout of each commit: exit 0 is good, 125 is “skip this commit”, anything else is bad.
+          </dd>
+          <dt>
+            <code>--runs N</code>
+          </dt>
+          <dd>Runs per commit (1–5), for flaky tests.</dd>
+          <dt>
+            <code>--parallel K</code>
+          </dt>
+          <dd>Commits tested at once (within your plan&rsquo;s concurrency).</dd>
+          <dt>
+            <code>--timeout</code>
+          </dt>
+          <dd>Wall-clock limit of one run.</dd>
+          <dt>
+            <code>--first-parent</code>
+          </dt>
+          <dd>Follow only the first parent of merge commits.</dd>
+        </dl>
+        <p>Only people with write access to the repository can start, cancel or retry a bisection.</p>
+        <ExampleComment />
+      </section>
+
+      <section id="results" aria-labelledby="results-title">
+        <h2 id="results-title">Reading the answer</h2>
+        <BotAnswer />
+        <dl>
+          <dt>found</dt>
+          <dd>One first bad commit.</dd>
+          <dt>ambiguous</dt>
+          <dd>Several candidates remain because commits in between were skipped.</dd>
+          <dt>good-is-bad / bad-is-good</dt>
+          <dd>The “good” revision already fails, or the “bad” one passes: check the revisions and the command.</dd>
+          <dt>flaky</dt>
+          <dd>Runs on the same commit disagreed; try more runs.</dd>
+          <dt>error / timeout</dt>
+          <dd>The runs could not complete; the step logs say why.</dd>
+        </dl>
+      </section>
+
+      <section id="dashboard" aria-labelledby="dashboard-title">
+        <h2 id="dashboard-title">The dashboard</h2>
+        <p>
+          <Link to="/dashboard">Sign in with GitHub</Link> to see the installations you have access to, their repositories, every job with
+          its steps and logs, live progress, and this month&rsquo;s usage against your plan. You can cancel a running job or run a job again.
+        </p>
+      </section>
+
+      <section id="safety" aria-labelledby="safety-title">
+        <h2 id="safety-title">How commands are isolated</h2>
+        <ul>
+          <li>Each run starts a fresh container: non-root, all capabilities dropped, read-only root with a small writable work directory.</li>
+          <li>Memory, CPU, process and time limits; no network unless the repository opts in.</li>
+          <li>GitHub tokens never enter a container that runs your command, nor any log.</li>
+        </ul>
+      </section>
+
+      <section id="self-hosting" aria-labelledby="self-hosting-title">
+        <h2 id="self-hosting-title">Running your own</h2>
+        <p>
+          <code>npm ci &amp;&amp; npm start</code> runs the web server and the worker (with an embedded PostgreSQL when{" "}
+          <code>DATABASE_URL</code> is unset). Every setting is an environment variable documented in <code>.env.example</code>; without GitHub
+          credentials the start page lists what is missing. <code>GET /health</code> reports the database, the worker and the runner hosts.
+        </p>
+      </section>
+    </article>
+  );
+}

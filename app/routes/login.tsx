@@ -1,0 +1,40 @@
+// GET /login?redirectTo=/path[&reason=expired]: where pages send people who are not signed in.
+import { redirect, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { useLoaderData } from "@remix-run/react";
+import { safeRedirect } from "../safe-redirect.server";
+import { readSession } from "../session.server";
+import { requireSignInSettings } from "../setup.server";
+
+export const meta: MetaFunction = () => [{ title: "Sign in — Bisect Bot" }];
+
+export async function loader({ request }: LoaderFunctionArgs) {
+  const settings = requireSignInSettings();
+  const url = new URL(request.url);
+  const redirectTo = safeRedirect(url.searchParams.get("redirectTo"));
+  if (await readSession(settings, request)) throw redirect(redirectTo);
+  return {
+    signInUrl: `/auth/github?${new URLSearchParams({ redirectTo })}`,
+    expired: url.searchParams.get("reason") === "expired",
+  };
+}
+
+export default function Login() {
+  const { signInUrl, expired } = useLoaderData<typeof loader>();
+  return (
+    <section className="card narrow" aria-labelledby="login-title">
+      <h1 id="login-title">Sign in</h1>
+      {expired ? (
+        <p role="status" className="notice">
+          Your session has ended. Please sign in again.
+        </p>
+      ) : null}
+      <p>The dashboard shows the installations, repositories and jobs your GitHub account has access to.</p>
+      <p className="actions">
+        <a className="button" href={signInUrl}>
+          Sign in with GitHub
+        </a>
+      </p>
+      <p className="muted">Bisect Bot asks GitHub who you are and which of its installations you can see; it never gets write access to your code.</p>
+    </section>
+  );
+}
