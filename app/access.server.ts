@@ -193,6 +193,41 @@ export function notFound(kind: ViewerKind = "page", what = "job"): Response {
     : Response.json({ error: "not_found", message }, { status: 404 });
 }
 
+/** Every column but the commit graph, which can be large and only the picture needs. */
+const JOB_COLUMNS = [
+  "id",
+  "installationId",
+  "repositoryId",
+  "source",
+  "repoUrl",
+  "issueNumber",
+  "triggerCommentId",
+  "requesterLogin",
+  "requesterId",
+  "goodRef",
+  "badRef",
+  "goodSha",
+  "badSha",
+  "command",
+  "setupCommand",
+  "options",
+  "commitCount",
+  "status",
+  "outcome",
+  "culpritSha",
+  "candidates",
+  "confidence",
+  "explanation",
+  "error",
+  "rounds",
+  "retryOfJobId",
+  "startedAt",
+  "finishedAt",
+  "cancelRequestedAt",
+  "createdAt",
+  "updatedAt",
+].map((c) => `bisectJobs.${c}`);
+
 /** Parses a job id from a route parameter (a positive integer), or null. */
 export function parseJobId(param: string | undefined): number | null {
   if (!param || !/^[1-9][0-9]{0,15}$/.test(param)) return null;
@@ -208,7 +243,10 @@ export function parseJobId(param: string | undefined): number | null {
 export async function requireJob(viewer: Viewer, param: string | undefined, kind: ViewerKind = "page"): Promise<BisectJob> {
   const id = parseJobId(param);
   if (id === null || viewer.installationIds.size === 0) throw notFound(kind);
-  const job = await BisectJob.query(getDb()).findById(id).whereIn("installationId", [...viewer.installationIds]);
+  const job = await BisectJob.query(getDb())
+    .select(JOB_COLUMNS)
+    .findById(id)
+    .whereIn("installationId", [...viewer.installationIds]);
   if (!job) throw notFound(kind);
   return job;
 }

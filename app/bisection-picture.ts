@@ -60,43 +60,68 @@ function asGraph(value: unknown): Graph | null {
   return g as Graph;
 }
 
-/** Commits reachable from bad inside the graph, parents before children; in-range parent lists. */
-function layout(graph: Graph, firstParent: boolean): { order: string[]; index: Map<string, number>; parents: number[][] } {
+interface Layout {
+  n: number;
+  index: Map<string, number>;
+  /** In-range parents of commit i: parents[parentStart[i] .. parentStart[i + 1]). */
+  parentStart: Int32Array;
+  parents: Int32Array;
+}
+
+/** Commits reachable from bad inside the graph, numbered parents before children (bad last). */
+function layout(graph: Graph, firstParent: boolean): Layout {
   const commits = graph.commits;
   const has = (sha: string) => sha !== graph.good && Object.prototype.hasOwnProperty.call(commits, sha);
-  const parentsOf = (sha: string): string[] => {
+  const parentList = (sha: string): string[] => {
     const p = commits[sha]?.parents;
-    return Array.isArray(p) ? (firstParent ? p.slice(0, 1) : p) : [];
+    return Array.isArray(p) ? p : [];
   };
-  const order: string[] = [];
   const index = new Map<string, number>();
+  const order: string[] = [];
   if (has(graph.bad)) {
     // Iterative post-order walk from bad: a commit is numbered once its in-range parents are.
-    const state = new Map<string, number>();
-    const stack: Array<{ sha: string; next: number }> = [{ sha: graph.bad, next: 0 }];
-    state.set(graph.bad, -1);
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1]!;
-      const ps = parentsOf(top.sha);
+    const seen = new Set<string>([graph.bad]);
+    const stackSha: string[] = [graph.bad];
+    const stackNext: number[] = [0];
+    while (stackSha.length > 0) {
+      const top = stackSha.length - 1;
+      const sha = stackSha[top]!;
+      const ps = parentList(sha);
+      const limit = firstParent ? Math.min(1, ps.length) : ps.length;
+      let next = stackNext[top]!;
       let pushed = false;
-      while (top.next < ps.length) {
-        const p = ps[top.next++]!;
-        if (has(p) && !state.has(p)) {
-          state.set(p, -1);
-          stack.push({ sha: p, next: 0 });
+      while (next < limit) {
+        const p = ps[next++]!;
+        if (!seen.has(p) && has(p)) {
+          seen.add(p);
+          stackNext[top] = next;
+          stackSha.push(p);
+          stackNext.push(0);
           pushed = true;
           break;
         }
       }
       if (pushed) continue;
-      stack.pop();
-      index.set(top.sha, order.length);
-      state.set(top.sha, order.length);
-      order.push(top.sha);
+      stackSha.pop();
+      stackNext.pop();
+      index.set(sha, order.length);
+      order.push(sha);
     }
   }
-  const parents = order.map((sha) => parentsOf(sha).flatMap((p) => (index.has(p) ? [index.get(p)!] : [])));
-  return { order, index, parents };
+  const n = order.length;
+  const parentStart = new Int32Array(n + 1);
+  const flat: number[] = [];
+  for (let i = 0; i < n; i++) {
+    parentStart[i] = flat.length;
+    const ps = parentList(order[i]!);
+    const limit = firstParent ? Math.min(1, ps.length) : ps.length;
+    for (let k = 0; k < limit; k++) {
+      const j = index.get(ps[k]!);
+      if (j !== undefined) flat.push(j);
+    }
+  }
+  parentStart[n] = flat.length;
+  return { n, index, parentStart, parents: Int32Array.from(flat) };
 }
 
 export function bisectionPicture(input: PictureInput, columns = 120): Picture {
@@ -119,8 +144,7 @@ export function bisectionPicture(input: PictureInput, columns = 120): Picture {
     };
   }
 
-  const { order, index, parents } = layout(graph, input.firstParent ?? false);
-  const n = order.length;
+  const { n, index, parentStart, parents } = layout(graph, input.firstParent ?? false);
   const width = Math.max(1, Math.min(columns, n));
   const columnOf = (i: number) => Math.min(width - 1, Math.floor((i * width) / Math.max(1, n)));
 
@@ -137,7 +161,8 @@ export function bisectionPicture(input: PictureInput, columns = 120): Picture {
     while (stack.length > 0) {
       const i = stack.pop()!;
       badCount[i]!++;
-      for (const p of parents[i]!) {
+      for (let k = parentStart[i]!; k < parentStart[i + 1]!; k++) {
+        const p = parents[k]!;
         if (stamp[p] !== badSeen) {
           stamp[p] = badSeen;
           stack.push(p);
@@ -151,7 +176,8 @@ export function bisectionPicture(input: PictureInput, columns = 120): Picture {
     goodMark[start] = 1;
     while (stack.length > 0) {
       const i = stack.pop()!;
-      for (const p of parents[i]!) {
+      for (let k = parentStart[i]!; k < parentStart[i + 1]!; k++) {
+        const p = parents[k]!;
         if (!goodMark[p]) {
           goodMark[p] = 1;
           stack.push(p);

@@ -234,7 +234,7 @@ export interface JobView {
 
 const trimSha = (s: string | null) => (s ? s.trim() : null);
 
-export async function jobWithSteps(job: BisectJob): Promise<{ job: JobView; steps: StepView[]; graph: unknown }> {
+export async function jobWithSteps(job: BisectJob): Promise<{ job: JobView; steps: StepView[] }> {
   const db = getDb();
   const [repository, steps] = await Promise.all([
     job.repositoryId ? db("repositories").where({ id: job.repositoryId }).first("owner", "name") : Promise.resolve(undefined),
@@ -304,22 +304,35 @@ export async function jobWithSteps(job: BisectJob): Promise<{ job: JobView; step
       startedAt: iso(s.startedAt as Date | null),
       finishedAt: iso(s.finishedAt as Date | null),
     })),
-    graph: job.graph,
   };
 }
 
+// Pictures by job and version: a job page re-rendered by live updates recomputes the picture only
+// when a step changed, and the (possibly large) commit graph is read only then.
+const pictures = new Map<string, Picture>();
+const MAX_PICTURES = 64;
+
 /** The job, its steps and the picture of its bisection, for the job page. */
 export async function jobPage(job: BisectJob): Promise<{ job: JobView; steps: StepView[]; picture: Picture; version: string }> {
-  const { job: view, steps, graph } = await jobWithSteps(job);
-  const options = view.options as { firstParent?: boolean; runs?: number; failThreshold?: number };
-  const picture = bisectionPicture({
-    graph,
-    firstParent: options.firstParent === true,
-    runs: typeof options.runs === "number" ? options.runs : 1,
-    failThreshold: typeof options.failThreshold === "number" ? options.failThreshold : 1,
-    steps: steps.map((s) => ({ sha: s.sha, round: s.round, verdict: s.verdict })),
-  });
-  return { job: view, steps, picture, version: await jobVersion(job.id) };
+  // The version is read first: anything written later changes it, and the page updates again.
+  const version = await jobVersion(job.id);
+  const { job: view, steps } = await jobWithSteps(job);
+  const key = `${job.id}:${version}`;
+  let picture = pictures.get(key);
+  if (!picture) {
+    const row = await getDb()("bisectJobs").where({ id: job.id }).first("graph");
+    const options = view.options as { firstParent?: boolean; runs?: number; failThreshold?: number };
+    picture = bisectionPicture({
+      graph: row?.graph ?? null,
+      firstParent: options.firstParent === true,
+      runs: typeof options.runs === "number" ? options.runs : 1,
+      failThreshold: typeof options.failThreshold === "number" ? options.failThreshold : 1,
+      steps: steps.map((s) => ({ sha: s.sha, round: s.round, verdict: s.verdict })),
+    });
+    if (pictures.size >= MAX_PICTURES) pictures.delete(pictures.keys().next().value!);
+    pictures.set(key, picture);
+  }
+  return { job: view, steps, picture, version };
 }
 
 /**

@@ -15,3 +15,10 @@ export function getDb(): Knex {
   }
   return holder.__bisectKnex;
 }
+
+/** Closes the connection pool (tests, shutdown). */
+export async function closeDb(): Promise<void> {
+  const knex = holder.__bisectKnex;
+  holder.__bisectKnex = undefined;
+  await knex?.destroy();
+}
