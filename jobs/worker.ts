@@ -9,6 +9,7 @@ import pg from "pg";
 import { crontab } from "./crontab";
 import { registerEnvHost } from "./farm/env-host";
 import { checkHosts } from "./farm/health";
+import { githubCloneSource } from "./github/app-client";
 import { beat, forget, unlockDeadWorkers } from "./heartbeat";
 import { createTaskList } from "./task-list";
 import type { WorkerContext } from "./worker-context";
@@ -39,6 +40,7 @@ export async function startWorker(
   const knex = createKnex(url, { poolMax: 4, applicationName: "bisect-bot-worker" });
   Model.knex(knex);
   const ctx: WorkerContext = { config, knex, workerDatabaseUrl: url, ...options.ctx };
+  if (config.github) ctx.cloneSource ??= (repositoryId) => githubCloneSource(ctx, repositoryId);
 
   const ids = new Set<string>();
   const events: WorkerEvents = new EventEmitter() as WorkerEvents;

@@ -117,7 +117,7 @@ describe("parseCommand: mistakes get a precise message and an example", () => {
     ["/bisect main main -- npm test", /both `main`/],
     ["/bisect v1 main --runs 9 -- npm test", /--runs 9` is not allowed: --runs must be a whole number from 1 to 5/],
     ["/bisect v1 main --runs x -- npm test", /whole number from 1 to 5/],
-    ["/bisect v1 main --parallel 0 -- npm test", /from 1 to 64/],
+    ["/bisect v1 main --parallel 0 -- npm test", /from 1 to 16/],
     ["/bisect v1 main --runs -- npm test", /`--runs` needs a value: a whole number/],
     ["/bisect v1 main --timeout -- npm test", /needs a value: a duration/],
     ["/bisect v1 main --timeout 10x -- npm test", /is not a duration/],

@@ -11,7 +11,7 @@ import { refProblem } from "../../runner/git/refs";
 
 export const LIMITS = {
   runs: { min: 1, max: 5 },
-  parallel: { min: 1, max: 64 },
+  parallel: { min: 1, max: 16 },
   timeoutSeconds: { min: 1, max: 24 * 3600 },
   commandLength: 10_000,
 } as const;

@@ -1,0 +1,166 @@
+// The GitHub webhook: verify the signature on the raw body, record the delivery once (by
+// X-GitHub-Delivery), and enqueue its handling in the same statement. Nothing here calls GitHub
+// or Docker, so GitHub gets its answer in milliseconds; everything slow is a job.
+import { Webhooks } from "@octokit/webhooks";
+import type { Knex } from "knex";
+import { z } from "zod";
+import type { Config } from "../config/env";
+import { mentionsBisect } from "../jobs/github/command";
+import { DELIVERY_TASK } from "../jobs/github/deliveries";
+import { isBot } from "../jobs/github/payloads";
+
+export const MAX_BODY_BYTES = 25 * 1024 * 1024;
+
+/** Events and actions handled by a task; any other delivery is recorded as ignored. */
+const HANDLED: Record<string, readonly string[]> = {
+  installation: ["created", "deleted", "suspend", "unsuspend", "new_permissions_accepted"],
+  installation_repositories: ["added", "removed"],
+  issue_comment: ["created"],
+};
+
+export interface WebhookDeps {
+  config: Config;
+  /** Called only once the request is known to need the database (not in setup mode). */
+  db: () => Knex;
+}
+
+const envelope = z.object({
+  action: z.string().optional(),
+  installation: z.object({ id: z.number().int() }).optional(),
+  comment: z.object({ body: z.string().nullable().optional(), user: z.object({ login: z.string(), type: z.string().optional() }).optional() }).optional(),
+});
+
+const verifiers = new Map<string, Webhooks>();
+function verifier(secret: string): Webhooks {
+  let webhooks = verifiers.get(secret);
+  if (!webhooks) {
+    webhooks = new Webhooks({ secret });
+    verifiers.set(secret, webhooks);
+  }
+  return webhooks;
+}
+
+function json(status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): Response {
+  return Response.json(body, { status, headers: { "Cache-Control": "no-store", ...headers } });
+}
+
+class TooLarge extends Error {}
+
+/** The raw body as text, refusing more than `limit` bytes whatever Content-Length claimed. */
+async function readBody(request: Request, limit: number): Promise<string> {
+  if (!request.body) return "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw new TooLarge();
+    }
+    chunks.push(value);
+  }
+  // Byte-exact: no BOM stripping, so the signature is checked over what GitHub signed.
+  return new TextDecoder("utf-8", { ignoreBOM: true }).decode(Buffer.concat(chunks));
+}
+
+function clientIp(request: Request): string | null {
+  const forwarded = request.headers.get("x-forwarded-for")?.split(",")[0]?.trim();
+  return forwarded || request.headers.get("x-real-ip") || null;
+}
+
+/**
+ * PostgreSQL's jsonb cannot hold U+0000. GitHub payloads may carry one escaped (`\u0000`) in a
+ * comment; store U+FFFD instead (the signature was checked on the original).
+ */
+function jsonbSafe(raw: string): string {
+  return raw.includes("\\u0000") ? raw.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, "$1\\ufffd") : raw;
+}
+
+export async function receiveWebhook(request: Request, deps: WebhookDeps): Promise<Response> {
+  const github = deps.config.github;
+  if (!github) {
+    return json(503, {
+      error: "setup mode",
+      message: `Bisect Bot has no GitHub App configured yet, so it cannot accept webhooks. Set ${deps.config.githubMissing.join(", ")} (see .env.example) and restart.`,
+    });
+  }
+  if (request.method !== "POST") return json(405, { error: "method not allowed" }, { Allow: "POST" });
+
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return json(413, { error: "payload too large", limit: MAX_BODY_BYTES });
+  let body: string;
+  try {
+    body = await readBody(request, MAX_BODY_BYTES);
+  } catch (error) {
+    if (error instanceof TooLarge) return json(413, { error: "payload too large", limit: MAX_BODY_BYTES });
+    throw error;
+  }
+
+  const deliveryId = request.headers.get("x-github-delivery") ?? "";
+  const event = request.headers.get("x-github-event") ?? "";
+  const signature = request.headers.get("x-hub-signature-256") ?? "";
+  let valid = false;
+  if (signature && body) {
+    try {
+      valid = await verifier(github.webhookSecret).verify(body, signature);
+    } catch {
+      valid = false;
+    }
+  }
+  if (!valid) {
+    // Who tried and what, never the body or the signature.
+    await deps
+      .db()("audit_log")
+      .insert({
+        actor: "system",
+        action: signature ? "webhook.signature_invalid" : "webhook.signature_missing",
+        subjectType: "webhook_delivery",
+        subjectId: deliveryId.slice(0, 100) || null,
+        details: JSON.stringify({ event: event.slice(0, 100), bytes: Buffer.byteLength(body), userAgent: request.headers.get("user-agent")?.slice(0, 200) ?? null }),
+        ip: clientIp(request),
+      })
+      .catch((e: unknown) => console.error(JSON.stringify({ level: "error", component: "webhook", message: `audit insert failed: ${(e as Error).message}` })));
+    return json(401, { error: signature ? "signature does not match" : "missing X-Hub-Signature-256" });
+  }
+
+  if (!/^[A-Za-z0-9-]{1,100}$/.test(deliveryId)) return json(400, { error: "missing or malformed X-GitHub-Delivery" });
+  if (!/^[a-z_]{1,64}$/.test(event)) return json(400, { error: "missing or malformed X-GitHub-Event" });
+  let payload: unknown;
+  try {
+    payload = JSON.parse(body);
+  } catch {
+    return json(400, { error: "malformed JSON (the webhook's content type must be application/json)" });
+  }
+  const parsed = envelope.safeParse(payload);
+  if (!parsed.success || typeof payload !== "object" || payload === null || Array.isArray(payload)) {
+    return json(400, { error: "the payload is not a webhook event object" });
+  }
+  const { action, installation, comment } = parsed.data;
+
+  let handled = event !== "ping" && (HANDLED[event]?.includes(action ?? "") ?? false);
+  // Comments that cannot be commands (most of them) need no task.
+  if (handled && event === "issue_comment" && (!comment || !mentionsBisect(comment.body ?? "") || (comment.user && isBot(comment.user)))) handled = false;
+  const status = event === "ping" ? "processed" : handled ? "received" : "ignored";
+
+  // One statement, so one implicit transaction: the row, and its task only when the row is new.
+  const { rows } = await deps.db().raw<{ rows: { inserted: boolean; queued: number }[] }>(
+    `with delivery as (
+       insert into webhook_deliveries as d (id, event, action, installation_id, payload, status, processed_at)
+       values (?, ?, ?, ?, ?::jsonb, ?, case when ? = 'received' then null else now() end)
+       on conflict (id) do update set redeliveries = d.redeliveries + 1
+       returning (xmax = 0) as inserted
+     ), queued as (
+       select graphile_worker.add_job(?, json_build_object('deliveryId', ?::text), max_attempts => 25)
+         from delivery where delivery.inserted and ?::boolean
+     )
+     select (select inserted from delivery) as inserted, (select count(*) from queued)::int as queued`,
+    [deliveryId, event, action ?? null, installation?.id ?? null, handled ? jsonbSafe(body) : null, status, status, DELIVERY_TASK, deliveryId, handled],
+  );
+  const row = rows[0]!;
+  if (!row.inserted) return json(200, { status: "duplicate", delivery: deliveryId });
+  if (event === "ping") return json(200, { status: "pong", delivery: deliveryId });
+  return json(handled ? 202 : 200, { status: handled ? "queued" : "ignored", delivery: deliveryId });
+}
