@@ -73,7 +73,8 @@ function fakeExecutor(rule: (sha: Sha) => { exitCode: number; delayMs: number } 
         const timer = setTimeout(() => resolve(false), outcome.delayMs);
         signal?.addEventListener("abort", () => {
           clearTimeout(timer);
-          resolve(true);
+          // Killing takes a moment (a macrotask away, like real I/O).
+          setTimeout(() => resolve(true), 5);
         });
       });
       r.state = "ended";

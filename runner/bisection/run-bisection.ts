@@ -159,7 +159,7 @@ export async function runBisection(options: RunBisectionOptions): Promise<Bisect
     w?.();
   };
   signal?.addEventListener("abort", notify, { once: true });
-  /** Resolves on the next completion, abort, or after `ms`. */
+  /** Resolves on the next completion, the abort, or after `ms`. */
   const sleep = (ms?: number) =>
     new Promise<void>((resolve) => {
       const timer = ms === undefined ? undefined : setTimeout(notify, Math.max(0, ms));
@@ -167,7 +167,8 @@ export async function runBisection(options: RunBisectionOptions): Promise<Bisect
         if (timer) clearTimeout(timer);
         resolve();
       };
-      if (completions.length > 0 || signal?.aborted) notify();
+      // The abort listener wakes a sleeper itself; checking `aborted` here would spin in `settle`.
+      if (completions.length > 0) notify();
     });
 
   let nextId = 0;
