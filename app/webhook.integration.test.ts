@@ -8,21 +8,35 @@ import { BisectJob } from "../db/models";
 import type { WorkerContext } from "../jobs/worker-context";
 import { useTestDatabase } from "../tests/helpers/database";
 import { queuedJobs } from "../tests/helpers/queue";
-import { commentPayload, handleQueuedDeliveries, newDeliveryId, send, signedRequest, startFixture, testConfig, testContext, userComment, WEBHOOK_SECRET, type Fixture } from "../tests/github/support";
+import {
+  commentPayload,
+  handleQueuedDeliveries,
+  newDeliveryId,
+  send,
+  signedRequest,
+  startFixture,
+  testConfig,
+  testContext,
+  userComment,
+  WEBHOOK_SECRET,
+  type Fixture,
+} from "../tests/github/support";
 import { webhookHeaders } from "../tests/github-stand-in/webhook";
 import { getDb } from "./db.server";
 import { action } from "./routes/webhook";
 import { MAX_BODY_BYTES, receiveWebhook } from "./webhook.server";
 
 const db = useTestDatabase();
-const fixture = (name: string) => readFileSync(path.join("tests/fixtures/webhooks", `${name}.json`), "utf8");
+const fixture = (name: string) =>
+  readFileSync(path.join("tests/fixtures/webhooks", `${name}.json`), "utf8");
 
 let f: Fixture;
 let config: Config;
 let ctx: WorkerContext;
 
 const callAction = (request: Request) => action({ request, params: {}, context: {} });
-const deliveryRows = async (id?: string) => (id ? db.current.knex("webhook_deliveries").where({ id }) : db.current.knex("webhook_deliveries"));
+const deliveryRows = async (id?: string) =>
+  id ? db.current.knex("webhook_deliveries").where({ id }) : db.current.knex("webhook_deliveries");
 const tasks = async () => queuedJobs(db.current.knex, "github__handle_delivery");
 
 beforeAll(async () => {
@@ -64,28 +78,64 @@ describe("POST /webhook: authenticity and size", () => {
     const headers = webhookHeaders("issue_comment", id, body, WEBHOOK_SECRET);
     const { ["x-hub-signature-256"]: _signature, ...unsigned } = headers;
 
-    const missing = await callAction(new Request("http://localhost/webhook", { method: "POST", headers: unsigned, body }));
+    const missing = await callAction(
+      new Request("http://localhost/webhook", { method: "POST", headers: unsigned, body }),
+    );
     expect(missing.status).toBe(401);
-    const empty = await callAction(new Request("http://localhost/webhook", { method: "POST", headers: { ...headers, "x-hub-signature-256": "" }, body }));
+    const empty = await callAction(
+      new Request("http://localhost/webhook", {
+        method: "POST",
+        headers: { ...headers, "x-hub-signature-256": "" },
+        body,
+      }),
+    );
     expect(empty.status).toBe(401);
-    const wrong = await callAction(signedRequest("issue_comment", null, { raw: body, deliveryId: id, secret: "not-the-secret-at-all" }));
+    const wrong = await callAction(
+      signedRequest("issue_comment", null, {
+        raw: body,
+        deliveryId: id,
+        secret: "not-the-secret-at-all",
+      }),
+    );
     expect(wrong.status).toBe(401);
-    const tampered = await callAction(new Request("http://localhost/webhook", { method: "POST", headers, body: body.replace("v1.4.0", "v1.3.0") }));
+    const tampered = await callAction(
+      new Request("http://localhost/webhook", {
+        method: "POST",
+        headers,
+        body: body.replace("v1.4.0", "v1.3.0"),
+      }),
+    );
     expect(tampered.status).toBe(401);
 
     expect(await deliveryRows(id)).toHaveLength(0);
     expect(await tasks()).toHaveLength(0);
     const audit = await db.current.knex("audit_log").where({ subjectId: id }).orderBy("id");
-    expect(audit.map((a) => a.action)).toEqual(["webhook.signature_missing", "webhook.signature_missing", "webhook.signature_invalid", "webhook.signature_invalid"]);
+    expect(audit.map((a) => a.action)).toEqual([
+      "webhook.signature_missing",
+      "webhook.signature_missing",
+      "webhook.signature_invalid",
+      "webhook.signature_invalid",
+    ]);
     expect(JSON.stringify(audit)).not.toContain(WEBHOOK_SECRET);
     expect(JSON.stringify(audit)).not.toContain("sha256=");
     expect(f.standIn.requests()).toHaveLength(0);
   });
 
   it("refuses malformed JSON and payloads that are not events", async () => {
-    expect((await callAction(signedRequest("issue_comment", null, { raw: '{"action": "created",' }))).status).toBe(400);
-    expect((await callAction(signedRequest("issue_comment", null, { raw: "[1, 2]" }))).status).toBe(400);
-    expect((await callAction(signedRequest("issue_comment", null, { raw: '{"installation": {"id": "x"}}' }))).status).toBe(400);
+    expect(
+      (await callAction(signedRequest("issue_comment", null, { raw: '{"action": "created",' })))
+        .status,
+    ).toBe(400);
+    expect((await callAction(signedRequest("issue_comment", null, { raw: "[1, 2]" }))).status).toBe(
+      400,
+    );
+    expect(
+      (
+        await callAction(
+          signedRequest("issue_comment", null, { raw: '{"installation": {"id": "x"}}' }),
+        )
+      ).status,
+    ).toBe(400);
     const noEvent = signedRequest("", { zen: "x" });
     expect((await callAction(noEvent)).status).toBe(400);
     expect(await deliveryRows()).toHaveLength(0);
@@ -94,7 +144,11 @@ describe("POST /webhook: authenticity and size", () => {
   it("answers 413 above 25 MB, from Content-Length or from what was actually read", async () => {
     const declared = new Request("http://localhost/webhook", {
       method: "POST",
-      headers: { "content-length": String(MAX_BODY_BYTES + 1), "x-github-event": "ping", "x-github-delivery": newDeliveryId() },
+      headers: {
+        "content-length": String(MAX_BODY_BYTES + 1),
+        "x-github-event": "ping",
+        "x-github-delivery": newDeliveryId(),
+      },
       body: "{}",
     });
     expect((await callAction(declared)).status).toBe(413);
@@ -107,7 +161,12 @@ describe("POST /webhook: authenticity and size", () => {
         else controller.enqueue(chunk);
       },
     });
-    const undeclared = new Request("http://localhost/webhook", { method: "POST", headers: { "x-github-event": "ping" }, body: stream, duplex: "half" } as RequestInit);
+    const undeclared = new Request("http://localhost/webhook", {
+      method: "POST",
+      headers: { "x-github-event": "ping" },
+      body: stream,
+      duplex: "half",
+    } as RequestInit);
     expect((await callAction(undeclared)).status).toBe(413);
     expect(sent).toBeLessThan(28);
   });
@@ -121,14 +180,18 @@ describe("POST /webhook: authenticity and size", () => {
       },
     });
     expect(response.status).toBe(503);
-    expect(((await response.json()) as { message: string }).message).toMatch(/no GitHub App configured.*GITHUB_APP_ID/);
+    expect(((await response.json()) as { message: string }).message).toMatch(
+      /no GitHub App configured.*GITHUB_APP_ID/,
+    );
   });
 });
 
 describe("POST /webhook: recording and dispatch", () => {
   it("answers ping with 200 and enqueues nothing", async () => {
     const id = newDeliveryId();
-    const response = await callAction(signedRequest("ping", JSON.parse(fixture("ping")), { deliveryId: id }));
+    const response = await callAction(
+      signedRequest("ping", JSON.parse(fixture("ping")), { deliveryId: id }),
+    );
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ status: "pong", delivery: id });
     expect((await deliveryRows(id))[0]).toMatchObject({ event: "ping", status: "processed" });
@@ -142,7 +205,12 @@ describe("POST /webhook: recording and dispatch", () => {
       ["issue_comment", JSON.parse(fixture("issue_comment.edited"))],
       ["issue_comment", commentPayload("/bisect v1 main -- x", { action: "deleted" })],
       ["issue_comment", commentPayload("Thanks, I see it too.")],
-      ["issue_comment", commentPayload("/bisect v1.4.0 main -- npm test", { user: { login: "bisect-bot[bot]", id: 42001001, type: "Bot" } })],
+      [
+        "issue_comment",
+        commentPayload("/bisect v1.4.0 main -- npm test", {
+          user: { login: "bisect-bot[bot]", id: 42001001, type: "Bot" },
+        }),
+      ],
       ["installation", { action: "something_new", installation: { id: 4242 } }],
     ];
     for (const [event, payload] of cases) {
@@ -150,18 +218,33 @@ describe("POST /webhook: recording and dispatch", () => {
       const response = await callAction(signedRequest(event, payload, { deliveryId: id }));
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ status: "ignored", delivery: id });
-      expect((await deliveryRows(id))[0]).toMatchObject({ event, status: "ignored", payload: null });
+      expect((await deliveryRows(id))[0]).toMatchObject({
+        event,
+        status: "ignored",
+        payload: null,
+      });
     }
     expect(await tasks()).toHaveLength(0);
   });
 
   it("records each handled event with its task in one go", async () => {
-    for (const name of ["installation.created", "installation.suspend", "installation_repositories.added", "issue_comment.created"]) {
+    for (const name of [
+      "installation.created",
+      "installation.suspend",
+      "installation_repositories.added",
+      "issue_comment.created",
+    ]) {
       const [event] = name.split(".");
       const id = newDeliveryId();
-      const response = await callAction(signedRequest(event!, null, { raw: fixture(name), deliveryId: id }));
+      const response = await callAction(
+        signedRequest(event!, null, { raw: fixture(name), deliveryId: id }),
+      );
       expect(response.status).toBe(202);
-      expect((await deliveryRows(id))[0]).toMatchObject({ event, status: "received", installationId: 4242 });
+      expect((await deliveryRows(id))[0]).toMatchObject({
+        event,
+        status: "received",
+        installationId: 4242,
+      });
     }
     expect(await tasks()).toHaveLength(4);
     await db.current.knex.raw("delete from graphile_worker._private_jobs");
@@ -172,14 +255,21 @@ describe("POST /webhook: recording and dispatch", () => {
     const id = newDeliveryId();
     const raw = JSON.stringify(userComment(f, "/bisect v1.4.0 main -- ./test.sh"));
     const statuses: number[] = [];
-    for (let i = 0; i < 5; i++) statuses.push((await callAction(signedRequest("issue_comment", null, { raw, deliveryId: id }))).status);
+    for (let i = 0; i < 5; i++)
+      statuses.push(
+        (await callAction(signedRequest("issue_comment", null, { raw, deliveryId: id }))).status,
+      );
     expect(statuses).toEqual([202, 200, 200, 200, 200]);
     expect(await deliveryRows(id)).toMatchObject([{ redeliveries: 4, status: "received" }]);
     expect((await tasks()).map((t) => t.payload)).toEqual([{ deliveryId: id }]);
 
     // Concurrent redeliveries race on the same row and still yield one task.
     const racing = newDeliveryId();
-    const answers = await Promise.all(Array.from({ length: 5 }, () => callAction(signedRequest("issue_comment", null, { raw, deliveryId: racing }))));
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        callAction(signedRequest("issue_comment", null, { raw, deliveryId: racing })),
+      ),
+    );
     expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 202]);
     expect(await tasks()).toHaveLength(2);
 
@@ -193,21 +283,34 @@ describe("POST /webhook: recording and dispatch", () => {
     const payload = userComment(f, "/bisect v1.4.0 main -- ./test.sh");
     const first = newDeliveryId();
     const second = newDeliveryId();
-    expect((await send(config, db.current.knex, "issue_comment", payload, { deliveryId: first })).status).toBe(202);
-    expect((await send(config, db.current.knex, "issue_comment", payload, { deliveryId: second })).status).toBe(202);
+    expect(
+      (await send(config, db.current.knex, "issue_comment", payload, { deliveryId: first })).status,
+    ).toBe(202);
+    expect(
+      (await send(config, db.current.knex, "issue_comment", payload, { deliveryId: second }))
+        .status,
+    ).toBe(202);
     await handleQueuedDeliveries(ctx);
-    const jobs = await BisectJob.query(db.current.knex).where({ triggerCommentId: payload.comment.id });
+    const jobs = await BisectJob.query(db.current.knex).where({
+      triggerCommentId: payload.comment.id,
+    });
     expect(jobs).toHaveLength(1);
     expect(jobs[0]!.deliveryId).toBe(first);
     // One status comment for it, however many deliveries.
-    expect(f.standIn.comments("acme", "widgets", 17).filter((c) => c.body.includes(`Bisection #${jobs[0]!.id}`))).toHaveLength(1);
+    expect(
+      f.standIn
+        .comments("acme", "widgets", 17)
+        .filter((c) => c.body.includes(`Bisection #${jobs[0]!.id}`)),
+    ).toHaveLength(1);
   });
 
   it("keeps a comment with a NUL character (jsonb cannot) and still verifies it", async () => {
     const raw = JSON.stringify(commentPayload("/bisect v1.4.0 main -- printf 'a\u0000b'"));
     expect(raw).toContain("\\u0000");
     const id = newDeliveryId();
-    expect((await callAction(signedRequest("issue_comment", null, { raw, deliveryId: id }))).status).toBe(202);
+    expect(
+      (await callAction(signedRequest("issue_comment", null, { raw, deliveryId: id }))).status,
+    ).toBe(202);
     const [row] = await deliveryRows(id);
     expect(row.payload.comment.body).toBe("/bisect v1.4.0 main -- printf 'a\ufffdb'");
   });

@@ -22,12 +22,19 @@ export interface WebhookDeps {
   config: Config;
   /** Called only once the request is known to need the database (not in setup mode). */
   db: () => Knex;
+  /** The client's address as the server sees it (behind trusted proxies), for the audit log. */
+  ip?: string | null;
 }
 
 const envelope = z.object({
   action: z.string().optional(),
   installation: z.object({ id: z.number().int() }).optional(),
-  comment: z.object({ body: z.string().nullable().optional(), user: z.object({ login: z.string(), type: z.string().optional() }).optional() }).optional(),
+  comment: z
+    .object({
+      body: z.string().nullable().optional(),
+      user: z.object({ login: z.string(), type: z.string().optional() }).optional(),
+    })
+    .optional(),
 });
 
 const verifiers = new Map<string, Webhooks>();
@@ -40,7 +47,11 @@ function verifier(secret: string): Webhooks {
   return webhooks;
 }
 
-function json(status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): Response {
+function json(
+  status: number,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Response {
   return Response.json(body, { status, headers: { "Cache-Control": "no-store", ...headers } });
 }
 
@@ -66,11 +77,6 @@ async function readBody(request: Request, limit: number): Promise<string> {
   return new TextDecoder("utf-8", { ignoreBOM: true }).decode(Buffer.concat(chunks));
 }
 
-function clientIp(request: Request): string | null {
-  const forwarded = request.headers.get("x-forwarded-for")?.split(",")[0]?.trim();
-  return forwarded || request.headers.get("x-real-ip") || null;
-}
-
 /**
  * PostgreSQL's jsonb cannot hold U+0000. GitHub payloads may carry one escaped (`\u0000`) in a
  * comment; store U+FFFD instead (the signature was checked on the original).
@@ -87,15 +93,18 @@ export async function receiveWebhook(request: Request, deps: WebhookDeps): Promi
       message: `Bisect Bot has no GitHub App configured yet, so it cannot accept webhooks. Set ${deps.config.githubMissing.join(", ")} (see .env.example) and restart.`,
     });
   }
-  if (request.method !== "POST") return json(405, { error: "method not allowed" }, { Allow: "POST" });
+  if (request.method !== "POST")
+    return json(405, { error: "method not allowed" }, { Allow: "POST" });
 
   const declared = Number(request.headers.get("content-length") ?? "0");
-  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return json(413, { error: "payload too large", limit: MAX_BODY_BYTES });
+  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES)
+    return json(413, { error: "payload too large", limit: MAX_BODY_BYTES });
   let body: string;
   try {
     body = await readBody(request, MAX_BODY_BYTES);
   } catch (error) {
-    if (error instanceof TooLarge) return json(413, { error: "payload too large", limit: MAX_BODY_BYTES });
+    if (error instanceof TooLarge)
+      return json(413, { error: "payload too large", limit: MAX_BODY_BYTES });
     throw error;
   }
 
@@ -119,30 +128,58 @@ export async function receiveWebhook(request: Request, deps: WebhookDeps): Promi
         action: signature ? "webhook.signature_invalid" : "webhook.signature_missing",
         subjectType: "webhook_delivery",
         subjectId: deliveryId.slice(0, 100) || null,
-        details: JSON.stringify({ event: event.slice(0, 100), bytes: Buffer.byteLength(body), userAgent: request.headers.get("user-agent")?.slice(0, 200) ?? null }),
-        ip: clientIp(request),
+        details: JSON.stringify({
+          event: event.slice(0, 100),
+          bytes: Buffer.byteLength(body),
+          userAgent: request.headers.get("user-agent")?.slice(0, 200) ?? null,
+        }),
+        ip: deps.ip ?? null,
       })
-      .catch((e: unknown) => console.error(JSON.stringify({ level: "error", component: "webhook", message: `audit insert failed: ${(e as Error).message}` })));
-    return json(401, { error: signature ? "signature does not match" : "missing X-Hub-Signature-256" });
+      .catch((e: unknown) =>
+        console.error(
+          JSON.stringify({
+            level: "error",
+            component: "webhook",
+            message: `audit insert failed: ${(e as Error).message}`,
+          }),
+        ),
+      );
+    return json(401, {
+      error: signature ? "signature does not match" : "missing X-Hub-Signature-256",
+    });
   }
 
-  if (!/^[A-Za-z0-9-]{1,100}$/.test(deliveryId)) return json(400, { error: "missing or malformed X-GitHub-Delivery" });
-  if (!/^[a-z_]{1,64}$/.test(event)) return json(400, { error: "missing or malformed X-GitHub-Event" });
+  if (!/^[A-Za-z0-9-]{1,100}$/.test(deliveryId))
+    return json(400, { error: "missing or malformed X-GitHub-Delivery" });
+  if (!/^[a-z_]{1,64}$/.test(event))
+    return json(400, { error: "missing or malformed X-GitHub-Event" });
   let payload: unknown;
   try {
     payload = JSON.parse(body);
   } catch {
-    return json(400, { error: "malformed JSON (the webhook's content type must be application/json)" });
+    return json(400, {
+      error: "malformed JSON (the webhook's content type must be application/json)",
+    });
   }
   const parsed = envelope.safeParse(payload);
-  if (!parsed.success || typeof payload !== "object" || payload === null || Array.isArray(payload)) {
+  if (
+    !parsed.success ||
+    typeof payload !== "object" ||
+    payload === null ||
+    Array.isArray(payload)
+  ) {
     return json(400, { error: "the payload is not a webhook event object" });
   }
   const { action, installation, comment } = parsed.data;
 
   let handled = event !== "ping" && (HANDLED[event]?.includes(action ?? "") ?? false);
   // Comments that cannot be commands (most of them) need no task.
-  if (handled && event === "issue_comment" && (!comment || !mentionsBisect(comment.body ?? "") || (comment.user && isBot(comment.user)))) handled = false;
+  if (
+    handled &&
+    event === "issue_comment" &&
+    (!comment || !mentionsBisect(comment.body ?? "") || (comment.user && isBot(comment.user)))
+  )
+    handled = false;
   const status = event === "ping" ? "processed" : handled ? "received" : "ignored";
 
   // One statement, so one implicit transaction: the row, and its task only when the row is new.
@@ -157,10 +194,24 @@ export async function receiveWebhook(request: Request, deps: WebhookDeps): Promi
          from delivery where delivery.inserted and ?::boolean
      )
      select (select inserted from delivery) as inserted, (select count(*) from queued)::int as queued`,
-    [deliveryId, event, action ?? null, installation?.id ?? null, handled ? jsonbSafe(body) : null, status, status, DELIVERY_TASK, deliveryId, handled],
+    [
+      deliveryId,
+      event,
+      action ?? null,
+      installation?.id ?? null,
+      handled ? jsonbSafe(body) : null,
+      status,
+      status,
+      DELIVERY_TASK,
+      deliveryId,
+      handled,
+    ],
   );
   const row = rows[0]!;
   if (!row.inserted) return json(200, { status: "duplicate", delivery: deliveryId });
   if (event === "ping") return json(200, { status: "pong", delivery: deliveryId });
-  return json(handled ? 202 : 200, { status: handled ? "queued" : "ignored", delivery: deliveryId });
+  return json(handled ? 202 : 200, {
+    status: handled ? "queued" : "ignored",
+    delivery: deliveryId,
+  });
 }

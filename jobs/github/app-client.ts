@@ -41,13 +41,17 @@ const quietLog = {
   debug: noop,
   info: noop,
   // Octokit's own warnings (deprecations); request failures surface as errors to the caller.
-  warn: (message: string) => console.warn(JSON.stringify({ level: "warn", component: "github", message })),
+  warn: (message: string) =>
+    console.warn(JSON.stringify({ level: "warn", component: "github", message })),
   error: noop,
 };
 
 const LEVEL: Record<string, number> = { none: 0, read: 1, write: 2, admin: 3 };
 
-function requestedPermissions(purpose: Purpose, granted: Record<string, string> | null | undefined): Record<string, Level> {
+function requestedPermissions(
+  purpose: Purpose,
+  granted: Record<string, string> | null | undefined,
+): Record<string, Level> {
   const wanted: Record<string, Level> = { ...PURPOSE_PERMISSIONS[purpose] };
   if (!granted || Object.keys(granted).length === 0) return wanted;
   for (const [name, level] of Object.entries(wanted)) {
@@ -67,7 +71,9 @@ export function httpStatus(error: unknown): number | undefined {
 }
 
 function header(error: unknown, name: string): string | undefined {
-  const headers = (error as { response?: { headers?: Record<string, string | number | undefined> } })?.response?.headers;
+  const headers = (
+    error as { response?: { headers?: Record<string, string | number | undefined> } }
+  )?.response?.headers;
   const value = headers?.[name];
   return value === undefined ? undefined : String(value);
 }
@@ -84,10 +90,14 @@ export function retryDelayMs(error: unknown, attempt: number, now = Date.now()):
   const reset = Number(header(error, "x-ratelimit-reset"));
   const message = error instanceof Error ? error.message : "";
   const rateLimited =
-    status === 429 || (status === 403 && (remaining === "0" || Number.isFinite(retryAfter) || /rate limit/i.test(message)));
+    status === 429 ||
+    (status === 403 &&
+      (remaining === "0" || Number.isFinite(retryAfter) || /rate limit/i.test(message)));
   if (rateLimited) {
-    if (Number.isFinite(retryAfter) && retryAfter >= 0) return Math.min(retryAfter * 1000 + 250, 3_600_000);
-    if (remaining === "0" && Number.isFinite(reset) && reset > 0) return Math.min(Math.max(0, reset * 1000 - now) + 1000, 3_600_000);
+    if (Number.isFinite(retryAfter) && retryAfter >= 0)
+      return Math.min(retryAfter * 1000 + 250, 3_600_000);
+    if (remaining === "0" && Number.isFinite(reset) && reset > 0)
+      return Math.min(Math.max(0, reset * 1000 - now) + 1000, 3_600_000);
     return 60_000;
   }
   if (status === undefined || status >= 500) {
@@ -129,7 +139,11 @@ export class GitHubApp {
   }
 
   /** An installation token for one repository, with the permissions of `purpose` only. */
-  async installationToken(scope: RepoScope, purpose: Purpose, options: { refresh?: boolean } = {}): Promise<{ token: string; expiresAt: Date }> {
+  async installationToken(
+    scope: RepoScope,
+    purpose: Purpose,
+    options: { refresh?: boolean } = {},
+  ): Promise<{ token: string; expiresAt: Date }> {
     const ask = async (refresh: boolean) => {
       const result = await this.auth({
         type: "installation",
@@ -147,7 +161,11 @@ export class GitHubApp {
 
   /** An Octokit for one repository. Writes pass the installation's write gate. */
   client(scope: RepoScope, purpose: Purpose = "comments"): Octokit {
-    const octokit = new Octokit({ baseUrl: this.config.apiUrl, log: quietLog, userAgent: `${this.config.appSlug} (Bisect Bot)` });
+    const octokit = new Octokit({
+      baseUrl: this.config.apiUrl,
+      log: quietLog,
+      userAgent: `${this.config.appSlug} (Bisect Bot)`,
+    });
     octokit.hook.wrap("request", async (request, options) => {
       const method = String(options.method ?? "GET").toUpperCase();
       const idempotent = method === "GET" || method === "HEAD";
@@ -186,7 +204,8 @@ export function githubApp(ctx: WorkerContext): GitHubApp {
   if (ctx.github) return ctx.github;
   let app = apps.get(ctx);
   if (!app) {
-    if (!ctx.config.github) throw new Error("the GitHub App is not configured (setup mode): set the GITHUB_* variables");
+    if (!ctx.config.github)
+      throw new Error("the GitHub App is not configured (setup mode): set the GITHUB_* variables");
     app = new GitHubApp(ctx.config.github);
     apps.set(ctx, app);
   }
@@ -198,14 +217,27 @@ export function githubApp(ctx: WorkerContext): GitHubApp {
  * installation token for that one repository with contents:read only. Valid for at least ten
  * minutes; ask again for every fetch rather than keeping it.
  */
-export async function githubCloneSource(ctx: WorkerContext, repositoryId: number): Promise<{ url: string; username: string; password: string }> {
+export async function githubCloneSource(
+  ctx: WorkerContext,
+  repositoryId: number,
+): Promise<{ url: string; username: string; password: string }> {
   const repo = await Repository.query(ctx.knex).findById(repositoryId);
   if (!repo) throw new Error(`repository ${repositoryId} is not known`);
-  if (repo.removedAt) throw new Error(`repository ${repo.fullName} was removed from the installation`);
+  if (repo.removedAt)
+    throw new Error(`repository ${repo.fullName} was removed from the installation`);
   const installation = await Installation.query(ctx.knex).findById(repo.installationId);
-  if (!installation || installation.deletedAt) throw new Error(`the app is no longer installed for ${repo.fullName}`);
-  if (installation.suspendedAt) throw new Error(`the installation for ${repo.fullName} is suspended`);
+  if (!installation || installation.deletedAt)
+    throw new Error(`the app is no longer installed for ${repo.fullName}`);
+  if (installation.suspendedAt)
+    throw new Error(`the installation for ${repo.fullName} is suspended`);
   const app = githubApp(ctx);
-  const { token } = await app.installationToken({ installationId: installation.id, repositoryId, granted: installation.permissions }, "clone");
-  return { url: `${app.config.webUrl}/${repo.owner}/${repo.name}.git`, username: "x-access-token", password: token };
+  const { token } = await app.installationToken(
+    { installationId: installation.id, repositoryId, granted: installation.permissions },
+    "clone",
+  );
+  return {
+    url: `${app.config.webUrl}/${repo.owner}/${repo.name}.git`,
+    username: "x-access-token",
+    password: token,
+  };
 }

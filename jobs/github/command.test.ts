@@ -1,7 +1,21 @@
 import { describe, expect, it } from "vitest";
-import { EXAMPLE, formatDuration, mentionsBisect, parseCommand, parseDuration, revisionProblem } from "./command";
+import {
+  EXAMPLE,
+  formatDuration,
+  mentionsBisect,
+  parseCommand,
+  parseDuration,
+  revisionProblem,
+} from "./command";
 
-const bisect = (over: Record<string, unknown> = {}) => ({ kind: "bisect", good: "v1.4.0", bad: "main", firstParent: false, command: "npm test", ...over });
+const bisect = (over: Record<string, unknown> = {}) => ({
+  kind: "bisect",
+  good: "v1.4.0",
+  bad: "main",
+  firstParent: false,
+  command: "npm test",
+  ...over,
+});
 const errorOf = (body: string) => {
   const result = parseCommand(body);
   if (result.kind !== "error") throw new Error(`expected an error, got ${JSON.stringify(result)}`);
@@ -10,7 +24,11 @@ const errorOf = (body: string) => {
 
 describe("parseCommand: finding the command line", () => {
   it("takes the first line that starts with /bisect", () => {
-    expect(parseCommand("Thanks for the report!\n\n/bisect v1.4.0 main -- npm test\n/bisect a b -- other")).toEqual(bisect());
+    expect(
+      parseCommand(
+        "Thanks for the report!\n\n/bisect v1.4.0 main -- npm test\n/bisect a b -- other",
+      ),
+    ).toEqual(bisect());
   });
 
   it("allows up to three spaces of indentation and \\r\\n line ends", () => {
@@ -27,7 +45,9 @@ describe("parseCommand: finding the command line", () => {
   it("ignores /bisect in code spans, fenced blocks, quotes, HTML comments and indented code", () => {
     expect(parseCommand("`/bisect v1 main -- npm test`")).toEqual({ kind: "none" });
     expect(parseCommand("```\n/bisect v1 main -- npm test\n```")).toEqual({ kind: "none" });
-    expect(parseCommand("~~~~md\n/bisect v1 main -- npm test\n~~~\n~~~~")).toEqual({ kind: "none" });
+    expect(parseCommand("~~~~md\n/bisect v1 main -- npm test\n~~~\n~~~~")).toEqual({
+      kind: "none",
+    });
     expect(parseCommand("> /bisect v1 main -- npm test")).toEqual({ kind: "none" });
     expect(parseCommand("  > /bisect v1 main -- npm test")).toEqual({ kind: "none" });
     expect(parseCommand("<!-- /bisect v1 main -- npm test -->")).toEqual({ kind: "none" });
@@ -53,7 +73,9 @@ describe("parseCommand: finding the command line", () => {
   });
 
   it("needs a closing fence at least as long as the opening one", () => {
-    expect(parseCommand("````\n```\n/bisect v1 main -- x\n````\n/bisect v1.4.0 main -- npm test")).toEqual(bisect());
+    expect(
+      parseCommand("````\n```\n/bisect v1 main -- x\n````\n/bisect v1.4.0 main -- npm test"),
+    ).toEqual(bisect());
   });
 
   it("offers a cheap pre-filter for the webhook route", () => {
@@ -66,13 +88,25 @@ describe("parseCommand: finding the command line", () => {
 
 describe("parseCommand: bisect", () => {
   it("parses refs, options and the command after --", () => {
-    expect(parseCommand('/bisect v1.4.0 main --runs 3 --timeout 10m --parallel 4 --first-parent -- npm test -- -t "parses dates"')).toEqual(
-      bisect({ runs: 3, timeoutSeconds: 600, parallel: 4, firstParent: true, command: 'npm test -- -t "parses dates"' }),
+    expect(
+      parseCommand(
+        '/bisect v1.4.0 main --runs 3 --timeout 10m --parallel 4 --first-parent -- npm test -- -t "parses dates"',
+      ),
+    ).toEqual(
+      bisect({
+        runs: 3,
+        timeoutSeconds: 600,
+        parallel: 4,
+        firstParent: true,
+        command: 'npm test -- -t "parses dates"',
+      }),
     );
   });
 
   it("accepts --option=value and a command without --", () => {
-    expect(parseCommand("/bisect v1.4.0 main --runs=2 --timeout=90s npm test")).toEqual(bisect({ runs: 2, timeoutSeconds: 90 }));
+    expect(parseCommand("/bisect v1.4.0 main --runs=2 --timeout=90s npm test")).toEqual(
+      bisect({ runs: 2, timeoutSeconds: 90 }),
+    );
   });
 
   it("keeps the command verbatim, options after the command included", () => {
@@ -93,12 +127,16 @@ describe("parseCommand: bisect", () => {
 
   it("leaves the command unset when none is given (the repository default applies)", () => {
     expect(parseCommand("/bisect v1.4.0 main")).toEqual(bisect({ command: null }));
-    expect(parseCommand("/bisect v1.4.0 main --first-parent\n\nsome prose")).toEqual(bisect({ command: null, firstParent: true }));
+    expect(parseCommand("/bisect v1.4.0 main --first-parent\n\nsome prose")).toEqual(
+      bisect({ command: null, firstParent: true }),
+    );
   });
 
   it("accepts full and short SHAs, tags and branches", () => {
     const sha = "0123456789abcdef0123456789abcdef01234567";
-    expect(parseCommand(`/bisect ${sha} release/2.x -- true`)).toEqual(bisect({ good: sha, bad: "release/2.x", command: "true" }));
+    expect(parseCommand(`/bisect ${sha} release/2.x -- true`)).toEqual(
+      bisect({ good: sha, bad: "release/2.x", command: "true" }),
+    );
   });
 });
 
@@ -109,13 +147,19 @@ describe("parseCommand: mistakes get a precise message and an example", () => {
     ["/bisect v1.4.0 --runs 3 -- npm test", /Missing the bad revision/],
     ["/bisect --runs 3 v1 main -- npm test", /must be the good revision/],
     ["/bisect -x main -- npm test", /must be the good revision/],
-    ["/bisect v1..v2 main -- npm test", /good revision `v1\.\.v2` is not a valid revision: it contains '\.\.'/],
+    [
+      "/bisect v1..v2 main -- npm test",
+      /good revision `v1\.\.v2` is not a valid revision: it contains '\.\.'/,
+    ],
     ["/bisect v1 main~1 -- npm test", /bad revision `main~1` is not a valid revision/],
     ["/bisect v1 HEAD^ -- npm test", /not a valid revision/],
     ["/bisect v1 refs/heads/x.lock -- npm test", /\.lock/],
     ["/bisect v1 feature/ -- npm test", /ends with '\/'/],
     ["/bisect main main -- npm test", /both `main`/],
-    ["/bisect v1 main --runs 9 -- npm test", /--runs 9` is not allowed: --runs must be a whole number from 1 to 5/],
+    [
+      "/bisect v1 main --runs 9 -- npm test",
+      /--runs 9` is not allowed: --runs must be a whole number from 1 to 5/,
+    ],
     ["/bisect v1 main --runs x -- npm test", /whole number from 1 to 5/],
     ["/bisect v1 main --parallel 0 -- npm test", /from 1 to 16/],
     ["/bisect v1 main --runs -- npm test", /`--runs` needs a value: a whole number/],
@@ -155,8 +199,14 @@ describe("parseCommand: other commands", () => {
   });
 
   it("explains a bad job reference", () => {
-    expect(errorOf("/bisect cancel #abc")).toMatchObject({ message: expect.stringMatching(/not a job number/), example: "/bisect cancel #12" });
-    expect(errorOf("/bisect retry #1 #2")).toMatchObject({ message: expect.stringMatching(/at most one job number/), example: "/bisect retry #12" });
+    expect(errorOf("/bisect cancel #abc")).toMatchObject({
+      message: expect.stringMatching(/not a job number/),
+      example: "/bisect cancel #12",
+    });
+    expect(errorOf("/bisect retry #1 #2")).toMatchObject({
+      message: expect.stringMatching(/at most one job number/),
+      example: "/bisect retry #12",
+    });
     expect(errorOf("/bisect cancel #0").message).toMatch(/not a job number/);
   });
 });

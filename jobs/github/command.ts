@@ -98,7 +98,10 @@ function closesFence(line: string, fence: { char: string; length: number }): boo
 }
 
 /** The content of a fenced code block starting at the first non-blank line from `from`, if any. */
-function fencedBlockAfter(lines: readonly string[], from: number): { content: string } | { unclosed: true } | null {
+function fencedBlockAfter(
+  lines: readonly string[],
+  from: number,
+): { content: string } | { unclosed: true } | null {
   let i = from;
   while (i < lines.length && lines[i]!.trim() === "") i++;
   if (i >= lines.length) return null;
@@ -146,7 +149,9 @@ export function formatDuration(totalSeconds: number): string {
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   const sec = s % 60;
-  const parts = [h ? `${h}h` : "", m ? `${m}m` : "", sec || (!h && !m) ? `${sec}s` : ""].filter(Boolean);
+  const parts = [h ? `${h}h` : "", m ? `${m}m` : "", sec || (!h && !m) ? `${sec}s` : ""].filter(
+    Boolean,
+  );
   return parts.join(" ");
 }
 
@@ -160,7 +165,8 @@ export function revisionProblem(ref: string): string | null {
   if (ref.split("/").some((part) => part.startsWith(".") || part.endsWith(".lock"))) {
     return "has a part starting with '.' or ending with '.lock'";
   }
-  if (/[<>`'"|;&$]/.test(ref)) return "contains a character git refs cannot have here (< > ` ' \" | ; & $)";
+  if (/[<>`'"|;&$]/.test(ref))
+    return "contains a character git refs cannot have here (< > ` ' \" | ; & $)";
   return null;
 }
 
@@ -176,11 +182,17 @@ function error(message: string, example: string = EXAMPLE): ParsedCommand {
 function jobReference(name: "cancel" | "retry", args: Token[]): ParsedCommand {
   if (args.length === 0) return { kind: name };
   if (args.length > 1) {
-    return error(`\`/bisect ${name}\` takes at most one job number, got \`${args.map((a) => a.text).join(" ")}\`.`, SUBCOMMAND_EXAMPLES[name]);
+    return error(
+      `\`/bisect ${name}\` takes at most one job number, got \`${args.map((a) => a.text).join(" ")}\`.`,
+      SUBCOMMAND_EXAMPLES[name],
+    );
   }
   const m = /^#?(\d{1,15})$/.exec(args[0]!.text);
   if (!m || Number(m[1]) < 1) {
-    return error(`\`${args[0]!.text}\` is not a job number: write it as \`#12\` (or leave it out for the latest job on this issue).`, SUBCOMMAND_EXAMPLES[name]);
+    return error(
+      `\`${args[0]!.text}\` is not a job number: write it as \`#12\` (or leave it out for the latest job on this issue).`,
+      SUBCOMMAND_EXAMPLES[name],
+    );
   }
   return { kind: name, jobId: Number(m[1]) };
 }
@@ -205,18 +217,27 @@ export function parseCommand(body: string): ParseResult {
 
   const good = unwrapCode(first.text);
   if (good.startsWith("-")) {
-    return error(`The first word after \`/bisect\` must be the good revision (a commit, tag or branch where the test passes), not the option \`${good}\`.`);
+    return error(
+      `The first word after \`/bisect\` must be the good revision (a commit, tag or branch where the test passes), not the option \`${good}\`.`,
+    );
   }
   const goodProblem = revisionProblem(good);
-  if (goodProblem) return error(`The good revision \`${good}\` is not a valid revision: it ${goodProblem}.`);
+  if (goodProblem)
+    return error(`The good revision \`${good}\` is not a valid revision: it ${goodProblem}.`);
   const second = tokens[1];
   if (!second || second.text.startsWith("-")) {
-    return error(`Missing the bad revision: after the good revision \`${good}\` give a commit, tag or branch where the test fails.`);
+    return error(
+      `Missing the bad revision: after the good revision \`${good}\` give a commit, tag or branch where the test fails.`,
+    );
   }
   const bad = unwrapCode(second.text);
   const badProblem = revisionProblem(bad);
-  if (badProblem) return error(`The bad revision \`${bad}\` is not a valid revision: it ${badProblem}.`);
-  if (good === bad) return error(`The good and the bad revision are both \`${good}\`: give two different revisions.`);
+  if (badProblem)
+    return error(`The bad revision \`${bad}\` is not a valid revision: it ${badProblem}.`);
+  if (good === bad)
+    return error(
+      `The good and the bad revision are both \`${good}\`: give two different revisions.`,
+    );
 
   const request: BisectRequest = { kind: "bisect", good, bad, firstParent: false, command: null };
   const seen = new Set<string>();
@@ -258,21 +279,28 @@ export function parseCommand(body: string): ParseResult {
       }
     }
     if (value === undefined || value === "") {
-      const hint = name === "--timeout" ? "a duration such as `90s`, `10m` or `1h`" : "a whole number";
+      const hint =
+        name === "--timeout" ? "a duration such as `90s`, `10m` or `1h`" : "a whole number";
       return error(`The option \`${name}\` needs a value: ${hint}.`);
     }
     value = unwrapCode(value);
     if (name === "--timeout") {
       const seconds = parseDuration(value);
       const { min, max } = LIMITS.timeoutSeconds;
-      if (seconds === null) return error(`\`--timeout ${value}\` is not a duration: write it like \`90s\`, \`10m\` or \`1h\`.`);
-      if (seconds < min || seconds > max) return error(`\`--timeout ${value}\` is out of range: give from 1s to 24h.`);
+      if (seconds === null)
+        return error(
+          `\`--timeout ${value}\` is not a duration: write it like \`90s\`, \`10m\` or \`1h\`.`,
+        );
+      if (seconds < min || seconds > max)
+        return error(`\`--timeout ${value}\` is out of range: give from 1s to 24h.`);
       request.timeoutSeconds = seconds;
     } else {
       const key = name === "--runs" ? "runs" : "parallel";
       const { min, max } = LIMITS[key];
       if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-        return error(`\`${name} ${value}\` is not allowed: ${name} must be a whole number from ${min} to ${max}.`);
+        return error(
+          `\`${name} ${value}\` is not allowed: ${name} must be a whole number from ${min} to ${max}.`,
+        );
       }
       request[key] = Number(value);
     }
@@ -283,15 +311,21 @@ export function parseCommand(body: string): ParseResult {
   if (command === "") {
     const block = fencedBlockAfter(lines, found.index + 1);
     if (block && "unclosed" in block) {
-      return error("The code block with the test command under the `/bisect` line is not closed: end it with a line of three backticks.");
+      return error(
+        "The code block with the test command under the `/bisect` line is not closed: end it with a line of three backticks.",
+      );
     }
     if (block) command = block.content.trim();
   }
   if (command === "" && explicitSeparator && commandStart !== null) {
-    return error("Missing the test command after `--`: write it on the same line, or in a code block under the line.");
+    return error(
+      "Missing the test command after `--`: write it on the same line, or in a code block under the line.",
+    );
   }
   if (command.length > LIMITS.commandLength) {
-    return error(`The test command is ${command.length} characters long; the limit is ${LIMITS.commandLength}. Put it in a script in the repository and run that.`);
+    return error(
+      `The test command is ${command.length} characters long; the limit is ${LIMITS.commandLength}. Put it in a script in the repository and run that.`,
+    );
   }
   request.command = command === "" ? null : command;
   return request;

@@ -3,7 +3,15 @@
 // task handling a delivery may run again after a failure part-way through.
 import type { Octokit } from "@octokit/rest";
 import type { Knex } from "knex";
-import { AuditLogEntry, BisectJob, type Installation, RateLimit, UsageStat, monthOf, type JobOptions } from "../../db/models";
+import {
+  AuditLogEntry,
+  BisectJob,
+  type Installation,
+  RateLimit,
+  UsageStat,
+  monthOf,
+  type JobOptions,
+} from "../../db/models";
 import { cancelJob } from "../bisection/control";
 import { createJob, type NewJob } from "../bisection/intake";
 import type { WorkerContext } from "../worker-context";
@@ -41,36 +49,75 @@ interface Conversation {
   retrying: boolean;
 }
 
-export async function handleIssueComment(ctx: WorkerContext, event: IssueCommentEvent, deliveryId: string, options: { retrying?: boolean } = {}): Promise<Handled> {
-  if (event.action !== "created") return { status: "ignored", note: `issue_comment ${event.action}` };
+export async function handleIssueComment(
+  ctx: WorkerContext,
+  event: IssueCommentEvent,
+  deliveryId: string,
+  options: { retrying?: boolean } = {},
+): Promise<Handled> {
+  if (event.action !== "created")
+    return { status: "ignored", note: `issue_comment ${event.action}` };
   const { comment, repository } = event;
-  if (isBot(comment.user)) return { status: "ignored", note: `comment by the bot ${comment.user.login}` };
+  if (isBot(comment.user))
+    return { status: "ignored", note: `comment by the bot ${comment.user.login}` };
   const parsed = parseCommand(comment.body ?? "");
-  if (parsed.kind === "none") return { status: "ignored", note: "no /bisect command in the comment" };
+  if (parsed.kind === "none")
+    return { status: "ignored", note: "no /bisect command in the comment" };
 
-  const duplicate = await ctx.knex("webhook_deliveries")
+  const duplicate = await ctx
+    .knex("webhook_deliveries")
     .where({ event: "issue_comment", status: "processed" })
     .whereNot({ id: deliveryId })
     .where("receivedAt", ">", ctx.knex.raw("now() - interval '7 days'"))
     .whereRaw("payload->'comment'->>'id' = ?", [String(comment.id)])
     .first("id");
-  if (duplicate) return { status: "ignored", note: `comment ${comment.id} was handled in delivery ${duplicate.id}` };
+  if (duplicate)
+    return {
+      status: "ignored",
+      note: `comment ${comment.id} was handled in delivery ${duplicate.id}`,
+    };
 
   const installation = await ensureInstallation(ctx.knex, event.installation.id, repository.owner);
-  if (installation.deletedAt || installation.suspendedAt) return { status: "ignored", note: `installation ${installation.id} is not active` };
+  if (installation.deletedAt || installation.suspendedAt)
+    return { status: "ignored", note: `installation ${installation.id} is not active` };
   await upsertRepositories(ctx.knex, installation.id, [
-    { id: repository.id, owner: repository.owner.login, name: repository.name, private: repository.private, defaultBranch: repository.default_branch ?? null },
+    {
+      id: repository.id,
+      owner: repository.owner.login,
+      name: repository.name,
+      private: repository.private,
+      defaultBranch: repository.default_branch ?? null,
+    },
   ]);
 
   const repo = { id: repository.id, owner: repository.owner.login, name: repository.name };
-  const gh = githubApp(ctx).client({ installationId: installation.id, repositoryId: repo.id, granted: installation.permissions });
-  const conv: Conversation = { ctx, gh, event, installation, deliveryId, repo, login: comment.user.login, retrying: options.retrying ?? false };
+  const gh = githubApp(ctx).client({
+    installationId: installation.id,
+    repositoryId: repo.id,
+    granted: installation.permissions,
+  });
+  const conv: Conversation = {
+    ctx,
+    gh,
+    event,
+    installation,
+    deliveryId,
+    repo,
+    login: comment.user.login,
+    retrying: options.retrying ?? false,
+  };
 
   // 👀: seen. (Adding the same reaction twice is harmless.)
   try {
-    await gh.rest.reactions.createForIssueComment({ owner: repo.owner, repo: repo.name, comment_id: comment.id, content: "eyes" });
+    await gh.rest.reactions.createForIssueComment({
+      owner: repo.owner,
+      repo: repo.name,
+      comment_id: comment.id,
+      content: "eyes",
+    });
   } catch (error) {
-    if (httpStatus(error) === 404) return { status: "ignored", note: `comment ${comment.id} no longer exists` };
+    if (httpStatus(error) === 404)
+      return { status: "ignored", note: `comment ${comment.id} no longer exists` };
     throw error;
   }
 
@@ -86,7 +133,12 @@ export async function handleIssueComment(ctx: WorkerContext, event: IssueComment
   }
   if (!(await trusted(conv))) {
     await reply(conv, notTrustedReply(conv.login));
-    await audit(ctx.knex, conv.login, "command.refused", { repository: `${repo.owner}/${repo.name}`, issue: event.issue.number, command: parsed.kind, association: comment.author_association });
+    await audit(ctx.knex, conv.login, "command.refused", {
+      repository: `${repo.owner}/${repo.name}`,
+      issue: event.issue.number,
+      command: parsed.kind,
+      association: comment.author_association,
+    });
     return { status: "processed", note: `${conv.login} may not ${parsed.kind}` };
   }
   switch (parsed.kind) {
@@ -100,11 +152,28 @@ export async function handleIssueComment(ctx: WorkerContext, event: IssueComment
 }
 
 async function reply(conv: Conversation, body: string): Promise<void> {
-  await conv.gh.rest.issues.createComment({ owner: conv.repo.owner, repo: conv.repo.name, issue_number: conv.event.issue.number, body });
+  await conv.gh.rest.issues.createComment({
+    owner: conv.repo.owner,
+    repo: conv.repo.name,
+    issue_number: conv.event.issue.number,
+    body,
+  });
 }
 
-async function audit(knex: Knex, actor: string, action: string, details: Record<string, unknown>, subjectId?: number): Promise<void> {
-  await AuditLogEntry.query(knex).insert({ actor, action, subjectType: subjectId ? "bisect_job" : "repository", subjectId: subjectId ? String(subjectId) : String(details.repository ?? ""), details });
+async function audit(
+  knex: Knex,
+  actor: string,
+  action: string,
+  details: Record<string, unknown>,
+  subjectId?: number,
+): Promise<void> {
+  await AuditLogEntry.query(knex).insert({
+    actor,
+    action,
+    subjectType: subjectId ? "bisect_job" : "repository",
+    subjectId: subjectId ? String(subjectId) : String(details.repository ?? ""),
+    details,
+  });
 }
 
 /**
@@ -113,11 +182,20 @@ async function audit(knex: Knex, actor: string, action: string, details: Record<
  */
 async function trusted(conv: Conversation): Promise<boolean> {
   const association = conv.event.comment.author_association.toUpperCase();
-  if (!conv.ctx.config.BISECT_TRUSTED_ASSOCIATIONS.map((a) => a.toUpperCase()).includes(association)) return false;
+  if (
+    !conv.ctx.config.BISECT_TRUSTED_ASSOCIATIONS.map((a) => a.toUpperCase()).includes(association)
+  )
+    return false;
   try {
-    const { data } = await conv.gh.rest.repos.getCollaboratorPermissionLevel({ owner: conv.repo.owner, repo: conv.repo.name, username: conv.login });
+    const { data } = await conv.gh.rest.repos.getCollaboratorPermissionLevel({
+      owner: conv.repo.owner,
+      repo: conv.repo.name,
+      username: conv.login,
+    });
     const role = (data as { role_name?: string }).role_name;
-    return WRITE_PERMISSIONS.has(data.permission) || (role !== undefined && WRITE_PERMISSIONS.has(role));
+    return (
+      WRITE_PERMISSIONS.has(data.permission) || (role !== undefined && WRITE_PERMISSIONS.has(role))
+    );
   } catch (error) {
     if (httpStatus(error) === 404) return false;
     throw error;
@@ -130,14 +208,28 @@ async function status(conv: Conversation): Promise<Handled> {
     .modify("newestFirst")
     .limit(10);
   const app = githubApp(conv.ctx);
-  await reply(conv, renderStatusList(jobs, { publicUrl: conv.ctx.config.publicUrl, webUrl: app.config.webUrl, repo: conv.repo }));
+  await reply(
+    conv,
+    renderStatusList(jobs, {
+      publicUrl: conv.ctx.config.publicUrl,
+      webUrl: app.config.webUrl,
+      repo: conv.repo,
+    }),
+  );
   return { status: "processed", note: "status" };
 }
 
 /** The named job (of this repository), or the latest job on this issue. */
-async function targetJob(conv: Conversation, jobId: number | undefined): Promise<BisectJob | undefined> {
-  if (jobId) return BisectJob.query(conv.ctx.knex).findOne({ id: jobId, repositoryId: conv.repo.id });
-  return BisectJob.query(conv.ctx.knex).where({ repositoryId: conv.repo.id, issueNumber: conv.event.issue.number }).modify("newestFirst").first();
+async function targetJob(
+  conv: Conversation,
+  jobId: number | undefined,
+): Promise<BisectJob | undefined> {
+  if (jobId)
+    return BisectJob.query(conv.ctx.knex).findOne({ id: jobId, repositoryId: conv.repo.id });
+  return BisectJob.query(conv.ctx.knex)
+    .where({ repositoryId: conv.repo.id, issueNumber: conv.event.issue.number })
+    .modify("newestFirst")
+    .first();
 }
 
 async function cancel(conv: Conversation, jobId: number | undefined): Promise<Handled> {
@@ -146,15 +238,28 @@ async function cancel(conv: Conversation, jobId: number | undefined): Promise<Ha
     await reply(conv, noJobReply(conv.login, jobId));
     return { status: "processed", note: "nothing to cancel" };
   }
-  const cancelled = await cancelJob(conv.ctx.knex, job.id, { login: conv.login }, `cancelled by ${conv.login}`);
+  const cancelled = await cancelJob(
+    conv.ctx.knex,
+    job.id,
+    { login: conv.login },
+    `cancelled by ${conv.login}`,
+  );
   if (cancelled) await enqueueStatusComment(conv.ctx.knex, job.id);
   const after = cancelled ? job : await BisectJob.query(conv.ctx.knex).findById(job.id);
-  await reply(conv, cancelReply(conv.login, job.id, cancelled ? "cancelled" : "already-ended", after?.status));
-  return { status: "processed", note: cancelled ? `job ${job.id} cancelled` : `job ${job.id} had already ended` };
+  await reply(
+    conv,
+    cancelReply(conv.login, job.id, cancelled ? "cancelled" : "already-ended", after?.status),
+  );
+  return {
+    status: "processed",
+    note: cancelled ? `job ${job.id} cancelled` : `job ${job.id} had already ended`,
+  };
 }
 
 async function retry(conv: Conversation, jobId: number | undefined): Promise<Handled> {
-  const existing = await BisectJob.query(conv.ctx.knex).findOne({ triggerCommentId: conv.event.comment.id });
+  const existing = await BisectJob.query(conv.ctx.knex).findOne({
+    triggerCommentId: conv.event.comment.id,
+  });
   if (existing) return queued(conv, existing, false);
   const job = await targetJob(conv, jobId);
   if (!job) {
@@ -162,19 +267,29 @@ async function retry(conv: Conversation, jobId: number | undefined): Promise<Han
     return { status: "processed", note: "nothing to retry" };
   }
   if (!job.isFinal) {
-    await reply(conv, `@${conv.login} bisection #${job.id} is still ${job.status}; cancel it first (\`/bisect cancel #${job.id}\`) or wait for its result.`);
+    await reply(
+      conv,
+      `@${conv.login} bisection #${job.id} is still ${job.status}; cancel it first (\`/bisect cancel #${job.id}\`) or wait for its result.`,
+    );
     return { status: "processed", note: `job ${job.id} still active` };
   }
   const plan = await planOf(conv);
-  const options: JobOptions = { ...job.options, ...capTimeout(conv.ctx, job.options.timeoutSeconds, plan).options };
-  return create(conv, {
-    goodRef: job.goodRef,
-    badRef: job.badRef,
-    command: job.command,
-    setupCommand: job.setupCommand,
-    options,
-    retryOfJobId: job.id,
-  }, plan);
+  const options: JobOptions = {
+    ...job.options,
+    ...capTimeout(conv.ctx, job.options.timeoutSeconds, plan).options,
+  };
+  return create(
+    conv,
+    {
+      goodRef: job.goodRef,
+      badRef: job.badRef,
+      command: job.command,
+      setupCommand: job.setupCommand,
+      options,
+      retryOfJobId: job.id,
+    },
+    plan,
+  );
 }
 
 async function planOf(conv: Conversation): Promise<RateLimit> {
@@ -189,15 +304,23 @@ function capTimeout(ctx: WorkerContext, requested: number | undefined, plan: Rat
   const timeoutSeconds = Math.min(wanted, plan.maxDurationSeconds);
   return {
     options: { timeoutSeconds, maxDurationSeconds: plan.maxDurationSeconds },
-    cap: timeoutSeconds < wanted && requested !== undefined ? { requestedSeconds: wanted, maxSeconds: plan.maxDurationSeconds, tier: plan.tier } : null,
+    cap:
+      timeoutSeconds < wanted && requested !== undefined
+        ? { requestedSeconds: wanted, maxSeconds: plan.maxDurationSeconds, tier: plan.tier }
+        : null,
   };
 }
 
 async function start(conv: Conversation, request: BisectRequest): Promise<Handled> {
-  const existing = await BisectJob.query(conv.ctx.knex).findOne({ triggerCommentId: conv.event.comment.id });
+  const existing = await BisectJob.query(conv.ctx.knex).findOne({
+    triggerCommentId: conv.event.comment.id,
+  });
   if (existing) return queued(conv, existing, false);
 
-  for (const [which, ref] of [["good", request.good], ["bad", request.bad]] as const) {
+  for (const [which, ref] of [
+    ["good", request.good],
+    ["bad", request.bad],
+  ] as const) {
     if (!(await revisionExists(conv, ref))) {
       await reply(conv, unknownRevisionReply(conv.login, which, ref));
       return { status: "processed", note: `unknown ${which} revision` };
@@ -214,7 +337,11 @@ async function start(conv: Conversation, request: BisectRequest): Promise<Handle
     return { status: "processed", note: "no test command" };
   }
   const plan = await planOf(conv);
-  const { options: limits, cap } = capTimeout(conv.ctx, request.timeoutSeconds ?? config.config.timeout, plan);
+  const { options: limits, cap } = capTimeout(
+    conv.ctx,
+    request.timeoutSeconds ?? config.config.timeout,
+    plan,
+  );
   const cfg: RepoConfig = config.config;
   const options: JobOptions = {
     runs: request.runs ?? cfg.runs ?? 1,
@@ -225,23 +352,43 @@ async function start(conv: Conversation, request: BisectRequest): Promise<Handle
     ...(cfg.image ? { image: cfg.image } : {}),
     ...(cfg.pathspec ? { pathspec: cfg.pathspec } : {}),
   };
-  return create(conv, { goodRef: request.good, badRef: request.bad, command, setupCommand: cfg.setup ?? null, options }, plan, cap);
+  return create(
+    conv,
+    {
+      goodRef: request.good,
+      badRef: request.bad,
+      command,
+      setupCommand: cfg.setup ?? null,
+      options,
+    },
+    plan,
+    cap,
+  );
 }
 
 /** Creates the job within the monthly quota (counted in the same transaction) and posts its status. */
 async function create(
   conv: Conversation,
-  spec: Pick<NewJob, "goodRef" | "badRef" | "command" | "setupCommand" | "options" | "retryOfJobId">,
+  spec: Pick<
+    NewJob,
+    "goodRef" | "badRef" | "command" | "setupCommand" | "options" | "retryOfJobId"
+  >,
   plan: RateLimit,
   cap: { requestedSeconds: number; maxSeconds: number; tier: string } | null = null,
 ): Promise<Handled> {
   const { ctx, event, installation } = conv;
   const month = monthOf(new Date());
   const result = await ctx.knex.transaction(async (trx) => {
-    await trx("usage_stats").insert({ installationId: installation.id, month, jobs: 0 }).onConflict(["installationId", "month"]).ignore();
-    const usage = await UsageStat.query(trx).findOne({ installationId: installation.id, month }).forUpdate();
+    await trx("usage_stats")
+      .insert({ installationId: installation.id, month, jobs: 0 })
+      .onConflict(["installationId", "month"])
+      .ignore();
+    const usage = await UsageStat.query(trx)
+      .findOne({ installationId: installation.id, month })
+      .forUpdate();
     const used = usage?.jobs ?? 0;
-    if (plan.jobsPerMonth !== null && used >= plan.jobsPerMonth) return { over: true as const, used, limit: plan.jobsPerMonth };
+    if (plan.jobsPerMonth !== null && used >= plan.jobsPerMonth)
+      return { over: true as const, used, limit: plan.jobsPerMonth };
     const { job, created } = await createJob(trx, {
       ...spec,
       source: "github",
@@ -254,13 +401,20 @@ async function create(
       requesterId: event.comment.user.id,
     });
     if (created) {
-      await UsageStat.query(trx).where({ installationId: installation.id, month }).increment("jobs", 1);
+      await UsageStat.query(trx)
+        .where({ installationId: installation.id, month })
+        .increment("jobs", 1);
       await AuditLogEntry.query(trx).insert({
         actor: conv.login,
         action: spec.retryOfJobId ? "job.retry" : "job.create",
         subjectType: "bisect_job",
         subjectId: String(spec.retryOfJobId ?? job.id),
-        details: { jobId: job.id, repository: `${conv.repo.owner}/${conv.repo.name}`, issue: event.issue.number, commentId: event.comment.id },
+        details: {
+          jobId: job.id,
+          repository: `${conv.repo.owner}/${conv.repo.name}`,
+          issue: event.issue.number,
+          commentId: event.comment.id,
+        },
       });
     }
     return { over: false as const, job, created };
@@ -268,18 +422,33 @@ async function create(
   if (result.over) {
     const now = new Date();
     const resetsAt = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
-    await reply(conv, quotaReply(conv.login, { used: result.used, limit: result.limit, tier: plan.tier, resetsAt }));
+    await reply(
+      conv,
+      quotaReply(conv.login, { used: result.used, limit: result.limit, tier: plan.tier, resetsAt }),
+    );
     return { status: "processed", note: `monthly quota reached (${result.used}/${result.limit})` };
   }
   return queued(conv, result.job, result.created, cap);
 }
 
 /** The job exists: make sure its status comment does too (it may be a second delivery or a retry). */
-async function queued(conv: Conversation, job: BisectJob, created: boolean, cap: { requestedSeconds: number; maxSeconds: number; tier: string } | null = null): Promise<Handled> {
+async function queued(
+  conv: Conversation,
+  job: BisectJob,
+  created: boolean,
+  cap: { requestedSeconds: number; maxSeconds: number; tier: string } | null = null,
+): Promise<Handled> {
   if (created || !job.statusCommentId) {
-    await syncStatusComment(conv.ctx, job.id, { force: true, recover: conv.retrying || !created, timeoutCap: cap });
+    await syncStatusComment(conv.ctx, job.id, {
+      force: true,
+      recover: conv.retrying || !created,
+      timeoutCap: cap,
+    });
   }
-  return { status: "processed", note: created ? `job ${job.id} queued` : `job ${job.id} already existed` };
+  return {
+    status: "processed",
+    note: created ? `job ${job.id} queued` : `job ${job.id} already existed`,
+  };
 }
 
 async function revisionExists(conv: Conversation, ref: string): Promise<boolean> {
@@ -304,15 +473,26 @@ type ConfigRead = { ok: true; config: RepoConfig } | { ok: false; problems: stri
 async function readRepoConfig(conv: Conversation, ref: string): Promise<ConfigRead> {
   let data: unknown;
   try {
-    ({ data } = await conv.gh.rest.repos.getContent({ owner: conv.repo.owner, repo: conv.repo.name, path: CONFIG_PATH, ref }));
+    ({ data } = await conv.gh.rest.repos.getContent({
+      owner: conv.repo.owner,
+      repo: conv.repo.name,
+      path: CONFIG_PATH,
+      ref,
+    }));
   } catch (error) {
     if (httpStatus(error) === 404) return { ok: true, config: {} };
     throw error;
   }
-  if (Array.isArray(data) || typeof data !== "object" || data === null || (data as { type?: string }).type !== "file") {
+  if (
+    Array.isArray(data) ||
+    typeof data !== "object" ||
+    data === null ||
+    (data as { type?: string }).type !== "file"
+  ) {
     return { ok: false, problems: [`\`${CONFIG_PATH}\` is not a file`] };
   }
   const file = data as { content?: string; encoding?: string };
-  if (file.encoding !== "base64" || typeof file.content !== "string") return { ok: false, problems: ["the file is too large to read (over 1 MB)"] };
+  if (file.encoding !== "base64" || typeof file.content !== "string")
+    return { ok: false, problems: ["the file is too large to read (over 1 MB)"] };
   return parseRepoConfig(Buffer.from(file.content, "base64").toString("utf8"));
 }

@@ -1,10 +1,20 @@
 // Keeping installations and their repositories in step with GitHub. An installation deleted or
 // suspended (or a repository taken away from it) stops its jobs and frees its mirrors.
 import type { Knex } from "knex";
-import { BisectJob, FINAL_STATUSES, Installation, Repository, type JobStatus } from "../../db/models";
+import {
+  BisectJob,
+  FINAL_STATUSES,
+  Installation,
+  Repository,
+  type JobStatus,
+} from "../../db/models";
 import { cancelJob } from "../bisection/control";
 import { enqueue } from "../enqueue";
-import { accountType, type InstallationEvent, type InstallationRepositoriesEvent } from "./payloads";
+import {
+  accountType,
+  type InstallationEvent,
+  type InstallationRepositoriesEvent,
+} from "./payloads";
 
 export interface Handled {
   status: "processed" | "ignored";
@@ -13,7 +23,11 @@ export interface Handled {
 
 type InstallationData = InstallationEvent["installation"];
 
-export async function upsertInstallation(knex: Knex | Knex.Transaction, data: InstallationData, changes: { deletedAt?: Date | null; suspendedAt?: Date | null } = {}): Promise<void> {
+export async function upsertInstallation(
+  knex: Knex | Knex.Transaction,
+  data: InstallationData,
+  changes: { deletedAt?: Date | null; suspendedAt?: Date | null } = {},
+): Promise<void> {
   const row: Record<string, unknown> = {
     id: data.id,
     accountId: data.account.id,
@@ -39,7 +53,12 @@ export async function ensureInstallation(
   owner: { login: string; id: number; type?: string },
 ): Promise<Installation> {
   await knex("installations")
-    .insert({ id, accountId: owner.id, accountLogin: owner.login, accountType: accountType(owner.type) })
+    .insert({
+      id,
+      accountId: owner.id,
+      accountLogin: owner.login,
+      accountType: accountType(owner.type),
+    })
     .onConflict("id")
     .ignore();
   return (await Installation.query(knex).findById(id))!;
@@ -48,7 +67,13 @@ export async function ensureInstallation(
 export async function upsertRepositories(
   knex: Knex | Knex.Transaction,
   installationId: number,
-  repos: Array<{ id: number; owner: string; name: string; private?: boolean; defaultBranch?: string | null }>,
+  repos: Array<{
+    id: number;
+    owner: string;
+    name: string;
+    private?: boolean;
+    defaultBranch?: string | null;
+  }>,
 ): Promise<void> {
   if (repos.length === 0) return;
   const rows = repos.map((r) => ({
@@ -61,9 +86,19 @@ export async function upsertRepositories(
     removedAt: null,
   }));
   // Rows with and without a default branch merge different columns.
-  for (const group of [rows.filter((r) => "defaultBranch" in r), rows.filter((r) => !("defaultBranch" in r))]) {
+  for (const group of [
+    rows.filter((r) => "defaultBranch" in r),
+    rows.filter((r) => !("defaultBranch" in r)),
+  ]) {
     if (group.length === 0) continue;
-    const columns = ["installationId", "owner", "name", "private", "removedAt", ...("defaultBranch" in group[0]! ? ["defaultBranch"] : [])];
+    const columns = [
+      "installationId",
+      "owner",
+      "name",
+      "private",
+      "removedAt",
+      ...("defaultBranch" in group[0]! ? ["defaultBranch"] : []),
+    ];
     await knex("repositories").insert(group).onConflict("id").merge(columns);
   }
 }
@@ -74,31 +109,54 @@ const splitName = (r: { name?: string; full_name?: string }) => {
 };
 
 /** Cancels the active jobs matching `where`; returns how many were cancelled. */
-async function cancelActiveJobs(knex: Knex, where: (q: ReturnType<typeof BisectJob.query>) => void, actor: string, reason: string): Promise<number> {
-  const query = BisectJob.query(knex).whereNotIn("status", FINAL_STATUSES as JobStatus[]).select("id");
+async function cancelActiveJobs(
+  knex: Knex,
+  where: (q: ReturnType<typeof BisectJob.query>) => void,
+  actor: string,
+  reason: string,
+): Promise<number> {
+  const query = BisectJob.query(knex)
+    .whereNotIn("status", FINAL_STATUSES as JobStatus[])
+    .select("id");
   where(query);
   let cancelled = 0;
-  for (const { id } of await query) if (await cancelJob(knex, id, { login: actor }, reason)) cancelled++;
+  for (const { id } of await query)
+    if (await cancelJob(knex, id, { login: actor }, reason)) cancelled++;
   return cancelled;
 }
 
 async function purgeMirrors(knex: Knex, repositoryIds: number[]): Promise<void> {
-  if (repositoryIds.length) await enqueue(knex, "mirrors__purge", { repositoryIds }, { maxAttempts: 25 });
+  if (repositoryIds.length)
+    await enqueue(knex, "mirrors__purge", { repositoryIds }, { maxAttempts: 25 });
 }
 
-export async function handleInstallationEvent(knex: Knex, event: InstallationEvent): Promise<Handled> {
+export async function handleInstallationEvent(
+  knex: Knex,
+  event: InstallationEvent,
+): Promise<Handled> {
   const inst = event.installation;
   const actor = event.sender?.login ?? "system";
-  const listed = (event.repositories ?? []).map((r) => ({ id: r.id, ...splitName(r), private: r.private }));
+  const listed = (event.repositories ?? []).map((r) => ({
+    id: r.id,
+    ...splitName(r),
+    private: r.private,
+  }));
   switch (event.action) {
     case "created":
     case "new_permissions_accepted":
     case "unsuspend": {
       await knex.transaction(async (trx) => {
-        await upsertInstallation(trx, inst, event.action === "unsuspend" ? { suspendedAt: null } : {});
+        await upsertInstallation(
+          trx,
+          inst,
+          event.action === "unsuspend" ? { suspendedAt: null } : {},
+        );
         await upsertRepositories(trx, inst.id, listed);
       });
-      return { status: "processed", note: `installation ${inst.id} (${inst.account.login}) ${event.action}` };
+      return {
+        status: "processed",
+        note: `installation ${inst.id} (${inst.account.login}) ${event.action}`,
+      };
     }
     case "deleted":
     case "suspend": {
@@ -108,28 +166,52 @@ export async function handleInstallationEvent(knex: Knex, event: InstallationEve
       await knex.transaction(async (trx) => {
         await upsertInstallation(trx, inst, deleted ? { deletedAt: now } : { suspendedAt: now });
         await upsertRepositories(trx, inst.id, listed);
-        if (deleted) await trx("repositories").where({ installationId: inst.id }).whereNull("removedAt").update({ removedAt: now });
+        if (deleted)
+          await trx("repositories")
+            .where({ installationId: inst.id })
+            .whereNull("removedAt")
+            .update({ removedAt: now });
       });
       const reason = deleted ? "the app was uninstalled" : "the installation was suspended";
-      const cancelled = await cancelActiveJobs(knex, (q) => q.where({ installationId: inst.id }), actor, reason);
-      const repositoryIds = (await Repository.query(knex).where({ installationId: inst.id }).select("id")).map((r) => r.id);
+      const cancelled = await cancelActiveJobs(
+        knex,
+        (q) => q.where({ installationId: inst.id }),
+        actor,
+        reason,
+      );
+      const repositoryIds = (
+        await Repository.query(knex).where({ installationId: inst.id }).select("id")
+      ).map((r) => r.id);
       await purgeMirrors(knex, repositoryIds);
-      return { status: "processed", note: `installation ${inst.id} ${event.action}: ${cancelled} job(s) cancelled, ${repositoryIds.length} mirror(s) purged` };
+      return {
+        status: "processed",
+        note: `installation ${inst.id} ${event.action}: ${cancelled} job(s) cancelled, ${repositoryIds.length} mirror(s) purged`,
+      };
     }
     default:
       return { status: "ignored", note: `installation action ${event.action}` };
   }
 }
 
-export async function handleInstallationRepositoriesEvent(knex: Knex, event: InstallationRepositoriesEvent): Promise<Handled> {
+export async function handleInstallationRepositoriesEvent(
+  knex: Knex,
+  event: InstallationRepositoriesEvent,
+): Promise<Handled> {
   const inst = event.installation;
   const actor = event.sender?.login ?? "system";
-  if (event.action !== "added" && event.action !== "removed") return { status: "ignored", note: `installation_repositories action ${event.action}` };
+  if (event.action !== "added" && event.action !== "removed")
+    return { status: "ignored", note: `installation_repositories action ${event.action}` };
   const removedIds = event.repositories_removed.map((r) => r.id);
   await knex.transaction(async (trx) => {
     // Keep the account and permissions current; never resurrect a deleted installation here.
     await trx("installations")
-      .insert({ id: inst.id, accountId: inst.account.id, accountLogin: inst.account.login, accountType: accountType(inst.account.type), permissions: JSON.stringify(inst.permissions ?? {}) })
+      .insert({
+        id: inst.id,
+        accountId: inst.account.id,
+        accountLogin: inst.account.login,
+        accountType: accountType(inst.account.type),
+        permissions: JSON.stringify(inst.permissions ?? {}),
+      })
       .onConflict("id")
       .merge(["accountId", "accountLogin", "accountType", "permissions"]);
     await upsertRepositories(
@@ -137,11 +219,20 @@ export async function handleInstallationRepositoriesEvent(knex: Knex, event: Ins
       inst.id,
       event.repositories_added.map((r) => ({ id: r.id, ...splitName(r), private: r.private })),
     );
-    if (removedIds.length) await trx("repositories").whereIn("id", removedIds).whereNull("removedAt").update({ removedAt: new Date() });
+    if (removedIds.length)
+      await trx("repositories")
+        .whereIn("id", removedIds)
+        .whereNull("removedAt")
+        .update({ removedAt: new Date() });
   });
   let cancelled = 0;
   if (removedIds.length) {
-    cancelled = await cancelActiveJobs(knex, (q) => q.whereIn("repositoryId", removedIds), actor, "the repository was removed from the installation");
+    cancelled = await cancelActiveJobs(
+      knex,
+      (q) => q.whereIn("repositoryId", removedIds),
+      actor,
+      "the repository was removed from the installation",
+    );
     await purgeMirrors(knex, removedIds);
   }
   return {

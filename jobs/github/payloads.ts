@@ -2,8 +2,16 @@
 // Unknown fields pass through untouched; a payload missing what we need fails loudly.
 import { z } from "zod";
 
-const account = z.object({ login: z.string().min(1), id: z.number().int(), type: z.string().optional() });
-const person = z.object({ login: z.string().min(1), id: z.number().int(), type: z.string().optional() });
+const account = z.object({
+  login: z.string().min(1),
+  id: z.number().int(),
+  type: z.string().optional(),
+});
+const person = z.object({
+  login: z.string().min(1),
+  id: z.number().int(),
+  type: z.string().optional(),
+});
 
 const installation = z.object({
   id: z.number().int().positive(),

@@ -1,8 +1,24 @@
 import { describe, expect, it } from "vitest";
 import { parseCommand } from "./command";
 import { cellCode, code, fence, shellQuote, tail, text } from "./markdown";
-import { estimateRounds, MAX_BODY, renderStatusComment, renderStatusList, reproduceCommand, statusMarker, type JobView, type StatusCommentInput, type StepView } from "./render";
-import { configErrorReply, helpReply, notTrustedReply, parseErrorReply, quotaReply } from "./replies";
+import {
+  estimateRounds,
+  MAX_BODY,
+  renderStatusComment,
+  renderStatusList,
+  reproduceCommand,
+  statusMarker,
+  type JobView,
+  type StatusCommentInput,
+  type StepView,
+} from "./render";
+import {
+  configErrorReply,
+  helpReply,
+  notTrustedReply,
+  parseErrorReply,
+  quotaReply,
+} from "./replies";
 
 const GOOD = "1".repeat(40);
 const BAD = "2".repeat(40);
@@ -39,13 +55,34 @@ function job(over: Partial<JobView> = {}): JobView {
 }
 
 function step(sha: string, over: Partial<StepView> = {}): StepView {
-  return { sha, round: 1, attempt: 1, status: "done", verdict: "good", reason: null, exitCode: 0, durationMs: 4200, logExcerpt: null, ...over };
+  return {
+    sha,
+    round: 1,
+    attempt: 1,
+    status: "done",
+    verdict: "good",
+    reason: null,
+    exitCode: 0,
+    durationMs: 4200,
+    logExcerpt: null,
+    ...over,
+  };
 }
 
 function input(over: Partial<StatusCommentInput> = {}): StatusCommentInput {
   return {
     job: job(),
-    steps: [step(GOOD, { round: 0 }), step(BAD, { round: 0, verdict: "bad", exitCode: 1 }), step(OTHER, { round: 1 }), step(CULPRIT, { round: 2, verdict: "bad", exitCode: 1, logExcerpt: "FAIL parses dates\nexpected 2026" })],
+    steps: [
+      step(GOOD, { round: 0 }),
+      step(BAD, { round: 0, verdict: "bad", exitCode: 1 }),
+      step(OTHER, { round: 1 }),
+      step(CULPRIT, {
+        round: 2,
+        verdict: "bad",
+        exitCode: 1,
+        logExcerpt: "FAIL parses dates\nexpected 2026",
+      }),
+    ],
     repo: { owner: "acme", name: "widgets" },
     webUrl: "https://ghe.example.com",
     publicUrl: "https://bisect.example.com",
@@ -56,7 +93,11 @@ function input(over: Partial<StatusCommentInput> = {}): StatusCommentInput {
       authorName: "Carol",
       authorLogin: "carol",
       date: "2026-10-30T08:00:00Z",
-      pull: { number: 42, title: "New date parser", url: "https://ghe.example.com/acme/widgets/pull/42" },
+      pull: {
+        number: 42,
+        title: "New date parser",
+        url: "https://ghe.example.com/acme/widgets/pull/42",
+      },
     },
     quota: { tier: "free", used: 3, limit: 50 },
     ...over,
@@ -68,42 +109,73 @@ describe("renderStatusComment: a found culprit", () => {
 
   it("names the culprit with links to the commit, its author and its pull request", () => {
     expect(body).toContain("🎯 Bisection #12 found the first bad commit");
-    expect(body).toContain(`[\`abcdef0\` Parse dates with the \\[new\\] parser @\u200bbob](https://ghe.example.com/acme/widgets/commit/${CULPRIT})`);
+    expect(body).toContain(
+      `[\`abcdef0\` Parse dates with the \\[new\\] parser @\u200bbob](https://ghe.example.com/acme/widgets/commit/${CULPRIT})`,
+    );
     expect(body).toContain("by [carol](https://ghe.example.com/carol) on 2026-10-30");
-    expect(body).toContain("from pull request [#42 New date parser](https://ghe.example.com/acme/widgets/pull/42)");
+    expect(body).toContain(
+      "from pull request [#42 New date parser](https://ghe.example.com/acme/widgets/pull/42)",
+    );
   });
 
   it("lists every tested commit with verdict, time and round", () => {
     expect(body).toContain("| Round | Commit | Result | Time | Notes |");
-    expect(body).toContain(`| 2 | [\`abcdef0\`](https://ghe.example.com/acme/widgets/commit/${CULPRIT}) 🎯 | ❌ bad | 4s | exit 1 |`);
-    expect(body).toContain(`| 1 | [\`fedcba9\`](https://ghe.example.com/acme/widgets/commit/${OTHER}) | ✅ good | 4s |  |`);
+    expect(body).toContain(
+      `| 2 | [\`abcdef0\`](https://ghe.example.com/acme/widgets/commit/${CULPRIT}) 🎯 | ❌ bad | 4s | exit 1 |`,
+    );
+    expect(body).toContain(
+      `| 1 | [\`fedcba9\`](https://ghe.example.com/acme/widgets/commit/${OTHER}) | ✅ good | 4s |  |`,
+    );
     expect(body).toContain("Total time 2m 5s · 3 rounds · 4 test runs");
   });
 
   it("shows the culprit's output, how to reproduce it, the dashboard link and the marker", () => {
-    expect(body).toMatch(/<summary>Output of the test on abcdef0 \(last lines\)<\/summary>\n\n```text\nFAIL parses dates\nexpected 2026\n```/);
+    expect(body).toMatch(
+      /<summary>Output of the test on abcdef0 \(last lines\)<\/summary>\n\n```text\nFAIL parses dates\nexpected 2026\n```/,
+    );
     expect(body).toContain(
       `npm run -s bisect -- --repo https://ghe.example.com/acme/widgets.git --good ${GOOD} --bad ${BAD} --parallel 2 --timeout 600 -- 'npm test -- -t "parses dates"'`,
     );
-    expect(body).toContain("[Logs and every step on the dashboard](https://bisect.example.com/dashboard/jobs/12)");
+    expect(body).toContain(
+      "[Logs and every step on the dashboard](https://bisect.example.com/dashboard/jobs/12)",
+    );
     expect(body.endsWith(statusMarker(12))).toBe(true);
   });
 
   it("still links the culprit when its details could not be fetched", () => {
     const plain = renderStatusComment(input({ culprit: null }));
-    expect(plain).toContain(`**First bad commit:** [\`abcdef0\`](https://ghe.example.com/acme/widgets/commit/${CULPRIT})`);
+    expect(plain).toContain(
+      `**First bad commit:** [\`abcdef0\`](https://ghe.example.com/acme/widgets/commit/${CULPRIT})`,
+    );
   });
 
   it("mentions lower confidence", () => {
-    expect(renderStatusComment(input({ job: job({ confidence: 0.8 }) }))).toMatch(/Confidence: 80% — some runs disagreed; add `--runs 3`/);
+    expect(renderStatusComment(input({ job: job({ confidence: 0.8 }) }))).toMatch(
+      /Confidence: 80% — some runs disagreed; add `--runs 3`/,
+    );
   });
 });
 
 describe("renderStatusComment: progress", () => {
   it("queued: commits, steps, estimate and quota", () => {
-    const body = renderStatusComment(input({ job: job({ status: "queued", outcome: null, startedAt: null, finishedAt: null, commitCount: 100, rounds: 0 }), steps: [], runSecondsEstimate: 30 }));
+    const body = renderStatusComment(
+      input({
+        job: job({
+          status: "queued",
+          outcome: null,
+          startedAt: null,
+          finishedAt: null,
+          commitCount: 100,
+          rounds: 0,
+        }),
+        steps: [],
+        runSecondsEstimate: 30,
+      }),
+    );
     expect(body).toContain("⏳ Bisection #12 is queued");
-    expect(body).toContain("Queued — 100 commits, about 12 test runs in 5 rounds, estimated 3m. Quota: 3 of 50 bisections used this month (free plan).");
+    expect(body).toContain(
+      "Queued — 100 commits, about 12 test runs in 5 rounds, estimated 3m. Quota: 3 of 50 bisections used this month (free plan).",
+    );
     expect(body).not.toContain("Reproduce locally");
     expect(body).not.toContain("Tested commits");
   });
@@ -111,7 +183,15 @@ describe("renderStatusComment: progress", () => {
   it("queued before the range is known, unlimited plan, capped timeout", () => {
     const body = renderStatusComment(
       input({
-        job: job({ status: "queued", outcome: null, startedAt: null, finishedAt: null, commitCount: null, rounds: 0, options: { timeoutSeconds: 1800 } }),
+        job: job({
+          status: "queued",
+          outcome: null,
+          startedAt: null,
+          finishedAt: null,
+          commitCount: null,
+          rounds: 0,
+          options: { timeoutSeconds: 1800 },
+        }),
         steps: [],
         quota: { tier: "enterprise", used: 7, limit: null },
         timeoutCap: { requestedSeconds: 7200, maxSeconds: 1800, tier: "free" },
@@ -123,10 +203,27 @@ describe("renderStatusComment: progress", () => {
   });
 
   it("running: round, tested commits and what is in flight", () => {
-    const steps = [step(GOOD, { round: 0 }), step(BAD, { round: 0, verdict: "bad" }), step(OTHER, { round: 1, status: "running", verdict: null, durationMs: null, exitCode: null })];
-    const body = renderStatusComment(input({ job: job({ status: "running", outcome: null, finishedAt: null, rounds: 1, culpritSha: null }), steps }));
+    const steps = [
+      step(GOOD, { round: 0 }),
+      step(BAD, { round: 0, verdict: "bad" }),
+      step(OTHER, { round: 1, status: "running", verdict: null, durationMs: null, exitCode: null }),
+    ];
+    const body = renderStatusComment(
+      input({
+        job: job({
+          status: "running",
+          outcome: null,
+          finishedAt: null,
+          rounds: 1,
+          culpritSha: null,
+        }),
+        steps,
+      }),
+    );
     expect(body).toContain("🔎 Bisection #12 is running (round 1)");
-    expect(body).toMatch(/Running — 10 commits in range, 2 commits tested so far, about 2 more rounds \(~8s\), 1 run in progress\./);
+    expect(body).toMatch(
+      /Running — 10 commits in range, 2 commits tested so far, about 2 more rounds \(~8s\), 1 run in progress\./,
+    );
     expect(body).toContain("⏳ running");
     expect(body).toContain("Running for 3m 20s");
   });
@@ -135,27 +232,65 @@ describe("renderStatusComment: progress", () => {
 describe("renderStatusComment: outcomes without a single culprit explain what happened and what to try", () => {
   it.each([
     ["ambiguous", /narrowed it down to 2 commits[\s\S]*could not be told apart[\s\S]*What to try/],
-    ["good-is-bad", /good revision already fails[\s\S]*already fails on the good revision `v1\.4\.0`[\s\S]*What to try/],
+    [
+      "good-is-bad",
+      /good revision already fails[\s\S]*already fails on the good revision `v1\.4\.0`[\s\S]*What to try/,
+    ],
     ["bad-is-good", /bad revision passes[\s\S]*did not reproduce[\s\S]*--runs 3/],
     ["flaky", /different results on the same commit[\s\S]*What to try:\*\* add `--runs 3`/],
     ["timeout", /ran out of time[\s\S]*--timeout/],
     ["error", /could not finish[\s\S]*disk full[\s\S]*\/bisect retry/],
   ] as const)("%s", (outcome, pattern) => {
-    const body = renderStatusComment(input({ job: job({ outcome, culpritSha: null, candidates: [CULPRIT, OTHER], error: outcome === "error" ? "disk full" : null }) }));
+    const body = renderStatusComment(
+      input({
+        job: job({
+          outcome,
+          culpritSha: null,
+          candidates: [CULPRIT, OTHER],
+          error: outcome === "error" ? "disk full" : null,
+        }),
+      }),
+    );
     expect(body).toMatch(pattern);
     expect(body).toContain("Reproduce locally");
   });
 
   it("cancelled", () => {
-    const body = renderStatusComment(input({ job: job({ status: "cancelled", outcome: null, culpritSha: null, error: "cancelled by alice" }) }));
+    const body = renderStatusComment(
+      input({
+        job: job({
+          status: "cancelled",
+          outcome: null,
+          culpritSha: null,
+          error: "cancelled by alice",
+        }),
+      }),
+    );
     expect(body).toContain("🛑 Bisection #12 was cancelled");
     expect(body).toContain("The bisection was stopped: cancelled by alice.");
   });
 
   it("failed with an error and a log, secrets scrubbed", () => {
     const token = `ghs_${"x".repeat(36)}`;
-    const steps = [step(GOOD, { verdict: "error", exitCode: 128, reason: `clone failed for https://x-access-token:${token}@github.com/a/b`, logExcerpt: `fatal: Authorization: Bearer ${token}` })];
-    const body = renderStatusComment(input({ job: job({ status: "failed", outcome: "error", culpritSha: null, error: `fetch with ${token} failed` }), steps }));
+    const steps = [
+      step(GOOD, {
+        verdict: "error",
+        exitCode: 128,
+        reason: `clone failed for https://x-access-token:${token}@github.com/a/b`,
+        logExcerpt: `fatal: Authorization: Bearer ${token}`,
+      }),
+    ];
+    const body = renderStatusComment(
+      input({
+        job: job({
+          status: "failed",
+          outcome: "error",
+          culpritSha: null,
+          error: `fetch with ${token} failed`,
+        }),
+        steps,
+      }),
+    );
     expect(body).not.toContain(token);
     expect(body).toContain("❌ Bisection #12 failed");
     expect(body).toContain("[redacted");
@@ -166,7 +301,14 @@ describe("renderStatusComment: size", () => {
   it("truncates the table and logs of a huge job to fit one comment, keeping the head and the end", () => {
     const steps: StepView[] = [];
     for (let i = 0; i < 3000; i++) {
-      steps.push(step(i.toString(16).padStart(40, "0"), { round: Math.floor(i / 16), verdict: i % 2 ? "bad" : "good", reason: "x".repeat(60), logExcerpt: "log line\n".repeat(500) }));
+      steps.push(
+        step(i.toString(16).padStart(40, "0"), {
+          round: Math.floor(i / 16),
+          verdict: i % 2 ? "bad" : "good",
+          reason: "x".repeat(60),
+          logExcerpt: "log line\n".repeat(500),
+        }),
+      );
     }
     const body = renderStatusComment(input({ steps, job: job({ command: "y".repeat(9000) }) }));
     expect(body.length).toBeLessThanOrEqual(MAX_BODY);
@@ -177,7 +319,11 @@ describe("renderStatusComment: size", () => {
   });
 
   it("cuts even a pathological body", () => {
-    const body = renderStatusComment(input({ job: job({ command: "z\n".repeat(40_000), outcome: "error", error: "e".repeat(70_000) }) }));
+    const body = renderStatusComment(
+      input({
+        job: job({ command: "z\n".repeat(40_000), outcome: "error", error: "e".repeat(70_000) }),
+      }),
+    );
     expect(body.length).toBeLessThanOrEqual(MAX_BODY);
     expect(body).toContain("cut to fit a GitHub comment");
   });
@@ -185,7 +331,14 @@ describe("renderStatusComment: size", () => {
 
 describe("reproduceCommand", () => {
   it("reruns exactly the same bisection with the CLI", () => {
-    const command = reproduceCommand({ job: job({ options: { runs: 3, parallel: 4, timeoutSeconds: 90, firstParent: true, image: "node:20" }, command: "it's && fine" }), repo: { owner: "acme", name: "widgets" }, webUrl: "https://github.com" });
+    const command = reproduceCommand({
+      job: job({
+        options: { runs: 3, parallel: 4, timeoutSeconds: 90, firstParent: true, image: "node:20" },
+        command: "it's && fine",
+      }),
+      repo: { owner: "acme", name: "widgets" },
+      webUrl: "https://github.com",
+    });
     expect(command).toBe(
       `npm run -s bisect -- --repo https://github.com/acme/widgets.git --good ${GOOD} --bad ${BAD} --runs 3 --parallel 4 --timeout 90 --first-parent --image node:20 -- 'it'\\''s && fine'`,
     );
@@ -194,7 +347,17 @@ describe("reproduceCommand", () => {
   it("round-trips the command a comment gave", () => {
     const parsed = parseCommand('/bisect v1 main -- npm test -- -t "a b"');
     expect(parsed.kind).toBe("bisect");
-    const command = reproduceCommand({ job: job({ command: (parsed as { command: string }).command, goodSha: null, badSha: null, goodRef: "v1", badRef: "main" }), repo: { owner: "o", name: "r" }, webUrl: "https://github.com" });
+    const command = reproduceCommand({
+      job: job({
+        command: (parsed as { command: string }).command,
+        goodSha: null,
+        badSha: null,
+        goodRef: "v1",
+        badRef: "main",
+      }),
+      repo: { owner: "o", name: "r" },
+      webUrl: "https://github.com",
+    });
     expect(command).toMatch(/--good v1 --bad main .* -- 'npm test -- -t "a b"'$/);
   });
 });
@@ -214,19 +377,41 @@ describe("helpers and replies", () => {
   });
 
   it("replies say what is wrong and what to do", () => {
-    expect(parseErrorReply("alice", "Missing the bad revision.", "/bisect v1 main -- x")).toMatch(/^@alice I could not start that: Missing the bad revision\.\n\nFor example:\n\n```\n\/bisect v1 main -- x\n```/);
+    expect(parseErrorReply("alice", "Missing the bad revision.", "/bisect v1 main -- x")).toMatch(
+      /^@alice I could not start that: Missing the bad revision\.\n\nFor example:\n\n```\n\/bisect v1 main -- x\n```/,
+    );
     expect(notTrustedReply("mallory")).toMatch(/Sorry @mallory, only people with write access/);
-    expect(quotaReply("alice", { used: 50, limit: 50, tier: "free", resetsAt: new Date("2026-12-01T00:00:00Z") })).toMatch(
+    expect(
+      quotaReply("alice", {
+        used: 50,
+        limit: 50,
+        tier: "free",
+        resetsAt: new Date("2026-12-01T00:00:00Z"),
+      }),
+    ).toMatch(
       /used 50 of its 50 bisections this month \(free plan\)[\s\S]*resets on 1 December 2026 at 00:00 UTC/,
     );
-    expect(configErrorReply("alice", "main", ["`runs` must be a whole number"])).toMatch(/`\.github\/bisect\.yml` at `main` has a problem:\n\n- `runs`/);
+    expect(configErrorReply("alice", "main", ["`runs` must be a whole number"])).toMatch(
+      /`\.github\/bisect\.yml` at `main` has a problem:\n\n- `runs`/,
+    );
     expect(helpReply()).toContain("/bisect cancel [#job]");
   });
 
   it("lists the jobs of an issue", () => {
-    const list = renderStatusList([job({ status: "running", outcome: null, culpritSha: null }), job({ id: 13 })], { publicUrl: "https://b.example", webUrl: "https://github.com", repo: { owner: "o", name: "r" } });
-    expect(list).toContain("| [#12](https://b.example/dashboard/jobs/12) | `v1.4.0` → `main` | running |  | 2026-11-02 10:00 UTC |");
+    const list = renderStatusList(
+      [job({ status: "running", outcome: null, culpritSha: null }), job({ id: 13 })],
+      {
+        publicUrl: "https://b.example",
+        webUrl: "https://github.com",
+        repo: { owner: "o", name: "r" },
+      },
+    );
+    expect(list).toContain(
+      "| [#12](https://b.example/dashboard/jobs/12) | `v1.4.0` → `main` | running |  | 2026-11-02 10:00 UTC |",
+    );
     expect(list).toContain("finished (found) | [`abcdef0`](https://github.com/o/r/commit/");
-    expect(renderStatusList([], { publicUrl: "", webUrl: "", repo: { owner: "o", name: "r" } })).toMatch(/no bisection on this issue yet/);
+    expect(
+      renderStatusList([], { publicUrl: "", webUrl: "", repo: { owner: "o", name: "r" } }),
+    ).toMatch(/no bisection on this issue yet/);
   });
 });

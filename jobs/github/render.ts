@@ -35,7 +35,18 @@ export type JobView = Pick<
   | "retryOfJobId"
 >;
 
-export type StepView = Pick<BisectStep, "sha" | "round" | "attempt" | "status" | "verdict" | "reason" | "exitCode" | "durationMs" | "logExcerpt">;
+export type StepView = Pick<
+  BisectStep,
+  | "sha"
+  | "round"
+  | "attempt"
+  | "status"
+  | "verdict"
+  | "reason"
+  | "exitCode"
+  | "durationMs"
+  | "logExcerpt"
+>;
 
 export interface CommitDetails {
   sha: string;
@@ -126,7 +137,9 @@ function render(input: StatusCommentInput, budget: Budget): string {
       parts.push(queuedText(input));
       break;
     case "preparing":
-      parts.push("Fetching the repository, listing the commits between the two revisions and checking that the good one passes and the bad one fails…");
+      parts.push(
+        "Fetching the repository, listing the commits between the two revisions and checking that the good one passes and the bad one fails…",
+      );
       break;
     case "running":
       parts.push(runningText(input));
@@ -140,7 +153,11 @@ function render(input: StatusCommentInput, budget: Budget): string {
   const totals = totalsLine(input);
   if (totals) parts.push("", totals);
   if (job.status === "finished" || job.status === "failed") parts.push("", reproduceBlock(input));
-  parts.push("", `[Logs and every step on the dashboard](${dashboardUrl(input)})`, statusMarker(job.id));
+  parts.push(
+    "",
+    `[Logs and every step on the dashboard](${dashboardUrl(input)})`,
+    statusMarker(job.id),
+  );
   return parts.join("\n");
 }
 
@@ -182,7 +199,12 @@ function headline(job: JobView): string {
 
 function requestLine(input: StatusCommentInput): string {
   const { job } = input;
-  const ref = (name: string, sha: string | null) => (sha && !sha.startsWith(name) ? `${code(name)} (${commitLink(input, sha)})` : sha ? commitLink(input, sha) : code(name));
+  const ref = (name: string, sha: string | null) =>
+    sha && !sha.startsWith(name)
+      ? `${code(name)} (${commitLink(input, sha)})`
+      : sha
+        ? commitLink(input, sha)
+        : code(name);
   const command = job.command.includes("\n") ? "the script below" : code(job.command);
   const by = job.requesterLogin ? ` · asked by ${text(job.requesterLogin)}` : "";
   const retry = job.retryOfJobId ? ` · re-run of #${job.retryOfJobId}` : "";
@@ -197,14 +219,22 @@ function optionsLine(input: StatusCommentInput): string | null {
   if (o.parallel && o.parallel > 1) bits.push(`${o.parallel} commits at a time`);
   if (o.timeoutSeconds) {
     const cap = input.timeoutCap;
-    bits.push(`${formatDuration(o.timeoutSeconds)} per run${cap ? ` (capped from ${formatDuration(cap.requestedSeconds)} by the ${text(cap.tier)} plan)` : ""}`);
+    bits.push(
+      `${formatDuration(o.timeoutSeconds)} per run${cap ? ` (capped from ${formatDuration(cap.requestedSeconds)} by the ${text(cap.tier)} plan)` : ""}`,
+    );
   }
   if (o.firstParent) bits.push("first-parent history");
   if (o.network) bits.push("network allowed");
   if (o.image) bits.push(`image ${code(o.image)}`);
-  if (input.job.setupCommand) bits.push(`setup ${code(input.job.setupCommand.split("\n")[0]! + (input.job.setupCommand.includes("\n") ? " …" : ""))}`);
+  if (input.job.setupCommand)
+    bits.push(
+      `setup ${code(input.job.setupCommand.split("\n")[0]! + (input.job.setupCommand.includes("\n") ? " …" : ""))}`,
+    );
   const pathspec = (o as { pathspec?: string[] }).pathspec;
-  if (pathspec?.length) bits.push(`only commits touching ${pathspec.slice(0, 5).map(code).join(", ")}${pathspec.length > 5 ? " …" : ""}`);
+  if (pathspec?.length)
+    bits.push(
+      `only commits touching ${pathspec.slice(0, 5).map(code).join(", ")}${pathspec.length > 5 ? " …" : ""}`,
+    );
   return bits.length ? `<sub>${bits.join(" · ")}</sub>` : null;
 }
 
@@ -223,11 +253,17 @@ function queuedText(input: StatusCommentInput): string {
   if (job.commitCount !== null && job.commitCount !== undefined) {
     const rounds = estimateRounds(job.commitCount, parallel);
     const steps = rounds * parallel * runs + 2 * runs;
-    bits.push(`${job.commitCount} commit${job.commitCount === 1 ? "" : "s"}, about ${steps} test runs in ${rounds} round${rounds === 1 ? "" : "s"}`);
-    if (input.runSecondsEstimate) bits.push(`estimated ${formatDuration((rounds + 1) * input.runSecondsEstimate)}`);
+    bits.push(
+      `${job.commitCount} commit${job.commitCount === 1 ? "" : "s"}, about ${steps} test runs in ${rounds} round${rounds === 1 ? "" : "s"}`,
+    );
+    if (input.runSecondsEstimate)
+      bits.push(`estimated ${formatDuration((rounds + 1) * input.runSecondsEstimate)}`);
   } else {
     bits.push("the commits between the two revisions are counted when it starts");
-    if (input.runSecondsEstimate) bits.push(`one run takes about ${formatDuration(input.runSecondsEstimate)} here, and a bisection needs about log₂(commits) rounds`);
+    if (input.runSecondsEstimate)
+      bits.push(
+        `one run takes about ${formatDuration(input.runSecondsEstimate)} here, and a bisection needs about log₂(commits) rounds`,
+      );
   }
   const quota = quotaText(input.quota);
   return `Queued — ${bits.join(", ")}.${quota ? ` ${quota}` : ""}`;
@@ -248,11 +284,18 @@ function runningText(input: StatusCommentInput): string {
   const bits = [`${tested} commit${tested === 1 ? "" : "s"} tested so far`];
   if (job.commitCount) {
     bits.unshift(`${job.commitCount} commits in range`);
-    const left = Math.max(0, estimateRounds(job.commitCount, job.options?.parallel ?? 1) - job.rounds);
+    const left = Math.max(
+      0,
+      estimateRounds(job.commitCount, job.options?.parallel ?? 1) - job.rounds,
+    );
     const avg = averageRunSeconds(steps) ?? input.runSecondsEstimate;
-    if (left > 0) bits.push(`about ${left} more round${left === 1 ? "" : "s"}${avg ? ` (~${formatDuration(left * avg)})` : ""}`);
+    if (left > 0)
+      bits.push(
+        `about ${left} more round${left === 1 ? "" : "s"}${avg ? ` (~${formatDuration(left * avg)})` : ""}`,
+      );
   }
-  if (inFlight.length) bits.push(`${inFlight.length} run${inFlight.length === 1 ? "" : "s"} in progress`);
+  if (inFlight.length)
+    bits.push(`${inFlight.length} run${inFlight.length === 1 ? "" : "s"} in progress`);
   return `Running — ${bits.join(", ")}.`;
 }
 
@@ -270,7 +313,9 @@ function resultText(input: StatusCommentInput, budget: Budget): string[] {
   const runsHint = `add \`--runs ${Math.min(5, Math.max(3, (o.runs ?? 1) + 2))}\` so every commit is tested several times and only a consistent failure counts`;
 
   if (job.status === "cancelled") {
-    out.push(`The bisection was stopped${job.error ? `: ${text(scrubSecrets(job.error))}` : ""}. Results gathered until then are below. Comment \`/bisect retry\` to run it again.`);
+    out.push(
+      `The bisection was stopped${job.error ? `: ${text(scrubSecrets(job.error))}` : ""}. Results gathered until then are below. Comment \`/bisect retry\` to run it again.`,
+    );
     return out;
   }
   switch (job.outcome) {
@@ -278,11 +323,22 @@ function resultText(input: StatusCommentInput, budget: Budget): string[] {
       if (!job.culpritSha) break;
       out.push(culpritText(input, job.culpritSha));
       if (job.confidence !== null && job.confidence < 0.999) {
-        out.push("", `Confidence: ${Math.round(job.confidence * 100)}% — some runs disagreed; ${runsHint} to be surer.`);
+        out.push(
+          "",
+          `Confidence: ${Math.round(job.confidence * 100)}% — some runs disagreed; ${runsHint} to be surer.`,
+        );
       }
       if (explanation) out.push("", explanation);
       const log = culpritLog(input);
-      if (log && budget.logChars > 0) out.push("", details(`Output of the test on ${short(job.culpritSha)} (last lines)`, log, budget.logChars));
+      if (log && budget.logChars > 0)
+        out.push(
+          "",
+          details(
+            `Output of the test on ${short(job.culpritSha)} (last lines)`,
+            log,
+            budget.logChars,
+          ),
+        );
       return out;
     }
     case "ambiguous": {
@@ -290,10 +346,20 @@ function resultText(input: StatusCommentInput, budget: Budget): string[] {
       out.push(
         `The first bad commit is one of these ${candidates.length}; they could not be told apart because the commits between them were skipped (the setup failed, the test exited with 125, or the commit could not be built):`,
         "",
-        ...candidates.slice(0, 50).map((sha) => `- ${commitLink(input, sha)}${sha === job.culpritSha ? " (the likeliest)" : ""}`),
+        ...candidates
+          .slice(0, 50)
+          .map(
+            (sha) =>
+              `- ${commitLink(input, sha)}${sha === job.culpritSha ? " (the likeliest)" : ""}`,
+          ),
       );
-      if (candidates.length > 50) out.push(`- … and ${candidates.length - 50} more (see the dashboard)`);
-      out.push("", explanation ?? "", "**What to try:** make the skipped commits testable (a setup command that builds older commits too, in `.github/bisect.yml`), or narrow the test so it does not depend on the broken part.");
+      if (candidates.length > 50)
+        out.push(`- … and ${candidates.length - 50} more (see the dashboard)`);
+      out.push(
+        "",
+        explanation ?? "",
+        "**What to try:** make the skipped commits testable (a setup command that builds older commits too, in `.github/bisect.yml`), or narrow the test so it does not depend on the broken part.",
+      );
       break;
     }
     case "good-is-bad":
@@ -337,29 +403,45 @@ function resultText(input: StatusCommentInput, budget: Budget): string[] {
       );
   }
   const log = failureLog(input);
-  if (log && budget.logChars > 0) out.push("", details("Output of the last failing run (last lines)", log, budget.logChars));
+  if (log && budget.logChars > 0)
+    out.push("", details("Output of the last failing run (last lines)", log, budget.logChars));
   return out.filter((line, i, all) => !(line === "" && all[i - 1] === ""));
 }
 
 function culpritText(input: StatusCommentInput, sha: string): string {
   const c = input.culprit && input.culprit.sha === sha ? input.culprit : null;
-  const lines = [`**First bad commit:** [\`${short(sha)}\` ${c ? text(c.title) : ""}](${commitUrl(input, sha)})`.replace(" ]", "]")];
+  const lines = [
+    `**First bad commit:** [\`${short(sha)}\` ${c ? text(c.title) : ""}](${commitUrl(input, sha)})`.replace(
+      " ]",
+      "]",
+    ),
+  ];
   if (c) {
-    const who = c.authorLogin ? `[${text(c.authorLogin)}](${input.webUrl}/${c.authorLogin})` : c.authorName ? text(c.authorName) : null;
+    const who = c.authorLogin
+      ? `[${text(c.authorLogin)}](${input.webUrl}/${c.authorLogin})`
+      : c.authorName
+        ? text(c.authorName)
+        : null;
     const when = c.date ? c.date.slice(0, 10) : null;
-    if (who || when) lines.push(`by ${[who, when ? `on ${when}` : null].filter(Boolean).join(" ")}`);
-    if (c.pull) lines.push(`from pull request [#${c.pull.number} ${text(c.pull.title)}](${c.pull.url})`);
+    if (who || when)
+      lines.push(`by ${[who, when ? `on ${when}` : null].filter(Boolean).join(" ")}`);
+    if (c.pull)
+      lines.push(`from pull request [#${c.pull.number} ${text(c.pull.title)}](${c.pull.url})`);
   }
   return lines.join("  \n");
 }
 
 function culpritLog(input: StatusCommentInput): string | null {
-  const step = [...input.steps].reverse().find((s) => s.sha === input.job.culpritSha && s.verdict === "bad" && s.logExcerpt);
+  const step = [...input.steps]
+    .reverse()
+    .find((s) => s.sha === input.job.culpritSha && s.verdict === "bad" && s.logExcerpt);
   return step?.logExcerpt ?? null;
 }
 
 function failureLog(input: StatusCommentInput): string | null {
-  const step = [...input.steps].reverse().find((s) => (s.verdict === "error" || s.verdict === "bad") && s.logExcerpt);
+  const step = [...input.steps]
+    .reverse()
+    .find((s) => (s.verdict === "error" || s.verdict === "bad") && s.logExcerpt);
   return step?.logExcerpt ?? null;
 }
 
@@ -367,11 +449,21 @@ function details(summary: string, log: string, max: number): string {
   return `<details><summary>${summary}</summary>\n\n${fence(tail(scrubSecrets(log), max), "text")}\n\n</details>`;
 }
 
-const VERDICT: Record<string, string> = { good: "✅ good", bad: "❌ bad", skip: "⏭️ skipped", error: "⚠️ error" };
-const STATUS: Record<string, string> = { queued: "🕒 waiting", running: "⏳ running", cancelled: "🚫 cancelled" };
+const VERDICT: Record<string, string> = {
+  good: "✅ good",
+  bad: "❌ bad",
+  skip: "⏭️ skipped",
+  error: "⚠️ error",
+};
+const STATUS: Record<string, string> = {
+  queued: "🕒 waiting",
+  running: "⏳ running",
+  cancelled: "🚫 cancelled",
+};
 
 function stepRow(input: StatusCommentInput, s: StepView): string {
-  const verdict = s.status === "done" && s.verdict ? VERDICT[s.verdict] : STATUS[s.status] ?? s.status;
+  const verdict =
+    s.status === "done" && s.verdict ? VERDICT[s.verdict] : (STATUS[s.status] ?? s.status);
   const duration = s.durationMs !== null ? formatDuration(s.durationMs / 1000) : "";
   const notes: string[] = [];
   if (s.attempt > 1) notes.push(`run ${s.attempt}`);
@@ -414,10 +506,20 @@ function totalsLine(input: StatusCommentInput): string | null {
 }
 
 /** The command line that repeats this bisection on one's own machine. */
-export function reproduceCommand(input: Pick<StatusCommentInput, "job" | "repo" | "webUrl">): string {
+export function reproduceCommand(
+  input: Pick<StatusCommentInput, "job" | "repo" | "webUrl">,
+): string {
   const { job } = input;
   const o = job.options ?? {};
-  const args = ["npm", "run", "-s", "bisect", "--", "--repo", `${input.webUrl}/${input.repo.owner}/${input.repo.name}.git`];
+  const args = [
+    "npm",
+    "run",
+    "-s",
+    "bisect",
+    "--",
+    "--repo",
+    `${input.webUrl}/${input.repo.owner}/${input.repo.name}.git`,
+  ];
   args.push("--good", job.goodSha ?? job.goodRef, "--bad", job.badSha ?? job.badRef);
   if (o.runs && o.runs > 1) args.push("--runs", String(o.runs));
   if (o.parallel && o.parallel > 1) args.push("--parallel", String(o.parallel));
@@ -437,13 +539,18 @@ function reproduceBlock(input: StatusCommentInput): string {
 
 /** A table of bisections for `/bisect status`. */
 export function renderStatusList(
-  jobs: Array<Pick<JobView, "id" | "status" | "outcome" | "goodRef" | "badRef" | "culpritSha" | "createdAt">>,
+  jobs: Array<
+    Pick<JobView, "id" | "status" | "outcome" | "goodRef" | "badRef" | "culpritSha" | "createdAt">
+  >,
   links: { publicUrl: string; webUrl: string; repo: { owner: string; name: string } },
 ): string {
-  if (!jobs.length) return "There is no bisection on this issue yet. Start one with `/bisect <good> <bad> -- <command>` (see `/bisect help`).";
+  if (!jobs.length)
+    return "There is no bisection on this issue yet. Start one with `/bisect <good> <bad> -- <command>` (see `/bisect help`).";
   const rows = jobs.map((j) => {
     const state = j.outcome ? `${j.status} (${j.outcome})` : j.status;
-    const culprit = j.culpritSha ? `[\`${short(j.culpritSha)}\`](${links.webUrl}/${links.repo.owner}/${links.repo.name}/commit/${j.culpritSha})` : "";
+    const culprit = j.culpritSha
+      ? `[\`${short(j.culpritSha)}\`](${links.webUrl}/${links.repo.owner}/${links.repo.name}/commit/${j.culpritSha})`
+      : "";
     return `| [#${j.id}](${links.publicUrl}/dashboard/jobs/${j.id}) | ${cellCode(j.goodRef)} → ${cellCode(j.badRef)} | ${state} | ${culprit} | ${j.createdAt.toISOString().slice(0, 16).replace("T", " ")} UTC |`;
   });
   return `Bisections on this issue:\n\n| Job | Range | State | First bad commit | Started |\n| --- | --- | --- | --- | --- |\n${rows.join("\n")}`;

@@ -40,9 +40,21 @@ export function notTrustedReply(login: string): string {
   return `Sorry ${mention(login)}, only people with write access to this repository can start, cancel or retry a bisection (it runs the repository's code on our machines). A maintainer can run it for you.`;
 }
 
-export function quotaReply(login: string, quota: { used: number; limit: number; tier: string; resetsAt: Date }): string {
-  const month = quota.resetsAt.toLocaleString("en-GB", { month: "long", year: "numeric", timeZone: "UTC" });
-  const resets = quota.resetsAt.toLocaleString("en-GB", { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
+export function quotaReply(
+  login: string,
+  quota: { used: number; limit: number; tier: string; resetsAt: Date },
+): string {
+  const month = quota.resetsAt.toLocaleString("en-GB", {
+    month: "long",
+    year: "numeric",
+    timeZone: "UTC",
+  });
+  const resets = quota.resetsAt.toLocaleString("en-GB", {
+    day: "numeric",
+    month: "long",
+    year: "numeric",
+    timeZone: "UTC",
+  });
   return (
     `Sorry ${mention(login)}, this installation has used ${quota.used} of its ${quota.limit} bisections this month (${text(quota.tier)} plan), so I cannot start another one now. ` +
     `The quota resets on ${resets} at 00:00 UTC (the start of ${month}). A larger plan raises the limit.`
@@ -64,7 +76,12 @@ export function missingCommandReply(login: string): string {
   return `${mention(login)} I could not start that: there is no test command. Put it after \`--\` on the \`/bisect\` line, in a code block under it, or set a default \`command:\` in \`${CONFIG_PATH}\`.\n\nFor example:\n\n${fence("/bisect v1.4.0 main -- npm test")}`;
 }
 
-export function cancelReply(login: string, jobId: number, result: "cancelled" | "already-ended", status?: string): string {
+export function cancelReply(
+  login: string,
+  jobId: number,
+  result: "cancelled" | "already-ended",
+  status?: string,
+): string {
   return result === "cancelled"
     ? `${mention(login)} cancelled bisection #${jobId}.`
     : `${mention(login)} bisection #${jobId} had already ${status === "cancelled" ? "been cancelled" : status === "failed" ? "failed" : "finished"}; nothing to cancel.`;

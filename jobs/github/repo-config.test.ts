@@ -14,19 +14,35 @@ describe("parseRepoConfig", () => {
     ].join("\n");
     expect(parseRepoConfig(text)).toEqual({
       ok: true,
-      config: { image: "ghcr.io/acme/runner:1.2", setup: "npm ci", command: "npm test", timeout: 600, runs: 3, network: true, pathspec: ["src", "package.json"] },
+      config: {
+        image: "ghcr.io/acme/runner:1.2",
+        setup: "npm ci",
+        command: "npm test",
+        timeout: 600,
+        runs: 3,
+        network: true,
+        pathspec: ["src", "package.json"],
+      },
     });
   });
 
   it("accepts an empty file, seconds as a number and one path as a string", () => {
     expect(parseRepoConfig("")).toEqual({ ok: true, config: {} });
     expect(parseRepoConfig("# nothing yet\n")).toEqual({ ok: true, config: {} });
-    expect(parseRepoConfig("timeout: 90\npathspec: src/\n")).toEqual({ ok: true, config: { timeout: 90, pathspec: ["src/"] } });
-    expect(parseRepoConfig("setup: |\n  npm ci\n  npm run build\n")).toEqual({ ok: true, config: { setup: "npm ci\nnpm run build" } });
+    expect(parseRepoConfig("timeout: 90\npathspec: src/\n")).toEqual({
+      ok: true,
+      config: { timeout: 90, pathspec: ["src/"] },
+    });
+    expect(parseRepoConfig("setup: |\n  npm ci\n  npm run build\n")).toEqual({
+      ok: true,
+      config: { setup: "npm ci\nnpm run build" },
+    });
   });
 
   it("names every problem", () => {
-    const result = parseRepoConfig("runs: 9\ntimeout: forever\nnetwork: yes please\nimage: 'Bad Image'\ntimout: 5\n");
+    const result = parseRepoConfig(
+      "runs: 9\ntimeout: forever\nnetwork: yes please\nimage: 'Bad Image'\ntimout: 5\n",
+    );
     expect(result.ok).toBe(false);
     const problems = (result as { problems: string[] }).problems.join("\n");
     expect(problems).toMatch(/`runs` must be a whole number from 1 to 5/);
@@ -38,13 +54,25 @@ describe("parseRepoConfig", () => {
 
   it("reports YAML syntax errors with their line", () => {
     const result = parseRepoConfig("runs: [1\ncommand: x");
-    expect(result).toMatchObject({ ok: false, problems: [expect.stringMatching(/^YAML syntax error at line \d+, column \d+/)] });
+    expect(result).toMatchObject({
+      ok: false,
+      problems: [expect.stringMatching(/^YAML syntax error at line \d+, column \d+/)],
+    });
     expect(parseRepoConfig("runs: 1\nruns: 2\n").ok).toBe(false);
   });
 
   it("refuses a file that is not a mapping, and unsafe paths", () => {
-    expect(parseRepoConfig("- a\n- b")).toMatchObject({ ok: false, problems: [expect.stringMatching(/must be a mapping/)] });
-    expect(parseRepoConfig("pathspec: ['-rf']")).toMatchObject({ ok: false, problems: [expect.stringMatching(/`pathspec` \(item 1\) has a path starting with '-'/)] });
-    expect(parseRepoConfig("command: ''")).toMatchObject({ ok: false, problems: [expect.stringMatching(/`command` must not be empty/)] });
+    expect(parseRepoConfig("- a\n- b")).toMatchObject({
+      ok: false,
+      problems: [expect.stringMatching(/must be a mapping/)],
+    });
+    expect(parseRepoConfig("pathspec: ['-rf']")).toMatchObject({
+      ok: false,
+      problems: [expect.stringMatching(/`pathspec` \(item 1\) has a path starting with '-'/)],
+    });
+    expect(parseRepoConfig("command: ''")).toMatchObject({
+      ok: false,
+      problems: [expect.stringMatching(/`command` must not be empty/)],
+    });
   });
 });

@@ -15,7 +15,8 @@ import { LIMITS, parseDuration } from "./command";
 export const CONFIG_PATH = ".github/bisect.yml";
 
 /** `node:20`, `ghcr.io/acme/runner:1.2`, `registry:5000/x/y@sha256:…` */
-const IMAGE = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const IMAGE =
+  /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
 const script = (what: string) =>
   z
@@ -38,17 +39,25 @@ const schema = z.strictObject({
     .string({ error: "must be a string (an image name such as node:20)" })
     .trim()
     .max(255, "must be at most 255 characters")
-    .regex(IMAGE, "is not a valid image name (for example node:20-bookworm or ghcr.io/acme/runner:1.2)")
+    .regex(
+      IMAGE,
+      "is not a valid image name (for example node:20-bookworm or ghcr.io/acme/runner:1.2)",
+    )
     .optional(),
   setup: script("setup command").optional(),
   command: script("test command").optional(),
   timeout: z
-    .union([z.number(), z.string()], { error: "must be a number of seconds or a duration such as 10m" })
+    .union([z.number(), z.string()], {
+      error: "must be a number of seconds or a duration such as 10m",
+    })
     .transform((v, ctx) => {
       const seconds = typeof v === "number" ? v : parseDuration(v);
       const { min, max } = LIMITS.timeoutSeconds;
       if (seconds === null || !Number.isInteger(seconds) || seconds < min || seconds > max) {
-        ctx.addIssue({ code: "custom", message: "must be a duration from 1s to 24h, such as 90s, 10m or 1h" });
+        ctx.addIssue({
+          code: "custom",
+          message: "must be a duration from 1s to 24h, such as 90s, 10m or 1h",
+        });
         return z.NEVER;
       }
       return seconds;
@@ -62,9 +71,18 @@ const schema = z.strictObject({
     .optional(),
   network: z.boolean({ error: "must be true or false" }).optional(),
   pathspec: z
-    .union([pathEntry.transform((p) => [p]), z.array(pathEntry).min(1, "must list at least one path").max(100, "may list at most 100 paths")], {
-      error: "must be a path or a list of paths",
-    })
+    .union(
+      [
+        pathEntry.transform((p) => [p]),
+        z
+          .array(pathEntry)
+          .min(1, "must list at least one path")
+          .max(100, "may list at most 100 paths"),
+      ],
+      {
+        error: "must be a path or a list of paths",
+      },
+    )
     .optional(),
 });
 
@@ -89,7 +107,10 @@ export function parseRepoConfig(text: string): RepoConfigResult {
   const data: unknown = doc.toJS({ maxAliasCount: 50 });
   if (data === null || data === undefined) return { ok: true, config: {} };
   if (typeof data !== "object" || Array.isArray(data)) {
-    return { ok: false, problems: [`the file must be a mapping of settings (${CONFIG_KEYS.join(", ")})`] };
+    return {
+      ok: false,
+      problems: [`the file must be a mapping of settings (${CONFIG_KEYS.join(", ")})`],
+    };
   }
   const parsed = schema.safeParse(data);
   if (parsed.success) return { ok: true, config: parsed.data };
@@ -98,7 +119,8 @@ export function parseRepoConfig(text: string): RepoConfigResult {
       return `unknown setting${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `\`${k}\``).join(", ")} (the settings are ${CONFIG_KEYS.map((k) => `\`${k}\``).join(", ")})`;
     }
     const [key, index] = issue.path;
-    const where = index === undefined ? `\`${String(key)}\`` : `\`${String(key)}\` (item ${Number(index) + 1})`;
+    const where =
+      index === undefined ? `\`${String(key)}\`` : `\`${String(key)}\` (item ${Number(index) + 1})`;
     return `${where} ${issue.message}`;
   });
   return { ok: false, problems };

@@ -3,11 +3,20 @@
 
 const RULES: Array<[RegExp, string | ((...m: string[]) => string)]> = [
   // PEM blocks (private keys, certificates): the whole block.
-  [/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?(?:-----END \1-----|$)/g, (_m, label) => `[${label!.toLowerCase()} removed]`],
+  [
+    /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?(?:-----END \1-----|$)/g,
+    (_m, label) => `[${label!.toLowerCase()} removed]`,
+  ],
   // Authorization headers, as printed by curl -v, git's GIT_TRACE_CURL, HTTP clients.
-  [/\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?)(?:(bearer|token|basic|digest)\s+)?[^\s"',;]+/gi, (_m, head, scheme) => `${head}${scheme ? `${scheme} ` : ""}[redacted]`],
+  [
+    /\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?)(?:(bearer|token|basic|digest)\s+)?[^\s"',;]+/gi,
+    (_m, head, scheme) => `${head}${scheme ? `${scheme} ` : ""}[redacted]`,
+  ],
   // Credentials inside URLs: https://x-access-token:TOKEN@host, https://user:password@host.
-  [/\b([a-z][a-z0-9+.-]*:\/\/)([^\s:/@]+):[^\s@/]+@/gi, (_m, scheme, user) => `${scheme}${user}:[redacted]@`],
+  [
+    /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:/@]+):[^\s@/]+@/gi,
+    (_m, scheme, user) => `${scheme}${user}:[redacted]@`,
+  ],
   [/\bx-access-token:[^\s@]+@/gi, "x-access-token:[redacted]@"],
   // GitHub tokens: personal, OAuth, user-to-server, server-to-server (installation), refresh.
   [/\bgithub_pat_[A-Za-z0-9_]{20,}/g, "[redacted token]"],

@@ -3,18 +3,36 @@
 import { createHash } from "node:crypto";
 import type { Octokit } from "@octokit/rest";
 import type { Knex } from "knex";
-import { BisectJob, BisectStep, Installation, RateLimit, Repository, UsageStat, monthOf } from "../../db/models";
+import {
+  BisectJob,
+  BisectStep,
+  Installation,
+  RateLimit,
+  Repository,
+  UsageStat,
+  monthOf,
+} from "../../db/models";
 import { enqueue } from "../enqueue";
 import type { WorkerContext } from "../worker-context";
 import { githubApp, httpStatus, retryDelayMs, type GitHubApp } from "./app-client";
-import { renderStatusComment, statusMarker, type CommitDetails, type QuotaView, type StatusCommentInput } from "./render";
+import {
+  renderStatusComment,
+  statusMarker,
+  type CommitDetails,
+  type QuotaView,
+  type StatusCommentInput,
+} from "./render";
 
 /** While a job runs, its comment is edited at most this often. */
 export const THROTTLE_MS = 10_000;
 export const STATUS_TASK = "github__status_comment";
 
 /** Enqueues a (re)render of a job's status comment; pending ones coalesce per job. */
-export async function enqueueStatusComment(db: Knex | Knex.Transaction, jobId: number, options: { runAt?: Date; retry?: number } = {}): Promise<void> {
+export async function enqueueStatusComment(
+  db: Knex | Knex.Transaction,
+  jobId: number,
+  options: { runAt?: Date; retry?: number } = {},
+): Promise<void> {
   await enqueue(db, STATUS_TASK, options.retry ? { jobId, retry: options.retry } : { jobId }, {
     jobKey: `${STATUS_TASK}:${jobId}`,
     maxAttempts: 25,
@@ -45,7 +63,8 @@ interface Target {
 async function loadTarget(knex: Knex, jobId: number): Promise<Target | string> {
   const job = await BisectJob.query(knex).findById(jobId);
   if (!job) return "no such job";
-  if (job.source !== "github" || !job.repositoryId || !job.issueNumber) return "not a job from a GitHub issue";
+  if (job.source !== "github" || !job.repositoryId || !job.issueNumber)
+    return "not a job from a GitHub issue";
   const repo = await Repository.query(knex).findById(job.repositoryId);
   if (!repo || repo.removedAt) return "the repository was removed from the installation";
   const installation = await Installation.query(knex).findById(repo.installationId);
@@ -55,18 +74,32 @@ async function loadTarget(knex: Knex, jobId: number): Promise<Target | string> {
 }
 
 /** Renders the job's status comment from its rows and creates or edits it on GitHub. */
-export async function syncStatusComment(ctx: WorkerContext, jobId: number, options: SyncOptions = {}): Promise<SyncResult> {
+export async function syncStatusComment(
+  ctx: WorkerContext,
+  jobId: number,
+  options: SyncOptions = {},
+): Promise<SyncResult> {
   const target = await loadTarget(ctx.knex, jobId);
   if (typeof target === "string") return { action: "skipped", reason: target };
   const { job, repo, installation } = target;
   const app = githubApp(ctx);
   const now = Date.now();
   const last = app.statusEdits.get(jobId);
-  if (!job.isFinal && !options.force && job.statusCommentId && last && now - last.at < THROTTLE_MS) {
+  if (
+    !job.isFinal &&
+    !options.force &&
+    job.statusCommentId &&
+    last &&
+    now - last.at < THROTTLE_MS
+  ) {
     return { action: "throttled", retryAt: new Date(last.at + THROTTLE_MS) };
   }
 
-  const gh = app.client({ installationId: installation.id, repositoryId: repo.id, granted: installation.permissions });
+  const gh = app.client({
+    installationId: installation.id,
+    repositoryId: repo.id,
+    granted: installation.permissions,
+  });
   const body = renderStatusComment(await renderInput(ctx, app, gh, target, options));
   const digest = createHash("sha256").update(body).digest("hex");
   const issue = { owner: repo.owner, repo: repo.name, issue_number: job.issueNumber! };
@@ -79,13 +112,21 @@ export async function syncStatusComment(ctx: WorkerContext, jobId: number, optio
   }
   if (commentId) {
     try {
-      await gh.rest.issues.updateComment({ owner: repo.owner, repo: repo.name, comment_id: commentId, body });
+      await gh.rest.issues.updateComment({
+        owner: repo.owner,
+        repo: repo.name,
+        comment_id: commentId,
+        body,
+      });
       remember(app, jobId, digest);
       return { action: "edited", commentId };
     } catch (error) {
       // Someone deleted the status comment: post a new one.
       if (httpStatus(error) !== 404) throw error;
-      await ctx.knex("bisect_jobs").where({ id: job.id, statusCommentId: commentId }).update({ statusCommentId: null });
+      await ctx
+        .knex("bisect_jobs")
+        .where({ id: job.id, statusCommentId: commentId })
+        .update({ statusCommentId: null });
     }
   }
   const { data } = await gh.rest.issues.createComment({ ...issue, body });
@@ -93,7 +134,12 @@ export async function syncStatusComment(ctx: WorkerContext, jobId: number, optio
   if (winner !== data.id) {
     // Another render created one at the same time: keep theirs, with this (newer) body.
     await gh.rest.issues.deleteComment({ owner: repo.owner, repo: repo.name, comment_id: data.id });
-    await gh.rest.issues.updateComment({ owner: repo.owner, repo: repo.name, comment_id: winner, body });
+    await gh.rest.issues.updateComment({
+      owner: repo.owner,
+      repo: repo.name,
+      comment_id: winner,
+      body,
+    });
     remember(app, jobId, digest);
     return { action: "edited", commentId: winner };
   }
@@ -109,13 +155,21 @@ function remember(app: GitHubApp, jobId: number, digest: string): void {
 
 /** Records the comment id unless another one was recorded first; returns the one that stands. */
 async function claimCommentId(knex: Knex, jobId: number, commentId: number): Promise<number> {
-  const updated = await knex("bisect_jobs").where({ id: jobId }).whereNull("statusCommentId").update({ statusCommentId: commentId });
+  const updated = await knex("bisect_jobs")
+    .where({ id: jobId })
+    .whereNull("statusCommentId")
+    .update({ statusCommentId: commentId });
   if (updated === 1) return commentId;
   const row = await knex("bisect_jobs").where({ id: jobId }).first("statusCommentId");
   return Number(row?.statusCommentId ?? commentId);
 }
 
-async function findStatusComment(gh: Octokit, issue: { owner: string; repo: string; issue_number: number }, jobId: number, botLogin: string): Promise<number | null> {
+async function findStatusComment(
+  gh: Octokit,
+  issue: { owner: string; repo: string; issue_number: number },
+  jobId: number,
+  botLogin: string,
+): Promise<number | null> {
   const marker = statusMarker(jobId);
   for (let page = 1; page <= 10; page++) {
     const { data } = await gh.rest.issues.listComments({ ...issue, per_page: 100, page });
@@ -126,7 +180,13 @@ async function findStatusComment(gh: Octokit, issue: { owner: string; repo: stri
   return null;
 }
 
-async function renderInput(ctx: WorkerContext, app: GitHubApp, gh: Octokit, target: Target, options: SyncOptions): Promise<StatusCommentInput> {
+async function renderInput(
+  ctx: WorkerContext,
+  app: GitHubApp,
+  gh: Octokit,
+  target: Target,
+  options: SyncOptions,
+): Promise<StatusCommentInput> {
   const { job, repo, installation } = target;
   const steps = await BisectStep.query(ctx.knex).where({ bisectJobId: job.id }).modify("inOrder");
   const input: StatusCommentInput = {
@@ -144,14 +204,18 @@ async function renderInput(ctx: WorkerContext, app: GitHubApp, gh: Octokit, targ
   } else if (job.status === "running") {
     input.runSecondsEstimate = await typicalRunSeconds(ctx.knex, repo.id);
   }
-  if (job.culpritSha && job.isFinal) input.culprit = await commitDetails(app, gh, repo, job.culpritSha);
+  if (job.culpritSha && job.isFinal)
+    input.culprit = await commitDetails(app, gh, repo, job.culpritSha);
   return input;
 }
 
 export async function quotaOf(knex: Knex, installation: Installation): Promise<QuotaView | null> {
   const plan = await RateLimit.query(knex).findById(installation.tier);
   if (!plan) return null;
-  const usage = await UsageStat.query(knex).findOne({ installationId: installation.id, month: monthOf(new Date()) });
+  const usage = await UsageStat.query(knex).findOne({
+    installationId: installation.id,
+    month: monthOf(new Date()),
+  });
   return { tier: plan.tier, used: usage?.jobs ?? 0, limit: plan.jobsPerMonth };
 }
 
@@ -169,13 +233,23 @@ async function typicalRunSeconds(knex: Knex, repositoryId: number): Promise<numb
 }
 
 /** Title, author and date of a commit, and the pull request that brought it in (if any). */
-async function commitDetails(app: GitHubApp, gh: Octokit, repo: Repository, sha: string): Promise<CommitDetails | null> {
+async function commitDetails(
+  app: GitHubApp,
+  gh: Octokit,
+  repo: Repository,
+  sha: string,
+): Promise<CommitDetails | null> {
   const key = `${repo.id}:${sha}`;
   const cached = app.commitCache.get(key);
   if (cached) return cached;
   let data;
   try {
-    ({ data } = await gh.rest.repos.getCommit({ owner: repo.owner, repo: repo.name, ref: sha, per_page: 1 }));
+    ({ data } = await gh.rest.repos.getCommit({
+      owner: repo.owner,
+      repo: repo.name,
+      ref: sha,
+      per_page: 1,
+    }));
   } catch (error) {
     const status = httpStatus(error);
     if (status === 404 || status === 422) return null;
@@ -183,13 +257,19 @@ async function commitDetails(app: GitHubApp, gh: Octokit, repo: Repository, sha:
   }
   let pull: CommitDetails["pull"] = null;
   try {
-    const { data: pulls } = await gh.rest.repos.listPullRequestsAssociatedWithCommit({ owner: repo.owner, repo: repo.name, commit_sha: sha, per_page: 10 });
+    const { data: pulls } = await gh.rest.repos.listPullRequestsAssociatedWithCommit({
+      owner: repo.owner,
+      repo: repo.name,
+      commit_sha: sha,
+      per_page: 10,
+    });
     const chosen = pulls.find((p) => p.merged_at) ?? pulls[0];
     if (chosen) pull = { number: chosen.number, title: chosen.title, url: chosen.html_url };
   } catch (error) {
     // Without pull_requests:read (older installations) the link is left out.
     const status = httpStatus(error);
-    if (retryDelayMs(error, 0) !== null || (status !== 403 && status !== 404 && status !== 422)) throw error;
+    if (retryDelayMs(error, 0) !== null || (status !== 403 && status !== 404 && status !== 422))
+      throw error;
   }
   const details: CommitDetails = {
     sha,

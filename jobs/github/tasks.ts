@@ -9,7 +9,12 @@ import { defineTask } from "../define-task";
 import { enqueue } from "../enqueue";
 import type { WorkerContext } from "../worker-context";
 import { httpStatus, retryDelayMs } from "./app-client";
-import { DELIVERY_TASK, handleDelivery, MalformedDeliveryError, markDeliveryFailed } from "./deliveries";
+import {
+  DELIVERY_TASK,
+  handleDelivery,
+  MalformedDeliveryError,
+  markDeliveryFailed,
+} from "./deliveries";
 import { enqueueStatusComment, STATUS_TASK, syncStatusComment } from "./status-comment";
 
 /** After this many rescheduled attempts the status task fails and graphile-worker's retries take over. */
@@ -23,43 +28,84 @@ const lastAttempt = (helpers: JobHelpers) => helpers.job.attempts >= helpers.job
 
 export function githubTasks(ctx: WorkerContext): TaskList {
   return {
-    [DELIVERY_TASK]: defineTask(z.object({ deliveryId: z.string().min(1).max(200), retry: z.number().int().min(0).optional() }), async ({ deliveryId, retry = 0 }, helpers) => {
-      try {
-        const handled = await handleDelivery(ctx, deliveryId, { retrying: retry > 0 || helpers.job.attempts > 1 });
-        log(helpers, "info", `delivery ${deliveryId}: ${handled.status} (${handled.note})`);
-      } catch (error) {
-        const status = httpStatus(error);
-        const delay = retryDelayMs(error, retry);
-        // Rate limited: come back when GitHub allows it, rather than on graphile-worker's schedule.
-        if (delay !== null && (status === 403 || status === 429) && retry < MAX_RESCHEDULES) {
-          log(helpers, "warn", `delivery ${deliveryId}: GitHub rate limit, trying again in ${Math.round(delay / 1000)}s`);
-          await enqueue(ctx.knex, DELIVERY_TASK, { deliveryId, retry: retry + 1 }, { jobKey: `${DELIVERY_TASK}:${deliveryId}`, runAt: new Date(Date.now() + delay), maxAttempts: 25 });
-          return;
+    [DELIVERY_TASK]: defineTask(
+      z.object({
+        deliveryId: z.string().min(1).max(200),
+        retry: z.number().int().min(0).optional(),
+      }),
+      async ({ deliveryId, retry = 0 }, helpers) => {
+        try {
+          const handled = await handleDelivery(ctx, deliveryId, {
+            retrying: retry > 0 || helpers.job.attempts > 1,
+          });
+          log(helpers, "info", `delivery ${deliveryId}: ${handled.status} (${handled.note})`);
+        } catch (error) {
+          const status = httpStatus(error);
+          const delay = retryDelayMs(error, retry);
+          // Rate limited: come back when GitHub allows it, rather than on graphile-worker's schedule.
+          if (delay !== null && (status === 403 || status === 429) && retry < MAX_RESCHEDULES) {
+            log(
+              helpers,
+              "warn",
+              `delivery ${deliveryId}: GitHub rate limit, trying again in ${Math.round(delay / 1000)}s`,
+            );
+            await enqueue(
+              ctx.knex,
+              DELIVERY_TASK,
+              { deliveryId, retry: retry + 1 },
+              {
+                jobKey: `${DELIVERY_TASK}:${deliveryId}`,
+                runAt: new Date(Date.now() + delay),
+                maxAttempts: 25,
+              },
+            );
+            return;
+          }
+          // Nothing a retry can change (malformed payload, no permission, gone): record and stop.
+          const permanent =
+            error instanceof MalformedDeliveryError ||
+            (status !== undefined && status >= 400 && status < 500 && delay === null);
+          if (permanent || lastAttempt(helpers)) {
+            await markDeliveryFailed(ctx, deliveryId, error);
+            log(
+              helpers,
+              "error",
+              `delivery ${deliveryId} failed: ${error instanceof Error ? error.message : String(error)}`,
+            );
+            if (permanent) return;
+          }
+          throw error;
         }
-        // Nothing a retry can change (malformed payload, no permission, gone): record and stop.
-        const permanent = error instanceof MalformedDeliveryError || (status !== undefined && status >= 400 && status < 500 && delay === null);
-        if (permanent || lastAttempt(helpers)) {
-          await markDeliveryFailed(ctx, deliveryId, error);
-          log(helpers, "error", `delivery ${deliveryId} failed: ${error instanceof Error ? error.message : String(error)}`);
-          if (permanent) return;
-        }
-        throw error;
-      }
-    }),
+      },
+    ),
 
-    [STATUS_TASK]: defineTask(z.object({ jobId: z.number().int().positive(), retry: z.number().int().min(0).optional() }), async ({ jobId, retry = 0 }, helpers) => {
-      try {
-        const result = await syncStatusComment(ctx, jobId, { recover: retry > 0 || helpers.job.attempts > 1 });
-        if (result.action === "throttled") await enqueueStatusComment(ctx.knex, jobId, { runAt: result.retryAt, retry });
-        else if (result.action === "skipped") log(helpers, "info", `status comment of job ${jobId} skipped: ${result.reason}`);
-      } catch (error) {
-        const delay = retryDelayMs(error, retry);
-        if (delay === null || retry >= MAX_RESCHEDULES) throw error;
-        // GitHub is down or rate limiting: the comment is rendered again from the rows later,
-        // so the result is never lost (a newer change just replaces this pending render).
-        log(helpers, "warn", `status comment of job ${jobId}: GitHub answered ${httpStatus(error) ?? "nothing"}, trying again in ${Math.round(delay / 1000)}s`);
-        await enqueueStatusComment(ctx.knex, jobId, { runAt: new Date(Date.now() + delay), retry: retry + 1 });
-      }
-    }),
+    [STATUS_TASK]: defineTask(
+      z.object({ jobId: z.number().int().positive(), retry: z.number().int().min(0).optional() }),
+      async ({ jobId, retry = 0 }, helpers) => {
+        try {
+          const result = await syncStatusComment(ctx, jobId, {
+            recover: retry > 0 || helpers.job.attempts > 1,
+          });
+          if (result.action === "throttled")
+            await enqueueStatusComment(ctx.knex, jobId, { runAt: result.retryAt, retry });
+          else if (result.action === "skipped")
+            log(helpers, "info", `status comment of job ${jobId} skipped: ${result.reason}`);
+        } catch (error) {
+          const delay = retryDelayMs(error, retry);
+          if (delay === null || retry >= MAX_RESCHEDULES) throw error;
+          // GitHub is down or rate limiting: the comment is rendered again from the rows later,
+          // so the result is never lost (a newer change just replaces this pending render).
+          log(
+            helpers,
+            "warn",
+            `status comment of job ${jobId}: GitHub answered ${httpStatus(error) ?? "nothing"}, trying again in ${Math.round(delay / 1000)}s`,
+          );
+          await enqueueStatusComment(ctx.knex, jobId, {
+            runAt: new Date(Date.now() + delay),
+            retry: retry + 1,
+          });
+        }
+      },
+    ),
   };
 }

@@ -5,9 +5,13 @@ describe("WriteGate", () => {
   it("spaces writes of one installation by the interval, in arrival order, and leaves others alone", async () => {
     let clock = 10_000;
     const slept: number[] = [];
-    const gate = new WriteGate(1000, () => clock, async (ms) => {
-      slept.push(ms);
-    });
+    const gate = new WriteGate(
+      1000,
+      () => clock,
+      async (ms) => {
+        slept.push(ms);
+      },
+    );
     await Promise.all([gate.wait(1), gate.wait(1), gate.wait(1), gate.wait(2)]);
     expect(slept).toEqual([1000, 2000]);
     clock += 5000;

@@ -8,7 +8,8 @@ export class WriteGate {
   constructor(
     readonly intervalMs = 1000,
     private readonly now: () => number = Date.now,
-    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    private readonly sleep: (ms: number) => Promise<void> = (ms) =>
+      new Promise((resolve) => setTimeout(resolve, ms)),
   ) {}
 
   /** Resolves when this caller may write for `key`; callers are served in arrival order. */

@@ -13,7 +13,12 @@ import { handleDelivery } from "../../jobs/github/deliveries";
 import type { Handled } from "../../jobs/github/installations";
 import type { WorkerContext } from "../../jobs/worker-context";
 import { makeAppKey, startGitHubStandIn, type StandIn } from "../github-stand-in/server";
-import { issueCommentPayload, webhookHeaders, type AuthorAssociation, type PersonRef } from "../github-stand-in/webhook";
+import {
+  issueCommentPayload,
+  webhookHeaders,
+  type AuthorAssociation,
+  type PersonRef,
+} from "../github-stand-in/webhook";
 import { queuedJobs } from "../helpers/queue";
 
 export const APP_ID = 1001;
@@ -33,6 +38,7 @@ export interface Fixture {
 }
 
 const gitEnv = (home: string): NodeJS.ProcessEnv => ({
+  NODE_ENV: "test",
   PATH: process.env.PATH,
   HOME: home,
   GIT_CONFIG_NOSYSTEM: "1",
@@ -49,18 +55,31 @@ const gitEnv = (home: string): NodeJS.ProcessEnv => ({
 export function makeWidgets(dir: string): { path: string; shas: string[] } {
   const repo = path.join(dir, "widgets");
   const env = gitEnv(dir);
-  const git = (...args: string[]) => execFileSync("git", ["-C", repo, ...args], { env, encoding: "utf8" }).trim();
+  const git = (...args: string[]) =>
+    execFileSync("git", ["-C", repo, ...args], { env, encoding: "utf8" }).trim();
   execFileSync("git", ["init", "-q", "-b", "main", repo], { env });
   const shas: string[] = [];
   for (let i = 1; i <= 6; i++) {
     writeFileSync(path.join(repo, "version.txt"), `${i}\n`);
-    writeFileSync(path.join(repo, "test.sh"), i >= 4 ? "#!/bin/sh\necho 'FAIL parses dates'\nexit 1\n" : "#!/bin/sh\necho ok\nexit 0\n", { mode: 0o755 });
+    writeFileSync(
+      path.join(repo, "test.sh"),
+      i >= 4 ? "#!/bin/sh\necho 'FAIL parses dates'\nexit 1\n" : "#!/bin/sh\necho ok\nexit 0\n",
+      { mode: 0o755 },
+    );
     if (i === 6) {
       mkdirSync(path.join(repo, ".github"), { recursive: true });
-      writeFileSync(path.join(repo, ".github", "bisect.yml"), "setup: echo setting up\ntimeout: 5m\nruns: 1\npathspec: [version.txt, test.sh]\n");
+      writeFileSync(
+        path.join(repo, ".github", "bisect.yml"),
+        "setup: echo setting up\ntimeout: 5m\nruns: 1\npathspec: [version.txt, test.sh]\n",
+      );
     }
     git("add", "-A");
-    git("commit", "-q", "-m", i === 4 ? "Parse dates with the new parser\n\nSwitches to the faster parser." : `Change ${i}`);
+    git(
+      "commit",
+      "-q",
+      "-m",
+      i === 4 ? "Parse dates with the new parser\n\nSwitches to the faster parser." : `Change ${i}`,
+    );
     shas.push(git("rev-parse", "HEAD"));
   }
   git("tag", "v1.4.0", shas[0]!);
@@ -82,8 +101,17 @@ export async function startFixture(): Promise<Fixture> {
       { login: "carol", id: 9103, name: "Carol Example", emails: ["carol@example.com"] },
       { login: "mallory", id: 9666 },
     ],
-    repositories: [{ owner: REPO.owner, name: REPO.name, id: REPO.id, path: repoPath, private: true }],
-    installations: [{ id: INSTALLATION_ID, account: { login: "acme", type: "Organization", id: REPO.ownerId }, repositories: ["acme/widgets"], members: ["bob"] }],
+    repositories: [
+      { owner: REPO.owner, name: REPO.name, id: REPO.id, path: repoPath, private: true },
+    ],
+    installations: [
+      {
+        id: INSTALLATION_ID,
+        account: { login: "acme", type: "Organization", id: REPO.ownerId },
+        repositories: ["acme/widgets"],
+        members: ["bob"],
+      },
+    ],
   });
   standIn.setPermission(REPO.owner, REPO.name, "alice", "write");
   standIn.setPermission(REPO.owner, REPO.name, "mallory", "read");
@@ -100,7 +128,11 @@ export async function startFixture(): Promise<Fixture> {
   };
 }
 
-export function testConfig(f: Fixture, databaseUrl: string, extra: Record<string, string> = {}): Config {
+export function testConfig(
+  f: Fixture,
+  databaseUrl: string,
+  extra: Record<string, string> = {},
+): Config {
   return loadConfig({
     DATABASE_URL: databaseUrl,
     LOG_LEVEL: "error",
@@ -119,7 +151,12 @@ export function testConfig(f: Fixture, databaseUrl: string, extra: Record<string
 
 export function testContext(config: Config, knex: Knex, url: string): WorkerContext {
   // Writes 20 ms apart keep the tests quick; the gate itself is unit-tested at GitHub's 1 s.
-  return { config, knex, workerDatabaseUrl: url, github: new GitHubApp(config.github!, { writeIntervalMs: 20, readRetryDelaysMs: [50] }) };
+  return {
+    config,
+    knex,
+    workerDatabaseUrl: url,
+    github: new GitHubApp(config.github!, { writeIntervalMs: 20, readRetryDelaysMs: [50] }),
+  };
 }
 
 let deliveries = 0;
@@ -128,13 +165,36 @@ export function newDeliveryId(): string {
   return `7d0c1a30-0000-4000-8000-${String(Date.now() % 1e8).padStart(8, "0")}${String(deliveries).padStart(4, "0")}`;
 }
 
-export function signedRequest(event: string, payload: unknown, options: { deliveryId?: string; secret?: string; raw?: string; headers?: Record<string, string> } = {}): Request {
+export function signedRequest(
+  event: string,
+  payload: unknown,
+  options: {
+    deliveryId?: string;
+    secret?: string;
+    raw?: string;
+    headers?: Record<string, string>;
+  } = {},
+): Request {
   const body = options.raw ?? JSON.stringify(payload);
-  const headers = { ...webhookHeaders(event, options.deliveryId ?? newDeliveryId(), body, options.secret ?? WEBHOOK_SECRET), ...options.headers };
+  const headers = {
+    ...webhookHeaders(
+      event,
+      options.deliveryId ?? newDeliveryId(),
+      body,
+      options.secret ?? WEBHOOK_SECRET,
+    ),
+    ...options.headers,
+  };
   return new Request("http://localhost/webhook", { method: "POST", headers, body });
 }
 
-export async function send(config: Config, knex: Knex, event: string, payload: unknown, options: Parameters<typeof signedRequest>[2] = {}): Promise<Response> {
+export async function send(
+  config: Config,
+  knex: Knex,
+  event: string,
+  payload: unknown,
+  options: Parameters<typeof signedRequest>[2] = {},
+): Promise<Response> {
   return receiveWebhook(signedRequest(event, payload, options), { config, db: () => knex });
 }
 
@@ -147,20 +207,31 @@ export interface CommentOptions {
   action?: "created" | "edited" | "deleted";
 }
 
-export function commentPayload(body: string, options: CommentOptions = {}) {
+export type CommentDelivery = Record<string, unknown> & { comment: { id: number; body: string } };
+
+export function commentPayload(body: string, options: CommentOptions = {}): CommentDelivery {
   return issueCommentPayload({
     action: options.action ?? "created",
     installationId: INSTALLATION_ID,
     repo: REPO,
     issue: { number: options.issue ?? 17, title: "Date parsing broke somewhere after v1.4.0" },
-    comment: { id: options.id ?? ++commentIds, body, user: options.user ?? ALICE, author_association: options.association ?? "MEMBER" },
-  });
+    comment: {
+      id: options.id ?? ++commentIds,
+      body,
+      user: options.user ?? ALICE,
+      author_association: options.association ?? "MEMBER",
+    },
+  }) as CommentDelivery;
 }
 
 /** A comment as someone wrote it on the stand-in's issue, and the delivery GitHub sends for it. */
 export function userComment(f: Fixture, body: string, options: CommentOptions = {}) {
   const user = options.user ?? ALICE;
-  const seeded = f.standIn.seedComment(REPO.owner, REPO.name, options.issue ?? 17, { body, user: user.login, id: options.id ?? ++commentIds });
+  const seeded = f.standIn.seedComment(REPO.owner, REPO.name, options.issue ?? 17, {
+    body,
+    user: user.login,
+    id: options.id ?? ++commentIds,
+  });
   return commentPayload(body, { ...options, id: seeded.id });
 }
 
