@@ -13,15 +13,9 @@ import type { SignInSettings } from "./setup.server";
 
 const STRATEGY = "github";
 
-/** Why a sign-in did not complete, in words for the person. */
+/** GitHub refused the code exchange. */
 export class SignInError extends Error {
   override name = "SignInError";
-  constructor(
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
 }
 
 /** Associated data binding a user's encrypted token to their row. */
@@ -161,29 +155,30 @@ export async function completeSignIn(settings: SignInSettings, request: Request,
   return redirect(returnTo, { headers });
 }
 
+/** Why a sign-in failed, as a code the /login page turns into words (never text from the URL). */
+export type SignInFailure = "denied" | "state" | "github" | "failed";
+
+export const SIGN_IN_FAILURES: Record<SignInFailure, string> = {
+  denied: "You declined to authorise Bisect Bot on GitHub, so you are not signed in.",
+  state: "That sign-in link has expired or was not started here. Please start again.",
+  github: "GitHub did not complete the sign-in. Please try again in a moment.",
+  failed: "Signing in did not work. Please try again.",
+};
+
+export function failureCode(error: unknown): SignInFailure {
+  if (error instanceof OAuth2RequestError) return error.code === "access_denied" ? "denied" : "github";
+  if (error instanceof SignInError || error instanceof GitHubApiError) return "github";
+  // Missing or mismatched state: a stale tab, a replayed link, or a forged callback.
+  if (error instanceof ReferenceError || error instanceof RangeError) return "state";
+  return "failed";
+}
+
 function signInFailure(error: unknown): Response {
-  let message: string;
-  let status = 400;
-  if (error instanceof SignInError) {
-    message = error.message;
-    status = error.status;
-  } else if (error instanceof OAuth2RequestError) {
-    message =
-      error.code === "access_denied"
-        ? "You declined to authorise Bisect Bot on GitHub, so you are not signed in."
-        : `GitHub refused the sign-in (${error.description ?? error.code}).`;
-  } else if (error instanceof GitHubApiError) {
-    message = "GitHub could not be asked who you are. Please try again in a moment.";
-    status = 502;
-  } else if (error instanceof ReferenceError || error instanceof RangeError) {
-    // Missing or mismatched state: a stale tab, a replayed link, or a forged callback.
-    message = "This sign-in link has expired or was not started here. Start again from “Sign in with GitHub”.";
-  } else {
-    console.error(JSON.stringify({ level: "error", component: "web", message: "sign-in failed", error: String(error) }));
-    message = "Signing in did not work. Please try again.";
-    status = 502;
+  const code = failureCode(error);
+  if (code === "failed" || code === "github") {
+    console.error(JSON.stringify({ level: "warn", component: "web", message: "sign-in failed", error: error instanceof Error ? error.message : String(error) }));
   }
-  return new Response(message, { status, statusText: status === 502 ? "Bad Gateway" : "Bad Request", headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" } });
+  return redirect(`/login?error=${code}`, { headers: { "Cache-Control": "no-store" } });
 }
 
 /** Signs out: deletes the session and clears its cookie. */

@@ -226,6 +226,8 @@ export interface JobView {
   error: string | null;
   rounds: number;
   retryOfJobId: number | null;
+  /** Running time so far (active jobs: until this page was made, so server and browser show the same). */
+  durationMs: number | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -284,6 +286,7 @@ export async function jobWithSteps(job: BisectJob): Promise<{ job: JobView; step
       error: job.error,
       rounds: job.rounds,
       retryOfJobId: job.retryOfJobId,
+      durationMs: job.startedAt ? (job.finishedAt ?? new Date()).getTime() - job.startedAt.getTime() : null,
       createdAt: job.createdAt.toISOString(),
       startedAt: iso(job.startedAt),
       finishedAt: iso(job.finishedAt),

@@ -25,12 +25,6 @@ export function formatDuration(ms: number | null | undefined): string {
   return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
 }
 
-export function between(startIso: string | null, endIso: string | null): number | null {
-  if (!startIso) return null;
-  const end = endIso ? new Date(endIso).getTime() : Date.now();
-  return end - new Date(startIso).getTime();
-}
-
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
 }

@@ -1,4 +1,5 @@
 // GET /auth/github/callback: GitHub sends the person back here with a code and the state.
+// Success redirects to where they were going; a failure to /login?error=<code>, which explains it.
 import type { LoaderFunctionArgs } from "@remix-run/node";
 import { completeSignIn } from "../auth.server";
 import { clientIp } from "../load-context";
@@ -9,9 +10,4 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     ip: clientIp(context),
     userAgent: request.headers.get("User-Agent"),
   });
-}
-
-// Never rendered (the loader redirects or throws); failures show in the root error boundary.
-export default function SignInCallback() {
-  return null;
 }

@@ -112,7 +112,8 @@ function Usage({ usage }: Pick<Data, "usage">) {
               <div>
                 <dt>Compute</dt>
                 <dd>
-                  {plural(u.thisMonth.computeMinutes, "minute")} <span className="muted">(up to {u.maxDurationMinutes} min a job)</span>
+                  {plural(u.thisMonth.computeMinutes, "minute")}
+                  <span className="muted small block">up to {u.maxDurationMinutes} min a job</span>
                 </dd>
               </div>
               <div>
@@ -194,10 +195,10 @@ function Jobs({ page, filters, repositoryOptions, githubUrl }: Pick<Data, "page"
             <tbody>
               {page.jobs.map((job) => (
                 <tr key={job.id}>
-                  <td>
+                  <td data-label="Job">
                     <Link to={`/dashboard/jobs/${job.id}`}>#{job.id}</Link>
                   </td>
-                  <td>
+                  <td data-label="Repository">
                     {job.repository ?? "—"}
                     {job.repository && job.issueNumber ? (
                       <>
@@ -208,13 +209,13 @@ function Jobs({ page, filters, repositoryOptions, githubUrl }: Pick<Data, "page"
                       </>
                     ) : null}
                   </td>
-                  <td>
+                  <td data-label="Range">
                     <code>{job.goodRef}</code>…<code>{job.badRef}</code>
                   </td>
-                  <td>
+                  <td data-label="Status">
                     <StatusBadge status={job.status} />
                   </td>
-                  <td>
+                  <td data-label="Result">
                     {job.outcome ?? "—"}
                     {job.culpritSha ? (
                       <>
@@ -223,7 +224,7 @@ function Jobs({ page, filters, repositoryOptions, githubUrl }: Pick<Data, "page"
                       </>
                     ) : null}
                   </td>
-                  <td>
+                  <td data-label="Requested">
                     {formatDate(job.createdAt)}
                     {job.requesterLogin ? <span className="muted"> by {job.requesterLogin}</span> : null}
                   </td>

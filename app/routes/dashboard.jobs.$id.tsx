@@ -5,7 +5,7 @@ import { requireJob, requireViewer } from "../access.server";
 import { StatusBadge, VerdictBadge } from "../components/badges";
 import { BisectionPicture } from "../components/bisection-picture";
 import { jobPage } from "../dashboard.server";
-import { between, formatDate, formatDuration, plural, shortSha } from "../format";
+import { formatDate, formatDuration, plural, shortSha } from "../format";
 import { parseIntent, performJobAction } from "../job-actions.server";
 import { clientIp } from "../load-context";
 import { requireCsrf } from "../session.server";
@@ -181,7 +181,11 @@ function Facts({ job, githubUrl }: Pick<Data, "job" | "githubUrl">) {
         <dt>Timing</dt>
         <dd>
           created {formatDate(job.createdAt)}
-          {job.startedAt ? <>, ran {formatDuration(between(job.startedAt, job.finishedAt))}</> : null}
+          {job.durationMs !== null ? (
+            <>
+              , {job.active ? "running for" : "ran"} {formatDuration(job.durationMs)}
+            </>
+          ) : null}
           {job.finishedAt ? <>, ended {formatDate(job.finishedAt)}</> : null}
         </dd>
       </div>

@@ -12,6 +12,7 @@ import * as dashboardLayout from "../../app/routes/dashboard";
 import * as dashboardIndex from "../../app/routes/dashboard._index";
 import * as jobRoute from "../../app/routes/dashboard.jobs.$id";
 import * as jobEvents from "../../app/routes/dashboard.jobs.$id.events";
+import * as login from "../../app/routes/login";
 import * as logout from "../../app/routes/logout";
 import { useTestDatabase } from "../helpers/database";
 import { callAction, callLoader, CookieJar, dataOf, get, post } from "./requests";
@@ -141,12 +142,18 @@ describe("signing in", () => {
     const authorize = await fetch(start.headers.get("Location")!, { redirect: "manual" });
     // No state cookie: a forged or replayed callback.
     const res = await callLoader(callback.loader, get(authorize.headers.get("Location")!));
-    expect(res.status).toBe(400);
-    expect(await res.text()).toMatch(/expired or was not started here/);
+    expect(res.status).toBe(302);
+    expect(res.headers.get("Location")).toBe("/login?error=state");
+    expect(res.headers.getSetCookie().some((c) => c.startsWith("bb_session="))).toBe(false);
     // A state cookie from another attempt does not match either.
     const other = new CookieJar().take(await callLoader(authGithub.loader, get(`${PUBLIC}/auth/github`)));
     const mismatched = await callLoader(callback.loader, get(authorize.headers.get("Location")!, other));
-    expect(mismatched.status).toBe(400);
+    expect(mismatched.headers.get("Location")).toBe("/login?error=state");
+    const page = await dataOf(() => login.loader({ request: get(`${PUBLIC}/login?error=state`), params: {}, context: {} }));
+    expect(page.failure).toMatch(/expired or was not started here/);
+    // Unknown codes show nothing: no text from the URL reaches the page.
+    const spoof = await dataOf(() => login.loader({ request: get(`${PUBLIC}/login?error=Your+account+is+locked`), params: {}, context: {} }));
+    expect(spoof.failure).toBeNull();
   });
 
   it("explains a refusal on GitHub", async () => {
@@ -156,8 +163,9 @@ describe("signing in", () => {
     jar.take(start);
     const authorize = await fetch(start.headers.get("Location")!, { redirect: "manual" });
     const res = await callLoader(callback.loader, get(authorize.headers.get("Location")!, jar));
-    expect(res.status).toBe(400);
-    expect(await res.text()).toMatch(/declined/);
+    expect(res.headers.get("Location")).toBe("/login?error=denied");
+    const page = await dataOf(() => login.loader({ request: get(`${PUBLIC}/login?error=denied`), params: {}, context: {} }));
+    expect(page.failure).toMatch(/declined/);
   });
 
   it("sends people who are not signed in to /login, keeping where they were going", async () => {

@@ -1,6 +1,6 @@
 // A small world for dashboard tests: a GitHub stand-in with two organisations and three people,
 // the environment that points the product at it, and rows a worker would have written.
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { Knex } from "knex";
 import { makeAppKey, startGitHubStandIn, type StandIn } from "../github-stand-in/server";
 
@@ -81,7 +81,8 @@ export async function seedInstallations(knex: Knex, tiers: { acme?: string; bobc
     .ignore();
 }
 
-export const sha = (n: number) => n.toString(16).padStart(40, "0");
+/** A commit id for commit number n (stable, realistic-looking). */
+export const sha = (n: number) => createHash("sha1").update(`commit ${n}`).digest("hex");
 
 /** A linear commit graph good=c0 … bad=cN, as bisect__prepare stores it. */
 export function linearGraph(n: number) {
