@@ -269,4 +269,51 @@ describe("runBisection", () => {
     expect(result.steps.map((s) => s.round)).toEqual([1, 1, 2]);
     expect(result.rounds).toBe(2);
   });
+
+  it("gathers results due at about the same time before choosing the next probes", async () => {
+    const { graph, shas } = linearGraph(400);
+    const launched: { sha: Sha; at: number }[] = [];
+    const ended: number[] = [];
+    let first = true;
+    const delays = [100, 112, 124];
+    let n = 0;
+    const { executor } = fakeExecutor((sha) => ({ exitCode: shas.indexOf(sha) >= 300 ? 1 : 0, delayMs: first ? delays[n++ % 3]! : 100 }));
+    const t0 = Date.now();
+    const result = await runBisection({
+      graph,
+      parallel: 3,
+      executor,
+      specFor,
+      engine: toyEngine(shas),
+      onEvent: (e) => {
+        if (e.type === "step-started") launched.push({ sha: e.sha, at: Date.now() - t0 });
+        if (e.type === "step-finished" && first) {
+          ended.push(Date.now() - t0);
+          if (ended.length === 3) first = false;
+        }
+      },
+    });
+    expect(result.culprit).toBe(shas[300]);
+    // Nothing was launched between the first and the third result of round 1.
+    const between = launched.filter((l) => l.at > ended[0]! && l.at < ended[2]!);
+    expect(between).toEqual([]);
+    expect(result.steps.filter((s) => s.round === 2)).toHaveLength(3);
+  });
+
+  it("stops a run that became useless and reuses its slot (real engine)", async () => {
+    const { graph, shas } = linearGraph(64);
+    // Probes far above the culprit are slow: once a lower probe says bad they are useless.
+    const { executor, log } = fakeExecutor((sha) => {
+      const i = shas.indexOf(sha);
+      return { exitCode: i >= 10 ? 1 : 0, delayMs: i > 30 && i < 63 ? 2_000 : 5 };
+    });
+    const events: BisectionEvent[] = [];
+    const started = Date.now();
+    const result = await runBisection({ graph, parallel: 4, executor, specFor, onEvent: (e) => events.push(e) });
+    expect(result).toMatchObject({ outcome: "found", culprit: shas[10] });
+    expect(result.cancelled).toBeGreaterThan(0);
+    expect(events.some((e) => e.type === "step-cancelled")).toBe(true);
+    expect(log.some((l) => l.endsWith("(aborted)"))).toBe(true);
+    expect(Date.now() - started).toBeLessThan(1_900);
+  });
 });

@@ -35,6 +35,7 @@ import {
   type Verdict,
 } from "../engine/types.js";
 import { classifyRun as engineClassifyRun } from "../engine/verdict.js";
+import { uselessInFlight } from "./useless.js";
 import { InfrastructureError, type Executor, type RunHandle, type RunResult, type RunSpec } from "../executors/types.js";
 
 export type BisectionOutcome = Outcome | "error";
@@ -207,24 +208,11 @@ export async function runBisection(options: RunBisectionOptions): Promise<Bisect
 
   /** Stop runs in flight whose verdict, good or bad, would leave the engine's view unchanged. */
   const cancelUselessRuns = (base: Decision) => {
-    const signature = (d: Decision) =>
-      d.kind === "done" ? `done:${d.outcome}:${d.candidates.length}` : `open:${d.candidates}`;
-    const baseSig = signature(base);
-    for (const sha of new Set(activeShas())) {
+    const candidates = activeShas().filter((sha) => !cancelledShas.has(sha));
+    if (candidates.length === 0) return;
+    const useless = uselessInFlight({ graph, policy, observations, inFlight: activeShas() }, engine.decide, base);
+    for (const sha of useless) {
       if (cancelledShas.has(sha)) continue;
-      const others = activeShas().filter((s) => s !== sha);
-      const useful = (["good", "bad"] as const).some((verdict) => {
-        const hypothetical = engine.decide({
-          graph,
-          policy,
-          observations: [...observations, ...Array.from({ length: policy.runs }, () => ({ sha, verdict }))],
-          inFlight: others,
-          slots: 0,
-        });
-        if (hypothetical.kind === "done" && hypothetical.outcome === "flaky") return false;
-        return signature(hypothetical) !== baseSig;
-      });
-      if (useful) continue;
       cancelledShas.add(sha);
       for (const flight of inFlight.values()) {
         if (flight.sha !== sha || flight.cancelled) continue;
