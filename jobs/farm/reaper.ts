@@ -6,7 +6,6 @@ import { releaseExpiredLeases } from "../../runner/farm/leases";
 import { MIRROR_LABEL } from "../../runner/mirror/mirror";
 import type { WorkerContext } from "../worker-context";
 
-const FETCH_MAX_AGE_MS = 30 * 60_000;
 /** A container younger than this may belong to a step that is only starting. */
 const GRACE_MS = 60_000;
 
@@ -33,7 +32,12 @@ export async function reap(ctx: WorkerContext): Promise<ReapReport> {
       const stepId = Number(c.Labels["bisect-bot.step"]);
       let orphan = false;
       if (c.Labels[MIRROR_LABEL] && !stepId) {
-        orphan = age > FETCH_MAX_AGE_MS;
+        // A fetch is alive only while running under a held fetch lock for its mirror on this host.
+        const locked = await knex("runner_mirrors")
+          .where({ runnerHostId: host.id, volume: c.Labels[MIRROR_LABEL] })
+          .where("fetchLockUntil", ">", knex.fn.now())
+          .first();
+        orphan = c.State !== "running" || !locked;
       } else if (stepId) {
         const step = await BisectStep.query(knex).findById(stepId);
         const lease = step && (await RunnerLease.query(knex).where({ bisectStepId: stepId }).whereNull("releasedAt").first());

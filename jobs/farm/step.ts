@@ -22,6 +22,18 @@ import { repoKeyOf } from "./repo-source";
 
 const LOG_EXCERPT_BYTES = 64 * 1024;
 const CANCEL_POLL_MS = 1_000;
+/** Past the run's own time limit (and a mirror refresh), a host that stopped answering is lost. */
+const LOST_HOST_MARGIN_MS = 60_000;
+const MIRROR_REFRESH_BUDGET_MS = 16 * 60_000;
+
+/** Rejects with an InfrastructureError when `promise` takes longer than `ms` (a silent host). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new InfrastructureError(`${what} did not answer within ${Math.round(ms / 1000)} s`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
 
 /** Labels on a step's container: what the reaper and cancellation look for. */
 export function stepLabels(jobId: number, stepId: number, host: string): Record<string, string> {
@@ -109,9 +121,10 @@ async function execute(ctx: WorkerContext, job: BisectJob, step: BisectStep, lea
   const { config, knex } = ctx;
   const host = lease.host;
   try {
-    await ensureMirror(ctx, host, job, { holder, signal });
+    await within(ensureMirror(ctx, host, job, { holder, signal }), MIRROR_REFRESH_BUDGET_MS, `runner host ${host.name}`);
     const executor = new DockerExecutor(dockerFor(host), { name: host.name, image: config.RUNNER_IMAGE });
-    const result = await runOnce(
+    const timeoutMs = stepTimeoutSeconds(config, job) * 1000;
+    const run = runOnce(
       executor,
       {
         labels: stepLabels(job.id, step.id, host.name),
@@ -119,7 +132,7 @@ async function execute(ctx: WorkerContext, job: BisectJob, step: BisectStep, lea
         sha: step.sha,
         setup: job.setupCommand ?? undefined,
         command: job.command,
-        timeoutMs: stepTimeoutSeconds(config, job) * 1000,
+        timeoutMs,
         limits: limitsOf(config),
         network: job.options.network ?? false,
         logLimitBytes: LOG_EXCERPT_BYTES,
@@ -127,6 +140,7 @@ async function execute(ctx: WorkerContext, job: BisectJob, step: BisectStep, lea
       },
       signal,
     );
+    const result = await within(run, timeoutMs + LOST_HOST_MARGIN_MS, `runner host ${host.name}`);
     const { verdict, reason } = classifyRun(result);
     return { verdict, reason: reason ?? null, result };
   } catch (error) {

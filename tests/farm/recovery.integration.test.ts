@@ -1,0 +1,149 @@
+// The farm survives a killed worker (kill -9) and a lost runner host: right culprit, nothing
+// recorded is run again, no container or lease left behind.
+import { spawn, type ChildProcess } from "node:child_process";
+import { Model } from "objection";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../config/env";
+import { BisectJob, BisectStep, RunnerHost, RunnerLease } from "../../db/models";
+import { createJob } from "../../jobs/bisection/intake";
+import { checkHosts } from "../../jobs/farm/health";
+import { reap } from "../../jobs/farm/reaper";
+import type { WorkerContext } from "../../jobs/worker-context";
+import { makeRepo } from "../../runner/executors/test-support";
+import { registerHost } from "../../runner/farm/hosts";
+import { useTestDatabase } from "../helpers/database";
+import { containersOfJob, dockerRequired, ensureImageEverywhere, tlsEngines, type TestEngine } from "../helpers/engines";
+import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy";
+
+const { engines, problem } = await tlsEngines();
+if (problem && dockerRequired) throw new Error(`Docker engines are required in CI: ${problem}`);
+const suite = problem ? describe.skip : describe;
+
+const workerEnv = (url: string): NodeJS.ProcessEnv => ({
+  PATH: process.env.PATH,
+  HOME: process.env.HOME,
+  DATABASE_URL: url,
+  LOG_LEVEL: "error",
+  WORKER_CONCURRENCY: "6",
+  WORKER_HEARTBEAT_SECONDS: "1",
+  WORKER_DEAD_AFTER_SECONDS: "4",
+  RUNNER_LEASE_SECONDS: "6",
+  RUNNER_FETCH_NETWORK: "none",
+  // The environment's runner host is h1, already registered by the test (left as it is).
+  RUNNER_NAME: "h1",
+  RUNNER_DOCKER_HOST: engines[0]?.endpoint ?? "",
+  RUNNER_DOCKER_CERT_PATH: engines[0]?.tlsPath ?? "",
+});
+
+function spawnWorker(url: string): ChildProcess {
+  return spawn(process.execPath, ["--import", "tsx", "jobs/worker.ts"], { env: workerEnv(url), stdio: ["ignore", "ignore", "inherit"] });
+}
+
+async function waitFor<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const finalJob = (id: number) => waitFor(`job ${id} to end`, async () => {
+  const job = await BisectJob.query().findById(id);
+  return job?.isFinal ? job : null;
+}, 240_000);
+
+suite("farm recovery", () => {
+  const db = useTestDatabase();
+  const children: ChildProcess[] = [];
+  let proxy: TcpProxy;
+  let ctx: WorkerContext;
+
+  beforeAll(async () => {
+    Model.knex(db.current.knex);
+    await ensureImageEverywhere(engines as TestEngine[]);
+    proxy = await startTcpProxy("127.0.0.1", Number(new URL(engines[1]!.endpoint).port));
+    ctx = { config: loadConfig(workerEnv(db.current.url)), knex: db.current.knex, workerDatabaseUrl: db.current.url };
+  }, 600_000);
+  afterEach(() => {
+    for (const c of children.splice(0)) if (c.exitCode === null) c.kill("SIGKILL");
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  it("finishes a bisection after its worker is killed with -9, without re-running recorded steps", async () => {
+    await RunnerHost.query().delete();
+    for (const e of engines) {
+      await registerHost(db.current.knex, { name: e.name, dockerEndpoint: e.endpoint, tlsPath: e.tlsPath, capacity: 2, source: "admin" });
+    }
+    const repo = makeRepo(48, 31);
+    const { job } = await createJob(db.current.knex, {
+      source: "cli",
+      repoUrl: repo.dir,
+      goodRef: repo.shas[0]!,
+      badRef: "main",
+      command: "sleep 1; sh check.sh",
+      options: { parallel: 4 },
+    });
+    const first = spawnWorker(db.current.url);
+    children.push(first);
+    // Kill it once some verdicts are recorded and runs are in flight.
+    await waitFor("steps done and running", async () => {
+      const steps = await BisectStep.query().where({ bisectJobId: job.id });
+      return steps.filter((s) => s.status === "done").length >= 3 && steps.some((s) => s.status === "running");
+    });
+    first.kill("SIGKILL");
+    const recorded = await BisectStep.query().where({ bisectJobId: job.id, status: "done" });
+
+    children.push(spawnWorker(db.current.url));
+    const done = await finalJob(job.id);
+    expect(done).toMatchObject({ status: "finished", outcome: "found", culpritSha: repo.shas[31] });
+
+    const steps = await BisectStep.query().where({ bisectJobId: job.id });
+    for (const r of recorded) expect(steps.find((s) => s.id === r.id)).toMatchObject({ status: "done", verdict: r.verdict, finishedAt: r.finishedAt });
+    // Each commit has one recorded verdict: nothing already decided was run again.
+    const decided = steps.filter((s) => s.status === "done" && s.verdict !== "error");
+    expect(new Set(decided.map((s) => s.sha)).size).toBe(decided.length);
+    expect(await containersOfJob(engines as TestEngine[], job.id)).toEqual([]);
+    expect(await RunnerLease.query().whereIn("bisectStepId", steps.map((s) => s.id)).whereNull("releasedAt")).toEqual([]);
+  }, 300_000);
+
+  it("finishes on the other host when one is lost mid-job, marks it down, and back up when it returns", async () => {
+    await RunnerHost.query().delete();
+    const [h1, h2] = engines as TestEngine[];
+    await registerHost(db.current.knex, { name: "h1", dockerEndpoint: h1!.endpoint, tlsPath: h1!.tlsPath, capacity: 2, source: "admin" });
+    const lost = await registerHost(db.current.knex, { name: "h2-via-proxy", dockerEndpoint: `tcp://127.0.0.1:${proxy.port}`, tlsPath: h2!.tlsPath, capacity: 2, source: "admin" });
+    const repo = makeRepo(48, 17);
+    const { job } = await createJob(db.current.knex, {
+      source: "cli",
+      repoUrl: repo.dir,
+      goodRef: repo.shas[0]!,
+      badRef: "main",
+      command: "sleep 2; sh check.sh",
+      options: { parallel: 4 },
+    });
+    children.push(spawnWorker(db.current.url));
+    await waitFor("a run on the host about to be lost", async () =>
+      (await BisectStep.query().where({ bisectJobId: job.id, status: "running", runnerHostId: lost.id })).length > 0);
+    await proxy.cut();
+
+    const done = await finalJob(job.id);
+    expect(done).toMatchObject({ status: "finished", outcome: "found", culpritSha: repo.shas[17] });
+    expect((await RunnerHost.query().findById(lost.id))?.state).toBe("down");
+    const errored = await BisectStep.query().where({ bisectJobId: job.id, verdict: "error", runnerHostId: lost.id });
+    expect(errored.length).toBeGreaterThan(0);
+    expect(errored.every((s) => s.reason?.startsWith("infrastructure"))).toBe(true);
+
+    await proxy.restore();
+    await checkHosts(ctx);
+    expect((await RunnerHost.query().findById(lost.id))?.state).toBe("active");
+    // Runs cut off on the lost host may still be there; the reaper removes them once it is back.
+    await waitFor("the reaper to clear the job's containers", async () => {
+      await reap(ctx);
+      return (await containersOfJob(engines as TestEngine[], job.id)).length === 0;
+    }, 120_000);
+    expect(await RunnerLease.query().whereNull("releasedAt").where("expiresAt", ">", new Date())).toEqual([]);
+  }, 300_000);
+});
