@@ -19,8 +19,10 @@ export function isFullSha(value: string): boolean {
 }
 
 /**
- * Reject what could be read as an option or a revision expression rather than one name:
- * empty, leading `-`, whitespace/control characters, `..`, `^`/`~`/`:`/`@{` operators, NUL.
+ * Reject what could be read as an option or as more than one plain revision: empty, leading `-`,
+ * whitespace/control characters, `..` ranges, `:` paths and searches, `@{…}` reflog lookups,
+ * glob characters, `^{…}`/`^!`/`^@` forms. Allowed: a sha, tag or branch name optionally followed
+ * by ancestry steps `~N` / `^N` (`HEAD~3`, `v1.2^2`).
  * Returns a message, or null when the ref is acceptable.
  */
 export function refProblem(ref: string): string | null {
@@ -30,8 +32,11 @@ export function refProblem(ref: string): string | null {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u0020\u007f]/.test(ref)) return "contains whitespace or control characters";
   if (ref.includes("..")) return "contains '..' (give one revision, not a range)";
-  if (/[\^~:?*[\\]/.test(ref)) return "contains one of ^ ~ : ? * [ \\";
+  if (/[:?*[\\]/.test(ref)) return "contains one of : ? * [ \\";
   if (ref.includes("@{")) return "contains '@{'";
+  const name = /^[^~^]+/.exec(ref)?.[0];
+  if (!name) return "has no name before '~' or '^'";
+  if (!/^(?:[~^]\d*)*$/.test(ref.slice(name.length))) return "uses '~' or '^' other than as ancestry steps like ~2 or ^2";
   return null;
 }
 

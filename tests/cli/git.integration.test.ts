@@ -34,13 +34,16 @@ afterAll(async () => {
 });
 
 describe("resolveRef", () => {
-  it("resolves full and short shas, tags (annotated ones peeled), branches", async () => {
+  it("resolves full and short shas, tags (annotated ones peeled), branches, ancestry steps", async () => {
     expect(await resolveRef(linear.dir, linear.shas[4]!)).toBe(linear.shas[4]);
     expect(await resolveRef(linear.dir, linear.shas[4]!.slice(0, 10))).toBe(linear.shas[4]);
     expect(await resolveRef(linear.dir, "v1.0")).toBe(linear.shas[2]);
     expect(await resolveRef(linear.dir, "v2.0")).toBe(linear.shas[5]);
     expect(await resolveRef(linear.dir, "feature/x")).toBe(linear.shas[7]);
     expect(await resolveRef(linear.dir, "main")).toBe(linear.shas[19]);
+    expect(await resolveRef(linear.dir, "main~3")).toBe(linear.shas[16]);
+    expect(await resolveRef(linear.dir, "main^")).toBe(linear.shas[18]);
+    expect(await resolveRef(linear.dir, "v2.0^^1~1")).toBe(linear.shas[2]);
   });
 
   it("rejects unknown and malformed refs with a RefError", async () => {
@@ -48,7 +51,11 @@ describe("resolveRef", () => {
     await expect(resolveRef(linear.dir, "nope")).rejects.toThrow(/unknown revision "nope"/);
     await expect(resolveRef(linear.dir, "--all")).rejects.toThrow(/starts with '-'/);
     await expect(resolveRef(linear.dir, "main..v1.0")).rejects.toThrow(/contains '\.\.'/);
-    await expect(resolveRef(linear.dir, "main^")).rejects.toThrow(RefError);
+    await expect(resolveRef(linear.dir, "main^{tree}")).rejects.toThrow(/other than as ancestry steps/);
+    await expect(resolveRef(linear.dir, "main^!")).rejects.toThrow(RefError);
+    await expect(resolveRef(linear.dir, ":/commit 5")).rejects.toThrow(RefError);
+    await expect(resolveRef(linear.dir, "main@{1}")).rejects.toThrow(/contains '@\{'/);
+    await expect(resolveRef(linear.dir, "~2")).rejects.toThrow(/no name before/);
     await expect(resolveRef(linear.dir, "")).rejects.toThrow(/is empty/);
   });
 
