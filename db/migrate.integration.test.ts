@@ -23,6 +23,7 @@ describe("migrations", () => {
           "bisect_jobs",
           "bisect_steps",
           "installations",
+          "instance",
           "rate_limits",
           "repositories",
           "runner_hosts",

@@ -6,6 +6,8 @@ import type { GitHubApp } from "./github/app-client";
 export interface WorkerContext {
   config: Config;
   knex: Knex;
+  /** This deployment's id, on every container it creates (db/instance.ts). */
+  instanceId: string;
   /** The direct (non-pooled) URL graphile-worker uses. */
   workerDatabaseUrl: string;
   /** The clone URL and credential of a GitHub repository (absent in setup mode). */

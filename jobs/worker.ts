@@ -4,6 +4,7 @@ import { Logger, run, type LogFunctionFactory, type Runner, type WorkerEvents } 
 import { EventEmitter } from "node:events";
 import { ConfigError, directDatabaseUrl, loadConfig, type Config } from "../config/env";
 import { createKnex } from "../db/connection";
+import { instanceId } from "../db/instance";
 import { Model } from "objection";
 import pg from "pg";
 import { crontab } from "./crontab";
@@ -39,7 +40,7 @@ export async function startWorker(
   if (!url) throw new Error("the worker needs DATABASE_URL (or DATABASE_DIRECT_URL)");
   const knex = createKnex(url, { poolMax: 4, applicationName: "bisect-bot-worker" });
   Model.knex(knex);
-  const ctx: WorkerContext = { config, knex, workerDatabaseUrl: url, ...options.ctx };
+  const ctx: WorkerContext = { config, knex, workerDatabaseUrl: url, instanceId: await instanceId(knex), ...options.ctx };
   if (config.github) ctx.cloneSource ??= (repositoryId) => githubCloneSource(ctx, repositoryId);
 
   const ids = new Set<string>();

@@ -2,9 +2,9 @@
 // PostgreSQL when DATABASE_URL is unset, migrate, build if needed, then run web + worker.
 // Ctrl-C / SIGTERM stops everything, PostgreSQL last.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { ConfigError, directDatabaseUrl, loadConfig } from "../config/env";
+import { ConfigError, directDatabaseUrl, loadConfig, type Config } from "../config/env";
 import { createKnex } from "../db/connection";
 import { spawnEmbeddedPostgres, type EmbeddedProcess } from "../db/embedded-process";
 import { migrateLatest } from "../db/migrate";
@@ -36,7 +36,7 @@ async function main(): Promise<number> {
   // Deployments set NODE_ENV=production (and every secret); anything else is a local instance.
   if (process.env.NODE_ENV !== "production") ensureDevSecrets(process.env);
 
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (error) {
@@ -64,6 +64,7 @@ async function main(): Promise<number> {
       ),
     );
     await embedded?.stop();
+    if (embedded) rmSync(path.join(config.DATA_DIR, "database-url"), { force: true });
     process.exit(exitCode);
   };
   process.once("SIGINT", () => void stopAll(0));
@@ -74,6 +75,8 @@ async function main(): Promise<number> {
       log(`DATABASE_URL is unset: starting the embedded PostgreSQL in ${config.DATA_DIR}/postgres`);
       embedded = await spawnEmbeddedPostgres(path.join(config.DATA_DIR, "postgres"), { port: Number(process.env.EMBEDDED_PG_PORT) || undefined });
       process.env.DATABASE_URL = embedded.url;
+      // For `npm run bisect -- --farm` and `npm run admin` in another terminal.
+      writeFileSync(path.join(config.DATA_DIR, "database-url"), `${embedded.url}\n`, { mode: 0o600 });
       config = loadConfig();
     }
     const direct = directDatabaseUrl(config)!;

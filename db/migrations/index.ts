@@ -3,6 +3,7 @@
 import type { Knex } from "knex";
 import * as initial from "./20261126000001_initial";
 import * as runnerMirrors from "./20261126000003_runner_mirrors";
+import * as instance from "./20261126000004_instance";
 import * as sessions from "./20261126000002_sessions";
 
 interface Migration {
@@ -13,6 +14,7 @@ interface Migration {
 const migrations: Record<string, Migration> = {
   "20261126000001_initial": initial,
   "20261126000003_runner_mirrors": runnerMirrors,
+  "20261126000004_instance": instance,
   "20261126000002_sessions": sessions,
 };
 

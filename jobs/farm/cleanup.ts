@@ -5,6 +5,7 @@ import { removeLabelled } from "../../runner/executors/docker-executor";
 import { dockerFor } from "../../runner/farm/docker-clients";
 import { releaseLease } from "../../runner/farm/leases";
 import type { WorkerContext } from "../worker-context";
+import { jobLabels } from "./labels";
 import { notifyJobChanged } from "./notify";
 
 export async function cleanUpJob(ctx: WorkerContext, jobId: number): Promise<{ removed: number }> {
@@ -15,7 +16,7 @@ export async function cleanUpJob(ctx: WorkerContext, jobId: number): Promise<{ r
   const failures: string[] = [];
   for (const host of await RunnerHost.query(knex).whereNot({ state: "down" })) {
     try {
-      removed += (await removeLabelled(dockerFor(host), { "bisect-bot.job": String(jobId) })).length;
+      removed += (await removeLabelled(dockerFor(host), jobLabels(ctx, jobId))).length;
     } catch (error) {
       failures.push(`${host.name}: ${(error as Error).message}`);
     }

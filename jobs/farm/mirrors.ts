@@ -5,6 +5,7 @@ import type { BisectJob, RunnerHost } from "../../db/models";
 import { dockerFor } from "../../runner/farm/docker-clients";
 import { mirrorVolumeName, refreshMirror, removeMirror, type RefreshResult } from "../../runner/mirror/mirror";
 import type { WorkerContext } from "../worker-context";
+import { jobLabels } from "./labels";
 import { mirrorSourceOf, repoKeyOf } from "./repo-source";
 
 const FETCH_LOCK_SECONDS = 15 * 60;
@@ -70,7 +71,7 @@ export async function ensureMirror(ctx: WorkerContext, host: RunnerHost, job: Bi
         bad: options.withGraph ? (job.badSha ?? job.badRef) : undefined,
         firstParent: job.options.firstParent,
         pathspec: job.options.pathspec,
-        labels: { "bisect-bot.job": String(job.id), "bisect-bot.host": host.name },
+        labels: { ...jobLabels(ctx, job.id), "bisect-bot.host": host.name },
         signal: options.signal,
       });
       await knex("runner_mirrors")

@@ -5,6 +5,7 @@ import { dockerFor } from "../../runner/farm/docker-clients";
 import { releaseExpiredLeases } from "../../runner/farm/leases";
 import { MIRROR_LABEL } from "../../runner/mirror/mirror";
 import type { WorkerContext } from "../worker-context";
+import { INSTANCE_LABEL } from "./labels";
 
 /** A container younger than this may belong to a step that is only starting. */
 const GRACE_MS = 60_000;
@@ -22,7 +23,7 @@ export async function reap(ctx: WorkerContext): Promise<ReapReport> {
     const docker = dockerFor(host);
     let containers;
     try {
-      containers = await docker.listContainers({ all: true, filters: JSON.stringify({ label: ["app=bisect-bot"] }) });
+      containers = await docker.listContainers({ all: true, filters: JSON.stringify({ label: ["app=bisect-bot", `${INSTANCE_LABEL}=${ctx.instanceId}`] }) });
     } catch {
       continue; // unreachable: the health check will mark it down
     }

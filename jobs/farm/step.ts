@@ -16,6 +16,7 @@ import { enqueue } from "../enqueue";
 import { liveWorkerIds } from "../heartbeat";
 import type { WorkerContext } from "../worker-context";
 import { requestAdvance } from "./advance";
+import { INSTANCE_LABEL, stepLabels } from "./labels";
 import { ensureMirror, hostsWithFreshMirror } from "./mirrors";
 import { limitsOf, stepTimeoutSeconds } from "./policy";
 import { repoKeyOf } from "./repo-source";
@@ -33,11 +34,6 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
     timer = setTimeout(() => reject(new InfrastructureError(`${what} did not answer within ${Math.round(ms / 1000)} s`)), ms);
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
-
-/** Labels on a step's container: what the reaper and cancellation look for. */
-export function stepLabels(jobId: number, stepId: number, host: string): Record<string, string> {
-  return { "bisect-bot.job": String(jobId), "bisect-bot.step": String(stepId), "bisect-bot.host": host };
 }
 
 interface Outcome {
@@ -83,7 +79,8 @@ export async function runStep(ctx: WorkerContext, stepId: number, helpers: JobHe
       .findById(job.id)
       .select("status")
       .then((j) => {
-        if (!j || j.status === "cancelled") stop.abort("cancelled");
+        // Cancelled, or concluded while this run was in flight: its verdict no longer matters.
+        if (!j || j.isFinal) stop.abort("cancelled");
       })
       .catch(() => {});
   }, CANCEL_POLL_MS);
@@ -127,7 +124,7 @@ async function execute(ctx: WorkerContext, job: BisectJob, step: BisectStep, lea
     const run = runOnce(
       executor,
       {
-        labels: stepLabels(job.id, step.id, host.name),
+        labels: stepLabels(ctx, job.id, step.id, host.name),
         repo: { kind: "volume", name: mirrorVolumeName(repoKeyOf(job)) },
         sha: step.sha,
         setup: job.setupCommand ?? undefined,
@@ -188,7 +185,7 @@ async function takeOver(ctx: WorkerContext, step: BisectStep, holder: string): P
   }
   for (const lease of open) {
     const host = await RunnerHost.query(knex).findById(lease.runnerHostId);
-    if (host) await removeLabelled(dockerFor(host), { "bisect-bot.step": String(step.id) }).catch(() => []);
+    if (host) await removeLabelled(dockerFor(host), { [INSTANCE_LABEL]: ctx.instanceId, "bisect-bot.step": String(step.id) }).catch(() => []);
     await releaseLease(knex, lease.id);
   }
   return true;

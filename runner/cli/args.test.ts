@@ -28,6 +28,7 @@ describe("parseCliArgs", () => {
       timeoutSeconds: 600,
       firstParent: false,
       json: false,
+      farm: false,
       commandArgs: ["npm test"],
       command: "npm test",
     });
@@ -135,5 +136,17 @@ describe("shellCommand", () => {
   });
   it("quotes several words", () => {
     expect(shellCommand(["printf", "%s\n", "it's", "$HOME"])).toBe(`printf '%s\n' 'it'\\''s' '$HOME'`);
+  });
+});
+
+describe("--farm", () => {
+  const base = ["--repo", "/r", "--good", "v1", "--bad", "main"];
+  it("queues on the farm instead of running here", () => {
+    const parsed = parseCliArgs([...base, "--farm", "--parallel", "4", "--", "make", "test"]);
+    expect(parsed).toMatchObject({ kind: "options", options: { farm: true, parallel: 4, command: "make test" } });
+  });
+  it("refuses options that choose where to run", () => {
+    expect(parseCliArgs([...base, "--farm", "--executor", "local", "--", "x"])).toEqual({ kind: "usage-error", message: "--farm runs on the farm's hosts; drop --executor" });
+    expect(parseCliArgs([...base, "--farm", "--docker-host", "unix:///x", "--", "x"])).toMatchObject({ kind: "usage-error" });
   });
 });

@@ -6,12 +6,14 @@ import { isGitUrl, urlProblem } from "../git/prepare.js";
 export const USAGE =
   "usage: npm run bisect -- --repo <path|git-url> --good <rev> --bad <rev> [--parallel K] [--runs R] " +
   "[--fail-threshold M] [--executor docker|local] [--image IMG] [--timeout SECONDS] [--first-parent] " +
-  "[--docker-host ENDPOINT] [--json] -- <command...>";
+  "[--docker-host ENDPOINT] [--farm] [--json] -- <command...>";
 
 export const HELP = `${USAGE}
 
 Finds the first bad commit between a good and a bad revision by running the test command on
-commits (exit 0 = good, 125 = skip, any other exit = bad), each run in a fresh container.
+commits, each run in a fresh container: exit 0 = good, 125 = cannot test (skip), 1-127 = bad;
+a timeout, an out-of-memory kill or a signal counts as skip, never as bad. With the docker
+executor a local repository must be readable by uid 1000 (the container's user).
 
   --repo <path|git-url>   repository: a local path (used in place) or a URL (cloned as a mirror)
   --good <rev>            a revision where the command passes (sha, tag or branch)
@@ -26,6 +28,9 @@ commits (exit 0 = good, 125 = skip, any other exit = bad), each run in a fresh c
   --first-parent          follow only the first parent of merge commits
   --docker-host ENDPOINT  Docker engine (default: DOCKER_HOST or the local socket); for tcp://
                           endpoints the TLS files come from DOCKER_CERT_PATH or BISECT_ENGINE_CERTS
+  --farm                  queue the job on the runner farm (the product's database and workers,
+                          DATABASE_URL or a running npm start) instead of running it here;
+                          --repo must then be a git URL or a path every runner host can read
   --json                  print one JSON object with the result on stdout
   -h, --help              show this help
 
@@ -49,6 +54,8 @@ export interface CliOptions {
   firstParent: boolean;
   dockerHost?: string;
   json: boolean;
+  /** Queue on the runner farm instead of running here. */
+  farm: boolean;
   /** The command line after `--`, as given. */
   commandArgs: string[];
   /** The shell command run with `sh -c`. */
@@ -73,6 +80,7 @@ const optionConfig = {
   "first-parent": { type: "boolean" },
   "docker-host": { type: "string" },
   json: { type: "boolean" },
+  farm: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -161,6 +169,10 @@ function parseOrThrow(argv: readonly string[]): ParseResult {
   }
   const image = str("image");
   const dockerHost = str("docker-host");
+  if (values.has("farm")) {
+    if (str("executor") !== undefined) throw new UsageError("--farm runs on the farm's hosts; drop --executor");
+    if (dockerHost !== undefined) throw new UsageError("--farm runs on the farm's hosts; drop --docker-host");
+  }
   if (executor === "local") {
     if (image !== undefined) throw new UsageError("--image applies only to --executor docker");
     if (dockerHost !== undefined) throw new UsageError("--docker-host applies only to --executor docker");
@@ -202,6 +214,7 @@ function parseOrThrow(argv: readonly string[]): ParseResult {
       firstParent: values.has("first-parent"),
       ...(dockerHost !== undefined ? { dockerHost } : {}),
       json: values.has("json"),
+      farm: values.has("farm"),
       commandArgs: [...commandArgs],
       command: shellCommand(commandArgs),
     },

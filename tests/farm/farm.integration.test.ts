@@ -1,7 +1,9 @@
 // Distributed bisection on the farm: two runner hosts over TLS, slot leases, real containers.
+import { spawn } from "node:child_process";
 import { Model } from "objection";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../config/env";
+import { instanceId } from "../../db/instance";
 import { BisectJob, BisectStep, type RunnerHost, RunnerLease } from "../../db/models";
 import { createJob } from "../../jobs/bisection/intake";
 import { cancelJob } from "../../jobs/bisection/control";
@@ -42,9 +44,11 @@ suite("the runner farm", () => {
   const db = useTestDatabase();
   let worker: StartedWorker;
   let hosts: RunnerHost[];
+  let instance: string;
 
   beforeAll(async () => {
     Model.knex(db.current.knex);
+    instance = await instanceId(db.current.knex);
     await ensureImageEverywhere(engines as TestEngine[]);
     hosts = [];
     for (const e of engines) {
@@ -71,18 +75,42 @@ suite("the runner farm", () => {
     expect(done.error).toBeNull();
     expect(done).toMatchObject({ status: "finished", outcome: "found", culpritSha: repo.shas[27] });
 
+    // Runs still in flight when the engine concluded are stopped and end as cancelled.
+    await expect.poll(async () => (await BisectStep.query().where({ bisectJobId: job.id }).modify("inFlight")).length, { timeout: 15_000 }).toBe(0);
     const steps = await BisectStep.query().where({ bisectJobId: job.id });
-    expect(steps.every((s) => s.status === "done")).toBe(true);
     expect(new Set(steps.map((s) => s.runnerHostId))).toEqual(new Set(hosts.map((h) => h.id)));
     const verdicts = Object.fromEntries(steps.map((s) => [s.sha, s.verdict]));
     expect(verdicts[repo.shas[27]!]).toBe("bad");
     expect(verdicts[repo.shas[26]!]).toBe("good");
 
+    await expect.poll(async () => (await RunnerLease.query().whereIn("bisectStepId", steps.map((s) => s.id)).whereNull("releasedAt")).length, { timeout: 15_000 }).toBe(0);
     const leases = await RunnerLease.query().whereIn("bisectStepId", steps.map((s) => s.id));
-    expect(leases.every((l) => l.releasedAt !== null)).toBe(true);
     for (const host of hosts) expect(maxOverlap(leases.filter((l) => l.runnerHostId === host.id))).toBeLessThanOrEqual(host.capacity);
-    expect(await containersOfJob(engines as TestEngine[], job.id)).toEqual([]);
+    await expect.poll(() => containersOfJob(engines as TestEngine[], instance, job.id), { timeout: 15_000 }).toEqual([]);
   }, 240_000);
+
+  it("runs `npm run bisect -- --farm` and prints the same result as a local run", async () => {
+    const repo = makeRepo(20, 13);
+    const cli = (...extra: string[]) =>
+      new Promise<{ code: number | null; json: Record<string, unknown>; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, ["--import", "tsx", "scripts/bisect.ts", "--repo", repo.dir, "--good", repo.shas[0]!, "--bad", "main", "--json", ...extra, "--", "sh", "check.sh"], {
+          env: { NODE_ENV: "test", PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: db.current.url },
+        });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d) => (out += d));
+        child.stderr.on("data", (d) => (err += d));
+        child.once("exit", (code) => resolve({ code, json: JSON.parse(out || "{}"), stderr: err }));
+      });
+    const [farm, local] = await Promise.all([cli("--farm", "--parallel", "3"), cli("--executor", "local")]);
+    expect(farm.code, farm.stderr).toBe(0);
+    expect(farm.stderr).toMatch(/queued as job \d+ on the farm/);
+    expect(farm.json).toMatchObject({ outcome: "found", culprit: repo.shas[13] });
+    expect(local.json).toMatchObject({ outcome: "found", culprit: repo.shas[13] });
+    for (const key of ["outcome", "culprit", "candidates", "rounds", "steps"]) expect(farm.json).toHaveProperty(key);
+    const step = (farm.json.steps as Record<string, unknown>[])[0]!;
+    expect(Object.keys(step)).toEqual(expect.arrayContaining(["sha", "verdict", "exitCode", "durationMs", "round"]));
+  }, 180_000);
 
   it("says so plainly when the good revision already fails", async () => {
     const repo = makeRepo(8, 2);
@@ -102,9 +130,9 @@ suite("the runner farm", () => {
   it("cancels a running job: its containers are removed within seconds", async () => {
     const repo = makeRepo(30, 20);
     const { job } = await createJob(db.current.knex, { source: "cli", repoUrl: repo.dir, goodRef: repo.shas[0]!, badRef: "main", command: "sleep 60; sh check.sh", options: { parallel: 3 } });
-    await expect.poll(async () => (await containersOfJob(engines as TestEngine[], job.id)).length, { timeout: 60_000, interval: 250 }).toBeGreaterThan(0);
+    await expect.poll(async () => (await containersOfJob(engines as TestEngine[], instance, job.id)).length, { timeout: 60_000, interval: 250 }).toBeGreaterThan(0);
     expect(await cancelJob(db.current.knex, job.id, { login: "tester" })).toBe(true);
-    await expect.poll(() => containersOfJob(engines as TestEngine[], job.id), { timeout: 15_000, interval: 250 }).toEqual([]);
+    await expect.poll(() => containersOfJob(engines as TestEngine[], instance, job.id), { timeout: 15_000, interval: 250 }).toEqual([]);
     const done = await BisectJob.query().findById(job.id);
     expect(done?.status).toBe("cancelled");
     await expect

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { Model } from "objection";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../config/env";
+import { instanceId } from "../../db/instance";
 import { BisectJob, BisectStep, RunnerHost, RunnerLease } from "../../db/models";
 import { createJob } from "../../jobs/bisection/intake";
 import { checkHosts } from "../../jobs/farm/health";
@@ -20,6 +21,7 @@ if (problem && dockerRequired) throw new Error(`Docker engines are required in C
 const suite = problem ? describe.skip : describe;
 
 const workerEnv = (url: string): NodeJS.ProcessEnv => ({
+  NODE_ENV: "test",
   PATH: process.env.PATH,
   HOME: process.env.HOME,
   DATABASE_URL: url,
@@ -64,7 +66,7 @@ suite("farm recovery", () => {
     Model.knex(db.current.knex);
     await ensureImageEverywhere(engines as TestEngine[]);
     proxy = await startTcpProxy("127.0.0.1", Number(new URL(engines[1]!.endpoint).port));
-    ctx = { config: loadConfig(workerEnv(db.current.url)), knex: db.current.knex, workerDatabaseUrl: db.current.url };
+    ctx = { config: loadConfig(workerEnv(db.current.url)), knex: db.current.knex, workerDatabaseUrl: db.current.url, instanceId: await instanceId(db.current.knex) };
   }, 600_000);
   afterEach(() => {
     for (const c of children.splice(0)) if (c.exitCode === null) c.kill("SIGKILL");
@@ -106,7 +108,7 @@ suite("farm recovery", () => {
     // Each commit has one recorded verdict: nothing already decided was run again.
     const decided = steps.filter((s) => s.status === "done" && s.verdict !== "error");
     expect(new Set(decided.map((s) => s.sha)).size).toBe(decided.length);
-    expect(await containersOfJob(engines as TestEngine[], job.id)).toEqual([]);
+    expect(await containersOfJob(engines as TestEngine[], ctx.instanceId, job.id)).toEqual([]);
     expect(await RunnerLease.query().whereIn("bisectStepId", steps.map((s) => s.id)).whereNull("releasedAt")).toEqual([]);
   }, 300_000);
 
@@ -142,7 +144,7 @@ suite("farm recovery", () => {
     // Runs cut off on the lost host may still be there; the reaper removes them once it is back.
     await waitFor("the reaper to clear the job's containers", async () => {
       await reap(ctx);
-      return (await containersOfJob(engines as TestEngine[], job.id)).length === 0;
+      return (await containersOfJob(engines as TestEngine[], ctx.instanceId, job.id)).length === 0;
     }, 120_000);
     expect(await RunnerLease.query().whereNull("releasedAt").where("expiresAt", ">", new Date())).toEqual([]);
   }, 300_000);

@@ -50,11 +50,12 @@ export function dockerdPid(engine: TestEngine): number {
   return Number(readFileSync(engine.pidFile, "utf8").trim());
 }
 
-/** Containers of a job still present on the engines. */
-export async function containersOfJob(engines: TestEngine[], jobId: number): Promise<string[]> {
+/** Containers of a job (of this deployment: job ids repeat across test databases) still on the engines. */
+export async function containersOfJob(engines: TestEngine[], instanceId: string, jobId: number): Promise<string[]> {
   const names: string[] = [];
   for (const e of engines) {
-    const list = await e.docker.listContainers({ all: true, filters: JSON.stringify({ label: [`bisect-bot.job=${jobId}`] }) });
+    const filters = { label: [`bisect-bot.instance=${instanceId}`, `bisect-bot.job=${jobId}`] };
+    const list = await e.docker.listContainers({ all: true, filters: JSON.stringify(filters) });
     names.push(...list.map((c) => `${e.name}:${c.Id.slice(0, 12)}`));
   }
   return names;
