@@ -24,7 +24,8 @@ import {
 import { webhookHeaders } from "../tests/github-stand-in/webhook";
 import { getDb } from "./db.server";
 import { action } from "./routes/webhook";
-import { MAX_BODY_BYTES, receiveWebhook } from "./webhook.server";
+import { DeliveryRecorder, type DeliveryRow } from "./webhook-recorder.server";
+import { MAX_BODY_BYTES, receiveWebhook, storablePayload } from "./webhook.server";
 
 const db = useTestDatabase();
 const fixture = (name: string) =>
@@ -313,5 +314,90 @@ describe("POST /webhook: recording and dispatch", () => {
     ).toBe(202);
     const [row] = await deliveryRows(id);
     expect(row.payload.comment.body).toBe("/bisect v1.4.0 main -- printf 'a\ufffdb'");
+  });
+});
+
+describe("recording under load (group commit)", () => {
+  const row = (id: string, over: Partial<DeliveryRow> = {}): DeliveryRow => ({
+    id,
+    event: "issue_comment",
+    action: "created",
+    installationId: 4242,
+    payload: '{"n": 1}',
+    status: "received",
+    enqueue: true,
+    ...over,
+  });
+
+  it("a burst with the same deliveries several times: one row and one task per delivery", async () => {
+    await db.current.knex.raw("delete from graphile_worker._private_jobs");
+    const raws = Array.from({ length: 12 }, (_, i) => ({
+      id: newDeliveryId(),
+      raw: JSON.stringify(userComment(f, `/bisect v1.4.0 main -- ./test.sh ${i}`)),
+    }));
+    // Each delivery three times, all at once: copies land in the same batch or in later ones.
+    const requests = [...raws, ...raws, ...raws].map(({ id, raw }) =>
+      callAction(signedRequest("issue_comment", null, { raw, deliveryId: id })),
+    );
+    const statuses = (await Promise.all(requests)).map((r) => r.status);
+    expect(statuses.filter((s) => s === 202)).toHaveLength(12);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(24);
+    const rows = await db.current.knex("webhook_deliveries").whereIn(
+      "id",
+      raws.map((r) => r.id),
+    );
+    expect(rows).toHaveLength(12);
+    expect(rows.every((r) => r.redeliveries === 2)).toBe(true);
+    expect((await tasks()).map((t) => t.payload.deliveryId).sort()).toEqual(
+      raws.map((r) => r.id).sort(),
+    );
+    await db.current.knex.raw("delete from graphile_worker._private_jobs");
+  });
+
+  it("a row the database refuses fails alone; the rest of its batch is recorded", async () => {
+    const recorder = new DeliveryRecorder(db.current.knex, "github__handle_delivery", 1);
+    const ids = Array.from({ length: 5 }, () => newDeliveryId());
+    // The first is written at once; the others wait and go together, the bad one among them.
+    const results = await Promise.allSettled([
+      recorder.record(row(ids[0]!)),
+      recorder.record(row(ids[1]!)),
+      recorder.record(row(ids[2]!, { payload: "{not json" })),
+      recorder.record(row(ids[3]!, { enqueue: false, status: "ignored", payload: null })),
+      recorder.record(row(ids[1]!)),
+    ]);
+    expect(results.map((r) => (r.status === "fulfilled" ? r.value : "rejected"))).toEqual([
+      true,
+      true,
+      "rejected",
+      true,
+      false,
+    ]);
+    const rows = await db.current
+      .knex("webhook_deliveries")
+      .whereIn("id", ids)
+      .orderBy("receivedAt");
+    expect(rows.map((r) => [r.id, r.redeliveries])).toEqual(
+      expect.arrayContaining([
+        [ids[0], 0],
+        [ids[1], 1],
+        [ids[3], 0],
+      ]),
+    );
+    expect(rows).toHaveLength(3);
+    expect((await tasks()).map((t) => t.payload.deliveryId).sort()).toEqual(
+      [ids[0], ids[1]].sort(),
+    );
+    await db.current.knex.raw("delete from graphile_worker._private_jobs");
+  });
+
+  it("stores what jsonb cannot hold (NUL, unpaired surrogates) with U+FFFD", () => {
+    expect(storablePayload('{"a":"x"}')).toBe('{"a":"x"}');
+    expect(
+      JSON.parse(storablePayload('{"a":"x\\u0000y","b":"\\ud800z","c":"\\ud83d\\ude00"}')),
+    ).toEqual({
+      a: "x\ufffdy",
+      b: "\ufffdz",
+      c: "😀",
+    });
   });
 });

@@ -8,6 +8,7 @@ import type { Config } from "../config/env";
 import { mentionsBisect } from "../jobs/github/command";
 import { DELIVERY_TASK } from "../jobs/github/deliveries";
 import { isBot } from "../jobs/github/payloads";
+import { recorderFor } from "./webhook-recorder.server";
 
 export const MAX_BODY_BYTES = 25 * 1024 * 1024;
 
@@ -78,11 +79,19 @@ async function readBody(request: Request, limit: number): Promise<string> {
 }
 
 /**
- * PostgreSQL's jsonb cannot hold U+0000. GitHub payloads may carry one escaped (`\u0000`) in a
- * comment; store U+FFFD instead (the signature was checked on the original).
+ * The body as stored in jsonb, which cannot hold U+0000 nor unpaired surrogates (both valid in
+ * JSON). The rare payload carrying one escaped is stored with U+FFFD in their place; the
+ * signature was checked on the original.
  */
-function jsonbSafe(raw: string): string {
-  return raw.includes("\\u0000") ? raw.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, "$1\\ufffd") : raw;
+const LONE_SURROGATE_OR_NUL =
+  // eslint-disable-next-line no-control-regex
+  /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+export function storablePayload(raw: string): string {
+  if (!/\\u(?:0000|d[89a-f])/i.test(raw)) return raw;
+  return JSON.stringify(JSON.parse(raw), (_key, value: unknown) =>
+    typeof value === "string" ? value.replace(LONE_SURROGATE_OR_NUL, "\ufffd") : value,
+  );
 }
 
 export async function receiveWebhook(request: Request, deps: WebhookDeps): Promise<Response> {
@@ -182,33 +191,17 @@ export async function receiveWebhook(request: Request, deps: WebhookDeps): Promi
     handled = false;
   const status = event === "ping" ? "processed" : handled ? "received" : "ignored";
 
-  // One statement, so one implicit transaction: the row, and its task only when the row is new.
-  const { rows } = await deps.db().raw<{ rows: { inserted: boolean; queued: number }[] }>(
-    `with delivery as (
-       insert into webhook_deliveries as d (id, event, action, installation_id, payload, status, processed_at)
-       values (?, ?, ?, ?, ?::jsonb, ?, case when ? = 'received' then null else now() end)
-       on conflict (id) do update set redeliveries = d.redeliveries + 1
-       returning (xmax = 0) as inserted
-     ), queued as (
-       select graphile_worker.add_job(?, json_build_object('deliveryId', ?::text), max_attempts => 25)
-         from delivery where delivery.inserted and ?::boolean
-     )
-     select (select inserted from delivery) as inserted, (select count(*) from queued)::int as queued`,
-    [
-      deliveryId,
-      event,
-      action ?? null,
-      installation?.id ?? null,
-      handled ? jsonbSafe(body) : null,
-      status,
-      status,
-      DELIVERY_TASK,
-      deliveryId,
-      handled,
-    ],
-  );
-  const row = rows[0]!;
-  if (!row.inserted) return json(200, { status: "duplicate", delivery: deliveryId });
+  // The row and, when it is new, its task: one statement, committed before the answer.
+  const inserted = await recorderFor(deps.db(), DELIVERY_TASK).record({
+    id: deliveryId,
+    event,
+    action: action ?? null,
+    installationId: installation?.id ?? null,
+    payload: handled ? storablePayload(body) : null,
+    status,
+    enqueue: handled,
+  });
+  if (!inserted) return json(200, { status: "duplicate", delivery: deliveryId });
   if (event === "ping") return json(200, { status: "pong", delivery: deliveryId });
   return json(handled ? 202 : 200, {
     status: handled ? "queued" : "ignored",

@@ -151,12 +151,11 @@ export function testConfig(
 
 export function testContext(config: Config, knex: Knex, url: string): WorkerContext {
   // Writes 20 ms apart keep the tests quick; the gate itself is unit-tested at GitHub's 1 s.
-  return {
-    config,
-    knex,
-    workerDatabaseUrl: url,
-    github: new GitHubApp(config.github!, { writeIntervalMs: 20, readRetryDelaysMs: [50] }),
-  };
+  const github = new GitHubApp(config.github!, { writeIntervalMs: 20, readRetryDelaysMs: [50] });
+  return Object.assign(
+    { config, knex, workerDatabaseUrl: url, github },
+    { instanceId: "github-tests" },
+  );
 }
 
 let deliveries = 0;
