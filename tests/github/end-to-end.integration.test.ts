@@ -1,0 +1,142 @@
+// The whole product from GitHub's side: a signed webhook with a `/bisect` comment goes through
+// the webhook route, the worker handles it, the farm bisects on real Docker engines (fetching
+// the repository from the GitHub stand-in with a scoped installation token), and the status
+// comment on the issue ends up naming the culprit.
+import { readFileSync } from "node:fs";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Config } from "../../config/env";
+import { BisectJob } from "../../db/models";
+import { PURPOSE_PERMISSIONS } from "../../jobs/github/app-client";
+import { startWorker, type StartedWorker } from "../../jobs/worker";
+import { registerHost } from "../../runner/farm/hosts";
+import { useTestDatabase } from "../helpers/database";
+import {
+  dockerRequired,
+  ensureImageEverywhere,
+  tlsEngines,
+  type TestEngine,
+} from "../helpers/engines";
+import {
+  REPO,
+  send,
+  startFixture,
+  testConfig,
+  testContext,
+  userComment,
+  type Fixture,
+} from "./support";
+
+const { engines, problem } = await tlsEngines();
+if (problem && dockerRequired) throw new Error(`Docker engines are required in CI: ${problem}`);
+if (problem) console.warn(`skipping the GitHub end-to-end test: ${problem}`);
+const suite = problem ? describe.skip : describe;
+
+suite("GitHub end to end", () => {
+  const db = useTestDatabase();
+  let f: Fixture;
+  let config: Config;
+  let worker: StartedWorker;
+
+  beforeAll(async () => {
+    await ensureImageEverywhere(engines as TestEngine[]);
+    f = await startFixture();
+    f.standIn.setPullsForCommit(REPO.owner, REPO.name, f.shas[3]!, [
+      { number: 42, title: "New date parser", merged: true, user: "carol" },
+    ]);
+    for (const e of engines) {
+      await registerHost(db.current.knex, {
+        name: e.name,
+        dockerEndpoint: e.endpoint,
+        tlsPath: e.tlsPath,
+        capacity: 2,
+        source: "admin",
+      });
+    }
+    // The fetch container reaches the stand-in's git endpoint on 127.0.0.1 through the host network.
+    config = testConfig(f, db.current.url, {
+      WORKER_CONCURRENCY: "8",
+      RUNNER_FETCH_NETWORK: "host",
+    });
+    const { github } = testContext(config, db.current.knex, db.current.url);
+    worker = await startWorker(config, { registerEnvHost: false, ctx: { github } });
+  }, 600_000);
+
+  afterEach(() => {
+    f.standIn.assertNoUnexpected();
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await f?.close();
+  });
+
+  it("a signed /bisect comment becomes a bisection on Docker and a comment naming the culprit", async () => {
+    const installed = readFileSync("tests/fixtures/webhooks/installation.created.json", "utf8");
+    expect(
+      (await send(config, db.current.knex, "installation", null, { raw: installed })).status,
+    ).toBe(202);
+
+    const payload = userComment(f, "/bisect v1.4.0 main --parallel 2 -- ./test.sh", { issue: 17 });
+    expect((await send(config, db.current.knex, "issue_comment", payload)).status).toBe(202);
+
+    const final = () =>
+      f.standIn
+        .comments(REPO.owner, REPO.name, 17)
+        .find(
+          (c) =>
+            c.user === "bisect-bot[bot]" &&
+            /found the first bad commit|failed|could not finish/.test(c.body),
+        );
+    await expect
+      .poll(() => final()?.body ?? "", { timeout: 240_000, interval: 500 })
+      .toMatch(/found the first bad commit/);
+
+    const job = await BisectJob.query(db.current.knex).findOne({
+      triggerCommentId: payload.comment.id,
+    });
+    expect(job).toMatchObject({
+      status: "finished",
+      outcome: "found",
+      culpritSha: f.shas[3],
+      setupCommand: "echo setting up",
+    });
+    const comment = final()!;
+    expect(job!.statusCommentId).toBe(comment.id);
+    // One status comment, created when queued and edited as the job went on.
+    expect(
+      f.standIn.comments(REPO.owner, REPO.name, 17).filter((c) => c.user === "bisect-bot[bot]"),
+    ).toHaveLength(1);
+    expect(comment.edits).toBeGreaterThan(0);
+    expect(comment.history[0]).toContain("is queued");
+
+    const web = f.standIn.urls.web;
+    expect(comment.body).toContain(
+      `[\`${f.shas[3]!.slice(0, 7)}\` Parse dates with the new parser](${web}/acme/widgets/commit/${f.shas[3]})`,
+    );
+    expect(comment.body).toContain(
+      `from pull request [#42 New date parser](${web}/acme/widgets/pull/42)`,
+    );
+    expect(comment.body).toContain("| Round | Commit | Result | Time | Notes |");
+    expect(comment.body).toContain("FAIL parses dates");
+    expect(comment.body).toContain(
+      `npm run -s bisect -- --repo ${web}/acme/widgets.git --good ${f.shas[0]} --bad ${f.shas[5]}`,
+    );
+    expect(
+      f.standIn.reactions(REPO.owner, REPO.name, { commentId: payload.comment.id }),
+    ).toMatchObject([{ content: "eyes" }]);
+
+    // The repository was fetched with a token for that repository and contents:read only.
+    const clones = f.standIn.tokensIssued().filter((t) => t.permissions.issues === undefined);
+    expect(clones.length).toBeGreaterThan(0);
+    for (const t of clones)
+      expect(t).toMatchObject({
+        repositories: ["acme/widgets"],
+        permissions: PURPOSE_PERMISSIONS.clone,
+      });
+    expect(
+      f.standIn
+        .requests({ path: /git-upload-pack/ })
+        .some((r) => r.auth === "basic" && r.status === 200),
+    ).toBe(true);
+  }, 300_000);
+});
