@@ -14,7 +14,13 @@ import {
   type GitHubRepository,
 } from "./github-user.server";
 import { tokenAssociatedData } from "./auth.server";
-import { clearSessionCookie, destroyUserSessions, readSession, type SessionRecord, type SessionUser } from "./session.server";
+import {
+  clearSessionCookie,
+  destroyUserSessions,
+  readSession,
+  type SessionRecord,
+  type SessionUser,
+} from "./session.server";
 import { requireSignInSettings, type SignInSettings } from "./setup.server";
 
 export const INSTALLATIONS_TTL_MS = 60_000;
@@ -55,10 +61,15 @@ export function forgetViewer(userId?: number): void {
 function userToken(settings: SignInSettings, user: SessionUser): string {
   if (!user.oauthTokenEncrypted) throw new GitHubAuthError("no GitHub token stored for this user");
   try {
-    return decryptSecret(user.oauthTokenEncrypted, settings.encryptionKey, tokenAssociatedData(user.githubId));
+    return decryptSecret(
+      user.oauthTokenEncrypted,
+      settings.encryptionKey,
+      tokenAssociatedData(user.githubId),
+    );
   } catch (error) {
     // ENCRYPTION_KEY changed: the stored token is unusable, so the user signs in again.
-    if (error instanceof DecryptionError) throw new GitHubAuthError("the stored GitHub token cannot be decrypted");
+    if (error instanceof DecryptionError)
+      throw new GitHubAuthError("the stored GitHub token cannot be decrypted");
     throw error;
   }
 }
@@ -74,7 +85,9 @@ async function mirror(list: GitHubInstallation[]): Promise<ViewerInstallation[]>
         id: i.id,
         accountId: i.account!.id,
         accountLogin: i.account!.login,
-        accountType: ["User", "Organization", "Enterprise"].includes(i.account!.type ?? "") ? i.account!.type : "User",
+        accountType: ["User", "Organization", "Enterprise"].includes(i.account!.type ?? "")
+          ? i.account!.type
+          : "User",
         suspendedAt: i.suspended_at ? new Date(i.suspended_at) : null,
       })),
     )
@@ -104,11 +117,14 @@ function entryFor(settings: SignInSettings, user: SessionUser): CacheEntry {
   const existing = cache.get(user.id);
   if (existing && now - existing.at < INSTALLATIONS_TTL_MS) return existing;
   if (cache.size >= MAX_CACHED_USERS) {
-    for (const [id, entry] of cache) if (now - entry.at >= INSTALLATIONS_TTL_MS || cache.size >= MAX_CACHED_USERS) cache.delete(id);
+    for (const [id, entry] of cache)
+      if (now - entry.at >= INSTALLATIONS_TTL_MS || cache.size >= MAX_CACHED_USERS)
+        cache.delete(id);
   }
   const entry: CacheEntry = {
     at: now,
-    installations: (async () => mirror(await fetchUserInstallations(settings.github.apiUrl, userToken(settings, user))))(),
+    installations: (async () =>
+      mirror(await fetchUserInstallations(settings.github.apiUrl, userToken(settings, user))))(),
     repositories: new Map(),
   };
   // A failed lookup is not cached.
@@ -119,21 +135,32 @@ function entryFor(settings: SignInSettings, user: SessionUser): CacheEntry {
   return entry;
 }
 
-export async function viewerInstallations(settings: SignInSettings, user: SessionUser): Promise<ViewerInstallation[]> {
+export async function viewerInstallations(
+  settings: SignInSettings,
+  user: SessionUser,
+): Promise<ViewerInstallation[]> {
   return entryFor(settings, user).installations;
 }
 
 /** The repositories of one of the viewer's installations that GitHub lets them see (cached like the installations). */
-export async function viewerRepositories(viewer: Viewer, installationId: number): Promise<GitHubRepository[]> {
+export async function viewerRepositories(
+  viewer: Viewer,
+  installationId: number,
+): Promise<GitHubRepository[]> {
   if (!viewer.installationIds.has(installationId)) return [];
   const entry = entryFor(viewer.settings, viewer.user);
   const now = Date.now();
   const hit = entry.repositories.get(installationId);
   if (hit && now - hit.at < INSTALLATIONS_TTL_MS) return hit.repositories;
-  const repositories = fetchInstallationRepositories(viewer.settings.github.apiUrl, userToken(viewer.settings, viewer.user), installationId);
+  const repositories = fetchInstallationRepositories(
+    viewer.settings.github.apiUrl,
+    userToken(viewer.settings, viewer.user),
+    installationId,
+  );
   const record = { at: now, repositories };
   repositories.catch(() => {
-    if (entry.repositories.get(installationId) === record) entry.repositories.delete(installationId);
+    if (entry.repositories.get(installationId) === record)
+      entry.repositories.delete(installationId);
   });
   entry.repositories.set(installationId, record);
   return repositories;
@@ -141,7 +168,11 @@ export async function viewerRepositories(viewer: Viewer, installationId: number)
 
 export type ViewerKind = "page" | "json" | "stream";
 
-function unauthenticated(request: Request, kind: ViewerKind, reason: "signin" | "expired"): Response {
+function unauthenticated(
+  request: Request,
+  kind: ViewerKind,
+  reason: "signin" | "expired",
+): Response {
   if (kind !== "page") {
     return Response.json(
       { error: "unauthenticated", message: "Sign in with GitHub first." },
@@ -189,7 +220,11 @@ export async function requireViewer(request: Request, kind: ViewerKind = "page")
 export function notFound(kind: ViewerKind = "page", what = "job"): Response {
   const message = `There is no such ${what}, or it belongs to an installation you do not have access to.`;
   return kind === "page"
-    ? new Response(message, { status: 404, statusText: "Not Found", headers: { "Content-Type": "text/plain; charset=utf-8" } })
+    ? new Response(message, {
+        status: 404,
+        statusText: "Not Found",
+        headers: { "Content-Type": "text/plain; charset=utf-8" },
+      })
     : Response.json({ error: "not_found", message }, { status: 404 });
 }
 
@@ -240,7 +275,11 @@ export function parseJobId(param: string | undefined): number | null {
  * other people's job ids are not confirmed to exist). Jobs without an installation (command-line
  * jobs) are shown to no one here.
  */
-export async function requireJob(viewer: Viewer, param: string | undefined, kind: ViewerKind = "page"): Promise<BisectJob> {
+export async function requireJob(
+  viewer: Viewer,
+  param: string | undefined,
+  kind: ViewerKind = "page",
+): Promise<BisectJob> {
   const id = parseJobId(param);
   if (id === null || viewer.installationIds.size === 0) throw notFound(kind);
   const job = await BisectJob.query(getDb())

@@ -27,7 +27,9 @@ function settings(production: boolean): SignInSettings {
 describe("sign-in cookies", () => {
   it("in production: __Host- names, Secure, HttpOnly, SameSite=Lax, Path=/", async () => {
     const s = settings(true);
-    const session = await sessionCookie(s).serialize("id", { expires: new Date(Date.now() + 60_000) });
+    const session = await sessionCookie(s).serialize("id", {
+      expires: new Date(Date.now() + 60_000),
+    });
     expect(session).toMatch(/^__Host-bb_session=/);
     expect(session).toMatch(/; Secure/);
     expect(session).toMatch(/; HttpOnly/);
@@ -35,11 +37,18 @@ describe("sign-in cookies", () => {
     expect(session).toMatch(/; Path=\//);
     expect(session).not.toMatch(/Domain=/i);
 
-    const start = await beginSignIn(s, new Request("https://bisect.example/auth/github?redirectTo=/dashboard"));
+    const start = await beginSignIn(
+      s,
+      new Request("https://bisect.example/auth/github?redirectTo=/dashboard"),
+    );
     expect(start.status).toBe(302);
     const location = new URL(start.headers.get("Location")!);
-    expect(`${location.origin}${location.pathname}`).toBe("https://ghe.example/login/oauth/authorize");
-    expect(location.searchParams.get("redirect_uri")).toBe("https://bisect.example/auth/github/callback");
+    expect(`${location.origin}${location.pathname}`).toBe(
+      "https://ghe.example/login/oauth/authorize",
+    );
+    expect(location.searchParams.get("redirect_uri")).toBe(
+      "https://bisect.example/auth/github/callback",
+    );
     expect(location.searchParams.get("code_challenge_method")).toBe("S256");
     const cookies = start.headers.getSetCookie();
     const state = cookies.find((c) => c.startsWith("__Host-bb_oauth"))!;
@@ -57,6 +66,8 @@ describe("sign-in cookies", () => {
     expect(session).toMatch(/^bb_session=/);
     expect(session).not.toMatch(/Secure/);
     const start = await beginSignIn(s, new Request("http://localhost:3000/auth/github"));
-    expect(start.headers.getSetCookie().some((c) => c.startsWith("bb_oauth:") && !/Secure/i.test(c))).toBe(true);
+    expect(
+      start.headers.getSetCookie().some((c) => c.startsWith("bb_oauth:") && !/Secure/i.test(c)),
+    ).toBe(true);
   });
 });

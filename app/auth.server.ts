@@ -33,7 +33,11 @@ export async function upsertUser(
       login: profile.login,
       name: profile.name ?? null,
       avatarUrl: profile.avatar_url ?? null,
-      oauthTokenEncrypted: encryptSecret(accessToken, settings.encryptionKey, tokenAssociatedData(profile.id)),
+      oauthTokenEncrypted: encryptSecret(
+        accessToken,
+        settings.encryptionKey,
+        tokenAssociatedData(profile.id),
+      ),
       lastLoginAt: new Date(),
     })
     .onConflict("githubId")
@@ -69,7 +73,9 @@ function buildAuthenticator(settings: SignInSettings): Authenticator<number> {
       // GitHub reports a failed exchange as 200 with an `error` field.
       const data = tokens.data as { error?: unknown; error_description?: unknown };
       if (typeof data.error === "string") {
-        throw new SignInError(`GitHub refused the sign-in (${typeof data.error_description === "string" ? data.error_description : data.error}).`);
+        throw new SignInError(
+          `GitHub refused the sign-in (${typeof data.error_description === "string" ? data.error_description : data.error}).`,
+        );
       }
       const accessToken = tokens.accessToken();
       const profile = await fetchProfile(github.apiUrl, accessToken);
@@ -108,7 +114,10 @@ function returnCookie(settings: SignInSettings): Cookie {
 export async function beginSignIn(settings: SignInSettings, request: Request): Promise<Response> {
   const returnTo = safeRedirect(new URL(request.url).searchParams.get("redirectTo"));
   try {
-    await authenticator(settings).authenticate(STRATEGY, new Request(new URL("/auth/github", settings.publicUrl), { headers: request.headers }));
+    await authenticator(settings).authenticate(
+      STRATEGY,
+      new Request(new URL("/auth/github", settings.publicUrl), { headers: request.headers }),
+    );
   } catch (thrown) {
     if (thrown instanceof Response && thrown.status >= 300 && thrown.status < 400) {
       const headers = new Headers(thrown.headers);
@@ -128,7 +137,10 @@ function clearStateCookies(settings: SignInSettings, request: Request, headers: 
   for (const part of header.split(";")) {
     const cookie = part.trim().split("=")[0] ?? "";
     if (cookie.startsWith(name) && /^[\w:-]+$/.test(cookie)) {
-      headers.append("Set-Cookie", `${cookie}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${settings.production ? "; Secure" : ""}`);
+      headers.append(
+        "Set-Cookie",
+        `${cookie}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${settings.production ? "; Secure" : ""}`,
+      );
     }
   }
 }
@@ -137,7 +149,11 @@ function clearStateCookies(settings: SignInSettings, request: Request, headers: 
  * Completes the OAuth flow: checks state and PKCE, exchanges the code, stores the user, and starts
  * a new session (any earlier one of this browser is deleted: the id is renewed at sign-in).
  */
-export async function completeSignIn(settings: SignInSettings, request: Request, client: ClientInfo): Promise<Response> {
+export async function completeSignIn(
+  settings: SignInSettings,
+  request: Request,
+  client: ClientInfo,
+): Promise<Response> {
   let userId: number;
   try {
     userId = await authenticator(settings).authenticate(STRATEGY, request);
@@ -151,7 +167,10 @@ export async function completeSignIn(settings: SignInSettings, request: Request,
   clearStateCookies(settings, request, headers);
   const stored: unknown = await returnCookie(settings).parse(request.headers.get("Cookie"));
   const returnTo = safeRedirect(typeof stored === "string" ? stored : null);
-  headers.append("Set-Cookie", await returnCookie(settings).serialize("", { maxAge: 0, expires: new Date(0) }));
+  headers.append(
+    "Set-Cookie",
+    await returnCookie(settings).serialize("", { maxAge: 0, expires: new Date(0) }),
+  );
   return redirect(returnTo, { headers });
 }
 
@@ -166,7 +185,8 @@ export const SIGN_IN_FAILURES: Record<SignInFailure, string> = {
 };
 
 export function failureCode(error: unknown): SignInFailure {
-  if (error instanceof OAuth2RequestError) return error.code === "access_denied" ? "denied" : "github";
+  if (error instanceof OAuth2RequestError)
+    return error.code === "access_denied" ? "denied" : "github";
   if (error instanceof SignInError || error instanceof GitHubApiError) return "github";
   // Missing or mismatched state: a stale tab, a replayed link, or a forged callback.
   if (error instanceof ReferenceError || error instanceof RangeError) return "state";
@@ -176,13 +196,24 @@ export function failureCode(error: unknown): SignInFailure {
 function signInFailure(error: unknown): Response {
   const code = failureCode(error);
   if (code === "failed" || code === "github") {
-    console.error(JSON.stringify({ level: "warn", component: "web", message: "sign-in failed", error: error instanceof Error ? error.message : String(error) }));
+    console.error(
+      JSON.stringify({
+        level: "warn",
+        component: "web",
+        message: "sign-in failed",
+        error: error instanceof Error ? error.message : String(error),
+      }),
+    );
   }
   return redirect(`/login?error=${code}`, { headers: { "Cache-Control": "no-store" } });
 }
 
 /** Signs out: deletes the session and clears its cookie. */
-export async function signOut(settings: SignInSettings, request: Request, to = "/"): Promise<Response> {
+export async function signOut(
+  settings: SignInSettings,
+  request: Request,
+  to = "/",
+): Promise<Response> {
   const headers = new Headers({ "Cache-Control": "no-store" });
   headers.append("Set-Cookie", await destroySession(settings, request));
   return redirect(to, { headers });

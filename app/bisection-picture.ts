@@ -56,7 +56,13 @@ interface Graph {
 function asGraph(value: unknown): Graph | null {
   if (!value || typeof value !== "object") return null;
   const g = value as Partial<Graph>;
-  if (typeof g.good !== "string" || typeof g.bad !== "string" || !g.commits || typeof g.commits !== "object") return null;
+  if (
+    typeof g.good !== "string" ||
+    typeof g.bad !== "string" ||
+    !g.commits ||
+    typeof g.commits !== "object"
+  )
+    return null;
   return g as Graph;
 }
 
@@ -71,7 +77,8 @@ interface Layout {
 /** Commits reachable from bad inside the graph, numbered parents before children (bad last). */
 function layout(graph: Graph, firstParent: boolean): Layout {
   const commits = graph.commits;
-  const has = (sha: string) => sha !== graph.good && Object.prototype.hasOwnProperty.call(commits, sha);
+  const has = (sha: string) =>
+    sha !== graph.good && Object.prototype.hasOwnProperty.call(commits, sha);
   const parentList = (sha: string): string[] => {
     const p = commits[sha]?.parents;
     return Array.isArray(p) ? p : [];
@@ -139,7 +146,9 @@ export function bisectionPicture(input: PictureInput, columns = 120): Picture {
         round,
         candidates: 0,
         segments: [],
-        probes: input.steps.filter((s) => s.round === round).map((s) => ({ sha: s.sha, column: -1, verdict: s.verdict ?? "pending" })),
+        probes: input.steps
+          .filter((s) => s.round === round)
+          .map((s) => ({ sha: s.sha, column: -1, verdict: s.verdict ?? "pending" })),
       })),
     };
   }

@@ -33,13 +33,26 @@ describe("encryptSecret / decryptSecret", () => {
       bytes[0] = bytes[0]! ^ 1;
       return bytes.toString("base64url");
     };
-    expect(() => decryptSecret([v, flip(iv), tag, data].join("."), key, "user:1")).toThrow(DecryptionError);
-    expect(() => decryptSecret([v, iv, flip(tag), data].join("."), key, "user:1")).toThrow(DecryptionError);
-    expect(() => decryptSecret([v, iv, tag, flip(data)].join("."), key, "user:1")).toThrow(DecryptionError);
+    expect(() => decryptSecret([v, flip(iv), tag, data].join("."), key, "user:1")).toThrow(
+      DecryptionError,
+    );
+    expect(() => decryptSecret([v, iv, flip(tag), data].join("."), key, "user:1")).toThrow(
+      DecryptionError,
+    );
+    expect(() => decryptSecret([v, iv, tag, flip(data)].join("."), key, "user:1")).toThrow(
+      DecryptionError,
+    );
   });
 
   it("refuses malformed values and unknown versions", () => {
-    for (const bad of ["", "secret", "v1.a.b", "v2.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA.AA", "v1.!!.??.**", "v1.AAAA.AAAAAAAAAAAAAAAAAAAAAA.AA"]) {
+    for (const bad of [
+      "",
+      "secret",
+      "v1.a.b",
+      "v2.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA.AA",
+      "v1.!!.??.**",
+      "v1.AAAA.AAAAAAAAAAAAAAAAAAAAAA.AA",
+    ]) {
       expect(() => decryptSecret(bad, key)).toThrow(DecryptionError);
     }
   });

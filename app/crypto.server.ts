@@ -19,7 +19,8 @@ export class DecryptionError extends Error {
 /** The 32-byte key from its base64 form (ENCRYPTION_KEY). */
 export function parseEncryptionKey(base64: string): Buffer {
   const key = Buffer.from(base64, "base64");
-  if (key.length !== KEY_BYTES) throw new Error(`the encryption key must be ${KEY_BYTES} bytes, base64-encoded`);
+  if (key.length !== KEY_BYTES)
+    throw new Error(`the encryption key must be ${KEY_BYTES} bytes, base64-encoded`);
   return key;
 }
 
@@ -34,26 +35,39 @@ export function encryptSecret(plaintext: string, key: Buffer, associatedData?: s
   if (associatedData !== undefined) cipher.setAAD(Buffer.from(associatedData, "utf8"));
   const data = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
   const tag = cipher.getAuthTag();
-  return [VERSION, iv.toString("base64url"), tag.toString("base64url"), data.toString("base64url")].join(".");
+  return [
+    VERSION,
+    iv.toString("base64url"),
+    tag.toString("base64url"),
+    data.toString("base64url"),
+  ].join(".");
 }
 
 /** The plaintext, or a DecryptionError when the value is malformed, altered, or from another key or row. */
 export function decryptSecret(stored: string, key: Buffer, associatedData?: string): string {
   checkKey(key);
   const parts = stored.split(".");
-  if (parts.length !== 4 || parts[0] !== VERSION) throw new DecryptionError("not an encrypted value of a known version");
+  if (parts.length !== 4 || parts[0] !== VERSION)
+    throw new DecryptionError("not an encrypted value of a known version");
   const [, ivText, tagText, dataText] = parts as [string, string, string, string];
   const b64url = /^[A-Za-z0-9_-]*$/;
-  if (!b64url.test(ivText) || !b64url.test(tagText) || !b64url.test(dataText)) throw new DecryptionError("malformed encrypted value");
+  if (!b64url.test(ivText) || !b64url.test(tagText) || !b64url.test(dataText))
+    throw new DecryptionError("malformed encrypted value");
   const iv = Buffer.from(ivText, "base64url");
   const tag = Buffer.from(tagText, "base64url");
-  if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) throw new DecryptionError("malformed encrypted value");
+  if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES)
+    throw new DecryptionError("malformed encrypted value");
   try {
     const decipher = createDecipheriv("aes-256-gcm", key, iv, { authTagLength: TAG_BYTES });
     if (associatedData !== undefined) decipher.setAAD(Buffer.from(associatedData, "utf8"));
     decipher.setAuthTag(tag);
-    return Buffer.concat([decipher.update(Buffer.from(dataText, "base64url")), decipher.final()]).toString("utf8");
+    return Buffer.concat([
+      decipher.update(Buffer.from(dataText, "base64url")),
+      decipher.final(),
+    ]).toString("utf8");
   } catch {
-    throw new DecryptionError("the value does not decrypt with this key (altered, or encrypted with another key)");
+    throw new DecryptionError(
+      "the value does not decrypt with this key (altered, or encrypted with another key)",
+    );
   }
 }

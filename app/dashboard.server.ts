@@ -1,7 +1,13 @@
 // The dashboard's reads: jobs (filtered, paginated), usage against the plan, one job with its steps.
 // Every function takes a Viewer and only ever reads inside `viewer.installationIds`.
 import { z } from "zod";
-import { FINAL_STATUSES, JOB_STATUSES, monthOf, type BisectJob, type JobStatus } from "../db/models";
+import {
+  FINAL_STATUSES,
+  JOB_STATUSES,
+  monthOf,
+  type BisectJob,
+  type JobStatus,
+} from "../db/models";
 import { viewerRepositories, type Viewer } from "./access.server";
 import { bisectionPicture, type Picture } from "./bisection-picture";
 import { getDb } from "./db.server";
@@ -137,11 +143,15 @@ export interface InstallationUsage {
 /** The first days of the last `count` months (UTC), oldest first. */
 export function lastMonths(now: Date, count: number): string[] {
   const months: string[] = [];
-  for (let k = count - 1; k >= 0; k--) months.push(monthOf(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - k, 1))));
+  for (let k = count - 1; k >= 0; k--)
+    months.push(monthOf(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - k, 1))));
   return months;
 }
 
-export async function usageByInstallation(viewer: Viewer, now = new Date()): Promise<InstallationUsage[]> {
+export async function usageByInstallation(
+  viewer: Viewer,
+  now = new Date(),
+): Promise<InstallationUsage[]> {
   if (viewer.installations.length === 0) return [];
   const db = getDb();
   const ids = viewer.installations.map((i) => i.id);
@@ -150,10 +160,25 @@ export async function usageByInstallation(viewer: Viewer, now = new Date()): Pro
     db("installations as i")
       .join("rateLimits as p", "p.tier", "i.tier")
       .whereIn("i.id", ids)
-      .select("i.id", "i.tier", "p.jobsPerMonth", "p.maxDurationSeconds", "p.maxConcurrent") as Promise<
-      Array<{ id: number; tier: string; jobsPerMonth: number | null; maxDurationSeconds: number; maxConcurrent: number }>
+      .select(
+        "i.id",
+        "i.tier",
+        "p.jobsPerMonth",
+        "p.maxDurationSeconds",
+        "p.maxConcurrent",
+      ) as Promise<
+      Array<{
+        id: number;
+        tier: string;
+        jobsPerMonth: number | null;
+        maxDurationSeconds: number;
+        maxConcurrent: number;
+      }>
     >,
-    db("usageStats").whereIn("installationId", ids).where("month", ">=", months[0]!).select("installationId", "month", "jobs", "computeSeconds") as Promise<
+    db("usageStats")
+      .whereIn("installationId", ids)
+      .where("month", ">=", months[0]!)
+      .select("installationId", "month", "jobs", "computeSeconds") as Promise<
       Array<{ installationId: number; month: string; jobs: number; computeSeconds: number }>
     >,
     db("bisectJobs")
@@ -169,7 +194,11 @@ export async function usageByInstallation(viewer: Viewer, now = new Date()): Pro
     const plan = planOf.get(inst.id);
     const history = months.map((month) => {
       const row = usage.find((u) => u.installationId === inst.id && u.month === month);
-      return { month: month.slice(0, 7), jobs: row?.jobs ?? 0, computeMinutes: Math.round((row?.computeSeconds ?? 0) / 60) };
+      return {
+        month: month.slice(0, 7),
+        jobs: row?.jobs ?? 0,
+        computeMinutes: Math.round((row?.computeSeconds ?? 0) / 60),
+      };
     });
     return {
       installationId: inst.id,
@@ -239,7 +268,9 @@ const trimSha = (s: string | null) => (s ? s.trim() : null);
 export async function jobWithSteps(job: BisectJob): Promise<{ job: JobView; steps: StepView[] }> {
   const db = getDb();
   const [repository, steps] = await Promise.all([
-    job.repositoryId ? db("repositories").where({ id: job.repositoryId }).first("owner", "name") : Promise.resolve(undefined),
+    job.repositoryId
+      ? db("repositories").where({ id: job.repositoryId }).first("owner", "name")
+      : Promise.resolve(undefined),
     db("bisectSteps as s")
       .leftJoin("runnerHosts as h", "h.id", "s.runnerHostId")
       .where("s.bisectJobId", job.id)
@@ -268,7 +299,13 @@ export async function jobWithSteps(job: BisectJob): Promise<{ job: JobView; step
       outcome: job.outcome,
       source: job.source,
       installationId: job.installationId!,
-      repository: repository ? { owner: repository.owner, name: repository.name, fullName: `${repository.owner}/${repository.name}` } : null,
+      repository: repository
+        ? {
+            owner: repository.owner,
+            name: repository.name,
+            fullName: `${repository.owner}/${repository.name}`,
+          }
+        : null,
       issueNumber: job.issueNumber,
       requesterLogin: job.requesterLogin,
       goodRef: job.goodRef,
@@ -286,7 +323,9 @@ export async function jobWithSteps(job: BisectJob): Promise<{ job: JobView; step
       error: job.error,
       rounds: job.rounds,
       retryOfJobId: job.retryOfJobId,
-      durationMs: job.startedAt ? (job.finishedAt ?? new Date()).getTime() - job.startedAt.getTime() : null,
+      durationMs: job.startedAt
+        ? (job.finishedAt ?? new Date()).getTime() - job.startedAt.getTime()
+        : null,
       createdAt: job.createdAt.toISOString(),
       startedAt: iso(job.startedAt),
       finishedAt: iso(job.finishedAt),
@@ -316,7 +355,9 @@ const pictures = new Map<string, Picture>();
 const MAX_PICTURES = 64;
 
 /** The job, its steps and the picture of its bisection, for the job page. */
-export async function jobPage(job: BisectJob): Promise<{ job: JobView; steps: StepView[]; picture: Picture; version: string }> {
+export async function jobPage(
+  job: BisectJob,
+): Promise<{ job: JobView; steps: StepView[]; picture: Picture; version: string }> {
   // The version is read first: anything written later changes it, and the page updates again.
   const version = await jobVersion(job.id);
   const { job: view, steps } = await jobWithSteps(job);
@@ -324,7 +365,11 @@ export async function jobPage(job: BisectJob): Promise<{ job: JobView; steps: St
   let picture = pictures.get(key);
   if (!picture) {
     const row = await getDb()("bisectJobs").where({ id: job.id }).first("graph");
-    const options = view.options as { firstParent?: boolean; runs?: number; failThreshold?: number };
+    const options = view.options as {
+      firstParent?: boolean;
+      runs?: number;
+      failThreshold?: number;
+    };
     picture = bisectionPicture({
       graph: row?.graph ?? null,
       firstParent: options.firstParent === true,
@@ -343,7 +388,9 @@ export async function jobPage(job: BisectJob): Promise<{ job: JobView; steps: St
  * is written (updated_at is kept by a trigger). The live-update stream compares it every second.
  */
 export async function jobVersion(jobId: number): Promise<string> {
-  const { rows } = await getDb().raw<{ rows: Array<{ status: string; updated: Date | null; steps: number; touched: Date | null }> }>(
+  const { rows } = await getDb().raw<{
+    rows: Array<{ status: string; updated: Date | null; steps: number; touched: Date | null }>;
+  }>(
     // Single-word aliases: raw results keep the column names as written.
     `select j.status, j.updated_at as updated, s.steps, s.touched
        from bisect_jobs j,
@@ -353,7 +400,9 @@ export async function jobVersion(jobId: number): Promise<string> {
   );
   const row = rows[0];
   if (!row) return "gone";
-  return [row.status, row.updated?.getTime() ?? 0, row.steps, row.touched?.getTime() ?? 0].join(":");
+  return [row.status, row.updated?.getTime() ?? 0, row.steps, row.touched?.getTime() ?? 0].join(
+    ":",
+  );
 }
 
 export function isFinalStatus(status: string): boolean {
@@ -381,7 +430,15 @@ export async function installationsWithRepositories(viewer: Viewer): Promise<Ins
           .map((r) => ({ id: r.id, fullName: r.full_name, private: r.private }))
           .sort((a, b) => a.fullName.localeCompare(b.fullName));
       } catch (error) {
-        console.error(JSON.stringify({ level: "warn", component: "web", message: "repositories lookup failed", installationId: inst.id, error: String(error) }));
+        console.error(
+          JSON.stringify({
+            level: "warn",
+            component: "web",
+            message: "repositories lookup failed",
+            installationId: inst.id,
+            error: String(error),
+          }),
+        );
         repositories = null;
       }
       return { ...inst, repositories };
@@ -392,7 +449,11 @@ export async function installationsWithRepositories(viewer: Viewer): Promise<Ins
 /** Everything /dashboard shows. */
 export async function dashboardOverview(viewer: Viewer, params: URLSearchParams) {
   const filters = parseJobFilters(params);
-  const [installations, usage, page] = await Promise.all([installationsWithRepositories(viewer), usageByInstallation(viewer), listJobs(viewer, filters)]);
+  const [installations, usage, page] = await Promise.all([
+    installationsWithRepositories(viewer),
+    usageByInstallation(viewer),
+    listJobs(viewer, filters),
+  ]);
   const repositoryOptions = installations
     .flatMap((i) => i.repositories ?? [])
     .sort((a, b) => a.fullName.localeCompare(b.fullName))

@@ -10,7 +10,10 @@ export function getDb(): Knex {
   if (!holder.__bisectKnex) {
     const config = getConfig();
     if (!config.DATABASE_URL) throw new Error("DATABASE_URL is not set");
-    holder.__bisectKnex = createKnex(config.DATABASE_URL, { poolMax: config.DATABASE_POOL_MAX, applicationName: "bisect-bot-web" });
+    holder.__bisectKnex = createKnex(config.DATABASE_URL, {
+      poolMax: config.DATABASE_POOL_MAX,
+      applicationName: "bisect-bot-web",
+    });
     Model.knex(holder.__bisectKnex);
   }
   return holder.__bisectKnex;

@@ -21,20 +21,32 @@ export default function handleRequest(
   const nonce = typeof loadContext?.cspNonce === "string" ? loadContext.cspNonce : undefined;
   return new Promise((resolve, reject) => {
     let shellRendered = false;
+    // Aborts a render still streaming after ABORT_DELAY; cleared once it is complete, so finished
+    // responses are not kept alive by their timers for those seconds.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let settled = false;
     const { pipe, abort } = renderToPipeableStream(
       <NonceContext.Provider value={nonce}>
-        <RemixServer context={remixContext} url={request.url} abortDelay={ABORT_DELAY} nonce={nonce} />
+        <RemixServer
+          context={remixContext}
+          url={request.url}
+          abortDelay={ABORT_DELAY}
+          nonce={nonce}
+        />
       </NonceContext.Provider>,
       {
         nonce,
-        [waitForAll ? "onAllReady" : "onShellReady"]() {
-          shellRendered = true;
-          const body = new PassThrough();
-          responseHeaders.set("Content-Type", "text/html; charset=utf-8");
-          resolve(new Response(createReadableStreamFromReadable(body), { headers: responseHeaders, status: responseStatusCode }));
-          pipe(body);
+        onAllReady() {
+          settled = true;
+          clearTimeout(timer);
+          if (waitForAll) ready();
+        },
+        onShellReady() {
+          if (!waitForAll) ready();
         },
         onShellError(error: unknown) {
+          settled = true;
+          clearTimeout(timer);
           reject(error);
         },
         onError(error: unknown) {
@@ -43,6 +55,18 @@ export default function handleRequest(
         },
       },
     );
-    setTimeout(abort, ABORT_DELAY);
+    function ready() {
+      shellRendered = true;
+      const body = new PassThrough();
+      responseHeaders.set("Content-Type", "text/html; charset=utf-8");
+      resolve(
+        new Response(createReadableStreamFromReadable(body), {
+          headers: responseHeaders,
+          status: responseStatusCode,
+        }),
+      );
+      pipe(body);
+    }
+    if (!settled) timer = setTimeout(abort, ABORT_DELAY);
   });
 }

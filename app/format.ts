@@ -31,7 +31,20 @@ export function plural(n: number, one: string, many = `${one}s`): string {
 
 /** `2026-11` → `Nov 2026` (UTC, fixed English so server and browser agree). */
 export function monthLabel(month: string, withYear = true): string {
-  const names = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const names = [
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+  ];
   const [y, m] = month.split("-");
   const name = names[Number(m) - 1] ?? month;
   return withYear ? `${name} ${y}` : name;

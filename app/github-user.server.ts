@@ -29,7 +29,11 @@ const profileSchema = z.object({
 });
 export type GitHubProfile = z.output<typeof profileSchema>;
 
-const accountSchema = z.object({ id: z.number().int(), login: z.string(), type: z.string().optional() });
+const accountSchema = z.object({
+  id: z.number().int(),
+  login: z.string(),
+  type: z.string().optional(),
+});
 
 const installationSchema = z.object({
   id: z.number().int().positive(),
@@ -51,10 +55,15 @@ const repositorySchema = z.object({
 });
 export type GitHubRepository = z.output<typeof repositorySchema>;
 
-async function request(apiUrl: string, token: string, path: string): Promise<{ body: unknown; next: string | null }> {
+async function request(
+  apiUrl: string,
+  token: string,
+  path: string,
+): Promise<{ body: unknown; next: string | null }> {
   const url = path.startsWith("http") ? path : `${apiUrl}${path}`;
   // The token only ever goes to the configured API (a pagination link elsewhere is not followed).
-  if (new URL(url).origin !== new URL(apiUrl).origin) throw new GitHubApiError("GitHub sent a link to another host", 502);
+  if (new URL(url).origin !== new URL(apiUrl).origin)
+    throw new GitHubApiError("GitHub sent a link to another host", 502);
   let response: Response;
   try {
     response = await fetch(url, {
@@ -67,7 +76,10 @@ async function request(apiUrl: string, token: string, path: string): Promise<{ b
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
   } catch (error) {
-    throw new GitHubApiError(`GitHub could not be reached (${error instanceof Error ? error.message : "network error"})`, 502);
+    throw new GitHubApiError(
+      `GitHub could not be reached (${error instanceof Error ? error.message : "network error"})`,
+      502,
+    );
   }
   if (response.status === 401) {
     await response.body?.cancel();
@@ -75,7 +87,10 @@ async function request(apiUrl: string, token: string, path: string): Promise<{ b
   }
   if (!response.ok) {
     await response.body?.cancel();
-    throw new GitHubApiError(`GitHub answered ${response.status} to GET ${new URL(url).pathname}`, response.status);
+    throw new GitHubApiError(
+      `GitHub answered ${response.status} to GET ${new URL(url).pathname}`,
+      response.status,
+    );
   }
   return { body: await response.json(), next: nextLink(response.headers.get("link")) };
 }
@@ -101,8 +116,16 @@ export async function fetchProfile(apiUrl: string, token: string): Promise<GitHu
   return parse(profileSchema, body, "user profile");
 }
 
-async function paginated<T>(apiUrl: string, token: string, first: string, key: string, item: z.ZodType<T>): Promise<T[]> {
-  const pageSchema = z.object({ [key]: z.array(item) }) as unknown as z.ZodType<Record<string, T[]>>;
+async function paginated<T>(
+  apiUrl: string,
+  token: string,
+  first: string,
+  key: string,
+  item: z.ZodType<T>,
+): Promise<T[]> {
+  const pageSchema = z.object({ [key]: z.array(item) }) as unknown as z.ZodType<
+    Record<string, T[]>
+  >;
   const items: T[] = [];
   let next: string | null = first;
   for (let page = 0; next && page < MAX_PAGES; page++) {
@@ -114,11 +137,30 @@ async function paginated<T>(apiUrl: string, token: string, first: string, key: s
 }
 
 /** `GET /user/installations`: the app's installations this user can see. */
-export function fetchUserInstallations(apiUrl: string, token: string): Promise<GitHubInstallation[]> {
-  return paginated(apiUrl, token, "/user/installations?per_page=100", "installations", installationSchema);
+export function fetchUserInstallations(
+  apiUrl: string,
+  token: string,
+): Promise<GitHubInstallation[]> {
+  return paginated(
+    apiUrl,
+    token,
+    "/user/installations?per_page=100",
+    "installations",
+    installationSchema,
+  );
 }
 
 /** `GET /user/installations/:id/repositories`: that installation's repositories this user can see. */
-export function fetchInstallationRepositories(apiUrl: string, token: string, installationId: number): Promise<GitHubRepository[]> {
-  return paginated(apiUrl, token, `/user/installations/${installationId}/repositories?per_page=100`, "repositories", repositorySchema);
+export function fetchInstallationRepositories(
+  apiUrl: string,
+  token: string,
+  installationId: number,
+): Promise<GitHubRepository[]> {
+  return paginated(
+    apiUrl,
+    token,
+    `/user/installations/${installationId}/repositories?per_page=100`,
+    "repositories",
+    repositorySchema,
+  );
 }

@@ -14,24 +14,48 @@ export type JobIntent = z.output<typeof intentSchema>;
 export function parseIntent(value: FormDataEntryValue | null): JobIntent {
   const parsed = intentSchema.safeParse(value);
   if (!parsed.success) {
-    throw new Response("Unknown action: use the Cancel or Re-run button.", { status: 400, statusText: "Bad Request", headers: { "Content-Type": "text/plain; charset=utf-8" } });
+    throw new Response("Unknown action: use the Cancel or Re-run button.", {
+      status: 400,
+      statusText: "Bad Request",
+      headers: { "Content-Type": "text/plain; charset=utf-8" },
+    });
   }
   return parsed.data;
 }
 
 /** Runs the action and answers with a redirect (POST → redirect → GET), leaving a notice for the next page. */
-export async function performJobAction(viewer: Viewer, job: BisectJob, intent: JobIntent, ip: string | null): Promise<Response> {
+export async function performJobAction(
+  viewer: Viewer,
+  job: BisectJob,
+  intent: JobIntent,
+  ip: string | null,
+): Promise<Response> {
   const db = getDb();
   const actor = { login: viewer.user.login, id: viewer.user.githubId, ip };
   if (intent === "cancel") {
-    const cancelled = await cancelJob(db, job.id, actor, `cancelled by ${viewer.user.login} from the dashboard`);
-    await setFlash(viewer.session, cancelled ? `Job #${job.id} is cancelled; its running containers are being stopped.` : `Job #${job.id} had already ended.`);
+    const cancelled = await cancelJob(
+      db,
+      job.id,
+      actor,
+      `cancelled by ${viewer.user.login} from the dashboard`,
+    );
+    await setFlash(
+      viewer.session,
+      cancelled
+        ? `Job #${job.id} is cancelled; its running containers are being stopped.`
+        : `Job #${job.id} had already ended.`,
+    );
     return redirect(`/dashboard/jobs/${job.id}`);
   }
   const installation = viewer.installations.find((i) => i.id === job.installationId);
-  const row = await db("installations").where({ id: job.installationId }).first("suspendedAt", "deletedAt");
+  const row = await db("installations")
+    .where({ id: job.installationId })
+    .first("suspendedAt", "deletedAt");
   if (!installation || installation.suspended || row?.suspendedAt || row?.deletedAt) {
-    await setFlash(viewer.session, "This installation is suspended or removed, so jobs cannot be re-run.");
+    await setFlash(
+      viewer.session,
+      "This installation is suspended or removed, so jobs cannot be re-run.",
+    );
     return redirect(`/dashboard/jobs/${job.id}`);
   }
   const retry = await retryJob(db, job.id, actor);

@@ -12,7 +12,12 @@ export interface StreamOptions {
 
 const encoder = new TextEncoder();
 
-export function jobEventStream(jobId: number, since: string | null, signal: AbortSignal, options: StreamOptions = {}): Response {
+export function jobEventStream(
+  jobId: number,
+  since: string | null,
+  signal: AbortSignal,
+  options: StreamOptions = {},
+): Response {
   const pollMs = options.pollMs ?? 1000;
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   const maxLifetimeMs = options.maxLifetimeMs ?? 10 * 60_000;
@@ -60,7 +65,15 @@ export function jobEventStream(jobId: number, since: string | null, signal: Abor
           if (Date.now() - lastSent >= heartbeatMs) send(": still here\n\n");
           if (Date.now() - started >= maxLifetimeMs) return close();
         } catch (error) {
-          console.error(JSON.stringify({ level: "warn", component: "web", message: "job event stream failed", jobId, error: String(error) }));
+          console.error(
+            JSON.stringify({
+              level: "warn",
+              component: "web",
+              message: "job event stream failed",
+              jobId,
+              error: String(error),
+            }),
+          );
           return close();
         }
         timer = setTimeout(() => void tick(), pollMs);

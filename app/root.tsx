@@ -1,5 +1,14 @@
 import type { LinksFunction } from "@remix-run/node";
-import { isRouteErrorResponse, Link, Links, Meta, Outlet, Scripts, ScrollRestoration, useRouteError } from "@remix-run/react";
+import {
+  isRouteErrorResponse,
+  Link,
+  Links,
+  Meta,
+  Outlet,
+  Scripts,
+  ScrollRestoration,
+  useRouteError,
+} from "@remix-run/react";
 import type { ReactNode } from "react";
 import { useNonce } from "./nonce";
 
@@ -57,7 +66,9 @@ const HINTS: Record<number, string> = {
 export function ErrorBoundary() {
   const error = useRouteError();
   const response = isRouteErrorResponse(error) ? error : null;
-  const title = response ? `${response.status} ${response.statusText || "Error"}` : "Something went wrong";
+  const title = response
+    ? `${response.status} ${response.statusText || "Error"}`
+    : "Something went wrong";
   const detail = response
     ? typeof response.data === "string" && response.data.length > 0
       ? response.data
@@ -69,7 +80,9 @@ export function ErrorBoundary() {
       <p>{detail}</p>
       <p className="actions">
         <Link to="/">Start page</Link>
-        {response?.status === 404 || response?.status === 403 ? <Link to="/dashboard">Dashboard</Link> : null}
+        {response?.status === 404 || response?.status === 403 ? (
+          <Link to="/dashboard">Dashboard</Link>
+        ) : null}
       </p>
     </section>
   );

@@ -8,7 +8,10 @@ const MAX_LENGTH = 2048;
  * Refused: anything not starting with a single `/`, `//host` and `/\host` (browsers read both as
  * another host), any backslash, scheme or control character, and over-long values.
  */
-export function safeRedirect(to: FormDataEntryValue | string | null | undefined, fallback = "/dashboard"): string {
+export function safeRedirect(
+  to: FormDataEntryValue | string | null | undefined,
+  fallback = "/dashboard",
+): string {
   if (typeof to !== "string" || to.length === 0 || to.length > MAX_LENGTH) return fallback;
   if (!to.startsWith("/") || to.startsWith("//") || to.includes("\\")) return fallback;
   // eslint-disable-next-line no-control-regex

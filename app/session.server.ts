@@ -19,7 +19,10 @@ export interface SessionPolicy {
   idleTimeoutMs: number;
   absoluteTimeoutMs: number;
 }
-export const DEFAULT_SESSION_POLICY: SessionPolicy = { idleTimeoutMs: IDLE_TIMEOUT_MS, absoluteTimeoutMs: ABSOLUTE_TIMEOUT_MS };
+export const DEFAULT_SESSION_POLICY: SessionPolicy = {
+  idleTimeoutMs: IDLE_TIMEOUT_MS,
+  absoluteTimeoutMs: ABSOLUTE_TIMEOUT_MS,
+};
 
 export interface SessionUser {
   id: number;
@@ -114,7 +117,11 @@ async function cookieSessionId(settings: SignInSettings, request: Request): Prom
 }
 
 /** Whether a session has run out, by either timeout. */
-export function sessionExpired(session: Pick<SessionRecord, "createdAt" | "lastSeenAt" | "expiresAt">, now: Date, policy: SessionPolicy): boolean {
+export function sessionExpired(
+  session: Pick<SessionRecord, "createdAt" | "lastSeenAt" | "expiresAt">,
+  now: Date,
+  policy: SessionPolicy,
+): boolean {
   const t = now.getTime();
   return (
     t >= session.expiresAt.getTime() ||
@@ -183,7 +190,10 @@ export async function readSession(
 /** Deletes this request's session, if any; returns the Set-Cookie value that clears the cookie. */
 export async function destroySession(settings: SignInSettings, request: Request): Promise<string> {
   const id = await cookieSessionId(settings, request);
-  if (id) await getDb()("sessions").where({ id: hashId(id) }).delete();
+  if (id)
+    await getDb()("sessions")
+      .where({ id: hashId(id) })
+      .delete();
   return clearSessionCookie(settings);
 }
 
@@ -198,7 +208,9 @@ export async function destroyUserSessions(userId: number): Promise<void> {
 
 /** A notice for the next page this session shows (after a redirect). */
 export async function setFlash(session: SessionRecord, message: string): Promise<void> {
-  await getDb()("sessions").where({ id: session.id }).update({ flash: message.slice(0, 500) });
+  await getDb()("sessions")
+    .where({ id: session.id })
+    .update({ flash: message.slice(0, 500) });
 }
 
 /** The pending notice, cleared as it is read. */
@@ -219,10 +231,13 @@ export function csrfTokenMatches(session: SessionRecord, submitted: unknown): bo
 /** Throws 403 unless the form carries this session's CSRF token (field `csrf`). */
 export function requireCsrf(session: SessionRecord, form: FormData): void {
   if (!csrfTokenMatches(session, form.get("csrf"))) {
-    throw new Response("This form has expired or did not come from this site. Go back, reload the page and try again.", {
-      status: 403,
-      statusText: "Forbidden",
-      headers: { "Content-Type": "text/plain; charset=utf-8" },
-    });
+    throw new Response(
+      "This form has expired or did not come from this site. Go back, reload the page and try again.",
+      {
+        status: 403,
+        statusText: "Forbidden",
+        headers: { "Content-Type": "text/plain; charset=utf-8" },
+      },
+    );
   }
 }

@@ -50,8 +50,15 @@ export function requireSignInSettings(kind: "page" | "json" = "page"): SignInSet
   const settings = signInSettings(config);
   if (settings) return settings;
   const message = setupExplanation(signInMissing(config));
-  const init = { status: 503, statusText: "Service Unavailable", headers: { "Cache-Control": "no-store", "Retry-After": "3600" } };
+  const init = {
+    status: 503,
+    statusText: "Service Unavailable",
+    headers: { "Cache-Control": "no-store", "Retry-After": "3600" },
+  };
   throw kind === "json"
     ? Response.json({ error: "setup_mode", message }, init)
-    : new Response(message, { ...init, headers: { ...init.headers, "Content-Type": "text/plain; charset=utf-8" } });
+    : new Response(message, {
+        ...init,
+        headers: { ...init.headers, "Content-Type": "text/plain; charset=utf-8" },
+      });
 }

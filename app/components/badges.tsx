@@ -18,7 +18,13 @@ export function StatusBadge({ status }: { status: string }) {
   );
 }
 
-const VERDICT_SYMBOL: Record<ProbeVerdict, string> = { good: "✓", bad: "✗", skip: "–", error: "!", pending: "…" };
+const VERDICT_SYMBOL: Record<ProbeVerdict, string> = {
+  good: "✓",
+  bad: "✗",
+  skip: "–",
+  error: "!",
+  pending: "…",
+};
 
 export function VerdictBadge({ verdict }: { verdict: ProbeVerdict }) {
   const word = verdict === "skip" ? "skipped" : verdict === "pending" ? "running" : verdict;

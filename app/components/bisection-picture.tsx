@@ -18,9 +18,25 @@ export const VERDICT_TEXT: Record<ProbeVerdict, string> = {
   pending: "running",
 };
 
-const SYMBOL: Record<ProbeVerdict, string> = { good: "✓", bad: "✗", skip: "–", error: "!", pending: "…" };
+const SYMBOL: Record<ProbeVerdict, string> = {
+  good: "✓",
+  bad: "✗",
+  skip: "–",
+  error: "!",
+  pending: "…",
+};
 
-export function VerdictMarker({ verdict, x, y, size = 6 }: { verdict: ProbeVerdict; x: number; y: number; size?: number }) {
+export function VerdictMarker({
+  verdict,
+  x,
+  y,
+  size = 6,
+}: {
+  verdict: ProbeVerdict;
+  x: number;
+  y: number;
+  size?: number;
+}) {
   const cls = `marker v-${verdict}`;
   switch (verdict) {
     case "good":
@@ -28,16 +44,28 @@ export function VerdictMarker({ verdict, x, y, size = 6 }: { verdict: ProbeVerdi
     case "bad":
       return <rect className={cls} x={x - size} y={y - size} width={size * 2} height={size * 2} />;
     case "skip":
-      return <path className={cls} d={`M${x} ${y - size} L${x + size} ${y + size} L${x - size} ${y + size} Z`} />;
+      return (
+        <path
+          className={cls}
+          d={`M${x} ${y - size} L${x + size} ${y + size} L${x - size} ${y + size} Z`}
+        />
+      );
     case "error":
-      return <path className={cls} d={`M${x} ${y - size - 1} L${x + size + 1} ${y} L${x} ${y + size + 1} L${x - size - 1} ${y} Z`} />;
+      return (
+        <path
+          className={cls}
+          d={`M${x} ${y - size - 1} L${x + size + 1} ${y} L${x} ${y + size + 1} L${x - size - 1} ${y} Z`}
+        />
+      );
     default:
       return <circle className={cls} cx={x} cy={y} r={size - 1} />;
   }
 }
 
 function probeText(probes: PictureProbe[]): string {
-  const shown = probes.slice(0, MAX_LABELS).map((p) => `${shortSha(p.sha)} ${SYMBOL[p.verdict]} ${VERDICT_TEXT[p.verdict]}`);
+  const shown = probes
+    .slice(0, MAX_LABELS)
+    .map((p) => `${shortSha(p.sha)} ${SYMBOL[p.verdict]} ${VERDICT_TEXT[p.verdict]}`);
   if (probes.length > MAX_LABELS) shown.push(`+${probes.length - MAX_LABELS} more`);
   return shown.join("   ");
 }
@@ -55,9 +83,22 @@ export function describePicture(picture: Picture): string {
   return `${parts.join(". ")}.`;
 }
 
-export function BisectionPicture({ picture, idPrefix = "bisection" }: { picture: Picture; idPrefix?: string }) {
-  if (picture.rows.length === 0 || (picture.commits === 0 && picture.rows.every((r) => r.probes.length === 0))) {
-    return <p className="empty">Nothing has been tested yet. The picture appears once the first commits are tested.</p>;
+export function BisectionPicture({
+  picture,
+  idPrefix = "bisection",
+}: {
+  picture: Picture;
+  idPrefix?: string;
+}) {
+  if (
+    picture.rows.length === 0 ||
+    (picture.commits === 0 && picture.rows.every((r) => r.probes.length === 0))
+  ) {
+    return (
+      <p className="empty">
+        Nothing has been tested yet. The picture appears once the first commits are tested.
+      </p>
+    );
   }
   const height = TOP + picture.rows.length * ROW_H + 4;
   const colW = BAR_W / Math.max(1, picture.columns);
@@ -72,7 +113,9 @@ export function BisectionPicture({ picture, idPrefix = "bisection" }: { picture:
         className="bisection-svg"
       >
         <title id={`${idPrefix}-title`}>
-          {picture.commits > 0 ? `How the range of ${plural(picture.commits, "commit")} narrowed, round by round` : "Commits tested, round by round"}
+          {picture.commits > 0
+            ? `How the range of ${plural(picture.commits, "commit")} narrowed, round by round`
+            : "Commits tested, round by round"}
         </title>
         <desc id={`${idPrefix}-desc`}>{describePicture(picture)}</desc>
         {picture.rows.map((row, r) => {
@@ -86,14 +129,35 @@ export function BisectionPicture({ picture, idPrefix = "bisection" }: { picture:
               <text className="row-sub" x={0} y={barY + 20}>
                 {picture.commits > 0 ? plural(row.candidates, "candidate") : ""}
               </text>
-              {picture.commits > 0 ? <rect className="range-track" x={BAR_X} y={barY - 5} width={BAR_W} height={10} rx={2} /> : null}
+              {picture.commits > 0 ? (
+                <rect
+                  className="range-track"
+                  x={BAR_X}
+                  y={barY - 5}
+                  width={BAR_W}
+                  height={10}
+                  rx={2}
+                />
+              ) : null}
               {row.segments.map(([a, b]) => (
-                <rect key={a} className="range" x={BAR_X + a * colW} y={barY - 5} width={Math.max(2, (b - a) * colW)} height={10} rx={2} />
+                <rect
+                  key={a}
+                  className="range"
+                  x={BAR_X + a * colW}
+                  y={barY - 5}
+                  width={Math.max(2, (b - a) * colW)}
+                  height={10}
+                  rx={2}
+                />
               ))}
               {row.probes.map((p, i) => (
                 <g key={`${p.sha}-${i}`}>
                   <title>{`${shortSha(p.sha)}: ${VERDICT_TEXT[p.verdict]}`}</title>
-                  <VerdictMarker verdict={p.verdict} x={picture.commits > 0 ? xOf(p.column) : BAR_X + 10 + i * 18} y={barY} />
+                  <VerdictMarker
+                    verdict={p.verdict}
+                    x={picture.commits > 0 ? xOf(p.column) : BAR_X + 10 + i * 18}
+                    y={barY}
+                  />
                 </g>
               ))}
               {row.probes.length > 0 ? (
@@ -102,7 +166,11 @@ export function BisectionPicture({ picture, idPrefix = "bisection" }: { picture:
                 </text>
               ) : row.round === null ? (
                 <text className="probe-labels" x={BAR_X} y={barY + 24}>
-                  {picture.commits > 0 ? (row.candidates === 1 ? "one commit left: the first bad one" : `${plural(row.candidates, "commit")} left`) : ""}
+                  {picture.commits > 0
+                    ? row.candidates === 1
+                      ? "one commit left: the first bad one"
+                      : `${plural(row.candidates, "commit")} left`
+                    : ""}
                 </text>
               ) : null}
             </g>

@@ -26,7 +26,8 @@ export function BotAnswer() {
           <strong>First bad commit: a1b2c3d</strong> — “Parse dates in local time” by @someone
         </p>
         <p>
-          Found between <code>v1.4.0</code> (good) and <code>main</code> (bad): 212 commits, 4 rounds, 11 runs, 2 min 10 s.
+          Found between <code>v1.4.0</code> (good) and <code>main</code> (bad): 212 commits, 4
+          rounds, 11 runs, 2 min 10 s.
         </p>
         <table>
           <caption className="visually-hidden">Rounds of the bisection</caption>
@@ -60,7 +61,9 @@ export function BotAnswer() {
             </tr>
           </tbody>
         </table>
-        <p className="muted">Logs and every step are on the dashboard. Reply /bisect retry to run it again.</p>
+        <p className="muted">
+          Logs and every step are on the dashboard. Reply /bisect retry to run it again.
+        </p>
       </div>
     </figure>
   );

@@ -7,14 +7,18 @@ import { BotAnswer, ExampleComment } from "../components/example";
 
 export const meta: MetaFunction = () => [
   { title: "Bisect Bot — find the commit that broke it" },
-  { name: "description", content: "Comment /bisect on an issue; Bisect Bot finds the first bad commit." },
+  {
+    name: "description",
+    content: "Comment /bisect on an issue; Bisect Bot finds the first bad commit.",
+  },
 ];
 
 /** What each setup variable is, for the setup-mode checklist. */
 const WHAT: Record<string, string> = {
   GITHUB_APP_ID: "the App ID shown on your GitHub App's settings page",
   GITHUB_APP_SLUG: "the app's URL name (the last part of github.com/apps/…)",
-  GITHUB_APP_PRIVATE_KEY: "the app's private key (the .pem file), or its path in GITHUB_APP_PRIVATE_KEY_PATH",
+  GITHUB_APP_PRIVATE_KEY:
+    "the app's private key (the .pem file), or its path in GITHUB_APP_PRIVATE_KEY_PATH",
   GITHUB_WEBHOOK_SECRET: "the webhook secret set on the app (at least 16 characters)",
   GITHUB_CLIENT_ID: "the app's OAuth client id, for “Sign in with GitHub”",
   GITHUB_CLIENT_SECRET: "the app's OAuth client secret",
@@ -29,21 +33,24 @@ export async function loader({ request }: LoaderFunctionArgs) {
   return {
     setupMissing: signInMissing(config).map((name) => ({ name, what: WHAT[name] ?? "" })),
     callbackUrl: `${config.publicUrl}/auth/github/callback`,
-    installUrl: config.github ? `${config.github.webUrl}/apps/${config.github.appSlug}/installations/new` : null,
+    installUrl: config.github
+      ? `${config.github.webUrl}/apps/${config.github.appSlug}/installations/new`
+      : null,
     signInReady: settings !== null,
     login: signedIn?.user.login ?? null,
   };
 }
 
 export default function Index() {
-  const { setupMissing, callbackUrl, installUrl, signInReady, login } = useLoaderData<typeof loader>();
+  const { setupMissing, callbackUrl, installUrl, signInReady, login } =
+    useLoaderData<typeof loader>();
   return (
     <>
       <section className="hero" aria-labelledby="hero-title">
         <h1 id="hero-title">Find the commit that broke it.</h1>
         <p className="lead">
-          Comment on an issue and Bisect Bot runs your test on the commits in between — in isolated, hardened containers,
-          several at once — and answers with the first bad commit.
+          Comment on an issue and Bisect Bot runs your test on the commits in between — in isolated,
+          hardened containers, several at once — and answers with the first bad commit.
         </p>
         <p className="actions">
           {login ? (
@@ -68,8 +75,9 @@ export default function Index() {
         <section className="card setup" aria-labelledby="setup-title">
           <h2 id="setup-title">Setup mode: GitHub is not configured yet</h2>
           <p>
-            Bisect Bot is running, but it cannot talk to GitHub or sign anyone in until these environment variables are set (see{" "}
-            <code>.env.example</code>, which documents each one), followed by a restart:
+            Bisect Bot is running, but it cannot talk to GitHub or sign anyone in until these
+            environment variables are set (see <code>.env.example</code>, which documents each one),
+            followed by a restart:
           </p>
           <ul className="checklist">
             {setupMissing.map(({ name, what }) => (
@@ -80,9 +88,10 @@ export default function Index() {
             ))}
           </ul>
           <p>
-            Register <code>{callbackUrl}</code> as the app&rsquo;s callback URL. Until then, GitHub-facing pages (<code>/auth/…</code>,{" "}
-            <code>/dashboard/…</code>, <code>/api/…</code>) answer <strong>503</strong> with this explanation. The command-line bisector (
-            <code>npm run bisect</code>) works without GitHub.
+            Register <code>{callbackUrl}</code> as the app&rsquo;s callback URL. Until then,
+            GitHub-facing pages (<code>/auth/…</code>, <code>/dashboard/…</code>,{" "}
+            <code>/api/…</code>) answer <strong>503</strong> with this explanation. The command-line
+            bisector (<code>npm run bisect</code>) works without GitHub.
           </p>
         </section>
       ) : null}
@@ -91,7 +100,8 @@ export default function Index() {
         <h2 id="example-title">How it works</h2>
         <ol className="steps-list">
           <li>
-            Install the app on the repositories you want to bisect{installUrl ? (
+            Install the app on the repositories you want to bisect
+            {installUrl ? (
               <>
                 {" "}
                 (<a href={installUrl}>install</a>)
@@ -100,9 +110,13 @@ export default function Index() {
             .
           </li>
           <li>
-            On an issue, someone with write access comments <code>/bisect &lt;good&gt; &lt;bad&gt; -- &lt;test command&gt;</code>.
+            On an issue, someone with write access comments{" "}
+            <code>/bisect &lt;good&gt; &lt;bad&gt; -- &lt;test command&gt;</code>.
           </li>
-          <li>Bisect Bot tests commits in between, several at once, each in a fresh container without network, and answers in the thread.</li>
+          <li>
+            Bisect Bot tests commits in between, several at once, each in a fresh container without
+            network, and answers in the thread.
+          </li>
         </ol>
         <h3>A maintainer comments</h3>
         <ExampleComment />
@@ -114,16 +128,19 @@ export default function Index() {
         <h2 id="docs-title">Documentation</h2>
         <ul>
           <li>
-            <Link to="/docs#command">The /bisect command</Link>: revisions, options, cancel and retry.
+            <Link to="/docs#command">The /bisect command</Link>: revisions, options, cancel and
+            retry.
           </li>
           <li>
-            <Link to="/docs#results">Reading the answer</Link>: found, ambiguous, flaky and the other outcomes.
+            <Link to="/docs#results">Reading the answer</Link>: found, ambiguous, flaky and the
+            other outcomes.
           </li>
           <li>
             <Link to="/docs#safety">How commands are isolated</Link>: containers, limits and tokens.
           </li>
           <li>
-            <Link to="/docs#self-hosting">Running your own</Link>: configuration, runner hosts and health checks.
+            <Link to="/docs#self-hosting">Running your own</Link>: configuration, runner hosts and
+            health checks.
           </li>
         </ul>
       </section>

@@ -32,7 +32,11 @@ function pageLink(filters: Data["filters"], cursor: { before?: number; after?: n
   return q ? `/dashboard?${q}#jobs` : "/dashboard#jobs";
 }
 
-function Installations({ installations, installUrl, githubUrl }: Pick<Data, "installations" | "installUrl" | "githubUrl">) {
+function Installations({
+  installations,
+  installUrl,
+  githubUrl,
+}: Pick<Data, "installations" | "installUrl" | "githubUrl">) {
   return (
     <section aria-labelledby="installations-title">
       <div className="section-head">
@@ -44,8 +48,8 @@ function Installations({ installations, installUrl, githubUrl }: Pick<Data, "ins
       {installations.length === 0 ? (
         <div className="card empty">
           <p>
-            <strong>No installations you can see yet.</strong> Install Bisect Bot on an account or organisation you belong to, then come back
-            here.
+            <strong>No installations you can see yet.</strong> Install Bisect Bot on an account or
+            organisation you belong to, then come back here.
           </p>
           <p>
             <a href={installUrl}>Install Bisect Bot on GitHub</a>
@@ -58,12 +62,15 @@ function Installations({ installations, installUrl, githubUrl }: Pick<Data, "ins
               <h3>
                 <a href={`${githubUrl}/${inst.accountLogin}`}>{inst.accountLogin}</a>{" "}
                 <span className="muted">
-                  {inst.accountType === "Organization" ? "organisation" : "account"} · {inst.tier} plan
+                  {inst.accountType === "Organization" ? "organisation" : "account"} · {inst.tier}{" "}
+                  plan
                 </span>
                 {inst.suspended ? <span className="badge s-failed">suspended</span> : null}
               </h3>
               {inst.repositories === null ? (
-                <p className="muted">GitHub could not list the repositories just now; reload to try again.</p>
+                <p className="muted">
+                  GitHub could not list the repositories just now; reload to try again.
+                </p>
               ) : inst.repositories.length === 0 ? (
                 <p className="muted">No repositories you can see in this installation.</p>
               ) : (
@@ -77,7 +84,9 @@ function Installations({ installations, installUrl, githubUrl }: Pick<Data, "ins
                 </ul>
               )}
               <p className="muted small">
-                {inst.repositorySelection === "all" ? "All repositories of this account." : "Selected repositories."}
+                {inst.repositorySelection === "all"
+                  ? "All repositories of this account."
+                  : "Selected repositories."}
               </p>
             </li>
           ))}
@@ -105,7 +114,15 @@ function Usage({ usage }: Pick<Data, "usage">) {
                   {u.thisMonth.jobs}
                   {u.jobsPerMonth !== null ? ` of ${u.jobsPerMonth}` : " (no limit)"}
                   {u.jobsPerMonth !== null ? (
-                    <meter min={0} max={u.jobsPerMonth} value={Math.min(u.thisMonth.jobs, u.jobsPerMonth)} low={u.jobsPerMonth * 0.7} high={u.jobsPerMonth * 0.9} optimum={0} aria-label="Jobs used this month" />
+                    <meter
+                      min={0}
+                      max={u.jobsPerMonth}
+                      value={Math.min(u.thisMonth.jobs, u.jobsPerMonth)}
+                      low={u.jobsPerMonth * 0.7}
+                      high={u.jobsPerMonth * 0.9}
+                      optimum={0}
+                      aria-label="Jobs used this month"
+                    />
                   ) : null}
                 </dd>
               </div>
@@ -123,7 +140,11 @@ function Usage({ usage }: Pick<Data, "usage">) {
                 </dd>
               </div>
             </dl>
-            <UsageChart history={u.history} limit={u.jobsPerMonth} id={`usage-${u.installationId}`} />
+            <UsageChart
+              history={u.history}
+              limit={u.jobsPerMonth}
+              id={`usage-${u.installationId}`}
+            />
           </div>
         ))}
       </div>
@@ -131,7 +152,12 @@ function Usage({ usage }: Pick<Data, "usage">) {
   );
 }
 
-function Jobs({ page, filters, repositoryOptions, githubUrl }: Pick<Data, "page" | "filters" | "repositoryOptions" | "githubUrl">) {
+function Jobs({
+  page,
+  filters,
+  repositoryOptions,
+  githubUrl,
+}: Pick<Data, "page" | "filters" | "repositoryOptions" | "githubUrl">) {
   const navigation = useNavigation();
   const filtered = Boolean(filters.status || filters.repo);
   return (
@@ -173,8 +199,9 @@ function Jobs({ page, filters, repositoryOptions, githubUrl }: Pick<Data, "page"
             </p>
           ) : (
             <p>
-              <strong>No jobs yet.</strong> Comment <code>/bisect &lt;good&gt; &lt;bad&gt; -- &lt;command&gt;</code> on an issue of an installed
-              repository, and the job appears here.
+              <strong>No jobs yet.</strong> Comment{" "}
+              <code>/bisect &lt;good&gt; &lt;bad&gt; -- &lt;command&gt;</code> on an issue of an
+              installed repository, and the job appears here.
             </p>
           )}
         </div>
@@ -203,7 +230,10 @@ function Jobs({ page, filters, repositoryOptions, githubUrl }: Pick<Data, "page"
                     {job.repository && job.issueNumber ? (
                       <>
                         {" "}
-                        <a href={`${githubUrl}/${job.repository}/issues/${job.issueNumber}`} aria-label={`Issue ${job.issueNumber} of ${job.repository}`}>
+                        <a
+                          href={`${githubUrl}/${job.repository}/issues/${job.issueNumber}`}
+                          aria-label={`Issue ${job.issueNumber} of ${job.repository}`}
+                        >
                           #{job.issueNumber}
                         </a>
                       </>
@@ -226,7 +256,9 @@ function Jobs({ page, filters, repositoryOptions, githubUrl }: Pick<Data, "page"
                   </td>
                   <td data-label="Requested">
                     {formatDate(job.createdAt)}
-                    {job.requesterLogin ? <span className="muted"> by {job.requesterLogin}</span> : null}
+                    {job.requesterLogin ? (
+                      <span className="muted"> by {job.requesterLogin}</span>
+                    ) : null}
                   </td>
                 </tr>
               ))}
@@ -236,8 +268,16 @@ function Jobs({ page, filters, repositoryOptions, githubUrl }: Pick<Data, "page"
       )}
       {page.newer !== null || page.older !== null ? (
         <nav aria-label="Job pages" className="pager">
-          {page.newer !== null ? <Link to={pageLink(filters, { after: page.newer })}>← Newer jobs</Link> : <span />}
-          {page.older !== null ? <Link to={pageLink(filters, { before: page.older })}>Older jobs →</Link> : <span />}
+          {page.newer !== null ? (
+            <Link to={pageLink(filters, { after: page.newer })}>← Newer jobs</Link>
+          ) : (
+            <span />
+          )}
+          {page.older !== null ? (
+            <Link to={pageLink(filters, { before: page.older })}>Older jobs →</Link>
+          ) : (
+            <span />
+          )}
         </nav>
       ) : null}
     </section>
@@ -249,9 +289,18 @@ export default function Dashboard() {
   return (
     <>
       <h1>Dashboard</h1>
-      <Jobs page={data.page} filters={data.filters} repositoryOptions={data.repositoryOptions} githubUrl={data.githubUrl} />
+      <Jobs
+        page={data.page}
+        filters={data.filters}
+        repositoryOptions={data.repositoryOptions}
+        githubUrl={data.githubUrl}
+      />
       <Usage usage={data.usage} />
-      <Installations installations={data.installations} installUrl={data.installUrl} githubUrl={data.githubUrl} />
+      <Installations
+        installations={data.installations}
+        installUrl={data.installUrl}
+        githubUrl={data.githubUrl}
+      />
     </>
   );
 }

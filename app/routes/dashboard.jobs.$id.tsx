@@ -40,7 +40,9 @@ function useLiveUpdates(jobId: number, active: boolean, version: string): boolea
   const [live, setLive] = useState(false);
   useEffect(() => {
     if (!active || typeof EventSource === "undefined") return;
-    const source = new EventSource(`/dashboard/jobs/${jobId}/events?since=${encodeURIComponent(version)}`);
+    const source = new EventSource(
+      `/dashboard/jobs/${jobId}/events?since=${encodeURIComponent(version)}`,
+    );
     source.addEventListener("open", () => setLive(true));
     source.addEventListener("update", () => revalidate());
     source.addEventListener("end", () => {
@@ -60,7 +62,15 @@ function useLiveUpdates(jobId: number, active: boolean, version: string): boolea
   return live;
 }
 
-function Sha({ sha, repo, githubUrl }: { sha: string | null; repo: string | null; githubUrl: string }) {
+function Sha({
+  sha,
+  repo,
+  githubUrl,
+}: {
+  sha: string | null;
+  repo: string | null;
+  githubUrl: string;
+}) {
   if (!sha) return <span className="muted">not resolved yet</span>;
   return repo ? (
     <a href={`${githubUrl}/${repo}/commit/${sha}`}>
@@ -94,7 +104,13 @@ function Facts({ job, githubUrl }: Pick<Data, "job" | "githubUrl">) {
       </div>
       <div>
         <dt>Requested by</dt>
-        <dd>{job.requesterLogin ? <a href={`${githubUrl}/${job.requesterLogin}`}>{job.requesterLogin}</a> : "—"}</dd>
+        <dd>
+          {job.requesterLogin ? (
+            <a href={`${githubUrl}/${job.requesterLogin}`}>{job.requesterLogin}</a>
+          ) : (
+            "—"
+          )}
+        </dd>
       </div>
       <div>
         <dt>Good</dt>
@@ -215,7 +231,11 @@ function Facts({ job, githubUrl }: Pick<Data, "job" | "githubUrl">) {
 
 function Steps({ steps, job, githubUrl }: Pick<Data, "steps" | "job" | "githubUrl">) {
   if (steps.length === 0) {
-    return <p className="empty">{job.active ? "No commit has been tested yet." : "No commit was tested."}</p>;
+    return (
+      <p className="empty">
+        {job.active ? "No commit has been tested yet." : "No commit was tested."}
+      </p>
+    );
   }
   const repo = job.repository?.fullName ?? null;
   return (
@@ -242,7 +262,13 @@ function Steps({ steps, job, githubUrl }: Pick<Data, "steps" | "job" | "githubUr
                 {s.attempt > 1 ? <span className="muted"> run {s.attempt}</span> : null}
               </td>
               <td>
-                {s.verdict ? <VerdictBadge verdict={s.verdict} /> : s.status === "cancelled" ? <span className="muted">cancelled</span> : <VerdictBadge verdict="pending" />}
+                {s.verdict ? (
+                  <VerdictBadge verdict={s.verdict} />
+                ) : s.status === "cancelled" ? (
+                  <span className="muted">cancelled</span>
+                ) : (
+                  <VerdictBadge verdict="pending" />
+                )}
                 {s.reason ? <span className="muted small"> {s.reason}</span> : null}
               </td>
               <td>{s.exitCode ?? "—"}</td>
@@ -289,7 +315,13 @@ export default function JobPage() {
           {job.active ? (
             <Form method="post">
               <input type="hidden" name="csrf" value={csrf} />
-              <button type="submit" name="intent" value="cancel" className="danger" disabled={Boolean(submitting)}>
+              <button
+                type="submit"
+                name="intent"
+                value="cancel"
+                className="danger"
+                disabled={Boolean(submitting)}
+              >
                 {submitting === "cancel" ? "Cancelling…" : "Cancel job"}
               </button>
             </Form>
@@ -306,8 +338,14 @@ export default function JobPage() {
       <p className="live-status" role="status" aria-live="polite">
         {job.active ? (
           <>
-            {live ? "Updating live." : `This job is ${job.status}.`} <Link to={`/dashboard/jobs/${job.id}`} reloadDocument>Refresh</Link>
-            <noscript> (this page reloads every {NOSCRIPT_REFRESH_SECONDS} s while the job runs)</noscript>
+            {live ? "Updating live." : `This job is ${job.status}.`}{" "}
+            <Link to={`/dashboard/jobs/${job.id}`} reloadDocument>
+              Refresh
+            </Link>
+            <noscript>
+              {" "}
+              (this page reloads every {NOSCRIPT_REFRESH_SECONDS} s while the job runs)
+            </noscript>
           </>
         ) : (
           <>This job is {job.status}.</>

@@ -15,8 +15,12 @@ export async function loader({ request }: LoaderFunctionArgs) {
 }
 
 /** Live updates of a job page revalidate the page, not this frame (which would also drop the notice). */
-export const shouldRevalidate: ShouldRevalidateFunction = ({ formMethod, currentUrl, nextUrl, defaultShouldRevalidate }) =>
-  formMethod || currentUrl.href !== nextUrl.href ? defaultShouldRevalidate : false;
+export const shouldRevalidate: ShouldRevalidateFunction = ({
+  formMethod,
+  currentUrl,
+  nextUrl,
+  defaultShouldRevalidate,
+}) => (formMethod || currentUrl.href !== nextUrl.href ? defaultShouldRevalidate : false);
 
 export default function DashboardLayout() {
   const { login, name, csrf, flash } = useLoaderData<typeof loader>();

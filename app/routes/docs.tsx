@@ -42,7 +42,8 @@ export default function Docs() {
           <dd>Revisions (tags, branches, SHAs) where the command passes and where it fails.</dd>
           <dt>command</dt>
           <dd>
-            Runs with <code>sh -c</code> in a checkout of each commit: exit 0 is good, 125 is “skip this commit”, anything else is bad.
+            Runs with <code>sh -c</code> in a checkout of each commit: exit 0 is good, 125 is “skip
+            this commit”, anything else is bad.
           </dd>
           <dt>
             <code>--runs N</code>
@@ -61,7 +62,9 @@ export default function Docs() {
           </dt>
           <dd>Follow only the first parent of merge commits.</dd>
         </dl>
-        <p>Only people with write access to the repository can start, cancel or retry a bisection.</p>
+        <p>
+          Only people with write access to the repository can start, cancel or retry a bisection.
+        </p>
         <ExampleComment />
       </section>
 
@@ -74,7 +77,10 @@ export default function Docs() {
           <dt>ambiguous</dt>
           <dd>Several candidates remain because commits in between were skipped.</dd>
           <dt>good-is-bad / bad-is-good</dt>
-          <dd>The “good” revision already fails, or the “bad” one passes: check the revisions and the command.</dd>
+          <dd>
+            The “good” revision already fails, or the “bad” one passes: check the revisions and the
+            command.
+          </dd>
           <dt>flaky</dt>
           <dd>Runs on the same commit disagreed; try more runs.</dd>
           <dt>error / timeout</dt>
@@ -85,15 +91,19 @@ export default function Docs() {
       <section id="dashboard" aria-labelledby="dashboard-title">
         <h2 id="dashboard-title">The dashboard</h2>
         <p>
-          <Link to="/dashboard">Sign in with GitHub</Link> to see the installations you have access to, their repositories, every job with
-          its steps and logs, live progress, and this month&rsquo;s usage against your plan. You can cancel a running job or run a job again.
+          <Link to="/dashboard">Sign in with GitHub</Link> to see the installations you have access
+          to, their repositories, every job with its steps and logs, live progress, and this
+          month&rsquo;s usage against your plan. You can cancel a running job or run a job again.
         </p>
       </section>
 
       <section id="safety" aria-labelledby="safety-title">
         <h2 id="safety-title">How commands are isolated</h2>
         <ul>
-          <li>Each run starts a fresh container: non-root, all capabilities dropped, read-only root with a small writable work directory.</li>
+          <li>
+            Each run starts a fresh container: non-root, all capabilities dropped, read-only root
+            with a small writable work directory.
+          </li>
           <li>Memory, CPU, process and time limits; no network unless the repository opts in.</li>
           <li>GitHub tokens never enter a container that runs your command, nor any log.</li>
         </ul>
@@ -102,9 +112,11 @@ export default function Docs() {
       <section id="self-hosting" aria-labelledby="self-hosting-title">
         <h2 id="self-hosting-title">Running your own</h2>
         <p>
-          <code>npm ci &amp;&amp; npm start</code> runs the web server and the worker (with an embedded PostgreSQL when{" "}
-          <code>DATABASE_URL</code> is unset). Every setting is an environment variable documented in <code>.env.example</code>; without GitHub
-          credentials the start page lists what is missing. <code>GET /health</code> reports the database, the worker and the runner hosts.
+          <code>npm ci &amp;&amp; npm start</code> runs the web server and the worker (with an
+          embedded PostgreSQL when <code>DATABASE_URL</code> is unset). Every setting is an
+          environment variable documented in <code>.env.example</code>; without GitHub credentials
+          the start page lists what is missing. <code>GET /health</code> reports the database, the
+          worker and the runner hosts.
         </p>
       </section>
     </article>

@@ -18,7 +18,10 @@ export async function loader({ request }: LoaderFunctionArgs) {
     signInUrl: `/auth/github?${new URLSearchParams({ redirectTo })}`,
     expired: url.searchParams.get("reason") === "expired",
     // Only our fixed messages, chosen by code: nothing from the URL is shown.
-    failure: error && Object.hasOwn(SIGN_IN_FAILURES, error) ? SIGN_IN_FAILURES[error as SignInFailure] : null,
+    failure:
+      error && Object.hasOwn(SIGN_IN_FAILURES, error)
+        ? SIGN_IN_FAILURES[error as SignInFailure]
+        : null,
   };
 }
 
@@ -37,13 +40,19 @@ export default function Login() {
           Your session has ended. Please sign in again.
         </p>
       ) : null}
-      <p>The dashboard shows the installations, repositories and jobs your GitHub account has access to.</p>
+      <p>
+        The dashboard shows the installations, repositories and jobs your GitHub account has access
+        to.
+      </p>
       <p className="actions">
         <a className="button" href={signInUrl}>
           Sign in with GitHub
         </a>
       </p>
-      <p className="muted">Bisect Bot asks GitHub who you are and which of its installations you can see; it never gets write access to your code.</p>
+      <p className="muted">
+        Bisect Bot asks GitHub who you are and which of its installations you can see; it never gets
+        write access to your code.
+      </p>
     </section>
   );
 }

@@ -16,7 +16,16 @@ import * as login from "../../app/routes/login";
 import * as logout from "../../app/routes/logout";
 import { useTestDatabase } from "../helpers/database";
 import { callAction, callLoader, CookieJar, dataOf, get, post } from "./requests";
-import { ACME, addStep, BOBCO, REPOS, seedInstallations, seedJob, startWorld, type World } from "./world";
+import {
+  ACME,
+  addStep,
+  BOBCO,
+  REPOS,
+  seedInstallations,
+  seedJob,
+  startWorld,
+  type World,
+} from "./world";
 
 const PUBLIC = "http://dashboard.test";
 const db = useTestDatabase();
@@ -45,9 +54,16 @@ afterAll(async () => {
 const knex = () => db.current.knex;
 
 /** Signs in through the real flow: /auth/github → the stand-in's authorize → /auth/github/callback. */
-async function signIn(login: string, redirectTo = "/dashboard", jar = new CookieJar()): Promise<{ jar: CookieJar; response: Response }> {
+async function signIn(
+  login: string,
+  redirectTo = "/dashboard",
+  jar = new CookieJar(),
+): Promise<{ jar: CookieJar; response: Response }> {
   world.standIn.setOAuthUser(login);
-  const start = await callLoader(authGithub.loader, get(`${PUBLIC}/auth/github?redirectTo=${encodeURIComponent(redirectTo)}`, jar));
+  const start = await callLoader(
+    authGithub.loader,
+    get(`${PUBLIC}/auth/github?redirectTo=${encodeURIComponent(redirectTo)}`, jar),
+  );
   expect(start.status).toBe(302);
   jar.take(start);
   const authorize = await fetch(start.headers.get("Location")!, { redirect: "manual" });
@@ -60,11 +76,15 @@ async function signIn(login: string, redirectTo = "/dashboard", jar = new Cookie
 }
 
 async function csrfOf(jar: CookieJar): Promise<string> {
-  const data = await dataOf(() => dashboardLayout.loader({ request: get(`${PUBLIC}/dashboard`, jar), params: {}, context: {} }));
+  const data = await dataOf(() =>
+    dashboardLayout.loader({ request: get(`${PUBLIC}/dashboard`, jar), params: {}, context: {} }),
+  );
   return data.csrf;
 }
 
-async function sessionRows(): Promise<Array<{ id: string; userId: number; createdAt: Date; lastSeenAt: Date }>> {
+async function sessionRows(): Promise<
+  Array<{ id: string; userId: number; createdAt: Date; lastSeenAt: Date }>
+> {
   return knex()("sessions").select("id", "userId", "createdAt", "lastSeenAt");
 }
 
@@ -85,7 +105,9 @@ describe("signing in", () => {
     });
     expect(authorize.query.state).toMatch(/.{16,}/);
     expect(authorize.query.code_challenge).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(world.standIn.requests({ method: "POST", path: "/login/oauth/access_token" })).toHaveLength(1);
+    expect(
+      world.standIn.requests({ method: "POST", path: "/login/oauth/access_token" }),
+    ).toHaveLength(1);
     expect(world.standIn.requests({ method: "GET", path: "/api/v3/user" })).toHaveLength(1);
 
     const user = await knex()("users").where({ login: "alice" }).first();
@@ -98,7 +120,9 @@ describe("signing in", () => {
     const issued = world.standIn.oauthTokensIssued().filter((t) => t.login === "alice");
     const token = issued.at(-1)!.token;
     expect(token).toMatch(/^gh/);
-    const raw = await knex().raw<{ rows: Array<{ oauth_token_encrypted: string }> }>("select oauth_token_encrypted from users where login = 'alice'");
+    const raw = await knex().raw<{ rows: Array<{ oauth_token_encrypted: string }> }>(
+      "select oauth_token_encrypted from users where login = 'alice'",
+    );
     const stored = raw.rows[0]!.oauth_token_encrypted;
     expect(stored).toMatch(/^v1\./);
     expect(stored).not.toContain(token);
@@ -109,7 +133,9 @@ describe("signing in", () => {
       "select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'",
     );
     for (const { table_name } of tables.rows) {
-      const dump = await knex().raw<{ rows: Array<{ row: string }> }>(`select t::text as row from "${table_name}" t`);
+      const dump = await knex().raw<{ rows: Array<{ row: string }> }>(
+        `select t::text as row from "${table_name}" t`,
+      );
       for (const { row } of dump.rows) expect(row, table_name).not.toContain(token);
     }
   });
@@ -127,14 +153,17 @@ describe("signing in", () => {
     expect(stale.headers.get("Location")).toMatch(/^\/login\?/);
   });
 
-  it.each(["https://evil.example/phish", "//evil.example", "/\\evil.example", "javascript:alert(1)", "http:evil.example"])(
-    "refuses the open redirect %s and goes to the dashboard",
-    async (target) => {
-      const { response } = await signIn("alice", target);
-      expect(response.status).toBe(302);
-      expect(response.headers.get("Location")).toBe("/dashboard");
-    },
-  );
+  it.each([
+    "https://evil.example/phish",
+    "//evil.example",
+    "/\\evil.example",
+    "javascript:alert(1)",
+    "http:evil.example",
+  ])("refuses the open redirect %s and goes to the dashboard", async (target) => {
+    const { response } = await signIn("alice", target);
+    expect(response.status).toBe(302);
+    expect(response.headers.get("Location")).toBe("/dashboard");
+  });
 
   it("refuses a callback whose state was not started in this browser", async () => {
     world.standIn.setOAuthUser("alice");
@@ -146,13 +175,26 @@ describe("signing in", () => {
     expect(res.headers.get("Location")).toBe("/login?error=state");
     expect(res.headers.getSetCookie().some((c) => c.startsWith("bb_session="))).toBe(false);
     // A state cookie from another attempt does not match either.
-    const other = new CookieJar().take(await callLoader(authGithub.loader, get(`${PUBLIC}/auth/github`)));
-    const mismatched = await callLoader(callback.loader, get(authorize.headers.get("Location")!, other));
+    const other = new CookieJar().take(
+      await callLoader(authGithub.loader, get(`${PUBLIC}/auth/github`)),
+    );
+    const mismatched = await callLoader(
+      callback.loader,
+      get(authorize.headers.get("Location")!, other),
+    );
     expect(mismatched.headers.get("Location")).toBe("/login?error=state");
-    const page = await dataOf(() => login.loader({ request: get(`${PUBLIC}/login?error=state`), params: {}, context: {} }));
+    const page = await dataOf(() =>
+      login.loader({ request: get(`${PUBLIC}/login?error=state`), params: {}, context: {} }),
+    );
     expect(page.failure).toMatch(/expired or was not started here/);
     // Unknown codes show nothing: no text from the URL reaches the page.
-    const spoof = await dataOf(() => login.loader({ request: get(`${PUBLIC}/login?error=Your+account+is+locked`), params: {}, context: {} }));
+    const spoof = await dataOf(() =>
+      login.loader({
+        request: get(`${PUBLIC}/login?error=Your+account+is+locked`),
+        params: {},
+        context: {},
+      }),
+    );
     expect(spoof.failure).toBeNull();
   });
 
@@ -164,17 +206,23 @@ describe("signing in", () => {
     const authorize = await fetch(start.headers.get("Location")!, { redirect: "manual" });
     const res = await callLoader(callback.loader, get(authorize.headers.get("Location")!, jar));
     expect(res.headers.get("Location")).toBe("/login?error=denied");
-    const page = await dataOf(() => login.loader({ request: get(`${PUBLIC}/login?error=denied`), params: {}, context: {} }));
+    const page = await dataOf(() =>
+      login.loader({ request: get(`${PUBLIC}/login?error=denied`), params: {}, context: {} }),
+    );
     expect(page.failure).toMatch(/declined/);
   });
 
   it("sends people who are not signed in to /login, keeping where they were going", async () => {
     const res = await callLoader(dashboardIndex.loader, get(`${PUBLIC}/dashboard/jobs/12?x=1`));
     expect(res.status).toBe(302);
-    expect(res.headers.get("Location")).toBe(`/login?redirectTo=${encodeURIComponent("/dashboard/jobs/12?x=1")}`);
+    expect(res.headers.get("Location")).toBe(
+      `/login?redirectTo=${encodeURIComponent("/dashboard/jobs/12?x=1")}`,
+    );
     const api = await callLoader(apiJob.loader, get(`${PUBLIC}/api/jobs/1`), { id: "1" });
     expect(api.status).toBe(401);
-    const events = await callLoader(jobEvents.loader, get(`${PUBLIC}/dashboard/jobs/1/events`), { id: "1" });
+    const events = await callLoader(jobEvents.loader, get(`${PUBLIC}/dashboard/jobs/1/events`), {
+      id: "1",
+    });
     expect(events.status).toBe(401);
   });
 });
@@ -183,7 +231,9 @@ describe("session timeouts", () => {
   it("ends a session idle for more than 8 hours", async () => {
     const { jar } = await signIn("alice");
     const [latest] = await knex()("sessions").orderBy("createdAt", "desc").limit(1);
-    await knex()("sessions").where({ id: latest.id }).update({ lastSeenAt: new Date(Date.now() - 8 * 3600_000 - 60_000) });
+    await knex()("sessions")
+      .where({ id: latest.id })
+      .update({ lastSeenAt: new Date(Date.now() - 8 * 3600_000 - 60_000) });
     const res = await callLoader(dashboardIndex.loader, get(`${PUBLIC}/dashboard`, jar));
     expect(res.status).toBe(302);
     expect(res.headers.get("Location")).toMatch(/^\/login\?redirectTo=/);
@@ -193,7 +243,12 @@ describe("session timeouts", () => {
   it("ends a session 7 days after sign-in however active it is", async () => {
     const { jar } = await signIn("alice");
     const [latest] = await knex()("sessions").orderBy("createdAt", "desc").limit(1);
-    await knex()("sessions").where({ id: latest.id }).update({ createdAt: new Date(Date.now() - 7 * 86_400_000 - 60_000), lastSeenAt: new Date() });
+    await knex()("sessions")
+      .where({ id: latest.id })
+      .update({
+        createdAt: new Date(Date.now() - 7 * 86_400_000 - 60_000),
+        lastSeenAt: new Date(),
+      });
     const res = await callLoader(dashboardIndex.loader, get(`${PUBLIC}/dashboard`, jar));
     expect(res.status).toBe(302);
     expect(await knex()("sessions").where({ id: latest.id }).first()).toBeUndefined();
@@ -201,9 +256,16 @@ describe("session timeouts", () => {
 
   it("keeps an active session and refuses a tampered cookie", async () => {
     const { jar } = await signIn("alice");
-    expect((await callLoader(dashboardIndex.loader, get(`${PUBLIC}/dashboard`, jar))).status).toBe(200);
-    const tampered = jar.header().replace(/bb_session=([^;]*)/, (_m, v: string) => `bb_session=${v.slice(0, -2)}xx`);
-    const res = await callLoader(dashboardIndex.loader, get(`${PUBLIC}/dashboard`, undefined, { Cookie: tampered }));
+    expect((await callLoader(dashboardIndex.loader, get(`${PUBLIC}/dashboard`, jar))).status).toBe(
+      200,
+    );
+    const tampered = jar
+      .header()
+      .replace(/bb_session=([^;]*)/, (_m, v: string) => `bb_session=${v.slice(0, -2)}xx`);
+    const res = await callLoader(
+      dashboardIndex.loader,
+      get(`${PUBLIC}/dashboard`, undefined, { Cookie: tampered }),
+    );
     expect(res.status).toBe(302);
   });
 });
@@ -214,15 +276,21 @@ describe("signing out", () => {
     const csrf = await csrfOf(jar);
     const count = (await sessionRows()).length;
     expect((await callAction(logout.action, post(`${PUBLIC}/logout`, {}, jar))).status).toBe(403);
-    expect((await callAction(logout.action, post(`${PUBLIC}/logout`, { csrf: "nope" }, jar))).status).toBe(403);
+    expect(
+      (await callAction(logout.action, post(`${PUBLIC}/logout`, { csrf: "nope" }, jar))).status,
+    ).toBe(403);
     expect((await callLoader(logout.loader, get(`${PUBLIC}/logout`, jar))).status).toBe(302);
     expect((await sessionRows()).length).toBe(count);
     const res = await callAction(logout.action, post(`${PUBLIC}/logout`, { csrf }, jar));
     expect(res.status).toBe(302);
     expect(res.headers.get("Location")).toBe("/");
-    expect(res.headers.getSetCookie().some((c) => /^bb_session=;/.test(c) && /Max-Age=0/i.test(c))).toBe(true);
+    expect(
+      res.headers.getSetCookie().some((c) => /^bb_session=;/.test(c) && /Max-Age=0/i.test(c)),
+    ).toBe(true);
     expect((await sessionRows()).length).toBe(count - 1);
-    expect((await callLoader(dashboardIndex.loader, get(`${PUBLIC}/dashboard`, jar))).status).toBe(302);
+    expect((await callLoader(dashboardIndex.loader, get(`${PUBLIC}/dashboard`, jar))).status).toBe(
+      302,
+    );
   });
 });
 
@@ -232,25 +300,49 @@ describe("the dashboard", () => {
     await knex()("installations").where({ id: ACME.installationId }).delete();
     const { jar } = await signIn("alice");
     world.standIn.clearRequests();
-    const data = await dataOf(() => dashboardIndex.loader({ request: get(`${PUBLIC}/dashboard`, jar), params: {}, context: {} }));
+    const data = await dataOf(() =>
+      dashboardIndex.loader({ request: get(`${PUBLIC}/dashboard`, jar), params: {}, context: {} }),
+    );
     expect(data.installations.map((i) => i.accountLogin)).toEqual(["acme"]);
-    expect(data.installations[0]!.repositories!.map((r) => r.fullName)).toEqual(["acme/gadgets", "acme/widgets"]);
+    expect(data.installations[0]!.repositories!.map((r) => r.fullName)).toEqual([
+      "acme/gadgets",
+      "acme/widgets",
+    ]);
     expect(data.installUrl).toBe(`${world.standIn.urls.web}/apps/bisect-bot/installations/new`);
     // Mirrored: the missing row is back.
-    expect(await knex()("installations").where({ id: ACME.installationId }).first()).toMatchObject({ accountLogin: "acme" });
+    expect(await knex()("installations").where({ id: ACME.installationId }).first()).toMatchObject({
+      accountLogin: "acme",
+    });
     await seedInstallations(knex());
-    await dashboardIndex.loader({ request: get(`${PUBLIC}/dashboard`, jar), params: {}, context: {} });
+    await dashboardIndex.loader({
+      request: get(`${PUBLIC}/dashboard`, jar),
+      params: {},
+      context: {},
+    });
     expect(world.standIn.requests({ path: "/api/v3/user/installations" })).toHaveLength(1);
     expect(world.standIn.requests({ path: /\/repositories$/ })).toHaveLength(1);
   });
 
   it("shows only the user's jobs, 25 a page, newest first, filtered by status and repository", async () => {
     const ids: number[] = [];
-    for (let i = 0; i < 30; i++) ids.push(await seedJob(knex(), { repo: i % 3 === 0 ? "gadgets" : "widgets", status: i % 2 ? "finished" : "running" }));
+    for (let i = 0; i < 30; i++)
+      ids.push(
+        await seedJob(knex(), {
+          repo: i % 3 === 0 ? "gadgets" : "widgets",
+          status: i % 2 ? "finished" : "running",
+        }),
+      );
     const bobs = await seedJob(knex(), { repo: "tools", requesterLogin: "bob" });
     const cli = await seedJob(knex(), { repo: null });
     const { jar } = await signIn("alice");
-    const load = (q: string) => dataOf(() => dashboardIndex.loader({ request: get(`${PUBLIC}/dashboard${q}`, jar), params: {}, context: {} }));
+    const load = (q: string) =>
+      dataOf(() =>
+        dashboardIndex.loader({
+          request: get(`${PUBLIC}/dashboard${q}`, jar),
+          params: {},
+          context: {},
+        }),
+      );
 
     const first = await load("");
     expect(first.page.jobs).toHaveLength(25);
@@ -291,9 +383,16 @@ describe("the dashboard", () => {
       { installationId: ACME.installationId, month: month(7), jobs: 99, computeSeconds: 60 },
     ]);
     const { jar } = await signIn("alice");
-    const data = await dataOf(() => dashboardIndex.loader({ request: get(`${PUBLIC}/dashboard`, jar), params: {}, context: {} }));
+    const data = await dataOf(() =>
+      dashboardIndex.loader({ request: get(`${PUBLIC}/dashboard`, jar), params: {}, context: {} }),
+    );
     const acme = data.usage.find((u) => u.installationId === ACME.installationId)!;
-    expect(acme).toMatchObject({ tier: "free", jobsPerMonth: 50, maxConcurrent: 1, maxDurationMinutes: 30 });
+    expect(acme).toMatchObject({
+      tier: "free",
+      jobsPerMonth: 50,
+      maxConcurrent: 1,
+      maxDurationMinutes: 30,
+    });
     expect(acme.thisMonth).toMatchObject({ jobs: 12, computeMinutes: 60 });
     expect(acme.history).toHaveLength(6);
     expect(acme.history.map((h) => h.jobs)).toEqual([0, 0, 0, 40, 0, 12]);
@@ -304,7 +403,10 @@ describe("the dashboard", () => {
   it("signs the user out when GitHub no longer accepts their token", async () => {
     const { jar } = await signIn("carol");
     forgetViewer();
-    const token = world.standIn.oauthTokensIssued().filter((t) => t.login === "carol").at(-1)!.token;
+    const token = world.standIn
+      .oauthTokensIssued()
+      .filter((t) => t.login === "carol")
+      .at(-1)!.token;
     world.standIn.revokeToken(token);
     const res = await callLoader(dashboardIndex.loader, get(`${PUBLIC}/dashboard`, jar));
     expect(res.status).toBe(302);
@@ -315,7 +417,9 @@ describe("the dashboard", () => {
 
   it("shows an empty dashboard to someone with no installation", async () => {
     const { jar } = await signIn("carol");
-    const data = await dataOf(() => dashboardIndex.loader({ request: get(`${PUBLIC}/dashboard`, jar), params: {}, context: {} }));
+    const data = await dataOf(() =>
+      dashboardIndex.loader({ request: get(`${PUBLIC}/dashboard`, jar), params: {}, context: {} }),
+    );
     expect(data.installations).toEqual([]);
     expect(data.page.jobs).toEqual([]);
     expect(data.usage).toEqual([]);
@@ -329,13 +433,27 @@ describe("a job", () => {
     await addStep(knex(), id, { commit: 4, round: 2, verdict: "good" });
     await addStep(knex(), id, { commit: 6, round: 3 });
     const { jar } = await signIn("alice");
-    const data = await dataOf(() => jobRoute.loader({ request: get(`${PUBLIC}/dashboard/jobs/${id}`, jar), params: { id: String(id) }, context: {} }));
-    expect(data.job).toMatchObject({ id, status: "running", active: true, issueNumber: 7, repository: { fullName: "acme/widgets" } });
+    const data = await dataOf(() =>
+      jobRoute.loader({
+        request: get(`${PUBLIC}/dashboard/jobs/${id}`, jar),
+        params: { id: String(id) },
+        context: {},
+      }),
+    );
+    expect(data.job).toMatchObject({
+      id,
+      status: "running",
+      active: true,
+      issueNumber: 7,
+      repository: { fullName: "acme/widgets" },
+    });
     expect(data.steps.map((s) => s.verdict)).toEqual(["bad", "good", null]);
     expect(data.picture.rows.map((r) => r.candidates)).toEqual([16, 8, 4, 4]);
     expect(data.csrf).toBe(await csrfOf(jar));
 
-    const api = await callLoader(apiJob.loader, get(`${PUBLIC}/api/jobs/${id}`, jar), { id: String(id) });
+    const api = await callLoader(apiJob.loader, get(`${PUBLIC}/api/jobs/${id}`, jar), {
+      id: String(id),
+    });
     expect(api.status).toBe(200);
     const json = (await api.json()) as { job: { id: number; status: string }; steps: unknown[] };
     expect(json.job).toMatchObject({ id, status: "running" });
@@ -348,29 +466,53 @@ describe("a job", () => {
     const cli = await seedJob(knex(), { repo: null });
     const { jar } = await signIn("alice");
     for (const id of [String(bobs), String(cli), "999999", "abc", "0", "1e3"]) {
-      const page = await callLoader(jobRoute.loader, get(`${PUBLIC}/dashboard/jobs/${id}`, jar), { id });
+      const page = await callLoader(jobRoute.loader, get(`${PUBLIC}/dashboard/jobs/${id}`, jar), {
+        id,
+      });
       expect(page.status, id).toBe(404);
       const api = await callLoader(apiJob.loader, get(`${PUBLIC}/api/jobs/${id}`, jar), { id });
       expect(api.status, id).toBe(404);
       expect(await api.json()).toMatchObject({ error: "not_found" });
-      const events = await callLoader(jobEvents.loader, get(`${PUBLIC}/dashboard/jobs/${id}/events`, jar), { id });
+      const events = await callLoader(
+        jobEvents.loader,
+        get(`${PUBLIC}/dashboard/jobs/${id}/events`, jar),
+        { id },
+      );
       expect(events.status, id).toBe(404);
     }
     // Bob sees his own.
     const bob = await signIn("bob");
-    expect((await callLoader(apiJob.loader, get(`${PUBLIC}/api/jobs/${bobs}`, bob.jar), { id: String(bobs) })).status).toBe(200);
+    expect(
+      (
+        await callLoader(apiJob.loader, get(`${PUBLIC}/api/jobs/${bobs}`, bob.jar), {
+          id: String(bobs),
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it("refuses to cancel without access: 404, and the job keeps running", async () => {
     const bobs = await seedJob(knex(), { repo: "tools", requesterLogin: "bob" });
     const { jar } = await signIn("alice");
     const csrf = await csrfOf(jar);
-    const res = await callAction(jobRoute.action, post(`${PUBLIC}/dashboard/jobs/${bobs}`, { csrf, intent: "cancel" }, jar), { id: String(bobs) });
+    const res = await callAction(
+      jobRoute.action,
+      post(`${PUBLIC}/dashboard/jobs/${bobs}`, { csrf, intent: "cancel" }, jar),
+      { id: String(bobs) },
+    );
     expect(res.status).toBe(404);
-    expect(await knex()("bisectJobs").where({ id: bobs }).first("status")).toEqual({ status: "running" });
-    const signedOut = await callAction(jobRoute.action, post(`${PUBLIC}/dashboard/jobs/${bobs}`, { csrf, intent: "cancel" }), { id: String(bobs) });
+    expect(await knex()("bisectJobs").where({ id: bobs }).first("status")).toEqual({
+      status: "running",
+    });
+    const signedOut = await callAction(
+      jobRoute.action,
+      post(`${PUBLIC}/dashboard/jobs/${bobs}`, { csrf, intent: "cancel" }),
+      { id: String(bobs) },
+    );
     expect(signedOut.status).toBe(302);
-    expect(await knex()("bisectJobs").where({ id: bobs }).first("status")).toEqual({ status: "running" });
+    expect(await knex()("bisectJobs").where({ id: bobs }).first("status")).toEqual({
+      status: "running",
+    });
   });
 
   it("rejects a missing or wrong CSRF token with 403", async () => {
@@ -378,8 +520,18 @@ describe("a job", () => {
     const { jar } = await signIn("alice");
     const other = await signIn("alice");
     const othersToken = await csrfOf(other.jar);
-    for (const form of [{ intent: "cancel" }, { intent: "cancel", csrf: "" }, { intent: "cancel", csrf: "forged" }, { intent: "cancel", csrf: othersToken }]) {
-      const res = await callAction(jobRoute.action, post(`${PUBLIC}/dashboard/jobs/${id}`, form, jar), { id: String(id) });
+    const forms: Array<Record<string, string>> = [
+      { intent: "cancel" },
+      { intent: "cancel", csrf: "" },
+      { intent: "cancel", csrf: "forged" },
+      { intent: "cancel", csrf: othersToken },
+    ];
+    for (const form of forms) {
+      const res = await callAction(
+        jobRoute.action,
+        post(`${PUBLIC}/dashboard/jobs/${id}`, form, jar),
+        { id: String(id) },
+      );
       expect(res.status, JSON.stringify(form)).toBe(403);
     }
     expect(await knex()("bisectJobs").where({ id }).first("status")).toEqual({ status: "running" });
@@ -389,24 +541,58 @@ describe("a job", () => {
     const id = await seedJob(knex());
     const { jar } = await signIn("alice");
     const csrf = await csrfOf(jar);
-    const bad = await callAction(jobRoute.action, post(`${PUBLIC}/dashboard/jobs/${id}`, { csrf, intent: "explode" }, jar), { id: String(id) });
+    const bad = await callAction(
+      jobRoute.action,
+      post(`${PUBLIC}/dashboard/jobs/${id}`, { csrf, intent: "explode" }, jar),
+      { id: String(id) },
+    );
     expect(bad.status).toBe(400);
 
-    const cancelled = await callAction(jobRoute.action, post(`${PUBLIC}/dashboard/jobs/${id}`, { csrf, intent: "cancel" }, jar), { id: String(id) });
+    const cancelled = await callAction(
+      jobRoute.action,
+      post(`${PUBLIC}/dashboard/jobs/${id}`, { csrf, intent: "cancel" }, jar),
+      { id: String(id) },
+    );
     expect(cancelled.status).toBe(302);
     expect(cancelled.headers.get("Location")).toBe(`/dashboard/jobs/${id}`);
-    expect(await knex()("bisectJobs").where({ id }).first("status")).toEqual({ status: "cancelled" });
-    expect(await knex()("auditLog").where({ action: "job.cancel", subjectId: String(id) }).first("actor")).toEqual({ actor: "alice" });
-    const layout = await dataOf(() => dashboardLayout.loader({ request: get(`${PUBLIC}/dashboard/jobs/${id}`, jar), params: {}, context: {} }));
+    expect(await knex()("bisectJobs").where({ id }).first("status")).toEqual({
+      status: "cancelled",
+    });
+    expect(
+      await knex()("auditLog")
+        .where({ action: "job.cancel", subjectId: String(id) })
+        .first("actor"),
+    ).toEqual({ actor: "alice" });
+    const layout = await dataOf(() =>
+      dashboardLayout.loader({
+        request: get(`${PUBLIC}/dashboard/jobs/${id}`, jar),
+        params: {},
+        context: {},
+      }),
+    );
     expect(layout.flash).toMatch(new RegExp(`Job #${id} is cancelled`));
-    const again = await dataOf(() => dashboardLayout.loader({ request: get(`${PUBLIC}/dashboard/jobs/${id}`, jar), params: {}, context: {} }));
+    const again = await dataOf(() =>
+      dashboardLayout.loader({
+        request: get(`${PUBLIC}/dashboard/jobs/${id}`, jar),
+        params: {},
+        context: {},
+      }),
+    );
     expect(again.flash).toBeNull();
 
-    const rerun = await callAction(jobRoute.action, post(`${PUBLIC}/dashboard/jobs/${id}`, { csrf, intent: "rerun" }, jar), { id: String(id) });
+    const rerun = await callAction(
+      jobRoute.action,
+      post(`${PUBLIC}/dashboard/jobs/${id}`, { csrf, intent: "rerun" }, jar),
+      { id: String(id) },
+    );
     expect(rerun.status).toBe(302);
     const newId = Number(rerun.headers.get("Location")!.split("/").pop());
     expect(newId).toBeGreaterThan(id);
-    expect(await knex()("bisectJobs").where({ id: newId }).first("retryOfJobId", "status", "requesterLogin", "installationId")).toEqual({
+    expect(
+      await knex()("bisectJobs")
+        .where({ id: newId })
+        .first("retryOfJobId", "status", "requesterLogin", "installationId"),
+    ).toEqual({
       retryOfJobId: id,
       status: "queued",
       requesterLogin: "alice",
@@ -417,12 +603,21 @@ describe("a job", () => {
   it("streams updates while the job runs and ends when it is final", async () => {
     const id = await seedJob(knex());
     const { jar } = await signIn("alice");
-    const page = await dataOf(() => jobRoute.loader({ request: get(`${PUBLIC}/dashboard/jobs/${id}`, jar), params: { id: String(id) }, context: {} }));
+    const page = await dataOf(() =>
+      jobRoute.loader({
+        request: get(`${PUBLIC}/dashboard/jobs/${id}`, jar),
+        params: { id: String(id) },
+        context: {},
+      }),
+    );
     const controller = new AbortController();
-    const request = new Request(`${PUBLIC}/dashboard/jobs/${id}/events?since=${encodeURIComponent(page.version)}`, {
-      headers: { Cookie: jar.header() },
-      signal: controller.signal,
-    });
+    const request = new Request(
+      `${PUBLIC}/dashboard/jobs/${id}/events?since=${encodeURIComponent(page.version)}`,
+      {
+        headers: { Cookie: jar.header() },
+        signal: controller.signal,
+      },
+    );
     const res = await callLoader(jobEvents.loader, request, { id: String(id) });
     expect(res.status).toBe(200);
     expect(res.headers.get("Content-Type")).toMatch(/^text\/event-stream/);
@@ -442,7 +637,9 @@ describe("a job", () => {
     expect(text).not.toMatch(/event: update/);
     await addStep(knex(), id, { commit: 8, round: 1, verdict: "bad" });
     await readUntil(/event: update/);
-    await knex()("bisectJobs").where({ id }).update({ status: "finished", outcome: "found", finishedAt: new Date() });
+    await knex()("bisectJobs")
+      .where({ id })
+      .update({ status: "finished", outcome: "found", finishedAt: new Date() });
     await readUntil(/event: end/);
     expect((await reader.read()).done).toBe(true);
   });
@@ -451,7 +648,10 @@ describe("a job", () => {
     const id = await seedJob(knex());
     const { jar } = await signIn("alice");
     const controller = new AbortController();
-    const request = new Request(`${PUBLIC}/dashboard/jobs/${id}/events`, { headers: { Cookie: jar.header() }, signal: controller.signal });
+    const request = new Request(`${PUBLIC}/dashboard/jobs/${id}/events`, {
+      headers: { Cookie: jar.header() },
+      signal: controller.signal,
+    });
     const res = await callLoader(jobEvents.loader, request, { id: String(id) });
     const reader = res.body!.getReader();
     await reader.read();

@@ -33,7 +33,11 @@ export class CookieJar {
       const eq = pair!.indexOf("=");
       const name = pair!.slice(0, eq);
       const value = pair!.slice(eq + 1);
-      const expired = attrs.some((a) => /^max-age=0$/i.test(a) || (/^expires=/i.test(a) && new Date(a.slice(8)).getTime() <= Date.now()));
+      const expired = attrs.some(
+        (a) =>
+          /^max-age=0$/i.test(a) ||
+          (/^expires=/i.test(a) && new Date(a.slice(8)).getTime() <= Date.now()),
+      );
       if (expired || value === "") this.cookies.delete(name);
       else this.cookies.set(name, value);
     }
@@ -67,14 +71,25 @@ export function post(url: string, form: Record<string, string>, jar?: CookieJar)
   return new Request(url, {
     method: "POST",
     body: new URLSearchParams(form),
-    headers: { "Content-Type": "application/x-www-form-urlencoded", ...(jar ? { Cookie: jar.header() } : {}) },
+    headers: {
+      "Content-Type": "application/x-www-form-urlencoded",
+      ...(jar ? { Cookie: jar.header() } : {}),
+    },
   });
 }
 
-export function callLoader(loader: Loader, request: Request, params: Record<string, string> = {}): Promise<Response> {
+export function callLoader(
+  loader: Loader,
+  request: Request,
+  params: Record<string, string> = {},
+): Promise<Response> {
   return settle(() => loader({ request, params, context: {} }));
 }
 
-export function callAction(action: Action, request: Request, params: Record<string, string> = {}): Promise<Response> {
+export function callAction(
+  action: Action,
+  request: Request,
+  params: Record<string, string> = {},
+): Promise<Response> {
   return settle(() => action({ request, params, context: {} }));
 }

@@ -15,14 +15,18 @@ import { callAction, callLoader, dataOf, get, post } from "./requests";
 const BASE = "http://setup.test";
 
 beforeAll(() => {
-  for (const name of Object.keys(process.env)) if (/^(GITHUB_|SESSION_SECRET|ENCRYPTION_KEY|DATABASE_URL)/.test(name)) delete process.env[name];
+  for (const name of Object.keys(process.env))
+    if (/^(GITHUB_|SESSION_SECRET|ENCRYPTION_KEY|DATABASE_URL)/.test(name))
+      delete process.env[name];
   process.env.NODE_ENV = "test";
   process.env.SESSION_SECRET = "s".repeat(40);
 });
 
 describe("setup mode", () => {
   it("lists what to configure on the start page, and offers no sign-in", async () => {
-    const data = await dataOf(() => index.loader({ request: get(`${BASE}/`), params: {}, context: {} }));
+    const data = await dataOf(() =>
+      index.loader({ request: get(`${BASE}/`), params: {}, context: {} }),
+    );
     expect(data.setupMissing.map((m) => m.name)).toEqual([
       "GITHUB_APP_ID",
       "GITHUB_APP_SLUG",
@@ -61,7 +65,13 @@ describe("setup mode", () => {
       expect(res.status).toBe(503);
       expect(await res.json()).toMatchObject({ error: "setup_mode" });
     }
-    expect((await callAction(jobRoute.action, post(`${BASE}/dashboard/jobs/1`, { intent: "cancel" }), { id: "1" })).status).toBe(503);
+    expect(
+      (
+        await callAction(jobRoute.action, post(`${BASE}/dashboard/jobs/1`, { intent: "cancel" }), {
+          id: "1",
+        })
+      ).status,
+    ).toBe(503);
     expect((await callAction(logout.action, post(`${BASE}/logout`, {}))).status).toBe(503);
   });
 });

@@ -4,7 +4,12 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Knex } from "knex";
 import { makeAppKey, startGitHubStandIn, type StandIn } from "../github-stand-in/server";
 
-export const APP = { id: 1001, slug: "bisect-bot", clientId: "Iv23liDashboard", clientSecret: "dashboard-client-secret" };
+export const APP = {
+  id: 1001,
+  slug: "bisect-bot",
+  clientId: "Iv23liDashboard",
+  clientSecret: "dashboard-client-secret",
+};
 export const ACME = { installationId: 4242, login: "acme", accountId: 5001 };
 export const BOBCO = { installationId: 5353, login: "bobco", accountId: 5002 };
 export const REPOS = {
@@ -45,8 +50,16 @@ export async function startWorld(publicUrl: string): Promise<World> {
       path: "/nonexistent/repository.git",
     })),
     installations: [
-      { id: ACME.installationId, account: { login: ACME.login, type: "Organization", id: ACME.accountId }, members: ["alice"] },
-      { id: BOBCO.installationId, account: { login: BOBCO.login, type: "Organization", id: BOBCO.accountId }, members: ["bob"] },
+      {
+        id: ACME.installationId,
+        account: { login: ACME.login, type: "Organization", id: ACME.accountId },
+        members: ["alice"],
+      },
+      {
+        id: BOBCO.installationId,
+        account: { login: BOBCO.login, type: "Organization", id: BOBCO.accountId },
+        members: ["bob"],
+      },
     ],
   });
   const env: Record<string, string> = {
@@ -67,16 +80,40 @@ export async function startWorld(publicUrl: string): Promise<World> {
 }
 
 /** Our rows for the two installations and their repositories (as the webhook would record them). */
-export async function seedInstallations(knex: Knex, tiers: { acme?: string; bobco?: string } = {}): Promise<void> {
+export async function seedInstallations(
+  knex: Knex,
+  tiers: { acme?: string; bobco?: string } = {},
+): Promise<void> {
   await knex("installations")
     .insert([
-      { id: ACME.installationId, accountId: ACME.accountId, accountLogin: ACME.login, accountType: "Organization", tier: tiers.acme ?? "free" },
-      { id: BOBCO.installationId, accountId: BOBCO.accountId, accountLogin: BOBCO.login, accountType: "Organization", tier: tiers.bobco ?? "pro" },
+      {
+        id: ACME.installationId,
+        accountId: ACME.accountId,
+        accountLogin: ACME.login,
+        accountType: "Organization",
+        tier: tiers.acme ?? "free",
+      },
+      {
+        id: BOBCO.installationId,
+        accountId: BOBCO.accountId,
+        accountLogin: BOBCO.login,
+        accountType: "Organization",
+        tier: tiers.bobco ?? "pro",
+      },
     ])
     .onConflict("id")
     .ignore();
   await knex("repositories")
-    .insert(Object.values(REPOS).map((r) => ({ id: r.id, installationId: r.installationId, owner: r.owner, name: r.name, private: r.name !== "gadgets", defaultBranch: "main" })))
+    .insert(
+      Object.values(REPOS).map((r) => ({
+        id: r.id,
+        installationId: r.installationId,
+        owner: r.owner,
+        name: r.name,
+        private: r.name !== "gadgets",
+        defaultBranch: "main",
+      })),
+    )
     .onConflict("id")
     .ignore();
 }
@@ -134,7 +171,12 @@ export async function seedJob(knex: Knex, seed: JobSeed = {}): Promise<number> {
 export async function addStep(
   knex: Knex,
   jobId: number,
-  step: { commit: number; round: number; verdict?: "good" | "bad" | "skip" | "error" | null; log?: string },
+  step: {
+    commit: number;
+    round: number;
+    verdict?: "good" | "bad" | "skip" | "error" | null;
+    log?: string;
+  },
 ): Promise<void> {
   const done = step.verdict !== undefined && step.verdict !== null;
   await knex("bisectSteps").insert({
@@ -145,7 +187,11 @@ export async function addStep(
     verdict: done ? step.verdict : null,
     exitCode: done ? (step.verdict === "good" ? 0 : step.verdict === "skip" ? 125 : 1) : null,
     durationMs: done ? 1500 + step.commit * 10 : null,
-    logExcerpt: step.log ?? (done ? `$ npm test\n${step.verdict === "good" ? "ok 12 tests" : "not ok 3 parses dates"}\n` : null),
+    logExcerpt:
+      step.log ??
+      (done
+        ? `$ npm test\n${step.verdict === "good" ? "ok 12 tests" : "not ok 3 parses dates"}\n`
+        : null),
     startedAt: new Date(),
     finishedAt: done ? new Date() : null,
   });

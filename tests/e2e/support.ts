@@ -11,8 +11,10 @@ export const CHROMIUM = "/usr/bin/chromium";
 /** Chromium present? With CI=true a missing browser is a failure, never a skip. */
 export function haveChromium(): boolean {
   const present = existsSync(CHROMIUM);
-  if (!present && process.env.CI === "true") throw new Error(`${CHROMIUM} is missing: browser tests cannot run (apt-get install chromium)`);
-  if (!present) console.warn(`${CHROMIUM} is missing: skipping the browser tests (they fail when CI=true)`);
+  if (!present && process.env.CI === "true")
+    throw new Error(`${CHROMIUM} is missing: browser tests cannot run (apt-get install chromium)`);
+  if (!present)
+    console.warn(`${CHROMIUM} is missing: skipping the browser tests (they fail when CI=true)`);
   return present;
 }
 
@@ -32,14 +34,16 @@ export function buildIfStale(): void {
   const built = existsSync("build/index.js") ? statSync("build/index.js").mtimeMs : 0;
   const sources = Math.max(...["app", "config", "db", "jobs", "remix.config.js"].map(newestMtime));
   // A development build (remix watch) uses React's development JSX, which a production server lacks.
-  const production = built > 0 && !readFileSync("build/index.js", "utf8").includes("jsx-dev-runtime");
+  const production =
+    built > 0 && !readFileSync("build/index.js", "utf8").includes("jsx-dev-runtime");
   if (built > sources && production) return;
   // NODE_ENV=production explicitly: under vitest it is "test", which would bundle React's development JSX.
   const result = spawnSync(process.execPath, ["node_modules/@remix-run/dev/dist/cli.js", "build"], {
     encoding: "utf8",
     env: { ...process.env, NODE_ENV: "production" },
   });
-  if (result.status !== 0) throw new Error(`remix build failed:\n${result.stdout}\n${result.stderr}`);
+  if (result.status !== 0)
+    throw new Error(`remix build failed:\n${result.stdout}\n${result.stderr}`);
 }
 
 export interface WebServer {
@@ -50,9 +54,21 @@ export interface WebServer {
 }
 
 /** Starts `node --import tsx scripts/web.ts` with `env` and waits until `/` answers. */
-export async function startWebServer(env: Record<string, string>, port: number, host = "127.0.0.1"): Promise<WebServer> {
+export async function startWebServer(
+  env: Record<string, string>,
+  port: number,
+  host = "127.0.0.1",
+): Promise<WebServer> {
+  const childEnv: Record<string, string | undefined> = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    ...env,
+    PORT: String(port),
+    HOST: host,
+    LOG_LEVEL: "warn",
+  };
   const child = spawn(process.execPath, ["--import", "tsx", "scripts/web.ts"], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, PORT: String(port), HOST: host, LOG_LEVEL: "warn" },
+    env: childEnv as NodeJS.ProcessEnv,
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -62,7 +78,8 @@ export async function startWebServer(env: Record<string, string>, port: number, 
   const url = `http://${host}:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`the web server exited (${child.exitCode}):\n${output}`);
+    if (child.exitCode !== null)
+      throw new Error(`the web server exited (${child.exitCode}):\n${output}`);
     const ok = await fetch(`${url}/favicon.svg`).then(
       (r) => r.ok,
       () => false,
@@ -97,7 +114,9 @@ export const CHROMIUM_ARGS = [
 ];
 
 /** A browser context on a fresh profile directory (removed on close). */
-export async function openBrowser(options: BrowserContextOptions = {}): Promise<BrowserContext & { closeAll(): Promise<void> }> {
+export async function openBrowser(
+  options: BrowserContextOptions = {},
+): Promise<BrowserContext & { closeAll(): Promise<void> }> {
   const profile = mkdtempSync(path.join(tmpdir(), "bisect-e2e-profile-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
