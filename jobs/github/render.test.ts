@@ -199,6 +199,17 @@ describe("renderStatusComment: progress", () => {
     );
     expect(body).toContain("the commits between the two revisions are counted when it starts");
     expect(body).toContain("Quota: 7 bisections this month (enterprise plan, no monthly limit).");
+    expect(body).not.toContain("slot");
+    const waiting = renderStatusComment(
+      input({
+        job: job({ status: "queued", outcome: null, startedAt: null, finishedAt: null, rounds: 0 }),
+        steps: [],
+        quota: { tier: "free", used: 2, limit: 50, active: 1, maxConcurrent: 1 },
+      }),
+    );
+    expect(waiting).toContain(
+      "It starts when a slot frees up: the free plan runs 1 bisection at a time and 1 is running.",
+    );
     expect(body).toContain("30m per run (capped from 2h by the free plan)");
   });
 

@@ -63,6 +63,9 @@ export interface QuotaView {
   used: number;
   /** null: unlimited. */
   limit: number | null;
+  /** Bisections of the installation running now, and how many the plan runs at once. */
+  active?: number;
+  maxConcurrent?: number;
 }
 
 export interface StatusCommentInput {
@@ -266,7 +269,12 @@ function queuedText(input: StatusCommentInput): string {
       );
   }
   const quota = quotaText(input.quota);
-  return `Queued — ${bits.join(", ")}.${quota ? ` ${quota}` : ""}`;
+  const q = input.quota;
+  const waiting =
+    q?.maxConcurrent !== undefined && q.active !== undefined && q.active >= q.maxConcurrent
+      ? ` It starts when a slot frees up: the ${text(q.tier)} plan runs ${q.maxConcurrent} bisection${q.maxConcurrent === 1 ? "" : "s"} at a time and ${q.active} ${q.active === 1 ? "is" : "are"} running.`
+      : "";
+  return `Queued — ${bits.join(", ")}.${quota ? ` ${quota}` : ""}${waiting}`;
 }
 
 function quotaText(quota: QuotaView | null | undefined): string | null {

@@ -216,7 +216,17 @@ export async function quotaOf(knex: Knex, installation: Installation): Promise<Q
     installationId: installation.id,
     month: monthOf(new Date()),
   });
-  return { tier: plan.tier, used: usage?.jobs ?? 0, limit: plan.jobsPerMonth };
+  const [active] = await knex("bisect_jobs")
+    .where({ installationId: installation.id })
+    .whereIn("status", ["preparing", "running"])
+    .count<{ count: number }[]>("* as count");
+  return {
+    tier: plan.tier,
+    used: usage?.jobs ?? 0,
+    limit: plan.jobsPerMonth,
+    active: Number(active?.count ?? 0),
+    maxConcurrent: plan.maxConcurrent,
+  };
 }
 
 /** Average seconds of the repository's recent runs (null when it has none yet). */
