@@ -9,6 +9,7 @@ import { getDb } from "./db.server";
 import {
   fetchInstallationRepositories,
   fetchUserInstallations,
+  GitHubApiError,
   GitHubAuthError,
   type GitHubInstallation,
   type GitHubRepository,
@@ -24,6 +25,9 @@ import {
 import { requireSignInSettings, type SignInSettings } from "./setup.server";
 
 export const INSTALLATIONS_TTL_MS = 60_000;
+/** How long a last good answer may stand in while GitHub cannot be reached, and the retry delay then. */
+const STALE_MS = 15 * 60_000;
+const RETRY_MS = 10_000;
 const MAX_CACHED_USERS = 5_000;
 
 export interface ViewerInstallation {
@@ -46,6 +50,8 @@ export interface Viewer {
 interface CacheEntry {
   at: number;
   installations: Promise<ViewerInstallation[]>;
+  /** The last successful answer, kept for when GitHub cannot be reached. */
+  last?: { at: number; value: ViewerInstallation[] };
   repositories: Map<number, { at: number; repositories: Promise<GitHubRepository[]> }>;
 }
 
@@ -114,23 +120,45 @@ async function mirror(list: GitHubInstallation[]): Promise<ViewerInstallation[]>
 
 function entryFor(settings: SignInSettings, user: SessionUser): CacheEntry {
   const now = Date.now();
-  const existing = cache.get(user.id);
-  if (existing && now - existing.at < INSTALLATIONS_TTL_MS) return existing;
+  const previous = cache.get(user.id);
+  if (previous && now - previous.at < INSTALLATIONS_TTL_MS) return previous;
   if (cache.size >= MAX_CACHED_USERS) {
-    for (const [id, entry] of cache)
-      if (now - entry.at >= INSTALLATIONS_TTL_MS || cache.size >= MAX_CACHED_USERS)
-        cache.delete(id);
+    for (const [id, e] of cache)
+      if (now - e.at >= STALE_MS || cache.size >= MAX_CACHED_USERS) cache.delete(id);
   }
   const entry: CacheEntry = {
     at: now,
-    installations: (async () =>
-      mirror(await fetchUserInstallations(settings.github.apiUrl, userToken(settings, user))))(),
-    repositories: new Map(),
+    last: previous?.last,
+    repositories: previous?.repositories ?? new Map(),
+    installations: Promise.resolve([]),
   };
-  // A failed lookup is not cached.
-  entry.installations.catch(() => {
-    if (cache.get(user.id) === entry) cache.delete(user.id);
-  });
+  entry.installations = (async () => {
+    try {
+      const value = await mirror(
+        await fetchUserInstallations(settings.github.apiUrl, userToken(settings, user)),
+      );
+      entry.last = { at: Date.now(), value };
+      return value;
+    } catch (error) {
+      // GitHub unreachable: the last answer (up to STALE_MS old) beats locking people out; asked
+      // again in a few seconds. A refused token is never papered over.
+      const stale = entry.last;
+      if (!(error instanceof GitHubAuthError) && stale && Date.now() - stale.at < STALE_MS) {
+        console.error(
+          JSON.stringify({
+            level: "warn",
+            component: "web",
+            message: "using cached installations",
+            error: String(error),
+          }),
+        );
+        entry.at = Date.now() - INSTALLATIONS_TTL_MS + RETRY_MS;
+        return stale.value;
+      }
+      if (cache.get(user.id) === entry) cache.delete(user.id);
+      throw error;
+    }
+  })();
   cache.set(user.id, entry);
   return entry;
 }
@@ -205,6 +233,7 @@ export async function requireViewer(request: Request, kind: ViewerKind = "page")
       response.headers.append("Set-Cookie", await clearSessionCookie(settings));
       throw response;
     }
+    if (error instanceof GitHubApiError) throw githubUnavailable(kind);
     throw error;
   }
   return {
@@ -214,6 +243,18 @@ export async function requireViewer(request: Request, kind: ViewerKind = "page")
     installations,
     installationIds: new Set(installations.map((i) => i.id)),
   };
+}
+
+function githubUnavailable(kind: ViewerKind): Response {
+  const message =
+    "GitHub could not be reached to check which installations you can see. Please try again in a moment.";
+  const init = { status: 502, statusText: "Bad Gateway", headers: { "Cache-Control": "no-store" } };
+  return kind === "page"
+    ? new Response(message, {
+        ...init,
+        headers: { ...init.headers, "Content-Type": "text/plain; charset=utf-8" },
+      })
+    : Response.json({ error: "github_unavailable", message }, init);
 }
 
 /** Not found — the same answer whether the thing does not exist or belongs to someone else. */

@@ -13,6 +13,11 @@ import type { SignInSettings } from "./setup.server";
 
 const STRATEGY = "github";
 
+interface SignedInUser {
+  id: number;
+  login: string;
+}
+
 /** GitHub refused the code exchange. */
 export class SignInError extends Error {
   override name = "SignInError";
@@ -48,9 +53,9 @@ export async function upsertUser(
 
 const stateCookieBase = "bb_oauth";
 
-function buildAuthenticator(settings: SignInSettings): Authenticator<number> {
+function buildAuthenticator(settings: SignInSettings): Authenticator<SignedInUser> {
   const { github, production } = settings;
-  const strategy = new OAuth2Strategy<number>(
+  const strategy = new OAuth2Strategy<SignedInUser>(
     {
       // The state + PKCE verifier cookie: Secure and `__Host-` in production.
       cookie: {
@@ -79,14 +84,14 @@ function buildAuthenticator(settings: SignInSettings): Authenticator<number> {
       }
       const accessToken = tokens.accessToken();
       const profile = await fetchProfile(github.apiUrl, accessToken);
-      return upsertUser(settings, profile, accessToken);
+      return { id: await upsertUser(settings, profile, accessToken), login: profile.login };
     },
   );
-  return new Authenticator<number>().use(strategy, STRATEGY);
+  return new Authenticator<SignedInUser>().use(strategy, STRATEGY);
 }
 
-const authenticators = new WeakMap<SignInSettings, Authenticator<number>>();
-function authenticator(settings: SignInSettings): Authenticator<number> {
+const authenticators = new WeakMap<SignInSettings, Authenticator<SignedInUser>>();
+function authenticator(settings: SignInSettings): Authenticator<SignedInUser> {
   let a = authenticators.get(settings);
   if (!a) authenticators.set(settings, (a = buildAuthenticator(settings)));
   return a;
@@ -154,15 +159,16 @@ export async function completeSignIn(
   request: Request,
   client: ClientInfo,
 ): Promise<Response> {
-  let userId: number;
+  let user: SignedInUser;
   try {
-    userId = await authenticator(settings).authenticate(STRATEGY, request);
+    user = await authenticator(settings).authenticate(STRATEGY, request);
   } catch (error) {
     throw signInFailure(error);
   }
   const headers = new Headers({ "Cache-Control": "no-store" });
   await destroySession(settings, request);
-  const { setCookie } = await createSession(settings, userId, client);
+  const { setCookie } = await createSession(settings, user.id, client);
+  await audit(user.login, "user.sign_in", user.id, client.ip ?? null);
   headers.append("Set-Cookie", setCookie);
   clearStateCookies(settings, request, headers);
   const stored: unknown = await returnCookie(settings).parse(request.headers.get("Cookie"));
@@ -206,6 +212,22 @@ function signInFailure(error: unknown): Response {
     );
   }
   return redirect(`/login?error=${code}`, { headers: { "Cache-Control": "no-store" } });
+}
+
+/** A security-relevant event, for audit_log. */
+export async function audit(
+  actor: string,
+  action: string,
+  userId: number,
+  ip: string | null,
+): Promise<void> {
+  await getDb()("auditLog").insert({
+    actor,
+    action,
+    subjectType: "user",
+    subjectId: String(userId),
+    ip,
+  });
 }
 
 /** Signs out: deletes the session and clears its cookie. */

@@ -1,7 +1,7 @@
 // The dashboard's loaders and actions, called directly with built Requests, against a real
 // database and the GitHub stand-in: sign-in, sessions, CSRF, authorisation, live updates.
 import { Model } from "objection";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { forgetViewer } from "../../app/access.server";
 import { decryptSecret } from "../../app/crypto.server";
 import { closeDb } from "../../app/db.server";
@@ -413,6 +413,36 @@ describe("the dashboard", () => {
     expect(res.headers.get("Location")).toMatch(/reason=expired/);
     const carol = await knex()("users").where({ login: "carol" }).first("id");
     expect(await knex()("sessions").where({ userId: carol.id })).toEqual([]);
+  });
+
+  it("keeps the last installations for a while when GitHub cannot be reached, and says so when it has none", async () => {
+    const { jar } = await signIn("alice");
+    forgetViewer();
+    const load = () => callLoader(dashboardIndex.loader, get(`${PUBLIC}/dashboard`, jar));
+    expect((await load()).status).toBe(200);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(Date.now() + 61_000);
+      world.standIn.failNext({ path: "/api/v3/user/installations", status: 502 });
+      const stale = await load();
+      expect(stale.status).toBe(200);
+      expect(
+        (
+          (await stale.json()) as { installations: Array<{ accountLogin: string }> }
+        ).installations.map((i) => i.accountLogin),
+      ).toEqual(["acme"]);
+    } finally {
+      vi.useRealTimers();
+    }
+    forgetViewer();
+    world.standIn.failNext({ path: "/api/v3/user/installations", status: 502 });
+    const down = await load();
+    expect(down.status).toBe(502);
+    expect(await down.text()).toMatch(/GitHub could not be reached/);
+    world.standIn.failNext({ path: "/api/v3/user/installations", status: 502 });
+    const api = await callLoader(apiJob.loader, get(`${PUBLIC}/api/jobs/1`, jar), { id: "1" });
+    expect(api.status).toBe(502);
+    expect(await api.json()).toMatchObject({ error: "github_unavailable" });
   });
 
   it("shows an empty dashboard to someone with no installation", async () => {
