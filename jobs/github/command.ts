@@ -159,6 +159,9 @@ export function formatDuration(totalSeconds: number): string {
 export function revisionProblem(ref: string): string | null {
   const basic = refProblem(ref);
   if (basic) return basic;
+  // The API that checks the revision and reads .github/bisect.yml takes names, not expressions.
+  if (/[~^]/.test(ref))
+    return "contains '~' or '^' (give a commit SHA, tag or branch; ancestry steps like main~3 are not supported here)";
   if (ref === "@") return "is '@' (name the revision)";
   if (ref.endsWith("/") || ref.endsWith(".")) return "ends with '/' or '.'";
   if (ref.includes("//")) return "contains '//'";

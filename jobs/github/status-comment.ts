@@ -132,16 +132,10 @@ export async function syncStatusComment(
   const { data } = await gh.rest.issues.createComment({ ...issue, body });
   const winner = await claimCommentId(ctx.knex, job.id, data.id);
   if (winner !== data.id) {
-    // Another render created one at the same time: keep theirs, with this (newer) body.
+    // Another render created one at the same time: keep theirs, and bring it up to date from
+    // the rows as they are now (this render may be older than theirs).
     await gh.rest.issues.deleteComment({ owner: repo.owner, repo: repo.name, comment_id: data.id });
-    await gh.rest.issues.updateComment({
-      owner: repo.owner,
-      repo: repo.name,
-      comment_id: winner,
-      body,
-    });
-    remember(app, jobId, digest);
-    return { action: "edited", commentId: winner };
+    return syncStatusComment(ctx, jobId, { force: true });
   }
   remember(app, jobId, digest);
   return { action: "created", commentId: data.id };

@@ -244,6 +244,22 @@ describe("github__status_comment", () => {
     expect(botComments(job.issueNumber!)[0]!.body).toContain(statusMarker(job.id));
   });
 
+  it("two renders racing to create the comment leave exactly one, up to date", async () => {
+    const job = await insertJob({ status: "running", outcome: null, culprit: null });
+    const [a, b] = await Promise.all([
+      syncStatusComment(ctx, job.id, { force: true }),
+      syncStatusComment(ctx, job.id, { force: true }),
+    ]);
+    const actions = [a.action, b.action].sort();
+    expect(actions[0]).toBe("created");
+    expect(["edited", "unchanged"]).toContain(actions[1]);
+    expect(f.standIn.requests({ method: "DELETE" })).toHaveLength(1);
+    const live = botComments(job.issueNumber!);
+    expect(live).toHaveLength(1);
+    expect((await BisectJob.query(knex()).findById(job.id))!.statusCommentId).toBe(live[0]!.id);
+    expect(live[0]!.body).toContain("is running");
+  });
+
   it("asks for a fresh token once the cached one has expired", async () => {
     const job = await insertJob();
     const before = f.standIn.tokensIssued().length;
