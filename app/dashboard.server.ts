@@ -225,7 +225,10 @@ export interface StepView {
   exitCode: number | null;
   durationMs: number | null;
   host: string | null;
+  /** The log excerpt, or its last LOG_TAIL_CHARS characters on the job page (see logLength). */
   logExcerpt: string | null;
+  /** Characters in the whole stored excerpt. */
+  logLength: number;
   startedAt: string | null;
   finishedAt: string | null;
 }
@@ -265,7 +268,13 @@ export interface JobView {
 
 const trimSha = (s: string | null) => (s ? s.trim() : null);
 
-export async function jobWithSteps(job: BisectJob): Promise<{ job: JobView; steps: StepView[] }> {
+/** The job page shows this much of each step's log; the rest is one link away. */
+export const LOG_TAIL_CHARS = 4000;
+
+export async function jobWithSteps(
+  job: BisectJob,
+  options: { logs: "tail" | "full" } = { logs: "full" },
+): Promise<{ job: JobView; steps: StepView[] }> {
   const db = getDb();
   const [repository, steps] = await Promise.all([
     job.repositoryId
@@ -286,7 +295,10 @@ export async function jobWithSteps(job: BisectJob): Promise<{ job: JobView; step
         "s.exitCode",
         "s.durationMs",
         "h.name as host",
-        "s.logExcerpt",
+        options.logs === "full"
+          ? "s.logExcerpt"
+          : db.raw("right(s.log_excerpt, ?) as log_excerpt", [LOG_TAIL_CHARS]),
+        db.raw("coalesce(length(s.log_excerpt), 0) as log_length"),
         "s.startedAt",
         "s.finishedAt",
       ) as Promise<Array<Record<string, unknown>>>,
@@ -343,6 +355,7 @@ export async function jobWithSteps(job: BisectJob): Promise<{ job: JobView; step
       durationMs: (s.durationMs as number | null) ?? null,
       host: (s.host as string | null) ?? null,
       logExcerpt: (s.logExcerpt as string | null) ?? null,
+      logLength: Number(s.logLength ?? 0),
       startedAt: iso(s.startedAt as Date | null),
       finishedAt: iso(s.finishedAt as Date | null),
     })),
@@ -360,7 +373,7 @@ export async function jobPage(
 ): Promise<{ job: JobView; steps: StepView[]; picture: Picture; version: string }> {
   // The version is read first: anything written later changes it, and the page updates again.
   const version = await jobVersion(job.id);
-  const { job: view, steps } = await jobWithSteps(job);
+  const { job: view, steps } = await jobWithSteps(job, { logs: "tail" });
   const key = `${job.id}:${version}`;
   let picture = pictures.get(key);
   if (!picture) {
@@ -459,4 +472,16 @@ export async function dashboardOverview(viewer: Viewer, params: URLSearchParams)
     .sort((a, b) => a.fullName.localeCompare(b.fullName))
     .map((r) => ({ id: r.id, fullName: r.fullName }));
   return { filters, installations, usage, page, repositoryOptions };
+}
+
+/** One step's whole stored log, when the step belongs to this job. */
+export async function stepLog(
+  jobId: number,
+  stepParam: string | undefined,
+): Promise<{ sha: string; log: string } | null> {
+  if (!stepParam || !/^[1-9][0-9]{0,15}$/.test(stepParam)) return null;
+  const row = await getDb()("bisectSteps")
+    .where({ id: Number(stepParam), bisectJobId: jobId })
+    .first("sha", "logExcerpt");
+  return row ? { sha: String(row.sha).trim(), log: row.logExcerpt ?? "" } : null;
 }

@@ -280,6 +280,13 @@ function Steps({ steps, job, githubUrl }: Pick<Data, "steps" | "job" | "githubUr
                     <summary>
                       Log <span className="visually-hidden">of {shortSha(s.sha)}</span>
                     </summary>
+                    {s.logLength > s.logExcerpt.length ? (
+                      <p className="small muted">
+                        The last {Math.round(s.logExcerpt.length / 1000)} KB of{" "}
+                        {Math.round(s.logLength / 1000)} KB.{" "}
+                        <a href={`/dashboard/jobs/${job.id}/steps/${s.id}/log`}>Whole log</a>
+                      </p>
+                    ) : null}
                     <pre className="log">{s.logExcerpt}</pre>
                   </details>
                 ) : (

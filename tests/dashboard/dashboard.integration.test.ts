@@ -12,6 +12,7 @@ import * as dashboardLayout from "../../app/routes/dashboard";
 import * as dashboardIndex from "../../app/routes/dashboard._index";
 import * as jobRoute from "../../app/routes/dashboard.jobs.$id";
 import * as jobEvents from "../../app/routes/dashboard.jobs.$id.events";
+import * as stepLogRoute from "../../app/routes/dashboard.jobs.$id.steps.$stepId.log";
 import * as login from "../../app/routes/login";
 import * as logout from "../../app/routes/logout";
 import { useTestDatabase } from "../helpers/database";
@@ -489,6 +490,50 @@ describe("a job", () => {
     expect(json.job).toMatchObject({ id, status: "running" });
     expect(json.steps).toHaveLength(3);
     expect(JSON.stringify(json)).not.toContain('"graph"');
+  });
+
+  it("shows the tail of long logs and serves the whole log to members only", async () => {
+    const id = await seedJob(knex());
+    const long = Array.from(
+      { length: 500 },
+      (_, i) => `line ${String(i).padStart(4, "0")} of the test output`,
+    ).join("\n");
+    await addStep(knex(), id, { commit: 8, round: 1, verdict: "bad", log: long });
+    const stepId = (await knex()("bisectSteps").where({ bisectJobId: id }).first("id"))
+      .id as number;
+    const { jar } = await signIn("alice");
+    const data = await dataOf(() =>
+      jobRoute.loader({
+        request: get(`${PUBLIC}/dashboard/jobs/${id}`, jar),
+        params: { id: String(id) },
+        context: {},
+      }),
+    );
+    expect(data.steps[0]!.logLength).toBe(long.length);
+    expect(data.steps[0]!.logExcerpt).toBe(long.slice(-4000));
+    const params = { id: String(id), stepId: String(stepId) };
+    const whole = await callLoader(
+      stepLogRoute.loader,
+      get(`${PUBLIC}/dashboard/jobs/${id}/steps/${stepId}/log`, jar),
+      params,
+    );
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get("Content-Type")).toMatch(/^text\/plain/);
+    expect(await whole.text()).toBe(long);
+    // Another job's id with this step, or this job with another job's step: 404.
+    const other = await seedJob(knex());
+    expect(
+      (
+        await callLoader(stepLogRoute.loader, get(`${PUBLIC}/x`, jar), {
+          id: String(other),
+          stepId: String(stepId),
+        })
+      ).status,
+    ).toBe(404);
+    const bob = await signIn("bob");
+    expect(
+      (await callLoader(stepLogRoute.loader, get(`${PUBLIC}/x`, bob.jar), params)).status,
+    ).toBe(404);
   });
 
   it("is a 404 — never a 403 — for other people's jobs, command-line jobs and unknown ids", async () => {
