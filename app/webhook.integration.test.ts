@@ -314,6 +314,15 @@ describe("POST /webhook: recording and dispatch", () => {
     ).toBe(202);
     const [row] = await deliveryRows(id);
     expect(row.payload.comment.body).toBe("/bisect v1.4.0 main -- printf 'a\ufffdb'");
+    // Only what the task reads is kept of a comment delivery.
+    expect(row.payload.repository).toEqual({
+      id: 700001,
+      name: "widgets",
+      private: true,
+      default_branch: "main",
+      owner: { login: "acme", id: 9001, type: "Organization" },
+    });
+    expect(row.payload.comment.html_url).toBeUndefined();
   });
 });
 

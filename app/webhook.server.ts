@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { Config } from "../config/env";
 import { mentionsBisect } from "../jobs/github/command";
 import { DELIVERY_TASK } from "../jobs/github/deliveries";
-import { isBot } from "../jobs/github/payloads";
+import { isBot, issueCommentEvent } from "../jobs/github/payloads";
 import { recorderFor } from "./webhook-recorder.server";
 
 export const MAX_BODY_BYTES = 25 * 1024 * 1024;
@@ -78,20 +78,26 @@ async function readBody(request: Request, limit: number): Promise<string> {
   return new TextDecoder("utf-8", { ignoreBOM: true }).decode(Buffer.concat(chunks));
 }
 
-/**
- * The body as stored in jsonb, which cannot hold U+0000 nor unpaired surrogates (both valid in
- * JSON). The rare payload carrying one escaped is stored with U+FFFD in their place; the
- * signature was checked on the original.
- */
 const LONE_SURROGATE_OR_NUL =
   // eslint-disable-next-line no-control-regex
   /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
-export function storablePayload(raw: string): string {
+const jsonbSafe = (_key: string, value: unknown) =>
+  typeof value === "string" ? value.replace(LONE_SURROGATE_OR_NUL, "\ufffd") : value;
+
+/**
+ * What is stored of a delivery for its task. A comment keeps the fields the task reads (its one
+ * schema, jobs/github/payloads.ts) — about a tenth of GitHub's payload; other events are kept
+ * whole. jsonb cannot hold U+0000 nor unpaired surrogates (both valid JSON): the rare string
+ * carrying one is stored with U+FFFD in its place. The signature was checked on the original.
+ */
+export function storablePayload(raw: string, event?: string, parsed?: unknown): string {
+  if (event === "issue_comment" && parsed !== undefined) {
+    const comment = issueCommentEvent.safeParse(parsed);
+    if (comment.success) return JSON.stringify(comment.data, jsonbSafe);
+  }
   if (!/\\u(?:0000|d[89a-f])/i.test(raw)) return raw;
-  return JSON.stringify(JSON.parse(raw), (_key, value: unknown) =>
-    typeof value === "string" ? value.replace(LONE_SURROGATE_OR_NUL, "\ufffd") : value,
-  );
+  return JSON.stringify(JSON.parse(raw), jsonbSafe);
 }
 
 export async function receiveWebhook(request: Request, deps: WebhookDeps): Promise<Response> {
@@ -197,7 +203,7 @@ export async function receiveWebhook(request: Request, deps: WebhookDeps): Promi
     event,
     action: action ?? null,
     installationId: installation?.id ?? null,
-    payload: handled ? storablePayload(body) : null,
+    payload: handled ? storablePayload(body, event, payload) : null,
     status,
     enqueue: handled,
   });
