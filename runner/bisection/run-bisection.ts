@@ -323,7 +323,7 @@ export async function runBisection(options: RunBisectionOptions): Promise<Bisect
         }
       }
 
-      let probes = decision.kind === "probe" ? decision.probes.slice(0, Math.max(0, parallel - inFlight.size)) : [];
+      const probes = decision.kind === "probe" ? decision.probes.slice(0, Math.max(0, parallel - inFlight.size)) : [];
 
       // Gather: hold new probes briefly while runs due to end soon are still going.
       if (probes.length > 0) {
@@ -343,7 +343,6 @@ export async function runBisection(options: RunBisectionOptions): Promise<Bisect
           emit({ type: "round", round, candidates: decision.candidates });
         }
         for (const sha of probes) launch(sha, round);
-        probes = [];
       }
 
       if (inFlight.size === 0) {
