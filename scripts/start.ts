@@ -1,35 +1,18 @@
 // `npm start` (and `npm run dev` with --dev): validate the configuration, start an embedded
 // PostgreSQL when DATABASE_URL is unset, migrate, build if needed, then run web + worker.
 // Ctrl-C / SIGTERM stops everything, PostgreSQL last.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ConfigError, directDatabaseUrl, loadConfig, type Config } from "../config/env";
 import { createKnex } from "../db/connection";
 import { spawnEmbeddedPostgres, type EmbeddedProcess } from "../db/embedded-process";
 import { migrateLatest } from "../db/migrate";
+import { buildIfStale } from "./lib/build";
 import { ensureDevSecrets } from "./lib/dev-secrets";
 
 const dev = process.argv.includes("--dev");
 const log = (message: string) => console.log(JSON.stringify({ level: "info", component: "start", message }));
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
-  }
-  return newest;
-}
-
-function buildIfNeeded(): void {
-  const built = existsSync("build/index.js") ? statSync("build/index.js").mtimeMs : 0;
-  const sources = Math.max(newestMtime("app"), newestMtime("config"), statSync("remix.config.js").mtimeMs);
-  if (built > sources) return;
-  log("building the web app (remix build)");
-  const result = spawnSync(process.execPath, ["node_modules/@remix-run/dev/dist/cli.js", "build"], { stdio: "inherit" });
-  if (result.status !== 0) throw new Error("remix build failed");
-}
 
 async function main(): Promise<number> {
   if (existsSync(".env")) process.loadEnvFile(".env");
@@ -87,7 +70,7 @@ async function main(): Promise<number> {
     } finally {
       await knex.destroy();
     }
-    buildIfNeeded();
+    buildIfStale(log);
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));
     await stopAll(1);

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { freePort } from "../db/embedded";
 
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
+  const env: NodeJS.ProcessEnv = { NODE_ENV: "development", PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
   return env;
 }
 

@@ -1,7 +1,7 @@
 // Browser-test support: build the web app when its sources are newer than the build, start the
 // real web server (scripts/web.ts) on a free port, and launch Debian's Chromium.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type BrowserContext, type BrowserContextOptions } from "playwright-core";
@@ -18,33 +18,7 @@ export function haveChromium(): boolean {
   return present;
 }
 
-function newestMtime(target: string): number {
-  const stat = statSync(target);
-  if (!stat.isDirectory()) return stat.mtimeMs;
-  let newest = 0;
-  for (const entry of readdirSync(target, { withFileTypes: true })) {
-    if (entry.name === "node_modules" || entry.name.startsWith(".")) continue;
-    newest = Math.max(newest, newestMtime(path.join(target, entry.name)));
-  }
-  return newest;
-}
-
-/** `remix build` when build/ is older than what it bundles (app/, and the db/, jobs/, config/ code app imports). */
-export function buildIfStale(): void {
-  const built = existsSync("build/index.js") ? statSync("build/index.js").mtimeMs : 0;
-  const sources = Math.max(...["app", "config", "db", "jobs", "remix.config.js"].map(newestMtime));
-  // A development build (remix watch) uses React's development JSX, which a production server lacks.
-  const production =
-    built > 0 && !readFileSync("build/index.js", "utf8").includes("jsx-dev-runtime");
-  if (built > sources && production) return;
-  // NODE_ENV=production explicitly: under vitest it is "test", which would bundle React's development JSX.
-  const result = spawnSync(process.execPath, ["node_modules/@remix-run/dev/dist/cli.js", "build"], {
-    encoding: "utf8",
-    env: { ...process.env, NODE_ENV: "production" },
-  });
-  if (result.status !== 0)
-    throw new Error(`remix build failed:\n${result.stdout}\n${result.stderr}`);
-}
+export { buildIfStale } from "../../scripts/lib/build";
 
 export interface WebServer {
   url: string;

@@ -7,6 +7,7 @@ import type { TestProject } from "vitest/node";
 import { createKnex, withDatabase } from "../../db/connection";
 import { spawnEmbeddedPostgres, type EmbeddedProcess } from "../../db/embedded-process";
 import { migrateLatest } from "../../db/migrate";
+import { buildIfStale } from "../../scripts/lib/build";
 
 export const TEMPLATE_DATABASE = "bisect_test_template";
 
@@ -21,6 +22,8 @@ declare module "vitest" {
 let embedded: EmbeddedProcess | null = null;
 
 export async function setup(project: TestProject): Promise<void> {
+  // One build for the whole run, before any test file could start a second one in parallel.
+  buildIfStale();
   let serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) {
     // mkdtemp gives a 0700 dir: use it as the data dir itself (its parent, /tmp, is traversable).
