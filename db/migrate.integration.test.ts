@@ -19,6 +19,7 @@ describe("migrations", () => {
       const before = await ourTables(db.knex);
       expect(before).toEqual(
         [
+          "admin_runs",
           "audit_log",
           "bisect_jobs",
           "bisect_steps",

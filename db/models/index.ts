@@ -1,3 +1,4 @@
+export { AdminRun, ADMIN_RUN_STATUSES, type AdminRunStatus } from "./admin-run";
 export { AuditLogEntry } from "./audit-log-entry";
 export { BaseModel } from "./base-model";
 export { BisectJob, FINAL_STATUSES, JOB_STATUSES, OUTCOMES, type JobOptions, type JobOutcome, type JobSource, type JobStatus } from "./bisect-job";
