@@ -15,6 +15,19 @@
 // exits 125, git bisect's "cannot test this commit", with a line saying so in the log.
 //
 // Round trips per run: create; attach + wait registration (in parallel); start; inspect; remove.
+//
+// Warm pool (opt-in, `warmPool: { size }`): containers created and started ahead of time, identical
+// to the ones above (image, hardening, limits, read-only mirror mount) but for their labels — the
+// pool's (app, `bisect-bot.pool`, `bisect-bot.pid`, plus the pool's own), since per-run labels
+// cannot be set after create. Each one is attached (stdin, stdout, stderr) with its exit wait
+// registered, and blocks in its entry script reading its assignment from stdin. `prepare` takes a
+// warm container whose key (image, repository, limits, network, environment) matches the spec —
+// otherwise it creates one as above — and a replacement is made in the background; `start` writes
+// the sha, setup and command (base64, one line each) to its stdin. A warm container runs exactly
+// one assignment and is removed by `destroy` like any other. Its checkout-failure marker is its
+// own, given at create time as an argument of the entry script: the script execs away before any
+// repository code runs, so the marker is no longer in /proc by then. The timeout and `durationMs`
+// count from the assignment. `close()` removes every container of the pool that is not in use.
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
@@ -22,6 +35,7 @@ import type Docker from "dockerode";
 import { describeDockerError, statusOf } from "../docker/connect.js";
 import { DEFAULT_RUNNER_IMAGE } from "../image.js";
 import { DockerDemuxer, TailBuffer } from "./output.js";
+import { WarmPool } from "./warm-pool.js";
 import {
   type Executor,
   InfrastructureError,
@@ -51,9 +65,18 @@ export const SETUP_FAILED_EXIT = 125;
 /** How long to let the output stream drain after the container has exited. */
 const DRAIN_MS = 2_000;
 
+/**
+ * Run by the checkout shell's final `exec` with the setup and the command as $1 and $2: runs the
+ * setup and the command as children — the command never runs as PID 1.
+ */
+const RUN_SCRIPT =
+  'if [ -n "$1" ]; then sh -c "$1"; r=$?; if [ "$r" -ne 0 ]; then ' +
+  `echo "bisect-runner: setup failed with exit code $r" >&2; exit ${SETUP_FAILED_EXIT}; fi; fi; ` +
+  'sh -c "$2"; exit $?';
+
 // $1 marker, $2 mirror dir, $3 sha, $4 setup, $5 command. The checkout runs first; then the shell
 // replaces itself (so the marker is gone from /proc before any repository code runs) with one that
-// runs the setup and the command as children — the command never runs as PID 1.
+// runs the setup and the command.
 const ENTRY_SCRIPT = [
   'if ! out=$(git clone -q --shared --no-checkout -- "$2" /work/src 2>&1 && git -C /work/src checkout -q --detach "$3" 2>&1); then',
   '  printf "%s\\n%s\\n" "$out" "$1" >&2',
@@ -61,11 +84,31 @@ const ENTRY_SCRIPT = [
   "fi",
   `cd /work/src || { printf "cannot enter /work/src\\n%s\\n" "$1" >&2; exit ${CHECKOUT_FAILED}; }`,
   "shift 3",
-  "exec sh -c '" +
-    'if [ -n "$1" ]; then sh -c "$1"; r=$?; if [ "$r" -ne 0 ]; then ' +
-    `echo "bisect-runner: setup failed with exit code $r" >&2; exit ${SETUP_FAILED_EXIT}; fi; fi; ` +
-    'sh -c "$2"; exit $?' +
-    '\' bisect-run "$@"',
+  `exec sh -c '${RUN_SCRIPT}' bisect-run "$@"`,
+].join("\n");
+
+// A warm container's entry: $1 marker, $2 mirror dir. Blocks until its assignment arrives on stdin
+// — three lines: the sha, then the setup and the command base64-encoded (so they may hold any
+// newline or quote) — then checks out and execs exactly like ENTRY_SCRIPT, the command's stdin
+// being /dev/null as in a cold container. Without a whole assignment (the pool was closed, its
+// process died and the engine closed stdin) it exits with the marker, never running anything.
+// `$(…; echo .)` then `${x%.}` keeps trailing newlines that a plain command substitution drops.
+const WARM_ENTRY_SCRIPT = [
+  'if ! { IFS= read -r sha && IFS= read -r s64 && IFS= read -r c64; }; then',
+  '  printf "no assignment\\n%s\\n" "$1" >&2',
+  `  exit ${CHECKOUT_FAILED}`,
+  "fi",
+  'setup=$(printf "%s" "$s64" | base64 -d && echo .) && cmd=$(printf "%s" "$c64" | base64 -d && echo .) || {',
+  '  printf "unreadable assignment\\n%s\\n" "$1" >&2',
+  `  exit ${CHECKOUT_FAILED}`,
+  "}",
+  'setup=${setup%.}; cmd=${cmd%.}',
+  'if ! out=$(git clone -q --shared --no-checkout -- "$2" /work/src 2>&1 && git -C /work/src checkout -q --detach "$sha" 2>&1); then',
+  '  printf "%s\\n%s\\n" "$out" "$1" >&2',
+  `  exit ${CHECKOUT_FAILED}`,
+  "fi",
+  `cd /work/src || { printf "cannot enter /work/src\\n%s\\n" "$1" >&2; exit ${CHECKOUT_FAILED}; }`,
+  `exec sh -c '${RUN_SCRIPT}' bisect-run "$setup" "$cmd" </dev/null`,
 ].join("\n");
 
 export interface DockerExecutorOptions {
@@ -77,7 +120,24 @@ export interface DockerExecutorOptions {
   networkMode?: string;
   /** Size of the /tmp tmpfs, default 64 MiB. It counts against the memory limit, like /work. */
   tmpBytes?: number;
+  /** Keep containers created and started ahead of time (see the top of this file). Off by default. */
+  warmPool?: WarmPoolOptions;
 }
+
+export interface WarmPoolOptions {
+  /** Unclaimed warm containers to keep (typically the number of runs in flight at once). */
+  size: number;
+  /**
+   * Labels of the pool's containers besides app, `bisect-bot.pool` and `bisect-bot.pid` (a run's
+   * own labels cannot be set on a container made before the run). Only labels that hold for every
+   * run of the pool, e.g. the source.
+   */
+  labels?: Record<string, string>;
+}
+
+/** Label naming the warm pool a container was made for (with `bisect-bot.pid`, its process). */
+export const POOL_LABEL = "bisect-bot.pool";
+export const PID_LABEL = "bisect-bot.pid";
 
 interface ExitInfo {
   exitCode: number | null;
@@ -92,9 +152,14 @@ interface RunState {
   spec: RunSpec;
   marker: string;
   output: TailBuffer;
+  /** A warm container: already running, waiting for its assignment on stdin. */
+  warm: boolean;
   started: boolean;
+  /** Start of the command (a warm container: of its assignment), Date.now(). */
   startedAt: number;
   exited: boolean;
+  /** When the exit was seen, Date.now(). */
+  exitedAt?: number;
   timedOut: boolean;
   aborted: boolean;
   timer?: NodeJS.Timeout;
@@ -105,56 +170,270 @@ interface RunState {
   result?: Promise<RunResult>;
 }
 
+/** What a container is made of before any run-specific input: everything a pool key covers. */
+interface ContainerPlan {
+  image: string;
+  repo: RepoSource;
+  mounts: Docker.MountSettings[];
+  mirrorDir: string;
+  env: Record<string, string>;
+  limits: RunSpec["limits"];
+  network: boolean;
+}
+
 const isSha = (s: string) => /^[0-9a-f]{7,64}$/i.test(s);
 const isEnvName = (s: string) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(s);
+const newMarker = () => `bisect-runner-checkout-failed-${randomBytes(16).toString("hex")}`;
 
 export class DockerExecutor implements Executor {
   readonly name: string;
+  /** Identifies this executor's warm pool on the engine (label `bisect-bot.pool`). */
+  readonly poolId: string;
   private readonly runs = new Map<string, RunState>();
   private readonly volumes = new Map<string, { mountpoint: string; driver: string }>();
   private apiVersion?: Promise<number>;
+  private readonly pool?: WarmPool<RunState>;
+  private closing?: Promise<void>;
 
   constructor(
     readonly docker: Docker,
     private readonly options: DockerExecutorOptions = {},
   ) {
     this.name = options.name ?? "docker";
+    this.poolId = randomBytes(8).toString("hex");
+    if (options.warmPool) {
+      this.pool = new WarmPool<RunState>(options.warmPool.size, {
+        discard: (state) => {
+          this.stopStreams(state);
+          return this.removeContainer(state.container);
+        },
+        usable: (state) => !state.exited,
+      });
+    }
+  }
+
+  /** The labels of this executor's warm containers. */
+  get poolLabels(): Record<string, string> {
+    return {
+      ...this.options.warmPool?.labels,
+      [POOL_LABEL]: this.poolId,
+      [PID_LABEL]: String(process.pid),
+      ...APP_LABEL,
+    };
+  }
+
+  /**
+   * Fill the warm pool for specs like `spec` (same image, repository, limits, network and
+   * environment; sha, setup, command, labels, timeout and log limit may differ), from now on the
+   * only kind it serves. Resolves once the containers being made are ready (or failed: a run then
+   * falls back to a container made for it). Without a warm pool, or once closed, does nothing.
+   * Without a call, the first `prepare` picks the kind.
+   */
+  async warmUp(spec: RunSpec): Promise<void> {
+    if (!this.pool || this.pool.closed) return;
+    validateSpec(spec);
+    const plan = await this.plan(spec);
+    await this.pool.serve(poolKey(plan), () => this.makeWarm(plan));
+  }
+
+  /** Remove every warm container not in use, and make no more. Idempotent; runs in use are unaffected. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (!this.pool) return;
+      await this.pool.close();
+      // Anything of this pool that is not a run in use (e.g. a create whose answer was lost).
+      const inUse = new Set([...this.runs.values()].map((s) => s.container.id));
+      let list: Docker.ContainerInfo[] = [];
+      try {
+        list = await this.docker.listContainers({
+          all: true,
+          filters: JSON.stringify({ label: [`${POOL_LABEL}=${this.poolId}`] }),
+        });
+      } catch {
+        // The engine is gone: so are the containers, or a reaper will find them by their labels.
+      }
+      await Promise.all(
+        list.filter((c) => !inUse.has(c.Id)).map((c) => this.removeContainer(this.docker.getContainer(c.Id))),
+      );
+    })();
+    return this.closing;
+  }
+
+  /** Same as `close`. */
+  drain(): Promise<void> {
+    return this.close();
   }
 
   async prepare(spec: RunSpec): Promise<RunHandle> {
     validateSpec(spec);
+    const plan = await this.plan(spec);
+    if (this.pool && !this.pool.closed) {
+      const key = poolKey(plan);
+      if (this.pool.key === undefined) void this.pool.serve(key, () => this.makeWarm(plan));
+      const warm = await this.pool.take(key);
+      if (warm) {
+        warm.spec = spec;
+        warm.output = new TailBuffer(spec.logLimitBytes);
+        this.runs.set(warm.container.id, warm);
+        return { id: warm.container.id };
+      }
+    }
+    const marker = newMarker();
+    const container = await this.create(plan, {
+      Cmd: [
+        "sh",
+        "-c",
+        ENTRY_SCRIPT,
+        "bisect-checkout",
+        marker,
+        plan.mirrorDir,
+        spec.sha,
+        spec.setup ?? "",
+        spec.command,
+      ],
+      labels: { ...spec.labels, ...APP_LABEL },
+      stdin: false,
+    });
+    this.runs.set(container.id, newState(container, spec, marker, false));
+    return { id: container.id };
+  }
+
+  async start(run: RunHandle): Promise<void> {
+    const state = this.state(run);
+    if (state.started) throw new InfrastructureError(`run ${run.id} was already started`);
+    state.started = true;
+    if (state.warm) {
+      await this.assign(state);
+    } else {
+      try {
+        await this.launch(state, false);
+      } catch (err) {
+        throw new InfrastructureError(
+          `starting the container on ${this.name} failed: ${describeDockerError(err)}`,
+        );
+      }
+      state.startedAt = Date.now();
+    }
+    state.timer = setTimeout(() => this.kill(state, "timeout"), state.spec.timeoutMs);
+    state.timer.unref?.();
+  }
+
+  /** Hand a warm container its run: sha, setup and command on stdin. The clock starts here. */
+  private async assign(state: RunState): Promise<void> {
+    const { spec } = state;
+    if (state.exited || !state.attach || state.attach.destroyed || !state.attach.writable) {
+      throw new InfrastructureError(
+        `the warm container ${state.container.id.slice(0, 12)} on ${this.name} ended before its assignment`,
+      );
+    }
+    const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
+    const assignment = `${spec.sha}\n${b64(spec.setup ?? "")}\n${b64(spec.command)}\n`;
+    state.startedAt = Date.now();
+    const attach = state.attach;
+    try {
+      await new Promise<void>((resolve, reject) =>
+        attach.write(assignment, (err) => (err ? reject(err) : resolve())),
+      );
+    } catch (err) {
+      throw new InfrastructureError(
+        `handing the run to a warm container on ${this.name} failed: ${describeDockerError(err)}`,
+      );
+    }
+  }
+
+  /** Create, attach, register the exit wait and start a warm container that waits for its run. */
+  private async makeWarm(plan: ContainerPlan): Promise<RunState> {
+    const marker = newMarker();
+    const container = await this.create(plan, {
+      Cmd: ["sh", "-c", WARM_ENTRY_SCRIPT, "bisect-warm", marker, plan.mirrorDir],
+      labels: this.poolLabels,
+      stdin: true,
+    });
+    const state = newState(container, undefined, marker, true);
+    try {
+      await this.launch(state, true);
+    } catch (err) {
+      this.stopStreams(state);
+      await this.removeContainer(container);
+      throw new InfrastructureError(
+        `starting a warm container on ${this.name} failed: ${describeDockerError(err)}`,
+      );
+    }
+    return state;
+  }
+
+  /**
+   * Attach (stdout, stderr and, for a warm container, stdin) and register the exit wait, both in
+   * place before the container starts: no output is lost, and the wait (condition next-exit,
+   * registered once its response headers arrive) cannot miss the exit. Then start it.
+   */
+  private async launch(state: RunState, stdin: boolean): Promise<void> {
+    const { container } = state;
+    try {
+      const [attach, waitResponse] = await Promise.all([
+        container.attach({
+          stream: true,
+          stdin,
+          stdout: true,
+          stderr: true,
+          hijack: true,
+        }) as Promise<Duplex>,
+        this.waitNextExit(container.id),
+      ]);
+      state.attach = attach;
+      const demux = new DockerDemuxer((payload) => state.output.push(payload));
+      state.attachEnded = new Promise<void>((resolve) => {
+        attach.on("data", (chunk: Buffer) => demux.write(chunk));
+        attach.on("end", resolve);
+        attach.on("close", resolve);
+        attach.on("error", () => resolve());
+      });
+      state.exit = readExit(waitResponse);
+      const exited = () => {
+        state.exited = true;
+        state.exitedAt = Date.now();
+      };
+      state.exit.then(exited, exited);
+      await container.start();
+    } catch (err) {
+      this.stopStreams(state);
+      throw err;
+    }
+  }
+
+  /** The image, mounts and environment of a container for `spec` (no engine call for host paths). */
+  private async plan(spec: RunSpec): Promise<ContainerPlan> {
     const image = spec.image ?? this.options.image ?? DEFAULT_RUNNER_IMAGE;
     const { mounts, mirrorDir } = await this.mirrorMount(spec.repo);
-    const marker = `bisect-runner-checkout-failed-${randomBytes(16).toString("hex")}`;
-    const { limits } = spec;
+    const env = { PATH, HOME: CONTAINER_PATHS.work, ...spec.env };
+    return { image, repo: spec.repo, mounts, mirrorDir, env, limits: spec.limits, network: spec.network };
+  }
+
+  /** Create the hardened container (see the top of this file). */
+  private async create(
+    plan: ContainerPlan,
+    run: { Cmd: string[]; labels: Record<string, string>; stdin: boolean },
+  ): Promise<Docker.Container> {
+    const { image, limits } = plan;
     const tmpBytes = Math.min(this.options.tmpBytes ?? 64 * 1024 * 1024, limits.workBytes);
     const ids = `uid=${RUNNER_UID},gid=${RUNNER_UID}`;
-    const env = { PATH, HOME: CONTAINER_PATHS.work, ...spec.env };
-    let container: Docker.Container;
     try {
-      container = await this.docker.createContainer({
+      return await this.docker.createContainer({
         Image: image,
-        Cmd: [
-          "sh",
-          "-c",
-          ENTRY_SCRIPT,
-          "bisect-checkout",
-          marker,
-          mirrorDir,
-          spec.sha,
-          spec.setup ?? "",
-          spec.command,
-        ],
+        Cmd: run.Cmd,
         Entrypoint: [],
         User: `${RUNNER_UID}:${RUNNER_UID}`,
         WorkingDir: CONTAINER_PATHS.work,
-        Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-        Labels: { ...spec.labels, ...APP_LABEL },
+        Env: Object.entries(plan.env).map(([k, v]) => `${k}=${v}`),
+        Labels: run.labels,
         Hostname: "bisect",
-        AttachStdin: false,
+        AttachStdin: run.stdin,
         AttachStdout: true,
         AttachStderr: true,
-        OpenStdin: false,
+        OpenStdin: run.stdin,
+        // The engine closes stdin when the pool's attach goes (its process died): the warm
+        // container then ends without running anything.
+        StdinOnce: run.stdin,
         Tty: false,
         HostConfig: {
           AutoRemove: false,
@@ -172,8 +451,8 @@ export class DockerExecutor implements Executor {
           PidsLimit: limits.pids,
           Ulimits: [{ Name: "core", Soft: 0, Hard: 0 }],
           OomScoreAdj: 500,
-          NetworkMode: spec.network ? (this.options.networkMode ?? "bridge") : "none",
-          Mounts: mounts,
+          NetworkMode: plan.network ? (this.options.networkMode ?? "bridge") : "none",
+          Mounts: plan.mounts,
           LogConfig: { Type: "none", Config: {} },
           RestartPolicy: { Name: "no" },
         },
@@ -185,66 +464,11 @@ export class DockerExecutor implements Executor {
           `image ${image} is not on ${this.name} (build or copy it: npm run runner:image): ${describeDockerError(err)}`,
         );
       }
-      if (spec.repo.kind === "volume") this.volumes.delete(spec.repo.name);
+      if (plan.repo.kind === "volume") this.volumes.delete(plan.repo.name);
       throw new InfrastructureError(
         `creating the container on ${this.name} failed: ${describeDockerError(err)}`,
       );
     }
-    this.runs.set(container.id, {
-      container,
-      spec,
-      marker,
-      output: new TailBuffer(spec.logLimitBytes),
-      started: false,
-      startedAt: 0,
-      exited: false,
-      timedOut: false,
-      aborted: false,
-      kills: [],
-    });
-    return { id: container.id };
-  }
-
-  async start(run: RunHandle): Promise<void> {
-    const state = this.state(run);
-    if (state.started) throw new InfrastructureError(`run ${run.id} was already started`);
-    state.started = true;
-    const { container } = state;
-    try {
-      // Both streams are in place before the container starts: no output is lost, and the wait
-      // (condition next-exit, registered once its response headers arrive) cannot miss the exit.
-      const [attach, waitResponse] = await Promise.all([
-        container.attach({
-          stream: true,
-          stdout: true,
-          stderr: true,
-          hijack: true,
-        }) as Promise<Duplex>,
-        this.waitNextExit(container.id),
-      ]);
-      state.attach = attach;
-      const demux = new DockerDemuxer((payload) => state.output.push(payload));
-      state.attachEnded = new Promise<void>((resolve) => {
-        attach.on("data", (chunk: Buffer) => demux.write(chunk));
-        attach.on("end", resolve);
-        attach.on("close", resolve);
-        attach.on("error", () => resolve());
-      });
-      state.exit = readExit(waitResponse);
-      state.exit.then(
-        () => (state.exited = true),
-        () => (state.exited = true),
-      );
-      await container.start();
-    } catch (err) {
-      this.stopStreams(state);
-      throw new InfrastructureError(
-        `starting the container on ${this.name} failed: ${describeDockerError(err)}`,
-      );
-    }
-    state.startedAt = Date.now();
-    state.timer = setTimeout(() => this.kill(state, "timeout"), state.spec.timeoutMs);
-    state.timer.unref?.();
   }
 
   wait(run: RunHandle, signal?: AbortSignal): Promise<RunResult> {
@@ -264,28 +488,31 @@ export class DockerExecutor implements Executor {
     const state = this.runs.get(run.id);
     if (state) this.stopStreams(state);
     const container = state?.container ?? this.docker.getContainer(run.id);
+    try {
+      await this.removeContainer(container);
+    } finally {
+      this.runs.delete(run.id);
+    }
+  }
+
+  /** Remove a container, retrying a little; an already removed one (or a removal in progress) is fine. */
+  private async removeContainer(container: Docker.Container): Promise<void> {
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         await container.remove({ force: true, v: true });
-        lastError = undefined;
-        break;
+        return;
       } catch (err) {
         const status = statusOf(err);
         // 404: already gone. 409: a removal is already in progress.
-        if (status === 404 || status === 409) {
-          lastError = undefined;
-          break;
-        }
+        if (status === 404 || status === 409) return;
         lastError = err;
         await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
       }
     }
-    this.runs.delete(run.id);
-    if (lastError)
-      throw new InfrastructureError(
-        `removing container ${run.id} on ${this.name} failed: ${describeDockerError(lastError)}`,
-      );
+    throw new InfrastructureError(
+      `removing container ${container.id} on ${this.name} failed: ${describeDockerError(lastError)}`,
+    );
   }
 
   private state(run: RunHandle): RunState {
@@ -316,11 +543,19 @@ export class DockerExecutor implements Executor {
       );
     }
     await drain(state);
+    const exitedAt = state.exitedAt ?? endedAt;
+    if (state.warm && exitedAt < state.startedAt) {
+      throw new InfrastructureError(
+        `the warm container ${state.container.id.slice(0, 12)} on ${this.name} ended before its assignment`,
+      );
+    }
     const raw: ExitInfo = {
       exitCode: info.State.ExitCode ?? exit.statusCode,
       oomKilled: info.State.OOMKilled === true,
-      durationMs:
-        engineDuration(info.State.StartedAt, info.State.FinishedAt) ?? endedAt - state.startedAt,
+      // A warm container started long before its run: its command's time counts from the assignment.
+      durationMs: state.warm
+        ? exitedAt - state.startedAt
+        : (engineDuration(info.State.StartedAt, info.State.FinishedAt) ?? endedAt - state.startedAt),
       log: state.output.text(),
       logTruncated: state.output.truncated,
     };
@@ -496,6 +731,41 @@ export class DockerExecutor implements Executor {
     );
     return this.apiVersion;
   }
+}
+
+function newState(
+  container: Docker.Container,
+  spec: RunSpec | undefined,
+  marker: string,
+  warm: boolean,
+): RunState {
+  return {
+    container,
+    // A warm container gets its spec when a run takes it.
+    spec: spec as RunSpec,
+    marker,
+    output: new TailBuffer(spec?.logLimitBytes ?? 0),
+    warm,
+    started: false,
+    startedAt: 0,
+    exited: false,
+    timedOut: false,
+    aborted: false,
+    kills: [],
+  };
+}
+
+/** Containers made from plans with the same key are interchangeable before their run is given. */
+function poolKey(plan: ContainerPlan): string {
+  const { limits } = plan;
+  return JSON.stringify([
+    plan.image,
+    plan.mounts,
+    plan.mirrorDir,
+    Object.entries(plan.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    [limits.memoryBytes, limits.nanoCpus, limits.pids, limits.workBytes],
+    plan.network,
+  ]);
 }
 
 function validateSpec(spec: RunSpec): void {
