@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, directDatabaseUrl, loadConfig, normalisePem, type Env } from "./env";
+import { ConfigError, directDatabaseUrl, loadConfig, normalisePem, resolveFileVariables, VARIABLES, type Env } from "./env";
 
 const PEM = "-----BEGIN RSA PRIVATE KEY-----\\nMIIBOgIBAAJBAK\\n-----END RSA PRIVATE KEY-----";
 const github = {
@@ -80,5 +83,104 @@ describe("loadConfig", () => {
     const direct = "postgres://u:p@db.example.com:5432/postgres";
     expect(directDatabaseUrl(loadConfig({ DATABASE_URL: pooled, DATABASE_DIRECT_URL: direct }))).toBe(direct);
     expect(directDatabaseUrl(loadConfig({ DATABASE_URL: pooled }))).toBe(pooled);
+  });
+
+  describe("<NAME>_FILE (Docker and Compose secrets)", () => {
+    const files: Record<string, string> = {
+      "/run/secrets/session_secret": "s".repeat(40) + "\n",
+      "/run/secrets/encryption_key": `  ${Buffer.alloc(32, 9).toString("base64")}\n`,
+      "/run/secrets/webhook_secret": "a-webhook-secret-from-a-file\n",
+      "/run/secrets/client_secret": "client-secret-from-a-file",
+      "/run/secrets/database_url": "postgres://bisect:pw@db:5432/bisect\n",
+      "/run/secrets/github-app.pem": normalisePem(PEM),
+      "/run/secrets/empty": "\n",
+    };
+    const readFile = (path: string) => {
+      if (!(path in files)) throw Object.assign(new Error(`ENOENT: ${path}`), { code: "ENOENT" });
+      return files[path]!;
+    };
+    const problemsWith = (env: Env): string[] => {
+      try {
+        loadConfig(env, readFile);
+      } catch (error) {
+        if (error instanceof ConfigError) return error.problems;
+        throw error;
+      }
+      return [];
+    };
+
+    it("reads each secret from its file, trimmed, for every variable the schema knows", () => {
+      const config = loadConfig(
+        {
+          NODE_ENV: "production",
+          PUBLIC_URL: "https://bisect.example.com",
+          SESSION_SECRET_FILE: "/run/secrets/session_secret",
+          ENCRYPTION_KEY_FILE: "/run/secrets/encryption_key",
+          DATABASE_URL_FILE: "/run/secrets/database_url",
+          ...github,
+          GITHUB_APP_PRIVATE_KEY: undefined,
+          GITHUB_APP_PRIVATE_KEY_PATH: "/run/secrets/github-app.pem",
+          GITHUB_WEBHOOK_SECRET: undefined,
+          GITHUB_WEBHOOK_SECRET_FILE: "/run/secrets/webhook_secret",
+          GITHUB_CLIENT_SECRET: "",
+          GITHUB_CLIENT_SECRET_FILE: "/run/secrets/client_secret",
+        },
+        readFile,
+      );
+      expect(config.SESSION_SECRET).toBe("s".repeat(40));
+      expect(config.ENCRYPTION_KEY).toBe(Buffer.alloc(32, 9).toString("base64"));
+      expect(config.DATABASE_URL).toBe("postgres://bisect:pw@db:5432/bisect");
+      expect(config.github).toMatchObject({ webhookSecret: "a-webhook-secret-from-a-file", clientSecret: "client-secret-from-a-file" });
+      expect(config.github?.privateKey).toContain("BEGIN RSA PRIVATE KEY");
+    });
+
+    it("applies to every variable, the private key and plain settings included", () => {
+      const { env, problems } = resolveFileVariables(
+        Object.fromEntries(VARIABLES.map((name) => [`${name}_FILE`, "/run/secrets/empty"])),
+        readFile,
+      );
+      expect(problems).toEqual([]);
+      expect(VARIABLES).toEqual(expect.arrayContaining(["SESSION_SECRET", "ENCRYPTION_KEY", "GITHUB_WEBHOOK_SECRET", "GITHUB_CLIENT_SECRET", "DATABASE_DIRECT_URL"]));
+      for (const name of VARIABLES) expect(env[name]).toBe("");
+      expect(loadConfig({ GITHUB_APP_PRIVATE_KEY_FILE: "/run/secrets/github-app.pem" }, readFile).githubMissing).not.toContain("GITHUB_APP_PRIVATE_KEY");
+      expect(loadConfig({ PORT_FILE: "/run/secrets/port" }, (p) => (p === "/run/secrets/port" ? "8080\n" : readFile(p))).PORT).toBe(8080);
+    });
+
+    it("an empty file or an empty _FILE counts as unset", () => {
+      const config = loadConfig({ DATABASE_DIRECT_URL_FILE: "/run/secrets/empty", DATABASE_URL_FILE: "" }, readFile);
+      expect(config.DATABASE_URL).toBeUndefined();
+      expect(config.DATABASE_DIRECT_URL).toBeUndefined();
+    });
+
+    it("refuses both forms at once and an unreadable file, naming the variable, never the value", () => {
+      const problems = problemsWith({
+        SESSION_SECRET: "t".repeat(40),
+        SESSION_SECRET_FILE: "/run/secrets/session_secret",
+        ENCRYPTION_KEY_FILE: "/run/secrets/missing",
+        GITHUB_APP_ID: "abc",
+      });
+      expect(problems).toEqual(
+        expect.arrayContaining([
+          "SESSION_SECRET_FILE: set either it or SESSION_SECRET, not both",
+          "ENCRYPTION_KEY_FILE: cannot read that file",
+          expect.stringMatching(/^GITHUB_APP_ID: /),
+        ]),
+      );
+      expect(problems.join("\n")).not.toContain("t".repeat(40));
+    });
+
+    it("validates a value read from a file like any other", () => {
+      expect(problemsWith({ ENCRYPTION_KEY_FILE: "/run/secrets/webhook_secret" })).toEqual([expect.stringMatching(/^ENCRYPTION_KEY: must be 32 bytes/)]);
+    });
+
+    it("reads real files", () => {
+      const dir = mkdtempSync(path.join(tmpdir(), "bisect-env-"));
+      try {
+        writeFileSync(path.join(dir, "secret"), "from-a-real-file-0123456789abcdef0123\n", { mode: 0o600 });
+        expect(loadConfig({ SESSION_SECRET_FILE: path.join(dir, "secret") }).SESSION_SECRET).toBe("from-a-real-file-0123456789abcdef0123");
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 });

@@ -132,15 +132,44 @@ export function normalisePem(value: string): string {
 /** Reads and validates the environment. Throws ConfigError listing every problem. */
 export type Env = Record<string, string | undefined>;
 
-export function loadConfig(env: Env = process.env, readFile = (p: string) => readFileSync(p, "utf8")): Config {
-  const parsed = schema.safeParse(env);
+/** Every variable the schema reads. */
+export const VARIABLES = Object.keys(schema.shape) as (keyof typeof schema.shape)[];
+
+/**
+ * The `<NAME>_FILE` convention (Docker and Compose secrets): for every variable the schema reads,
+ * `<NAME>_FILE=/run/secrets/x` means "the value is the content of that file", trimmed. Setting
+ * both `<NAME>` and `<NAME>_FILE` is an error; an empty `<NAME>_FILE` counts as unset.
+ * Returns the environment with the file contents filled in, and the problems found.
+ */
+export function resolveFileVariables(env: Env, readFile: (path: string) => string): { env: Env; problems: string[] } {
+  const resolved: Env = { ...env };
   const problems: string[] = [];
+  for (const name of VARIABLES) {
+    const file = env[`${name}_FILE`]?.trim();
+    if (!file) continue;
+    if (env[name] !== undefined && env[name]!.trim() !== "") {
+      problems.push(`${name}_FILE: set either it or ${name}, not both`);
+      continue;
+    }
+    try {
+      resolved[name] = readFile(file).trim();
+    } catch {
+      problems.push(`${name}_FILE: cannot read that file`);
+    }
+  }
+  return { env: resolved, problems };
+}
+
+export function loadConfig(env: Env = process.env, readFile = (p: string) => readFileSync(p, "utf8")): Config {
+  const files = resolveFileVariables(env, readFile);
+  const parsed = schema.safeParse(files.env);
+  const problems: string[] = [...files.problems];
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       problems.push(`${issue.path.join(".") || "environment"}: ${issue.message}`);
     }
-    throw new ConfigError(problems);
   }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const raw = parsed.data;
   const production = raw.NODE_ENV === "production";
 
