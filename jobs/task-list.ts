@@ -1,5 +1,6 @@
 // Every task the worker runs, by name (`entity__action`, equal to the file name).
 import type { TaskList } from "graphile-worker";
+import { adminTasks } from "./admin/tasks";
 import { farmTasks } from "./farm/tasks";
 import { githubTasks } from "./github/tasks";
 import { workers__unlock_dead } from "./tasks/workers__unlock_dead";
@@ -9,6 +10,7 @@ export function createTaskList(ctx: WorkerContext): TaskList {
   return {
     ...farmTasks(ctx),
     ...githubTasks(ctx),
+    ...adminTasks(ctx),
     workers__unlock_dead: workers__unlock_dead(ctx),
   };
 }
