@@ -12,6 +12,9 @@
 // - `destroy` removes every resource of the run (container, tmpfs, temp dir). It is idempotent,
 //   safe after a failed `prepare` or `start`, and never throws for an already-removed resource.
 // - Every resource carries the labels of `spec.labels` so a reaper can find what a crash left.
+//   Exception: a resource made ahead of time for any run of a pool (the Docker executor's warm
+//   pool) carries the pool's labels instead — app, `bisect-bot.pool`, `bisect-bot.pid` and the
+//   pool's own — since per-run labels cannot be added once it exists.
 // - No secret (clone token, app key) is ever part of `spec.env` or the command's environment.
 
 export interface Limits {
