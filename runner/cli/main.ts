@@ -87,6 +87,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       logLimitBytes: LOG_LIMIT_BYTES,
       ...(image ? { image } : {}),
     });
+    // Containers for the first runs start now; the pool replaces each one as a run takes it.
+    executor.warmUp?.(specFor(bad));
     const policy: Partial<Policy> = {
       runs: options.runs,
       failThreshold: options.failThreshold,
@@ -120,7 +122,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     say(`error: ${message}`);
     return finish(errorJson(message, aborted), aborted ? EXIT.interrupted : EXIT.notFound);
   } finally {
-    executor?.close();
+    await executor?.close();
     await repo?.cleanup();
   }
 }
@@ -128,19 +130,22 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 interface OpenedExecutor {
   executor: Executor;
   image?: string;
-  close(): void;
+  /** Start making what runs like `spec` need ahead of time (never rejects). */
+  warmUp?(spec: RunSpec): void;
+  /** Remove what was made ahead of time and let go of the connection. Never rejects. */
+  close(): Promise<void>;
 }
 
 async function openExecutor(options: CliOptions, io: CliIo, say: (line: string) => void): Promise<OpenedExecutor> {
   if (options.executor === "local") {
     say("warning: the local executor runs the command as this user on this machine, without isolation");
-    return { executor: new LocalExecutor(), close() {} };
+    return { executor: new LocalExecutor(), close: async () => {} };
   }
   const endpoint = options.dockerHost ?? nonEmpty(io.env.DOCKER_HOST) ?? DEFAULT_DOCKER_HOST;
   const kind = parseEndpoint(endpoint).kind;
   const certDir = nonEmpty(io.env.DOCKER_CERT_PATH) ?? nonEmpty(io.env.BISECT_ENGINE_CERTS);
   const docker: Docker = connectDocker(endpoint, kind === "tcp" && certDir ? { tls: certDir } : {});
-  const close = () => destroyAgent(docker);
+  const closeConnection = () => destroyAgent(docker);
   try {
     await pingEngine(docker, 10_000, `Docker engine ${endpoint}`);
     let image = options.image;
@@ -152,9 +157,32 @@ async function openExecutor(options: CliOptions, io: CliIo, say: (line: string) 
       if (ensured.action !== "present") say(`runner image ${ensured.tag} ${ensured.action}`);
       image = ensured.tag;
     }
-    return { executor: new DockerExecutor(docker, { image }), image, close };
+    // A warm pool of one container per slot: container creation and start are off the runs' path.
+    // Its containers carry the CLI's labels (the pool adds bisect-bot.pool and bisect-bot.pid).
+    const executor = new DockerExecutor(docker, {
+      image,
+      warmPool: { size: options.parallel, labels: { "bisect-bot.source": "cli" } },
+    });
+    return {
+      executor,
+      image,
+      warmUp(spec) {
+        executor.warmUp(spec).catch(() => {
+          // Runs fall back to containers made for them, which report the problem.
+        });
+      },
+      async close() {
+        try {
+          await executor.close();
+        } catch (error) {
+          say(`warning: could not remove every warm container: ${error instanceof Error ? error.message : String(error)}`);
+        } finally {
+          closeConnection();
+        }
+      },
+    };
   } catch (error) {
-    close();
+    closeConnection();
     throw error;
   }
 }
