@@ -117,7 +117,15 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   process.once("SIGINT", () => void shutdown("SIGINT"));
-  await worker.runner.promise;
+  // graphile-worker's runner ends by itself when it loses the database for good. Exit then, so the
+  // heartbeat stops and a supervisor (compose's restart policy, npm start) starts a fresh worker;
+  // the dead one's jobs are unlocked by the others' heartbeats.
+  const reason = await worker.runner.promise.then(
+    () => "the job runner stopped",
+    (error: Error) => `the job runner failed: ${error.message}`,
+  );
+  console.error(JSON.stringify({ level: "error", component: "worker", message: `${reason}; exiting so a fresh worker takes over` }));
+  process.exit(1);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

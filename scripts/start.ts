@@ -77,13 +77,25 @@ async function main(): Promise<number> {
     return 1;
   }
 
-  const run = (name: string, args: string[]) => {
+  // A child that dies (a crash, a lost database) is started again with a growing pause; a child
+  // that keeps dying within seconds of every start stops everything with a message.
+  const run = (name: string, args: string[], failures = 0) => {
+    const started = Date.now();
     const child = spawn(process.execPath, args, { stdio: "inherit", env: process.env });
     children.push(child);
     child.once("exit", (code, signal) => {
+      children.splice(children.indexOf(child), 1);
       if (stopping) return;
-      console.error(`${name} exited (${signal ?? code}); stopping everything`);
-      void stopAll(code || 1);
+      const quick = Date.now() - started < 10_000;
+      const attempt = quick ? failures + 1 : 1;
+      if (attempt > 8) {
+        console.error(`${name} keeps exiting (${signal ?? code}); stopping everything`);
+        void stopAll(code || 1);
+        return;
+      }
+      const pause = Math.min(30_000, 500 * 2 ** attempt);
+      console.error(`${name} exited (${signal ?? code}); starting it again in ${pause / 1000} s`);
+      setTimeout(() => !stopping && run(name, args, attempt), pause);
     });
   };
   if (dev) run("remix watch", ["node_modules/@remix-run/dev/dist/cli.js", "watch"]);
