@@ -4,7 +4,7 @@
 // jobs are then fetched with `requireJob`, which answers 404 for anything outside those installations.
 import { redirect } from "@remix-run/node";
 import { BisectJob } from "../db/models";
-import { decryptSecret, DecryptionError } from "./crypto.server";
+import { decryptWithAnyKey, DecryptionError } from "../db/crypto";
 import { getDb } from "./db.server";
 import {
   fetchInstallationRepositories,
@@ -67,9 +67,9 @@ export function forgetViewer(userId?: number): void {
 function userToken(settings: SignInSettings, user: SessionUser): string {
   if (!user.oauthTokenEncrypted) throw new GitHubAuthError("no GitHub token stored for this user");
   try {
-    return decryptSecret(
+    return decryptWithAnyKey(
       user.oauthTokenEncrypted,
-      settings.encryptionKey,
+      settings.encryptionKeys,
       tokenAssociatedData(user.githubId),
     );
   } catch (error) {

@@ -5,6 +5,19 @@ import { beginSignIn } from "./auth.server";
 import { sessionCookie } from "./session.server";
 import type { SignInSettings } from "./setup.server";
 
+const key = randomBytes(32);
+
+describe("session secret rotation", () => {
+  it("reads cookies signed with the previous secret while a new one is current", async () => {
+    const before = { ...settings(false), sessionSecret: "old".repeat(12), sessionSecrets: ["old".repeat(12)] };
+    const rotated = { ...settings(false), sessionSecret: "new".repeat(12), sessionSecrets: ["new".repeat(12), "old".repeat(12)] };
+    const after = { ...settings(false), sessionSecret: "new".repeat(12), sessionSecrets: ["new".repeat(12)] };
+    const header = await sessionCookie(before).serialize("session-id-1");
+    expect(await sessionCookie(rotated).parse(header)).toBe("session-id-1");
+    expect(await sessionCookie(after).parse(header)).toBeNull();
+  });
+});
+
 function settings(production: boolean): SignInSettings {
   return {
     github: {
@@ -18,7 +31,9 @@ function settings(production: boolean): SignInSettings {
       webUrl: "https://ghe.example",
     },
     sessionSecret: "x".repeat(40),
-    encryptionKey: randomBytes(32),
+    sessionSecrets: ["x".repeat(40)],
+    encryptionKey: key,
+    encryptionKeys: [key],
     production,
     publicUrl: "https://bisect.example",
   };

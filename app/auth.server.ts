@@ -4,7 +4,7 @@
 import { createCookie, redirect, type Cookie } from "@remix-run/node";
 import { Authenticator } from "remix-auth";
 import { CodeChallengeMethod, OAuth2RequestError, OAuth2Strategy } from "remix-auth-oauth2";
-import { encryptSecret } from "./crypto.server";
+import { encryptSecret } from "../db/crypto";
 import { getDb } from "./db.server";
 import { fetchProfile, GitHubApiError } from "./github-user.server";
 import { safeRedirect } from "./safe-redirect.server";
@@ -24,7 +24,9 @@ export class SignInError extends Error {
 }
 
 /** Associated data binding a user's encrypted token to their row. */
-export const tokenAssociatedData = (githubId: number) => `user:${githubId}`;
+import { tokenAssociatedData } from "../db/models";
+
+export { tokenAssociatedData };
 
 /** Stores or updates the user, their token encrypted; returns our user id. */
 export async function upsertUser(

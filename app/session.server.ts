@@ -60,7 +60,8 @@ export function sessionCookie(settings: SignInSettings): Cookie {
   let cookie = cookies.get(settings);
   if (!cookie) {
     cookie = createCookie(cookieName("bb_session", settings.production), {
-      secrets: [settings.sessionSecret],
+      // Signed with the first; the previous secret still verifies during a rotation.
+      secrets: settings.sessionSecrets,
       httpOnly: true,
       sameSite: "lax",
       secure: settings.production,

@@ -1,12 +1,17 @@
 // What signing in needs, and the 503 that GitHub-facing routes answer in setup mode.
 import type { Config, GitHubConfig } from "../config/env";
 import { getConfig } from "./config.server";
-import { parseEncryptionKey } from "./crypto.server";
+import { parseEncryptionKey } from "../db/crypto";
 
 export interface SignInSettings {
   github: GitHubConfig;
   sessionSecret: string;
+  /** The current secret first, then the previous one during a rotation. */
+  sessionSecrets: string[];
+  /** Encrypts new tokens. */
   encryptionKey: Buffer;
+  /** Decrypts: the current key first, then the previous one during a rotation. */
+  encryptionKeys: Buffer[];
   /** NODE_ENV=production: Secure, `__Host-` cookies. */
   production: boolean;
   publicUrl: string;
@@ -36,7 +41,9 @@ export function signInSettings(config: Config = getConfig()): SignInSettings | n
   const settings: SignInSettings = {
     github: config.github,
     sessionSecret: config.SESSION_SECRET!,
+    sessionSecrets: [config.SESSION_SECRET!, ...(config.SESSION_SECRET_PREVIOUS ? [config.SESSION_SECRET_PREVIOUS] : [])],
     encryptionKey: parseEncryptionKey(config.ENCRYPTION_KEY!),
+    encryptionKeys: [config.ENCRYPTION_KEY!, ...(config.ENCRYPTION_KEY_PREVIOUS ? [config.ENCRYPTION_KEY_PREVIOUS] : [])].map(parseEncryptionKey),
     production: config.NODE_ENV === "production",
     publicUrl: config.publicUrl,
   };

@@ -36,6 +36,7 @@ let config: Config;
 let ctx: WorkerContext;
 
 const callAction = (request: Request) => action({ request, params: {}, context: {} });
+const PREVIOUS_WEBHOOK_SECRET = "previous-webhook-secret-0123456789";
 const deliveryRows = async (id?: string) =>
   id ? db.current.knex("webhook_deliveries").where({ id }) : db.current.knex("webhook_deliveries");
 const tasks = async () => queuedJobs(db.current.knex, "github__handle_delivery");
@@ -51,6 +52,7 @@ beforeAll(async () => {
     GITHUB_APP_SLUG: "bisect-bot",
     GITHUB_APP_PRIVATE_KEY: f.privateKey,
     GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    GITHUB_WEBHOOK_SECRET_PREVIOUS: PREVIOUS_WEBHOOK_SECRET,
     GITHUB_CLIENT_ID: "Iv23liTestClient",
     GITHUB_CLIENT_SECRET: "client-secret",
     GITHUB_API_URL: f.standIn.urls.api,
@@ -184,6 +186,15 @@ describe("POST /webhook: authenticity and size", () => {
     expect(((await response.json()) as { message: string }).message).toMatch(
       /no GitHub App configured.*GITHUB_APP_ID/,
     );
+  });
+});
+
+describe("POST /webhook: secret rotation", () => {
+  it("accepts the previous secret while a new one rolls out, and nothing else", async () => {
+    const previous = await callAction(signedRequest("ping", JSON.parse(fixture("ping")), { deliveryId: newDeliveryId(), secret: PREVIOUS_WEBHOOK_SECRET }));
+    expect(previous.status).toBe(200);
+    const other = await callAction(signedRequest("ping", JSON.parse(fixture("ping")), { deliveryId: newDeliveryId(), secret: "some-other-secret-value" }));
+    expect(other.status).toBe(401);
   });
 });
 

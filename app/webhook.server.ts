@@ -128,10 +128,14 @@ export async function receiveWebhook(request: Request, deps: WebhookDeps): Promi
   const signature = request.headers.get("x-hub-signature-256") ?? "";
   let valid = false;
   if (signature && body) {
-    try {
-      valid = await verifier(github.webhookSecret).verify(body, signature);
-    } catch {
-      valid = false;
+    // The current secret, then (while GitHub is switched over) the previous one.
+    for (const secret of [github.webhookSecret, github.previousWebhookSecret]) {
+      if (!secret || valid) continue;
+      try {
+        valid = await verifier(secret).verify(body, signature);
+      } catch {
+        valid = false;
+      }
     }
   }
   if (!valid) {

@@ -49,7 +49,14 @@ const schema = z.object({
   DATABASE_POOL_MAX: int(10, 1, 200),
 
   SESSION_SECRET: secret(32),
+  /** During a rotation: the previous value, still accepted until every session has renewed. */
+  SESSION_SECRET_PREVIOUS: secret(32),
   ENCRYPTION_KEY: optionalString.refine(
+    (v) => v === undefined || Buffer.from(v, "base64").length === 32,
+    "must be 32 bytes, base64-encoded (openssl rand -base64 32)",
+  ),
+  /** During a rotation: the previous key, still used to decrypt until `admin secrets re-encrypt` ran. */
+  ENCRYPTION_KEY_PREVIOUS: optionalString.refine(
     (v) => v === undefined || Buffer.from(v, "base64").length === 32,
     "must be 32 bytes, base64-encoded (openssl rand -base64 32)",
   ),
@@ -59,11 +66,20 @@ const schema = z.object({
   GITHUB_APP_PRIVATE_KEY: optionalString,
   GITHUB_APP_PRIVATE_KEY_PATH: optionalString,
   GITHUB_WEBHOOK_SECRET: secret(16),
+  /** During a rotation: deliveries signed with the previous secret are still accepted. */
+  GITHUB_WEBHOOK_SECRET_PREVIOUS: secret(16),
   GITHUB_CLIENT_ID: optionalString,
   GITHUB_CLIENT_SECRET: optionalString,
   GITHUB_API_URL: httpUrl("https://api.github.com"),
   GITHUB_URL: httpUrl("https://github.com"),
   BISECT_TRUSTED_ASSOCIATIONS: list(["OWNER", "MEMBER", "COLLABORATOR"]),
+
+  METRICS_TOKEN: secret(16),
+  RATE_LIMIT_AUTH_PER_MINUTE: int(30, 1, 100_000),
+  RATE_LIMIT_API_PER_MINUTE: int(300, 1, 100_000),
+  RATE_LIMIT_WEBHOOK_PER_MINUTE: int(1200, 1, 1_000_000),
+  /** GitHub's webhook delivery addresses (api.github.com/meta "hooks"): never rate limited. */
+  WEBHOOK_ALLOWED_CIDRS: list(["192.30.252.0/22", "185.199.108.0/22", "140.82.112.0/20", "143.55.64.0/20", "2a0a:a440::/29", "2606:50c0::/32"]),
 
   WORKER_CONCURRENCY: int(4, 1, 64),
   WORKER_HEARTBEAT_SECONDS: int(10, 1, 300),
@@ -93,6 +109,8 @@ export interface GitHubConfig {
   appSlug: string;
   privateKey: string;
   webhookSecret: string;
+  /** Accepted too while a new webhook secret rolls out. */
+  previousWebhookSecret?: string | null;
   clientId: string;
   clientSecret: string;
   apiUrl: string;
@@ -210,6 +228,7 @@ export function loadConfig(env: Env = process.env, readFile = (p: string) => rea
             appSlug: raw.GITHUB_APP_SLUG!,
             privateKey: normalisePem(privateKey!),
             webhookSecret: raw.GITHUB_WEBHOOK_SECRET!,
+            previousWebhookSecret: raw.GITHUB_WEBHOOK_SECRET_PREVIOUS ?? null,
             clientId: raw.GITHUB_CLIENT_ID!,
             clientSecret: raw.GITHUB_CLIENT_SECRET!,
             apiUrl: raw.GITHUB_API_URL,

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { DecryptionError, decryptSecret, encryptSecret, parseEncryptionKey } from "./crypto.server";
+import { DecryptionError, decryptSecret, decryptWithAnyKey, encryptSecret, parseEncryptionKey } from "./crypto";
 
 const key = randomBytes(32);
 
@@ -61,5 +61,16 @@ describe("encryptSecret / decryptSecret", () => {
     expect(() => encryptSecret("x", randomBytes(16))).toThrow(/32 bytes/);
     expect(() => parseEncryptionKey(randomBytes(31).toString("base64"))).toThrow(/32 bytes/);
     expect(parseEncryptionKey(key.toString("base64")).equals(key)).toBe(true);
+  });
+});
+
+describe("key rotation", () => {
+  it("decrypts with the previous key while the new one is current, and refuses unknown keys", () => {
+    const previous = randomBytes(32);
+    const current = randomBytes(32);
+    const stored = encryptSecret("gho_token", previous, "user:7");
+    expect(decryptWithAnyKey(stored, [current, previous], "user:7")).toBe("gho_token");
+    expect(() => decryptWithAnyKey(stored, [current], "user:7")).toThrow(DecryptionError);
+    expect(() => decryptWithAnyKey(stored, [current, previous], "user:8")).toThrow(DecryptionError);
   });
 });

@@ -43,6 +43,20 @@ export function encryptSecret(plaintext: string, key: Buffer, associatedData?: s
   ].join(".");
 }
 
+/** Decrypts with the first key that fits (the current key first, then the previous one during a rotation). */
+export function decryptWithAnyKey(stored: string, keys: readonly Buffer[], associatedData?: string): string {
+  let last: unknown = new DecryptionError("no encryption key");
+  for (const key of keys) {
+    try {
+      return decryptSecret(stored, key, associatedData);
+    } catch (error) {
+      if (!(error instanceof DecryptionError)) throw error;
+      last = error;
+    }
+  }
+  throw last;
+}
+
 /** The plaintext, or a DecryptionError when the value is malformed, altered, or from another key or row. */
 export function decryptSecret(stored: string, key: Buffer, associatedData?: string): string {
   checkKey(key);

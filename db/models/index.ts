@@ -9,6 +9,6 @@ export { Repository } from "./repository";
 export { RunnerHost, type RunnerHostState } from "./runner-host";
 export { RunnerLease } from "./runner-lease";
 export { UsageStat, monthOf } from "./usage-stat";
-export { User } from "./user";
+export { tokenAssociatedData, User } from "./user";
 export { WebhookDelivery } from "./webhook-delivery";
 export { WorkerHeartbeat } from "./worker-heartbeat";

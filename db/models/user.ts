@@ -1,5 +1,10 @@
 import { BaseModel } from "./base-model";
 
+/** Associated data binding a user's encrypted token to its row: moved elsewhere it no longer decrypts. */
+export function tokenAssociatedData(githubId: number): string {
+  return `user:${githubId}`;
+}
+
 export class User extends BaseModel {
   static override tableName = "users";
 

@@ -3,7 +3,7 @@
 import { Model } from "objection";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { forgetViewer } from "../../app/access.server";
-import { decryptSecret } from "../../app/crypto.server";
+import { decryptSecret } from "../../db/crypto";
 import { closeDb } from "../../app/db.server";
 import * as apiJob from "../../app/routes/api.jobs.$id";
 import * as authGithub from "../../app/routes/auth.github";
