@@ -198,18 +198,21 @@ export async function checkRunners(ctx: WorkerContext, args: ArgsOf<"runners.che
 
 export async function drainRunner(ctx: WorkerContext, args: ArgsOf<"runners.drain">): Promise<{ host: HostView; previousState: string }> {
   const host = await findHost(ctx.knex, args.name);
-  const updated = await host.$query(ctx.knex).patchAndFetch({ state: "draining" });
-  return { host: view(updated, await openLeasesOf(ctx.knex, host.id)), previousState: host.state };
+  const previousState = host.state;
+  const updated = await RunnerHost.query(ctx.knex).patchAndFetchById(host.id, { state: "draining" });
+  return { host: view(updated, await openLeasesOf(ctx.knex, host.id)), previousState };
 }
 
 /** Undoes a drain: active when the host passes its check, else down until the health check sees it answer. */
 export async function activateRunner(ctx: WorkerContext, args: ArgsOf<"runners.activate">): Promise<{ host: HostView; previousState: string }> {
   const host = await findHost(ctx.knex, args.name);
+  const previousState = host.state;
   const probe = await probeHost(host, ctx.config.RUNNER_IMAGE);
-  const updated = await host.$query(ctx.knex).patchAndFetch(
+  const updated = await RunnerHost.query(ctx.knex).patchAndFetchById(
+    host.id,
     probe.ok ? { state: "active", lastSeenAt: new Date(), lastError: null } : { state: "down", lastError: probe.error ?? "unreachable" },
   );
-  const result = { host: view(updated, await openLeasesOf(ctx.knex, host.id)), previousState: host.state };
+  const result = { host: view(updated, await openLeasesOf(ctx.knex, host.id)), previousState };
   if (!probe.ok) {
     throw new AdminError(`${host.name} fails its check (${probe.error}); it is down and becomes active once the health check sees it answer`, result);
   }
@@ -241,7 +244,7 @@ export async function removeRunner(ctx: WorkerContext, args: ArgsOf<"runners.rem
         { name: host.name, removed: false, drained: false, waitedSeconds: 0, note: null } satisfies RemoveResult,
       );
     }
-    await host.$query(knex).patch({ state: "draining" });
+    await RunnerHost.query(knex).patch({ state: "draining" }).where({ id: host.id });
     drained = true;
     const deadline = started + (config.RUNNER_STEP_TIMEOUT_SECONDS + config.RUNNER_LEASE_SECONDS + 60) * 1000;
     while (open > 0) {
