@@ -79,14 +79,12 @@ describe.skipIf(!haveCaddy)("Caddyfile in front of the web server", () => {
     caddy.stderr!.on("data", (d) => (caddyErr += d));
     await waitForHttp(`${url}/favicon.svg`, caddy, () => caddyErr);
     // A live worker, as far as /health can tell.
-    await db.current
-      .knex("worker_heartbeats")
-      .insert({
-        workerId: "deploy-test-worker",
-        hostname: "deploy-test",
-        pid: 1,
-        lastBeatAt: db.current.knex.fn.now(),
-      });
+    await db.current.knex("worker_heartbeats").insert({
+      workerId: "deploy-test-worker",
+      hostname: "deploy-test",
+      pid: 1,
+      lastBeatAt: db.current.knex.fn.now(),
+    });
   });
 
   afterAll(async () => {

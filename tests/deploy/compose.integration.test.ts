@@ -135,6 +135,9 @@ describe("docker-compose.prod.yml as written", () => {
       GITHUB_APP_PRIVATE_KEY_PATH: "/run/secrets/github_app_private_key",
       GITHUB_WEBHOOK_SECRET_FILE: "/run/secrets/github_webhook_secret",
       GITHUB_CLIENT_SECRET_FILE: "/run/secrets/github_client_secret",
+      SESSION_SECRET_PREVIOUS_FILE: "/run/secrets/session_secret_previous",
+      ENCRYPTION_KEY_PREVIOUS_FILE: "/run/secrets/encryption_key_previous",
+      GITHUB_WEBHOOK_SECRET_PREVIOUS_FILE: "/run/secrets/github_webhook_secret_previous",
     });
     const known = new Set<string>(VARIABLES);
     for (const [name, target] of fileVariables) {
@@ -202,12 +205,16 @@ describe.skipIf(!haveCompose)(`${compose?.join(" ")} config`, () => {
     for (const name of [
       "database_url",
       "database_direct_url",
+      "database_ca.crt",
       "session_secret",
       "encryption_key",
       "github-app.pem",
       "github_webhook_secret",
       "github_client_secret",
       "postgres_password",
+      "session_secret_previous",
+      "encryption_key_previous",
+      "github_webhook_secret_previous",
     ]) {
       writeFileSync(path.join(dir, "secrets", name), "placeholder\n");
     }
