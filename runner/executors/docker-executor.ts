@@ -20,17 +20,20 @@
 // to the ones above (image, hardening, limits, read-only mirror mount) but for their labels — the
 // pool's (app, `bisect-bot.pool`, `bisect-bot.pid`, plus the pool's own), since per-run labels
 // cannot be set after create. Each one is attached (stdin, stdout, stderr) with its exit wait
-// registered, and blocks in its entry script reading its assignment from stdin. `prepare` takes a
-// warm container whose key (image, repository, limits, network, environment) matches the spec —
-// otherwise it creates one as above — and a replacement is made in the background; `start` writes
-// the sha, setup and command (base64, one line each) to its stdin. A warm container runs exactly
-// one assignment and is removed by `destroy` like any other. Its checkout-failure marker is its
-// own, given at create time as an argument of the entry script: the script execs away before any
-// repository code runs, so the marker is no longer in /proc by then. The timeout and `durationMs`
-// count from the assignment. `close()` removes every container of the pool that is not in use.
+// registered, clones the mirror (without checkout: that needs the sha) and blocks reading its
+// assignment from stdin. `prepare` takes a warm container whose key (image, repository, limits,
+// network, environment) matches the spec — otherwise it creates one as above — and a replacement
+// is made in the background; `start` writes the sha, setup and command (base64, one line each) to
+// its stdin. A warm container runs exactly one assignment and is removed by `destroy` like any
+// other. Its checkout-failure marker is its own, given at create time as an argument of the entry
+// script: the script execs away before any repository code runs, so the marker is no longer in
+// /proc by then. The timeout and `durationMs` count from the assignment. `close()` removes every
+// container of the pool that is not in use. A warm container sees the mirror as mounted when it
+// was made: updates in place (a fetch) are visible, a directory replaced by another is not.
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
+import { inspect } from "node:util";
 import type Docker from "dockerode";
 import { describeDockerError, statusOf } from "../docker/connect.js";
 import { DEFAULT_RUNNER_IMAGE } from "../image.js";
@@ -87,14 +90,17 @@ const ENTRY_SCRIPT = [
   `exec sh -c '${RUN_SCRIPT}' bisect-run "$@"`,
 ].join("\n");
 
-// A warm container's entry: $1 marker, $2 mirror dir. Blocks until its assignment arrives on stdin
-// — three lines: the sha, then the setup and the command base64-encoded (so they may hold any
-// newline or quote) — then checks out and execs exactly like ENTRY_SCRIPT, the command's stdin
-// being /dev/null as in a cold container. Without a whole assignment (the pool was closed, its
-// process died and the engine closed stdin) it exits with the marker, never running anything.
-// `$(…; echo .)` then `${x%.}` keeps trailing newlines that a plain command substitution drops.
+// A warm container's entry: $1 marker, $2 mirror dir. Clones the mirror (no checkout: that needs
+// the sha) while it waits, then blocks until its assignment arrives on stdin — three lines: the
+// sha, then the setup and the command base64-encoded (so they may hold any newline or quote) —
+// then checks out and execs exactly like ENTRY_SCRIPT, the command's stdin being /dev/null as in a
+// cold container. A failed clone is reported like a failed checkout, once the run is given.
+// Without a whole assignment (the pool was closed, or its process died and the engine closed
+// stdin) it exits with the marker, never running anything. `$(…; echo .)` then `${x%.}` keeps
+// trailing newlines that a plain command substitution drops.
 const WARM_ENTRY_SCRIPT = [
-  'if ! { IFS= read -r sha && IFS= read -r s64 && IFS= read -r c64; }; then',
+  'if out=$(git clone -q --shared --no-checkout -- "$2" /work/src 2>&1); then cloned=1; else cloned=; fi',
+  "if ! { IFS= read -r sha && IFS= read -r s64 && IFS= read -r c64; }; then",
   '  printf "no assignment\\n%s\\n" "$1" >&2',
   `  exit ${CHECKOUT_FAILED}`,
   "fi",
@@ -102,8 +108,8 @@ const WARM_ENTRY_SCRIPT = [
   '  printf "unreadable assignment\\n%s\\n" "$1" >&2',
   `  exit ${CHECKOUT_FAILED}`,
   "}",
-  'setup=${setup%.}; cmd=${cmd%.}',
-  'if ! out=$(git clone -q --shared --no-checkout -- "$2" /work/src 2>&1 && git -C /work/src checkout -q --detach "$sha" 2>&1); then',
+  "setup=${setup%.}; cmd=${cmd%.}",
+  'if [ -z "$cloned" ] || ! out=$(git -C /work/src checkout -q --detach "$sha" 2>&1); then',
   '  printf "%s\\n%s\\n" "$out" "$1" >&2',
   `  exit ${CHECKOUT_FAILED}`,
   "fi",
@@ -201,6 +207,7 @@ export class DockerExecutor implements Executor {
   ) {
     this.name = options.name ?? "docker";
     this.poolId = randomBytes(8).toString("hex");
+    quietAgent(docker);
     if (options.warmPool) {
       this.pool = new WarmPool<RunState>(options.warmPool.size, {
         discard: (state) => {
@@ -253,7 +260,9 @@ export class DockerExecutor implements Executor {
         // The engine is gone: so are the containers, or a reaper will find them by their labels.
       }
       await Promise.all(
-        list.filter((c) => !inUse.has(c.Id)).map((c) => this.removeContainer(this.docker.getContainer(c.Id))),
+        list
+          .filter((c) => !inUse.has(c.Id))
+          .map((c) => this.removeContainer(this.docker.getContainer(c.Id))),
       );
     })();
     return this.closing;
@@ -406,7 +415,15 @@ export class DockerExecutor implements Executor {
     const image = spec.image ?? this.options.image ?? DEFAULT_RUNNER_IMAGE;
     const { mounts, mirrorDir } = await this.mirrorMount(spec.repo);
     const env = { PATH, HOME: CONTAINER_PATHS.work, ...spec.env };
-    return { image, repo: spec.repo, mounts, mirrorDir, env, limits: spec.limits, network: spec.network };
+    return {
+      image,
+      repo: spec.repo,
+      mounts,
+      mirrorDir,
+      env,
+      limits: spec.limits,
+      network: spec.network,
+    };
   }
 
   /** Create the hardened container (see the top of this file). */
@@ -555,7 +572,8 @@ export class DockerExecutor implements Executor {
       // A warm container started long before its run: its command's time counts from the assignment.
       durationMs: state.warm
         ? exitedAt - state.startedAt
-        : (engineDuration(info.State.StartedAt, info.State.FinishedAt) ?? endedAt - state.startedAt),
+        : (engineDuration(info.State.StartedAt, info.State.FinishedAt) ??
+          endedAt - state.startedAt),
       log: state.output.text(),
       logTruncated: state.output.truncated,
     };
@@ -731,6 +749,23 @@ export class DockerExecutor implements Executor {
     );
     return this.apiVersion;
   }
+}
+
+/**
+ * docker-modem formats every request's options for its debug log — `util.inspect` with hidden
+ * properties at unlimited depth — whether or not that log is on. The options hold the connection
+ * agent, and with a few streams open (attaches, exit waits) formatting it costs tens of ms of
+ * blocked event loop per API call. A short description of the agent keeps each call cheap.
+ */
+function quietAgent(docker: Docker): void {
+  const agent = (docker.modem as { agent?: unknown }).agent;
+  if (!agent || typeof agent !== "object") return;
+  const target = agent as Record<symbol, unknown>;
+  if (target[inspect.custom]) return;
+  Object.defineProperty(target, inspect.custom, {
+    value: () => `[${agent.constructor?.name ?? "Agent"}]`,
+    enumerable: false,
+  });
 }
 
 function newState(

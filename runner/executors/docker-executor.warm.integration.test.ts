@@ -3,7 +3,9 @@
 // secret, never run two commands in one container, and leave nothing behind once closed. In CI
 // (CI=true) an unreachable engine fails the suite; elsewhere it is skipped.
 import { randomUUID } from "node:crypto";
-import { rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ensureRunnerImage } from "../image.js";
@@ -96,7 +98,15 @@ function warmSuite(docker: Docker, isHost1: boolean): void {
     await executor.warmUp(spec(overrides));
     const warm = await warmRun(executor, overrides);
     const reference = await runOnce(cold(), spec(overrides));
-    const pick = ({ exitCode, signal, timedOut, oomKilled, aborted, log, logTruncated }: RunResult) => ({
+    const pick = ({
+      exitCode,
+      signal,
+      timedOut,
+      oomKilled,
+      aborted,
+      log,
+      logTruncated,
+    }: RunResult) => ({
       exitCode,
       signal,
       timedOut,
@@ -163,7 +173,7 @@ function warmSuite(docker: Docker, isHost1: boolean): void {
     const r = await sameAsCold({ command, setup });
     expect(r.exitCode).toBe(7);
     expect(r.log).toBe(
-      "set up\nit's \"quoted\"\nback\\slash $HOME\n  indented 'single' \"double\" `tick` $(not run)\nlast\n",
+      'set up\nit\'s "quoted"\nback\\slash $HOME\n  indented \'single\' "double" `tick` $(not run)\nlast\n',
     );
     // The command's stdin is empty, as in a cold container: nothing of the assignment is left.
     const stdin = await sameAsCold({ command: "cat; echo stdin-done" });
@@ -186,6 +196,30 @@ function warmSuite(docker: Docker, isHost1: boolean): void {
     expect((err as Error).message).toMatch(/checkout of 0123456789abcdef.* failed/);
     const imitation = await warmRun(executor, { command: "echo checkout failed; exit 213" });
     expect(imitation.exitCode).toBe(213);
+  });
+
+  it("reports a mirror that cannot be cloned as an infrastructure error once the run is given", async () => {
+    const empty = mkdtempSync(path.join(tmpdir(), "bisect-not-a-repo-"));
+    chmodSync(empty, 0o755);
+    try {
+      const executor = pooled();
+      const notARepo = { repo: { kind: "host-path" as const, path: empty } };
+      await executor.warmUp(spec(notARepo));
+      const handle = await executor.prepare(spec({ ...notARepo, command: "echo never" }));
+      try {
+        const info = await docker.getContainer(handle.id).inspect();
+        expect(info.Config.Labels[POOL_LABEL]).toBe(executor.poolId);
+        await executor.start(handle);
+        const err = await executor.wait(handle).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(InfrastructureError);
+        expect((err as Error).message).toMatch(/checkout of .* failed.*repository/is);
+        expect((err as Error).message).not.toContain("bisect-runner-checkout-failed");
+      } finally {
+        await executor.destroy(handle);
+      }
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 
   it("keeps the marker out of the command's sight (/proc of every process)", async () => {
@@ -263,8 +297,12 @@ function warmSuite(docker: Docker, isHost1: boolean): void {
     expect(first.log).toBe("one\n");
     expect(second.log).toContain("fresh");
     expect(second.id).not.toBe(first.id);
-    await expect(docker.getContainer(first.id).inspect()).rejects.toMatchObject({ statusCode: 404 });
-    await expect(docker.getContainer(second.id).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    await expect(docker.getContainer(first.id).inspect()).rejects.toMatchObject({
+      statusCode: 404,
+    });
+    await expect(docker.getContainer(second.id).inspect()).rejects.toMatchObject({
+      statusCode: 404,
+    });
   });
 
   it("makes warm containers exactly as hardened as cold ones, with the pool's labels", async () => {
@@ -273,7 +311,9 @@ function warmSuite(docker: Docker, isHost1: boolean): void {
     await executor.warmUp(spec({ limits }));
     const warmHandle = await executor.prepare(spec({ labels: { job: "42", step: "7" }, limits }));
     const coldExecutor = cold();
-    const coldHandle = await coldExecutor.prepare(spec({ labels: { job: "42", step: "7" }, limits }));
+    const coldHandle = await coldExecutor.prepare(
+      spec({ labels: { job: "42", step: "7" }, limits }),
+    );
     try {
       const warm = await docker.getContainer(warmHandle.id).inspect();
       const reference = await docker.getContainer(coldHandle.id).inspect();
@@ -306,7 +346,14 @@ function warmSuite(docker: Docker, isHost1: boolean): void {
       ] as const) {
         expect(hc[field], field).toEqual(reference.HostConfig[field]);
       }
-      for (const field of ["Image", "User", "WorkingDir", "Env", "Hostname", "Entrypoint"] as const) {
+      for (const field of [
+        "Image",
+        "User",
+        "WorkingDir",
+        "Env",
+        "Hostname",
+        "Entrypoint",
+      ] as const) {
         expect(warm.Config[field], field).toEqual(reference.Config[field]);
       }
     } finally {
@@ -318,7 +365,9 @@ function warmSuite(docker: Docker, isHost1: boolean): void {
   it("falls back to a cold container for a spec of another kind", async () => {
     const executor = pooled(1);
     await executor.warmUp(spec());
-    const other = await executor.prepare(spec({ labels: { job: "cold" }, limits: { memoryBytes: 128 * MiB } }));
+    const other = await executor.prepare(
+      spec({ labels: { job: "cold" }, limits: { memoryBytes: 128 * MiB } }),
+    );
     try {
       const info = await docker.getContainer(other.id).inspect();
       expect(info.Config.Labels[POOL_LABEL]).toBeUndefined();
@@ -368,6 +417,8 @@ function warmSuite(docker: Docker, isHost1: boolean): void {
   it("falls back to a cold run when the pool cannot make containers", async () => {
     const executor = pooled(1);
     await executor.warmUp(spec({ image: "bisect-runner:no-such-tag" }));
-    await expect(runOnce(executor, spec({ image: "bisect-runner:no-such-tag" }))).rejects.toThrow(/not on/);
+    await expect(runOnce(executor, spec({ image: "bisect-runner:no-such-tag" }))).rejects.toThrow(
+      /not on/,
+    );
   });
 }

@@ -115,7 +115,7 @@ export class WarmPool<T> {
 
   /** A ready, usable slot first (dropping dead ones), else the oldest still being made. */
   private pick(): number {
-    for (let i = 0; i < this.slots.length; ) {
+    for (let i = 0; i < this.slots.length;) {
       const slot = this.slots[i]!;
       if (slot.settled && (slot.item === undefined || !this.usable(slot.item))) {
         this.slots.splice(i, 1);
@@ -129,11 +129,15 @@ export class WarmPool<T> {
   }
 
   private fill(): void {
-    while (!this.closed && this.make && this.slots.length < this.size) this.slots.push(this.newSlot(this.make));
+    while (!this.closed && this.make && this.slots.length < this.size)
+      this.slots.push(this.newSlot(this.make));
   }
 
   private newSlot(make: () => Promise<T>): Slot<T> {
-    const slot: Slot<T> = { promise: undefined as unknown as Promise<T | undefined>, settled: false };
+    const slot: Slot<T> = {
+      promise: undefined as unknown as Promise<T | undefined>,
+      settled: false,
+    };
     let making: Promise<T>;
     try {
       making = make();
@@ -160,7 +164,9 @@ export class WarmPool<T> {
 
   private discardWhenSettled(slot: Slot<T>): void {
     this.track(
-      slot.promise.then((item) => (item === undefined ? undefined : this.hooks.discard(item))).catch(() => {}),
+      slot.promise
+        .then((item) => (item === undefined ? undefined : this.hooks.discard(item)))
+        .catch(() => {}),
     );
   }
 
