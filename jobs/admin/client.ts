@@ -28,8 +28,9 @@ export async function requestRun(knex: Knex, command: CommandName, args: Record<
       .insert({ command, args: JSON.stringify(args), status: "queued", requestedBy })
       .returning("id");
     const runId = Number((row as { id: number }).id);
-    // One attempt: an admin action is not repeated behind the operator's back.
-    await enqueue(trx, ADMIN_RUN_TASK, { runId }, { jobKey: jobKeyOf(runId), maxAttempts: 1, priority: -10 });
+    // The second attempt only closes a run whose worker died (executeRun): an admin action is
+    // never repeated behind the operator's back.
+    await enqueue(trx, ADMIN_RUN_TASK, { runId }, { jobKey: jobKeyOf(runId), maxAttempts: 2, priority: -10 });
     return runId;
   });
 }

@@ -74,9 +74,26 @@ async function execute(ctx: WorkerContext, run: AdminRun, signal?: AbortSignal):
   }
 }
 
-/** admin__run: runs the command once. A run that is no longer queued (done, or given up by its caller) is left alone. */
-export async function executeRun(ctx: WorkerContext, runId: number, signal?: AbortSignal): Promise<RunOutcome | null> {
+/**
+ * admin__run: runs the command once. A run that is no longer queued (done, or given up by its
+ * caller) is left alone. On a retry (the worker running it died), a run left `running` is closed
+ * as failed rather than run again: an admin action is never repeated behind the operator's back.
+ */
+export async function executeRun(ctx: WorkerContext, runId: number, options: { signal?: AbortSignal; retry?: boolean } = {}): Promise<RunOutcome | null> {
   const { knex } = ctx;
+  const { signal } = options;
+  if (options.retry) {
+    const stranded = await AdminRun.query(knex).findById(runId);
+    if (stranded?.status === "running") {
+      const outcome: RunOutcome = {
+        status: "failed",
+        result: null,
+        error: "the worker running this command stopped before it finished: check what it changed, then run it again",
+      };
+      await finishRun(knex, stranded, outcome);
+      return outcome;
+    }
+  }
   const claimed = await AdminRun.query(knex)
     .patch({ status: "running", startedAt: new Date() })
     .where({ id: runId, status: "queued" })
@@ -90,14 +107,15 @@ export async function executeRun(ctx: WorkerContext, runId: number, signal?: Abo
 
 async function finishRun(knex: Knex, run: AdminRun, outcome: RunOutcome): Promise<void> {
   await knex.transaction(async (trx) => {
-    await trx("adminRuns")
-      .where({ id: run.id })
+    const updated = await trx("adminRuns")
+      .where({ id: run.id, status: "running" })
       .update({
         status: outcome.status,
         result: outcome.result === null ? null : JSON.stringify(outcome.result),
         error: outcome.error,
         finishedAt: trx.fn.now(),
       });
+    if (updated === 0) return; // closed meanwhile
     const subject = subjectOf(run.command, run.args, outcome.result, run.id);
     await trx("auditLog").insert({
       actor: "admin",

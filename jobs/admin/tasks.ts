@@ -18,7 +18,7 @@ const DAY = 86_400;
 export function adminTasks(ctx: WorkerContext): TaskList {
   return {
     admin__run: defineTask(z.object({ runId: z.number().int().positive() }), async ({ runId }, helpers) => {
-      const outcome = await executeRun(ctx, runId, helpers.abortSignal);
+      const outcome = await executeRun(ctx, runId, { signal: helpers.abortSignal, retry: helpers.job.attempts > 1 });
       if (outcome?.status === "failed") helpers.logger.warn(`admin run ${runId} failed: ${outcome.error}`);
     }),
     // Cron payloads carry `_cron`; anything else is ignored.

@@ -274,6 +274,21 @@ describe("admin command line", () => {
         ]);
     });
 
+    it("closes, never repeats, a command whose worker died while running it", async () => {
+      const [row] = await knex()("adminRuns").insert({ command: "installations.suspend", args: JSON.stringify({ installation: "solo" }), status: "running", startedAt: new Date() }).returning("id");
+      const runId = (row as { id: number }).id;
+      // The job as graphile-worker holds it after its first attempt's worker was declared dead.
+      await knex().transaction(async (trx) => {
+        await enqueue(trx, "admin__run", { runId }, { jobKey: `admin__run:${runId}`, maxAttempts: 2 });
+        await trx.raw("update graphile_worker._private_jobs set attempts = 1 where key = ?", [`admin__run:${runId}`]);
+      });
+      await expect.poll(async () => (await knex()("adminRuns").where({ id: runId }).first()).status, { timeout: 10_000 }).toBe("failed");
+      expect(await knex()("adminRuns").where({ id: runId }).first("error")).toEqual({
+        error: "the worker running this command stopped before it finished: check what it changed, then run it again",
+      });
+      expect(await knex()("installations").where({ id: 102 }).first("suspendedAt")).toEqual({ suspendedAt: null });
+    });
+
     it("left an audit entry for every command it ran, by `admin`", async () => {
       const audit = await adminAudit(knex());
       const actions = new Set(audit.map((a) => a.action));
