@@ -7,6 +7,8 @@ export interface Health {
   database: "ok" | "down";
   worker: "ok" | "down";
   runners: { active: number; draining: number; down: number };
+  /** Each runner host's Docker engine as the last probe saw it. */
+  hosts: { name: string; state: string; lastSeenAt: Date | null; lastError: string | null }[];
 }
 
 export async function checkHealth(knex: Knex, deadAfterMs: number): Promise<Health> {
@@ -14,12 +16,12 @@ export async function checkHealth(knex: Knex, deadAfterMs: number): Promise<Heal
   try {
     await knex.raw("select 1");
   } catch {
-    return { status: "down", database: "down", worker: "down", runners };
+    return { status: "down", database: "down", worker: "down", runners, hosts: [] };
   }
   const workers = await liveWorkerCount(knex, deadAfterMs);
-  const rows = await knex("runner_hosts").select("state").count<{ state: keyof typeof runners; count: number }[]>("* as count").groupBy("state");
-  for (const row of rows) runners[row.state] = Number(row.count);
+  const hosts = await knex("runner_hosts").orderBy("name").select("name", "state", "lastSeenAt", "lastError");
+  for (const host of hosts) runners[host.state as keyof typeof runners]++;
   const worker = workers > 0 ? "ok" : "down";
   const status = worker === "down" ? "down" : runners.active === 0 ? "degraded" : "ok";
-  return { status, database: "ok", worker, runners };
+  return { status, database: "ok", worker, runners, hosts };
 }

@@ -24,6 +24,7 @@ describe("migrations", () => {
           "bisect_jobs",
           "bisect_steps",
           "installations",
+          "metric_counters",
           "instance",
           "rate_limits",
           "repositories",

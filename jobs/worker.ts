@@ -3,6 +3,7 @@ import { pathToFileURL } from "node:url";
 import { Logger, run, type LogFunctionFactory, type Runner, type WorkerEvents } from "graphile-worker";
 import { EventEmitter } from "node:events";
 import { ConfigError, directDatabaseUrl, loadConfig, type Config } from "../config/env";
+import { createLogger, type Logger as AppLogger } from "../config/log";
 import { createKnex } from "../db/connection";
 import { instanceId } from "../db/instance";
 import { Model } from "objection";
@@ -21,14 +22,14 @@ export interface StartedWorker {
   stop(): Promise<void>;
 }
 
-const LEVELS = ["debug", "info", "warning", "error"] as const;
-
-function logFactory(minimum: Config["LOG_LEVEL"]): LogFunctionFactory {
-  const min = LEVELS.indexOf(minimum === "warn" ? "warning" : minimum);
+/** graphile-worker's log lines, through our redacting JSON logger. */
+function logFactory(log: AppLogger): LogFunctionFactory {
   return (scope) => (level, message) => {
-    if (LEVELS.indexOf(level as (typeof LEVELS)[number]) < min) return;
-    const line = { time: new Date().toISOString(), level, component: "worker", task: scope.taskIdentifier, jobId: scope.jobId, message };
-    (level === "error" ? console.error : console.log)(JSON.stringify(line));
+    const fields = { task: scope.taskIdentifier, jobId: scope.jobId };
+    if (level === "error") log.error(message, fields);
+    else if (level === "warning") log.warn(message, fields);
+    else if (level === "debug") log.debug(message, fields);
+    else log.info(message, fields);
   };
 }
 
@@ -38,6 +39,7 @@ export async function startWorker(
 ): Promise<StartedWorker> {
   const url = directDatabaseUrl(config);
   if (!url) throw new Error("the worker needs DATABASE_URL (or DATABASE_DIRECT_URL)");
+  const log = createLogger("worker", config.LOG_LEVEL);
   const knex = createKnex(url, { poolMax: 4, applicationName: "bisect-bot-worker" });
   Model.knex(knex);
   const ctx: WorkerContext = { config, knex, workerDatabaseUrl: url, instanceId: await instanceId(knex), ...options.ctx };
@@ -49,7 +51,7 @@ export async function startWorker(
 
   const pgPool = new pg.Pool({ connectionString: url, max: (options.concurrency ?? config.WORKER_CONCURRENCY) + 4, application_name: "bisect-bot-worker" });
   // A dropped idle connection (database restart) is logged, not fatal: the pool reconnects.
-  pgPool.on("error", (error) => console.error(JSON.stringify({ level: "error", component: "worker", message: `database connection lost: ${error.message}` })));
+  pgPool.on("error", (error) => log.error(`database connection lost: ${error.message}`));
 
   const runner = await run({
     pgPool,
@@ -57,32 +59,30 @@ export async function startWorker(
     taskList: createTaskList(ctx),
     crontab,
     events,
-    logger: new Logger(logFactory(config.LOG_LEVEL)),
+    logger: new Logger(logFactory(log)),
     noHandleSignals: true,
     pollInterval: 1000,
     // Tasks get helpers.abortSignal this long after a shutdown starts: enough to kill containers.
     gracefulShutdownAbortTimeout: 5_000,
   });
 
-  const log = (level: string, message: string) =>
-    (level === "error" ? console.error : console.log)(JSON.stringify({ time: new Date().toISOString(), level, component: "worker", message }));
   const deadAfterMs = config.WORKER_DEAD_AFTER_SECONDS * 1000;
   // Each beat also frees the jobs of workers that stopped beating (crash, kill -9, lost machine).
   const beatNow = async () => {
     try {
       await beat(knex, [...ids]);
       const dead = await unlockDeadWorkers(knex, deadAfterMs);
-      if (dead.length) log("warning", `unlocked the jobs of dead workers ${dead.join(", ")}`);
+      if (dead.length) log.warn(`unlocked the jobs of dead workers ${dead.join(", ")}`);
     } catch (e) {
-      log("error", `heartbeat failed: ${e}`);
+      log.error(`heartbeat failed: ${e}`);
     }
   };
   await beatNow();
   const timer = setInterval(beatNow, config.WORKER_HEARTBEAT_SECONDS * 1000);
   if (options.registerEnvHost ?? true) {
-    await registerEnvHost(ctx, (m) => log("info", m)).catch((e) => log("error", `registering the runner host failed: ${e}`));
+    await registerEnvHost(ctx, (m) => log.info(m)).catch((e) => log.error(`registering the runner host failed: ${e}`));
   }
-  void checkHosts(ctx).catch((e) => log("error", `runner health check failed: ${e}`));
+  void checkHosts(ctx).catch((e) => log.error(`runner health check failed: ${e}`));
 
   let stopping: Promise<void> | null = null;
   return {
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
   }
   const worker = await startWorker(config);
   const shutdown = async (signal: string) => {
-    console.log(JSON.stringify({ level: "info", component: "worker", message: `${signal}: stopping gracefully` }));
+    createLogger("worker", config.LOG_LEVEL).info(`${signal}: stopping gracefully`);
     const force = setTimeout(() => process.exit(1), 30_000);
     force.unref();
     await worker.stop();
@@ -124,7 +124,7 @@ async function main(): Promise<void> {
     () => "the job runner stopped",
     (error: Error) => `the job runner failed: ${error.message}`,
   );
-  console.error(JSON.stringify({ level: "error", component: "worker", message: `${reason}; exiting so a fresh worker takes over` }));
+  createLogger("worker", config.LOG_LEVEL).error(`${reason}; exiting so a fresh worker takes over`);
   process.exit(1);
 }
 

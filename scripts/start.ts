@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ConfigError, directDatabaseUrl, loadConfig, type Config } from "../config/env";
+import { createLogger } from "../config/log";
 import { createKnex } from "../db/connection";
 import { spawnEmbeddedPostgres, type EmbeddedProcess } from "../db/embedded-process";
 import { migrateLatest } from "../db/migrate";
@@ -12,7 +13,8 @@ import { buildIfStale } from "./lib/build";
 import { ensureDevSecrets } from "./lib/dev-secrets";
 
 const dev = process.argv.includes("--dev");
-const log = (message: string) => console.log(JSON.stringify({ level: "info", component: "start", message }));
+const logger = createLogger("start");
+const log = (message: string) => logger.info(message);
 
 async function main(): Promise<number> {
   if (existsSync(".env")) process.loadEnvFile(".env");
@@ -89,12 +91,12 @@ async function main(): Promise<number> {
       const quick = Date.now() - started < 10_000;
       const attempt = quick ? failures + 1 : 1;
       if (attempt > 8) {
-        console.error(`${name} keeps exiting (${signal ?? code}); stopping everything`);
+        logger.error(`${name} keeps exiting (${signal ?? code}); stopping everything`);
         void stopAll(code || 1);
         return;
       }
       const pause = Math.min(30_000, 500 * 2 ** attempt);
-      console.error(`${name} exited (${signal ?? code}); starting it again in ${pause / 1000} s`);
+      logger.warn(`${name} exited (${signal ?? code}); starting it again in ${pause / 1000} s`);
       setTimeout(() => !stopping && run(name, args, attempt), pause);
     });
   };

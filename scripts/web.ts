@@ -7,6 +7,9 @@ import { createRequestHandler } from "@remix-run/express";
 import type { ServerBuild } from "@remix-run/node";
 import express, { type Request, type Response } from "express";
 import { ConfigError, loadConfig } from "../config/env";
+import { createLogger } from "../config/log";
+import { createKnex } from "../db/connection";
+import { abuseLimits, metricsEndpoint, requestLog } from "./lib/web-guards";
 
 const BUILD = path.resolve("build/index.js");
 
@@ -68,7 +71,19 @@ async function main(): Promise<void> {
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", "loopback, uniquelocal");
+  const log = createLogger("web", config.LOG_LEVEL);
+  app.use(requestLog(log));
   app.use(securityHeaders(config.NODE_ENV === "production"));
+  const limits = abuseLimits(config);
+  app.use("/auth", limits.auth);
+  app.use("/login", limits.auth);
+  app.use("/api", limits.api);
+  if (config.DATABASE_URL) {
+    const metrics = metricsEndpoint(config, createKnex(config.DATABASE_URL, { poolMax: 2, applicationName: "bisect-bot-metrics" }));
+    app.get("/metrics", metrics.handler);
+    app.use("/webhook", metrics.observeWebhook);
+  }
+  app.use("/webhook", limits.webhook);
   app.use("/build", express.static("public/build", { immutable: true, maxAge: "1y" }));
   app.use(express.static("public", { maxAge: "1h", index: false }));
 
@@ -89,7 +104,7 @@ async function main(): Promise<void> {
   );
 
   const server = app.listen(config.PORT, config.HOST, () => {
-    console.log(JSON.stringify({ level: "info", component: "web", message: `listening on http://${config.HOST}:${config.PORT}` }));
+    log.info(`listening on http://${config.HOST}:${config.PORT}`);
   });
   server.keepAliveTimeout = 65_000;
   const shutdown = () => {

@@ -4,6 +4,7 @@ import type { Knex } from "knex";
 import * as initial from "./20261126000001_initial";
 import * as runnerMirrors from "./20261126000003_runner_mirrors";
 import * as instance from "./20261126000004_instance";
+import * as metricCounters from "./20261126000006_metric_counters";
 import * as sessions from "./20261126000002_sessions";
 import * as adminRuns from "./20261126000005_admin_runs";
 
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   "20261126000001_initial": initial,
   "20261126000003_runner_mirrors": runnerMirrors,
   "20261126000004_instance": instance,
+  "20261126000006_metric_counters": metricCounters,
   "20261126000002_sessions": sessions,
   "20261126000005_admin_runs": adminRuns,
 };

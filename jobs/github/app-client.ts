@@ -9,6 +9,7 @@ import { Installation, Repository } from "../../db/models";
 import type { WorkerContext } from "../worker-context";
 import type { CommitDetails } from "./render";
 import { WriteGate } from "./write-gate";
+import { incrementCounter } from "../../db/counters";
 
 type Level = "read" | "write";
 
@@ -34,6 +35,8 @@ export interface GitHubAppOptions {
   minTokenLifeMs?: number;
   /** Delays between retries of a GET that failed with 5xx or a network error. */
   readRetryDelaysMs?: number[];
+  /** Told of every failed GitHub API call (for /metrics). */
+  onError?: (status: number | undefined) => void;
 }
 
 const noop = () => undefined;
@@ -117,6 +120,7 @@ export class GitHubApp {
   private readonly auth: ReturnType<typeof createAppAuth>;
   private readonly minTokenLifeMs: number;
   private readonly readRetryDelaysMs: number[];
+  private readonly onError?: (status: number | undefined) => void;
 
   constructor(
     readonly config: GitHubConfig,
@@ -125,6 +129,7 @@ export class GitHubApp {
     this.gate = new WriteGate(options.writeIntervalMs ?? 1000);
     this.minTokenLifeMs = options.minTokenLifeMs ?? 10 * 60_000;
     this.readRetryDelaysMs = options.readRetryDelaysMs ?? [300, 1500];
+    this.onError = options.onError;
     this.auth = createAppAuth({
       appId: config.appId,
       privateKey: config.privateKey,
@@ -186,6 +191,7 @@ export class GitHubApp {
           }
         } catch (error) {
           const status = httpStatus(error);
+          this.onError?.(status);
           const transient = status === undefined || status >= 500;
           const delay = this.readRetryDelaysMs[attempt];
           if (!idempotent || !transient || delay === undefined) throw error;
@@ -206,7 +212,9 @@ export function githubApp(ctx: WorkerContext): GitHubApp {
   if (!app) {
     if (!ctx.config.github)
       throw new Error("the GitHub App is not configured (setup mode): set the GITHUB_* variables");
-    app = new GitHubApp(ctx.config.github);
+    app = new GitHubApp(ctx.config.github, {
+      onError: (status) => void incrementCounter(ctx.knex, "github_api_errors", { status: status ?? "network" }).catch(() => {}),
+    });
     apps.set(ctx, app);
   }
   return app;

@@ -4,7 +4,7 @@
 import type { BisectJob, BisectStep } from "../../db/models";
 import { formatDuration } from "./command";
 import { cellCode, code, fence, shellQuote, tail, text } from "./markdown";
-import { scrubSecrets } from "./scrub";
+import { scrubSecrets } from "../../config/scrub";
 
 /** GitHub allows 65,536 characters; keep a margin for edits and multi-byte surprises. */
 export const MAX_BODY = 60_000;

@@ -39,7 +39,7 @@ export async function startWebServer(
     ...env,
     PORT: String(port),
     HOST: host,
-    LOG_LEVEL: "warn",
+    LOG_LEVEL: env.LOG_LEVEL ?? "warn",
   };
   const child = spawn(process.execPath, ["--import", "tsx", "scripts/web.ts"], {
     env: childEnv as NodeJS.ProcessEnv,

@@ -1,5 +1,5 @@
-// Removes credentials from text shown to people (log excerpts and errors in issue comments).
-// Pure; applied to everything that came out of a run before it is rendered.
+// Removes credentials from text shown to people or written to logs (log excerpts and errors in
+// issue comments, structured logs). Pure; applied to everything that came out of a run.
 
 const RULES: Array<[RegExp, string | ((...m: string[]) => string)]> = [
   // PEM blocks (private keys, certificates): the whole block.

@@ -1,0 +1,91 @@
+// What the web process puts in front of the app: request logs, abuse limits, /metrics.
+import { BlockList, isIPv6 } from "node:net";
+import { createHash } from "node:crypto";
+import type express from "express";
+import { rateLimit } from "express-rate-limit";
+import type { Knex } from "knex";
+import type { Config } from "../../config/env";
+import type { Logger } from "../../config/log";
+import { createWebMetrics } from "../../jobs/metrics";
+
+/** One line per request: method, path (never the query: OAuth codes travel there), status, time. */
+export function requestLog(log: Logger): express.RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    // originalUrl: mounted middleware rewrites req.path; the query is dropped.
+    const path = req.originalUrl.split("?")[0]!;
+    res.on("finish", () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const quiet = path === "/health" || path.startsWith("/build/");
+      (quiet ? log.debug : log.info)("request", { method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10, ip: req.ip });
+    });
+    next();
+  };
+}
+
+export function blockListOf(cidrs: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [address, bits] = cidr.split("/");
+    list.addSubnet(address!, Number(bits), isIPv6(address!) ? "ipv6" : "ipv4");
+  }
+  return list;
+}
+
+export function inList(list: BlockList, ip: string | undefined): boolean {
+  if (!ip) return false;
+  const plain = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+  return list.check(plain, isIPv6(plain) ? "ipv6" : "ipv4");
+}
+
+const PRIVATE = blockListOf(["127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7"]);
+
+/** The session cookie, hashed: signed-in users are limited as themselves, not by their address. */
+function sessionKey(req: express.Request): string | null {
+  const match = /(?:^|;\s*)(?:__Host-)?bb_session=([^;]+)/.exec(req.headers.cookie ?? "");
+  return match ? `s:${createHash("sha256").update(match[1]!).digest("base64url")}` : null;
+}
+
+/**
+ * Per-client limits (429 with Retry-After): sign-in, the JSON API, and webhooks. Each client has
+ * its own budget, so no one's traffic uses up anyone else's; GitHub's delivery addresses are never
+ * limited at all.
+ */
+export function abuseLimits(config: Config): { auth: express.RequestHandler; api: express.RequestHandler; webhook: express.RequestHandler } {
+  const github = blockListOf(config.WEBHOOK_ALLOWED_CIDRS);
+  const common = { windowMs: 60_000, standardHeaders: "draft-7" as const, legacyHeaders: false };
+  const tooMany = (what: string) => ({ error: "rate_limited", message: `Too many ${what}; try again after the time in Retry-After.` });
+  return {
+    auth: rateLimit({ ...common, limit: config.RATE_LIMIT_AUTH_PER_MINUTE, message: tooMany("sign-in requests") }),
+    api: rateLimit({ ...common, limit: config.RATE_LIMIT_API_PER_MINUTE, keyGenerator: (req) => sessionKey(req) ?? `ip:${req.ip}`, message: tooMany("requests") }),
+    webhook: rateLimit({
+      ...common,
+      limit: config.RATE_LIMIT_WEBHOOK_PER_MINUTE,
+      skip: (req) => inList(github, req.ip),
+      message: tooMany("deliveries"),
+    }),
+  };
+}
+
+/** GET /metrics: with METRICS_TOKEN, a bearer token; without, only loopback and private networks. */
+export function metricsEndpoint(config: Config, knex: Knex): { handler: express.RequestHandler; observeWebhook: express.RequestHandler } {
+  const metrics = createWebMetrics(knex);
+  const handler: express.RequestHandler = async (req, res) => {
+    const allowed = config.METRICS_TOKEN ? req.headers.authorization === `Bearer ${config.METRICS_TOKEN}` : inList(PRIVATE, req.ip);
+    if (!allowed) {
+      res.status(404).type("text/plain").send("Not Found");
+      return;
+    }
+    try {
+      res.type(metrics.registry.contentType).send(await metrics.render());
+    } catch (error) {
+      res.status(503).type("text/plain").send(`metrics unavailable: ${(error as Error).message}`);
+    }
+  };
+  const observeWebhook: express.RequestHandler = (_req, res, next) => {
+    const end = metrics.webhookDuration.startTimer();
+    res.on("finish", () => end({ status: String(res.statusCode) }));
+    next();
+  };
+  return { handler, observeWebhook };
+}

@@ -1,0 +1,86 @@
+// The web process's guards against the real server: per-client rate limits (429 + Retry-After,
+// GitHub's addresses exempt), /metrics and who may read it, request logs without secrets.
+import { Model } from "objection";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { incrementCounter } from "../../db/counters";
+import { freePort } from "../../db/embedded";
+import { BisectJob, BisectStep, RunnerHost } from "../../db/models";
+import { useTestDatabase } from "../helpers/database";
+import { startWebServer, type WebServer } from "../e2e/support";
+
+const db = useTestDatabase();
+
+async function server(env: Record<string, string>): Promise<WebServer> {
+  return startWebServer({ NODE_ENV: "production", DATABASE_URL: db.current.url, PUBLIC_URL: "http://127.0.0.1", SESSION_SECRET: "s".repeat(40), ENCRYPTION_KEY: Buffer.alloc(32, 1).toString("base64"), ...env }, await freePort());
+}
+
+describe("web guards", () => {
+  let web: WebServer;
+  beforeAll(async () => {
+    Model.knex(db.current.knex);
+    web = await server({ LOG_LEVEL: "info", RATE_LIMIT_AUTH_PER_MINUTE: "3", RATE_LIMIT_WEBHOOK_PER_MINUTE: "2", WEBHOOK_ALLOWED_CIDRS: "192.30.252.0/22" });
+  });
+  afterAll(async () => {
+    await web?.stop();
+  });
+
+  it("limits sign-in attempts per client with 429 and Retry-After", async () => {
+    const statuses: number[] = [];
+    let last: Response | undefined;
+    for (let i = 0; i < 5; i++) {
+      last = await fetch(`${web.url}/auth/github`, { redirect: "manual" });
+      statuses.push(last.status);
+    }
+    expect(statuses.slice(0, 3).every((s) => s !== 429)).toBe(true);
+    expect(statuses.slice(3)).toEqual([429, 429]);
+    expect(Number(last!.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(await last!.json()).toMatchObject({ error: "rate_limited" });
+  });
+
+  it("limits webhook senders outside GitHub's addresses", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await fetch(`${web.url}/webhook`, { method: "POST", body: "{}" })).status);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(2);
+  });
+
+  it("serves /metrics to private addresses with jobs, steps, queue, slots and GitHub errors", async () => {
+    const host = await RunnerHost.query().insert({ name: "h-metrics", dockerEndpoint: "unix:///x", capacity: 3 });
+    const job = await BisectJob.query().insert({ source: "cli", repoUrl: "/r", goodRef: "a", badRef: "b", command: "true", status: "running" });
+    await BisectStep.query().insert({ bisectJobId: job.id, sha: "a".repeat(40), round: 1, status: "done", verdict: "bad", durationMs: 12_000, runnerHostId: host.id });
+    await incrementCounter(db.current.knex, "github_api_errors", { status: 502 });
+    await fetch(`${web.url}/webhook`, { method: "POST", body: "{}" });
+    const text = await (await fetch(`${web.url}/metrics`)).text();
+    expect(text).toMatch(/^bisect_jobs\{status="running"\} 1$/m);
+    expect(text).toMatch(/^bisect_steps\{verdict="bad"\} 1$/m);
+    expect(text).toMatch(/^bisect_step_duration_seconds_bucket\{le="15"\} 1$/m);
+    expect(text).toMatch(/^bisect_step_duration_seconds_bucket\{le="5"\} 0$/m);
+    expect(text).toMatch(/^bisect_runner_slots\{host="h-metrics",kind="capacity"\} 3$/m);
+    expect(text).toMatch(/^bisect_queue_jobs\{state="pending"\} \d+$/m);
+    expect(text).toMatch(/^bisect_github_api_errors_total\{status="502"\} 1$/m);
+    expect(text).toMatch(/^bisect_webhook_request_duration_seconds_count\{status="\d+"\} [1-9]/m);
+  });
+
+  it("asks for the token when METRICS_TOKEN is set", async () => {
+    const guarded = await server({ METRICS_TOKEN: "metrics-token-0123456789" });
+    try {
+      expect((await fetch(`${guarded.url}/metrics`)).status).toBe(404);
+      expect((await fetch(`${guarded.url}/metrics`, { headers: { authorization: "Bearer metrics-token-0123456789" } })).status).toBe(200);
+    } finally {
+      await guarded.stop();
+    }
+  });
+
+  it("reports each runner host on /health", async () => {
+    const health = await (await fetch(`${web.url}/health`)).json();
+    expect(health.hosts).toEqual(expect.arrayContaining([expect.objectContaining({ name: "h-metrics", state: "active" })]));
+  });
+
+  it("logs requests as JSON lines without query strings", async () => {
+    await fetch(`${web.url}/auth/github/callback?code=very-secret-oauth-code&state=x`, { redirect: "manual" });
+    await new Promise((r) => setTimeout(r, 200));
+    const lines = web.output().split("\n").filter((l) => l.startsWith("{"));
+    const entry = lines.map((l) => JSON.parse(l)).find((e) => e.path === "/auth/github/callback");
+    expect(entry, web.output().slice(-2000)).toMatchObject({ level: "info", component: "web", message: "request", method: "GET" });
+    expect(web.output()).not.toContain("very-secret-oauth-code");
+  });
+});
