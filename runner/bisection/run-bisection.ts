@@ -50,7 +50,7 @@ export interface BisectionStep {
   /** The round in which this probe was issued (see the top of this file). */
   round: number;
   reason?: string;
-  /** From `prepare` until the result was known (container creation and checkout included, removal excluded), ms. */
+  /** From `prepare` until the result was known (checkout included, container creation too unless a warm one was taken; removal excluded), ms. */
   wallMs: number;
   /** The tail of the command's output (empty on infrastructure errors). */
   log: string;
