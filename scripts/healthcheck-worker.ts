@@ -17,7 +17,11 @@ export interface WorkerHealth {
 }
 
 /** Whether a worker on `hostname` beat within `maxAgeSeconds` (measured by the database's clock). */
-export async function workerHeartbeatHealth(knex: Knex, hostname: string, maxAgeSeconds: number): Promise<WorkerHealth> {
+export async function workerHeartbeatHealth(
+  knex: Knex,
+  hostname: string,
+  maxAgeSeconds: number,
+): Promise<WorkerHealth> {
   const { rows } = await knex.raw<{ rows: { age: number | string | null }[] }>(
     "select extract(epoch from now() - max(last_beat_at)) as age from worker_heartbeats where hostname = ?",
     [hostname],
@@ -43,7 +47,11 @@ async function main(): Promise<number> {
   }
   const knex = createKnex(url, { poolMax: 1, applicationName: "bisect-bot-healthcheck" });
   try {
-    const health = await workerHeartbeatHealth(knex, os.hostname(), config.WORKER_DEAD_AFTER_SECONDS);
+    const health = await workerHeartbeatHealth(
+      knex,
+      os.hostname(),
+      config.WORKER_DEAD_AFTER_SECONDS,
+    );
     if (health.healthy) return 0;
     console.error(
       health.ageSeconds === null

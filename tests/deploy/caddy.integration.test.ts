@@ -159,6 +159,29 @@ describe.skipIf(!haveCaddy)("Caddyfile in front of the web server", () => {
     expect(header(get, "allow")).toBe("POST");
   });
 
+  it("forwards the client's own address: a forged X-Forwarded-For is not believed", async () => {
+    // The app trusts proxies on loopback and private networks (Caddy's container); Caddy must
+    // not pass on what a client claims, or anyone could pose as a private address (e.g. for /metrics).
+    for (const forged of ["203.0.113.9", "10.1.2.3"]) {
+      const deliveryId = randomUUID();
+      const res = await rawRequest(`${url}/webhook`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-github-event": "issue_comment",
+          "x-github-delivery": deliveryId,
+          "x-forwarded-for": forged,
+          "x-real-ip": forged,
+        },
+        body: "{}",
+      });
+      expect(res.status).toBe(401);
+      expect(await auditRowsFor(deliveryId)).toEqual([
+        expect.objectContaining({ ip: "127.0.0.1" }),
+      ]);
+    }
+  });
+
   it("compresses when the client asks (gzip, zstd) and only then", async () => {
     const gzip = await rawRequest(`${url}/`, { headers: { "accept-encoding": "gzip" } });
     expect(gzip.status).toBe(200);
@@ -181,6 +204,8 @@ describe.skipIf(!haveCaddy)("Caddyfile in front of the web server", () => {
       headers: {
         "content-type": "application/json",
         "content-length": 25 * MiB + 1,
+        // As curl does for big bodies: the body follows only if the server wants it.
+        expect: "100-continue",
         "x-github-event": "issue_comment",
         "x-github-delivery": deliveryId,
       },

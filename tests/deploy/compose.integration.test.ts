@@ -138,6 +138,7 @@ describe("docker-compose.prod.yml as written", () => {
       SESSION_SECRET_PREVIOUS_FILE: "/run/secrets/session_secret_previous",
       ENCRYPTION_KEY_PREVIOUS_FILE: "/run/secrets/encryption_key_previous",
       GITHUB_WEBHOOK_SECRET_PREVIOUS_FILE: "/run/secrets/github_webhook_secret_previous",
+      METRICS_TOKEN_FILE: "/run/secrets/metrics_token",
     });
     const known = new Set<string>(VARIABLES);
     for (const [name, target] of fileVariables) {
@@ -148,15 +149,19 @@ describe("docker-compose.prod.yml as written", () => {
         expect(services[service]!.secrets, service).toContain(secret);
     }
     // No secret value is written into the file itself.
-    for (const name of APP_SERVICES) {
-      for (const variable of [
+    const secretNames = fileVariables.map(([name]) =>
+      name.endsWith("_PATH") ? name.replace(/_PATH$/, "") : name.replace(/_FILE$/, ""),
+    );
+    expect(secretNames).toEqual(
+      expect.arrayContaining([
         "SESSION_SECRET",
         "ENCRYPTION_KEY",
-        "GITHUB_WEBHOOK_SECRET",
-        "GITHUB_CLIENT_SECRET",
         "GITHUB_APP_PRIVATE_KEY",
-        "DATABASE_URL",
-      ]) {
+        "METRICS_TOKEN",
+      ]),
+    );
+    for (const name of APP_SERVICES) {
+      for (const variable of secretNames) {
         expect(services[name]!.environment?.[variable], `${name} ${variable}`).toBeUndefined();
       }
     }
@@ -215,6 +220,7 @@ describe.skipIf(!haveCompose)(`${compose?.join(" ")} config`, () => {
       "session_secret_previous",
       "encryption_key_previous",
       "github_webhook_secret_previous",
+      "metrics_token",
     ]) {
       writeFileSync(path.join(dir, "secrets", name), "placeholder\n");
     }

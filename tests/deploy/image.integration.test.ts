@@ -361,7 +361,7 @@ describe.skipIf(!haveEngine)("the app image", () => {
       const logs = await docker(["logs", name]);
       expect(state.ExitCode, logs.stdout + logs.stderr).toBe(0);
       expect(stopSeconds).toBeLessThan(30);
-      expect(logs.stdout).toContain("SIGTERM: stopping gracefully");
+      expect(logs.stdout + logs.stderr).toContain("SIGTERM: stopping gracefully");
       // A graceful stop forgets the worker's heartbeat.
       expect(await db.current.knex("worker_heartbeats").select("workerId")).toEqual([]);
     },

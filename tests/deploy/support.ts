@@ -81,7 +81,10 @@ export interface RawRequest {
   headers?: Record<string, string | number>;
   /** A body written in one go. */
   body?: Buffer | string;
-  /** A body streamed in chunks of `chunk` bytes until `bytes` are sent (or the server answers). */
+  /**
+   * A body streamed in chunks of `chunk` bytes until `bytes` are sent (or the server answers).
+   * With an `expect: 100-continue` header nothing is sent before the server's 100 Continue.
+   */
   stream?: { bytes: number; chunk?: number };
 }
 
@@ -106,9 +109,10 @@ export function rawRequest(url: string, request: RawRequest = {}): Promise<RawRe
       }
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
-      res.once("end", () =>
-        resolve({ status: res.statusCode!, headers, body: Buffer.concat(chunks) }),
-      );
+      res.once("end", () => {
+        resolve({ status: res.statusCode!, headers, body: Buffer.concat(chunks) });
+        req.destroy();
+      });
       res.once("error", reject);
     });
     // A server that answers and closes mid-body resets the upload: not an error once answered.
@@ -127,7 +131,11 @@ export function rawRequest(url: string, request: RawRequest = {}): Promise<RawRe
         }
         if (!req.destroyed) req.end();
       };
-      pump();
+      const expectContinue = Object.entries(request.headers ?? {}).some(
+        ([name, value]) => name.toLowerCase() === "expect" && /100-continue/i.test(String(value)),
+      );
+      if (expectContinue) req.once("continue", pump);
+      else pump();
     } else {
       req.end(request.body);
     }
