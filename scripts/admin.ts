@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import pg from "pg";
 import { ConfigError, loadConfig } from "../config/env";
 import { createKnex } from "../db/connection";
 import { assertWorkerAlive, NoWorkerError, requestRun, waitForRun } from "../jobs/admin/client";
@@ -22,6 +23,16 @@ function databaseUrl(config: { DATABASE_URL?: string; DATABASE_DIRECT_URL?: stri
   if (config.DATABASE_DIRECT_URL ?? config.DATABASE_URL) return (config.DATABASE_DIRECT_URL ?? config.DATABASE_URL)!;
   const file = path.join(config.DATA_DIR, "database-url");
   return existsSync(file) ? readFileSync(file, "utf8").trim() || null : null;
+}
+
+/** host:port/database of a PostgreSQL URL, without credentials. */
+function describeDatabase(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || "5432"}${u.pathname}`;
+  } catch {
+    return "the configured URL";
+  }
 }
 
 function requester(): string {
@@ -69,6 +80,17 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
   const args = { ...parsed.args };
   // A TLS directory is stored as an absolute path: the worker resolves nothing against our cwd.
   if (typeof args.tlsDir === "string") args.tlsDir = path.resolve(args.tlsDir);
+
+  // Reach the database once first, for a plain message (never the password) when it is down.
+  const probe = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, application_name: "bisect-admin" });
+  try {
+    await probe.connect();
+  } catch (error) {
+    err(`admin: cannot reach the database at ${describeDatabase(url)}: ${(error as Error).message}`);
+    return EXIT.failed;
+  } finally {
+    await probe.end().catch(() => {});
+  }
 
   const knex = createKnex(url, { poolMax: 2, applicationName: "bisect-admin" });
   try {

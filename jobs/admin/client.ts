@@ -7,9 +7,10 @@ import { AdminRun } from "../../db/models";
 import { enqueue } from "../enqueue";
 import { liveWorkerCount } from "../heartbeat";
 import type { CommandName } from "./commands";
-import { ADMIN_RUNS_CHANNEL } from "./run";
 
 export const ADMIN_RUN_TASK = "admin__run";
+/** The channel a finished run is announced on (payload: the run id). */
+export const ADMIN_RUNS_CHANNEL = "admin_runs";
 const jobKeyOf = (runId: number) => `${ADMIN_RUN_TASK}:${runId}`;
 
 export class NoWorkerError extends Error {

@@ -5,6 +5,7 @@ import type { Knex } from "knex";
 import { AdminRun } from "../../db/models";
 import { redactEndpoint } from "../../runner/docker/connect";
 import type { WorkerContext } from "../worker-context";
+import { ADMIN_RUNS_CHANNEL } from "./client";
 import { isCommandName, validateArgs, type ArgsOf, type CommandName } from "./commands";
 import { AdminError } from "./errors";
 import { listInstallations, resumeInstallation, setTier, suspendInstallation } from "./installations";
@@ -13,9 +14,6 @@ import { prune } from "./prune";
 import { activateRunner, addRunner, checkRunners, drainRunner, listRunners, removeRunner } from "./runners";
 import { usageReport } from "./usage";
 import { listWorkers, unlockDead } from "./workers";
-
-/** The channel a finished run is announced on (payload: the run id). */
-export const ADMIN_RUNS_CHANNEL = "admin_runs";
 
 type Handler<C extends CommandName> = (ctx: WorkerContext, args: ArgsOf<C>, signal?: AbortSignal) => Promise<unknown>;
 
