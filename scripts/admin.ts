@@ -57,16 +57,12 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
     return EXIT.usage;
   }
 
-  // Only what this script reads, through the product's one schema (the rest is the worker's business).
+  // Only what this script reads (also from <NAME>_FILE secrets), through the product's one schema;
+  // the rest of the configuration is the worker's business.
   let config;
   try {
-    const env = process.env;
-    config = loadConfig({
-      DATABASE_URL: env.DATABASE_URL,
-      DATABASE_DIRECT_URL: env.DATABASE_DIRECT_URL,
-      DATA_DIR: env.DATA_DIR,
-      WORKER_DEAD_AFTER_SECONDS: env.WORKER_DEAD_AFTER_SECONDS,
-    });
+    const names = ["DATABASE_URL", "DATABASE_DIRECT_URL", "DATA_DIR", "WORKER_DEAD_AFTER_SECONDS"];
+    config = loadConfig(Object.fromEntries(names.flatMap((n) => [[n, process.env[n]], [`${n}_FILE`, process.env[`${n}_FILE`]]])));
   } catch (error) {
     err(error instanceof ConfigError ? error.message : String(error));
     return EXIT.failed;
