@@ -111,6 +111,24 @@ describe("WarmPool", () => {
     expect(await second).toMatchObject({ n: 2 });
   });
 
+  it("makes no replacement while a taken item is still being made", async () => {
+    const h = harness(2);
+    void h.pool.serve("a", h.make("a"));
+    const first = h.pool.take("a");
+    const second = h.pool.take("a");
+    await flush();
+    expect(h.pending).toHaveLength(2);
+    h.pending.shift()!.resolve({ n: 1, key: "a" });
+    expect(await first).toMatchObject({ n: 1 });
+    await flush();
+    expect(h.pending).toHaveLength(1); // the second one's making has the engine to itself
+    h.pending.shift()!.resolve({ n: 2, key: "a" });
+    expect(await second).toMatchObject({ n: 2 });
+    await flush();
+    expect(h.pending).toHaveLength(2); // now both are replaced
+    expect(h.maxInMaking).toBe(2);
+  });
+
   it("falls back when a making fails, and does not retry by itself", async () => {
     const h = harness(1);
     void h.pool.serve("a", h.make("a"));

@@ -3,8 +3,9 @@
 // The pool serves one key at a time (for the Docker executor: image, repository, limits, network,
 // environment). It keeps `size` unclaimed items made or being made for that key. `take(key)` hands
 // out a ready item, or else one still being made (it resolves once that is ready); an item is
-// never handed out twice. Each taken item is replaced in the background once the taken one has
-// settled, so at most `size` items are ever being made at once. `take` resolves with `undefined`
+// never handed out twice. Each taken item is replaced in the background — once no taken item is
+// still being made, so that replacements never slow down the making of an item a run waits for,
+// and at most `size` items are ever being made at once. `take` resolves with `undefined`
 // when the pool cannot serve (another key, closed, nothing left, the item failed to be made): the
 // caller then makes one itself, the way it would without a pool.
 //
@@ -34,6 +35,8 @@ export class WarmPool<T> {
   private slots: Slot<T>[] = [];
   /** Every making and discarding still in flight, so `close` can wait for all of them. */
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Taken items still being made: replacements wait for them. */
+  private takenMaking = 0;
   private closing?: Promise<void>;
 
   constructor(
@@ -85,8 +88,11 @@ export class WarmPool<T> {
       const index = this.pick();
       if (index < 0) return undefined;
       const [slot] = this.slots.splice(index, 1);
+      const making = !slot!.settled;
+      if (making) this.takenMaking++;
       const item = await slot!.promise;
-      // Replace it now that it no longer competes with its own making.
+      if (making) this.takenMaking--;
+      // Replace it (once no other taken item is still being made).
       if (!this.closed && key === this.currentKey) this.fill();
       if (item === undefined) return undefined; // its making failed: the caller makes one itself
       if (this.closed || key !== this.currentKey || !this.usable(item)) {
@@ -129,6 +135,7 @@ export class WarmPool<T> {
   }
 
   private fill(): void {
+    if (this.takenMaking > 0) return;
     while (!this.closed && this.make && this.slots.length < this.size)
       this.slots.push(this.newSlot(this.make));
   }
