@@ -108,7 +108,9 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const worker = await startWorker(config);
+  let stopping = false;
   const shutdown = async (signal: string) => {
+    stopping = true;
     createLogger("worker", config.LOG_LEVEL).info(`${signal}: stopping gracefully`);
     const force = setTimeout(() => process.exit(1), 30_000);
     force.unref();
@@ -124,6 +126,7 @@ async function main(): Promise<void> {
     () => "the job runner stopped",
     (error: Error) => `the job runner failed: ${error.message}`,
   );
+  if (stopping) return; // a graceful stop settles the runner too; shutdown() exits 0
   createLogger("worker", config.LOG_LEVEL).error(`${reason}; exiting so a fresh worker takes over`);
   process.exit(1);
 }

@@ -202,6 +202,17 @@ export const COMMANDS = {
     schema: z.object({}),
     timeoutSeconds: 60,
   }),
+  "secrets.re-encrypt": spec({
+    words: ["secrets", "re-encrypt"],
+    summary: "re-encrypt every stored GitHub token with the current ENCRYPTION_KEY (the end of a key rotation)",
+    positionals: [],
+    options: [],
+    schema: z.object({}),
+    timeoutSeconds: 600,
+    details:
+      "Rotating ENCRYPTION_KEY: set the old key as ENCRYPTION_KEY_PREVIOUS and a new ENCRYPTION_KEY on every\n" +
+      "process, run this, then remove ENCRYPTION_KEY_PREVIOUS. Tokens no key opens are cleared (their users sign in again).",
+  }),
   prune: spec({
     words: ["prune"],
     summary: "delete old step logs, webhook payloads, finished admin runs and ended leases",

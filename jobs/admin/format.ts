@@ -179,6 +179,10 @@ export function formatResult(command: CommandName, result: unknown, now = new Da
       const { unlocked } = result as { unlocked: string[] };
       return unlocked.length ? `freed the jobs of ${plural(unlocked.length, "dead worker")}: ${unlocked.join(", ")}` : "no dead worker holds jobs.";
     }
+    case "secrets.re-encrypt": {
+      const { reencrypted, cleared } = result as { reencrypted: number; cleared: number };
+      return `re-encrypted ${plural(reencrypted, "token")} with the current key` + (cleared ? `; cleared ${plural(cleared, "token")} no key opens (those users sign in again)` : "");
+    }
     case "prune": {
       const r = result as PruneReport;
       return [

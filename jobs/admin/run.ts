@@ -14,6 +14,7 @@ import { prune } from "./prune";
 import { activateRunner, addRunner, checkRunners, drainRunner, listRunners, removeRunner } from "./runners";
 import { usageReport } from "./usage";
 import { listWorkers, unlockDead } from "./workers";
+import { reencryptTokens } from "../secrets/reencrypt";
 
 type Handler<C extends CommandName> = (ctx: WorkerContext, args: ArgsOf<C>, signal?: AbortSignal) => Promise<unknown>;
 
@@ -34,6 +35,7 @@ const handlers: { [C in CommandName]: Handler<C> } = {
   "usage.report": (ctx, args) => usageReport(ctx.knex, args),
   "workers.list": (ctx) => listWorkers(ctx.knex, ctx.config.WORKER_DEAD_AFTER_SECONDS),
   "workers.unlock-dead": (ctx) => unlockDead(ctx.knex, ctx.config.WORKER_DEAD_AFTER_SECONDS),
+  "secrets.re-encrypt": (ctx) => reencryptTokens(ctx.knex, ctx.config),
   prune: (ctx, args) => prune(ctx.knex, args.olderThanSeconds),
 };
 

@@ -1,10 +1,10 @@
 // The last step of an ENCRYPTION_KEY rotation: every stored token re-encrypted with the current
 // key, so the previous one (ENCRYPTION_KEY_PREVIOUS) can be dropped. Tokens no key opens are
-// cleared: their users simply sign in again.
+// cleared: their users simply sign in again. Run by the admin command `secrets re-encrypt`.
 import type { Knex } from "knex";
 import type { Config } from "../../config/env";
 import { decryptWithAnyKey, DecryptionError, encryptSecret, parseEncryptionKey } from "../../db/crypto";
-import { AuditLogEntry, tokenAssociatedData, User } from "../../db/models";
+import { tokenAssociatedData, User } from "../../db/models";
 
 export interface ReencryptReport {
   reencrypted: number;
@@ -31,6 +31,5 @@ export async function reencryptTokens(knex: Knex, config: Pick<Config, "ENCRYPTI
     await User.query(knex).patch({ oauthTokenEncrypted: encryptSecret(token, current, ad) }).where({ id: user.id });
     report.reencrypted++;
   }
-  await AuditLogEntry.query(knex).insert({ actor: "admin", action: "secrets.reencrypt", details: { ...report } });
   return report;
 }

@@ -2,7 +2,7 @@
 import { BlockList, isIPv6 } from "node:net";
 import { createHash } from "node:crypto";
 import type express from "express";
-import { rateLimit } from "express-rate-limit";
+import { ipKeyGenerator, rateLimit } from "express-rate-limit";
 import type { Knex } from "knex";
 import type { Config } from "../../config/env";
 import type { Logger } from "../../config/log";
@@ -57,7 +57,7 @@ export function abuseLimits(config: Config): { auth: express.RequestHandler; api
   const tooMany = (what: string) => ({ error: "rate_limited", message: `Too many ${what}; try again after the time in Retry-After.` });
   return {
     auth: rateLimit({ ...common, limit: config.RATE_LIMIT_AUTH_PER_MINUTE, message: tooMany("sign-in requests") }),
-    api: rateLimit({ ...common, limit: config.RATE_LIMIT_API_PER_MINUTE, keyGenerator: (req) => sessionKey(req) ?? `ip:${req.ip}`, message: tooMany("requests") }),
+    api: rateLimit({ ...common, limit: config.RATE_LIMIT_API_PER_MINUTE, keyGenerator: (req) => sessionKey(req) ?? `ip:${ipKeyGenerator(req.ip ?? "")}`, message: tooMany("requests") }),
     webhook: rateLimit({
       ...common,
       limit: config.RATE_LIMIT_WEBHOOK_PER_MINUTE,

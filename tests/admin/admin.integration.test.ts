@@ -1,7 +1,13 @@
 // The admin command line end to end: a real process enqueues each command, a real worker runs
 // it against a real database, the command line prints the outcome. (Runner hosts: runners.integration.test.ts.)
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
 import { loadConfig } from "../../config/env";
+import { decryptSecret, encryptSecret } from "../../db/crypto";
+import { tokenAssociatedData } from "../../db/models";
+
+const OLD_KEY = randomBytes(32);
+const NEW_KEY = randomBytes(32);
 import { monthOf } from "../../db/models";
 import { enqueue } from "../../jobs/enqueue";
 import { startWorker, type StartedWorker } from "../../jobs/worker";
@@ -117,6 +123,8 @@ describe("admin command line", { timeout: 120_000 }, () => {
         LOG_LEVEL: "error",
         WORKER_HEARTBEAT_SECONDS: "300",
         WORKER_DEAD_AFTER_SECONDS: "600",
+        ENCRYPTION_KEY: NEW_KEY.toString("base64"),
+        ENCRYPTION_KEY_PREVIOUS: OLD_KEY.toString("base64"),
       });
       worker = await startWorker(config, { registerEnvHost: false });
     });
@@ -265,6 +273,15 @@ describe("admin command line", { timeout: 120_000 }, () => {
       expect(human.stdout).toMatch(/step log excerpts cleared\s+0/);
     });
 
+    it("secrets re-encrypt: stored tokens move to the current key", async () => {
+      await knex()("users").insert({ githubId: 555, login: "rotating", oauthTokenEncrypted: encryptSecret("gho_rotate_me", OLD_KEY, tokenAssociatedData(555)) });
+      const call = await cli("secrets", "re-encrypt");
+      expect(call.code, call.stderr).toBe(0);
+      expect(call.stdout).toMatch(/re-encrypted 1 token with the current key/);
+      const row = await knex()("users").where({ githubId: 555 }).first("oauthTokenEncrypted");
+      expect(decryptSecret(row.oauthTokenEncrypted, NEW_KEY, tokenAssociatedData(555))).toBe("gho_rotate_me");
+    });
+
     it("usage__rollover opens the month for every usable installation", async () => {
       await enqueue(knex(), "usage__rollover", {});
       await expect
@@ -306,6 +323,7 @@ describe("admin command line", { timeout: 120_000 }, () => {
         "workers.list",
         "workers.unlock-dead",
         "prune",
+        "secrets.re-encrypt",
       ]) {
         expect(actions, action).toContain(action);
       }
