@@ -5,6 +5,9 @@
 // bucketed into `columns`. A commit is a candidate while it is an ancestor-or-self of every bad
 // commit and not an ancestor-or-self of any good one — the same rule `git bisect` narrows by.
 
+import { EngineInputError, type CommitGraph } from "../runner/engine";
+import { buildRange, type RangeGraph } from "../runner/engine/graph";
+
 export type ProbeVerdict = "good" | "bad" | "skip" | "error" | "pending";
 
 export interface PictureStep {
@@ -47,88 +50,22 @@ export interface Picture {
   rows: PictureRow[];
 }
 
-interface Graph {
-  good: string;
-  bad: string;
-  commits: Record<string, { parents: string[] }>;
-}
-
-function asGraph(value: unknown): Graph | null {
+function asGraph(value: unknown): CommitGraph | null {
   if (!value || typeof value !== "object") return null;
-  const g = value as Partial<Graph>;
-  if (
-    typeof g.good !== "string" ||
-    typeof g.bad !== "string" ||
-    !g.commits ||
-    typeof g.commits !== "object"
-  )
-    return null;
-  return g as Graph;
+  const g = value as Partial<CommitGraph>;
+  if (typeof g.good !== "string" || typeof g.bad !== "string" || !g.commits || typeof g.commits !== "object") return null;
+  return g as CommitGraph;
 }
 
-interface Layout {
-  n: number;
-  index: Map<string, number>;
-  /** In-range parents of commit i: parents[parentStart[i] .. parentStart[i + 1]). */
-  parentStart: Int32Array;
-  parents: Int32Array;
-}
-
-/** Commits reachable from bad inside the graph, numbered parents before children (bad last). */
-function layout(graph: Graph, firstParent: boolean): Layout {
-  const commits = graph.commits;
-  const has = (sha: string) =>
-    sha !== graph.good && Object.prototype.hasOwnProperty.call(commits, sha);
-  const parentList = (sha: string): string[] => {
-    const p = commits[sha]?.parents;
-    return Array.isArray(p) ? p : [];
-  };
-  const index = new Map<string, number>();
-  const order: string[] = [];
-  if (has(graph.bad)) {
-    // Iterative post-order walk from bad: a commit is numbered once its in-range parents are.
-    const seen = new Set<string>([graph.bad]);
-    const stackSha: string[] = [graph.bad];
-    const stackNext: number[] = [0];
-    while (stackSha.length > 0) {
-      const top = stackSha.length - 1;
-      const sha = stackSha[top]!;
-      const ps = parentList(sha);
-      const limit = firstParent ? Math.min(1, ps.length) : ps.length;
-      let next = stackNext[top]!;
-      let pushed = false;
-      while (next < limit) {
-        const p = ps[next++]!;
-        if (!seen.has(p) && has(p)) {
-          seen.add(p);
-          stackNext[top] = next;
-          stackSha.push(p);
-          stackNext.push(0);
-          pushed = true;
-          break;
-        }
-      }
-      if (pushed) continue;
-      stackSha.pop();
-      stackNext.pop();
-      index.set(sha, order.length);
-      order.push(sha);
-    }
+/** Commits reachable from bad, numbered parents before children (bad last): the engine's own range. */
+function layout(graph: CommitGraph, firstParent: boolean): Pick<RangeGraph, "index" | "parentStart" | "parents"> & { n: number } {
+  try {
+    const range = buildRange(graph, firstParent);
+    return { n: range.shas.length, index: range.index, parentStart: range.parentStart, parents: range.parents };
+  } catch (error) {
+    if (!(error instanceof EngineInputError)) throw error;
+    return { n: 0, index: new Map(), parentStart: new Int32Array(1), parents: new Int32Array(0) };
   }
-  const n = order.length;
-  const parentStart = new Int32Array(n + 1);
-  const flat: number[] = [];
-  for (let i = 0; i < n; i++) {
-    parentStart[i] = flat.length;
-    const ps = parentList(order[i]!);
-    const limit = firstParent ? Math.min(1, ps.length) : ps.length;
-    for (let k = 0; k < limit; k++) {
-      const j = index.get(ps[k]!);
-      if (j !== undefined) flat.push(j);
-    }
-  }
-  parentStart[n] = flat.length;
-  return { n, index, parentStart, parents: Int32Array.from(flat) };
 }
 
 export function bisectionPicture(input: PictureInput, columns = 120): Picture {
