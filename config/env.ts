@@ -100,6 +100,9 @@ const schema = z.object({
   RUNNER_FETCH_NETWORK: optionalString.transform((v) => v ?? "bridge"),
   RUNNER_CACHE_MAX_MB: int(20_480, 16, 100_000_000),
   RUNNER_LEASE_SECONDS: int(60, 5, 3600),
+  RUNNER_FETCH_TIMEOUT_SECONDS: int(900, 10, 86_400),
+  /** A runner host silent this long past a run's own limits counts as lost. */
+  RUNNER_LOST_HOST_SECONDS: int(60, 5, 3600),
 });
 
 type Raw = z.output<typeof schema>;

@@ -5,6 +5,7 @@ import type { BisectJob, RunnerHost } from "../../db/models";
 import { dockerFor } from "../../runner/farm/docker-clients";
 import { mirrorVolumeName, refreshMirror, removeMirror, type RefreshResult } from "../../runner/mirror/mirror";
 import type { WorkerContext } from "../worker-context";
+import { InfrastructureError } from "../../runner/executors/types";
 import { jobLabels } from "./labels";
 import { mirrorSourceOf, repoKeyOf } from "./repo-source";
 
@@ -44,6 +45,7 @@ export interface EnsureOptions {
 export async function ensureMirror(ctx: WorkerContext, host: RunnerHost, job: BisectJob, options: EnsureOptions): Promise<RefreshResult | null> {
   const { knex, config } = ctx;
   const repoKey = repoKeyOf(job);
+  const waitUntil = Date.now() + config.RUNNER_FETCH_TIMEOUT_SECONDS * 1000;
   const isFresh = (row: MirrorRow) => !options.withGraph && row.lastFetchedAt !== null && job.startedAt !== null && row.lastFetchedAt >= job.startedAt;
   for (;;) {
     const row = await mirrorRow(knex, host.id, repoKey);
@@ -56,8 +58,9 @@ export async function ensureMirror(ctx: WorkerContext, host: RunnerHost, job: Bi
       .where((q) => q.whereNull("fetchLockUntil").orWhere("fetchLockUntil", "<", knex.fn.now()))
       .update({ fetchLockHolder: options.holder, fetchLockUntil: knex.raw("now() + make_interval(secs => ?)", [FETCH_LOCK_SECONDS]) });
     if (locked === 0) {
-      // Another worker is fetching this repository on this host: wait for it.
+      // Another worker is fetching this repository on this host: wait for it (not forever).
       if (options.signal?.aborted) throw new Error("aborted while waiting for a mirror refresh");
+      if (Date.now() > waitUntil) throw new InfrastructureError(`the mirror refresh on ${host.name} by another worker did not finish`);
       await new Promise((r) => setTimeout(r, 500));
       continue;
     }
@@ -72,6 +75,7 @@ export async function ensureMirror(ctx: WorkerContext, host: RunnerHost, job: Bi
         firstParent: job.options.firstParent,
         pathspec: job.options.pathspec,
         labels: { ...jobLabels(ctx, job.id), "bisect-bot.host": host.name },
+        timeoutMs: config.RUNNER_FETCH_TIMEOUT_SECONDS * 1000,
         signal: options.signal,
       });
       await knex("runner_mirrors")

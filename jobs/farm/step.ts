@@ -23,9 +23,6 @@ import { repoKeyOf } from "./repo-source";
 
 const LOG_EXCERPT_BYTES = 64 * 1024;
 const CANCEL_POLL_MS = 1_000;
-/** Past the run's own time limit (and a mirror refresh), a host that stopped answering is lost. */
-const LOST_HOST_MARGIN_MS = 60_000;
-const MIRROR_REFRESH_BUDGET_MS = 16 * 60_000;
 
 /** Rejects with an InfrastructureError when `promise` takes longer than `ms` (a silent host). */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -118,7 +115,9 @@ async function execute(ctx: WorkerContext, job: BisectJob, step: BisectStep, lea
   const { config, knex } = ctx;
   const host = lease.host;
   try {
-    await within(ensureMirror(ctx, host, job, { holder, signal }), MIRROR_REFRESH_BUDGET_MS, `runner host ${host.name}`);
+    // Past its own limits, a host that stopped answering is lost: the run is retried elsewhere.
+    const margin = config.RUNNER_LOST_HOST_SECONDS * 1000;
+    await within(ensureMirror(ctx, host, job, { holder, signal }), config.RUNNER_FETCH_TIMEOUT_SECONDS * 1000 + margin, `runner host ${host.name}`);
     const executor = new DockerExecutor(dockerFor(host), { name: host.name, image: config.RUNNER_IMAGE });
     const timeoutMs = stepTimeoutSeconds(config, job) * 1000;
     const run = runOnce(
@@ -137,7 +136,7 @@ async function execute(ctx: WorkerContext, job: BisectJob, step: BisectStep, lea
       },
       signal,
     );
-    const result = await within(run, timeoutMs + LOST_HOST_MARGIN_MS, `runner host ${host.name}`);
+    const result = await within(run, timeoutMs + margin, `runner host ${host.name}`);
     const { verdict, reason } = classifyRun(result);
     return { verdict, reason: reason ?? null, result };
   } catch (error) {

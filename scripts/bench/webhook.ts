@@ -7,9 +7,9 @@
 // Printed per phase: requests/s, p50/p99/max latency, errors. Checked: every delivery produced
 // exactly one row, every `/bisect` delivery exactly one queued task, redeliveries none.
 // Target: p99 < 50 ms at 100 concurrent deliveries, zero errors, zero duplicates.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import { createServer } from "node:net";
 import { cpus, tmpdir } from "node:os";
@@ -20,6 +20,9 @@ import { createKnex, withDatabase } from "../../db/connection";
 import { spawnEmbeddedPostgres, type EmbeddedProcess } from "../../db/embedded-process";
 import { migrateLatest } from "../../db/migrate";
 import { issueCommentPayload, webhookHeaders } from "../../tests/github-stand-in/webhook";
+import { buildIfStale as buildWhenStale } from "../lib/build";
+
+const buildIfStale = () => buildWhenStale(log);
 
 const { values } = parseArgs({
   options: {
@@ -35,28 +38,6 @@ const resend = Number(values.resend);
 const SECRET = randomBytes(24).toString("hex");
 
 const log = (message: string) => console.error(`[bench:webhook] ${message}`);
-
-function newestMtime(p: string): number {
-  if (!existsSync(p)) return 0;
-  const st = statSync(p);
-  if (!st.isDirectory()) return st.mtimeMs;
-  let newest = 0;
-  for (const entry of readdirSync(p))
-    if (!entry.startsWith(".")) newest = Math.max(newest, newestMtime(path.join(p, entry)));
-  return newest;
-}
-
-/** The Remix bundle includes app/ and what it imports from jobs/, db/ and config/. */
-function buildIfStale(): void {
-  const built = existsSync("build/index.js") ? statSync("build/index.js").mtimeMs : 0;
-  const sources = Math.max(...["app", "config", "jobs", "db", "remix.config.js"].map(newestMtime));
-  if (built > sources) return;
-  log("building the web app (remix build)");
-  const result = spawnSync(process.execPath, ["node_modules/@remix-run/dev/dist/cli.js", "build"], {
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  if (result.status !== 0) throw new Error("remix build failed");
-}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -114,7 +114,7 @@ describe.skipIf(!haveEngine)("the app image", () => {
     "-e",
     `PUBLIC_URL=http://127.0.0.1:${port}`,
     "-e",
-    "LOG_LEVEL=warn",
+    "LOG_LEVEL=info",
     "-e",
     "DATABASE_URL_FILE=/run/secrets/database_url",
     "-e",

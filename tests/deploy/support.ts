@@ -65,6 +65,8 @@ export function run(
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A child that exits before reading its input closes the pipe: not an error of the test.
+    child.stdin.on("error", () => {});
     child.stdin.end(options.input ?? "");
   });
 }

@@ -30,6 +30,10 @@ const workerEnv = (url: string): NodeJS.ProcessEnv => ({
   WORKER_HEARTBEAT_SECONDS: "1",
   WORKER_DEAD_AFTER_SECONDS: "4",
   RUNNER_LEASE_SECONDS: "6",
+  // Short limits: a run cut off with its host is given up within a minute or two.
+  RUNNER_STEP_TIMEOUT_SECONDS: "30",
+  RUNNER_FETCH_TIMEOUT_SECONDS: "30",
+  RUNNER_LOST_HOST_SECONDS: "15",
   RUNNER_FETCH_NETWORK: "none",
   // The environment's runner host is h1, already registered by the test (left as it is).
   RUNNER_NAME: "h1",

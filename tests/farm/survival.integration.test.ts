@@ -63,6 +63,10 @@ suite("a bisection through every fault", () => {
         WORKER_HEARTBEAT_SECONDS: "1",
         WORKER_DEAD_AFTER_SECONDS: "4",
         RUNNER_LEASE_SECONDS: "6",
+  // Short limits: a run cut off with its host is given up within a minute or two.
+  RUNNER_STEP_TIMEOUT_SECONDS: "30",
+  RUNNER_FETCH_TIMEOUT_SECONDS: "30",
+  RUNNER_LOST_HOST_SECONDS: "15",
         RUNNER_FETCH_NETWORK: "none",
         RUNNER_NAME: "h1",
         RUNNER_DOCKER_HOST: engines[0]!.endpoint,
