@@ -107,6 +107,9 @@ async function main(): Promise<void> {
     console.error(error instanceof ConfigError ? error.message : error);
     process.exit(1);
   }
+  // A stray rejection (a bug; e.g. a lost runner host answering late) is logged, not fatal: the
+  // tasks in flight have their own error handling, and losing the process would strand them.
+  process.on("unhandledRejection", (reason) => createLogger("worker", config.LOG_LEVEL).error("unhandled rejection", { error: reason instanceof Error ? reason : String(reason) }));
   const worker = await startWorker(config);
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -152,6 +152,8 @@ export async function refreshMirror(docker: Docker, options: RefreshOptions): Pr
     docker.modem.demuxStream(stream, stdout, stderr);
     const ended = new Promise<void>((resolve) => stream.once("end", () => resolve()));
     const exited = container.wait({ condition: "next-exit" }) as Promise<{ StatusCode: number }>;
+    // Awaited below; marked handled now so a failed start (host lost) cannot leave it unhandled.
+    exited.catch(() => {});
     await container.start();
 
     const kill = () => container?.kill({ signal: "SIGKILL" }).catch(() => {});
