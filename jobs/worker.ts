@@ -18,6 +18,8 @@ import type { WorkerContext } from "./worker-context";
 
 export interface StartedWorker {
   runner: Runner;
+  /** Settles when one of graphile-worker's workers died (it could not record a job's end). */
+  fatal: Promise<string>;
   workerIds: () => string[];
   stop(): Promise<void>;
 }
@@ -48,6 +50,14 @@ export async function startWorker(
   const ids = new Set<string>();
   const events: WorkerEvents = new EventEmitter() as WorkerEvents;
   events.on("worker:create", ({ worker }) => ids.add(worker.workerId));
+  // A worker that could not write a job's end back (database gone) stops; its lock must not stay
+  // covered by our heartbeat, or that job would never run again. Stop beating for it.
+  let onFatal: (reason: string) => void = () => {};
+  const fatal = new Promise<string>((resolve) => (onFatal = resolve));
+  events.on("worker:fatalError", ({ worker, error }) => {
+    ids.delete(worker.workerId);
+    onFatal(`worker ${worker.workerId} stopped: ${(error as Error)?.message ?? error}`);
+  });
 
   const pgPool = new pg.Pool({ connectionString: url, max: (options.concurrency ?? config.WORKER_CONCURRENCY) + 4, application_name: "bisect-bot-worker" });
   // A dropped idle connection (database restart) is logged, not fatal: the pool reconnects.
@@ -87,6 +97,7 @@ export async function startWorker(
   let stopping: Promise<void> | null = null;
   return {
     runner,
+    fatal,
     workerIds: () => [...ids],
     stop: () =>
       (stopping ??= (async () => {
@@ -125,10 +136,13 @@ async function main(): Promise<void> {
   // graphile-worker's runner ends by itself when it loses the database for good. Exit then, so the
   // heartbeat stops and a supervisor (compose's restart policy, npm start) starts a fresh worker;
   // the dead one's jobs are unlocked by the others' heartbeats.
-  const reason = await worker.runner.promise.then(
-    () => "the job runner stopped",
-    (error: Error) => `the job runner failed: ${error.message}`,
-  );
+  const reason = await Promise.race([
+    worker.runner.promise.then(
+      () => "the job runner stopped",
+      (error: Error) => `the job runner failed: ${error.message}`,
+    ),
+    worker.fatal,
+  ]);
   if (stopping) return; // a graceful stop settles the runner too; shutdown() exits 0
   createLogger("worker", config.LOG_LEVEL).error(`${reason}; exiting so a fresh worker takes over`);
   process.exit(1);

@@ -150,7 +150,10 @@ suite("a bisection through every fault", () => {
 
     // Nothing stuck: no step in flight, nothing of the job left in the queue, no open lease.
     await waitFor("steps to settle", async () => (await BisectStep.query().where({ bisectJobId: job.id }).modify("inFlight")).length === 0, 30_000);
-    await waitFor("the queue to drain", async () => (await queuedJobs(knex)).filter((q) => [q.payload.jobId, q.payload.stepId].some(Boolean) && !q.lastError).length === 0, 60_000);
+    const ofTheJob = async () => (await queuedJobs(knex)).filter((q) => [q.payload.jobId, q.payload.stepId].some(Boolean) && !q.lastError);
+    await waitFor("the queue to drain", async () => (await ofTheJob()).length === 0, 90_000).catch(async (error: Error) => {
+      throw new Error(`${error.message}: ${JSON.stringify(await ofTheJob())}`);
+    });
     expect(await RunnerLease.query().whereNull("releasedAt").where("expiresAt", ">", new Date())).toEqual([]);
 
     // The lost host comes back; the reaper removes whatever runs were cut off there.
