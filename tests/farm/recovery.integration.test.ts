@@ -1,6 +1,6 @@
 // The farm survives a killed worker (kill -9) and a lost runner host: right culprit, nothing
 // recorded is run again, no container or lease left behind.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { Model } from "objection";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../config/env";
@@ -14,46 +14,15 @@ import { makeRepo } from "../../runner/executors/test-support";
 import { registerHost } from "../../runner/farm/hosts";
 import { useTestDatabase } from "../helpers/database";
 import { containersOfJob, dockerRequired, ensureImageEverywhere, tlsEngines, type TestEngine } from "../helpers/engines";
+import { farmWorkerEnv, spawnFarmWorker, waitFor } from "../helpers/farm-worker";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy";
 
 const { engines, problem } = await tlsEngines();
 if (problem && dockerRequired) throw new Error(`Docker engines are required in CI: ${problem}`);
 const suite = problem ? describe.skip : describe;
 
-const workerEnv = (url: string): NodeJS.ProcessEnv => ({
-  NODE_ENV: "test",
-  PATH: process.env.PATH,
-  HOME: process.env.HOME,
-  DATABASE_URL: url,
-  LOG_LEVEL: "error",
-  WORKER_CONCURRENCY: "6",
-  WORKER_HEARTBEAT_SECONDS: "1",
-  WORKER_DEAD_AFTER_SECONDS: "4",
-  RUNNER_LEASE_SECONDS: "6",
-  // Short limits: a run cut off with its host is given up within a minute or two.
-  RUNNER_STEP_TIMEOUT_SECONDS: "30",
-  RUNNER_FETCH_TIMEOUT_SECONDS: "30",
-  RUNNER_LOST_HOST_SECONDS: "15",
-  RUNNER_FETCH_NETWORK: "none",
-  // The environment's runner host is h1, already registered by the test (left as it is).
-  RUNNER_NAME: "h1",
-  RUNNER_DOCKER_HOST: engines[0]?.endpoint ?? "",
-  RUNNER_DOCKER_CERT_PATH: engines[0]?.tlsPath ?? "",
-});
-
-function spawnWorker(url: string): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", "jobs/worker.ts"], { env: workerEnv(url), stdio: ["ignore", "ignore", "inherit"] });
-}
-
-async function waitFor<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const workerEnv = (url: string) => farmWorkerEnv(url, engines[0]);
+const spawnWorker = (url: string) => spawnFarmWorker(workerEnv(url));
 
 const finalJob = (id: number) => waitFor(`job ${id} to end`, async () => {
   const job = await BisectJob.query().findById(id);

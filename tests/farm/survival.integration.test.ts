@@ -1,7 +1,7 @@
 // One bisection through every fault at once: its worker killed with -9, PostgreSQL restarted,
 // and a runner host lost — right culprit, no stuck job, no container or lease left behind.
 // PostgreSQL is this test's own, so restarting it disturbs no other test file.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -23,21 +23,12 @@ import { makeRepo } from "../../runner/executors/test-support";
 import { registerHost } from "../../runner/farm/hosts";
 import { containersOfJob, dockerRequired, ensureImageEverywhere, tlsEngines, type TestEngine } from "../helpers/engines";
 import { queuedJobs } from "../helpers/queue";
+import { farmWorkerEnv, spawnFarmWorker, waitFor } from "../helpers/farm-worker";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy";
 
 const { engines, problem } = await tlsEngines();
 if (problem && dockerRequired) throw new Error(`Docker engines are required in CI: ${problem}`);
 const suite = problem ? describe.skip : describe;
-
-async function waitFor<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => null);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 suite("a bisection through every fault", () => {
   let pg: EmbeddedProcess;
@@ -52,28 +43,7 @@ suite("a bisection through every fault", () => {
   // Like the deployment's supervisor (compose restart policy, npm start): a worker that exits
   // (it does when it loses the database for good) is started again, unless it was killed on purpose.
   const spawnWorker = (): ChildProcess => {
-    const child = spawn(process.execPath, ["--import", "tsx", "jobs/worker.ts"], {
-      env: {
-        NODE_ENV: "test",
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        DATABASE_URL: url,
-        LOG_LEVEL: "error",
-        WORKER_CONCURRENCY: "6",
-        WORKER_HEARTBEAT_SECONDS: "1",
-        WORKER_DEAD_AFTER_SECONDS: "4",
-        RUNNER_LEASE_SECONDS: "6",
-  // Short limits: a run cut off with its host is given up within a minute or two.
-  RUNNER_STEP_TIMEOUT_SECONDS: "30",
-  RUNNER_FETCH_TIMEOUT_SECONDS: "30",
-  RUNNER_LOST_HOST_SECONDS: "15",
-        RUNNER_FETCH_NETWORK: "none",
-        RUNNER_NAME: "h1",
-        RUNNER_DOCKER_HOST: engines[0]!.endpoint,
-        RUNNER_DOCKER_CERT_PATH: engines[0]!.tlsPath,
-      },
-      stdio: ["ignore", "ignore", "inherit"],
-    });
+    const child = spawnFarmWorker(farmWorkerEnv(url, engines[0]));
     workers.push(child);
     child.once("exit", (_code, signal) => {
       if (signal !== "SIGKILL" && !finished) setTimeout(() => !finished && spawnWorker(), 1_000);
