@@ -17,9 +17,6 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { Model } from "objection";
 import { loadConfig } from "../../config/env";
-import { createKnex, withDatabase } from "../../db/connection";
-import { spawnEmbeddedPostgres } from "../../db/embedded-process";
-import { migrateLatest } from "../../db/migrate";
 import { BisectJob, BisectStep, RunnerLease } from "../../db/models";
 import { createJob } from "../../jobs/bisection/intake";
 import { startWorker } from "../../jobs/worker";
@@ -29,6 +26,7 @@ import { ensureImageEverywhere, tlsEngines } from "../../tests/helpers/engines";
 import { gitBisect } from "./lib/git-bisect";
 import { generateRepo, linearHistory, seededRandom } from "./lib/repo-gen";
 import { median, percentile } from "./lib/timing-executor";
+import { benchDatabase } from "./lib/bench-db";
 
 const { values } = parseArgs({
   options: {
@@ -47,21 +45,8 @@ if (problem) throw new Error(problem);
 process.stderr.write("runner image on both engines…\n");
 await ensureImageEverywhere(engines);
 
-// A database of our own for the run.
-let serverUrl = process.env.DATABASE_URL;
-let stopEmbedded: (() => Promise<void>) | undefined;
-if (!serverUrl) {
-  const dataDir = mkdtempSync(path.join(tmpdir(), "bisect-bench-pg-"));
-  const pg = await spawnEmbeddedPostgres(dataDir, { persistent: false });
-  serverUrl = pg.url;
-  stopEmbedded = pg.stop;
-}
-const dbName = `bisect_bench_${randomBytes(4).toString("hex")}`;
-const admin = createKnex(serverUrl, { poolMax: 1 });
-await admin.raw(`create database ${dbName}`);
-const url = withDatabase(serverUrl, dbName);
-const knex = createKnex(url, { poolMax: 10 });
-await migrateLatest(knex, url);
+const db = await benchDatabase("bisect_bench");
+const { url, knex } = db;
 Model.knex(knex);
 
 const culprit = 1 + Math.floor(commits * 0.05 + seededRandom(Number(values.seed))() * commits * 0.9);
@@ -158,11 +143,8 @@ for (const size of values["mirror-commits"].split(",").map(Number)) {
   );
 }
 
-await knex.destroy();
-await admin.raw(`drop database ${dbName} with (force)`);
-await admin.destroy();
 await repo.cleanup();
-await stopEmbedded?.();
+await db.drop();
 process.exit(0);
 
 /** A repository with real content: each commit rewrites one of 64 files with 4 KB of fresh data. */

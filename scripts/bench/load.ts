@@ -6,22 +6,17 @@
 //   - webhook p99 alone versus with the two bisections running;
 //   - a bisection's wall time alone versus two at once under the webhook load.
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { chmodSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Model } from "objection";
 import { loadConfig } from "../../config/env";
-import { createKnex, withDatabase } from "../../db/connection";
-import { spawnEmbeddedPostgres } from "../../db/embedded-process";
-import { migrateLatest } from "../../db/migrate";
 import { BisectJob } from "../../db/models";
 import { createJob } from "../../jobs/bisection/intake";
 import { startWorker } from "../../jobs/worker";
 import { registerHost } from "../../runner/farm/hosts";
 import { ensureImageEverywhere, tlsEngines } from "../../tests/helpers/engines";
 import { generateRepo, linearHistory } from "./lib/repo-gen";
+import { benchDatabase } from "./lib/bench-db";
 
 const { values } = parseArgs({
   options: {
@@ -41,19 +36,8 @@ if (problem) throw new Error(problem);
 log("runner image on both engines…");
 await ensureImageEverywhere(engines);
 
-let serverUrl = process.env.DATABASE_URL;
-let stopEmbedded: (() => Promise<void>) | undefined;
-if (!serverUrl) {
-  const pg = await spawnEmbeddedPostgres(mkdtempSync(path.join(tmpdir(), "bisect-load-pg-")), { persistent: false });
-  serverUrl = pg.url;
-  stopEmbedded = pg.stop;
-}
-const dbName = `bisect_load_${randomBytes(4).toString("hex")}`;
-const admin = createKnex(serverUrl, { poolMax: 1 });
-await admin.raw(`create database ${dbName}`);
-const url = withDatabase(serverUrl, dbName);
-const knex = createKnex(url, { poolMax: 10 });
-await migrateLatest(knex, url);
+const db = await benchDatabase("bisect_load");
+const { url, knex } = db;
 Model.knex(knex);
 for (const e of engines) await registerHost(knex, { name: e.name, dockerEndpoint: e.endpoint, tlsPath: e.tlsPath, capacity: 2, source: "admin" });
 const worker = await startWorker(loadConfig({ DATABASE_URL: url, LOG_LEVEL: "error", WORKER_CONCURRENCY: "10", RUNNER_FETCH_NETWORK: "none" }), { registerEnvHost: false });
@@ -109,9 +93,6 @@ console.log(`bisection alone:                   ${secs(alone.wallMs)}`);
 console.log(`two bisections under webhook load: ${secs(first.wallMs)} and ${secs(second.wallMs)}  ratio ${(Math.max(first.wallMs, second.wallMs) / alone.wallMs).toFixed(2)} (slowest / alone)`);
 console.log(`culprits right: ${[alone, first, second].every((b) => b.right) ? "all" : "NOT ALL"}; webhook errors and duplicates: ${webhookAlone.ok && webhookLoaded.ok ? "none" : "FOUND"}`);
 
-await knex.destroy();
-await admin.raw(`drop database ${dbName} with (force)`);
-await admin.destroy();
 await repo.cleanup();
-await stopEmbedded?.();
+await db.drop();
 process.exit(0);

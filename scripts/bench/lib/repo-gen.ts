@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { prng as seededRandom } from "../../../runner/engine/testkit.js";
 import { git } from "../../../runner/git/exec.js";
 
 export interface GenCommit {
@@ -122,17 +123,8 @@ export function linearHistory(n: number): GenCommit[] {
   return Array.from({ length: n }, (_, i) => ({ parents: i === 0 ? [] : [i - 1], message: `commit ${i}` }));
 }
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers: the engine test kit's generator. */
+export { seededRandom };
 
 export interface MergeHistory {
   commits: GenCommit[];
