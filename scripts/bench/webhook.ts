@@ -11,11 +11,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
-import { createServer } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { createKnex, withDatabase } from "../../db/connection";
+import { freePort } from "../../db/embedded";
 import { spawnEmbeddedPostgres, type EmbeddedProcess } from "../../db/embedded-process";
 import { migrateLatest } from "../../db/migrate";
 import { issueCommentPayload, webhookHeaders } from "../../tests/github-stand-in/webhook";
@@ -38,16 +38,6 @@ const SECRET = randomBytes(24).toString("hex");
 
 const log = (message: string) => console.error(`[bench:webhook] ${message}`);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
