@@ -70,7 +70,10 @@ async function queueProbes(trx: Knex.Transaction, job: BisectJob, steps: BisectS
   await BisectJob.query(trx).patch({ rounds: round }).where({ id: job.id });
 }
 
-/** Queues an advance of the job (coalesced: one pending advance per job). */
+/**
+ * Queues an advance of the job (coalesced: one pending advance per job). Idempotent, so it gets
+ * room for many attempts: every crash of the worker running it (kill -9, database gone) uses one.
+ */
 export async function requestAdvance(db: Knex | Knex.Transaction, jobId: number): Promise<void> {
-  await enqueue(db, "bisect__advance", { jobId }, { jobKey: `bisect__advance:${jobId}`, queueName: `bisect:${jobId}` });
+  await enqueue(db, "bisect__advance", { jobId }, { jobKey: `bisect__advance:${jobId}`, queueName: `bisect:${jobId}`, maxAttempts: 25 });
 }

@@ -3,6 +3,7 @@
 import { BisectJob, BisectStep, RunnerHost, RunnerLease } from "../../db/models";
 import { removeLabelled } from "../../runner/executors/docker-executor";
 import { dockerFor } from "../../runner/farm/docker-clients";
+import { probeHost, recordProbe } from "../../runner/farm/hosts";
 import { releaseLease } from "../../runner/farm/leases";
 import type { WorkerContext } from "../worker-context";
 import { jobLabels } from "./labels";
@@ -13,12 +14,13 @@ export async function cleanUpJob(ctx: WorkerContext, jobId: number): Promise<{ r
   const job = await BisectJob.query(knex).findById(jobId);
   if (!job) return { removed: 0 };
   let removed = 0;
-  const failures: string[] = [];
   for (const host of await RunnerHost.query(knex).whereNot({ state: "down" })) {
     try {
       removed += (await removeLabelled(dockerFor(host), jobLabels(ctx, jobId))).length;
-    } catch (error) {
-      failures.push(`${host.name}: ${(error as Error).message}`);
+    } catch {
+      // Unreachable now: record it (down), and the reaper sweeps the job's containers there once
+      // the host answers again — retrying this task would only wait for the same thing.
+      await recordProbe(knex, host, await probeHost(host, ctx.config.RUNNER_IMAGE));
     }
   }
   const stepIds = BisectStep.query(knex).where({ bisectJobId: jobId }).select("id");
@@ -26,20 +28,11 @@ export async function cleanUpJob(ctx: WorkerContext, jobId: number): Promise<{ r
     await releaseLease(knex, lease.id);
   }
   await BisectStep.query(knex).patch({ status: "cancelled", finishedAt: new Date() }).where({ bisectJobId: jobId }).whereIn("status", ["queued", "running"]);
-  // Hosts that were down are swept by the reaper once they are back.
-  if (failures.length) throw new Error(`could not remove every container of job ${jobId}: ${failures.join("; ")}`);
   return { removed };
 }
 
-/** bisect__finish: the job concluded; clean up and let GitHub know. */
+/** bisect__finish and bisect__cancel: the job ended (or was cancelled); stop what still runs, tell GitHub. */
 export async function finishJob(ctx: WorkerContext, jobId: number): Promise<void> {
-  await cleanUpJob(ctx, jobId);
-  const job = await BisectJob.query(ctx.knex).findById(jobId);
-  if (job) await notifyJobChanged(ctx.knex, job);
-}
-
-/** bisect__cancel: the job was cancelled; stop what runs within seconds. */
-export async function cancelRunningJob(ctx: WorkerContext, jobId: number): Promise<void> {
   await cleanUpJob(ctx, jobId);
   const job = await BisectJob.query(ctx.knex).findById(jobId);
   if (job) await notifyJobChanged(ctx.knex, job);

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { defineTask } from "../define-task";
 import type { WorkerContext } from "../worker-context";
 import { advanceJob } from "./advance";
-import { cancelRunningJob, finishJob } from "./cleanup";
+import { finishJob } from "./cleanup";
 import { checkHosts } from "./health";
 import { purgeMirrors } from "./mirrors";
 import { prepareJob } from "./prepare";
@@ -20,7 +20,7 @@ export function farmTasks(ctx: WorkerContext): TaskList {
     bisect__advance: defineTask(jobPayload, ({ jobId }) => advanceJob(ctx, jobId)),
     bisect__step: defineTask(z.object({ stepId: z.number().int().positive() }), ({ stepId }, helpers) => runStep(ctx, stepId, helpers)),
     bisect__finish: defineTask(jobPayload, ({ jobId }) => finishJob(ctx, jobId)),
-    bisect__cancel: defineTask(jobPayload, ({ jobId }) => cancelRunningJob(ctx, jobId)),
+    bisect__cancel: defineTask(jobPayload, ({ jobId }) => finishJob(ctx, jobId)),
     mirrors__purge: defineTask(z.object({ repositoryIds: z.array(z.number().int().positive()) }), async ({ repositoryIds }) => {
       await purgeMirrors(ctx, repositoryIds.map((id) => `github:${id}`));
     }),

@@ -11,6 +11,7 @@ import { startWorker, type StartedWorker } from "../../jobs/worker";
 import { registerHost } from "../../runner/farm/hosts";
 import { makeRepo } from "../../runner/executors/test-support";
 import { useTestDatabase } from "../helpers/database";
+import { finalJob } from "../helpers/farm-worker";
 import { containersOfJob, dockerRequired, ensureImageEverywhere, tlsEngines, type TestEngine } from "../helpers/engines";
 
 const { engines, problem } = await tlsEngines();
@@ -30,15 +31,6 @@ function maxOverlap(leases: RunnerLease[]): number {
   return max;
 }
 
-async function waitForFinal(jobId: number, timeoutMs = 180_000): Promise<BisectJob> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const job = await BisectJob.query().findById(jobId);
-    if (job?.isFinal) return job;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job?.status} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 suite("the runner farm", () => {
   const db = useTestDatabase();
@@ -71,7 +63,7 @@ suite("the runner farm", () => {
       command: "sh check.sh",
       options: { parallel: 4 },
     });
-    const done = await waitForFinal(job.id);
+    const done = await finalJob(job.id);
     expect(done.error).toBeNull();
     expect(done).toMatchObject({ status: "finished", outcome: "found", culpritSha: repo.shas[27] });
 
@@ -115,14 +107,14 @@ suite("the runner farm", () => {
   it("says so plainly when the good revision already fails", async () => {
     const repo = makeRepo(8, 2);
     const { job } = await createJob(db.current.knex, { source: "cli", repoUrl: repo.dir, goodRef: repo.shas[3]!, badRef: "main", command: "sh check.sh", options: { parallel: 2 } });
-    const done = await waitForFinal(job.id);
+    const done = await finalJob(job.id);
     expect(done).toMatchObject({ status: "finished", outcome: "good-is-bad", culpritSha: null });
   }, 120_000);
 
   it("fails a job with an unknown revision with a clear message", async () => {
     const repo = makeRepo(3, 2);
     const { job } = await createJob(db.current.knex, { source: "cli", repoUrl: repo.dir, goodRef: "v0.0.0-missing", badRef: "main", command: "sh check.sh" });
-    const done = await waitForFinal(job.id);
+    const done = await finalJob(job.id);
     expect(done).toMatchObject({ status: "failed", outcome: "error" });
     expect(done.error).toContain("v0.0.0-missing");
   }, 120_000);

@@ -5,7 +5,7 @@ import { Model } from "objection";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../config/env";
 import { instanceId } from "../../db/instance";
-import { BisectJob, BisectStep, RunnerHost, RunnerLease } from "../../db/models";
+import { BisectStep, RunnerHost, RunnerLease } from "../../db/models";
 import { createJob } from "../../jobs/bisection/intake";
 import { checkHosts } from "../../jobs/farm/health";
 import { reap } from "../../jobs/farm/reaper";
@@ -14,7 +14,7 @@ import { makeRepo } from "../../runner/executors/test-support";
 import { registerHost } from "../../runner/farm/hosts";
 import { useTestDatabase } from "../helpers/database";
 import { containersOfJob, dockerRequired, ensureImageEverywhere, tlsEngines, type TestEngine } from "../helpers/engines";
-import { farmWorkerEnv, spawnFarmWorker, waitFor } from "../helpers/farm-worker";
+import { farmWorkerEnv, finalJob, spawnFarmWorker, waitFor } from "../helpers/farm-worker";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy";
 
 const { engines, problem } = await tlsEngines();
@@ -24,10 +24,6 @@ const suite = problem ? describe.skip : describe;
 const workerEnv = (url: string) => farmWorkerEnv(url, engines[0]);
 const spawnWorker = (url: string) => spawnFarmWorker(workerEnv(url));
 
-const finalJob = (id: number) => waitFor(`job ${id} to end`, async () => {
-  const job = await BisectJob.query().findById(id);
-  return job?.isFinal ? job : null;
-}, 240_000);
 
 suite("farm recovery", () => {
   const db = useTestDatabase();

@@ -23,7 +23,7 @@ import { makeRepo } from "../../runner/executors/test-support";
 import { registerHost } from "../../runner/farm/hosts";
 import { containersOfJob, dockerRequired, ensureImageEverywhere, tlsEngines, type TestEngine } from "../helpers/engines";
 import { queuedJobs } from "../helpers/queue";
-import { farmWorkerEnv, spawnFarmWorker, waitFor } from "../helpers/farm-worker";
+import { farmWorkerEnv, finalJob, spawnFarmWorker, waitFor } from "../helpers/farm-worker";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy";
 
 const { engines, problem } = await tlsEngines();
@@ -112,15 +112,14 @@ suite("a bisection through every fault", () => {
     });
     await proxy.cut();
 
-    const done = await waitFor("the job to end", async () => {
-      const j = await BisectJob.query().findById(job.id);
-      return j?.isFinal ? j : null;
-    }, 300_000);
+    const done = await finalJob(job.id, 300_000);
     expect(done).toMatchObject({ status: "finished", outcome: "found", culpritSha: repo.shas[41] });
 
     // Nothing stuck: no step in flight, nothing of the job left in the queue, no open lease.
     await waitFor("steps to settle", async () => (await BisectStep.query().where({ bisectJobId: job.id }).modify("inFlight")).length === 0, 30_000);
-    const ofTheJob = async () => (await queuedJobs(knex)).filter((q) => [q.payload.jobId, q.payload.stepId].some(Boolean) && !q.lastError);
+    // Work that can still run: not failed, and attempts left (a crash uses one up).
+    const ofTheJob = async () =>
+      (await queuedJobs(knex)).filter((q) => [q.payload.jobId, q.payload.stepId].some(Boolean) && !q.lastError && q.attempts < q.maxAttempts);
     await waitFor("the queue to drain", async () => (await ofTheJob()).length === 0, 90_000).catch(async (error: Error) => {
       throw new Error(`${error.message}: ${JSON.stringify(await ofTheJob())}`);
     });

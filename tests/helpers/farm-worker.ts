@@ -1,6 +1,7 @@
 // Worker processes for the farm's fault tests: quick heartbeats and short limits, so a killed
 // worker, a lost host or a stalled run is noticed within seconds, not minutes.
 import { spawn, type ChildProcess } from "node:child_process";
+import { BisectJob } from "../../db/models";
 import type { TestEngine } from "./engines";
 
 /** The environment of a worker whose own runner host (from the environment) is `engine`, named `name`. */
@@ -39,4 +40,12 @@ export async function waitFor<T>(what: string, check: () => Promise<T | null | u
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** The job once it has ended (finished, failed or cancelled). Objection's bound Knex is used. */
+export function finalJob(jobId: number, timeoutMs = 240_000): Promise<BisectJob> {
+  return waitFor(`job ${jobId} to end`, async () => {
+    const job = await BisectJob.query().findById(jobId);
+    return job?.isFinal ? job : null;
+  }, timeoutMs);
 }

@@ -8,13 +8,14 @@ export interface QueuedJob {
   key: string | null;
   lockedBy: string | null;
   attempts: number;
+  maxAttempts: number;
   lastError: string | null;
   runAt: Date;
 }
 
 export async function queuedJobs(knex: Knex, task?: string): Promise<QueuedJob[]> {
   const { rows } = await knex.raw(
-    `select j.id, t.identifier as task, j.payload, j.key, j.locked_by, j.attempts, j.last_error, j.run_at
+    `select j.id, t.identifier as task, j.payload, j.key, j.locked_by, j.attempts, j.max_attempts, j.last_error, j.run_at
        from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
       where ?::text is null or t.identifier = ?
       order by j.id`,
@@ -27,6 +28,7 @@ export async function queuedJobs(knex: Knex, task?: string): Promise<QueuedJob[]
     key: r.key as string | null,
     lockedBy: r.locked_by as string | null,
     attempts: r.attempts as number,
+    maxAttempts: r.max_attempts as number,
     lastError: r.last_error as string | null,
     runAt: r.run_at as Date,
   }));
