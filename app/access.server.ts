@@ -1,7 +1,10 @@
-// Who may see what. A signed-in user sees and acts only on the app's installations GitHub lists
-// for them (GET /user/installations with their token), cached briefly per user in this process
-// and mirrored into our `installations` table. Every loader and action goes through `requireViewer`;
-// jobs are then fetched with `requireJob`, which answers 404 for anything outside those installations.
+// Who may see what. GitHub lists an installation for anyone with access to any one of its
+// repositories, so the unit of access is the repository: a signed-in user sees a job only when
+// GitHub lists its repository for them (GET /user/installations/:id/repositories with their token),
+// and may cancel or re-run it only with write access (push, maintain or admin) to that repository.
+// Both answers are cached per user in this process for INSTALLATIONS_TTL_MS, so a revoked
+// permission takes effect within that time. Every loader and action goes through `requireViewer`;
+// jobs are then fetched with `requireJob`, which answers 404 for anything the user cannot see.
 import { redirect } from "@remix-run/node";
 import { BisectJob } from "../db/models";
 import { decryptWithAnyKey, DecryptionError } from "../db/crypto";
@@ -194,6 +197,38 @@ export async function viewerRepositories(
   return repositories;
 }
 
+/** What the viewer may do with one repository's jobs. */
+export interface RepositoryAccess {
+  fullName: string;
+  /** Push, maintain or admin on GitHub: may cancel and re-run jobs. */
+  canWrite: boolean;
+}
+
+/** The viewer's access to a repository of one of their installations; null when GitHub does not list it for them. */
+export async function repositoryAccess(
+  viewer: Viewer,
+  installationId: number,
+  repositoryId: number,
+): Promise<RepositoryAccess | null> {
+  const repo = (await viewerRepositories(viewer, installationId)).find(
+    (r) => r.id === repositoryId,
+  );
+  if (!repo) return null;
+  const p = repo.permissions ?? {};
+  return { fullName: repo.full_name, canWrite: Boolean(p.push || p.maintain || p.admin) };
+}
+
+/**
+ * Ids of every repository the viewer may see, over all their installations. An installation whose
+ * repositories GitHub could not list contributes none (the overview says it could not ask).
+ */
+export async function visibleRepositoryIds(viewer: Viewer): Promise<number[]> {
+  const lists = await Promise.allSettled(
+    viewer.installations.map((i) => viewerRepositories(viewer, i.id)),
+  );
+  return lists.flatMap((l) => (l.status === "fulfilled" ? l.value.map((r) => r.id) : []));
+}
+
 export type ViewerKind = "page" | "json" | "stream";
 
 function unauthenticated(
@@ -311,15 +346,19 @@ export function parseJobId(param: string | undefined): number | null {
   return Number.isSafeInteger(id) ? id : null;
 }
 
+export type JobNeed = "read" | "write";
+
 /**
- * The job, when it belongs to one of the viewer's installations; otherwise a thrown 404 (never 403:
- * other people's job ids are not confirmed to exist). Jobs without an installation (command-line
- * jobs) are shown to no one here.
+ * The job, when the viewer can see its repository; otherwise a thrown 404 (never 403: other
+ * people's job ids are not confirmed to exist). Jobs without a repository (command-line jobs) are
+ * shown to no one here. With need "write", a viewer who can see the job but may not push to its
+ * repository gets 403.
  */
 export async function requireJob(
   viewer: Viewer,
   param: string | undefined,
   kind: ViewerKind = "page",
+  need: JobNeed = "read",
 ): Promise<BisectJob> {
   const id = parseJobId(param);
   if (id === null || viewer.installationIds.size === 0) throw notFound(kind);
@@ -327,6 +366,51 @@ export async function requireJob(
     .select(JOB_COLUMNS)
     .findById(id)
     .whereIn("installationId", [...viewer.installationIds]);
-  if (!job) throw notFound(kind);
+  if (!job || job.installationId === null || job.repositoryId === null) throw notFound(kind);
+  let access: RepositoryAccess | null;
+  try {
+    access = await repositoryAccess(viewer, job.installationId, job.repositoryId);
+  } catch (error) {
+    throw await githubFailure(viewer, kind, error);
+  }
+  if (!access) throw notFound(kind);
+  if (need === "write" && !access.canWrite) throw forbidden(kind, access.fullName);
   return job;
+}
+
+/** The answer when GitHub could not tell us what the viewer may see. */
+async function githubFailure(viewer: Viewer, kind: ViewerKind, error: unknown): Promise<Response> {
+  if (error instanceof GitHubAuthError) {
+    forgetViewer(viewer.user.id);
+    await destroyUserSessions(viewer.user.id);
+    const response =
+      kind === "page"
+        ? redirect("/login?reason=expired", { headers: { "Cache-Control": "no-store" } })
+        : Response.json(
+            { error: "unauthenticated", message: "Sign in with GitHub first." },
+            { status: 401, headers: { "Cache-Control": "no-store" } },
+          );
+    response.headers.append("Set-Cookie", await clearSessionCookie(viewer.settings));
+    return response;
+  }
+  if (error instanceof GitHubApiError) return githubUnavailable(kind);
+  throw error;
+}
+
+function forbidden(kind: ViewerKind, fullName: string): Response {
+  const message = `You need write access to ${fullName} to cancel or re-run its jobs.`;
+  return kind === "page"
+    ? new Response(message, {
+        status: 403,
+        statusText: "Forbidden",
+        headers: { "Content-Type": "text/plain; charset=utf-8" },
+      })
+    : Response.json({ error: "forbidden", message }, { status: 403 });
+}
+
+/** Whether the viewer may cancel and re-run this job (for showing the buttons). */
+export async function canWriteJob(viewer: Viewer, job: BisectJob): Promise<boolean> {
+  if (job.installationId === null || job.repositoryId === null) return false;
+  const access = await repositoryAccess(viewer, job.installationId, job.repositoryId);
+  return access?.canWrite ?? false;
 }

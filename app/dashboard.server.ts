@@ -1,5 +1,6 @@
 // The dashboard's reads: jobs (filtered, paginated), usage against the plan, one job with its steps.
-// Every function takes a Viewer and only ever reads inside `viewer.installationIds`.
+// Every function takes a Viewer and only ever reads inside `viewer.installationIds`; jobs only
+// from the repositories GitHub lists for the viewer.
 import { z } from "zod";
 import {
   FINAL_STATUSES,
@@ -8,7 +9,7 @@ import {
   type BisectJob,
   type JobStatus,
 } from "../db/models";
-import { viewerRepositories, type Viewer } from "./access.server";
+import { viewerRepositories, visibleRepositoryIds, type Viewer } from "./access.server";
 import { bisectionPicture, type Picture } from "./bisection-picture";
 import { getDb } from "./db.server";
 
@@ -66,11 +67,14 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 export async function listJobs(viewer: Viewer, filters: JobFilters): Promise<JobPage> {
   if (viewer.installationIds.size === 0) return { jobs: [], newer: null, older: null };
+  const repositoryIds = await visibleRepositoryIds(viewer);
+  if (repositoryIds.length === 0) return { jobs: [], newer: null, older: null };
   const db = getDb();
   const forward = filters.after === undefined; // newest first, optionally older than `before`
   const query = db("bisectJobs as j")
     .leftJoin("repositories as r", "r.id", "j.repositoryId")
     .whereIn("j.installationId", [...viewer.installationIds])
+    .whereRaw("j.repository_id = any(?::bigint[])", [repositoryIds])
     .select(
       "j.id",
       "j.status",

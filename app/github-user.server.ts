@@ -52,6 +52,16 @@ const repositorySchema = z.object({
   html_url: z.string().optional(),
   default_branch: z.string().optional(),
   owner: z.object({ login: z.string() }),
+  /** The user's own permissions on the repository (present on user-token listings). */
+  permissions: z
+    .object({
+      admin: z.boolean().optional(),
+      maintain: z.boolean().optional(),
+      push: z.boolean().optional(),
+      triage: z.boolean().optional(),
+      pull: z.boolean().optional(),
+    })
+    .optional(),
 });
 export type GitHubRepository = z.output<typeof repositorySchema>;
 

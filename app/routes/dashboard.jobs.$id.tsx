@@ -1,7 +1,7 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData, useNavigation, useRevalidator } from "@remix-run/react";
 import { useEffect, useState } from "react";
-import { requireJob, requireViewer } from "../access.server";
+import { canWriteJob, requireJob, requireViewer } from "../access.server";
 import { StatusBadge, VerdictBadge } from "../components/badges";
 import { BisectionPicture } from "../components/bisection-picture";
 import { jobPage } from "../dashboard.server";
@@ -20,15 +20,21 @@ const NOSCRIPT_REFRESH_SECONDS = 3;
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const viewer = await requireViewer(request);
   const job = await requireJob(viewer, params.id);
-  const page = await jobPage(job);
-  return { ...page, csrf: viewer.session.csrfToken, githubUrl: viewer.settings.github.webUrl };
+  const [page, canWrite] = await Promise.all([jobPage(job), canWriteJob(viewer, job)]);
+  return {
+    ...page,
+    canWrite,
+    csrf: viewer.session.csrfToken,
+    githubUrl: viewer.settings.github.webUrl,
+  };
 }
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const viewer = await requireViewer(request);
   const form = await request.formData();
   requireCsrf(viewer.session, form);
-  const job = await requireJob(viewer, params.id);
+  // Cancel and re-run need write access to the job's repository.
+  const job = await requireJob(viewer, params.id, "page", "write");
   return performJobAction(viewer, job, parseIntent(form.get("intent")), clientIp(context));
 }
 
@@ -302,7 +308,8 @@ function Steps({ steps, job, githubUrl }: Pick<Data, "steps" | "job" | "githubUr
 }
 
 export default function JobPage() {
-  const { job, steps, picture, version, csrf, githubUrl } = useLoaderData<typeof loader>();
+  const { job, steps, picture, version, csrf, githubUrl, canWrite } =
+    useLoaderData<typeof loader>();
   const live = useLiveUpdates(job.id, job.active, version);
   const navigation = useNavigation();
   const submitting = navigation.state === "submitting" ? navigation.formData?.get("intent") : null;
@@ -319,7 +326,9 @@ export default function JobPage() {
           Job #{job.id} <span className="muted">· {title}</span> <StatusBadge status={job.status} />
         </h1>
         <div className="job-actions">
-          {job.active ? (
+          {!canWrite ? (
+            <p className="muted">Read-only: cancelling and re-running need write access.</p>
+          ) : job.active ? (
             <Form method="post">
               <input type="hidden" name="csrf" value={csrf} />
               <button

@@ -17,6 +17,7 @@ import * as login from "../../app/routes/login";
 import * as logout from "../../app/routes/logout";
 import { useTestDatabase } from "../helpers/database";
 import { callAction, callLoader, CookieJar, dataOf, get, post } from "./requests";
+import { csrfOf as csrfOfSession, signIn as signInAs } from "./sign-in";
 import {
   ACME,
   addStep,
@@ -54,34 +55,9 @@ afterAll(async () => {
 
 const knex = () => db.current.knex;
 
-/** Signs in through the real flow: /auth/github → the stand-in's authorize → /auth/github/callback. */
-async function signIn(
-  login: string,
-  redirectTo = "/dashboard",
-  jar = new CookieJar(),
-): Promise<{ jar: CookieJar; response: Response }> {
-  world.standIn.setOAuthUser(login);
-  const start = await callLoader(
-    authGithub.loader,
-    get(`${PUBLIC}/auth/github?redirectTo=${encodeURIComponent(redirectTo)}`, jar),
-  );
-  expect(start.status).toBe(302);
-  jar.take(start);
-  const authorize = await fetch(start.headers.get("Location")!, { redirect: "manual" });
-  expect(authorize.status).toBe(302);
-  const back = authorize.headers.get("Location")!;
-  expect(back.startsWith(`${PUBLIC}/auth/github/callback?`)).toBe(true);
-  const response = await callLoader(callback.loader, get(back, jar));
-  jar.take(response);
-  return { jar, response };
-}
-
-async function csrfOf(jar: CookieJar): Promise<string> {
-  const data = await dataOf(() =>
-    dashboardLayout.loader({ request: get(`${PUBLIC}/dashboard`, jar), params: {}, context: {} }),
-  );
-  return data.csrf;
-}
+const signIn = (login: string, redirectTo?: string, jar?: CookieJar) =>
+  signInAs(world, login, redirectTo, jar);
+const csrfOf = (jar: CookieJar) => csrfOfSession(world, jar);
 
 async function sessionRows(): Promise<
   Array<{ id: string; userId: number; createdAt: Date; lastSeenAt: Date }>

@@ -24,7 +24,10 @@ export interface World {
   env: Record<string, string>;
 }
 
-/** Starts the stand-in: alice belongs to acme, bob to bobco, carol to nothing. */
+/**
+ * Starts the stand-in: alice belongs to acme and may push to its repositories, bob likewise for
+ * bobco, carol belongs to nothing.
+ */
 export async function startWorld(publicUrl: string): Promise<World> {
   const privateKey = makeAppKey();
   const standIn = await startGitHubStandIn({
@@ -62,6 +65,8 @@ export async function startWorld(publicUrl: string): Promise<World> {
       },
     ],
   });
+  for (const r of Object.values(REPOS))
+    standIn.setPermission(r.owner, r.name, r.owner === ACME.login ? "alice" : "bob", "write");
   const env: Record<string, string> = {
     NODE_ENV: "test",
     PUBLIC_URL: publicUrl,
