@@ -8,6 +8,7 @@
 // fenced code blocks, block quotes (`> `), HTML comments and indented code are not commands, so
 // quoting someone else's `/bisect` never starts anything.
 import { refProblem } from "../../runner/git/refs";
+import { code } from "./markdown";
 
 export const LIMITS = {
   runs: { min: 1, max: 5 },
@@ -186,14 +187,14 @@ function jobReference(name: "cancel" | "retry", args: Token[]): ParsedCommand {
   if (args.length === 0) return { kind: name };
   if (args.length > 1) {
     return error(
-      `\`/bisect ${name}\` takes at most one job number, got \`${args.map((a) => a.text).join(" ")}\`.`,
+      `\`/bisect ${name}\` takes at most one job number, got ${code(args.map((a) => a.text).join(" "))}.`,
       SUBCOMMAND_EXAMPLES[name],
     );
   }
   const m = /^#?(\d{1,15})$/.exec(args[0]!.text);
   if (!m || Number(m[1]) < 1) {
     return error(
-      `\`${args[0]!.text}\` is not a job number: write it as \`#12\` (or leave it out for the latest job on this issue).`,
+      `${code(args[0]!.text)} is not a job number: write it as \`#12\` (or leave it out for the latest job on this issue).`,
       SUBCOMMAND_EXAMPLES[name],
     );
   }
@@ -221,25 +222,25 @@ export function parseCommand(body: string): ParseResult {
   const good = unwrapCode(first.text);
   if (good.startsWith("-")) {
     return error(
-      `The first word after \`/bisect\` must be the good revision (a commit, tag or branch where the test passes), not the option \`${good}\`.`,
+      `The first word after \`/bisect\` must be the good revision (a commit, tag or branch where the test passes), not the option ${code(good)}.`,
     );
   }
   const goodProblem = revisionProblem(good);
   if (goodProblem)
-    return error(`The good revision \`${good}\` is not a valid revision: it ${goodProblem}.`);
+    return error(`The good revision ${code(good)} is not a valid revision: it ${goodProblem}.`);
   const second = tokens[1];
   if (!second || second.text.startsWith("-")) {
     return error(
-      `Missing the bad revision: after the good revision \`${good}\` give a commit, tag or branch where the test fails.`,
+      `Missing the bad revision: after the good revision ${code(good)} give a commit, tag or branch where the test fails.`,
     );
   }
   const bad = unwrapCode(second.text);
   const badProblem = revisionProblem(bad);
   if (badProblem)
-    return error(`The bad revision \`${bad}\` is not a valid revision: it ${badProblem}.`);
+    return error(`The bad revision ${code(bad)} is not a valid revision: it ${badProblem}.`);
   if (good === bad)
     return error(
-      `The good and the bad revision are both \`${good}\`: give two different revisions.`,
+      `The good and the bad revision are both ${code(good)}: give two different revisions.`,
     );
 
   const request: BisectRequest = { kind: "bisect", good, bad, firstParent: false, command: null };
@@ -261,7 +262,7 @@ export function parseCommand(body: string): ParseResult {
     const name = (eq === -1 ? token.text : token.text.slice(0, eq)).toLowerCase();
     if (!OPTION_NAMES.includes(name)) {
       return error(
-        `Unknown option \`${token.text}\`. The options are ${OPTION_NAMES.map((o) => `\`${o}\``).join(", ")}; ` +
+        `Unknown option ${code(token.text)}. The options are ${OPTION_NAMES.map((o) => `\`${o}\``).join(", ")}; ` +
           "if your test command starts with a dash, put `--` before it.",
       );
     }
@@ -292,17 +293,17 @@ export function parseCommand(body: string): ParseResult {
       const { min, max } = LIMITS.timeoutSeconds;
       if (seconds === null)
         return error(
-          `\`--timeout ${value}\` is not a duration: write it like \`90s\`, \`10m\` or \`1h\`.`,
+          `${code(`--timeout ${value}`)} is not a duration: write it like \`90s\`, \`10m\` or \`1h\`.`,
         );
       if (seconds < min || seconds > max)
-        return error(`\`--timeout ${value}\` is out of range: give from 1s to 24h.`);
+        return error(`${code(`--timeout ${value}`)} is out of range: give from 1s to 24h.`);
       request.timeoutSeconds = seconds;
     } else {
       const key = name === "--runs" ? "runs" : "parallel";
       const { min, max } = LIMITS[key];
       if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
         return error(
-          `\`${name} ${value}\` is not allowed: ${name} must be a whole number from ${min} to ${max}.`,
+          `${code(`${name} ${value}`)} is not allowed: ${name} must be a whole number from ${min} to ${max}.`,
         );
       }
       request[key] = Number(value);

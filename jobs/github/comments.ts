@@ -121,6 +121,9 @@ export async function handleIssueComment(
     throw error;
   }
 
+  // The trust gate comes first: an untrusted commenter's words are never echoed back, so a
+  // crafted command cannot make the bot post links or mentions (see answerUntrusted).
+  if (!(await trusted(conv))) return answerUntrusted(conv, parsed.kind);
   switch (parsed.kind) {
     case "error":
       await reply(conv, parseErrorReply(conv.login, parsed.message, parsed.example));
@@ -131,16 +134,6 @@ export async function handleIssueComment(
     case "status":
       return status(conv);
   }
-  if (!(await trusted(conv))) {
-    await reply(conv, notTrustedReply(conv.login));
-    await audit(ctx.knex, conv.login, "command.refused", {
-      repository: `${repo.owner}/${repo.name}`,
-      issue: event.issue.number,
-      command: parsed.kind,
-      association: comment.author_association,
-    });
-    return { status: "processed", note: `${conv.login} may not ${parsed.kind}` };
-  }
   switch (parsed.kind) {
     case "cancel":
       return cancel(conv, parsed.jobId);
@@ -149,6 +142,44 @@ export async function handleIssueComment(
     case "bisect":
       return start(conv, parsed);
   }
+}
+
+/** How often one issue may get the refusal for untrusted commenters. */
+const UNTRUSTED_REPLY_INTERVAL = "1 hour";
+
+/**
+ * Someone without write access: recorded in the audit log, and answered with one fixed text at
+ * most once per issue per hour (so the bot cannot be made to spam a thread either).
+ */
+async function answerUntrusted(conv: Conversation, kind: string): Promise<Handled> {
+  const { ctx, repo, event } = conv;
+  const repository = `${repo.owner}/${repo.name}`;
+  const answer = await ctx.knex.transaction(async (trx) => {
+    // One decision at a time per issue: concurrent deliveries cannot both reply.
+    await trx.raw("select pg_advisory_xact_lock(hashtext(?))", [
+      `untrusted-reply:${repo.id}:${event.issue.number}`,
+    ]);
+    const recent = await trx("audit_log")
+      .where({ action: "command.refused" })
+      .whereRaw("details->>'repository' = ?", [repository])
+      .whereRaw("(details->>'issue')::bigint = ?", [event.issue.number])
+      .whereRaw("(details->>'answered')::boolean")
+      .where("createdAt", ">", trx.raw(`now() - interval '${UNTRUSTED_REPLY_INTERVAL}'`))
+      .first("id");
+    await audit(trx, conv.login, "command.refused", {
+      repository,
+      issue: event.issue.number,
+      command: kind,
+      association: event.comment.author_association,
+      answered: !recent,
+    });
+    return !recent;
+  });
+  if (answer) await reply(conv, notTrustedReply());
+  return {
+    status: "processed",
+    note: `${conv.login} may not ${kind}${answer ? "" : " (already answered on this issue)"}`,
+  };
 }
 
 async function reply(conv: Conversation, body: string): Promise<void> {

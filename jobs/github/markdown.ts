@@ -1,11 +1,14 @@
 // Small, pure Markdown helpers for text that came from people or from git (titles, refs,
 // commands, logs): nothing in it may turn into markup, links or @-mentions.
 
-/** Inline text: Markdown punctuation escaped, @-mentions defused, one line. */
+/**
+ * Inline text: Markdown punctuation escaped, @-mentions defused, one line. `&` is escaped too, so
+ * an entity such as `&commat;` or `&#64;` cannot turn back into an `@` (or any other character).
+ */
 export function text(value: string): string {
   return value
     .replace(/[\r\n]+/g, " ")
-    .replace(/[\\`*_[\]<>|~#!]/g, (c) => `\\${c}`)
+    .replace(/[\\`*_[\]<>|~#!&]/g, (c) => `\\${c}`)
     .replace(/@(?=\w)/g, "@\u200b");
 }
 

@@ -36,8 +36,9 @@ export function parseErrorReply(login: string, message: string, example: string)
   return `${mention(login)} I could not start that: ${message}\n\nFor example:\n\n${fence(example)}\n\nComment \`/bisect help\` for every option.`;
 }
 
-export function notTrustedReply(login: string): string {
-  return `Sorry ${mention(login)}, only people with write access to this repository can start, cancel or retry a bisection (it runs the repository's code on our machines). A maintainer can run it for you.`;
+/** The one answer to commenters without write access: a fixed text that echoes nothing of theirs. */
+export function notTrustedReply(): string {
+  return "Sorry, only people with write access to this repository can use `/bisect` (it runs the repository's code on our machines). A maintainer can run it for you.";
 }
 
 export function quotaReply(

@@ -187,9 +187,7 @@ describe("a /bisect command", () => {
       association: "NONE",
     });
     expect(job).toBeUndefined();
-    expect(replies[0]!.body).toMatch(
-      /^Sorry @mallory, only people with write access to this repository can start/,
-    );
+    expect(replies[0]!.body).toMatch(/^Sorry, only people with write access to this repository/);
     expect(
       f.standIn.requests({ path: "/api/v3/repos/:owner/:repo/collaborators/:username/permission" }),
     ).toHaveLength(0);
@@ -204,7 +202,7 @@ describe("a /bisect command", () => {
       association: "COLLABORATOR",
     });
     expect(job).toBeUndefined();
-    expect(replies[0]!.body).toMatch(/^Sorry @mallory/);
+    expect(replies[0]!.body).toMatch(/^Sorry, only people with write access/);
     expect(
       f.standIn.requests({ path: "/api/v3/repos/:owner/:repo/collaborators/:username/permission" }),
     ).toHaveLength(1);
@@ -308,11 +306,7 @@ describe("cancel, retry, status, help", () => {
 
   it("/bisect status lists the issue's jobs; /bisect help explains everything", async () => {
     const started = await comment("/bisect v1.4.0 main -- ./test.sh");
-    const status = await comment("/bisect status", {
-      issue: started.issue,
-      user: { login: "mallory", id: 9666 },
-      association: "NONE",
-    });
+    const status = await comment("/bisect status", { issue: started.issue });
     expect(status.replies.at(-1)!.body).toContain(
       `| [#${started.job!.id}](https://bisect.example.com/dashboard/jobs/${started.job!.id}) | \`v1.4.0\` → \`main\` | queued |`,
     );

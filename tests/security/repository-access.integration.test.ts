@@ -136,7 +136,9 @@ describe("a read-only outside collaborator on one repository", () => {
     expect(await cancel.text()).toMatch(/write access to acme\/widgets/);
     expect(await statusOf(widgets)).toBe("running");
 
-    await knex()("bisectJobs").where({ id: widgets }).update({ status: "finished", outcome: "found", finishedAt: new Date() });
+    await knex()("bisectJobs")
+      .where({ id: widgets })
+      .update({ status: "finished", outcome: "found", finishedAt: new Date() });
     const jobsBefore = await knex()("bisectJobs").count({ n: "*" }).first();
     expect((await act(jar, widgets, "rerun")).status).toBe(403);
     expect(await knex()("bisectJobs").count({ n: "*" }).first()).toEqual(jobsBefore);
