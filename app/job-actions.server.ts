@@ -1,10 +1,12 @@
 // Cancel and re-run from the job page. The caller has already checked the session, the CSRF token
-// and that the job belongs to one of the viewer's installations (requireJob).
+// and that the viewer may write to the job's repository (requireJob with "write").
 import { redirect } from "@remix-run/node";
 import { z } from "zod";
+import type { Admission } from "../jobs/bisection/admission";
 import { cancelJob, retryJob } from "../jobs/bisection/control";
 import type { BisectJob } from "../db/models";
 import type { Viewer } from "./access.server";
+import { getConfig } from "./config.server";
 import { getDb } from "./db.server";
 import { setFlash } from "./session.server";
 
@@ -48,18 +50,42 @@ export async function performJobAction(
     return redirect(`/dashboard/jobs/${job.id}`);
   }
   const installation = viewer.installations.find((i) => i.id === job.installationId);
-  const row = await db("installations")
-    .where({ id: job.installationId })
-    .first("suspendedAt", "deletedAt");
-  if (!installation || installation.suspended || row?.suspendedAt || row?.deletedAt) {
+  if (!installation || installation.suspended || job.repositoryId === null) {
     await setFlash(
       viewer.session,
       "This installation is suspended or removed, so jobs cannot be re-run.",
     );
     return redirect(`/dashboard/jobs/${job.id}`);
   }
-  const retry = await retryJob(db, job.id, actor);
-  if (!retry) throw new Response("The job is gone.", { status: 404, statusText: "Not Found" });
-  await setFlash(viewer.session, `Job #${retry.id} re-runs job #${job.id}.`);
-  return redirect(`/dashboard/jobs/${retry.id}`);
+  // The caller checked write access to the repository (requireJob with "write").
+  const admission = await retryJob(
+    db,
+    job.id,
+    {
+      kind: "writer",
+      login: viewer.user.login,
+      githubId: viewer.user.githubId,
+      repositoryId: job.repositoryId,
+    },
+    { defaultTimeoutSeconds: getConfig().RUNNER_STEP_TIMEOUT_SECONDS },
+    ip,
+  );
+  if (!admission) throw new Response("The job is gone.", { status: 404, statusText: "Not Found" });
+  if (!admission.admitted) {
+    await setFlash(viewer.session, refusal(admission));
+    return redirect(`/dashboard/jobs/${job.id}`);
+  }
+  await setFlash(viewer.session, `Job #${admission.job.id} re-runs job #${job.id}.`);
+  return redirect(`/dashboard/jobs/${admission.job.id}`);
+}
+
+function refusal(admission: Exclude<Admission, { admitted: true }>): string {
+  switch (admission.reason) {
+    case "inactive":
+      return "This installation is suspended or removed, so jobs cannot be re-run.";
+    case "still-active":
+      return `Job #${admission.job.id} is still ${admission.job.status}: cancel it first or wait for its result.`;
+    case "quota":
+      return `This installation has used ${admission.used} of its ${admission.limit} bisections this month (${admission.tier} plan); the quota resets on ${admission.resetsAt.toISOString().slice(0, 10)}.`;
+  }
 }

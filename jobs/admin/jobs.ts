@@ -1,6 +1,7 @@
 // Admin: bisection jobs — list, cancel (containers stopped by bisect__cancel), retry as a new job.
 import type { Knex } from "knex";
 import { BisectJob, FINAL_STATUSES, Installation, type JobStatus } from "../../db/models";
+import type { AdmissionSettings } from "../bisection/admission";
 import { cancelJob, retryJob } from "../bisection/control";
 import type { ArgsOf } from "./commands";
 import { AdminError } from "./errors";
@@ -20,13 +21,31 @@ export interface JobView {
   error: string | null;
 }
 
-export async function listJobs(knex: Knex, args: ArgsOf<"jobs.list">): Promise<{ jobs: JobView[] }> {
+export async function listJobs(
+  knex: Knex,
+  args: ArgsOf<"jobs.list">,
+): Promise<{ jobs: JobView[] }> {
   const query = knex("bisectJobs as j")
     .leftJoin("repositories as r", "r.id", "j.repositoryId")
     .leftJoin("installations as i", "i.id", "j.installationId")
     .orderBy("j.id", "desc")
     .limit(args.limit)
-    .select("j.id", "j.status", "j.outcome", "j.source", "j.goodRef", "j.badRef", "j.culpritSha", "j.createdAt", "j.finishedAt", "j.error", "j.repoUrl", "r.owner", "r.name", "i.accountLogin");
+    .select(
+      "j.id",
+      "j.status",
+      "j.outcome",
+      "j.source",
+      "j.goodRef",
+      "j.badRef",
+      "j.culpritSha",
+      "j.createdAt",
+      "j.finishedAt",
+      "j.error",
+      "j.repoUrl",
+      "r.owner",
+      "r.name",
+      "i.accountLogin",
+    );
   if (args.status === "active") query.whereNotIn("j.status", FINAL_STATUSES as JobStatus[]);
   else if (args.status) query.where("j.status", args.status);
   const rows = (await query) as Array<Record<string, unknown>>;
@@ -54,7 +73,10 @@ async function findJob(knex: Knex, id: number): Promise<BisectJob> {
   return job;
 }
 
-export async function cancelJobAsAdmin(knex: Knex, args: ArgsOf<"jobs.cancel">): Promise<{ id: number; previousStatus: string; status: string }> {
+export async function cancelJobAsAdmin(
+  knex: Knex,
+  args: ArgsOf<"jobs.cancel">,
+): Promise<{ id: number; previousStatus: string; status: string }> {
   const job = await findJob(knex, args.id);
   if (!(await cancelJob(knex, job.id, { login: "admin" }, "cancelled by an administrator"))) {
     const now = await findJob(knex, args.id);
@@ -63,15 +85,29 @@ export async function cancelJobAsAdmin(knex: Knex, args: ArgsOf<"jobs.cancel">):
   return { id: job.id, previousStatus: job.status, status: "cancelled" };
 }
 
-export async function retryJobAsAdmin(knex: Knex, args: ArgsOf<"jobs.retry">): Promise<{ id: number; newJobId: number }> {
+export async function retryJobAsAdmin(
+  knex: Knex,
+  args: ArgsOf<"jobs.retry">,
+  settings: AdmissionSettings,
+): Promise<{ id: number; newJobId: number }> {
   const job = await findJob(knex, args.id);
-  if (job.installationId) {
-    const inst = await Installation.query(knex).findById(job.installationId);
-    if (inst?.suspendedAt || inst?.deletedAt) {
-      throw new AdminError(`job ${job.id} belongs to installation ${inst.id} (${inst.accountLogin}), which is ${inst.deletedAt ? "uninstalled" : "suspended"}: resume it first`);
+  const admission = await retryJob(knex, job.id, { kind: "operator", login: "admin" }, settings);
+  if (!admission) throw new AdminError(`no job ${args.id}`);
+  if (!admission.admitted) {
+    switch (admission.reason) {
+      case "inactive": {
+        const inst = await Installation.query(knex).findById(job.installationId!);
+        throw new AdminError(
+          `job ${job.id} belongs to installation ${job.installationId}${inst ? ` (${inst.accountLogin})` : ""}, which is ${inst?.suspendedAt && !inst.deletedAt ? "suspended" : "uninstalled"}: resume it first`,
+        );
+      }
+      case "still-active":
+        throw new AdminError(`job ${job.id} is still ${admission.job.status}: cancel it first`);
+      case "quota":
+        throw new AdminError(
+          `installation ${job.installationId} has used ${admission.used} of its ${admission.limit} jobs this month (${admission.tier}); raise its tier or wait until ${admission.resetsAt.toISOString().slice(0, 10)}`,
+        );
     }
   }
-  const retry = await retryJob(knex, job.id, { login: "admin" });
-  if (!retry) throw new AdminError(`no job ${args.id}`);
-  return { id: job.id, newJobId: retry.id };
+  return { id: job.id, newJobId: admission.job.id };
 }

@@ -8,15 +8,31 @@ import type { WorkerContext } from "../worker-context";
 import { ADMIN_RUNS_CHANNEL } from "./client";
 import { isCommandName, validateArgs, type ArgsOf, type CommandName } from "./commands";
 import { AdminError } from "./errors";
-import { listInstallations, resumeInstallation, setTier, suspendInstallation } from "./installations";
+import {
+  listInstallations,
+  resumeInstallation,
+  setTier,
+  suspendInstallation,
+} from "./installations";
 import { cancelJobAsAdmin, listJobs, retryJobAsAdmin } from "./jobs";
 import { prune } from "./prune";
-import { activateRunner, addRunner, checkRunners, drainRunner, listRunners, removeRunner } from "./runners";
+import {
+  activateRunner,
+  addRunner,
+  checkRunners,
+  drainRunner,
+  listRunners,
+  removeRunner,
+} from "./runners";
 import { usageReport } from "./usage";
 import { listWorkers, unlockDead } from "./workers";
 import { reencryptTokens } from "../secrets/reencrypt";
 
-type Handler<C extends CommandName> = (ctx: WorkerContext, args: ArgsOf<C>, signal?: AbortSignal) => Promise<unknown>;
+type Handler<C extends CommandName> = (
+  ctx: WorkerContext,
+  args: ArgsOf<C>,
+  signal?: AbortSignal,
+) => Promise<unknown>;
 
 const handlers: { [C in CommandName]: Handler<C> } = {
   "runners.add": addRunner,
@@ -31,7 +47,10 @@ const handlers: { [C in CommandName]: Handler<C> } = {
   "installations.resume": (ctx, args) => resumeInstallation(ctx.knex, args),
   "jobs.list": (ctx, args) => listJobs(ctx.knex, args),
   "jobs.cancel": (ctx, args) => cancelJobAsAdmin(ctx.knex, args),
-  "jobs.retry": (ctx, args) => retryJobAsAdmin(ctx.knex, args),
+  "jobs.retry": (ctx, args) =>
+    retryJobAsAdmin(ctx.knex, args, {
+      defaultTimeoutSeconds: ctx.config.RUNNER_STEP_TIMEOUT_SECONDS,
+    }),
   "usage.report": (ctx, args) => usageReport(ctx.knex, args),
   "workers.list": (ctx) => listWorkers(ctx.knex, ctx.config.WORKER_DEAD_AFTER_SECONDS),
   "workers.unlock-dead": (ctx) => unlockDead(ctx.knex, ctx.config.WORKER_DEAD_AFTER_SECONDS),
@@ -40,19 +59,31 @@ const handlers: { [C in CommandName]: Handler<C> } = {
 };
 
 /** What the audit entry is about. */
-function subjectOf(command: string, args: Record<string, unknown>, result: unknown, runId: number): { type: string; id: string } {
+function subjectOf(
+  command: string,
+  args: Record<string, unknown>,
+  result: unknown,
+  runId: number,
+): { type: string; id: string } {
   const r = (result ?? {}) as { id?: unknown };
-  if (command.startsWith("runners.") && typeof args.name === "string") return { type: "runner_host", id: args.name };
+  if (command.startsWith("runners.") && typeof args.name === "string")
+    return { type: "runner_host", id: args.name };
   if (command.startsWith("installations.") && args.installation !== undefined) {
-    return { type: "installation", id: String(typeof r.id === "number" ? r.id : args.installation) };
+    return {
+      type: "installation",
+      id: String(typeof r.id === "number" ? r.id : args.installation),
+    };
   }
-  if (command.startsWith("jobs.") && typeof args.id === "number") return { type: "bisect_job", id: String(args.id) };
+  if (command.startsWith("jobs.") && typeof args.id === "number")
+    return { type: "bisect_job", id: String(args.id) };
   return { type: "admin_run", id: String(runId) };
 }
 
 /** Arguments fit for the audit log: endpoints without user info. */
 function auditArgs(args: Record<string, unknown>): Record<string, unknown> {
-  return typeof args.endpoint === "string" ? { ...args, endpoint: redactEndpoint(args.endpoint) } : args;
+  return typeof args.endpoint === "string"
+    ? { ...args, endpoint: redactEndpoint(args.endpoint) }
+    : args;
 }
 
 export interface RunOutcome {
@@ -61,16 +92,35 @@ export interface RunOutcome {
   error: string | null;
 }
 
-async function execute(ctx: WorkerContext, run: AdminRun, signal?: AbortSignal): Promise<RunOutcome> {
-  if (!isCommandName(run.command)) return { status: "failed", result: null, error: `unknown admin command ${run.command}` };
+async function execute(
+  ctx: WorkerContext,
+  run: AdminRun,
+  signal?: AbortSignal,
+): Promise<RunOutcome> {
+  if (!isCommandName(run.command))
+    return { status: "failed", result: null, error: `unknown admin command ${run.command}` };
   const validated = validateArgs(run.command, run.args);
-  if (!validated.ok) return { status: "failed", result: null, error: `invalid arguments: ${validated.problems.join("; ")}` };
+  if (!validated.ok)
+    return {
+      status: "failed",
+      result: null,
+      error: `invalid arguments: ${validated.problems.join("; ")}`,
+    };
   const handler = handlers[run.command] as Handler<CommandName>;
   try {
-    return { status: "succeeded", result: (await handler(ctx, validated.args as never, signal)) ?? null, error: null };
+    return {
+      status: "succeeded",
+      result: (await handler(ctx, validated.args as never, signal)) ?? null,
+      error: null,
+    };
   } catch (error) {
-    if (error instanceof AdminError) return { status: "failed", result: error.result, error: error.message };
-    return { status: "failed", result: null, error: `${run.command} failed: ${(error as Error).message ?? String(error)}` };
+    if (error instanceof AdminError)
+      return { status: "failed", result: error.result, error: error.message };
+    return {
+      status: "failed",
+      result: null,
+      error: `${run.command} failed: ${(error as Error).message ?? String(error)}`,
+    };
   }
 }
 
@@ -79,7 +129,11 @@ async function execute(ctx: WorkerContext, run: AdminRun, signal?: AbortSignal):
  * caller) is left alone. On a retry (the worker running it died), a run left `running` is closed
  * as failed rather than run again: an admin action is never repeated behind the operator's back.
  */
-export async function executeRun(ctx: WorkerContext, runId: number, options: { signal?: AbortSignal; retry?: boolean } = {}): Promise<RunOutcome | null> {
+export async function executeRun(
+  ctx: WorkerContext,
+  runId: number,
+  options: { signal?: AbortSignal; retry?: boolean } = {},
+): Promise<RunOutcome | null> {
   const { knex } = ctx;
   const { signal } = options;
   if (options.retry) {
@@ -88,7 +142,8 @@ export async function executeRun(ctx: WorkerContext, runId: number, options: { s
       const outcome: RunOutcome = {
         status: "failed",
         result: null,
-        error: "the worker running this command stopped before it finished: check what it changed, then run it again",
+        error:
+          "the worker running this command stopped before it finished: check what it changed, then run it again",
       };
       await finishRun(knex, stranded, outcome);
       return outcome;

@@ -7,7 +7,7 @@ import { BisectJob, BisectStep } from "../../db/models";
 import type { CliOptions } from "../../runner/cli/args";
 import { formatSeconds, formatStep, short, type JsonResult } from "../../runner/cli/output";
 import { cancelJob } from "../bisection/control";
-import { createJob } from "../bisection/intake";
+import { admitJob } from "../bisection/admission";
 import { liveWorkerCount } from "../heartbeat";
 
 export interface FarmIo {
@@ -18,28 +18,42 @@ export interface FarmIo {
   deadAfterMs?: number;
 }
 
-export async function runOnFarm(knex: Knex, options: CliOptions, io: FarmIo): Promise<{ json: JsonResult; jobId: number }> {
+export async function runOnFarm(
+  knex: Knex,
+  options: CliOptions,
+  io: FarmIo,
+): Promise<{ json: JsonResult; jobId: number }> {
   const say = (line: string) => io.stderr(`${line}\n`);
   if ((await liveWorkerCount(knex, io.deadAfterMs ?? 45_000)) === 0) {
     say("warning: no worker is running; the job waits in the queue until one starts (npm start)");
   }
-  const repoUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(options.repo) ? options.repo : path.resolve(options.repo);
-  const { job } = await createJob(knex, {
-    source: "cli",
-    repoUrl,
-    requesterLogin: process.env.USER ?? "cli",
-    goodRef: options.good,
-    badRef: options.bad,
-    command: options.command,
-    options: {
-      parallel: options.parallel,
-      runs: options.runs,
-      failThreshold: options.failThreshold,
-      timeoutSeconds: options.timeoutSeconds,
-      firstParent: options.firstParent,
-      ...(options.image ? { image: options.image } : {}),
+  const repoUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(options.repo)
+    ? options.repo
+    : path.resolve(options.repo);
+  // Whoever reaches the product's database is an operator.
+  const admission = await admitJob(
+    knex,
+    {
+      authority: { kind: "operator", login: process.env.USER ?? "cli" },
+      source: "cli",
+      repoUrl,
+      goodRef: options.good,
+      badRef: options.bad,
+      command: options.command,
+      options: {
+        parallel: options.parallel,
+        runs: options.runs,
+        failThreshold: options.failThreshold,
+        timeoutSeconds: options.timeoutSeconds,
+        firstParent: options.firstParent,
+        ...(options.image ? { image: options.image } : {}),
+      },
+      requestedTimeoutSeconds: options.timeoutSeconds,
     },
-  });
+    { defaultTimeoutSeconds: options.timeoutSeconds },
+  );
+  if (!admission.admitted) throw new Error(`the job was not admitted (${admission.reason})`);
+  const { job } = admission;
   say(`queued as job ${job.id} on the farm`);
   const started = Date.now();
   const seen = new Set<number>();
@@ -51,18 +65,28 @@ export async function runOnFarm(knex: Knex, options: CliOptions, io: FarmIo): Pr
       const current = (await BisectJob.query(knex).findById(job.id))!;
       if (current.status !== announced && ["preparing", "running"].includes(current.status)) {
         announced = current.status;
-        say(current.status === "running" ? `bisecting ${current.commitCount} commits between good ${short(current.goodSha!)} and bad ${short(current.badSha!)}` : "refreshing the repository mirror");
+        say(
+          current.status === "running"
+            ? `bisecting ${current.commitCount} commits between good ${short(current.goodSha!)} and bad ${short(current.badSha!)}`
+            : "refreshing the repository mirror",
+        );
       }
       const steps = await BisectStep.query(knex).where({ bisectJobId: job.id }).modify("inOrder");
       for (const s of steps) {
         if (s.status !== "done" || seen.has(s.id)) continue;
         seen.add(s.id);
-        say(`  ${formatStep({ sha: s.sha, verdict: s.verdict!, exitCode: s.exitCode, durationMs: s.durationMs ?? 0, round: s.round, reason: s.reason ?? undefined, wallMs: 0, log: "" })}`);
+        say(
+          `  ${formatStep({ sha: s.sha, verdict: s.verdict!, exitCode: s.exitCode, durationMs: s.durationMs ?? 0, round: s.round, reason: s.reason ?? undefined, wallMs: 0, log: "" })}`,
+        );
       }
       if (current.isFinal) {
         const json = toJsonResult(current, steps);
-        say(`${json.outcome}${json.culprit ? `: the first bad commit is ${short(json.culprit)}` : ""}${json.explanation ? `\n    ${json.explanation}` : ""}`);
-        say(`    ${steps.filter((s) => s.status === "done").length} runs in ${current.rounds} rounds, ${formatSeconds(Date.now() - started)}`);
+        say(
+          `${json.outcome}${json.culprit ? `: the first bad commit is ${short(json.culprit)}` : ""}${json.explanation ? `\n    ${json.explanation}` : ""}`,
+        );
+        say(
+          `    ${steps.filter((s) => s.status === "done").length} runs in ${current.rounds} rounds, ${formatSeconds(Date.now() - started)}`,
+        );
         return { json, jobId: job.id };
       }
       await new Promise((r) => setTimeout(r, io.pollMs ?? 500));
@@ -74,8 +98,10 @@ export async function runOnFarm(knex: Knex, options: CliOptions, io: FarmIo): Pr
 
 export function toJsonResult(job: BisectJob, steps: BisectStep[]): JsonResult {
   const done = steps.filter((s) => s.status === "done");
-  const outcome = job.status === "cancelled" || job.outcome === "timeout" || !job.outcome ? "error" : job.outcome;
-  const explanation = job.explanation ?? job.error ?? (job.status === "cancelled" ? "the job was cancelled" : "");
+  const outcome =
+    job.status === "cancelled" || job.outcome === "timeout" || !job.outcome ? "error" : job.outcome;
+  const explanation =
+    job.explanation ?? job.error ?? (job.status === "cancelled" ? "the job was cancelled" : "");
   return {
     outcome,
     culprit: job.culpritSha,
@@ -91,7 +117,9 @@ export function toJsonResult(job: BisectJob, steps: BisectStep[]): JsonResult {
     })),
     confidence: job.confidence ?? 0,
     explanation,
-    ...(job.goodSha && job.badSha ? { range: { good: job.goodSha, bad: job.badSha, commits: job.commitCount ?? 0 } } : {}),
+    ...(job.goodSha && job.badSha
+      ? { range: { good: job.goodSha, bad: job.badSha, commits: job.commitCount ?? 0 } }
+      : {}),
     ...(job.status === "cancelled" ? { aborted: true } : {}),
     ...(job.error ? { error: job.error } : {}),
   };

@@ -21,11 +21,12 @@ export async function prepareJob(ctx: WorkerContext, jobId: number, helpers: Job
   if (!job || job.isFinal) return;
 
   if (job.status === "queued") {
-    if (job.installationId && !(await hasConcurrencyRoom(ctx, job))) {
+    const started = await startWithinConcurrency(ctx, job);
+    if (!started) {
       await enqueue(knex, "bisect__prepare", { jobId }, { jobKey: `bisect__prepare:${jobId}`, runAt: new Date(Date.now() + 5_000) });
       return;
     }
-    job = await job.$query(knex).patchAndFetch({ status: "preparing", startedAt: new Date() });
+    job = started;
     await notifyJobChanged(knex, job);
   }
 
@@ -71,15 +72,28 @@ export async function prepareJob(ctx: WorkerContext, jobId: number, helpers: Job
   });
 }
 
-/** The plan allows this job to start now (jobs beyond the concurrency limit wait, not fail). */
-async function hasConcurrencyRoom(ctx: WorkerContext, job: BisectJob): Promise<boolean> {
-  const installation = await Installation.query(ctx.knex).findById(job.installationId!);
-  const plan = installation ? await RateLimit.query(ctx.knex).findById(installation.tier) : undefined;
-  if (!plan) return true;
-  const [row] = await BisectJob.query(ctx.knex)
-    .where({ installationId: job.installationId })
-    .whereIn("status", ["preparing", "running"])
-    .whereNot({ id: job.id })
-    .count("* as count");
-  return Number((row as unknown as { count: number }).count) < plan.maxConcurrent;
+/**
+ * Moves the job to "preparing" when its plan allows one more running job now (jobs beyond the
+ * concurrency limit wait, not fail); null otherwise. The installation's row is locked while its
+ * running jobs are counted and this one is started, so parallel prepares cannot overrun the limit.
+ */
+export async function startWithinConcurrency(ctx: Pick<WorkerContext, "knex">, job: BisectJob): Promise<BisectJob | null> {
+  return ctx.knex.transaction(async (trx) => {
+    const current = await BisectJob.query(trx).findById(job.id).forUpdate();
+    if (!current || current.isFinal) return null;
+    if (current.status !== "queued") return current;
+    if (current.installationId) {
+      const installation = await Installation.query(trx).findById(current.installationId).forUpdate();
+      const plan = installation ? await RateLimit.query(trx).findById(installation.tier) : undefined;
+      if (plan) {
+        const [row] = await BisectJob.query(trx)
+          .where({ installationId: current.installationId })
+          .whereIn("status", ["preparing", "running"])
+          .whereNot({ id: current.id })
+          .count("* as count");
+        if (Number((row as unknown as { count: number }).count) >= plan.maxConcurrent) return null;
+      }
+    }
+    return current.$query(trx).patchAndFetch({ status: "preparing", startedAt: new Date() });
+  });
 }

@@ -3,17 +3,9 @@
 // task handling a delivery may run again after a failure part-way through.
 import type { Octokit } from "@octokit/rest";
 import type { Knex } from "knex";
-import {
-  AuditLogEntry,
-  BisectJob,
-  type Installation,
-  RateLimit,
-  UsageStat,
-  monthOf,
-  type JobOptions,
-} from "../../db/models";
+import { AuditLogEntry, BisectJob, type Installation, type JobOptions } from "../../db/models";
 import { cancelJob } from "../bisection/control";
-import { createJob, type NewJob } from "../bisection/intake";
+import { admitJob, type AdmissionRequest, type TimeoutCap } from "../bisection/admission";
 import type { WorkerContext } from "../worker-context";
 import { githubApp, httpStatus } from "./app-client";
 import { parseCommand, type BisectRequest } from "./command";
@@ -30,6 +22,7 @@ import {
   notTrustedReply,
   parseErrorReply,
   quotaReply,
+  stillActiveReply,
   unknownRevisionReply,
 } from "./replies";
 import { CONFIG_PATH, parseRepoConfig, type RepoConfig } from "./repo-config";
@@ -298,48 +291,18 @@ async function retry(conv: Conversation, jobId: number | undefined): Promise<Han
     return { status: "processed", note: "nothing to retry" };
   }
   if (!job.isFinal) {
-    await reply(
-      conv,
-      `@${conv.login} bisection #${job.id} is still ${job.status}; cancel it first (\`/bisect cancel #${job.id}\`) or wait for its result.`,
-    );
+    await reply(conv, stillActiveReply(conv.login, job.id, job.status));
     return { status: "processed", note: `job ${job.id} still active` };
   }
-  const plan = await planOf(conv);
-  const options: JobOptions = {
-    ...job.options,
-    ...capTimeout(conv.ctx, job.options.timeoutSeconds, plan).options,
-  };
-  return create(
-    conv,
-    {
-      goodRef: job.goodRef,
-      badRef: job.badRef,
-      command: job.command,
-      setupCommand: job.setupCommand,
-      options,
-      retryOfJobId: job.id,
-    },
-    plan,
-  );
-}
-
-async function planOf(conv: Conversation): Promise<RateLimit> {
-  const plan = await RateLimit.query(conv.ctx.knex).findById(conv.installation.tier);
-  if (!plan) throw new Error(`no plan ${conv.installation.tier} in rate_limits`);
-  return plan;
-}
-
-/** The per-run timeout within the plan's maximum duration (which also bounds the whole job). */
-function capTimeout(ctx: WorkerContext, requested: number | undefined, plan: RateLimit) {
-  const wanted = requested ?? ctx.config.RUNNER_STEP_TIMEOUT_SECONDS;
-  const timeoutSeconds = Math.min(wanted, plan.maxDurationSeconds);
-  return {
-    options: { timeoutSeconds, maxDurationSeconds: plan.maxDurationSeconds },
-    cap:
-      timeoutSeconds < wanted && requested !== undefined
-        ? { requestedSeconds: wanted, maxSeconds: plan.maxDurationSeconds, tier: plan.tier }
-        : null,
-  };
+  return admit(conv, {
+    goodRef: job.goodRef,
+    badRef: job.badRef,
+    command: job.command,
+    setupCommand: job.setupCommand,
+    options: job.options,
+    requestedTimeoutSeconds: job.options.timeoutSeconds,
+    retryOfJobId: job.id,
+  });
 }
 
 async function start(conv: Conversation, request: BisectRequest): Promise<Handled> {
@@ -367,99 +330,84 @@ async function start(conv: Conversation, request: BisectRequest): Promise<Handle
     await reply(conv, missingCommandReply(conv.login));
     return { status: "processed", note: "no test command" };
   }
-  const plan = await planOf(conv);
-  const { options: limits, cap } = capTimeout(
-    conv.ctx,
-    request.timeoutSeconds ?? config.config.timeout,
-    plan,
-  );
   const cfg: RepoConfig = config.config;
   const options: JobOptions = {
     runs: request.runs ?? cfg.runs ?? 1,
     parallel: request.parallel ?? 1,
     firstParent: request.firstParent,
     network: cfg.network ?? false,
-    ...limits,
     ...(cfg.image ? { image: cfg.image } : {}),
     ...(cfg.pathspec ? { pathspec: cfg.pathspec } : {}),
   };
-  return create(
-    conv,
-    {
-      goodRef: request.good,
-      badRef: request.bad,
-      command,
-      setupCommand: cfg.setup ?? null,
-      options,
-    },
-    plan,
-    cap,
-  );
+  return admit(conv, {
+    goodRef: request.good,
+    badRef: request.bad,
+    command,
+    setupCommand: cfg.setup ?? null,
+    options,
+    requestedTimeoutSeconds: request.timeoutSeconds ?? cfg.timeout,
+  });
 }
 
-/** Creates the job within the monthly quota (counted in the same transaction) and posts its status. */
-async function create(
+/** Admits the job (the one admission path: plan, quota, audit) and posts its status. */
+async function admit(
   conv: Conversation,
   spec: Pick<
-    NewJob,
-    "goodRef" | "badRef" | "command" | "setupCommand" | "options" | "retryOfJobId"
+    AdmissionRequest,
+    | "goodRef"
+    | "badRef"
+    | "command"
+    | "setupCommand"
+    | "options"
+    | "retryOfJobId"
+    | "requestedTimeoutSeconds"
   >,
-  plan: RateLimit,
-  cap: { requestedSeconds: number; maxSeconds: number; tier: string } | null = null,
 ): Promise<Handled> {
   const { ctx, event, installation } = conv;
-  const month = monthOf(new Date());
-  const result = await ctx.knex.transaction(async (trx) => {
-    await trx("usage_stats")
-      .insert({ installationId: installation.id, month, jobs: 0 })
-      .onConflict(["installationId", "month"])
-      .ignore();
-    const usage = await UsageStat.query(trx)
-      .findOne({ installationId: installation.id, month })
-      .forUpdate();
-    const used = usage?.jobs ?? 0;
-    if (plan.jobsPerMonth !== null && used >= plan.jobsPerMonth)
-      return { over: true as const, used, limit: plan.jobsPerMonth };
-    const { job, created } = await createJob(trx, {
+  const admission = await admitJob(
+    ctx.knex,
+    {
       ...spec,
+      // The trust gate (trusted()) confirmed write access to this repository.
+      authority: {
+        kind: "writer",
+        login: conv.login,
+        githubId: event.comment.user.id,
+        repositoryId: conv.repo.id,
+      },
       source: "github",
       installationId: installation.id,
       repositoryId: conv.repo.id,
       issueNumber: event.issue.number,
       triggerCommentId: event.comment.id,
       deliveryId: conv.deliveryId,
-      requesterLogin: conv.login,
-      requesterId: event.comment.user.id,
-    });
-    if (created) {
-      await UsageStat.query(trx)
-        .where({ installationId: installation.id, month })
-        .increment("jobs", 1);
-      await AuditLogEntry.query(trx).insert({
-        actor: conv.login,
-        action: spec.retryOfJobId ? "job.retry" : "job.create",
-        subjectType: "bisect_job",
-        subjectId: String(spec.retryOfJobId ?? job.id),
-        details: {
-          jobId: job.id,
-          repository: `${conv.repo.owner}/${conv.repo.name}`,
-          issue: event.issue.number,
-          commentId: event.comment.id,
-        },
-      });
-    }
-    return { over: false as const, job, created };
-  });
-  if (result.over) {
-    const now = new Date();
-    const resetsAt = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
-    await reply(
-      conv,
-      quotaReply(conv.login, { used: result.used, limit: result.limit, tier: plan.tier, resetsAt }),
-    );
-    return { status: "processed", note: `monthly quota reached (${result.used}/${result.limit})` };
+      audit: { repository: `${conv.repo.owner}/${conv.repo.name}` },
+    },
+    { defaultTimeoutSeconds: ctx.config.RUNNER_STEP_TIMEOUT_SECONDS },
+  );
+  if (admission.admitted)
+    return queued(conv, admission.job, admission.created, admission.timeoutCap);
+  switch (admission.reason) {
+    case "quota":
+      await reply(
+        conv,
+        quotaReply(conv.login, {
+          used: admission.used,
+          limit: admission.limit,
+          tier: admission.tier,
+          resetsAt: admission.resetsAt,
+        }),
+      );
+      return {
+        status: "processed",
+        note: `monthly quota reached (${admission.used}/${admission.limit})`,
+      };
+    case "still-active":
+      await reply(conv, stillActiveReply(conv.login, admission.job.id, admission.job.status));
+      return { status: "processed", note: `job ${admission.job.id} still active` };
+    case "inactive":
+      return { status: "ignored", note: admission.message };
   }
-  return queued(conv, result.job, result.created, cap);
 }
 
 /** The job exists: make sure its status comment does too (it may be a second delivery or a retry). */
@@ -467,7 +415,7 @@ async function queued(
   conv: Conversation,
   job: BisectJob,
   created: boolean,
-  cap: { requestedSeconds: number; maxSeconds: number; tier: string } | null = null,
+  cap: TimeoutCap | null = null,
 ): Promise<Handled> {
   if (created || !job.statusCommentId) {
     await syncStatusComment(conv.ctx, job.id, {

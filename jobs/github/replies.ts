@@ -101,3 +101,7 @@ export function unavailableReply(login: string, why: string): string {
 export function timeoutCapNote(requested: number, max: number, tier: string): string {
   return `the ${text(tier)} plan allows at most ${formatDuration(max)} per run, so ${formatDuration(requested)} was lowered to ${formatDuration(max)}`;
 }
+
+export function stillActiveReply(login: string, jobId: number, status: string): string {
+  return `${mention(login)} bisection #${jobId} is still ${status}; cancel it first (\`/bisect cancel #${jobId}\`) or wait for its result.`;
+}

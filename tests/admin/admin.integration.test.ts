@@ -182,6 +182,8 @@ describe("admin command line", { timeout: 120_000 }, () => {
       expect(cancel.stdout).toContain(`job ${ids.other} cancelled (was running)`);
       expect(await knex()("bisectJobs").where({ id: ids.other }).first("status")).toEqual({ status: "cancelled" });
 
+      const usage = () => knex()("usageStats").where({ installationId: 102, month: thisMonth }).first("jobs");
+      const usedBefore = (await usage()).jobs;
       const [again, missing, retry] = await Promise.all([
         cli("jobs", "cancel", String(ids.other)),
         cli("jobs", "cancel", "99999"),
@@ -198,8 +200,11 @@ describe("admin command line", { timeout: 120_000 }, () => {
         requesterLogin: "admin",
         command: "npm test",
       });
-      // The new job is a job like any other; stop it so it does not wait for a runner host forever.
+      // The new job is admitted like any other: it counts against the month's quota.
+      expect((await usage()).jobs).toBe(usedBefore + 1);
+      // Stop it so it does not wait for a runner host forever, and leave the seeded usage as it was.
       expect((await cli("jobs", "cancel", String(newJobId))).code).toBe(0);
+      await knex()("usageStats").where({ installationId: 102, month: thisMonth }).update({ jobs: usedBefore });
     });
 
     it("usage report: jobs, compute minutes, limits and quota per installation", async () => {
