@@ -97,7 +97,7 @@ async function mirror(list: GitHubInstallation[]): Promise<ViewerInstallation[]>
         accountType: ["User", "Organization", "Enterprise"].includes(i.account!.type ?? "")
           ? i.account!.type
           : "User",
-        suspendedAt: i.suspended_at ? new Date(i.suspended_at) : null,
+        githubSuspendedAt: i.suspended_at ? new Date(i.suspended_at) : null,
       })),
     )
     .onConflict("id")

@@ -7,6 +7,7 @@ import * as instance from "./20261126000004_instance";
 import * as metricCounters from "./20261126000006_metric_counters";
 import * as sessions from "./20261126000002_sessions";
 import * as adminRuns from "./20261126000005_admin_runs";
+import * as suspensions from "./20261207000001_suspensions";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   "20261126000006_metric_counters": metricCounters,
   "20261126000002_sessions": sessions,
   "20261126000005_admin_runs": adminRuns,
+  "20261207000001_suspensions": suspensions,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

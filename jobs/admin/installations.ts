@@ -86,7 +86,8 @@ export interface SuspendResult {
 export async function suspendInstallation(knex: Knex, args: ArgsOf<"installations.suspend">): Promise<SuspendResult> {
   const inst = await resolveInstallation(knex, args.installation);
   if (inst.deletedAt) throw new AdminError(`installation ${inst.id} (${inst.accountLogin}) was uninstalled`);
-  if (!inst.suspendedAt) await Installation.query(knex).patch({ suspendedAt: new Date() }).where({ id: inst.id });
+  // The operator's own suspension: GitHub's "unsuspend" does not lift it.
+  if (!inst.operatorSuspendedAt) await Installation.query(knex).patch({ operatorSuspendedAt: new Date() }).where({ id: inst.id });
   const active = await BisectJob.query(knex)
     .where({ installationId: inst.id })
     .whereNotIn("status", FINAL_STATUSES as JobStatus[])
@@ -96,12 +97,13 @@ export async function suspendInstallation(knex: Knex, args: ArgsOf<"installation
   for (const { id } of active) {
     if (await cancelJob(knex, id, { login: "admin" }, "the installation was suspended by an administrator")) cancelledJobs.push(id);
   }
-  return { id: inst.id, login: inst.accountLogin, alreadySuspended: inst.suspendedAt !== null, cancelledJobs };
+  return { id: inst.id, login: inst.accountLogin, alreadySuspended: inst.operatorSuspendedAt !== null, cancelledJobs };
 }
 
 export async function resumeInstallation(knex: Knex, args: ArgsOf<"installations.resume">): Promise<{ id: number; login: string; wasSuspended: boolean }> {
   const inst = await resolveInstallation(knex, args.installation);
   if (inst.deletedAt) throw new AdminError(`installation ${inst.id} (${inst.accountLogin}) was uninstalled; it comes back when the app is installed again`);
-  if (inst.suspendedAt) await Installation.query(knex).patch({ suspendedAt: null }).where({ id: inst.id });
-  return { id: inst.id, login: inst.accountLogin, wasSuspended: inst.suspendedAt !== null };
+  // Lifts the operator's suspension only; one made on GitHub stays until GitHub lifts it.
+  if (inst.operatorSuspendedAt) await Installation.query(knex).patch({ operatorSuspendedAt: null }).where({ id: inst.id });
+  return { id: inst.id, login: inst.accountLogin, wasSuspended: inst.operatorSuspendedAt !== null };
 }

@@ -26,7 +26,8 @@ type InstallationData = InstallationEvent["installation"];
 export async function upsertInstallation(
   knex: Knex | Knex.Transaction,
   data: InstallationData,
-  changes: { deletedAt?: Date | null; suspendedAt?: Date | null } = {},
+  /** githubSuspendedAt: GitHub's suspension only; an operator's (admin CLI) is never touched here. */
+  changes: { deletedAt?: Date | null; githubSuspendedAt?: Date | null } = {},
 ): Promise<void> {
   const row: Record<string, unknown> = {
     id: data.id,
@@ -37,11 +38,11 @@ export async function upsertInstallation(
     deletedAt: changes.deletedAt === undefined ? null : changes.deletedAt,
   };
   const merge = ["accountId", "accountLogin", "accountType", "permissions", "deletedAt"];
-  if (changes.suspendedAt !== undefined) {
-    row.suspendedAt = changes.suspendedAt;
-    merge.push("suspendedAt");
+  if (changes.githubSuspendedAt !== undefined) {
+    row.githubSuspendedAt = changes.githubSuspendedAt;
+    merge.push("githubSuspendedAt");
   } else {
-    row.suspendedAt = data.suspended_at ? new Date(data.suspended_at) : null;
+    row.githubSuspendedAt = data.suspended_at ? new Date(data.suspended_at) : null;
   }
   await knex("installations").insert(row).onConflict("id").merge(merge);
 }
@@ -149,7 +150,7 @@ export async function handleInstallationEvent(
         await upsertInstallation(
           trx,
           inst,
-          event.action === "unsuspend" ? { suspendedAt: null } : {},
+          event.action === "unsuspend" ? { githubSuspendedAt: null } : {},
         );
         await upsertRepositories(trx, inst.id, listed);
       });
@@ -164,7 +165,8 @@ export async function handleInstallationEvent(
       const now = new Date();
       // Marked first, so no new job starts while the running ones are being cancelled.
       await knex.transaction(async (trx) => {
-        await upsertInstallation(trx, inst, deleted ? { deletedAt: now } : { suspendedAt: now });
+        await upsertInstallation(trx, inst, deleted ? { deletedAt: now } : { githubSuspendedAt: now },
+        );
         await upsertRepositories(trx, inst.id, listed);
         if (deleted)
           await trx("repositories")

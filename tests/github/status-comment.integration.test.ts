@@ -273,7 +273,7 @@ describe("github__status_comment", () => {
     const job = await insertJob();
     await knex()("installations")
       .where({ id: INSTALLATION_ID })
-      .update({ suspendedAt: new Date() });
+      .update({ githubSuspendedAt: new Date() });
     try {
       expect(await syncStatusComment(ctx, job.id)).toEqual({
         action: "skipped",
@@ -281,7 +281,7 @@ describe("github__status_comment", () => {
       });
       expect(f.standIn.requests()).toHaveLength(0);
     } finally {
-      await knex()("installations").where({ id: INSTALLATION_ID }).update({ suspendedAt: null });
+      await knex()("installations").where({ id: INSTALLATION_ID }).update({ githubSuspendedAt: null });
     }
   });
 });
