@@ -11,6 +11,8 @@ export class RateLimit extends BaseModel {
   tier!: Tier;
   jobsPerMonth!: number | null;
   maxDurationSeconds!: number;
+  /** Test runs may have network when the repository's default branch asks for it. */
+  testNetwork!: boolean;
   maxConcurrent!: number;
   createdAt!: Date;
   updatedAt!: Date;

@@ -108,7 +108,8 @@ export async function admitJob(
       plan = await RateLimit.query(trx).findById(installation.tier);
       if (!plan) throw new Error(`no plan ${installation.tier} in rate_limits`);
       const capped = capTimeout(requestedTimeoutSeconds, plan, settings);
-      options = { ...options, ...capped.options };
+      // Network for the test runs only where the operator allows it for the plan.
+      options = { ...options, ...capped.options, network: Boolean(options.network && plan.testNetwork) };
       timeoutCap = capped.cap;
       // The usage row is locked for the rest of the transaction: parallel requests queue here.
       const used = await UsageStat.reserve(trx, installation.id, month);

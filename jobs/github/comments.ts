@@ -330,13 +330,26 @@ async function start(conv: Conversation, request: BisectRequest): Promise<Handle
     await reply(conv, missingCommandReply(conv.login));
     return { status: "processed", note: "no test command" };
   }
+  // What runs may reach and what they run on are the repository's choice on its default branch,
+  // never a revision's: the bad revision can be any commit, one pushed to a fork's pull request
+  // included. Everything else (setup, command, runs, pathspec) is read at the bad revision.
+  const defaultBranch = conv.event.repository.default_branch ?? undefined;
+  const policy =
+    defaultBranch === request.bad ? config : await readRepoConfig(conv, defaultBranch);
+  if (!policy.ok) {
+    await reply(
+      conv,
+      configErrorReply(conv.login, defaultBranch ?? "the default branch", policy.problems),
+    );
+    return { status: "processed", note: `invalid ${CONFIG_PATH} on the default branch` };
+  }
   const cfg: RepoConfig = config.config;
   const options: JobOptions = {
     runs: request.runs ?? cfg.runs ?? 1,
     parallel: request.parallel ?? 1,
     firstParent: request.firstParent,
-    network: cfg.network ?? false,
-    ...(cfg.image ? { image: cfg.image } : {}),
+    network: policy.config.network ?? false,
+    ...(policy.config.image ? { image: policy.config.image } : {}),
     ...(cfg.pathspec ? { pathspec: cfg.pathspec } : {}),
   };
   return admit(conv, {
@@ -448,15 +461,15 @@ async function revisionExists(conv: Conversation, ref: string): Promise<boolean>
 
 type ConfigRead = { ok: true; config: RepoConfig } | { ok: false; problems: string[] };
 
-/** `.github/bisect.yml` at the given revision; absent means no defaults. */
-async function readRepoConfig(conv: Conversation, ref: string): Promise<ConfigRead> {
+/** `.github/bisect.yml` at the given revision (the default branch without one); absent means no defaults. */
+async function readRepoConfig(conv: Conversation, ref: string | undefined): Promise<ConfigRead> {
   let data: unknown;
   try {
     ({ data } = await conv.gh.rest.repos.getContent({
       owner: conv.repo.owner,
       repo: conv.repo.name,
       path: CONFIG_PATH,
-      ref,
+      ...(ref ? { ref } : {}),
     }));
   } catch (error) {
     if (httpStatus(error) === 404) return { ok: true, config: {} };

@@ -27,7 +27,7 @@ export function helpReply(): string {
     "",
     fence('/bisect v1.4.0 main --runs 2 -- npm test -- -t "parses dates"'),
     "",
-    `Defaults for the repository go in \`${CONFIG_PATH}\` (read at the bad revision): \`image\`, \`setup\`, \`command\`, \`timeout\`, \`runs\`, \`network\`, \`pathspec\`.`,
+    `Defaults for the repository go in \`${CONFIG_PATH}\` (read at the bad revision; \`image\` and \`network\` on the default branch): \`image\`, \`setup\`, \`command\`, \`timeout\`, \`runs\`, \`network\`, \`pathspec\`.`,
     "Only people with write access to the repository can start, cancel or retry a bisection.",
   ].join("\n");
 }

@@ -1,4 +1,6 @@
-// `.github/bisect.yml`: a repository's defaults for bisections, read at the bad revision.
+// `.github/bisect.yml`: a repository's defaults for bisections, read at the bad revision —
+// except `image` and `network`, which are read on the default branch only (the bad revision can
+// be any commit, a fork's included).
 // Pure: YAML text in, a validated configuration or a list of problems out.
 //
 //   image: node:20-bookworm     # runner image the test runs in
@@ -6,7 +8,7 @@
 //   command: npm test           # default test command when the comment gives none
 //   timeout: 10m                # wall-clock limit of one run (seconds, or 90s / 10m / 1h)
 //   runs: 1                     # runs per commit (more runs tell flaky tests apart)
-//   network: false              # test runs get network access only when true
+//   network: false              # test runs ask for network (granted only where the plan allows)
 //   pathspec: [src, package.json]  # only commits touching these paths are tested
 import { parseDocument } from "yaml";
 import { z } from "zod";

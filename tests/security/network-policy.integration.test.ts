@@ -1,0 +1,101 @@
+// The operator owns the network policy: `network` and `image` come from `.github/bisect.yml` on the
+// default branch, never from the bad revision (any commit, a fork's included), and test runs get
+// network only where the operator allows it for the plan.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Config } from "../../config/env";
+import { BisectJob } from "../../db/models";
+import type { WorkerContext } from "../../jobs/worker-context";
+import { useTestDatabase } from "../helpers/database";
+import {
+  handleQueuedDeliveries,
+  newDeliveryId,
+  REPO,
+  send,
+  startFixture,
+  testConfig,
+  testContext,
+  userComment,
+  type Fixture,
+} from "../github/support";
+
+const db = useTestDatabase();
+let f: Fixture;
+let config: Config;
+let ctx: WorkerContext;
+let issues = 900;
+const knex = () => db.current.knex;
+
+async function deliver(event: string, payload: unknown) {
+  const response = await send(config, knex(), event, payload, { deliveryId: newDeliveryId() });
+  expect(response.status).toBe(202);
+  return handleQueuedDeliveries(ctx);
+}
+
+async function bisect(bad: string) {
+  const payload = userComment(f, `/bisect v1.4.0 ${bad} -- ./test.sh`, { issue: ++issues });
+  await deliver("issue_comment", payload);
+  const job = await BisectJob.query(knex()).findOne({ triggerCommentId: payload.comment.id });
+  expect(job, "a job was created").toBeDefined();
+  return job!;
+}
+
+/** Commits a `.github/bisect.yml` on a branch of the fixture repository; returns the commit. */
+function commitConfig(branch: string, yaml: string): string {
+  const git = (...args: string[]) =>
+    execFileSync("git", ["-C", f.repoPath, ...args], {
+      encoding: "utf8",
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: "t",
+        GIT_AUTHOR_EMAIL: "t@example.com",
+        GIT_COMMITTER_NAME: "t",
+        GIT_COMMITTER_EMAIL: "t@example.com",
+      },
+    }).trim();
+  git("checkout", "-q", "-B", branch, "main");
+  mkdirSync(path.join(f.repoPath, ".github"), { recursive: true });
+  writeFileSync(path.join(f.repoPath, ".github", "bisect.yml"), yaml);
+  git("commit", "-q", "-am", `config on ${branch}`);
+  const sha = git("rev-parse", "HEAD");
+  git("checkout", "-q", "main");
+  return sha;
+}
+
+beforeAll(async () => {
+  f = await startFixture();
+  config = testConfig(f, db.current.url);
+  ctx = testContext(config, knex(), db.current.url);
+  await deliver(
+    "installation",
+    JSON.parse(readFileSync("tests/fixtures/webhooks/installation.created.json", "utf8")),
+  );
+  // Every plan allows network here, so only where the setting is read from decides.
+  await knex()("rateLimits").update({ testNetwork: true });
+});
+
+afterAll(async () => {
+  await f?.close();
+});
+
+describe("network and image", () => {
+  it("set only on a fork's commit give no network and the default image", async () => {
+    const forkSha = commitConfig("fork-pr", "network: true\nimage: attacker/toolbox:latest\n");
+    const job = await bisect(forkSha);
+    expect(job.options.network).toBe(false);
+    expect(job.options.image).toBeUndefined();
+  });
+
+  it("set on the default branch are honoured where the plan allows network", async () => {
+    const sha = commitConfig("main", "network: true\nimage: node:20-bookworm\n");
+    const job = await bisect(sha.slice(0, 12));
+    expect(job.options).toMatchObject({ network: true, image: "node:20-bookworm" });
+
+    await knex()("rateLimits").update({ testNetwork: false });
+    const refused = await bisect("main");
+    expect(refused.options.network).toBe(false);
+    await knex()("rateLimits").update({ testNetwork: true });
+  });
+});
