@@ -1,6 +1,6 @@
 // What the web process puts in front of the app: request logs, abuse limits, /metrics.
 import { BlockList, isIPv6 } from "node:net";
-import { createHash } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import type express from "express";
 import { ipKeyGenerator, rateLimit } from "express-rate-limit";
 import type { Knex } from "knex";
@@ -40,10 +40,10 @@ export function inList(list: BlockList, ip: string | undefined): boolean {
 
 const PRIVATE = blockListOf(["127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7"]);
 
-/** The session cookie, hashed: signed-in users are limited as themselves, not by their address. */
-function sessionKey(req: express.Request): string | null {
-  const match = /(?:^|;\s*)(?:__Host-)?bb_session=([^;]+)/.exec(req.headers.cookie ?? "");
-  return match ? `s:${createHash("sha256").update(match[1]!).digest("base64url")}` : null;
+/** Equal strings, compared in constant time (over their SHA-256, so lengths leak nothing either). */
+export function safeEqual(a: string, b: string): boolean {
+  const digest = (v: string) => createHash("sha256").update(v).digest();
+  return timingSafeEqual(digest(a), digest(b));
 }
 
 /**
@@ -57,7 +57,9 @@ export function abuseLimits(config: Config): { auth: express.RequestHandler; api
   const tooMany = (what: string) => ({ error: "rate_limited", message: `Too many ${what}; try again after the time in Retry-After.` });
   return {
     auth: rateLimit({ ...common, limit: config.RATE_LIMIT_AUTH_PER_MINUTE, message: tooMany("sign-in requests") }),
-    api: rateLimit({ ...common, limit: config.RATE_LIMIT_API_PER_MINUTE, keyGenerator: (req) => sessionKey(req) ?? `ip:${ipKeyGenerator(req.ip ?? "")}`, message: tooMany("requests") }),
+    // Keyed by the client's address: a cookie is the client's to choose, so keying by it would
+    // hand each request a fresh budget.
+    api: rateLimit({ ...common, limit: config.RATE_LIMIT_API_PER_MINUTE, keyGenerator: (req) => `ip:${ipKeyGenerator(req.ip ?? "")}`, message: tooMany("requests") }),
     webhook: rateLimit({
       ...common,
       limit: config.RATE_LIMIT_WEBHOOK_PER_MINUTE,
@@ -71,7 +73,7 @@ export function abuseLimits(config: Config): { auth: express.RequestHandler; api
 export function metricsEndpoint(config: Config, knex: Knex): { handler: express.RequestHandler; observeWebhook: express.RequestHandler } {
   const metrics = createWebMetrics(knex);
   const handler: express.RequestHandler = async (req, res) => {
-    const allowed = config.METRICS_TOKEN ? req.headers.authorization === `Bearer ${config.METRICS_TOKEN}` : inList(PRIVATE, req.ip);
+    const allowed = config.METRICS_TOKEN ? safeEqual(req.headers.authorization ?? "", `Bearer ${config.METRICS_TOKEN}`) : inList(PRIVATE, req.ip);
     if (!allowed) {
       res.status(404).type("text/plain").send("Not Found");
       return;

@@ -18,7 +18,7 @@ describe("web guards", () => {
   let web: WebServer;
   beforeAll(async () => {
     Model.knex(db.current.knex);
-    web = await server({ LOG_LEVEL: "info", RATE_LIMIT_AUTH_PER_MINUTE: "3", RATE_LIMIT_WEBHOOK_PER_MINUTE: "2", WEBHOOK_ALLOWED_CIDRS: "192.30.252.0/22" });
+    web = await server({ LOG_LEVEL: "info", RATE_LIMIT_AUTH_PER_MINUTE: "3", RATE_LIMIT_API_PER_MINUTE: "3", RATE_LIMIT_WEBHOOK_PER_MINUTE: "2", WEBHOOK_ALLOWED_CIDRS: "192.30.252.0/22" });
   });
   afterAll(async () => {
     await web?.stop();
@@ -70,9 +70,22 @@ describe("web guards", () => {
     }
   });
 
-  it("reports each runner host on /health", async () => {
-    const health = await (await fetch(`${web.url}/health`)).json();
-    expect(health.hosts).toEqual(expect.arrayContaining([expect.objectContaining({ name: "h-metrics", state: "active" })]));
+  it("limits the JSON API per client address, whatever cookie each request carries", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${web.url}/api/jobs/1`, { headers: { cookie: `bb_session=forged-${i}` } });
+      statuses.push(res.status);
+      await res.body?.cancel();
+    }
+    expect(statuses.slice(3)).toEqual([429, 429]);
+  });
+
+  it("reports runner hosts on /health as counts only: no names or errors in public", async () => {
+    await RunnerHost.query().insert({ name: "h-health", dockerEndpoint: "unix:///x", capacity: 1, state: "down", lastError: "connect ECONNREFUSED 10.1.2.3:2376" });
+    const text = await (await fetch(`${web.url}/health`)).text();
+    expect(JSON.parse(text).runners.down).toBeGreaterThanOrEqual(1);
+    expect(text).not.toContain("h-health");
+    expect(text).not.toContain("10.1.2.3");
   });
 
   it("logs requests as JSON lines without query strings", async () => {
