@@ -203,7 +203,11 @@ export async function handleInstallationRepositoriesEvent(
   const actor = event.sender?.login ?? "system";
   if (event.action !== "added" && event.action !== "removed")
     return { status: "ignored", note: `installation_repositories action ${event.action}` };
-  const removedIds = event.repositories_removed.map((r) => r.id);
+  const listedIds = event.repositories_removed.map((r) => r.id);
+  // Only this installation's repositories: an event never reaches another installation's rows.
+  const removedIds: number[] = listedIds.length
+    ? await knex("repositories").whereIn("id", listedIds).where({ installationId: inst.id }).pluck("id")
+    : [];
   await knex.transaction(async (trx) => {
     // Keep the account and permissions current; never resurrect a deleted installation here.
     await trx("installations")
@@ -224,6 +228,7 @@ export async function handleInstallationRepositoriesEvent(
     if (removedIds.length)
       await trx("repositories")
         .whereIn("id", removedIds)
+        .where({ installationId: inst.id })
         .whereNull("removedAt")
         .update({ removedAt: new Date() });
   });
@@ -231,7 +236,7 @@ export async function handleInstallationRepositoriesEvent(
   if (removedIds.length) {
     cancelled = await cancelActiveJobs(
       knex,
-      (q) => q.whereIn("repositoryId", removedIds),
+      (q) => q.whereIn("repositoryId", removedIds).where({ installationId: inst.id }),
       actor,
       "the repository was removed from the installation",
     );
