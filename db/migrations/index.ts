@@ -8,7 +8,7 @@ import * as metricCounters from "./20261126000006_metric_counters";
 import * as sessions from "./20261126000002_sessions";
 import * as adminRuns from "./20261126000005_admin_runs";
 import * as suspensions from "./20261207000001_suspensions";
-import * as planNetwork from "./20261207000002_plan_network";
+import * as planRunLimits from "./20261207000002_plan_run_limits";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -23,7 +23,7 @@ const migrations: Record<string, Migration> = {
   "20261126000002_sessions": sessions,
   "20261126000005_admin_runs": adminRuns,
   "20261207000001_suspensions": suspensions,
-  "20261207000002_plan_network": planNetwork,
+  "20261207000002_plan_run_limits": planRunLimits,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -13,6 +13,8 @@ export class RateLimit extends BaseModel {
   maxDurationSeconds!: number;
   /** Test runs may have network when the repository's default branch asks for it. */
   testNetwork!: boolean;
+  /** Runner slots one installation may hold at once; a job's `parallel` is lowered to it. */
+  maxParallel!: number;
   maxConcurrent!: number;
   createdAt!: Date;
   updatedAt!: Date;

@@ -43,8 +43,21 @@ export interface TimeoutCap {
   tier: string;
 }
 
+/** The plan lowered the requested `--parallel`. */
+export interface ParallelCap {
+  requested: number;
+  max: number;
+  tier: string;
+}
+
 export type Admission =
-  | { admitted: true; job: BisectJob; created: boolean; timeoutCap: TimeoutCap | null }
+  | {
+      admitted: true;
+      job: BisectJob;
+      created: boolean;
+      timeoutCap: TimeoutCap | null;
+      parallelCap: ParallelCap | null;
+    }
   | { admitted: false; reason: "inactive"; message: string }
   | { admitted: false; reason: "quota"; used: number; limit: number; tier: string; resetsAt: Date }
   | { admitted: false; reason: "still-active"; job: BisectJob };
@@ -94,6 +107,7 @@ export async function admitJob(
     }
     let options = spec.options;
     let timeoutCap: TimeoutCap | null = null;
+    let parallelCap: ParallelCap | null = null;
     let plan: RateLimit | undefined;
     const month = monthOf(new Date());
     if (spec.installationId != null) {
@@ -111,6 +125,11 @@ export async function admitJob(
       // Network for the test runs only where the operator allows it for the plan.
       options = { ...options, ...capped.options, network: Boolean(options.network && plan.testNetwork) };
       timeoutCap = capped.cap;
+      const requested = options.parallel ?? 1;
+      if (requested > plan.maxParallel) {
+        options = { ...options, parallel: plan.maxParallel };
+        parallelCap = { requested, max: plan.maxParallel, tier: plan.tier };
+      }
       // The usage row is locked for the rest of the transaction: parallel requests queue here.
       const used = await UsageStat.reserve(trx, installation.id, month);
       if (plan.jobsPerMonth !== null && used >= plan.jobsPerMonth) {
@@ -153,6 +172,6 @@ export async function admitJob(
         ip: ip ?? null,
       });
     }
-    return { admitted: true, job, created, timeoutCap };
+    return { admitted: true, job, created, timeoutCap, parallelCap };
   });
 }

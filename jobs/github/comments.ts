@@ -5,7 +5,7 @@ import type { Octokit } from "@octokit/rest";
 import type { Knex } from "knex";
 import { AuditLogEntry, BisectJob, type Installation, type JobOptions } from "../../db/models";
 import { cancelJob } from "../bisection/control";
-import { admitJob, type AdmissionRequest, type TimeoutCap } from "../bisection/admission";
+import { admitJob, type AdmissionRequest } from "../bisection/admission";
 import type { WorkerContext } from "../worker-context";
 import { githubApp, httpStatus } from "./app-client";
 import { parseCommand, type BisectRequest } from "./command";
@@ -26,7 +26,7 @@ import {
   unknownRevisionReply,
 } from "./replies";
 import { CONFIG_PATH, parseRepoConfig, type RepoConfig } from "./repo-config";
-import { enqueueStatusComment, syncStatusComment } from "./status-comment";
+import { enqueueStatusComment, syncStatusComment, type SyncOptions } from "./status-comment";
 
 const WRITE_PERMISSIONS = new Set(["admin", "maintain", "write"]);
 
@@ -399,7 +399,10 @@ async function admit(
     { defaultTimeoutSeconds: ctx.config.RUNNER_STEP_TIMEOUT_SECONDS },
   );
   if (admission.admitted)
-    return queued(conv, admission.job, admission.created, admission.timeoutCap);
+    return queued(conv, admission.job, admission.created, {
+      timeoutCap: admission.timeoutCap,
+      parallelCap: admission.parallelCap,
+    });
   switch (admission.reason) {
     case "quota":
       await reply(
@@ -428,13 +431,13 @@ async function queued(
   conv: Conversation,
   job: BisectJob,
   created: boolean,
-  cap: TimeoutCap | null = null,
+  caps: Pick<SyncOptions, "timeoutCap" | "parallelCap"> = {},
 ): Promise<Handled> {
   if (created || !job.statusCommentId) {
     await syncStatusComment(conv.ctx, job.id, {
       force: true,
       recover: conv.retrying || !created,
-      timeoutCap: cap,
+      ...caps,
     });
   }
   return {

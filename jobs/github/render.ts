@@ -83,6 +83,8 @@ export interface StatusCommentInput {
   runSecondsEstimate?: number | null;
   /** The plan capped the requested per-run timeout. */
   timeoutCap?: { requestedSeconds: number; maxSeconds: number; tier: string } | null;
+  /** The plan lowered the requested --parallel (shown in the first render). */
+  parallelCap?: { requested: number; max: number; tier: string } | null;
 }
 
 /** Marks the comment as this job's status comment (found again after a lost response). */
@@ -219,7 +221,11 @@ function optionsLine(input: StatusCommentInput): string | null {
   const o = input.job.options ?? {};
   const bits: string[] = [];
   if (o.runs && o.runs > 1) bits.push(`${o.runs} runs per commit`);
-  if (o.parallel && o.parallel > 1) bits.push(`${o.parallel} commits at a time`);
+  const pcap = input.parallelCap;
+  if ((o.parallel && o.parallel > 1) || pcap)
+    bits.push(
+      `${o.parallel ?? 1} commit${(o.parallel ?? 1) === 1 ? "" : "s"} at a time${pcap ? ` (lowered from ${pcap.requested} by the ${text(pcap.tier)} plan)` : ""}`,
+    );
   if (o.timeoutSeconds) {
     const cap = input.timeoutCap;
     bits.push(

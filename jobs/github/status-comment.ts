@@ -47,6 +47,8 @@ export interface SyncOptions {
   recover?: boolean;
   /** Shown in the first render only: the plan lowered the requested per-run timeout. */
   timeoutCap?: StatusCommentInput["timeoutCap"];
+  /** Likewise: the plan lowered the requested --parallel. */
+  parallelCap?: StatusCommentInput["parallelCap"];
 }
 
 export type SyncResult =
@@ -191,6 +193,7 @@ async function renderInput(
     publicUrl: ctx.config.publicUrl,
     now: new Date(),
     timeoutCap: options.timeoutCap ?? null,
+    parallelCap: options.parallelCap ?? null,
   };
   if (job.status === "queued") {
     input.quota = await quotaOf(ctx.knex, installation);

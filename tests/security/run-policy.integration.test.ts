@@ -1,6 +1,7 @@
 // The operator owns the network policy: `network` and `image` come from `.github/bisect.yml` on the
 // default branch, never from the bad revision (any commit, a fork's included), and test runs get
-// network only where the operator allows it for the plan.
+// network only where the operator allows it for the plan; a plan bounds how many slots one
+// installation holds, and a larger --parallel is lowered with a word in the acknowledgement.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -34,8 +35,10 @@ async function deliver(event: string, payload: unknown) {
   return handleQueuedDeliveries(ctx);
 }
 
-async function bisect(bad: string) {
-  const payload = userComment(f, `/bisect v1.4.0 ${bad} -- ./test.sh`, { issue: ++issues });
+async function bisect(bad: string, options = "") {
+  const payload = userComment(f, `/bisect v1.4.0 ${bad} ${options} -- ./test.sh`, {
+    issue: ++issues,
+  });
   await deliver("issue_comment", payload);
   const job = await BisectJob.query(knex()).findOne({ triggerCommentId: payload.comment.id });
   expect(job, "a job was created").toBeDefined();
@@ -97,5 +100,16 @@ describe("network and image", () => {
     const refused = await bisect("main");
     expect(refused.options.network).toBe(false);
     await knex()("rateLimits").update({ testNetwork: true });
+  });
+});
+
+describe("the plan's parallel limit", () => {
+  it("lowers a larger --parallel and says so in the acknowledgement", async () => {
+    const job = await bisect("main", "--parallel 8");
+    expect(job.options.parallel).toBe(2); // the free plan's max_parallel
+    const ack = f.standIn
+      .comments(REPO.owner, REPO.name, job.issueNumber!)
+      .find((c) => c.id === job.statusCommentId);
+    expect(ack?.body).toContain("2 commits at a time (lowered from 8 by the free plan)");
   });
 });
