@@ -8,6 +8,30 @@ export interface StreamOptions {
   pollMs?: number;
   heartbeatMs?: number;
   maxLifetimeMs?: number;
+  /** Called once when the stream ends, however it ends. */
+  onClose?: () => void;
+}
+
+/** Open streams one signed-in user may hold in this web process (each polls the database). */
+export const MAX_STREAMS_PER_USER = 8;
+const openStreams = new Map<number, number>();
+
+/**
+ * Counts a new stream for the user and returns its release, or null when the user already holds
+ * MAX_STREAMS_PER_USER (the caller answers 429; the browser's EventSource tries again later).
+ */
+export function takeStreamSlot(userId: number): (() => void) | null {
+  const open = openStreams.get(userId) ?? 0;
+  if (open >= MAX_STREAMS_PER_USER) return null;
+  openStreams.set(userId, open + 1);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    const now = (openStreams.get(userId) ?? 1) - 1;
+    if (now <= 0) openStreams.delete(userId);
+    else openStreams.set(userId, now);
+  };
 }
 
 const encoder = new TextEncoder();
@@ -37,6 +61,7 @@ export function jobEventStream(
       const close = () => {
         if (closed) return;
         closed = true;
+        options.onClose?.();
         if (timer) clearTimeout(timer);
         signal.removeEventListener("abort", close);
         try {
@@ -81,6 +106,7 @@ export function jobEventStream(
       void tick();
     },
     cancel() {
+      if (!closed) options.onClose?.();
       closed = true;
       if (timer) clearTimeout(timer);
     },

@@ -78,6 +78,7 @@ async function main(): Promise<void> {
   app.use("/auth", limits.auth);
   app.use("/login", limits.auth);
   app.use("/api", limits.api);
+  app.use("/dashboard", limits.dashboard);
   if (config.DATABASE_URL) {
     const metrics = metricsEndpoint(config, createKnex(config.DATABASE_URL, { poolMax: 2, applicationName: "bisect-bot-metrics" }));
     app.get("/metrics", metrics.handler);

@@ -80,6 +80,17 @@ describe("web guards", () => {
     expect(statuses.slice(3)).toEqual([429, 429]);
   });
 
+  it("limits the dashboard per client address", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${web.url}/dashboard`, { redirect: "manual" });
+      statuses.push(res.status);
+      await res.body?.cancel();
+    }
+    expect(statuses.slice(0, 3)).not.toContain(429);
+    expect(statuses.slice(3)).toEqual([429, 429]);
+  });
+
   it("reports runner hosts on /health as counts only: no names or errors in public", async () => {
     await RunnerHost.query().insert({ name: "h-health", dockerEndpoint: "unix:///x", capacity: 1, state: "down", lastError: "connect ECONNREFUSED 10.1.2.3:2376" });
     const text = await (await fetch(`${web.url}/health`)).text();
