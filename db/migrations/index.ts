@@ -9,6 +9,7 @@ import * as sessions from "./20261126000002_sessions";
 import * as adminRuns from "./20261126000005_admin_runs";
 import * as suspensions from "./20261207000001_suspensions";
 import * as planRunLimits from "./20261207000002_plan_run_limits";
+import * as runnerHostKeys from "./20261207000003_runner_host_keys";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -24,6 +25,7 @@ const migrations: Record<string, Migration> = {
   "20261126000005_admin_runs": adminRuns,
   "20261207000001_suspensions": suspensions,
   "20261207000002_plan_run_limits": planRunLimits,
+  "20261207000003_runner_host_keys": runnerHostKeys,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -12,6 +12,8 @@ export class RunnerHost extends BaseModel {
   dockerEndpoint!: string;
   /** Directory with ca.pem, cert.pem, key.pem — a reference, never the material. */
   tlsPath!: string | null;
+  /** ssh endpoints: the host key fingerprint pinned when the host was added (`SHA256:…`). */
+  sshHostKey!: string | null;
   capacity!: number;
   labels!: Record<string, string>;
   state!: RunnerHostState;

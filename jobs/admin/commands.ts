@@ -58,11 +58,16 @@ export const COMMANDS = {
       { flag: "--tls-dir", key: "tlsDir", kind: "string", metavar: "DIR", help: "directory with ca.pem, cert.pem, key.pem (required for a remote tcp:// engine)" },
       { flag: "--capacity", key: "capacity", kind: "int", metavar: "N", help: "runs at once on this host (default 2)" },
       { flag: "--label", key: "labels", kind: "label", metavar: "k=v", help: "a label (repeatable)" },
+      { flag: "--ssh-host-key", key: "sshHostKey", kind: "string", metavar: "SHA256:…", help: "ssh:// only: the host key fingerprint to pin (default: the key seen now, printed)" },
     ],
     schema: z.object({
       name: hostName,
       endpoint: z.string().min(1).max(500),
       tlsDir: z.string().min(1).max(1000).optional(),
+      sshHostKey: z
+        .string()
+        .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, "an ssh host key fingerprint looks like SHA256: and 43 characters (ssh-keygen -lf prints it)")
+        .optional(),
       capacity: z.number().int().min(1, "capacity is at least 1").max(256, "capacity is at most 256").default(2),
       labels: z.record(labelKey, z.string().max(200)).default({}),
     }),
@@ -71,7 +76,9 @@ export const COMMANDS = {
       "The host is added only when it passes every check: the connection (a remote tcp:// engine only over TLS\n" +
       "with client certificates), a ping, the engine's version, and the runner image — copied from an active\n" +
       "host that has it, or built there. Endpoints: unix:///var/run/docker.sock, tcp://host:2376 (with --tls-dir),\n" +
-      "ssh://user@host. The TLS directory must exist at that path on every worker's machine.",
+      "ssh://user@host. The TLS directory must exist at that path on every worker's machine. An ssh host's key\n" +
+      "is pinned: give it with --ssh-host-key (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the host), or\n" +
+      "the key seen while adding is pinned and printed — compare it with the host's before relying on it.",
   }),
   "runners.list": spec({
     words: ["runners", "list"],

@@ -3,7 +3,7 @@
 import type Docker from "dockerode";
 import type { Knex } from "knex";
 import { RunnerHost } from "../../db/models";
-import { describeDockerError, parseEndpoint, pingEngine, redactEndpoint } from "../../runner/docker/connect";
+import { connectDocker, describeDockerError, parseEndpoint, pingEngine, redactEndpoint } from "../../runner/docker/connect";
 import { dockerFor } from "../../runner/farm/docker-clients";
 import { probeHost, recordProbe } from "../../runner/farm/hosts";
 import { openLeaseCounts } from "../../runner/farm/leases";
@@ -26,7 +26,7 @@ export interface HostView {
 }
 
 export interface HostCheck {
-  check: "name" | "connection" | "ping" | "version" | "image" | "probe";
+  check: "name" | "connection" | "ping" | "host key" | "version" | "image" | "probe";
   ok: boolean;
   detail: string;
 }
@@ -120,10 +120,16 @@ export async function addRunner(ctx: WorkerContext, args: ArgsOf<"runners.add">,
   if (sameEngine) refuse("name", `${redactEndpoint(args.endpoint)} is already registered as ${sameEngine.name}`);
   pass("name", `${args.name} is free`);
 
-  const target = { dockerEndpoint: args.endpoint, tlsPath: args.tlsDir ?? null };
+  const target = { dockerEndpoint: args.endpoint, tlsPath: args.tlsDir ?? null, sshHostKey: args.sshHostKey ?? null };
+  const ssh = endpointKind(args.endpoint) === "ssh";
   let docker: Docker;
+  let seenKey: string | null = null;
   try {
-    docker = dockerFor(target);
+    // An ssh host without a given key: the key it presents now is the one pinned (and printed).
+    docker =
+      ssh && !target.sshHostKey
+        ? connectDocker(args.endpoint, { sshHostKey: { capture: (fingerprint) => (seenKey = fingerprint) } })
+        : dockerFor(target);
     pass("connection", describeTransport(args.endpoint, args.tlsDir));
   } catch (error) {
     return refuse("connection", describeDockerError(error));
@@ -134,6 +140,12 @@ export async function addRunner(ctx: WorkerContext, args: ArgsOf<"runners.add">,
     pass("ping", "the engine answers");
   } catch (error) {
     refuse("ping", (error as Error).message);
+  }
+  if (ssh) {
+    target.sshHostKey ??= seenKey;
+    if (!target.sshHostKey) refuse("connection", "the ssh host presented no host key");
+    pass("host key", `pinned ${target.sshHostKey}${args.sshHostKey ? "" : " (as seen now: compare it with the host's)"}`);
+    docker = dockerFor(target);
   }
 
   try {
@@ -164,6 +176,7 @@ export async function addRunner(ctx: WorkerContext, args: ArgsOf<"runners.add">,
       name: args.name,
       dockerEndpoint: args.endpoint,
       tlsPath: args.tlsDir ?? null,
+      sshHostKey: target.sshHostKey,
       capacity: args.capacity,
       labels: args.labels,
       source: "admin",
@@ -270,4 +283,12 @@ export async function removeRunner(ctx: WorkerContext, args: ArgsOf<"runners.rem
         ? "this host comes from the environment (RUNNER_DOCKER_HOST): a worker starting with it registers it again"
         : null,
   };
+}
+
+function endpointKind(endpoint: string): string | null {
+  try {
+    return parseEndpoint(endpoint).kind;
+  } catch {
+    return null; // connecting says what is wrong with it
+  }
 }

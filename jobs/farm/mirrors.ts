@@ -120,9 +120,9 @@ export async function purgeMirrors(ctx: WorkerContext, repoKeys: string[]): Prom
   const rows = await knex("runner_mirrors as m")
     .join("runner_hosts as h", "h.id", "m.runnerHostId")
     .whereIn("m.repoKey", repoKeys)
-    .select("m.id", "m.volume", "h.dockerEndpoint", "h.tlsPath");
+    .select("m.id", "m.volume", "h.dockerEndpoint", "h.tlsPath", "h.sshHostKey");
   let removed = 0;
-  for (const row of rows as { id: number; volume: string; dockerEndpoint: string; tlsPath: string | null }[]) {
+  for (const row of rows as { id: number; volume: string; dockerEndpoint: string; tlsPath: string | null; sshHostKey: string | null }[]) {
     if (await removeMirror(dockerFor(row), row.volume)) {
       await knex("runner_mirrors").where({ id: row.id }).delete();
       removed++;

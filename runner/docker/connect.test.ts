@@ -78,6 +78,12 @@ describe("connectDocker", () => {
     );
     expect(() =>
       connectDocker("ssh://u@runner.example.com", { sshAgent: "/run/agent.sock" }),
+    ).toThrow(/pinned host key/);
+    expect(() =>
+      connectDocker("ssh://u@runner.example.com", {
+        sshAgent: "/run/agent.sock",
+        sshHostKey: `SHA256:${"x".repeat(43)}`,
+      }),
     ).not.toThrow();
   });
 

@@ -11,6 +11,7 @@
 // Key material never appears in an error, a log line or on the returned object: TLS material is
 // turned into a native secure context held by an https agent, so neither dockerode nor its
 // debug output ever holds the PEM strings.
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
@@ -39,6 +40,12 @@ export interface ConnectOptions {
   sshAgent?: string;
   /** ssh: a private key (PEM) instead of, or in addition to, the agent. */
   sshPrivateKey?: string;
+  /**
+   * ssh: the host key the engine's host must present, as OpenSSH prints its fingerprint
+   * (`SHA256:…`). Required: a connection to any other key is refused. Only when a host is being
+   * added may `{ capture }` take the place of a pin, to learn the key that is then pinned.
+   */
+  sshHostKey?: string | { capture: (fingerprint: string) => void };
   /** Pin the Docker API version (e.g. "v1.41"); default: the engine's. */
   apiVersion?: string;
 }
@@ -211,7 +218,25 @@ export function connectDocker(endpoint: string, options: ConnectOptions = {}): D
           `${redactEndpoint(endpoint)} needs an ssh-agent (SSH_AUTH_SOCK) or a private key`,
         );
       }
-      const sshOptions = { agent, privateKey: options.sshPrivateKey };
+      const pin = options.sshHostKey;
+      if (!pin) {
+        throw new EndpointError(
+          `${redactEndpoint(endpoint)} needs a pinned host key (SHA256:… as \`ssh-keygen -lf\` prints it)`,
+        );
+      }
+      if (typeof pin === "string" && !SSH_FINGERPRINT.test(pin))
+        throw new EndpointError(`not an ssh host key fingerprint (SHA256:…): ${pin}`);
+      const sshOptions = {
+        agent,
+        privateKey: options.sshPrivateKey,
+        // ssh2 hands over the raw host key (no hostHash set); false ends the connection.
+        hostVerifier: (key: Buffer) => {
+          const seen = sshFingerprint(key);
+          if (typeof pin === "string") return seen === pin;
+          pin.capture(seen);
+          return true;
+        },
+      };
       const docker = new Docker({
         ...base,
         host: ep.host,
@@ -225,6 +250,13 @@ export function connectDocker(endpoint: string, options: ConnectOptions = {}): D
       return docker;
     }
   }
+}
+
+const SSH_FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+/** A host key's fingerprint as OpenSSH prints it: `SHA256:` and the unpadded base64 digest. */
+export function sshFingerprint(key: Buffer): string {
+  return `SHA256:${createHash("sha256").update(key).digest("base64").replace(/=+$/, "")}`;
 }
 
 /** Reject with an InfrastructureError unless the engine answers `/_ping` within `timeoutMs`. */

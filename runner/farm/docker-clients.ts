@@ -5,11 +5,16 @@ import { connectDocker } from "../docker/connect";
 
 const clients = new Map<string, Docker>();
 
-export function dockerFor(host: Pick<RunnerHost, "dockerEndpoint" | "tlsPath">): Docker {
-  const key = `${host.dockerEndpoint}\0${host.tlsPath ?? ""}`;
+export function dockerFor(
+  host: Pick<RunnerHost, "dockerEndpoint" | "tlsPath"> & { sshHostKey?: string | null },
+): Docker {
+  const key = `${host.dockerEndpoint}\0${host.tlsPath ?? ""}\0${host.sshHostKey ?? ""}`;
   let client = clients.get(key);
   if (!client) {
-    client = connectDocker(host.dockerEndpoint, host.tlsPath ? { tls: host.tlsPath } : {});
+    client = connectDocker(host.dockerEndpoint, {
+      ...(host.tlsPath ? { tls: host.tlsPath } : {}),
+      ...(host.sshHostKey ? { sshHostKey: host.sshHostKey } : {}),
+    });
     clients.set(key, client);
   }
   return client;
