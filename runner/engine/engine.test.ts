@@ -230,9 +230,13 @@ describe("decide: endpoint verification", () => {
 describe("decide: skip, error and ambiguity", () => {
   const g = linearGraph(8);
 
-  it("probes the nearest untested commit around a skipped one", () => {
+  it("moves away from a skipped commit instead of probing its neighbours", () => {
     const d = decide(input(g, { observations: obs(["c3", "skip"]) }));
-    expect(d).toEqual({ kind: "probe", probes: ["c2"], candidates: 8 });
+    expect(d.kind).toBe("probe");
+    if (d.kind !== "probe") return;
+    expect(d.candidates).toBe(8);
+    expect(d.probes).toHaveLength(1);
+    expect(["c2", "c3", "c4"]).not.toContain(d.probes[0]);
   });
 
   it("reports ambiguity like git: the skipped commits and the bad one", () => {

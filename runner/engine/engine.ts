@@ -369,12 +369,16 @@ export function decide(input: EngineInput): Decision {
   const count = Math.ceil(plan.remaining / policy.runs);
   if (count > 0 && fresh.length > 0) {
     const weight = candidateWeights(g, members);
+    const skipped: number[] = [];
+    for (let j = 0; j < size; j++)
+      if (j !== lowest && book.get(g.shas[members[j]!]!).state === "skipped") skipped.push(j);
     const chosen = selectCandidates({
       size,
       occupied: started.map((j) => weight[j]!),
       freshWeights: fresh.map((j) => weight[j]!),
       freshRank: fresh,
       count,
+      avoid: skipped.map((j) => weight[j]!),
     });
     for (const f of chosen) plan.fill(g.shas[members[fresh[f]!]!]!);
   }
