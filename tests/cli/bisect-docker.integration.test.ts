@@ -77,9 +77,10 @@ describe.skipIf(engine.unavailable !== undefined && !dockerRequired)("with the D
         onStderr: (text, child) => {
           if (interrupted || !text.includes("round 1:")) return;
           interrupted = true;
-          // Let the containers start, note them, then interrupt.
+          // Let the containers start (2 probes and one check per endpoint alongside them), note
+          // them, then interrupt.
           void (async () => {
-            for (let i = 0; i < 50 && seen.size < 2; i++) {
+            for (let i = 0; i < 100 && seen.size < 4; i++) {
               for (const id of await listOurs()) seen.add(id);
               await new Promise((r) => setTimeout(r, 100));
             }
@@ -90,7 +91,7 @@ describe.skipIf(engine.unavailable !== undefined && !dockerRequired)("with the D
       },
     );
     expect(interrupted).toBe(true);
-    expect(seen.size).toBe(2);
+    expect(seen.size).toBe(4);
     expect(run.code, run.stderr).toBe(130);
     expect(run.json).toMatchObject({ outcome: "error", aborted: true });
     expect(run.stderr).toContain("stopping the runs in flight");
