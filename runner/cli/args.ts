@@ -18,8 +18,10 @@ commits, each run in a fresh container. What a run means:
   exit 1-127 except 125  bad (fails); 127 = command not found, 126 = not executable: both mean
                          the command cannot run there, see the hints printed with the result
   exit 125               cannot test this commit (skip), as with git bisect run
-  exit 128-255, signal   a crash (139 = segmentation fault, 134 = abort): skip, or bad with --crash bad
-  time limit reached     skip, or bad with --timeout-is bad
+  exit 128-255, signal   a crash (139 = segmentation fault, 134 = abort): skip, or a failure
+                         with --crash bad
+  time limit reached     skip, or a failure with --timeout-is bad
+With --find fix a pass means fixed (the engine's bad) and a failure means not yet fixed.
   out of memory, a full disk ("No space left on device"), a lost or cancelled run: never good
                          or bad, whatever the options (skip, or retried)
 The good and bad revisions are tested alongside the first probes (one extra run each at a
@@ -41,8 +43,9 @@ there and says so. With the docker executor a local repository must be readable 
   --crash bad|skip        exit codes 128-255 and deaths by a signal (default skip)
   --timeout-is bad|skip   a run that reaches --timeout (default skip)
   --bad-if-output REGEX   the output decides: a run whose output (its last 64 KiB, line by
-                          line) matches REGEX is bad, any other run that ends by itself is good
-                          (exit 125, crash, timeout and infrastructure rules still apply);
+                          line) matches REGEX fails (bad; with --find fix: not yet fixed), any
+                          other run that ends by itself passes (exit 125, crash, timeout and
+                          infrastructure rules still apply);
                           JavaScript syntax, at most 200 characters, no back-references or
                           nested repetition
   --find regression|fix   regression (default): the first commit that fails; fix: the first
