@@ -15,8 +15,7 @@ export function uselessInFlight(
   decide: (input: EngineInput) => Decision = engineDecide,
   base?: Decision,
 ): Sha[] {
-  const signature = (d: Decision) =>
-    d.kind === "done" ? `done:${d.outcome}:${d.candidates.length}` : `open:${d.candidates}`;
+  const signature = (d: Decision) => (d.kind === "done" ? `done:${d.outcome}:${d.candidates.length}` : `open:${d.candidates}`);
   const baseSig = signature(base ?? decide({ ...input, slots: 0 }));
   const useless: Sha[] = [];
   for (const sha of new Set(input.inFlight)) {
@@ -25,10 +24,7 @@ export function uselessInFlight(
       const hypothetical = decide({
         graph: input.graph,
         policy: input.policy,
-        observations: [
-          ...input.observations,
-          ...Array.from({ length: input.policy.runs }, () => ({ sha, verdict })),
-        ],
+        observations: [...input.observations, ...Array.from({ length: input.policy.runs }, () => ({ sha, verdict }))],
         inFlight: others,
         slots: 0,
       });
