@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import type { CommitGraph, Decision, EngineInput, Sha } from "../engine/types.js";
-import { defaultLimits, InfrastructureError, type Executor, type RunHandle, type RunResult, type RunSpec } from "../executors/types.js";
+import {
+  defaultLimits,
+  InfrastructureError,
+  type Executor,
+  type RunHandle,
+  type RunResult,
+  type RunSpec,
+} from "../executors/types.js";
 import { runBisection, type BisectionEvent, type EngineFunctions } from "./run-bisection.js";
 
 // A toy engine for linear graphs: enough to exercise the loop (the real engine has its own tests).
@@ -15,7 +22,11 @@ function toyEngine(shas: Sha[]): EngineFunctions {
   const index = new Map(shas.map((s, i) => [s, i]));
   return {
     classifyRun: (r: RunResult) =>
-      r.exitCode === 0 ? { verdict: "good" } : r.exitCode === 125 ? { verdict: "skip", reason: "exit 125" } : { verdict: "bad" },
+      r.exitCode === 0
+        ? { verdict: "good" }
+        : r.exitCode === 125
+          ? { verdict: "skip", reason: "exit 125" }
+          : { verdict: "bad" },
     decide(input: EngineInput): Decision {
       let lo = 0; // last known good
       let hi = shas.length - 1; // first known bad
@@ -28,14 +39,23 @@ function toyEngine(shas: Sha[]): EngineFunctions {
       }
       const candidates = hi - lo;
       if (candidates <= 1) {
-        return { kind: "done", outcome: "found", culprit: shas[hi]!, candidates: [shas[hi]!], confidence: 1, explanation: "found" };
+        return {
+          kind: "done",
+          outcome: "found",
+          culprit: shas[hi]!,
+          candidates: [shas[hi]!],
+          confidence: 1,
+          explanation: "found",
+        };
       }
       const busy = new Set(input.inFlight.map((s) => index.get(s)!));
       const free = [];
-      for (let i = lo + 1; i < hi; i++) if (!busy.has(i) && (errors.get(shas[i]!) ?? 0) < 2) free.push(i);
+      for (let i = lo + 1; i < hi; i++)
+        if (!busy.has(i) && (errors.get(shas[i]!) ?? 0) < 2) free.push(i);
       const probes: Sha[] = [];
       const k = Math.min(input.slots, free.length);
-      for (let j = 1; j <= k; j++) probes.push(shas[free[Math.floor((j * free.length) / (k + 1))]!]!);
+      for (let j = 1; j <= k; j++)
+        probes.push(shas[free[Math.floor((j * free.length) / (k + 1))]!]!);
       if (probes.length === 0) return { kind: "wait", candidates };
       return { kind: "probe", probes: [...new Set(probes)], candidates };
     },
@@ -113,10 +133,24 @@ describe("runBisection", () => {
   it.each([1, 3])("finds the culprit with parallel %i, every run destroyed", async (parallel) => {
     const { graph, shas } = linearGraph(40);
     const culprit = 23;
-    const { executor, runs } = fakeExecutor((sha) => ({ exitCode: shas.indexOf(sha) >= culprit ? 1 : 0, delayMs: 2 }));
+    const { executor, runs } = fakeExecutor((sha) => ({
+      exitCode: shas.indexOf(sha) >= culprit ? 1 : 0,
+      delayMs: 2,
+    }));
     const events: BisectionEvent[] = [];
-    const result = await runBisection({ graph, parallel, executor, specFor, engine: toyEngine(shas), onEvent: (e) => events.push(e) });
-    expect(result).toMatchObject({ outcome: "found", culprit: shas[culprit], candidates: [shas[culprit]] });
+    const result = await runBisection({
+      graph,
+      parallel,
+      executor,
+      specFor,
+      engine: toyEngine(shas),
+      onEvent: (e) => events.push(e),
+    });
+    expect(result).toMatchObject({
+      outcome: "found",
+      culprit: shas[culprit],
+      candidates: [shas[culprit]],
+    });
     // Runs still in flight when the engine is done are stopped and not reported as steps.
     expect(result.steps.length).toBeLessThanOrEqual(runs.size);
     if (parallel === 1) expect(result.steps.length).toBe(runs.size);
@@ -124,7 +158,8 @@ describe("runBisection", () => {
     expect(result.rounds).toBe(Math.max(...result.steps.map((s) => s.round)));
     expect(events.at(-1)).toEqual({ type: "done", result });
     expect(events.filter((e) => e.type === "step-finished")).toHaveLength(result.steps.length);
-    for (const s of result.steps) expect(s.verdict).toBe(shas.indexOf(s.sha) >= culprit ? "bad" : "good");
+    for (const s of result.steps)
+      expect(s.verdict).toBe(shas.indexOf(s.sha) >= culprit ? "bad" : "good");
     if (parallel === 1) expect(result.rounds).toBe(result.steps.length);
     else expect(result.rounds).toBeLessThan(result.steps.length);
   });
@@ -154,26 +189,56 @@ describe("runBisection", () => {
         }
       },
     };
-    const result = await runBisection({ graph, parallel: 3, executor: counting, specFor, engine: toyEngine(shas) });
+    const result = await runBisection({
+      graph,
+      parallel: 3,
+      executor: counting,
+      specFor,
+      engine: toyEngine(shas),
+    });
     expect(result.culprit).toBe(shas[150]);
     expect(maxInFlight).toBe(3);
     const slowSha = [...slow][0]!.slice(-2);
     // Runs were started (and ended) while the slow first one was still going.
     const slowEnd = log.indexOf(`end ${slowSha}`);
-    expect(log.slice(0, slowEnd === -1 ? log.length : slowEnd).filter((l) => l.startsWith("prepare")).length).toBeGreaterThan(3);
+    expect(
+      log.slice(0, slowEnd === -1 ? log.length : slowEnd).filter((l) => l.startsWith("prepare"))
+        .length,
+    ).toBeGreaterThan(3);
   });
 
   it("turns executor failures into error observations and stops after too many in a row", async () => {
     const { graph, shas } = linearGraph(30);
-    const { executor } = fakeExecutor((sha) => (shas.indexOf(sha) === 15 ? new InfrastructureError("engine hiccup") : { exitCode: shas.indexOf(sha) >= 10 ? 1 : 0, delayMs: 1 }));
-    const result = await runBisection({ graph, parallel: 1, executor, specFor, engine: toyEngine(shas) });
+    const { executor } = fakeExecutor((sha) =>
+      shas.indexOf(sha) === 15
+        ? new InfrastructureError("engine hiccup")
+        : { exitCode: shas.indexOf(sha) >= 10 ? 1 : 0, delayMs: 1 },
+    );
+    const result = await runBisection({
+      graph,
+      parallel: 1,
+      executor,
+      specFor,
+      engine: toyEngine(shas),
+    });
     expect(result.culprit).toBe(shas[10]);
     const errors = result.steps.filter((s) => s.verdict === "error");
     expect(errors.length).toBeGreaterThan(0);
-    expect(errors[0]).toMatchObject({ sha: shas[15], exitCode: null, reason: "infrastructure: engine hiccup" });
+    expect(errors[0]).toMatchObject({
+      sha: shas[15],
+      exitCode: null,
+      reason: "infrastructure: engine hiccup",
+    });
 
     const broken = fakeExecutor(() => new InfrastructureError("engine unreachable"));
-    const failed = await runBisection({ graph, parallel: 2, executor: broken.executor, specFor, engine: toyEngine(shas), maxConsecutiveInfraErrors: 3 });
+    const failed = await runBisection({
+      graph,
+      parallel: 2,
+      executor: broken.executor,
+      specFor,
+      engine: toyEngine(shas),
+      maxConsecutiveInfraErrors: 3,
+    });
     expect(failed.outcome).toBe("error");
     expect(failed.culprit).toBeNull();
     expect(failed.explanation).toMatch(/failed \d+ times in a row, last: engine unreachable/);
@@ -182,7 +247,10 @@ describe("runBisection", () => {
 
   it("counts a failing prepare as an error observation", async () => {
     const { graph, shas } = linearGraph(10);
-    const { executor } = fakeExecutor((sha) => ({ exitCode: shas.indexOf(sha) >= 4 ? 1 : 0, delayMs: 1 }));
+    const { executor } = fakeExecutor((sha) => ({
+      exitCode: shas.indexOf(sha) >= 4 ? 1 : 0,
+      delayMs: 1,
+    }));
     let failures = 1;
     const flaky: Executor = {
       ...executor,
@@ -191,9 +259,18 @@ describe("runBisection", () => {
         return executor.prepare(spec);
       },
     };
-    const result = await runBisection({ graph, parallel: 1, executor: flaky, specFor, engine: toyEngine(shas) });
+    const result = await runBisection({
+      graph,
+      parallel: 1,
+      executor: flaky,
+      specFor,
+      engine: toyEngine(shas),
+    });
     expect(result.culprit).toBe(shas[4]);
-    expect(result.steps[0]).toMatchObject({ verdict: "error", reason: "infrastructure: no space left" });
+    expect(result.steps[0]).toMatchObject({
+      verdict: "error",
+      reason: "infrastructure: no space left",
+    });
   });
 
   it("aborts: kills the runs in flight, removes them, reports aborted", async () => {
@@ -202,7 +279,14 @@ describe("runBisection", () => {
     const controller = new AbortController();
     const started = Date.now();
     setTimeout(() => controller.abort(), 50);
-    const result = await runBisection({ graph, parallel: 4, executor, specFor, engine: toyEngine(shas), signal: controller.signal });
+    const result = await runBisection({
+      graph,
+      parallel: 4,
+      executor,
+      specFor,
+      engine: toyEngine(shas),
+      signal: controller.signal,
+    });
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(result).toMatchObject({ outcome: "error", aborted: true, culprit: null });
     expect(runs.size).toBe(4);
@@ -212,7 +296,10 @@ describe("runBisection", () => {
   it("stops the runs still in flight when the engine is done", async () => {
     const { graph, shas } = linearGraph(3);
     // Commit 1 answers fast (bad → culprit found); commit 2's run must then be stopped.
-    const { executor, runs, log } = fakeExecutor((sha) => ({ exitCode: 1, delayMs: shas.indexOf(sha) === 1 ? 1 : 60_000 }));
+    const { executor, runs, log } = fakeExecutor((sha) => ({
+      exitCode: 1,
+      delayMs: shas.indexOf(sha) === 1 ? 1 : 60_000,
+    }));
     const engine = toyEngine(shas);
     const result = await runBisection({
       graph,
@@ -241,7 +328,10 @@ describe("runBisection", () => {
       parallel: 1,
       executor,
       specFor,
-      engine: { decide: () => ({ kind: "wait", candidates: 4 }), classifyRun: () => ({ verdict: "good" }) },
+      engine: {
+        decide: () => ({ kind: "wait", candidates: 4 }),
+        classifyRun: () => ({ verdict: "good" }),
+      },
     });
     expect(result.outcome).toBe("error");
     expect(result.explanation).toMatch(/asked to wait with no run in flight/);
@@ -262,7 +352,15 @@ describe("runBisection", () => {
       executor,
       specFor,
       engine: {
-        decide: () => script[call++] ?? { kind: "done", outcome: "found", culprit: shas[4]!, candidates: [shas[4]!], confidence: 1, explanation: "x" },
+        decide: () =>
+          script[call++] ?? {
+            kind: "done",
+            outcome: "found",
+            culprit: shas[4]!,
+            candidates: [shas[4]!],
+            confidence: 1,
+            explanation: "x",
+          },
         classifyRun: () => ({ verdict: "good" }),
       },
     });
@@ -277,7 +375,10 @@ describe("runBisection", () => {
     let first = true;
     const delays = [100, 112, 124];
     let n = 0;
-    const { executor } = fakeExecutor((sha) => ({ exitCode: shas.indexOf(sha) >= 300 ? 1 : 0, delayMs: first ? delays[n++ % 3]! : 100 }));
+    const { executor } = fakeExecutor((sha) => ({
+      exitCode: shas.indexOf(sha) >= 300 ? 1 : 0,
+      delayMs: first ? delays[n++ % 3]! : 100,
+    }));
     const t0 = Date.now();
     const result = await runBisection({
       graph,
@@ -309,11 +410,95 @@ describe("runBisection", () => {
     });
     const events: BisectionEvent[] = [];
     const started = Date.now();
-    const result = await runBisection({ graph, parallel: 4, executor, specFor, onEvent: (e) => events.push(e) });
+    const result = await runBisection({
+      graph,
+      parallel: 4,
+      executor,
+      specFor,
+      onEvent: (e) => events.push(e),
+    });
     expect(result).toMatchObject({ outcome: "found", culprit: shas[10] });
     expect(result.cancelled).toBeGreaterThan(0);
     expect(events.some((e) => e.type === "step-cancelled")).toBe(true);
     expect(log.some((l) => l.endsWith("(aborted)"))).toBe(true);
     expect(Date.now() - started).toBeLessThan(1_900);
+  });
+});
+
+describe("runBisection: endpoint checks alongside the first probes", () => {
+  const shaOf = (i: number) => i.toString(16).padStart(40, "0");
+
+  it("starts the good and bad checks with the first probe, beyond --parallel, and finds the culprit", async () => {
+    const { graph, shas } = linearGraph(33);
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const firstThree: Sha[] = [];
+    const { executor } = fakeExecutor((sha) => {
+      if (firstThree.length < 3) firstThree.push(sha);
+      return { exitCode: shas.indexOf(sha) >= 20 ? 1 : 0, delayMs: 20 };
+    });
+    const counting: Executor = {
+      ...executor,
+      async start(run) {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await executor.start(run);
+      },
+      async wait(run, signal) {
+        try {
+          return await executor.wait(run, signal);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    const result = await runBisection({
+      graph,
+      parallel: 1,
+      executor: counting,
+      specFor,
+      policy: { verifyEndpoints: true, overlapEndpoints: true },
+    });
+    expect(result).toMatchObject({ outcome: "found", culprit: shas[20] });
+    // Round 1 holds both endpoint checks and the first probe.
+    expect(firstThree).toContain(shas[0]);
+    expect(firstThree).toContain(shas[32]);
+    expect(result.steps.filter((s) => s.round === 1)).toHaveLength(3);
+    expect(maxInFlight).toBe(3);
+  });
+
+  it("a failing good revision still ends the job with its explanation, and stops the probes in flight", async () => {
+    const { graph, shas } = linearGraph(33);
+    const { executor, runs, log } = fakeExecutor((sha) =>
+      sha === shas[0] ? { exitCode: 1, delayMs: 5 } : { exitCode: 1, delayMs: 5_000 },
+    );
+    const result = await runBisection({
+      graph,
+      parallel: 2,
+      executor,
+      specFor,
+      policy: { verifyEndpoints: true, overlapEndpoints: true },
+    });
+    expect(result.outcome).toBe("good-is-bad");
+    expect(result.explanation).toContain(`The good revision ${shaOf(0).slice(0, 12)} fails`);
+    expect(result.explanation).toContain("Choose an older good revision");
+    expect(log.filter((l) => l.endsWith("(aborted)")).length).toBeGreaterThanOrEqual(2);
+    expect([...runs.values()].every((r) => r.state === "destroyed")).toBe(true);
+  });
+
+  it("says exit 127 means the command is missing, not that the good revision is too new", async () => {
+    const { graph, shas } = linearGraph(9);
+    const { executor } = fakeExecutor(() => ({ exitCode: 127, delayMs: 2 }));
+    const result = await runBisection({
+      graph,
+      parallel: 1,
+      executor,
+      specFor,
+      policy: { verifyEndpoints: true, overlapEndpoints: true },
+    });
+    expect(result.outcome).toBe("good-is-bad");
+    expect(result.explanation).toContain("exit 127 (command not found)");
+    expect(result.explanation).not.toContain("older good revision");
+    expect(shas).toHaveLength(9);
   });
 });

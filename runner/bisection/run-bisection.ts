@@ -23,22 +23,32 @@
 // container is destroyed in the background (removal is off the critical path). Every run is
 // destroyed before `runBisection` settles, whatever happens (done early, abort, failure).
 import { decide as engineDecide } from "../engine/engine.js";
+import { defaultPredicate, type Predicate } from "../engine/predicate.js";
 import {
   defaultPolicy,
+  isEndpointRun,
+  reportedOutcome,
   type CommitGraph,
   type Decision,
   type EngineInput,
   type Observation,
-  type Outcome,
   type Policy,
+  type ReportedOutcome,
   type Sha,
   type Verdict,
 } from "../engine/types.js";
 import { classifyRun as engineClassifyRun } from "../engine/verdict.js";
 import { uselessInFlight } from "./useless.js";
-import { InfrastructureError, type Executor, type RunHandle, type RunResult, type RunSpec } from "../executors/types.js";
+import {
+  InfrastructureError,
+  type Executor,
+  type RunHandle,
+  type RunResult,
+  type RunSpec,
+} from "../executors/types.js";
 
-export type BisectionOutcome = Outcome | "error";
+/** `likely`: a single culprit whose confidence is below FOUND_CONFIDENCE. */
+export type BisectionOutcome = ReportedOutcome | "error";
 
 export interface BisectionStep {
   sha: Sha;
@@ -58,7 +68,7 @@ export interface BisectionStep {
 
 export interface BisectionResult {
   outcome: BisectionOutcome;
-  /** The first bad commit when `found`. */
+  /** The first bad commit when `found` or `likely`. */
   culprit: Sha | null;
   /** Every commit that may be the first bad one. */
   candidates: Sha[];
@@ -88,8 +98,14 @@ export interface EngineFunctions {
 
 export interface RunBisectionOptions {
   graph: CommitGraph;
-  /** Merged over the engine's default policy. */
+  /**
+   * Merged over the engine's default policy. With `overlapEndpoints` (and `verifyEndpoints`) the
+   * endpoint checks run alongside the first probes, beyond `parallel` (one run per endpoint at a
+   * time); a failed check still ends the bisection and stops the runs in flight.
+   */
   policy?: Partial<Policy>;
+  /** What a run's outcome means (crash, timeout, output, find fix). Default: `defaultPredicate`. */
+  predicate?: Predicate;
   /** Runs in flight at most (k ≥ 1). */
   parallel: number;
   executor: Executor;
@@ -130,10 +146,18 @@ interface Flight {
 const MAX_DECIDE_MS_FOR_CANCEL_CHECKS = 25;
 
 export async function runBisection(options: RunBisectionOptions): Promise<BisectionResult> {
-  const engine = options.engine ?? { decide: engineDecide, classifyRun: engineClassifyRun };
+  const predicate = options.predicate ?? defaultPredicate;
+  const engine = options.engine ?? {
+    decide: engineDecide,
+    classifyRun: (result: RunResult) => engineClassifyRun(result, { predicate }),
+  };
   const policy: Policy = { ...defaultPolicy, ...options.policy };
+  const lanes = policy.verifyEndpoints && policy.overlapEndpoints === true;
+  /** Runs that count against `parallel`: endpoint checks on their own lanes do not. */
+  const slotted = (sha: Sha) => !(lanes && isEndpointRun(options.graph, sha));
   const parallel = Math.floor(options.parallel);
-  if (!(parallel >= 1)) throw new RangeError(`parallel must be at least 1, got ${options.parallel}`);
+  if (!(parallel >= 1))
+    throw new RangeError(`parallel must be at least 1, got ${options.parallel}`);
   const maxInfra = options.maxConsecutiveInfraErrors ?? Math.max(4, 2 * parallel);
   const gatherFraction = Math.max(0, options.gatherFraction ?? 0.3);
   const cancelUseless = options.cancelUseless ?? true;
@@ -205,12 +229,19 @@ export async function runBisection(options: RunBisectionOptions): Promise<Bisect
     return decision;
   };
   const activeShas = () => [...inFlight.values()].filter((f) => !f.cancelled).map((f) => f.sha);
+  /** Slots free for probes: runs in flight (cancelled ones included, until they end) minus endpoint lanes. */
+  const freeSlots = () =>
+    Math.max(0, parallel - [...inFlight.values()].filter((f) => slotted(f.sha)).length);
 
   /** Stop runs in flight whose verdict, good or bad, would leave the engine's view unchanged. */
   const cancelUselessRuns = (base: Decision) => {
     const candidates = activeShas().filter((sha) => !cancelledShas.has(sha));
     if (candidates.length === 0) return;
-    const useless = uselessInFlight({ graph, policy, observations, inFlight: activeShas() }, engine.decide, base);
+    const useless = uselessInFlight(
+      { graph, policy, observations, inFlight: activeShas() },
+      engine.decide,
+      base,
+    );
     for (const sha of useless) {
       if (cancelledShas.has(sha)) continue;
       cancelledShas.add(sha);
@@ -229,7 +260,9 @@ export async function runBisection(options: RunBisectionOptions): Promise<Bisect
     if (gatherFraction === 0 || runTimes.length === 0) return false;
     const typical = median(runTimes);
     const window = gatherFraction * typical;
-    return [...inFlight.values()].some((f) => !f.cancelled && now - f.startedAt >= typical - window);
+    return [...inFlight.values()].some(
+      (f) => !f.cancelled && now - f.startedAt >= typical - window,
+    );
   };
 
   const settle = async (): Promise<void> => {
@@ -241,7 +274,9 @@ export async function runBisection(options: RunBisectionOptions): Promise<Bisect
     while (removals.size > 0) await Promise.allSettled([...removals]);
   };
 
-  const finish = async (partial: Omit<BisectionResult, "rounds" | "steps" | "cancelled">): Promise<BisectionResult> => {
+  const finish = async (
+    partial: Omit<BisectionResult, "rounds" | "steps" | "cancelled">,
+  ): Promise<BisectionResult> => {
     await settle();
     signal?.removeEventListener("abort", notify);
     const rounds = steps.reduce((max, s) => Math.max(max, s.round), 0);
@@ -251,7 +286,14 @@ export async function runBisection(options: RunBisectionOptions): Promise<Bisect
   };
 
   const errorResult = (explanation: string, aborted = false) =>
-    finish({ outcome: "error", culprit: null, candidates: [], confidence: 0, explanation, ...(aborted ? { aborted } : {}) });
+    finish({
+      outcome: "error",
+      culprit: null,
+      candidates: [],
+      confidence: 0,
+      explanation,
+      ...(aborted ? { aborted } : {}),
+    });
 
   try {
     for (;;) {
@@ -264,7 +306,11 @@ export async function runBisection(options: RunBisectionOptions): Promise<Bisect
         if (flight.cancelled) continue;
         const step = toStep(flight, c, engine);
         steps.push(step);
-        observations.push({ sha: step.sha, verdict: step.verdict, ...(step.reason ? { reason: step.reason } : {}) });
+        observations.push({
+          sha: step.sha,
+          verdict: step.verdict,
+          ...(step.reason ? { reason: step.reason } : {}),
+        });
         emit({ type: "step-finished", step });
         if (c.error !== undefined) {
           consecutiveInfra++;
@@ -275,7 +321,9 @@ export async function runBisection(options: RunBisectionOptions): Promise<Bisect
         }
       }
       if (consecutiveInfra >= maxInfra) {
-        return await errorResult(`The executor failed ${consecutiveInfra} times in a row, last: ${lastInfraMessage}`);
+        return await errorResult(
+          `The executor failed ${consecutiveInfra} times in a row, last: ${lastInfraMessage}`,
+        );
       }
 
       const active = activeShas();
@@ -284,12 +332,12 @@ export async function runBisection(options: RunBisectionOptions): Promise<Bisect
         policy,
         observations: [...observations],
         inFlight: active,
-        slots: parallel - inFlight.size,
+        slots: freeSlots(),
       });
 
       if (decision.kind === "done") {
         return await finish({
-          outcome: decision.outcome,
+          outcome: reportedOutcome(decision),
           culprit: decision.culprit,
           candidates: decision.candidates,
           confidence: decision.confidence,
@@ -318,17 +366,28 @@ export async function runBisection(options: RunBisectionOptions): Promise<Bisect
             policy,
             observations: [...observations],
             inFlight: activeShas(),
-            slots: parallel - inFlight.size,
+            slots: freeSlots(),
           });
         }
       }
 
-      const probes = decision.kind === "probe" ? decision.probes.slice(0, Math.max(0, parallel - inFlight.size)) : [];
+      const probes: Sha[] = [];
+      if (decision.kind === "probe") {
+        let room = freeSlots();
+        for (const sha of decision.probes) {
+          if (!slotted(sha)) probes.push(sha);
+          else if (room > 0) {
+            probes.push(sha);
+            room--;
+          }
+        }
+      }
 
       // Gather: hold new probes briefly while runs due to end soon are still going.
       if (probes.length > 0) {
         const now = performance.now();
-        if (gatherUntil === undefined && dueSoon(now)) gatherUntil = now + gatherFraction * median(runTimes);
+        if (gatherUntil === undefined && dueSoon(now))
+          gatherUntil = now + gatherFraction * median(runTimes);
         if (gatherUntil !== undefined && now < gatherUntil && dueSoon(now)) {
           await sleep(gatherUntil - now);
           continue;

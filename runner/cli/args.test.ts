@@ -11,7 +11,8 @@ function options(argv: string[]) {
 
 function usageError(argv: string[]): string {
   const parsed = parseCliArgs(argv);
-  if (parsed.kind !== "usage-error") throw new Error(`expected a usage error, got ${JSON.stringify(parsed)}`);
+  if (parsed.kind !== "usage-error")
+    throw new Error(`expected a usage error, got ${JSON.stringify(parsed)}`);
   return parsed.message;
 }
 
@@ -91,8 +92,14 @@ describe("parseCliArgs", () => {
 
   it.each([
     [["--good", "a", "--bad", "b", "--", "x"], "missing --repo (a repository path or git URL)"],
-    [["--repo", "/r", "--bad", "b", "--", "x"], "missing --good (a revision where the command passes)"],
-    [["--repo", "/r", "--good", "a", "--", "x"], "missing --bad (a revision where the command fails)"],
+    [
+      ["--repo", "/r", "--bad", "b", "--", "x"],
+      "missing --good (a revision where the command passes)",
+    ],
+    [
+      ["--repo", "/r", "--good", "a", "--", "x"],
+      "missing --bad (a revision where the command fails)",
+    ],
     [[...base], "missing the test command: put it after --, as in -- npm test"],
     [[...base, "--"], "missing the test command after --"],
     [[...base, "--", " "], "missing the test command after --"],
@@ -101,30 +108,88 @@ describe("parseCliArgs", () => {
     [[...base, "-p", "2", "--", "x"], "unknown option -p"],
     [[...base, "--parallel", "--", "x"], "option --parallel needs a value"],
     [[...base, "--parallel", "--json", "--", "x"], "option --parallel needs a value"],
-    [[...base, "--parallel", "0", "--", "x"], "--parallel must be an integer from 1 to 64, got '0'"],
-    [[...base, "--parallel", "two", "--", "x"], "--parallel must be an integer from 1 to 64, got 'two'"],
-    [[...base, "--parallel", "1.5", "--", "x"], "--parallel must be an integer from 1 to 64, got '1.5'"],
+    [
+      [...base, "--parallel", "0", "--", "x"],
+      "--parallel must be an integer from 1 to 64, got '0'",
+    ],
+    [
+      [...base, "--parallel", "two", "--", "x"],
+      "--parallel must be an integer from 1 to 64, got 'two'",
+    ],
+    [
+      [...base, "--parallel", "1.5", "--", "x"],
+      "--parallel must be an integer from 1 to 64, got '1.5'",
+    ],
     [[...base, "--runs", "6", "--", "x"], "--runs must be an integer from 1 to 5, got '6'"],
-    [[...base, "--fail-threshold", "2", "--", "x"], "--fail-threshold 2 is more than --runs 1 (a commit cannot fail more often than it runs)"],
-    [[...base, "--executor", "podman", "--", "x"], "--executor must be docker or local, got 'podman'"],
-    [[...base, "--executor", "local", "--image", "x", "--", "x"], "--image applies only to --executor docker"],
-    [[...base, "--executor", "local", "--docker-host", "unix:///s", "--", "x"], "--docker-host applies only to --executor docker"],
-    [[...base, "--docker-host", "localhost:2376", "--", "x"], "--docker-host must look like unix:///path, tcp://host:port or ssh://user@host, got 'localhost:2376'"],
-    [[...base, "--timeout", "0", "--", "x"], "--timeout must be a number of seconds greater than 0 and at most 86400, got '0'"],
-    [[...base, "--timeout", "1e3", "--", "x"], "--timeout must be a number of seconds greater than 0 and at most 86400, got '1e3'"],
+    [
+      [...base, "--fail-threshold", "2", "--", "x"],
+      "--fail-threshold 2 is more than --runs 1 (a commit cannot fail more often than it runs)",
+    ],
+    [
+      [...base, "--executor", "podman", "--", "x"],
+      "--executor must be docker or local, got 'podman'",
+    ],
+    [
+      [...base, "--executor", "local", "--image", "x", "--", "x"],
+      "--image applies only to --executor docker",
+    ],
+    [
+      [...base, "--executor", "local", "--docker-host", "unix:///s", "--", "x"],
+      "--docker-host applies only to --executor docker",
+    ],
+    [
+      [...base, "--docker-host", "localhost:2376", "--", "x"],
+      "--docker-host must look like unix:///path, tcp://host:port or ssh://user@host, got 'localhost:2376'",
+    ],
+    [
+      [...base, "--timeout", "0", "--", "x"],
+      "--timeout must be a number of seconds greater than 0 and at most 86400, got '0'",
+    ],
+    [
+      [...base, "--timeout", "1e3", "--", "x"],
+      "--timeout must be a number of seconds greater than 0 and at most 86400, got '1e3'",
+    ],
     [[...base, "--json=yes", "--", "x"], "option --json takes no value"],
     [[...base, "--json", "--json", "--", "x"], "option --json is given more than once"],
-    [["--repo", "/r", "--good=-x", "--bad", "b", "--", "x"], "--good \"-x\" is not a valid revision: it starts with '-'"],
-    [["--repo", "/r", "--good", "a", "--bad", "a..b", "--", "x"], "--bad \"a..b\" is not a valid revision: it contains '..' (give one revision, not a range)"],
-    [["--repo", "/r", "--good", "a b", "--bad", "b", "--", "x"], "--good \"a b\" is not a valid revision: it contains whitespace or control characters"],
-    [["--repo", "ext::sh", "--good", "a", "--bad", "b", "--", "x"], "--repo URL \"ext::sh\" uses the unsupported transport 'ext::'"],
-    [["--repo", "foo://host/x", "--good", "a", "--bad", "b", "--", "x"], "--repo URL \"foo://host/x\" uses the unsupported transport 'foo'"],
+    [
+      ["--repo", "/r", "--good=-x", "--bad", "b", "--", "x"],
+      "--good \"-x\" is not a valid revision: it starts with '-'",
+    ],
+    [
+      ["--repo", "/r", "--good", "a", "--bad", "a..b", "--", "x"],
+      "--bad \"a..b\" is not a valid revision: it contains '..' (give one revision, not a range)",
+    ],
+    [
+      ["--repo", "/r", "--good", "a b", "--bad", "b", "--", "x"],
+      '--good "a b" is not a valid revision: it contains whitespace or control characters',
+    ],
+    [
+      ["--repo", "ext::sh", "--good", "a", "--bad", "b", "--", "x"],
+      "--repo URL \"ext::sh\" uses the unsupported transport 'ext::'",
+    ],
+    [
+      ["--repo", "foo://host/x", "--good", "a", "--bad", "b", "--", "x"],
+      "--repo URL \"foo://host/x\" uses the unsupported transport 'foo'",
+    ],
   ])("rejects %j", (argv, message) => {
     expect(usageError(argv)).toBe(message);
   });
 
   it("has a usage line naming every option", () => {
-    for (const flag of ["--repo", "--good", "--bad", "--parallel", "--runs", "--fail-threshold", "--executor", "--image", "--timeout", "--first-parent", "--docker-host", "--json"]) {
+    for (const flag of [
+      "--repo",
+      "--good",
+      "--bad",
+      "--parallel",
+      "--runs",
+      "--fail-threshold",
+      "--executor",
+      "--image",
+      "--timeout",
+      "--first-parent",
+      "--docker-host",
+      "--json",
+    ]) {
       expect(USAGE).toContain(flag);
     }
   });
@@ -135,7 +200,9 @@ describe("shellCommand", () => {
     expect(shellCommand(["make && ./t; echo 'x'"])).toBe("make && ./t; echo 'x'");
   });
   it("quotes several words", () => {
-    expect(shellCommand(["printf", "%s\n", "it's", "$HOME"])).toBe(`printf '%s\n' 'it'\\''s' '$HOME'`);
+    expect(shellCommand(["printf", "%s\n", "it's", "$HOME"])).toBe(
+      `printf '%s\n' 'it'\\''s' '$HOME'`,
+    );
   });
 });
 
@@ -143,10 +210,87 @@ describe("--farm", () => {
   const base = ["--repo", "/r", "--good", "v1", "--bad", "main"];
   it("queues on the farm instead of running here", () => {
     const parsed = parseCliArgs([...base, "--farm", "--parallel", "4", "--", "make", "test"]);
-    expect(parsed).toMatchObject({ kind: "options", options: { farm: true, parallel: 4, command: "make test" } });
+    expect(parsed).toMatchObject({
+      kind: "options",
+      options: { farm: true, parallel: 4, command: "make test" },
+    });
   });
   it("refuses options that choose where to run", () => {
-    expect(parseCliArgs([...base, "--farm", "--executor", "local", "--", "x"])).toEqual({ kind: "usage-error", message: "--farm runs on the farm's hosts; drop --executor" });
-    expect(parseCliArgs([...base, "--farm", "--docker-host", "unix:///x", "--", "x"])).toMatchObject({ kind: "usage-error" });
+    expect(parseCliArgs([...base, "--farm", "--executor", "local", "--", "x"])).toEqual({
+      kind: "usage-error",
+      message: "--farm runs on the farm's hosts; drop --executor",
+    });
+    expect(
+      parseCliArgs([...base, "--farm", "--docker-host", "unix:///x", "--", "x"]),
+    ).toMatchObject({ kind: "usage-error" });
+  });
+});
+
+describe("predicate options", () => {
+  it("reads --crash, --timeout-is, --bad-if-output and --find", () => {
+    const o = options([
+      ...base,
+      "--crash",
+      "bad",
+      "--timeout-is=bad",
+      "--bad-if-output",
+      "panicked at|Segmentation fault",
+      "--find",
+      "fix",
+      "--",
+      "x",
+    ]);
+    expect(o.predicate).toEqual({
+      crash: "bad",
+      timeout: "bad",
+      badIfOutput: "panicked at|Segmentation fault",
+      find: "fix",
+      runs: 1,
+      failThreshold: 1,
+      flaky: false,
+    });
+  });
+
+  it("--flaky is 5 runs with a majority threshold", () => {
+    const o = options([...base, "--flaky", "--", "x"]);
+    expect(o).toMatchObject({
+      runs: 5,
+      failThreshold: 3,
+      predicate: { flaky: true, runs: 5, failThreshold: 3 },
+    });
+  });
+
+  it("keeps --runs and --fail-threshold in the predicate", () => {
+    expect(
+      options([...base, "--runs", "3", "--fail-threshold", "2", "--crash", "bad", "--", "x"])
+        .predicate,
+    ).toMatchObject({ runs: 3, failThreshold: 2 });
+    expect(options([...base, "--", "x"]).predicate).toBeUndefined();
+  });
+
+  it.each([
+    [[...base, "--crash", "yes", "--", "x"], "--crash must be bad or skip, got 'yes'"],
+    [[...base, "--timeout-is", "good", "--", "x"], "--timeout-is must be bad or skip, got 'good'"],
+    [[...base, "--find", "bug", "--", "x"], "--find must be regression or fix, got 'bug'"],
+    [
+      [...base, "--flaky", "--runs", "3", "--", "x"],
+      "--flaky sets --runs 5 and --fail-threshold 3 itself; give either --flaky or --runs/--fail-threshold",
+    ],
+    [
+      [...base, "--bad-if-output", "(a+)+", "--", "x"],
+      /^--bad-if-output "\(a\+\)\+" repeats a group/,
+    ],
+    [
+      [...base, "--bad-if-output", "([", "--", "x"],
+      /^--bad-if-output "\(\[" is not a valid regular expression/,
+    ],
+    [[...base, "--bad-if-output", "x".repeat(201), "--", "x"], /longer than 200 characters/],
+    [
+      [...base, "--farm", "--crash", "bad", "--", "x"],
+      "--flaky, --crash, --timeout-is, --bad-if-output and --find are not available with --farm yet",
+    ],
+  ])("refuses %j", (argv, message) => {
+    if (typeof message === "string") expect(usageError(argv)).toBe(message);
+    else expect(usageError(argv)).toMatch(message);
   });
 });

@@ -2,25 +2,54 @@
 import { parseArgs } from "node:util";
 import { refProblem } from "../git/refs.js";
 import { isGitUrl, urlProblem } from "../git/prepare.js";
+import { normalizePredicate, PredicateError, type Predicate } from "../engine/predicate.js";
 
 export const USAGE =
   "usage: npm run bisect -- --repo <path|git-url> --good <rev> --bad <rev> [--parallel K] [--runs R] " +
-  "[--fail-threshold M] [--executor docker|local] [--image IMG] [--timeout SECONDS] [--first-parent] " +
+  "[--fail-threshold M] [--flaky] [--crash bad|skip] [--timeout-is bad|skip] [--bad-if-output REGEX] " +
+  "[--find regression|fix] [--executor docker|local] [--image IMG] [--timeout SECONDS] [--first-parent] " +
   "[--docker-host ENDPOINT] [--farm] [--json] -- <command...>";
 
 export const HELP = `${USAGE}
 
 Finds the first bad commit between a good and a bad revision by running the test command on
-commits, each run in a fresh container: exit 0 = good, 125 = cannot test (skip), 1-127 = bad;
-a timeout, an out-of-memory kill or a signal counts as skip, never as bad. With the docker
-executor a local repository must be readable by uid 1000 (the container's user).
+commits, each run in a fresh container. What a run means:
+  exit 0                 good (passes)
+  exit 1-127 except 125  bad (fails); 127 = command not found, 126 = not executable: both mean
+                         the command cannot run there, see the hints printed with the result
+  exit 125               cannot test this commit (skip), as with git bisect run
+  exit 128-255, signal   a crash (139 = segmentation fault, 134 = abort): skip, or a failure
+                         with --crash bad
+  time limit reached     skip, or a failure with --timeout-is bad
+With --find fix a pass means fixed (the engine's bad) and a failure means not yet fixed.
+  out of memory, a full disk ("No space left on device"), a lost or cancelled run: never good
+                         or bad, whatever the options (skip, or retried)
+The good and bad revisions are tested alongside the first probes (one extra run each at a
+time, beyond --parallel); if the good one fails or the bad one passes, the bisection stops
+there and says so. With the docker executor a local repository must be readable by uid 1000
+(the container's user).
 
   --repo <path|git-url>   repository: a local path (used in place) or a URL (cloned as a mirror)
-  --good <rev>            a revision where the command passes (sha, tag or branch)
-  --bad <rev>             a revision where the command fails
+  --good <rev>            a revision where the command passes (sha, tag or branch);
+                          with --find fix: an old revision where it is not yet fixed
+  --bad <rev>             a revision where the command fails; with --find fix: a newer
+                          revision where it is fixed
   --parallel K            runs at once, 1-64 (default 1)
   --runs R                runs per commit, 1-5 (default 1)
   --fail-threshold M      a commit is bad when at least M of its R runs fail (default 1)
+  --flaky                 for a flaky test: 5 runs per commit, bad when 3 or more fail, and
+                          up to 15 runs of an endpoint, the culprit or its parent whose runs
+                          disagree (not with --runs / --fail-threshold)
+  --crash bad|skip        exit codes 128-255 and deaths by a signal (default skip)
+  --timeout-is bad|skip   a run that reaches --timeout (default skip)
+  --bad-if-output REGEX   the output decides: a run whose output (its last 64 KiB, line by
+                          line) matches REGEX fails (bad; with --find fix: not yet fixed), any
+                          other run that ends by itself passes (exit 125, crash, timeout and
+                          infrastructure rules still apply);
+                          JavaScript syntax, at most 200 characters, no back-references or
+                          nested repetition
+  --find regression|fix   regression (default): the first commit that fails; fix: the first
+                          commit that passes (good = not yet fixed, bad = fixed)
   --executor docker|local docker (default): hardened containers on the Docker engine;
                           local: runs the command as this user on this machine (trusted use only)
   --image IMG             Docker image to run in (default: the runner image, built if missing)
@@ -30,14 +59,21 @@ executor a local repository must be readable by uid 1000 (the container's user).
                           endpoints the TLS files come from DOCKER_CERT_PATH or BISECT_ENGINE_CERTS
   --farm                  queue the job on the runner farm (the product's database and workers,
                           DATABASE_URL or a running npm start) instead of running it here;
-                          --repo must then be a git URL or a path every runner host can read
+                          --repo must then be a git URL or a path every runner host can read;
+                          --flaky, --crash, --timeout-is, --bad-if-output and --find are not
+                          available there yet
   --json                  print one JSON object with the result on stdout
   -h, --help              show this help
 
+With more than one run per commit, a culprit is "found" only when the runs it rests on (its
+own and its parent's) agree enough: confidence = share of the culprit's runs that fail × share
+of its parent's runs that pass, at least 0.9. Below that the answer is "likely", with the
+numbers and the command that would settle it.
+
 The command runs with sh -c in a checkout of each commit. One argument is taken as a shell
 script ('make && ./test.sh'); several arguments are quoted and run as one command (npm test -- -t x).
-Exit status: 0 when the culprit is found, 1 for any other result or an error, 2 for usage errors,
-130 when interrupted.`;
+Exit status: 0 when the culprit is found, 1 for any other result (likely included) or an error,
+2 for usage errors, 130 when interrupted.`;
 
 export type ExecutorKind = "docker" | "local";
 
@@ -56,6 +92,8 @@ export interface CliOptions {
   json: boolean;
   /** Queue on the runner farm instead of running here. */
   farm: boolean;
+  /** Set when any of --flaky, --crash, --timeout-is, --bad-if-output, --find was given. */
+  predicate?: Predicate;
   /** The command line after `--`, as given. */
   commandArgs: string[];
   /** The shell command run with `sh -c`. */
@@ -81,6 +119,11 @@ const optionConfig = {
   "docker-host": { type: "string" },
   json: { type: "boolean" },
   farm: { type: "boolean" },
+  flaky: { type: "boolean" },
+  crash: { type: "string" },
+  "timeout-is": { type: "string" },
+  "bad-if-output": { type: "string" },
+  find: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -119,7 +162,9 @@ function parseOrThrow(argv: readonly string[]): ParseResult {
     if (token.kind !== "option") continue;
     const name = token.name as OptionName;
     const flag = token.rawName;
-    const config = (optionConfig as Record<string, { type: "string" | "boolean" } | undefined>)[token.name];
+    const config = (optionConfig as Record<string, { type: "string" | "boolean" } | undefined>)[
+      token.name
+    ];
     if (!config) throw new UsageError(`unknown option ${flag}`);
     if (values.has(name)) throw new UsageError(`option --${name} is given more than once`);
     if (config.type === "boolean") {
@@ -151,16 +196,70 @@ function parseOrThrow(argv: readonly string[]): ParseResult {
   }
   const good = required("good", "a revision where the command passes");
   const bad = required("bad", "a revision where the command fails");
-  for (const [name, ref] of [["good", good], ["bad", bad]] as const) {
+  for (const [name, ref] of [
+    ["good", good],
+    ["bad", bad],
+  ] as const) {
     const problem = refProblem(ref);
-    if (problem) throw new UsageError(`--${name} ${JSON.stringify(ref)} is not a valid revision: it ${problem}`);
+    if (problem)
+      throw new UsageError(
+        `--${name} ${JSON.stringify(ref)} is not a valid revision: it ${problem}`,
+      );
   }
 
   const parallel = integer("parallel", str("parallel"), 1, 1, 64);
-  const runs = integer("runs", str("runs"), 1, 1, 5);
-  const failThreshold = integer("fail-threshold", str("fail-threshold"), 1, 1, 5);
+  let runs = integer("runs", str("runs"), 1, 1, 5);
+  let failThreshold = integer("fail-threshold", str("fail-threshold"), 1, 1, 5);
+  const flaky = values.has("flaky");
+  if (flaky && (str("runs") !== undefined || str("fail-threshold") !== undefined)) {
+    throw new UsageError(
+      "--flaky sets --runs 5 and --fail-threshold 3 itself; give either --flaky or --runs/--fail-threshold",
+    );
+  }
   if (failThreshold > runs) {
-    throw new UsageError(`--fail-threshold ${failThreshold} is more than --runs ${runs} (a commit cannot fail more often than it runs)`);
+    throw new UsageError(
+      `--fail-threshold ${failThreshold} is more than --runs ${runs} (a commit cannot fail more often than it runs)`,
+    );
+  }
+  const choice = (name: OptionName, allowed: readonly string[]) => {
+    const value = str(name);
+    if (value !== undefined && !allowed.includes(value)) {
+      throw new UsageError(`--${name} must be ${allowed.join(" or ")}, got '${value}'`);
+    }
+    return value;
+  };
+  const crash = choice("crash", ["bad", "skip"]);
+  const timeoutIs = choice("timeout-is", ["bad", "skip"]);
+  const find = choice("find", ["regression", "fix"]);
+  const badIfOutput = str("bad-if-output");
+  let predicate: Predicate | undefined;
+  if (
+    flaky ||
+    crash !== undefined ||
+    timeoutIs !== undefined ||
+    find !== undefined ||
+    badIfOutput !== undefined
+  ) {
+    try {
+      predicate = normalizePredicate({
+        ...(crash !== undefined ? { crash } : {}),
+        ...(timeoutIs !== undefined ? { timeout: timeoutIs } : {}),
+        ...(find !== undefined ? { find } : {}),
+        ...(badIfOutput !== undefined ? { badIfOutput } : {}),
+        ...(flaky ? { flaky } : { runs, failThreshold }),
+      });
+    } catch (error) {
+      if (error instanceof PredicateError)
+        throw new UsageError(`--${error.message.replace(/^badIfOutput/, "bad-if-output")}`);
+      throw error;
+    }
+    runs = predicate.runs;
+    failThreshold = predicate.failThreshold;
+    if (values.has("farm")) {
+      throw new UsageError(
+        "--flaky, --crash, --timeout-is, --bad-if-output and --find are not available with --farm yet",
+      );
+    }
   }
 
   const executor = str("executor") ?? "docker";
@@ -170,18 +269,23 @@ function parseOrThrow(argv: readonly string[]): ParseResult {
   const image = str("image");
   const dockerHost = str("docker-host");
   if (values.has("farm")) {
-    if (str("executor") !== undefined) throw new UsageError("--farm runs on the farm's hosts; drop --executor");
-    if (dockerHost !== undefined) throw new UsageError("--farm runs on the farm's hosts; drop --docker-host");
+    if (str("executor") !== undefined)
+      throw new UsageError("--farm runs on the farm's hosts; drop --executor");
+    if (dockerHost !== undefined)
+      throw new UsageError("--farm runs on the farm's hosts; drop --docker-host");
   }
   if (executor === "local") {
     if (image !== undefined) throw new UsageError("--image applies only to --executor docker");
-    if (dockerHost !== undefined) throw new UsageError("--docker-host applies only to --executor docker");
+    if (dockerHost !== undefined)
+      throw new UsageError("--docker-host applies only to --executor docker");
   }
   if (image !== undefined && (image.trim() === "" || image.startsWith("-"))) {
     throw new UsageError(`--image ${JSON.stringify(image)} is not an image name`);
   }
   if (dockerHost !== undefined && !/^(unix|tcp|ssh|npipe):\/\/\S+$/.test(dockerHost)) {
-    throw new UsageError(`--docker-host must look like unix:///path, tcp://host:port or ssh://user@host, got '${dockerHost}'`);
+    throw new UsageError(
+      `--docker-host must look like unix:///path, tcp://host:port or ssh://user@host, got '${dockerHost}'`,
+    );
   }
 
   const timeoutText = str("timeout");
@@ -189,13 +293,17 @@ function parseOrThrow(argv: readonly string[]): ParseResult {
   if (timeoutText !== undefined) {
     timeoutSeconds = Number(timeoutText);
     if (!/^\d+(\.\d+)?$/.test(timeoutText) || !(timeoutSeconds > 0) || timeoutSeconds > 86_400) {
-      throw new UsageError(`--timeout must be a number of seconds greater than 0 and at most 86400, got '${timeoutText}'`);
+      throw new UsageError(
+        `--timeout must be a number of seconds greater than 0 and at most 86400, got '${timeoutText}'`,
+      );
     }
   }
 
   if (commandArgs.length === 0 || commandArgs.every((a) => a.trim() === "")) {
     throw new UsageError(
-      split === -1 ? "missing the test command: put it after --, as in -- npm test" : "missing the test command after --",
+      split === -1
+        ? "missing the test command: put it after --, as in -- npm test"
+        : "missing the test command after --",
     );
   }
 
@@ -215,13 +323,20 @@ function parseOrThrow(argv: readonly string[]): ParseResult {
       ...(dockerHost !== undefined ? { dockerHost } : {}),
       json: values.has("json"),
       farm: values.has("farm"),
+      ...(predicate ? { predicate } : {}),
       commandArgs: [...commandArgs],
       command: shellCommand(commandArgs),
     },
   };
 }
 
-function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
+function integer(
+  name: string,
+  text: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (text === undefined) return fallback;
   const value = Number(text);
   if (!/^\d+$/.test(text) || value < min || value > max) {

@@ -4,6 +4,7 @@
 import type Docker from "dockerode";
 import { runBisection, type BisectionResult } from "../bisection/run-bisection.js";
 import { connectDocker, parseEndpoint, pingEngine } from "../docker/connect.js";
+import { defaultPredicate, describePredicate, policyOfPredicate } from "../engine/predicate.js";
 import type { Policy, Sha } from "../engine/types.js";
 import { DockerExecutor } from "../executors/docker-executor.js";
 import { LocalExecutor } from "../executors/local-executor.js";
@@ -14,7 +15,16 @@ import { prepareRepo, type PreparedRepo } from "../git/prepare.js";
 import { resolveRef } from "../git/refs.js";
 import { ensureRunnerImage } from "../image.js";
 import { HELP, parseCliArgs, USAGE, type CliOptions } from "./args.js";
-import { errorJson, formatEvent, formatResult, short, toJson, type JsonResult } from "./output.js";
+import {
+  errorJson,
+  exitCodeHints,
+  formatEvent,
+  formatResult,
+  settleCommand,
+  short,
+  toJson,
+  type JsonResult,
+} from "./output.js";
 
 export interface CliIo {
   /** Receives the JSON object (with --json) or the help text. */
@@ -57,8 +67,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (repo.cloned) say(`cloned ${options.repo}`);
     const good = await resolveRef(repo.path, options.good, io.signal);
     const bad = await resolveRef(repo.path, options.bad, io.signal);
-    if (good === bad) throw new Error(`--good and --bad name the same commit ${short(good)}: there is nothing to bisect`);
-    const graph = await listCommitGraph(repo.path, good, bad, { firstParent: options.firstParent, signal: io.signal });
+    if (good === bad)
+      throw new Error(
+        `--good and --bad name the same commit ${short(good)}: there is nothing to bisect`,
+      );
+    const graph = await listCommitGraph(repo.path, good, bad, {
+      firstParent: options.firstParent,
+      signal: io.signal,
+    });
     const count = Object.keys(graph.commits).length;
     if (count === 0) {
       throw new Error(
@@ -66,7 +82,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       );
     }
     if (!(await isAncestor(repo.path, good, bad, io.signal))) {
-      say(`note: ${short(good)} is not an ancestor of ${short(bad)}; bisecting the commits of ${short(bad)} that ${short(good)} lacks`);
+      say(
+        `note: ${short(good)} is not an ancestor of ${short(bad)}; bisecting the commits of ${short(bad)} that ${short(good)} lacks`,
+      );
     }
     say(
       `bisecting ${count} commit${count === 1 ? "" : "s"} between good ${short(good)} and bad ${short(bad)} ` +
@@ -89,16 +107,23 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     });
     // Containers for the first runs start now; the pool replaces each one as a run takes it.
     executor.warmUp?.(specFor(bad));
+    const predicate = options.predicate ?? defaultPredicate;
+    if (options.predicate) for (const line of describePredicate(predicate)) say(`  ${line}`);
     const policy: Partial<Policy> = {
+      ...policyOfPredicate(predicate),
       runs: options.runs,
       failThreshold: options.failThreshold,
       firstParent: options.firstParent,
+      // The endpoint checks run alongside the first probes instead of before them.
+      verifyEndpoints: true,
+      overlapEndpoints: true,
     };
 
     const started = performance.now();
     const result = await runBisection({
       graph,
       policy,
+      predicate,
       parallel: options.parallel,
       executor: executor.executor,
       specFor,
@@ -111,14 +136,38 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const wallMs = performance.now() - started;
 
     const infos = await commitInfos(repo.path, result);
-    say(formatResult(result, infos, wallMs));
-    if (result.outcome === "good-is-bad" || result.outcome === "bad-is-good") showEndpointLog(result, good, bad, say);
+    say(formatResult(result, infos, wallMs, { find: predicate.find }));
+    if (result.outcome === "good-is-bad" || result.outcome === "bad-is-good")
+      showEndpointLog(result, good, bad, say);
+    for (const hint of exitCodeHints(result, {
+      image: options.executor === "docker",
+      crash: predicate.crash,
+    }))
+      say(hint);
+    if (result.outcome === "likely" && result.culprit) {
+      const parent = graph.commits[result.culprit]?.parents[0];
+      if (parent) say(`    to settle it: ${settleCommand(argv, parent, result.culprit)}`);
+    }
     const culpritInfo = result.culprit ? infos.get(result.culprit) : undefined;
-    const code = result.aborted ? EXIT.interrupted : result.outcome === "found" ? EXIT.found : EXIT.notFound;
-    return finish(toJson(result, { ...(culpritInfo ? { culpritInfo } : {}), range: { good, bad, commits: count } }), code);
+    const code = result.aborted
+      ? EXIT.interrupted
+      : result.outcome === "found"
+        ? EXIT.found
+        : EXIT.notFound;
+    return finish(
+      toJson(result, {
+        ...(culpritInfo ? { culpritInfo } : {}),
+        range: { good, bad, commits: count },
+      }),
+      code,
+    );
   } catch (error) {
     const aborted = io.signal?.aborted === true;
-    const message = aborted ? "interrupted" : error instanceof Error ? error.message : String(error);
+    const message = aborted
+      ? "interrupted"
+      : error instanceof Error
+        ? error.message
+        : String(error);
     say(`error: ${message}`);
     return finish(errorJson(message, aborted), aborted ? EXIT.interrupted : EXIT.notFound);
   } finally {
@@ -136,9 +185,15 @@ interface OpenedExecutor {
   close(): Promise<void>;
 }
 
-async function openExecutor(options: CliOptions, io: CliIo, say: (line: string) => void): Promise<OpenedExecutor> {
+async function openExecutor(
+  options: CliOptions,
+  io: CliIo,
+  say: (line: string) => void,
+): Promise<OpenedExecutor> {
   if (options.executor === "local") {
-    say("warning: the local executor runs the command as this user on this machine, without isolation");
+    say(
+      "warning: the local executor runs the command as this user on this machine, without isolation",
+    );
     return { executor: new LocalExecutor(), close: async () => {} };
   }
   const endpoint = options.dockerHost ?? nonEmpty(io.env.DOCKER_HOST) ?? DEFAULT_DOCKER_HOST;
@@ -175,7 +230,9 @@ async function openExecutor(options: CliOptions, io: CliIo, say: (line: string) 
         try {
           await executor.close();
         } catch (error) {
-          say(`warning: could not remove every warm container: ${error instanceof Error ? error.message : String(error)}`);
+          say(
+            `warning: could not remove every warm container: ${error instanceof Error ? error.message : String(error)}`,
+          );
         } finally {
           closeConnection();
         }
@@ -188,8 +245,13 @@ async function openExecutor(options: CliOptions, io: CliIo, say: (line: string) 
 }
 
 /** Subjects and authors of the culprit and the candidates, for the closing paragraph. */
-async function commitInfos(repo: string, result: BisectionResult): Promise<Map<string, CommitInfo>> {
-  const shas = [...new Set([...(result.culprit ? [result.culprit] : []), ...result.candidates.slice(0, 30)])];
+async function commitInfos(
+  repo: string,
+  result: BisectionResult,
+): Promise<Map<string, CommitInfo>> {
+  const shas = [
+    ...new Set([...(result.culprit ? [result.culprit] : []), ...result.candidates.slice(0, 30)]),
+  ];
   try {
     return new Map((await readCommitInfos(repo, shas)).map((i) => [i.sha, i]));
   } catch {
@@ -197,7 +259,12 @@ async function commitInfos(repo: string, result: BisectionResult): Promise<Map<s
   }
 }
 
-function showEndpointLog(result: BisectionResult, good: Sha, bad: Sha, say: (line: string) => void) {
+function showEndpointLog(
+  result: BisectionResult,
+  good: Sha,
+  bad: Sha,
+  say: (line: string) => void,
+) {
   const sha = result.outcome === "good-is-bad" ? good : bad;
   const step = [...result.steps].reverse().find((s) => s.sha === sha && s.log);
   if (!step) return;

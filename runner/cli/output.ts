@@ -1,6 +1,13 @@
 // What `npm run bisect` prints: progress and the result for people (stderr), one JSON object (stdout).
 import type { CommitInfo } from "../git/commit-info.js";
-import type { BisectionEvent, BisectionOutcome, BisectionResult, BisectionStep } from "../bisection/run-bisection.js";
+import { termsOf, type Predicate } from "../engine/predicate.js";
+import { shellQuote } from "./args.js";
+import type {
+  BisectionEvent,
+  BisectionOutcome,
+  BisectionResult,
+  BisectionStep,
+} from "../bisection/run-bisection.js";
 
 export const short = (sha: string) => sha.slice(0, 10);
 
@@ -28,36 +35,113 @@ export function formatStep(step: BisectionStep): string {
 }
 
 const describeCommit = (info: CommitInfo | undefined, sha: string) =>
-  info ? `${short(sha)}  ${info.subject}\n    author: ${info.authorName} <${info.authorEmail}>, ${info.authorDate}` : short(sha);
+  info
+    ? `${short(sha)}  ${info.subject}\n    author: ${info.authorName} <${info.authorEmail}>, ${info.authorDate}`
+    : short(sha);
 
-/** The closing paragraph: what was found, in words. */
+/** The closing paragraph: what was found, in words (fixed / not yet fixed when hunting a fix). */
 export function formatResult(
   result: BisectionResult,
   infos: Map<string, CommitInfo>,
   wallMs: number,
+  options: { find?: Predicate["find"] } = {},
 ): string {
+  const terms = termsOf(options.find);
   const lines: string[] = [];
   const stopped = result.cancelled > 0 ? ` (and ${result.cancelled} stopped early)` : "";
   const tally = `${result.steps.length} run${result.steps.length === 1 ? "" : "s"}${stopped} in ${result.rounds} round${result.rounds === 1 ? "" : "s"}, ${formatSeconds(wallMs)}`;
   switch (result.outcome) {
     case "found":
-      lines.push(`found: the first bad commit is`, `    ${describeCommit(infos.get(result.culprit!), result.culprit!)}`);
+      lines.push(
+        `found: the ${terms.first} is`,
+        `    ${describeCommit(infos.get(result.culprit!), result.culprit!)}`,
+      );
+      break;
+    case "likely":
+      lines.push(
+        `likely (not sure): the ${terms.first} is probably`,
+        `    ${describeCommit(infos.get(result.culprit!), result.culprit!)}`,
+      );
       break;
     case "ambiguous":
-      lines.push(`ambiguous: the first bad commit is one of these ${result.candidates.length} (some could not be tested):`);
+      lines.push(
+        `ambiguous: the ${terms.first} is one of these ${result.candidates.length} (some could not be tested):`,
+      );
       for (const sha of result.candidates.slice(0, 30)) {
         const info = infos.get(sha);
         lines.push(`    ${short(sha)}  ${info?.subject ?? ""}`);
       }
-      if (result.candidates.length > 30) lines.push(`    … and ${result.candidates.length - 30} more`);
+      if (result.candidates.length > 30)
+        lines.push(`    … and ${result.candidates.length - 30} more`);
       break;
     default:
       lines.push(`${result.outcome}:`);
   }
   if (result.explanation) lines.push(`    ${result.explanation}`);
-  if (result.outcome === "found" && result.confidence < 1) lines.push(`    confidence ${result.confidence.toFixed(2)}`);
+  if ((result.outcome === "found" || result.outcome === "likely") && result.confidence < 1)
+    lines.push(`    confidence ${result.confidence.toFixed(2)}`);
   lines.push(`    ${tally}`);
   return lines.join("\n");
+}
+
+/**
+ * What to do about exit codes that say more than "the test failed": 127 and 126 (the command
+ * cannot run where it runs), 139 and 134 (crashes). One hint per code seen, in a stable order.
+ */
+export function exitCodeHints(
+  result: Pick<BisectionResult, "steps">,
+  context: { image: boolean; crash?: Predicate["crash"] },
+): string[] {
+  const codes = new Set(result.steps.map((s) => s.exitCode));
+  const reasons = result.steps.map((s) => s.reason ?? "");
+  const crashAdvice =
+    context.crash === "bad"
+      ? "crashes already count as bad here (--crash bad)"
+      : "a crash counts as untestable (skip) by default; if the crash is the regression, run again with --crash bad";
+  const hints: string[] = [];
+  if (codes.has(127))
+    hints.push(
+      context.image
+        ? "hint: exit 127 means command not found: the image the runs use lacks the command (every commit runs in the same image). Choose an image that has it with --image IMG (an image with the project's toolchain), check the spelling, or call it by its path in the repository."
+        : "hint: exit 127 means command not found: it is not on this machine's PATH. Install it, check the spelling, or call it by its path in the repository.",
+    );
+  if (codes.has(126))
+    hints.push(
+      "hint: exit 126 means the command was found but is not executable: commit the script with its executable bit (git update-index --chmod=+x FILE) or run it through its interpreter (sh ./test.sh).",
+    );
+  if (codes.has(139) || reasons.some((r) => r.includes("SIGSEGV")))
+    hints.push(
+      `hint: exit 139 is a segmentation fault (SIGSEGV), a crash: ${crashAdvice}. To see where it crashes, run that commit under a debugger (gdb --args …) or with AddressSanitizer.`,
+    );
+  if (codes.has(134) || reasons.some((r) => r.includes("SIGABRT")))
+    hints.push(
+      `hint: exit 134 is an abort (SIGABRT), usually a failed assertion or an uncaught C++ exception; the output just before it says which: ${crashAdvice}.`,
+    );
+  return hints;
+}
+
+/**
+ * The command that re-measures a likely culprit against its parent with the flaky preset: the
+ * same options and test command, --good set to the parent and --bad to the culprit.
+ */
+export function settleCommand(argv: readonly string[], parent: string, culprit: string): string {
+  const split = argv.indexOf("--");
+  const options = split === -1 ? [...argv] : argv.slice(0, split);
+  const command = split === -1 ? [] : argv.slice(split + 1);
+  const dropWithValue = new Set(["--good", "--bad", "--runs", "--fail-threshold"]);
+  const kept: string[] = [];
+  for (let i = 0; i < options.length; i++) {
+    const arg = options[i]!;
+    const name = arg.split("=")[0]!;
+    if (dropWithValue.has(name)) {
+      if (!arg.includes("=")) i++;
+      continue;
+    }
+    if (arg === "--flaky") continue;
+    kept.push(arg);
+  }
+  const args = [...kept, "--good", parent, "--bad", culprit, "--flaky", "--", ...command];
+  return `npm run bisect -- ${args.map(shellQuote).join(" ")}`;
 }
 
 export interface JsonResult {
@@ -65,7 +149,14 @@ export interface JsonResult {
   culprit: string | null;
   candidates: string[];
   rounds: number;
-  steps: { sha: string; verdict: string; exitCode: number | null; durationMs: number; round: number; reason?: string }[];
+  steps: {
+    sha: string;
+    verdict: string;
+    exitCode: number | null;
+    durationMs: number;
+    round: number;
+    reason?: string;
+  }[];
   confidence: number;
   explanation: string;
   culpritInfo?: CommitInfo;

@@ -34,16 +34,28 @@ import {
   type RangeGraph,
 } from "./graph";
 import { selectCandidates } from "./select";
+import { termsOf, type Terms } from "./predicate";
 import {
   describeRuns,
   failRatio,
+  isMixed,
   isOpen,
   passRatio,
   runsNeeded,
+  runsToReach,
   StatusBook,
   type CommitStatus,
 } from "./status";
-import type { Decision, EngineInput, Outcome, Policy, Sha } from "./types";
+import {
+  FOUND_CONFIDENCE,
+  isEndpointRun,
+  type Decision,
+  type EngineInput,
+  type Observation,
+  type Outcome,
+  type Policy,
+  type Sha,
+} from "./types";
 
 export { EngineInputError } from "./graph";
 
@@ -71,33 +83,57 @@ export function checkInput(input: EngineInput): void {
       `policy.maxErrorsPerCommit must be an integer ≥ 0, got ${p.maxErrorsPerCommit}`,
     );
   }
+  if (p.confirmRuns !== undefined && (!isInt(p.confirmRuns) || p.confirmRuns < 1)) {
+    throw new EngineInputError(`policy.confirmRuns must be an integer ≥ 1, got ${p.confirmRuns}`);
+  }
   if (!isInt(input.slots) || input.slots < 0) {
     throw new EngineInputError(`slots must be an integer ≥ 0, got ${input.slots}`);
   }
 }
 
-/** The runs to start this round, never more than `slots`, never beyond what a commit still needs. */
+/**
+ * The runs to start this round, never more than `slots` (endpoint runs with `overlapEndpoints`
+ * excepted: one lane each), never beyond what a commit still needs.
+ */
 class Plan {
   readonly probes: Sha[] = [];
   private readonly planned = new Map<Sha, number>();
+  private used = 0;
 
   constructor(
     private readonly slots: number,
     private readonly book: StatusBook,
     private readonly policy: Policy,
+    private readonly graph: EngineInput["graph"],
   ) {}
 
   get remaining(): number {
-    return this.slots - this.probes.length;
+    return this.slots - this.used;
   }
 
-  /** Plans the runs `sha` still needs (as far as slots allow); returns how many it still lacks. */
-  fill(sha: Sha): number {
+  private onLane(sha: Sha): boolean {
+    return (
+      this.policy.verifyEndpoints &&
+      !!this.policy.overlapEndpoints &&
+      isEndpointRun(this.graph, sha)
+    );
+  }
+
+  /**
+   * Plans the runs `sha` still needs to reach `runs` results, or `target` results when given
+   * (confirmation runs), as far as slots allow; returns how many it still lacks.
+   */
+  fill(sha: Sha, target?: number): number {
     const already = this.planned.get(sha) ?? 0;
-    const need = runsNeeded(this.book.get(sha), this.policy) - already;
-    const take = Math.max(0, Math.min(need, this.remaining));
+    const s = this.book.get(sha);
+    const need =
+      (target === undefined ? runsNeeded(s, this.policy) : runsToReach(s, target)) - already;
+    const lane = this.onLane(sha);
+    const room = lane ? 1 - s.inFlight - already : this.remaining;
+    const take = Math.max(0, Math.min(need, room));
     for (let i = 0; i < take; i++) this.probes.push(sha);
     if (take > 0) this.planned.set(sha, already + take);
+    if (!lane) this.used += take;
     return need - take;
   }
 
@@ -109,14 +145,51 @@ class Plan {
   }
 }
 
+/** Results wanted on a commit the answer rests on when its runs disagree. */
+const confirmTarget = (policy: Policy): number =>
+  Math.max(policy.runs, policy.confirmRuns ?? policy.runs);
+
+/** Decided, but its runs disagree and it has fewer than the confirmation target. */
+const needsConfirmation = (s: CommitStatus, policy: Policy): boolean =>
+  confirmTarget(policy) > policy.runs &&
+  isMixed(s) &&
+  (s.state === "good" || s.state === "bad") &&
+  s.good + s.bad < confirmTarget(policy);
+
+/**
+ * A plain hint when every counted run of an endpoint ended with exit 127 or 126: the command is
+ * missing or not executable where it runs, so every commit would say the same and moving the
+ * range would not help.
+ */
+function commandHint(observations: readonly Observation[], sha: Sha): string | null {
+  const reasons = observations
+    .filter((o) => o.sha === sha && (o.verdict === "good" || o.verdict === "bad"))
+    .map((o) => o.reason ?? "");
+  if (reasons.length === 0) return null;
+  if (reasons.every((r) => /\bexit 127\b/.test(r)))
+    return "Every run ended with exit 127 (command not found): the command does not exist where the test runs, so every commit would answer the same. Run it in an image that has the command, or check its spelling and PATH.";
+  if (reasons.every((r) => /\bexit 126\b/.test(r)))
+    return "Every run ended with exit 126 (found but not executable): make the script executable (chmod +x, committed) or run it through its interpreter, e.g. sh ./test.sh.";
+  return null;
+}
+
 function done(
   outcome: Outcome,
   culprit: Sha | null,
   candidates: Sha[],
   confidence: number,
   explanation: string,
+  certain = true,
 ): Decision {
-  return { kind: "done", outcome, culprit, candidates, confidence, explanation };
+  return {
+    kind: "done",
+    outcome,
+    culprit,
+    candidates,
+    confidence,
+    explanation,
+    ...(certain ? {} : { certain: false as const }),
+  };
 }
 
 /** A pair (bad ancestor, good descendant) proving a monotonicity contradiction, if any. */
@@ -148,45 +221,71 @@ export function decide(input: EngineInput): Decision {
   const { graph, policy } = input;
   const g = buildRange(graph, policy.firstParent);
   const book = new StatusBook(input.observations, input.inFlight, policy);
-  const plan = new Plan(input.slots, book, policy);
+  const plan = new Plan(input.slots, book, policy, graph);
+  const terms = termsOf(policy.find);
   const n = g.shas.length;
   const stateOf = (i: number): CommitStatus["state"] => book.get(g.shas[i]!).state;
 
-  // 1. The endpoints: a failing good revision or a passing bad one dominates everything else.
+  // 1. The endpoints: a failing good revision or a passing bad one dominates everything else,
+  //    once its runs are confirmed when they disagree.
   const goodSt = book.get(graph.good);
   const badSt = book.get(graph.bad);
-  if (goodSt.state === "bad") {
+  let confirming = false;
+  if (goodSt.state === "bad" && needsConfirmation(goodSt, policy)) {
+    plan.fill(graph.good, confirmTarget(policy));
+    confirming = true;
+  } else if (goodSt.state === "bad") {
     const also =
       badSt.state === "good"
-        ? `, and the bad revision ${short(graph.bad)} ${describeRuns(badSt, "pass")}`
+        ? `, and the ${terms.badRevision} ${short(graph.bad)} ${describeRuns(badSt, "good", terms)}`
         : "";
+    const hint = commandHint(input.observations, graph.good);
+    const lead = `The ${terms.goodRevision} ${short(graph.good)} ${describeRuns(goodSt, "bad", terms)}${also}`;
     return done(
       "good-is-bad",
       null,
       [],
       failRatio(goodSt),
-      `The good revision ${short(graph.good)} ${describeRuns(goodSt, "fail")}${also}: the failure is older than the range, so there is nothing to bisect. Choose an older good revision.`,
+      hint
+        ? `${lead}. ${hint}`
+        : policy.find === "fix"
+          ? `${lead}: it is already fixed there, so the fix is older than the range and there is nothing to bisect. Choose an older revision where it is not yet fixed.`
+          : `${lead}: the failure is older than the range, so there is nothing to bisect. Choose an older good revision.`,
     );
   }
-  if (badSt.state === "good") {
+  if (badSt.state === "good" && needsConfirmation(badSt, policy)) {
+    plan.fill(graph.bad, confirmTarget(policy));
+    confirming = true;
+  } else if (badSt.state === "good" && !confirming) {
+    const hint = commandHint(input.observations, graph.bad);
+    const lead = `The ${terms.badRevision} ${short(graph.bad)} ${describeRuns(badSt, "good", terms)}`;
     return done(
       "bad-is-good",
       null,
       [],
       passRatio(badSt),
-      `The bad revision ${short(graph.bad)} ${describeRuns(badSt, "pass")}: the failure does not reproduce there, so there is nothing to bisect. Check the command and the bad revision.`,
+      hint
+        ? `${lead}. ${hint}`
+        : policy.find === "fix"
+          ? `${lead}: it is not fixed there, so there is nothing to bisect. Check the command and the new revision.`
+          : `${lead}: the failure does not reproduce there, so there is nothing to bisect. Check the command and the bad revision.`,
     );
   }
-  const endpointsPending = policy.verifyEndpoints && (isOpen(goodSt) || isOpen(badSt));
+  const endpointsPending =
+    confirming || (policy.verifyEndpoints && (isOpen(goodSt) || isOpen(badSt)));
   if (policy.verifyEndpoints) {
     plan.fill(graph.good);
     plan.fill(graph.bad);
   }
   const notes: string[] = [];
   if (goodSt.state === "skipped")
-    notes.push(`The good revision ${short(graph.good)} could not be tested; it was assumed good.`);
+    notes.push(
+      `The ${terms.goodRevision} ${short(graph.good)} could not be tested; it was assumed ${terms.good}.`,
+    );
   if (badSt.state === "skipped")
-    notes.push(`The bad revision ${short(graph.bad)} could not be tested; it was assumed bad.`);
+    notes.push(
+      `The ${terms.badRevision} ${short(graph.bad)} could not be tested; it was assumed ${terms.bad}.`,
+    );
   const withNotes = (s: string): string => [s, ...notes].join(" ");
 
   // 2. The candidate set.
@@ -211,12 +310,15 @@ export function decide(input: EngineInput): Decision {
       const [b, c] = pair;
       const bs = book.get(g.shas[b]!);
       const cs = book.get(g.shas[c]!);
-      why = `${short(g.shas[b]!)} ${describeRuns(bs, "fail")} but its descendant ${short(g.shas[c]!)} ${describeRuns(cs, "pass")}`;
+      why = `${short(g.shas[b]!)} ${describeRuns(bs, "bad", terms)} but its descendant ${short(g.shas[c]!)} ${describeRuns(cs, "good", terms)}`;
     } else {
       const failing = bads
         .filter((i) => i !== g.tip || stateOf(i) === "bad")
         .map((i) => g.shas[i]!);
-      why = `the failing commits ${listShas(failing)} have no common ancestor in the range that could be the first bad commit (the failure may have been introduced more than once)`;
+      why =
+        policy.find === "fix"
+          ? `the fixed commits ${listShas(failing)} have no common ancestor in the range that could be the ${terms.first} (the fix may have been made more than once)`
+          : `the failing commits ${listShas(failing)} have no common ancestor in the range that could be the first bad commit (the failure may have been introduced more than once)`;
     }
     return done(
       "flaky",
@@ -242,13 +344,13 @@ export function decide(input: EngineInput): Decision {
   if (open.length === 0) {
     const candidateShas = Array.from(members, (i) => g.shas[i]!);
     if (lowest >= 0 && size === 1)
-      return found(g, members[lowest]!, plan, book, input, endpointsPending, notes);
+      return found(g, members[lowest]!, plan, book, input, endpointsPending, notes, terms);
     if (endpointsPending) return plan.decision(size);
     const skipped = candidateShas.filter((_, j) => j !== lowest);
     const lowSha = lowest >= 0 ? g.shas[members[lowest]!]! : null;
     const lead = lowSha
-      ? `The first bad commit could be any of ${size} commits: ${short(lowSha)} (bad) or the skipped ${listShas(skipped)}, which could not be tested.`
-      : `The first bad commit could be any of the ${size} skipped commits ${listShas(skipped)}, which could not be tested.`;
+      ? `The ${terms.first} could be any of ${size} commits: ${short(lowSha)} (${terms.bad}) or the skipped ${listShas(skipped)}, which could not be tested.`
+      : `The ${terms.first} could be any of the ${size} skipped commits ${listShas(skipped)}, which could not be tested.`;
     return done(
       "ambiguous",
       null,
@@ -267,19 +369,26 @@ export function decide(input: EngineInput): Decision {
   const count = Math.ceil(plan.remaining / policy.runs);
   if (count > 0 && fresh.length > 0) {
     const weight = candidateWeights(g, members);
+    const skipped: number[] = [];
+    for (let j = 0; j < size; j++)
+      if (j !== lowest && book.get(g.shas[members[j]!]!).state === "skipped") skipped.push(j);
     const chosen = selectCandidates({
       size,
       occupied: started.map((j) => weight[j]!),
       freshWeights: fresh.map((j) => weight[j]!),
       freshRank: fresh,
       count,
+      avoid: skipped.map((j) => weight[j]!),
     });
     for (const f of chosen) plan.fill(g.shas[members[fresh[f]!]!]!);
   }
   return plan.decision(size);
 }
 
-/** C = {L}: make sure the culprit and its reference parents are measured, then report. */
+/**
+ * C = {L}: make sure the culprit and its reference parents are measured (and confirmed when their
+ * runs disagree), then report `found`, or `likely` when the confidence is below FOUND_CONFIDENCE.
+ */
 function found(
   g: RangeGraph,
   node: number,
@@ -288,6 +397,7 @@ function found(
   input: EngineInput,
   endpointsPending: boolean,
   notes: string[],
+  terms: Terms,
 ): Decision {
   const { graph, policy } = input;
   const culprit = g.shas[node]!;
@@ -302,6 +412,10 @@ function found(
     for (const sha of [culprit, ...refs]) {
       plan.fill(sha);
       if (isOpen(book.get(sha))) incomplete = true;
+      else if (needsConfirmation(book.get(sha), policy)) {
+        plan.fill(sha, confirmTarget(policy));
+        incomplete = true;
+      }
     }
   }
   if (incomplete || endpointsPending) return plan.decision(1);
@@ -313,7 +427,7 @@ function found(
       [],
       0,
       [
-        `The results contradict each other: ${short(boundary)}, the parent of ${short(culprit)} outside the range, ${describeRuns(book.get(boundary), "fail")}, yet it is an ancestor of the good revision, which is taken as good. The test looks flaky; consider more runs per commit.`,
+        `The results contradict each other: ${short(boundary)}, the parent of ${short(culprit)} outside the range, ${describeRuns(book.get(boundary), "bad", terms)}, yet it is an ancestor of the ${terms.goodRevision}, which is taken as ${terms.good}. The test looks flaky; consider more runs per commit.`,
         ...notes,
       ].join(" "),
     );
@@ -327,28 +441,42 @@ function found(
     parentPass = Math.min(parentPass, passRatio(s));
     const inRange = g.index.has(sha);
     const tested = s.good + s.bad > 0;
-    const label = sha === graph.good ? `the good revision ${short(sha)}` : short(sha);
-    if (tested) parts.push(`${label} ${describeRuns(s, "pass")}`);
-    else if (inRange) parts.push(`${label} is good (an ancestor of a passing commit)`);
-    else if (sha === graph.good) parts.push(`${label} is assumed good`);
-    else parts.push(`${label} is assumed good (an ancestor of the good revision)`);
+    const label = sha === graph.good ? `the ${terms.goodRevision} ${short(sha)}` : short(sha);
+    if (tested) parts.push(`${label} ${describeRuns(s, "good", terms)}`);
+    else if (inRange)
+      parts.push(`${label} is ${terms.good} (an ancestor of a ${terms.good} commit)`);
+    else if (sha === graph.good) parts.push(`${label} is assumed ${terms.good}`);
+    else parts.push(`${label} is assumed ${terms.good} (an ancestor of the ${terms.goodRevision})`);
   }
   const culpritPart =
     cs.good + cs.bad > 0
-      ? `it ${describeRuns(cs, "fail")}`
-      : "it is the bad revision (assumed bad, not tested)";
+      ? `it ${describeRuns(cs, "bad", terms)}`
+      : `it is the ${terms.badRevision} (assumed ${terms.bad}, not tested)`;
   const parentPart =
     refs.length === 0
       ? "it has no parent (a root commit)"
       : `${refs.length === 1 ? "its parent" : "its parents"} ${parts.join("; ")}`;
+  const confidence = failRatio(cs) * parentPass;
+  if (confidence < FOUND_CONFIDENCE) {
+    return done(
+      "found",
+      culprit,
+      [culprit],
+      confidence,
+      [
+        `${short(culprit)} is likely the ${terms.first}, but not surely: ${culpritPart}, and ${parentPart} (confidence ${confidence.toFixed(2)}, below ${FOUND_CONFIDENCE}). More runs of ${short(culprit)} and its parent would settle it.`,
+        ...notes,
+      ].join(" "),
+      false,
+    );
+  }
   return done(
     "found",
     culprit,
     [culprit],
-    failRatio(cs) * parentPass,
-    [
-      `${short(culprit)} is the first bad commit: ${culpritPart}, and ${parentPart}.`,
-      ...notes,
-    ].join(" "),
+    confidence,
+    [`${short(culprit)} is the ${terms.first}: ${culpritPart}, and ${parentPart}.`, ...notes].join(
+      " ",
+    ),
   );
 }

@@ -10,6 +10,8 @@ export interface SelectInput {
   freshRank: ArrayLike<number>;
   /** How many fresh candidates to choose. */
   count: number;
+  /** Weights of skipped candidates (untestable): probes move away from them. */
+  avoid?: ArrayLike<number>;
 }
 
 /**
@@ -19,6 +21,12 @@ export interface SelectInput {
  * with p new points the targets are evenly spaced; each target takes the unchosen fresh candidate
  * whose weight is closest (ties: lower weight, then lower rank). With nothing occupied this is
  * "weights closest to i·|C|/(k+1), i = 1..k".
+ *
+ * Skipped candidates (`avoid`): untestable commits come in stretches (a broken build spans
+ * several commits), so trying the neighbours of a skipped commit one by one wastes runs. With
+ * skipped candidates in C, every pick moves away
+ * from the skipped ones (as git bisect's skip_away does, but deterministically and knowing that
+ * stretches are contiguous; see `moveAway`), at the price of a less even split.
  */
 export function selectCandidates(input: SelectInput): number[] {
   const { size, freshWeights, freshRank } = input;
@@ -50,6 +58,48 @@ export function selectCandidates(input: SelectInput): number[] {
   const sortedW = order.map((i) => freshWeights[i]!);
   const taken = new Uint8Array(nFresh);
   const chosen: number[] = [];
+  const avoid = Array.from(input.avoid ?? []).sort((a, b) => a - b);
+  /**
+   * Untestable commits come in stretches: a fresh candidate between two skipped ones (in weight
+   * order) is almost surely untestable too, one between a skipped and a testable one (the good
+   * boundary at 0, the lowest bad at `size`) is likelier testable the farther it is from the
+   * skipped side. Class = number of skipped nearest neighbours; cost = distance to the target
+   * (as a share of |C|) plus, for class 1, how far it lies inside the half of its gap next to
+   * the skipped side.
+   */
+  const moveAway = (t: number): number => {
+    let best = -1;
+    let bestClass = 3;
+    let bestCost = Infinity;
+    for (let i = 0; i < nFresh; i++) {
+      if (taken[i]) continue;
+      const w = sortedW[i]!;
+      let lo = 0;
+      let hi = avoid.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (avoid[mid]! < w) lo = mid + 1;
+        else hi = mid;
+      }
+      const below = lo > 0 ? avoid[lo - 1]! : null;
+      const above = lo < avoid.length ? avoid[lo]! : null;
+      const cls = (below !== null ? 1 : 0) + (above !== null ? 1 : 0);
+      let cost = Math.abs(w - t) / size;
+      if (cls === 1) {
+        const from = below ?? 0;
+        const to = above ?? size;
+        const span = Math.max(1, to - from);
+        const fromSkipped = below !== null ? w - below : above! - w;
+        cost += Math.max(0, 0.5 - fromSkipped / span);
+      }
+      if (cls < bestClass || (cls === bestClass && cost < bestCost)) {
+        best = i;
+        bestClass = cls;
+        bestCost = cost;
+      }
+    }
+    return best;
+  };
 
   for (const t of targets) {
     // First position with weight ≥ t.
@@ -80,6 +130,10 @@ export function selectCandidates(input: SelectInput): number[] {
     } else if (left >= 0) pick = left;
     else if (right < nFresh) pick = right;
     if (pick < 0) break;
+    if (avoid.length > 0) {
+      pick = moveAway(t);
+      if (pick < 0) break;
+    }
     taken[pick] = 1;
     chosen.push(order[pick]!);
   }

@@ -1,4 +1,5 @@
 // Per-commit status from raw runs: one place that turns counts of verdicts into good/bad/skipped/undecided.
+import type { Terms } from "./predicate";
 import type { Observation, Policy, Sha } from "./types";
 
 /** What the runs seen so far say about one commit. */
@@ -129,10 +130,27 @@ export function passRatio(s: CommitStatus, fallback = 1): number {
   return n === 0 ? fallback : s.good / n;
 }
 
-/** "3/3 runs fail"-style summary for explanations. */
-export function describeRuns(s: CommitStatus, side: "fail" | "pass"): string {
+/**
+ * "fails in 3 of 5 runs"-style summary for explanations. `side` is the engine's verdict counted
+ * (bad or good); `terms` gives its verb ("fails" for bad, or "passes" when hunting a fix).
+ */
+export function describeRuns(
+  s: CommitStatus,
+  side: "bad" | "good",
+  terms: Pick<Terms, "badVerb" | "goodVerb"> = { badVerb: "fails", goodVerb: "passes" },
+): string {
   const n = s.good + s.bad;
-  const k = side === "fail" ? s.bad : s.good;
-  if (n <= 1) return side === "fail" ? "fails" : "passes";
-  return `${side === "fail" ? "fails" : "passes"} in ${k} of ${n} runs`;
+  const k = side === "bad" ? s.bad : s.good;
+  const verb = side === "bad" ? terms.badVerb : terms.goodVerb;
+  if (n <= 1) return verb;
+  return `${verb} in ${k} of ${n} runs`;
 }
+
+/** Runs to start now so the commit reaches `target` results (for confirmation runs of a decided commit). */
+export function runsToReach(s: CommitStatus, target: number): number {
+  if (s.state === "skipped") return 0;
+  return Math.max(0, target - s.good - s.bad - s.inFlight);
+}
+
+/** Whether the runs of a commit disagree (some good, some bad). */
+export const isMixed = (s: CommitStatus): boolean => s.good > 0 && s.bad > 0;

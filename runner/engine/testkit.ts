@@ -1,13 +1,14 @@
 // Graph builders, a single-culprit oracle and a driver loop for decide(): shared by the engine's tests and benchmarks.
 import { decide } from "./engine";
-import type {
-  CommitGraph,
-  Decision,
-  EngineInput,
-  Observation,
-  Policy,
-  Sha,
-  Verdict,
+import {
+  isEndpointRun,
+  type CommitGraph,
+  type Decision,
+  type EngineInput,
+  type Observation,
+  type Policy,
+  type Sha,
+  type Verdict,
 } from "./types";
 
 export type Done = Extract<Decision, { kind: "done" }>;
@@ -262,7 +263,11 @@ export function simulate(options: SimOptions): SimResult {
   };
 
   for (let step = 0; step < maxSteps; step++) {
-    const free = mode === "rounds" ? slots : slots - inFlight.length;
+    const lanes = policy.verifyEndpoints && policy.overlapEndpoints;
+    const free =
+      mode === "rounds"
+        ? slots
+        : slots - inFlight.filter((sha) => !(lanes && isEndpointRun(graph, sha))).length;
     const input: EngineInput = {
       graph,
       policy,
@@ -283,20 +288,31 @@ export function simulate(options: SimOptions): SimResult {
     if (d.kind === "wait") {
       if (inFlight.length === 0) throw new Error(`"wait" with nothing in flight (slots ${free})`);
     } else {
-      if (d.probes.length === 0 || d.probes.length > free) {
+      // Endpoint runs alongside the probes take no slot: one lane per endpoint.
+      const lanes = policy.verifyEndpoints && policy.overlapEndpoints;
+      const counted = d.probes.filter((sha) => !(lanes && isEndpointRun(graph, sha))).length;
+      if (d.probes.length === 0 || counted > free) {
         throw new Error(`${d.probes.length} probes for ${free} free slots`);
       }
+      const confirm = Math.max(policy.runs, policy.confirmRuns ?? policy.runs);
       const planned = new Map<Sha, number>();
       for (const sha of d.probes) planned.set(sha, (planned.get(sha) ?? 0) + 1);
       for (const [sha, k] of planned) {
         const c = countOf(sha);
         const state = ruleState(c, policy);
-        if (state !== "open") throw new Error(`probe of ${sha}, already ${state}`);
+        // Decided commits are probed again only to confirm disagreeing runs.
+        const confirming = confirm > policy.runs && c.good > 0 && c.bad > 0;
+        if (state !== "open" && !(confirming && state !== "skipped"))
+          throw new Error(`probe of ${sha}, already ${state}`);
         const flying = inFlight.filter((s) => s === sha).length;
-        if (c.good + c.bad + flying + k > policy.runs) {
+        const limit = state === "open" ? policy.runs : confirm;
+        if (c.good + c.bad + flying + k > limit) {
           throw new Error(
-            `${sha}: ${c.good + c.bad} results + ${flying} in flight + ${k} planned > ${policy.runs} runs`,
+            `${sha}: ${c.good + c.bad} results + ${flying} in flight + ${k} planned > ${limit} runs`,
           );
+        }
+        if (lanes && isEndpointRun(graph, sha) && flying + k > 1) {
+          throw new Error(`${sha}: ${flying + k} endpoint runs at once, one lane allows 1`);
         }
       }
       rounds++;

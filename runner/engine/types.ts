@@ -35,6 +35,21 @@ export interface Policy {
   maxErrorsPerCommit: number;
   /** Test the good and bad revisions before trusting them. */
   verifyEndpoints: boolean;
+  /**
+   * Test the endpoints alongside the first probes instead of before them: their runs do not take
+   * `slots`; each endpoint gets one lane (at most one of its runs in flight), so a decision may
+   * hold up to two runs beyond `slots`. Callers count only non-endpoint runs against their slots
+   * (see `isEndpointRun`). Default false.
+   */
+  overlapEndpoints?: boolean;
+  /**
+   * Results wanted on a commit the answer rests on (an endpoint that contradicts the range, the
+   * culprit, its reference parents) when its runs disagree, before the answer is given. Default
+   * `runs` (no extra runs). The `--flaky` preset sets 15.
+   */
+  confirmRuns?: number;
+  /** Words only: "fix" makes every text say fixed / not yet fixed (bad = fixed). Default "regression". */
+  find?: "regression" | "fix";
 }
 
 export const defaultPolicy: Policy = {
@@ -57,6 +72,21 @@ export interface EngineInput {
 
 export type Outcome = "found" | "ambiguous" | "good-is-bad" | "bad-is-good" | "flaky";
 
+/**
+ * What a result is called for people: a `found` decision whose confidence is below
+ * FOUND_CONFIDENCE is `likely` (one culprit explains the runs, but the runs it rests on disagree
+ * too much to call it sure). See `reportedOutcome`.
+ */
+export type ReportedOutcome = Outcome | "likely";
+
+/** Below this confidence a single culprit is reported as `likely`, never `found`. */
+export const FOUND_CONFIDENCE = 0.9;
+
+/** Whether a run of `sha` is an endpoint check (the good or the bad revision). */
+export function isEndpointRun(graph: Pick<CommitGraph, "good" | "bad">, sha: Sha): boolean {
+  return sha === graph.good || sha === graph.bad;
+}
+
 export type Decision =
   /** Start one run on each listed commit (a sha may repeat when it needs several runs). */
   | { kind: "probe"; probes: Sha[]; candidates: number }
@@ -71,6 +101,13 @@ export type Decision =
       candidates: Sha[];
       /** 0–1: how strongly the runs support the result (1 with runs = 1 and no disagreement). */
       confidence: number;
-      /** A sentence a person can read. */
+      /** A sentence a person can read (it says "likely" when `certain` is false). */
       explanation: string;
+      /** false on a `found` whose confidence is below FOUND_CONFIDENCE (then reported `likely`); absent otherwise. */
+      certain?: false;
     };
+
+/** The outcome to show: `likely` for a `found` decision that is not certain. */
+export function reportedOutcome(d: { outcome: Outcome; certain?: boolean }): ReportedOutcome {
+  return d.outcome === "found" && d.certain === false ? "likely" : d.outcome;
+}

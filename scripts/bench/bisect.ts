@@ -1,4 +1,4 @@
-// npm run bench:bisect [-- --commits 1024 --seed 42 --parallel 1,4 --sleep 1 --plain]
+// npm run bench:bisect [-- --commits 1024 --seed 42 --parallel 1,4 --sleep 1 --plain --endpoints both]
 //
 // A linear repository of N commits (git fast-import) with the first bad commit at a seeded random
 // position; the test command sleeps, then checks a file. Measured in one run:
@@ -15,6 +15,12 @@
 // printed: the engine's own floor (a bare container create → removed, one and k at a time) and the
 // load average, which explain most of the cold overhead. --plain adds the largest --parallel
 // without gathering/cancelling (cold).
+// Endpoint checks: every mode tests the good and bad revisions as the CLI does, alongside the
+// first probes (--endpoints alongside); --endpoints first runs them before the probes (the old
+// way), --endpoints both (default) adds an "endpoints first" row per --parallel with the warm pool.
+// Printed per mode: the fixed cost per bisection, in runs (endpoint runs that started before the
+// first probe, i.e. a round of their own) and in seconds (from the start to the first probe's
+// start, plus from the last probe's result to the answer).
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import type Docker from "dockerode";
@@ -38,8 +44,12 @@ const { values } = parseArgs({
     "docker-host": { type: "string" },
     /** Also run the largest --parallel without gathering and cancelling (plain pipelining), for comparison. */
     plain: { type: "boolean", default: false },
+    /** alongside (as the CLI does), first (the old way, endpoints before the probes), or both. */
+    endpoints: { type: "string", default: "both" },
   },
 });
+if (!["alongside", "first", "both"].includes(values.endpoints))
+  throw new Error("--endpoints must be alongside, first or both");
 const commits = Number(values.commits);
 const seed = Number(values.seed);
 const sleepSeconds = Number(values.sleep);
@@ -53,7 +63,8 @@ const docker: Docker = connectDocker(
   parseEndpoint(endpoint).kind === "tcp" && certDir ? { tls: certDir } : {},
 );
 await pingEngine(docker, 10_000);
-const image = (await ensureRunnerImage(docker, { onProgress: () => process.stderr.write(".") })).tag;
+const image = (await ensureRunnerImage(docker, { onProgress: () => process.stderr.write(".") }))
+  .tag;
 
 // Culprit somewhere in the middle 90%, from the seed.
 const culprit = 1 + Math.floor(commits * 0.05 + seededRandom(seed)() * commits * 0.9);
@@ -68,6 +79,10 @@ console.log(
 
 interface Row {
   mode: string;
+  /** Fixed cost: endpoint runs started before the first probe, and the seconds around the probes. */
+  fixedRuns?: number;
+  fixedMs?: number;
+  endpointRuns?: number;
   wallMs: number;
   /** Warm pool: time to fill it before the clock started. */
   fillMs?: number;
@@ -116,18 +131,36 @@ try {
     await warm.destroy(h);
   }
 
-  for (const concurrency of [1, ...parallels.filter((p) => p > 1)]) floors.push(await engineFloor(docker, image, concurrency));
+  for (const concurrency of [1, ...parallels.filter((p) => p > 1)])
+    floors.push(await engineFloor(docker, image, concurrency));
 
-  type Mode = { parallel: number; plain: boolean; pool: "none" | "filled" | "on-clock" };
+  type Mode = {
+    parallel: number;
+    plain: boolean;
+    pool: "none" | "filled" | "on-clock";
+    first: boolean;
+  };
   const largest = Math.max(...parallels);
-  const modes: Mode[] = parallels.map((parallel) => ({ parallel, plain: false, pool: "none" }));
-  if (values.plain) modes.push({ parallel: largest, plain: true, pool: "none" });
-  for (const parallel of parallels) modes.push({ parallel, plain: false, pool: "filled" });
-  modes.push({ parallel: largest, plain: false, pool: "on-clock" });
-  for (const { parallel, plain, pool } of modes) {
+  const first = values.endpoints === "first";
+  const modes: Mode[] = parallels.map((parallel) => ({
+    parallel,
+    plain: false,
+    pool: "none",
+    first,
+  }));
+  if (values.plain) modes.push({ parallel: largest, plain: true, pool: "none", first });
+  for (const parallel of parallels) {
+    modes.push({ parallel, plain: false, pool: "filled", first });
+    if (values.endpoints === "both")
+      modes.push({ parallel, plain: false, pool: "filled", first: true });
+  }
+  modes.push({ parallel: largest, plain: false, pool: "on-clock", first });
+  for (const { parallel, plain, pool, first: endpointsFirst } of modes) {
     const dockerExecutor = new DockerExecutor(docker, {
       image,
-      ...(pool === "none" ? {} : { warmPool: { size: parallel, labels: { "bisect-bot.source": "bench" } } }),
+      ...(pool === "none"
+        ? {}
+        : { warmPool: { size: parallel, labels: { "bisect-bot.source": "bench" } } }),
     });
     const executor = new TimingExecutor(dockerExecutor);
     let fillMs: number | undefined;
@@ -137,6 +170,7 @@ try {
       fillMs = performance.now() - t;
     }
     const started = performance.now();
+    const startedAt = executor.now();
     if (pool === "on-clock") void dockerExecutor.warmUp(specFor(good));
     let result: BisectionResult;
     let wallMs: number;
@@ -146,6 +180,7 @@ try {
         parallel,
         executor,
         specFor,
+        policy: { verifyEndpoints: true, overlapEndpoints: !endpointsFirst },
         ...(plain ? { gatherFraction: 0, cancelUseless: false } : {}),
       });
       wallMs = performance.now() - started;
@@ -153,12 +188,26 @@ try {
       // Removing the warm containers nobody took is off the clock.
       await dockerExecutor.close();
     }
-    const finished = executor.timings.filter((t) => t.destroyEnd !== undefined && t.waitEnd !== undefined && t.exitCode !== null);
+    const finished = executor.timings.filter(
+      (t) => t.destroyEnd !== undefined && t.waitEnd !== undefined && t.exitCode !== null,
+    );
+    const isEndpoint = (t: RunTiming) => t.sha === good || t.sha === bad;
+    const probeRuns = executor.timings.filter((t) => !isEndpoint(t));
+    const firstProbe = Math.min(...probeRuns.map((t) => t.prepareStart));
+    const lastProbeResult = Math.max(
+      ...probeRuns.filter((t) => t.waitEnd !== undefined).map((t) => t.waitEnd!),
+    );
+    const endpointTimings = executor.timings.filter(isEndpoint);
     rows.push({
+      // Endpoint runs that had ended before the first probe started made a round of their own.
+      fixedRuns: endpointTimings.filter((t) => t.waitEnd !== undefined && t.waitEnd <= firstProbe)
+        .length,
+      fixedMs: firstProbe - startedAt + Math.max(0, startedAt + wallMs - lastProbeResult),
+      endpointRuns: endpointTimings.length,
       mode:
         pool === "none"
           ? `docker, --parallel ${parallel}${plain ? " (plain pipelining)" : ""}`
-          : `docker + warm pool, --parallel ${parallel}${pool === "on-clock" ? " (pool filled on the clock)" : ""}`,
+          : `docker + warm pool, --parallel ${parallel}${pool === "on-clock" ? " (pool filled on the clock)" : ""}${endpointsFirst ? " (endpoints first)" : ""}`,
       wallMs,
       ...(fillMs !== undefined ? { fillMs } : {}),
       rounds: result.rounds,
@@ -168,7 +217,8 @@ try {
       toResult: finished.map((t) => t.waitEnd! - t.prepareStart - sleepSeconds * 1000),
       timings: executor.timings,
     });
-    if (result.outcome !== "found") console.log(`  ${parallel}: ${result.outcome}: ${result.explanation}`);
+    if (result.outcome !== "found")
+      console.log(`  ${parallel}: ${result.outcome}: ${result.explanation}`);
   }
 } finally {
   await repo.cleanup();
@@ -177,7 +227,16 @@ try {
 const base = rows[0]!.wallMs;
 const fmt = (ms: number) => (Number.isNaN(ms) ? "-" : `${Math.round(ms)} ms`);
 const table = [
-  ["mode", "wall", "× baseline", "rounds", "steps", "culprit", "overhead median (p90)", "to result median"],
+  [
+    "mode",
+    "wall",
+    "× baseline",
+    "rounds",
+    "steps",
+    "culprit",
+    "overhead median (p90)",
+    "to result median",
+  ],
   ...rows.map((r) => [
     r.mode,
     `${(r.wallMs / 1000).toFixed(2)} s`,
@@ -192,16 +251,25 @@ const table = [
 const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
 console.log("");
 for (const [i, row] of table.entries()) {
-  console.log(row.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd());
+  console.log(
+    row
+      .map((cell, c) => cell.padEnd(widths[c]!))
+      .join("  ")
+      .trimEnd(),
+  );
   if (i === 0) console.log(widths.map((w) => "-".repeat(w)).join("  "));
 }
 
 // Where a run's time goes (medians): prepare (create, or take a warm container), start
 // (attach + start, or hand over the assignment), command (the executor's own measure) and wait,
 // removal.
-console.log("\nper-run phases (medians, ms): prepare | start | wait (command incl. checkout) | destroy");
+console.log(
+  "\nper-run phases (medians, ms): prepare | start | wait (command incl. checkout) | destroy",
+);
 for (const r of rows.slice(1)) {
-  const t = r.timings.filter((x) => x.destroyEnd !== undefined && x.waitEnd !== undefined && x.startEnd !== undefined);
+  const t = r.timings.filter(
+    (x) => x.destroyEnd !== undefined && x.waitEnd !== undefined && x.startEnd !== undefined,
+  );
   const m = (f: (x: RunTiming) => number) => Math.round(median(t.map(f)));
   console.log(
     `  ${r.mode}: ${m((x) => x.prepareEnd! - x.prepareStart)} | ${m((x) => x.startEnd! - x.prepareEnd!)} | ` +
@@ -212,15 +280,35 @@ const fills = rows.filter((r) => r.fillMs !== undefined);
 if (fills.length) {
   console.log(
     `warm pool fill before the clock (create + start of --parallel containers): ` +
-      fills.map((r) => `${r.mode.replace(/^docker \+ warm pool, /, "")} ${Math.round(r.fillMs!)} ms`).join("; "),
+      fills
+        .map((r) => `${r.mode.replace(/^docker \+ warm pool, /, "")} ${Math.round(r.fillMs!)} ms`)
+        .join("; "),
+  );
+}
+
+console.log(
+  "\nfixed cost per bisection (endpoint checks): runs in a round of their own before the first probe; seconds before the first probe starts + after the last probe's result",
+);
+for (const r of rows.slice(1)) {
+  if (r.fixedRuns === undefined) continue;
+  console.log(
+    `  ${r.mode}: ${r.fixedRuns} run${r.fixedRuns === 1 ? "" : "s"} (of ${r.endpointRuns} endpoint runs), ${(r.fixedMs! / 1000).toFixed(2)} s`,
   );
 }
 
 console.log(
   `\nengine floor (bare \`true\` container, create → removed / start call, medians): ` +
-    floors.map((f) => `${f.concurrency} at a time ${Math.round(f.totalMs)} / ${Math.round(f.startMs)} ms`).join("; "),
+    floors
+      .map(
+        (f) => `${f.concurrency} at a time ${Math.round(f.totalMs)} / ${Math.round(f.startMs)} ms`,
+      )
+      .join("; "),
 );
-console.log(`load average before / after: ${loadBefore.map((l) => l.toFixed(2)).join(" ")} / ${loadavg().map((l) => l.toFixed(2)).join(" ")} (${cpus().length} CPUs)`);
+console.log(
+  `load average before / after: ${loadBefore.map((l) => l.toFixed(2)).join(" ")} / ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")} (${cpus().length} CPUs)`,
+);
 
 console.log("\ntargets:");
 for (const r of rows.filter((x) => /--parallel 4\b/.test(x.mode) && !x.mode.includes("plain"))) {
@@ -232,7 +320,9 @@ for (const r of rows.filter((x) => /--parallel 4\b/.test(x.mode) && !x.mode.incl
 }
 for (const r of rows.slice(1)) {
   const over = median(r.overheads);
-  console.log(`  median overhead ≤ 500 ms, ${r.mode}: ${Math.round(over)} ms ${over <= 500 ? "met" : "MISSED"}`);
+  console.log(
+    `  median overhead ≤ 500 ms, ${r.mode}: ${Math.round(over)} ms ${over <= 500 ? "met" : "MISSED"}`,
+  );
 }
 const allRight = rows.every((r) => r.correct);
 if (!allRight) console.log("a mode found the WRONG culprit");

@@ -3,98 +3,132 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureRunnerImage } from "../../runner/image.js";
 import { gitBisect } from "../../scripts/bench/lib/git-bisect.js";
-import { generateRepo, linearHistory, mergeHistory, PREDICATE, type GeneratedRepo } from "../../scripts/bench/lib/repo-gen.js";
+import {
+  generateRepo,
+  linearHistory,
+  mergeHistory,
+  PREDICATE,
+  type GeneratedRepo,
+} from "../../scripts/bench/lib/repo-gen.js";
 import { dockerRequired, localEngine, runCli } from "./support.js";
 
 const engine = await localEngine();
 const repos: GeneratedRepo[] = [];
 
-describe.skipIf(engine.unavailable !== undefined && !dockerRequired)("with the Docker executor", () => {
-  beforeAll(async () => {
-    if (engine.unavailable) throw new Error(`a Docker engine is required (CI=true): ${engine.unavailable}`);
-    await ensureRunnerImage(engine.docker!);
-  }, 600_000);
+describe.skipIf(engine.unavailable !== undefined && !dockerRequired)(
+  "with the Docker executor",
+  () => {
+    beforeAll(async () => {
+      if (engine.unavailable)
+        throw new Error(`a Docker engine is required (CI=true): ${engine.unavailable}`);
+      await ensureRunnerImage(engine.docker!);
+    }, 600_000);
 
-  afterAll(async () => {
-    await Promise.all(repos.map((r) => r.cleanup()));
-  });
-
-  const docker = (repo: string, good: string, bad: string, ...extra: string[]) => [
-    "--repo",
-    repo,
-    "--good",
-    good,
-    "--bad",
-    bad,
-    "--json",
-    ...extra,
-    "--",
-    PREDICATE,
-  ];
-
-  it("finds git bisect's culprit in a linear history (--parallel 3)", async () => {
-    const repo = await generateRepo(linearHistory(60), { culprit: 44 });
-    repos.push(repo);
-    const reference = await gitBisect(repo.dir, repo.shas[0]!, repo.shas[59]!, PREDICATE);
-    const run = await runCli(docker(repo.dir, repo.shas[0]!, "main", "--parallel", "3", "--timeout", "60"), {
-      env: { DOCKER_HOST: engine.endpoint },
+    afterAll(async () => {
+      await Promise.all(repos.map((r) => r.cleanup()));
     });
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.json).toMatchObject({ outcome: "found", culprit: reference.culprit });
-    expect(reference.culprit).toBe(repo.shas[44]);
-    expect(run.stderr).toContain("(docker executor, parallel 3)");
-  }, 90_000);
 
-  it("finds git bisect's culprit on a side branch (--parallel 1, engine given by --docker-host)", async () => {
-    const history = mergeHistory(24, 17);
-    const culprit = history.side[Math.floor(history.side.length / 2)]!;
-    const repo = await generateRepo(history.commits, { culprit });
-    repos.push(repo);
-    const last = history.commits.length - 1;
-    const reference = await gitBisect(repo.dir, repo.shas[0]!, repo.shas[last]!, PREDICATE);
-    expect(reference.culprit).toBe(repo.shas[culprit]);
-    // Over TLS with client certificates when the engine offers it (host 1's TLS port), else the socket.
-    const tls = (process.env.BISECT_ENGINE_TLS_HOSTS ?? "").split(",").filter(Boolean)[0];
-    const endpoint = tls && process.env.BISECT_ENGINE_CERTS ? tls : engine.endpoint;
-    const run = await runCli(docker(repo.dir, repo.shas[0]!, "main", "--parallel", "1", "--docker-host", endpoint), {
-      env: { DOCKER_HOST: "unix:///nonexistent.sock" },
-    });
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.json).toMatchObject({ outcome: "found", culprit: reference.culprit });
-  }, 90_000);
+    const docker = (repo: string, good: string, bad: string, ...extra: string[]) => [
+      "--repo",
+      repo,
+      "--good",
+      good,
+      "--bad",
+      bad,
+      "--json",
+      ...extra,
+      "--",
+      PREDICATE,
+    ];
 
-  it("stops on Ctrl-C: exit 130, no container left", async () => {
-    const repo = await generateRepo(linearHistory(30), { culprit: 10 });
-    repos.push(repo);
-    const seen = new Set<string>();
-    let interrupted = false;
-    const listOurs = async () =>
-      (await engine.docker!.listContainers({ all: true, filters: { label: ["bisect-bot.source=cli"] } })).map((c) => c.Id);
-    const run = await runCli(
-      ["--repo", repo.dir, "--good", repo.shas[0]!, "--bad", "main", "--parallel", "2", "--json", "--", "sleep 60"],
-      {
-        env: { DOCKER_HOST: engine.endpoint },
-        onStderr: (text, child) => {
-          if (interrupted || !text.includes("round 1:")) return;
-          interrupted = true;
-          // Let the containers start, note them, then interrupt.
-          void (async () => {
-            for (let i = 0; i < 50 && seen.size < 2; i++) {
-              for (const id of await listOurs()) seen.add(id);
-              await new Promise((r) => setTimeout(r, 100));
-            }
-            child.kill("SIGINT");
-          })();
+    it("finds git bisect's culprit in a linear history (--parallel 3)", async () => {
+      const repo = await generateRepo(linearHistory(60), { culprit: 44 });
+      repos.push(repo);
+      const reference = await gitBisect(repo.dir, repo.shas[0]!, repo.shas[59]!, PREDICATE);
+      const run = await runCli(
+        docker(repo.dir, repo.shas[0]!, "main", "--parallel", "3", "--timeout", "60"),
+        {
+          env: { DOCKER_HOST: engine.endpoint },
         },
-        timeoutMs: 60_000,
-      },
-    );
-    expect(interrupted).toBe(true);
-    expect(seen.size).toBe(2);
-    expect(run.code, run.stderr).toBe(130);
-    expect(run.json).toMatchObject({ outcome: "error", aborted: true });
-    expect(run.stderr).toContain("stopping the runs in flight");
-    const left = new Set(await listOurs());
-    expect([...seen].filter((id) => left.has(id))).toEqual([]);
-  }, 90_000);
-});
+      );
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.json).toMatchObject({ outcome: "found", culprit: reference.culprit });
+      expect(reference.culprit).toBe(repo.shas[44]);
+      expect(run.stderr).toContain("(docker executor, parallel 3)");
+    }, 90_000);
+
+    it("finds git bisect's culprit on a side branch (--parallel 1, engine given by --docker-host)", async () => {
+      const history = mergeHistory(24, 17);
+      const culprit = history.side[Math.floor(history.side.length / 2)]!;
+      const repo = await generateRepo(history.commits, { culprit });
+      repos.push(repo);
+      const last = history.commits.length - 1;
+      const reference = await gitBisect(repo.dir, repo.shas[0]!, repo.shas[last]!, PREDICATE);
+      expect(reference.culprit).toBe(repo.shas[culprit]);
+      // Over TLS with client certificates when the engine offers it (host 1's TLS port), else the socket.
+      const tls = (process.env.BISECT_ENGINE_TLS_HOSTS ?? "").split(",").filter(Boolean)[0];
+      const endpoint = tls && process.env.BISECT_ENGINE_CERTS ? tls : engine.endpoint;
+      const run = await runCli(
+        docker(repo.dir, repo.shas[0]!, "main", "--parallel", "1", "--docker-host", endpoint),
+        {
+          env: { DOCKER_HOST: "unix:///nonexistent.sock" },
+        },
+      );
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.json).toMatchObject({ outcome: "found", culprit: reference.culprit });
+    }, 90_000);
+
+    it("stops on Ctrl-C: exit 130, no container left", async () => {
+      const repo = await generateRepo(linearHistory(30), { culprit: 10 });
+      repos.push(repo);
+      const seen = new Set<string>();
+      let interrupted = false;
+      const listOurs = async () =>
+        (
+          await engine.docker!.listContainers({
+            all: true,
+            filters: { label: ["bisect-bot.source=cli"] },
+          })
+        ).map((c) => c.Id);
+      const run = await runCli(
+        [
+          "--repo",
+          repo.dir,
+          "--good",
+          repo.shas[0]!,
+          "--bad",
+          "main",
+          "--parallel",
+          "2",
+          "--json",
+          "--",
+          "sleep 60",
+        ],
+        {
+          env: { DOCKER_HOST: engine.endpoint },
+          onStderr: (text, child) => {
+            if (interrupted || !text.includes("round 1:")) return;
+            interrupted = true;
+            // Let the containers start (2 probes and one check per endpoint alongside them), note
+            // them, then interrupt.
+            void (async () => {
+              for (let i = 0; i < 100 && seen.size < 4; i++) {
+                for (const id of await listOurs()) seen.add(id);
+                await new Promise((r) => setTimeout(r, 100));
+              }
+              child.kill("SIGINT");
+            })();
+          },
+          timeoutMs: 60_000,
+        },
+      );
+      expect(interrupted).toBe(true);
+      expect(seen.size).toBe(4);
+      expect(run.code, run.stderr).toBe(130);
+      expect(run.json).toMatchObject({ outcome: "error", aborted: true });
+      expect(run.stderr).toContain("stopping the runs in flight");
+      const left = new Set(await listOurs());
+      expect([...seen].filter((id) => left.has(id))).toEqual([]);
+    }, 90_000);
+  },
+);

@@ -24,7 +24,8 @@ export class TimingExecutor implements Executor {
     this.name = inner.name;
   }
 
-  private now() {
+  /** ms since the wrapper was created (the clock of `timings`). */
+  now() {
     return performance.now() - this.t0;
   }
 
@@ -71,5 +72,7 @@ export function median(values: readonly number[]): number {
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+  return sorted[
+    Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  ]!;
 }
