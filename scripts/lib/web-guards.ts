@@ -51,7 +51,7 @@ export function safeEqual(a: string, b: string): boolean {
  * its own budget, so no one's traffic uses up anyone else's; GitHub's delivery addresses are never
  * limited at all.
  */
-export function abuseLimits(config: Config): { auth: express.RequestHandler; api: express.RequestHandler; dashboard: express.RequestHandler; webhook: express.RequestHandler } {
+export function abuseLimits(config: Config): { auth: express.RequestHandler; api: express.RequestHandler; dashboard: express.RequestHandler; webhook: express.RequestHandler[] } {
   const github = blockListOf(config.WEBHOOK_ALLOWED_CIDRS);
   const common = { windowMs: 60_000, standardHeaders: "draft-7" as const, legacyHeaders: false };
   const tooMany = (what: string) => ({ error: "rate_limited", message: `Too many ${what}; try again after the time in Retry-After.` });
@@ -62,12 +62,23 @@ export function abuseLimits(config: Config): { auth: express.RequestHandler; api
     api: rateLimit({ ...common, limit: config.RATE_LIMIT_API_PER_MINUTE, keyGenerator: (req) => `ip:${ipKeyGenerator(req.ip ?? "")}`, message: tooMany("requests") }),
     // The dashboard's pages and their data requests: its own budget of the same size.
     dashboard: rateLimit({ ...common, limit: config.RATE_LIMIT_API_PER_MINUTE, keyGenerator: (req) => `ip:${ipKeyGenerator(req.ip ?? "")}`, message: tooMany("requests") }),
-    webhook: rateLimit({
-      ...common,
-      limit: config.RATE_LIMIT_WEBHOOK_PER_MINUTE,
-      skip: (req) => inList(github, req.ip),
-      message: tooMany("deliveries"),
-    }),
+    webhook: [
+      rateLimit({
+        ...common,
+        limit: config.RATE_LIMIT_WEBHOOK_PER_MINUTE,
+        skip: (req) => inList(github, req.ip),
+        message: tooMany("deliveries"),
+      }),
+      // GitHub's addresses are exempt from the limit above, but anyone can point a webhook of
+      // their own at us from there: refused deliveries (bad signature, malformed) count against
+      // every sender, GitHub's addresses included.
+      rateLimit({
+        ...common,
+        limit: config.RATE_LIMIT_WEBHOOK_PER_MINUTE,
+        skipSuccessfulRequests: true,
+        message: tooMany("refused deliveries"),
+      }),
+    ],
   };
 }
 

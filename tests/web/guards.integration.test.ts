@@ -43,6 +43,18 @@ describe("web guards", () => {
     expect(statuses.filter((s) => s === 429)).toHaveLength(2);
   });
 
+  it("limits refused deliveries from GitHub's addresses too (anyone can point a GitHub webhook at us)", async () => {
+    const fromGitHub = await server({ RATE_LIMIT_WEBHOOK_PER_MINUTE: "2", WEBHOOK_ALLOWED_CIDRS: "127.0.0.0/8" });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await fetch(`${fromGitHub.url}/webhook`, { method: "POST", body: "{}" })).status);
+      expect(statuses.slice(0, 2)).not.toContain(429);
+      expect(statuses.slice(2)).toEqual([429, 429]);
+    } finally {
+      await fromGitHub.stop();
+    }
+  });
+
   it("serves /metrics to private addresses with jobs, steps, queue, slots and GitHub errors", async () => {
     const host = await RunnerHost.query().insert({ name: "h-metrics", dockerEndpoint: "unix:///x", capacity: 3 });
     const job = await BisectJob.query().insert({ source: "cli", repoUrl: "/r", goodRef: "a", badRef: "b", command: "true", status: "running" });
