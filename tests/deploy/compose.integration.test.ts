@@ -34,6 +34,8 @@ interface Service {
   secrets?: (string | { source: string })[];
   volumes?: (string | { source?: string; target: string; read_only?: boolean; type?: string })[];
   read_only?: boolean;
+  mem_limit?: string;
+  pids_limit?: number;
   tmpfs?: string[] | string;
   healthcheck?: { test?: string[]; disable?: boolean };
   depends_on?: Record<string, { condition: string }> | string[];
@@ -106,6 +108,11 @@ describe("docker-compose.prod.yml as written", () => {
     }
     expect(services.web!.restart).toBe("unless-stopped");
     expect(services.worker!.restart).toBe("unless-stopped");
+    // Memory and process limits on the long-running app services.
+    for (const name of ["web", "worker"]) {
+      expect(services[name]!.mem_limit, name).toMatch(/^\$\{[A-Z_]+:-\d+[mg]\}$/);
+      expect(services[name]!.pids_limit, name).toBeGreaterThan(0);
+    }
     expect(services.caddy!.logging).toBeDefined();
   });
 
