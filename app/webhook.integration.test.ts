@@ -191,9 +191,19 @@ describe("POST /webhook: authenticity and size", () => {
 
 describe("POST /webhook: secret rotation", () => {
   it("accepts the previous secret while a new one rolls out, and nothing else", async () => {
-    const previous = await callAction(signedRequest("ping", JSON.parse(fixture("ping")), { deliveryId: newDeliveryId(), secret: PREVIOUS_WEBHOOK_SECRET }));
+    const previous = await callAction(
+      signedRequest("ping", JSON.parse(fixture("ping")), {
+        deliveryId: newDeliveryId(),
+        secret: PREVIOUS_WEBHOOK_SECRET,
+      }),
+    );
     expect(previous.status).toBe(200);
-    const other = await callAction(signedRequest("ping", JSON.parse(fixture("ping")), { deliveryId: newDeliveryId(), secret: "some-other-secret-value" }));
+    const other = await callAction(
+      signedRequest("ping", JSON.parse(fixture("ping")), {
+        deliveryId: newDeliveryId(),
+        secret: "some-other-secret-value",
+      }),
+    );
     expect(other.status).toBe(401);
   });
 });
@@ -237,6 +247,36 @@ describe("POST /webhook: recording and dispatch", () => {
       });
     }
     expect(await tasks()).toHaveLength(0);
+  });
+
+  it("acknowledges any well-formed event name, digits included, and refuses malformed ones", async () => {
+    for (const event of [
+      "projects_v2_item",
+      "projects_v2",
+      "github_app_authorization",
+      "Check_Run",
+    ]) {
+      const id = newDeliveryId();
+      const response = await callAction(
+        signedRequest(event, { action: "edited", installation: { id: 4242 } }, { deliveryId: id }),
+      );
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ status: "ignored", delivery: id });
+      expect((await deliveryRows(id))[0]).toMatchObject({ event, status: "ignored" });
+    }
+    for (const event of ["", "issue comment", "issues;drop", "_x", "x".repeat(65), "café"]) {
+      const id = newDeliveryId();
+      const response = await callAction(
+        signedRequest(
+          "ping",
+          { zen: "x" },
+          { deliveryId: id, headers: { "x-github-event": event } },
+        ),
+      );
+      expect(response.status, event).toBe(400);
+      expect(await response.json()).toEqual({ error: "missing or malformed X-GitHub-Event" });
+      expect(await deliveryRows(id)).toEqual([]);
+    }
   });
 
   it("records each handled event with its task in one go", async () => {
