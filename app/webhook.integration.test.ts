@@ -2,7 +2,7 @@
 // tasks out. No GitHub call happens in the request, so the stand-in only serves the handling task.
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig, type Config } from "../config/env";
 import { BisectJob } from "../db/models";
 import type { WorkerContext } from "../jobs/worker-context";
@@ -58,6 +58,14 @@ beforeAll(async () => {
     GITHUB_API_URL: f.standIn.urls.api,
     GITHUB_URL: f.standIn.urls.web,
   });
+});
+
+// Each test starts from no deliveries, tasks or jobs, whatever ran before it (any order).
+beforeEach(async () => {
+  const k = db.current.knex;
+  await k.raw("delete from graphile_worker._private_jobs");
+  await k("webhook_deliveries").delete();
+  await k("bisect_jobs").delete();
 });
 
 afterEach(() => {
