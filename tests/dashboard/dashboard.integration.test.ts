@@ -378,6 +378,8 @@ describe("the dashboard", () => {
       const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - k, 1));
       return d.toISOString().slice(0, 10);
     };
+    // Its own running job, whatever other tests left running or cancelled.
+    await seedJob(knex(), { repo: "widgets", status: "running" });
     await knex()("usageStats").insert([
       { installationId: ACME.installationId, month: month(0), jobs: 12, computeSeconds: 3600 },
       { installationId: ACME.installationId, month: month(2), jobs: 40, computeSeconds: 600 },
