@@ -706,7 +706,8 @@ describe("a job", () => {
       while (!pattern.test(text)) {
         if (Date.now() > deadline) throw new Error(`no ${pattern} in ${JSON.stringify(text)}`);
         const { value, done } = await reader.read();
-        if (done) break;
+        // A stream that ends before what the test waits for is a failure, not a pass.
+        if (done) throw new Error(`the stream ended before ${pattern}: ${JSON.stringify(text)}`);
         text += decoder.decode(value);
       }
     };
