@@ -11,14 +11,29 @@ import { startWebServer, type WebServer } from "../e2e/support";
 const db = useTestDatabase();
 
 async function server(env: Record<string, string>): Promise<WebServer> {
-  return startWebServer({ NODE_ENV: "production", DATABASE_URL: db.current.url, PUBLIC_URL: "http://127.0.0.1", SESSION_SECRET: "s".repeat(40), ENCRYPTION_KEY: Buffer.alloc(32, 1).toString("base64"), ...env }, await freePort());
+  return startWebServer(
+    {
+      NODE_ENV: "production",
+      DATABASE_URL: db.current.url,
+      PUBLIC_URL: "http://127.0.0.1",
+      SESSION_SECRET: "s".repeat(40),
+      ENCRYPTION_KEY: Buffer.alloc(32, 1).toString("base64"),
+      ...env,
+    },
+    await freePort(),
+  );
 }
 
 describe("web guards", () => {
   let web: WebServer;
   beforeAll(async () => {
     Model.knex(db.current.knex);
-    web = await server({ LOG_LEVEL: "info", RATE_LIMIT_AUTH_PER_MINUTE: "3", RATE_LIMIT_WEBHOOK_PER_MINUTE: "2", WEBHOOK_ALLOWED_CIDRS: "192.30.252.0/22" });
+    web = await server({
+      LOG_LEVEL: "info",
+      RATE_LIMIT_AUTH_PER_MINUTE: "3",
+      RATE_LIMIT_WEBHOOK_PER_MINUTE: "2",
+      WEBHOOK_ALLOWED_CIDRS: "192.30.252.0/22",
+    });
   });
   afterAll(async () => {
     await web?.stop();
@@ -39,15 +54,36 @@ describe("web guards", () => {
 
   it("limits webhook senders outside GitHub's addresses", async () => {
     const statuses: number[] = [];
-    for (let i = 0; i < 4; i++) statuses.push((await fetch(`${web.url}/webhook`, { method: "POST", body: "{}" })).status);
+    for (let i = 0; i < 4; i++)
+      statuses.push((await fetch(`${web.url}/webhook`, { method: "POST", body: "{}" })).status);
     expect(statuses.filter((s) => s === 429)).toHaveLength(2);
   });
 
   it("serves /metrics to private addresses with jobs, steps, queue, slots and GitHub errors", async () => {
-    const host = await RunnerHost.query().insert({ name: "h-metrics", dockerEndpoint: "unix:///x", capacity: 3 });
-    const job = await BisectJob.query().insert({ source: "cli", repoUrl: "/r", goodRef: "a", badRef: "b", command: "true", status: "running" });
-    await BisectStep.query().insert({ bisectJobId: job.id, sha: "a".repeat(40), round: 1, status: "done", verdict: "bad", durationMs: 12_000, runnerHostId: host.id });
+    const host = await RunnerHost.query().insert({
+      name: "h-metrics",
+      dockerEndpoint: "unix:///x",
+      capacity: 3,
+    });
+    const job = await BisectJob.query().insert({
+      source: "cli",
+      repoUrl: "/r",
+      goodRef: "a",
+      badRef: "b",
+      command: "true",
+      status: "running",
+    });
+    await BisectStep.query().insert({
+      bisectJobId: job.id,
+      sha: "a".repeat(40),
+      round: 1,
+      status: "done",
+      verdict: "bad",
+      durationMs: 12_000,
+      runnerHostId: host.id,
+    });
     await incrementCounter(db.current.knex, "github_api_errors", { status: 502 });
+    await incrementCounter(db.current.knex, "jobs_abandoned", { cause: "watchdog" });
     await fetch(`${web.url}/webhook`, { method: "POST", body: "{}" });
     const text = await (await fetch(`${web.url}/metrics`)).text();
     expect(text).toMatch(/^bisect_jobs\{status="running"\} 1$/m);
@@ -57,6 +93,7 @@ describe("web guards", () => {
     expect(text).toMatch(/^bisect_runner_slots\{host="h-metrics",kind="capacity"\} 3$/m);
     expect(text).toMatch(/^bisect_queue_jobs\{state="pending"\} \d+$/m);
     expect(text).toMatch(/^bisect_github_api_errors_total\{status="502"\} 1$/m);
+    expect(text).toMatch(/^bisect_jobs_abandoned_total\{cause="watchdog"\} 1$/m);
     expect(text).toMatch(/^bisect_webhook_request_duration_seconds_count\{status="\d+"\} [1-9]/m);
   });
 
@@ -64,7 +101,13 @@ describe("web guards", () => {
     const guarded = await server({ METRICS_TOKEN: "metrics-token-0123456789" });
     try {
       expect((await fetch(`${guarded.url}/metrics`)).status).toBe(404);
-      expect((await fetch(`${guarded.url}/metrics`, { headers: { authorization: "Bearer metrics-token-0123456789" } })).status).toBe(200);
+      expect(
+        (
+          await fetch(`${guarded.url}/metrics`, {
+            headers: { authorization: "Bearer metrics-token-0123456789" },
+          })
+        ).status,
+      ).toBe(200);
     } finally {
       await guarded.stop();
     }
@@ -72,15 +115,27 @@ describe("web guards", () => {
 
   it("reports each runner host on /health", async () => {
     const health = await (await fetch(`${web.url}/health`)).json();
-    expect(health.hosts).toEqual(expect.arrayContaining([expect.objectContaining({ name: "h-metrics", state: "active" })]));
+    expect(health.hosts).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: "h-metrics", state: "active" })]),
+    );
   });
 
   it("logs requests as JSON lines without query strings", async () => {
-    await fetch(`${web.url}/auth/github/callback?code=very-secret-oauth-code&state=x`, { redirect: "manual" });
+    await fetch(`${web.url}/auth/github/callback?code=very-secret-oauth-code&state=x`, {
+      redirect: "manual",
+    });
     await new Promise((r) => setTimeout(r, 200));
-    const lines = web.output().split("\n").filter((l) => l.startsWith("{"));
+    const lines = web
+      .output()
+      .split("\n")
+      .filter((l) => l.startsWith("{"));
     const entry = lines.map((l) => JSON.parse(l)).find((e) => e.path === "/auth/github/callback");
-    expect(entry, web.output().slice(-2000)).toMatchObject({ level: "info", component: "web", message: "request", method: "GET" });
+    expect(entry, web.output().slice(-2000)).toMatchObject({
+      level: "info",
+      component: "web",
+      message: "request",
+      method: "GET",
+    });
     expect(web.output()).not.toContain("very-secret-oauth-code");
   });
 });
