@@ -2,7 +2,7 @@
 // tasks out. No GitHub call happens in the request, so the stand-in only serves the handling task.
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig, type Config } from "../config/env";
 import { BisectJob } from "../db/models";
 import type { WorkerContext } from "../jobs/worker-context";
@@ -58,6 +58,14 @@ beforeAll(async () => {
     GITHUB_API_URL: f.standIn.urls.api,
     GITHUB_URL: f.standIn.urls.web,
   });
+});
+
+// Each test starts from no deliveries, tasks or jobs, whatever ran before it (any order).
+beforeEach(async () => {
+  const k = db.current.knex;
+  await k.raw("delete from graphile_worker._private_jobs");
+  await k("webhook_deliveries").delete();
+  await k("bisect_jobs").delete();
 });
 
 afterEach(() => {
@@ -191,9 +199,19 @@ describe("POST /webhook: authenticity and size", () => {
 
 describe("POST /webhook: secret rotation", () => {
   it("accepts the previous secret while a new one rolls out, and nothing else", async () => {
-    const previous = await callAction(signedRequest("ping", JSON.parse(fixture("ping")), { deliveryId: newDeliveryId(), secret: PREVIOUS_WEBHOOK_SECRET }));
+    const previous = await callAction(
+      signedRequest("ping", JSON.parse(fixture("ping")), {
+        deliveryId: newDeliveryId(),
+        secret: PREVIOUS_WEBHOOK_SECRET,
+      }),
+    );
     expect(previous.status).toBe(200);
-    const other = await callAction(signedRequest("ping", JSON.parse(fixture("ping")), { deliveryId: newDeliveryId(), secret: "some-other-secret-value" }));
+    const other = await callAction(
+      signedRequest("ping", JSON.parse(fixture("ping")), {
+        deliveryId: newDeliveryId(),
+        secret: "some-other-secret-value",
+      }),
+    );
     expect(other.status).toBe(401);
   });
 });
@@ -237,6 +255,36 @@ describe("POST /webhook: recording and dispatch", () => {
       });
     }
     expect(await tasks()).toHaveLength(0);
+  });
+
+  it("acknowledges any well-formed event name, digits included, and refuses malformed ones", async () => {
+    for (const event of [
+      "projects_v2_item",
+      "projects_v2",
+      "github_app_authorization",
+      "Check_Run",
+    ]) {
+      const id = newDeliveryId();
+      const response = await callAction(
+        signedRequest(event, { action: "edited", installation: { id: 4242 } }, { deliveryId: id }),
+      );
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ status: "ignored", delivery: id });
+      expect((await deliveryRows(id))[0]).toMatchObject({ event, status: "ignored" });
+    }
+    for (const event of ["", "issue comment", "issues;drop", "_x", "x".repeat(65), "café"]) {
+      const id = newDeliveryId();
+      const response = await callAction(
+        signedRequest(
+          "ping",
+          { zen: "x" },
+          { deliveryId: id, headers: { "x-github-event": event } },
+        ),
+      );
+      expect(response.status, event).toBe(400);
+      expect(await response.json()).toEqual({ error: "missing or malformed X-GitHub-Event" });
+      expect(await deliveryRows(id)).toEqual([]);
+    }
   });
 
   it("records each handled event with its task in one go", async () => {

@@ -170,7 +170,8 @@ export async function receiveWebhook(request: Request, deps: WebhookDeps): Promi
 
   if (!/^[A-Za-z0-9-]{1,100}$/.test(deliveryId))
     return json(400, { error: "missing or malformed X-GitHub-Delivery" });
-  if (!/^[a-z_]{1,64}$/.test(event))
+  // GitHub's event names: letters, digits and underscores (`projects_v2_item`); unknown ones are ignored.
+  if (!/^[A-Za-z0-9][A-Za-z0-9_]{0,63}$/.test(event))
     return json(400, { error: "missing or malformed X-GitHub-Event" });
   let payload: unknown;
   try {

@@ -84,7 +84,12 @@ export default function Docs() {
           <dt>flaky</dt>
           <dd>Runs on the same commit disagreed; try more runs.</dd>
           <dt>error / timeout</dt>
-          <dd>The runs could not complete; the step logs say why.</dd>
+          <dd>
+            The runs could not complete; the step logs say why. A bisection always ends with an
+            answer: if the repository cannot be fetched, or the runners stay unreachable, it stops
+            as failed and the comment says why (e.g. &ldquo;the repository could not be fetched:
+            &hellip;&rdquo;). Comment <code>/bisect retry</code> once that is fixed.
+          </dd>
         </dl>
       </section>
 

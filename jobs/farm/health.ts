@@ -16,8 +16,15 @@ export async function checkHosts(ctx: WorkerContext): Promise<HostHealth[]> {
   return Promise.all(
     hosts.map(async (host) => {
       const result = await probeHost(host, ctx.config.RUNNER_IMAGE);
-      const updated = await recordProbe(ctx.knex, host, result);
-      return { name: host.name, state: updated.state, ok: result.ok, version: result.version, error: result.error };
+      // Undefined when the host was removed while it was being probed.
+      const updated = (await recordProbe(ctx.knex, host, result)) as RunnerHost | undefined;
+      return {
+        name: host.name,
+        state: updated?.state ?? "removed",
+        ok: result.ok,
+        version: result.version,
+        error: result.error,
+      };
     }),
   );
 }

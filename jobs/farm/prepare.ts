@@ -10,12 +10,17 @@ import { enqueue } from "../enqueue";
 import type { WorkerContext } from "../worker-context";
 import { requestAdvance } from "./advance";
 import { concludeJob } from "./conclude";
+import { ExplainedError } from "./give-up";
 import { ensureMirror, hostsWithFreshMirror } from "./mirrors";
 import { notifyJobChanged } from "./notify";
 
 const RETRY_SOON_MS = 2_000;
 
-export async function prepareJob(ctx: WorkerContext, jobId: number, helpers: JobHelpers): Promise<void> {
+export async function prepareJob(
+  ctx: WorkerContext,
+  jobId: number,
+  helpers: JobHelpers,
+): Promise<void> {
   const { knex, config } = ctx;
   let job = await BisectJob.query(knex).findById(jobId);
   if (!job || job.isFinal) return;
@@ -23,7 +28,12 @@ export async function prepareJob(ctx: WorkerContext, jobId: number, helpers: Job
   if (job.status === "queued") {
     const started = await startWithinConcurrency(ctx, job);
     if (!started) {
-      await enqueue(knex, "bisect__prepare", { jobId }, { jobKey: `bisect__prepare:${jobId}`, runAt: new Date(Date.now() + 5_000) });
+      await enqueue(
+        knex,
+        "bisect__prepare",
+        { jobId },
+        { jobKey: `bisect__prepare:${jobId}`, runAt: new Date(Date.now() + 5_000) },
+      );
       return;
     }
     job = started;
@@ -31,23 +41,49 @@ export async function prepareJob(ctx: WorkerContext, jobId: number, helpers: Job
   }
 
   const holder = helpers.job.locked_by ?? "worker";
-  const lease = await acquireLease(knex, { holder, ttlSeconds: 15 * 60, prefer: await hostsWithFreshMirror(knex, job) });
+  const lease = await acquireLease(knex, {
+    holder,
+    ttlSeconds: 15 * 60,
+    prefer: await hostsWithFreshMirror(knex, job),
+  });
   if (!lease) {
-    await enqueue(knex, "bisect__prepare", { jobId }, { jobKey: `bisect__prepare:${jobId}`, runAt: new Date(Date.now() + RETRY_SOON_MS) });
+    await enqueue(
+      knex,
+      "bisect__prepare",
+      { jobId },
+      { jobKey: `bisect__prepare:${jobId}`, runAt: new Date(Date.now() + RETRY_SOON_MS) },
+    );
     return;
   }
   let graph;
   try {
-    graph = (await ensureMirror(ctx, lease.host, job, { holder, withGraph: true, signal: helpers.abortSignal }))?.graph;
+    graph = (
+      await ensureMirror(ctx, lease.host, job, {
+        holder,
+        withGraph: true,
+        signal: helpers.abortSignal,
+      })
+    )?.graph;
   } catch (error) {
     if (error instanceof UnknownRefError) {
-      await knex.transaction((trx) => concludeJob(trx, job, { status: "failed", outcome: "error", error: error.message, explanation: error.message }));
+      await knex.transaction((trx) =>
+        concludeJob(trx, job, {
+          status: "failed",
+          outcome: "error",
+          error: error.message,
+          explanation: error.message,
+        }),
+      );
       return;
     }
     if (error instanceof InfrastructureError) {
       // Check the host now rather than at the next health round; the retry picks another one.
       const host = await RunnerHost.query(knex).findById(lease.host.id);
       if (host) await recordProbe(knex, host, await probeHost(host, config.RUNNER_IMAGE));
+      // Retried (on another host if this one is down); if every attempt fails, this is the answer.
+      throw new ExplainedError(
+        `the repository could not be fetched: ${error.message.replace(/^mirror refresh failed\s*(?:\(exit \d+\))?:?\s*/, "")}`,
+      );
     }
     throw error;
   } finally {
@@ -61,11 +97,22 @@ export async function prepareJob(ctx: WorkerContext, jobId: number, helpers: Job
     if (!current || current.isFinal) return;
     if (count === 0) {
       const message = `There are no commits to test: ${job.badRef} (${graph.bad.slice(0, 12)}) is not a descendant of ${job.goodRef} (${graph.good.slice(0, 12)}), or they are the same commit.`;
-      await concludeJob(trx, current, { status: "failed", outcome: "error", error: message, explanation: message });
+      await concludeJob(trx, current, {
+        status: "failed",
+        outcome: "error",
+        error: message,
+        explanation: message,
+      });
       return;
     }
     await BisectJob.query(trx)
-      .patch({ goodSha: graph.good, badSha: graph.bad, graph, commitCount: count, status: "running" })
+      .patch({
+        goodSha: graph.good,
+        badSha: graph.bad,
+        graph,
+        commitCount: count,
+        status: "running",
+      })
       .where({ id: jobId });
     await requestAdvance(trx, jobId);
     await notifyJobChanged(trx, current);
@@ -77,14 +124,21 @@ export async function prepareJob(ctx: WorkerContext, jobId: number, helpers: Job
  * concurrency limit wait, not fail); null otherwise. The installation's row is locked while its
  * running jobs are counted and this one is started, so parallel prepares cannot overrun the limit.
  */
-export async function startWithinConcurrency(ctx: Pick<WorkerContext, "knex">, job: BisectJob): Promise<BisectJob | null> {
+export async function startWithinConcurrency(
+  ctx: Pick<WorkerContext, "knex">,
+  job: BisectJob,
+): Promise<BisectJob | null> {
   return ctx.knex.transaction(async (trx) => {
     const current = await BisectJob.query(trx).findById(job.id).forUpdate();
     if (!current || current.isFinal) return null;
     if (current.status !== "queued") return current;
     if (current.installationId) {
-      const installation = await Installation.query(trx).findById(current.installationId).forUpdate();
-      const plan = installation ? await RateLimit.query(trx).findById(installation.tier) : undefined;
+      const installation = await Installation.query(trx)
+        .findById(current.installationId)
+        .forUpdate();
+      const plan = installation
+        ? await RateLimit.query(trx).findById(installation.tier)
+        : undefined;
       if (plan) {
         const [row] = await BisectJob.query(trx)
           .where({ installationId: current.installationId })

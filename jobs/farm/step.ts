@@ -28,7 +28,11 @@ const CANCEL_POLL_MS = 1_000;
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new InfrastructureError(`${what} did not answer within ${Math.round(ms / 1000)} s`)), ms);
+    timer = setTimeout(
+      () =>
+        reject(new InfrastructureError(`${what} did not answer within ${Math.round(ms / 1000)} s`)),
+      ms,
+    );
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
@@ -39,7 +43,11 @@ interface Outcome {
   result: RunResult | null;
 }
 
-export async function runStep(ctx: WorkerContext, stepId: number, helpers: JobHelpers): Promise<void> {
+export async function runStep(
+  ctx: WorkerContext,
+  stepId: number,
+  helpers: JobHelpers,
+): Promise<void> {
   const { knex, config } = ctx;
   const step = await BisectStep.query(knex).findById(stepId);
   if (!step || step.status === "done" || step.status === "cancelled") return;
@@ -60,17 +68,43 @@ export async function runStep(ctx: WorkerContext, stepId: number, helpers: JobHe
   });
   if (!lease) {
     // Every slot is busy: try again shortly (no attempt used up).
-    await enqueue(knex, "bisect__step", { stepId }, { jobKey: `bisect__step:${stepId}`, runAt: new Date(Date.now() + 1_000), maxAttempts: 10 });
+    await enqueue(
+      knex,
+      "bisect__step",
+      { stepId },
+      { jobKey: `bisect__step:${stepId}`, runAt: new Date(Date.now() + 1_000), maxAttempts: 10 },
+    );
     return;
   }
-  await step.$query(knex).patch({ status: "running", runnerHostId: lease.host.id, startedAt: new Date() });
+  // Only while the job goes on: once it has ended, bisect__finish waits for the runs holding a
+  // lease, and a run that starts after that must not create a container at all.
+  const started = await BisectStep.query(knex)
+    .patch({ status: "running", runnerHostId: lease.host.id, startedAt: new Date() })
+    .where({ id: stepId })
+    .whereRaw(
+      "exists (select 1 from bisect_jobs j where j.id = ? and j.status not in ('finished', 'failed', 'cancelled'))",
+      [job.id],
+    );
+  if (started === 0) {
+    await knex.transaction(async (trx) => {
+      await BisectStep.query(trx)
+        .patch({ status: "cancelled", finishedAt: new Date() })
+        .where({ id: stepId })
+        .whereIn("status", ["queued", "running"]);
+      await releaseLease(trx, lease.lease.id);
+    });
+    return;
+  }
 
   const stop = new AbortController();
   const onShutdown = () => stop.abort("shutdown");
   helpers.abortSignal?.addEventListener("abort", onShutdown, { once: true });
-  const renew = setInterval(() => {
-    void renewLease(knex, lease.lease.id, config.RUNNER_LEASE_SECONDS).catch(() => {});
-  }, (config.RUNNER_LEASE_SECONDS * 1000) / 3);
+  const renew = setInterval(
+    () => {
+      void renewLease(knex, lease.lease.id, config.RUNNER_LEASE_SECONDS).catch(() => {});
+    },
+    (config.RUNNER_LEASE_SECONDS * 1000) / 3,
+  );
   const watchCancel = setInterval(() => {
     void BisectJob.query(knex)
       .findById(job.id)
@@ -94,14 +128,18 @@ export async function runStep(ctx: WorkerContext, stepId: number, helpers: JobHe
   if (stop.signal.aborted && stop.signal.reason === "shutdown") {
     // The worker is stopping: give the step back; graphile-worker runs it again elsewhere.
     await knex.transaction(async (trx) => {
-      await BisectStep.query(trx).patch({ status: "queued", runnerHostId: null, startedAt: null }).where({ id: stepId });
+      await BisectStep.query(trx)
+        .patch({ status: "queued", runnerHostId: null, startedAt: null })
+        .where({ id: stepId });
       await releaseLease(trx, lease.lease.id);
     });
     throw new Error("worker shutting down: step handed back");
   }
   await knex.transaction(async (trx) => {
     if (stop.signal.aborted) {
-      await BisectStep.query(trx).patch({ status: "cancelled", finishedAt: new Date() }).where({ id: stepId });
+      await BisectStep.query(trx)
+        .patch({ status: "cancelled", finishedAt: new Date() })
+        .where({ id: stepId });
       await releaseLease(trx, lease.lease.id);
       return;
     }
@@ -111,14 +149,28 @@ export async function runStep(ctx: WorkerContext, stepId: number, helpers: JobHe
   });
 }
 
-async function execute(ctx: WorkerContext, job: BisectJob, step: BisectStep, lease: Lease, holder: string, signal: AbortSignal): Promise<Outcome> {
+async function execute(
+  ctx: WorkerContext,
+  job: BisectJob,
+  step: BisectStep,
+  lease: Lease,
+  holder: string,
+  signal: AbortSignal,
+): Promise<Outcome> {
   const { config, knex } = ctx;
   const host = lease.host;
   try {
     // Past its own limits, a host that stopped answering is lost: the run is retried elsewhere.
     const margin = config.RUNNER_LOST_HOST_SECONDS * 1000;
-    await within(ensureMirror(ctx, host, job, { holder, signal }), config.RUNNER_FETCH_TIMEOUT_SECONDS * 1000 + margin, `runner host ${host.name}`);
-    const executor = new DockerExecutor(dockerFor(host), { name: host.name, image: config.RUNNER_IMAGE });
+    await within(
+      ensureMirror(ctx, host, job, { holder, signal }),
+      config.RUNNER_FETCH_TIMEOUT_SECONDS * 1000 + margin,
+      `runner host ${host.name}`,
+    );
+    const executor = new DockerExecutor(dockerFor(host), {
+      name: host.name,
+      image: config.RUNNER_IMAGE,
+    });
     const timeoutMs = stepTimeoutSeconds(config, job) * 1000;
     const run = runOnce(
       executor,
@@ -145,11 +197,20 @@ async function execute(ctx: WorkerContext, job: BisectJob, step: BisectStep, lea
     // Never the commit's fault: recorded as `error`, retried (elsewhere if this host is down).
     const fresh = await RunnerHost.query(knex).findById(host.id);
     if (fresh) await recordProbe(knex, fresh, await probeHost(fresh, config.RUNNER_IMAGE));
-    return { verdict: "error", reason: `infrastructure: ${error.message}`.slice(0, 500), result: null };
+    return {
+      verdict: "error",
+      reason: `infrastructure: ${error.message}`.slice(0, 500),
+      result: null,
+    };
   }
 }
 
-async function recordVerdict(trx: Knex.Transaction, job: BisectJob, stepId: number, outcome: Outcome): Promise<void> {
+async function recordVerdict(
+  trx: Knex.Transaction,
+  job: BisectJob,
+  stepId: number,
+  outcome: Outcome,
+): Promise<void> {
   const { result } = outcome;
   await BisectStep.query(trx)
     .patch({
@@ -164,7 +225,12 @@ async function recordVerdict(trx: Knex.Transaction, job: BisectJob, stepId: numb
     .where({ id: stepId });
   if (job.installationId && result) {
     await trx("usage_stats")
-      .insert({ installationId: job.installationId, month: monthOf(new Date()), jobs: 0, computeSeconds: Math.ceil(result.durationMs / 1000) })
+      .insert({
+        installationId: job.installationId,
+        month: monthOf(new Date()),
+        jobs: 0,
+        computeSeconds: Math.ceil(result.durationMs / 1000),
+      })
       .onConflict(["installationId", "month"])
       .merge({ computeSeconds: trx.raw("usage_stats.compute_seconds + excluded.compute_seconds") });
   }
@@ -176,15 +242,22 @@ async function recordVerdict(trx: Knex.Transaction, job: BisectJob, stepId: numb
  */
 async function takeOver(ctx: WorkerContext, step: BisectStep, holder: string): Promise<boolean> {
   const { knex, config } = ctx;
-  const open = await RunnerLease.query(knex).where({ bisectStepId: step.id }).whereNull("releasedAt");
+  const open = await RunnerLease.query(knex)
+    .where({ bisectStepId: step.id })
+    .whereNull("releasedAt");
   if (open.length === 0) return true;
   const live = await liveWorkerIds(knex, config.WORKER_DEAD_AFTER_SECONDS * 1000);
   for (const lease of open) {
-    if (lease.holder !== holder && live.has(lease.holder) && lease.expiresAt > new Date()) return false;
+    if (lease.holder !== holder && live.has(lease.holder) && lease.expiresAt > new Date())
+      return false;
   }
   for (const lease of open) {
     const host = await RunnerHost.query(knex).findById(lease.runnerHostId);
-    if (host) await removeLabelled(dockerFor(host), { [INSTANCE_LABEL]: ctx.instanceId, "bisect-bot.step": String(step.id) }).catch(() => []);
+    if (host)
+      await removeLabelled(dockerFor(host), {
+        [INSTANCE_LABEL]: ctx.instanceId,
+        "bisect-bot.step": String(step.id),
+      }).catch(() => []);
     await releaseLease(knex, lease.id);
   }
   return true;

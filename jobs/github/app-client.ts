@@ -177,7 +177,7 @@ export class GitHubApp {
       const send = async (refresh: boolean) => {
         const { token } = await this.installationToken(scope, purpose, { refresh });
         options.headers = { ...options.headers, authorization: `token ${token}` };
-        if (!idempotent) await this.gate.wait(scope.installationId);
+        if (!idempotent) return this.gate.run(scope.installationId, async () => request(options));
         return request(options);
       };
       for (let attempt = 0; ; attempt++) {
@@ -213,7 +213,10 @@ export function githubApp(ctx: WorkerContext): GitHubApp {
     if (!ctx.config.github)
       throw new Error("the GitHub App is not configured (setup mode): set the GITHUB_* variables");
     app = new GitHubApp(ctx.config.github, {
-      onError: (status) => void incrementCounter(ctx.knex, "github_api_errors", { status: status ?? "network" }).catch(() => {}),
+      onError: (status) =>
+        void incrementCounter(ctx.knex, "github_api_errors", { status: status ?? "network" }).catch(
+          () => {},
+        ),
     });
     apps.set(ctx, app);
   }

@@ -6,6 +6,7 @@
 import type { JobHelpers, TaskList } from "graphile-worker";
 import { z } from "zod";
 import { defineTask } from "../define-task";
+import { endsJobOnLastAttempt, jobIdOfJob } from "../farm/give-up";
 import { enqueue } from "../enqueue";
 import type { WorkerContext } from "../worker-context";
 import { httpStatus, retryDelayMs } from "./app-client";
@@ -81,7 +82,8 @@ export function githubTasks(ctx: WorkerContext): TaskList {
 
     [STATUS_TASK]: defineTask(
       z.object({ jobId: z.number().int().positive(), retry: z.number().int().min(0).optional() }),
-      async ({ jobId, retry = 0 }, helpers) => {
+      // Out of attempts: a job still going is concluded (its final render is queued afresh).
+      endsJobOnLastAttempt(ctx, jobIdOfJob, async ({ jobId, retry = 0 }, helpers) => {
         try {
           const result = await syncStatusComment(ctx, jobId, {
             recover: retry > 0 || helpers.job.attempts > 1,
@@ -105,7 +107,7 @@ export function githubTasks(ctx: WorkerContext): TaskList {
             retry: retry + 1,
           });
         }
-      },
+      }),
     ),
   };
 }

@@ -3,8 +3,8 @@
 // A short-lived fetch container creates or refreshes it (fetch, never a fresh clone) and, in the
 // same run, resolves the good and bad revisions and lists the commit graph of `bad ^good`. It is
 // the only container with network access and the only one that receives the clone credential:
-// through the environment, handed to git by an inline credential helper (never written to disk,
-// never on a command line, never printed). Step containers mount the volume read-only.
+// through the environment, as an Authorization header git sends to the source's origin from the
+// first request on (never written to disk, never on a command line, never printed). Step containers mount the volume read-only.
 import { createHash } from "node:crypto";
 import { PassThrough } from "node:stream";
 import type Docker from "dockerode";
@@ -86,10 +86,28 @@ fi
 echo "@@size $(du -sb /cache | cut -f1)"
 `;
 
-// Reads the credential from the environment when git asks for one (after the server's 401).
-const CREDENTIAL_HELPER = '!f() { test "$1" = get || exit 0; echo "username=$BISECT_GIT_USERNAME"; echo "password=$BISECT_GIT_PASSWORD"; }; f';
+/**
+ * The credential as an Authorization header git sends with its first request to the source's
+ * origin (and only there). A credential helper would be asked only after an anonymous request
+ * was refused: one request more, and one the server logs as unauthenticated.
+ */
+export function credentialHeader(
+  url: string,
+  username: string,
+  password: string,
+): { key: string; value: string; secret: string } {
+  const secret = Buffer.from(`${username}:${password}`).toString("base64");
+  return {
+    key: `http.${new URL(url).origin}/.extraHeader`,
+    value: `Authorization: Basic ${secret}`,
+    secret,
+  };
+}
 
-export async function refreshMirror(docker: Docker, options: RefreshOptions): Promise<RefreshResult> {
+export async function refreshMirror(
+  docker: Docker,
+  options: RefreshOptions,
+): Promise<RefreshResult> {
   for (const ref of [options.good, options.bad]) {
     if (ref !== undefined) {
       const problem = refProblem(ref);
@@ -98,17 +116,24 @@ export async function refreshMirror(docker: Docker, options: RefreshOptions): Pr
   }
   const { source } = options;
   const env = ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "GIT_TERMINAL_PROMPT=0"];
-  const mounts: Docker.MountSettings[] = [{ Type: "volume", Source: options.volume, Target: "/cache" }];
+  const mounts: Docker.MountSettings[] = [
+    { Type: "volume", Source: options.volume, Target: "/cache" },
+  ];
   if (source.kind === "url") {
-    if (/^[a-z+]+:\/\/[^/]*@/i.test(source.url)) throw new Error("the mirror URL must not carry credentials; pass them separately");
+    if (/^[a-z+]+:\/\/[^/]*@/i.test(source.url))
+      throw new Error("the mirror URL must not carry credentials; pass them separately");
     env.push(`BISECT_SOURCE=${source.url}`);
     if (source.password !== undefined) {
+      // Through the environment (never argv, never a file); git does not print extra headers.
+      const header = credentialHeader(
+        source.url,
+        source.username ?? "x-access-token",
+        source.password,
+      );
       env.push(
-        `BISECT_GIT_USERNAME=${source.username ?? "x-access-token"}`,
-        `BISECT_GIT_PASSWORD=${source.password}`,
         "GIT_CONFIG_COUNT=1",
-        "GIT_CONFIG_KEY_0=credential.helper",
-        `GIT_CONFIG_VALUE_0=${CREDENTIAL_HELPER}`,
+        `GIT_CONFIG_KEY_0=${header.key}`,
+        `GIT_CONFIG_VALUE_0=${header.value}`,
       );
     }
   } else {
@@ -123,7 +148,16 @@ export async function refreshMirror(docker: Docker, options: RefreshOptions): Pr
     container = await docker.createContainer({
       Image: options.image,
       Entrypoint: [],
-      Cmd: ["sh", "-c", FETCH_SCRIPT, "bisect-fetch", options.good ?? "", options.bad ?? "", options.firstParent ? "1" : "0", ...(options.pathspec ?? [])],
+      Cmd: [
+        "sh",
+        "-c",
+        FETCH_SCRIPT,
+        "bisect-fetch",
+        options.good ?? "",
+        options.bad ?? "",
+        options.firstParent ? "1" : "0",
+        ...(options.pathspec ?? []),
+      ],
       // Root without capabilities: it owns the (root-owned) volume and can do nothing else of note.
       User: "0:0",
       Env: env,
@@ -172,13 +206,25 @@ export async function refreshMirror(docker: Docker, options: RefreshOptions): Pr
     const unknown = /^@@unknown-ref (.*)$/m.exec(Buffer.concat(err).toString("utf8"));
     if (status === 3 && unknown) throw new UnknownRefError(unknown[1]!);
     if (status !== 0) {
-      const tail = scrub(Buffer.concat(err).toString("utf8"), source).trim().split("\n").slice(-5).join(" | ");
-      throw new InfrastructureError(`mirror refresh failed (exit ${status}): ${tail || "no output"}`);
+      const tail = scrub(Buffer.concat(err).toString("utf8"), source)
+        .trim()
+        .split("\n")
+        .slice(-5)
+        .join(" | ");
+      throw new InfrastructureError(
+        `mirror refresh failed (exit ${status}): ${tail || "no output"}`,
+      );
     }
-    return { graph: parseFetchOutput(text), sizeBytes: Number(/^@@size (\d+)/m.exec(text)?.[1] ?? 0), durationMs: Date.now() - started };
+    return {
+      graph: parseFetchOutput(text),
+      sizeBytes: Number(/^@@size (\d+)/m.exec(text)?.[1] ?? 0),
+      durationMs: Date.now() - started,
+    };
   } catch (error) {
     if (error instanceof UnknownRefError || error instanceof InfrastructureError) throw error;
-    throw new InfrastructureError(`mirror refresh failed: ${scrub(describeDockerError(error), source)}`);
+    throw new InfrastructureError(
+      `mirror refresh failed: ${scrub(describeDockerError(error), source)}`,
+    );
   } finally {
     await container?.remove({ force: true, v: false }).catch(() => {});
   }
@@ -196,14 +242,21 @@ export function parseFetchOutput(text: string): CommitGraph | null {
 }
 
 function scrub(text: string, source: MirrorSource): string {
-  return source.kind === "url" && source.password ? text.split(source.password).join("[redacted]") : text;
+  if (source.kind !== "url" || !source.password) return text;
+  const { secret } = credentialHeader(
+    source.url,
+    source.username ?? "x-access-token",
+    source.password,
+  );
+  return text.split(source.password).join("[redacted]").split(secret).join("[redacted]");
 }
 
 async function ensureVolume(docker: Docker, name: string): Promise<void> {
   try {
     await docker.getVolume(name).inspect();
   } catch (error) {
-    if (statusOf(error) !== 404) throw new InfrastructureError(`volume ${name}: ${describeDockerError(error)}`);
+    if (statusOf(error) !== 404)
+      throw new InfrastructureError(`volume ${name}: ${describeDockerError(error)}`);
     await docker.createVolume({ Name: name, Labels: { ...APP_LABEL, [MIRROR_LABEL]: name } });
   }
 }

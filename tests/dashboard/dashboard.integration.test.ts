@@ -354,6 +354,8 @@ describe("the dashboard", () => {
       const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - k, 1));
       return d.toISOString().slice(0, 10);
     };
+    // Its own running job, whatever other tests left running or cancelled.
+    await seedJob(knex(), { repo: "widgets", status: "running" });
     await knex()("usageStats").insert([
       { installationId: ACME.installationId, month: month(0), jobs: 12, computeSeconds: 3600 },
       { installationId: ACME.installationId, month: month(2), jobs: 40, computeSeconds: 600 },
@@ -680,7 +682,8 @@ describe("a job", () => {
       while (!pattern.test(text)) {
         if (Date.now() > deadline) throw new Error(`no ${pattern} in ${JSON.stringify(text)}`);
         const { value, done } = await reader.read();
-        if (done) break;
+        // A stream that ends before what the test waits for is a failure, not a pass.
+        if (done) throw new Error(`the stream ended before ${pattern}: ${JSON.stringify(text)}`);
         text += decoder.decode(value);
       }
     };

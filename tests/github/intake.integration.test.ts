@@ -1,7 +1,7 @@
 // Handling deliveries end to end on the GitHub side: signed webhook → recorded delivery → the
 // github__handle_delivery service → rows in PostgreSQL and comments/reactions on the stand-in.
 import { readFileSync } from "node:fs";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Config } from "../../config/env";
 import {
   AuditLogEntry,
@@ -73,7 +73,24 @@ beforeAll(async () => {
   f = await startFixture();
   config = testConfig(f, db.current.url);
   ctx = testContext(config, knex(), db.current.url);
+});
+
+// Each test starts from a fresh installation of the app (no jobs, usage, queued tasks or audit
+// entries), whatever ran before it: the tests pass in any order.
+beforeEach(async () => {
+  const k = knex();
+  await k.raw("delete from graphile_worker._private_jobs");
+  for (const table of [
+    "bisect_jobs",
+    "usage_stats",
+    "webhook_deliveries",
+    "audit_log",
+    "repositories",
+    "installations",
+  ])
+    await k(table).delete();
   await deliver("installation", fixture("installation.created"));
+  f.standIn.clearRequests();
 });
 
 afterEach(() => {
@@ -211,8 +228,9 @@ describe("a /bisect command", () => {
   it("over the monthly quota: a refusal with the numbers and the reset date", async () => {
     const month = monthOf(new Date());
     await knex()("usage_stats")
-      .where({ installationId: INSTALLATION_ID, month })
-      .update({ jobs: 50 });
+      .insert({ installationId: INSTALLATION_ID, month, jobs: 50, computeSeconds: 0 })
+      .onConflict(["installationId", "month"])
+      .merge({ jobs: 50 });
     try {
       const { replies, job } = await comment("/bisect v1.4.0 main -- ./test.sh");
       expect(job).toBeUndefined();
@@ -369,6 +387,7 @@ describe("installation lifecycle", () => {
   });
 
   it("deleted: every queued and running job cancelled and its mirrors purged", async () => {
+    await deliver("installation_repositories", fixture("installation_repositories.added"));
     const queued = await comment("/bisect v1.4.0 main -- ./test.sh");
     const running = await comment("/bisect v1.4.0 main -- ./test.sh");
     await knex()("bisect_jobs")

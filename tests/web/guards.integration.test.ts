@@ -11,14 +11,30 @@ import { startWebServer, type WebServer } from "../e2e/support";
 const db = useTestDatabase();
 
 async function server(env: Record<string, string>): Promise<WebServer> {
-  return startWebServer({ NODE_ENV: "production", DATABASE_URL: db.current.url, PUBLIC_URL: "http://127.0.0.1", SESSION_SECRET: "s".repeat(40), ENCRYPTION_KEY: Buffer.alloc(32, 1).toString("base64"), ...env }, await freePort());
+  return startWebServer(
+    {
+      NODE_ENV: "production",
+      DATABASE_URL: db.current.url,
+      PUBLIC_URL: "http://127.0.0.1",
+      SESSION_SECRET: "s".repeat(40),
+      ENCRYPTION_KEY: Buffer.alloc(32, 1).toString("base64"),
+      ...env,
+    },
+    await freePort(),
+  );
 }
 
 describe("web guards", () => {
   let web: WebServer;
   beforeAll(async () => {
     Model.knex(db.current.knex);
-    web = await server({ LOG_LEVEL: "info", RATE_LIMIT_AUTH_PER_MINUTE: "3", RATE_LIMIT_API_PER_MINUTE: "3", RATE_LIMIT_WEBHOOK_PER_MINUTE: "2", WEBHOOK_ALLOWED_CIDRS: "192.30.252.0/22" });
+    web = await server({
+      LOG_LEVEL: "info",
+      RATE_LIMIT_AUTH_PER_MINUTE: "3",
+      RATE_LIMIT_API_PER_MINUTE: "3",
+      RATE_LIMIT_WEBHOOK_PER_MINUTE: "2",
+      WEBHOOK_ALLOWED_CIDRS: "192.30.252.0/22",
+    });
   });
   afterAll(async () => {
     await web?.stop();
@@ -39,15 +55,22 @@ describe("web guards", () => {
 
   it("limits webhook senders outside GitHub's addresses", async () => {
     const statuses: number[] = [];
-    for (let i = 0; i < 4; i++) statuses.push((await fetch(`${web.url}/webhook`, { method: "POST", body: "{}" })).status);
+    for (let i = 0; i < 4; i++)
+      statuses.push((await fetch(`${web.url}/webhook`, { method: "POST", body: "{}" })).status);
     expect(statuses.filter((s) => s === 429)).toHaveLength(2);
   });
 
   it("limits refused deliveries from GitHub's addresses too (anyone can point a GitHub webhook at us)", async () => {
-    const fromGitHub = await server({ RATE_LIMIT_WEBHOOK_PER_MINUTE: "2", WEBHOOK_ALLOWED_CIDRS: "127.0.0.0/8" });
+    const fromGitHub = await server({
+      RATE_LIMIT_WEBHOOK_PER_MINUTE: "2",
+      WEBHOOK_ALLOWED_CIDRS: "127.0.0.0/8",
+    });
     try {
       const statuses: number[] = [];
-      for (let i = 0; i < 4; i++) statuses.push((await fetch(`${fromGitHub.url}/webhook`, { method: "POST", body: "{}" })).status);
+      for (let i = 0; i < 4; i++)
+        statuses.push(
+          (await fetch(`${fromGitHub.url}/webhook`, { method: "POST", body: "{}" })).status,
+        );
       expect(statuses.slice(0, 2)).not.toContain(429);
       expect(statuses.slice(2)).toEqual([429, 429]);
     } finally {
@@ -56,10 +79,30 @@ describe("web guards", () => {
   });
 
   it("serves /metrics to private addresses with jobs, steps, queue, slots and GitHub errors", async () => {
-    const host = await RunnerHost.query().insert({ name: "h-metrics", dockerEndpoint: "unix:///x", capacity: 3 });
-    const job = await BisectJob.query().insert({ source: "cli", repoUrl: "/r", goodRef: "a", badRef: "b", command: "true", status: "running" });
-    await BisectStep.query().insert({ bisectJobId: job.id, sha: "a".repeat(40), round: 1, status: "done", verdict: "bad", durationMs: 12_000, runnerHostId: host.id });
+    const host = await RunnerHost.query().insert({
+      name: "h-metrics",
+      dockerEndpoint: "unix:///x",
+      capacity: 3,
+    });
+    const job = await BisectJob.query().insert({
+      source: "cli",
+      repoUrl: "/r",
+      goodRef: "a",
+      badRef: "b",
+      command: "true",
+      status: "running",
+    });
+    await BisectStep.query().insert({
+      bisectJobId: job.id,
+      sha: "a".repeat(40),
+      round: 1,
+      status: "done",
+      verdict: "bad",
+      durationMs: 12_000,
+      runnerHostId: host.id,
+    });
     await incrementCounter(db.current.knex, "github_api_errors", { status: 502 });
+    await incrementCounter(db.current.knex, "jobs_abandoned", { cause: "watchdog" });
     await fetch(`${web.url}/webhook`, { method: "POST", body: "{}" });
     const text = await (await fetch(`${web.url}/metrics`)).text();
     expect(text).toMatch(/^bisect_jobs\{status="running"\} 1$/m);
@@ -69,6 +112,7 @@ describe("web guards", () => {
     expect(text).toMatch(/^bisect_runner_slots\{host="h-metrics",kind="capacity"\} 3$/m);
     expect(text).toMatch(/^bisect_queue_jobs\{state="pending"\} \d+$/m);
     expect(text).toMatch(/^bisect_github_api_errors_total\{status="502"\} 1$/m);
+    expect(text).toMatch(/^bisect_jobs_abandoned_total\{cause="watchdog"\} 1$/m);
     expect(text).toMatch(/^bisect_webhook_request_duration_seconds_count\{status="\d+"\} [1-9]/m);
   });
 
@@ -76,7 +120,13 @@ describe("web guards", () => {
     const guarded = await server({ METRICS_TOKEN: "metrics-token-0123456789" });
     try {
       expect((await fetch(`${guarded.url}/metrics`)).status).toBe(404);
-      expect((await fetch(`${guarded.url}/metrics`, { headers: { authorization: "Bearer metrics-token-0123456789" } })).status).toBe(200);
+      expect(
+        (
+          await fetch(`${guarded.url}/metrics`, {
+            headers: { authorization: "Bearer metrics-token-0123456789" },
+          })
+        ).status,
+      ).toBe(200);
     } finally {
       await guarded.stop();
     }
@@ -85,7 +135,9 @@ describe("web guards", () => {
   it("limits the JSON API per client address, whatever cookie each request carries", async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const res = await fetch(`${web.url}/api/jobs/1`, { headers: { cookie: `bb_session=forged-${i}` } });
+      const res = await fetch(`${web.url}/api/jobs/1`, {
+        headers: { cookie: `bb_session=forged-${i}` },
+      });
       statuses.push(res.status);
       await res.body?.cancel();
     }
@@ -104,7 +156,13 @@ describe("web guards", () => {
   });
 
   it("reports runner hosts on /health as counts only: no names or errors in public", async () => {
-    await RunnerHost.query().insert({ name: "h-health", dockerEndpoint: "unix:///x", capacity: 1, state: "down", lastError: "connect ECONNREFUSED 10.1.2.3:2376" });
+    await RunnerHost.query().insert({
+      name: "h-health",
+      dockerEndpoint: "unix:///x",
+      capacity: 1,
+      state: "down",
+      lastError: "connect ECONNREFUSED 10.1.2.3:2376",
+    });
     const text = await (await fetch(`${web.url}/health`)).text();
     expect(JSON.parse(text).runners.down).toBeGreaterThanOrEqual(1);
     expect(text).not.toContain("h-health");
@@ -112,11 +170,21 @@ describe("web guards", () => {
   });
 
   it("logs requests as JSON lines without query strings", async () => {
-    await fetch(`${web.url}/auth/github/callback?code=very-secret-oauth-code&state=x`, { redirect: "manual" });
+    await fetch(`${web.url}/auth/github/callback?code=very-secret-oauth-code&state=x`, {
+      redirect: "manual",
+    });
     await new Promise((r) => setTimeout(r, 200));
-    const lines = web.output().split("\n").filter((l) => l.startsWith("{"));
+    const lines = web
+      .output()
+      .split("\n")
+      .filter((l) => l.startsWith("{"));
     const entry = lines.map((l) => JSON.parse(l)).find((e) => e.path === "/auth/github/callback");
-    expect(entry, web.output().slice(-2000)).toMatchObject({ level: "info", component: "web", message: "request", method: "GET" });
+    expect(entry, web.output().slice(-2000)).toMatchObject({
+      level: "info",
+      component: "web",
+      message: "request",
+      method: "GET",
+    });
     expect(web.output()).not.toContain("very-secret-oauth-code");
   });
 });
