@@ -101,6 +101,8 @@ const schema = z.object({
   RUNNER_CACHE_MAX_MB: int(20_480, 16, 100_000_000),
   RUNNER_LEASE_SECONDS: int(60, 5, 3600),
   RUNNER_FETCH_TIMEOUT_SECONDS: int(900, 10, 86_400),
+  BISECT_MAX_RANGE_COMMITS: int(100_000, 2, 100_000_000),
+  RUNNER_MIRROR_MAX_MB: int(10_240, 1, 100_000_000),
   /** A runner host silent this long past a run's own limits counts as lost. */
   RUNNER_LOST_HOST_SECONDS: int(60, 5, 3600),
 });

@@ -77,6 +77,8 @@ export async function ensureMirror(ctx: WorkerContext, host: RunnerHost, job: Bi
         labels: { ...jobLabels(ctx, job.id), "bisect-bot.host": host.name },
         timeoutMs: config.RUNNER_FETCH_TIMEOUT_SECONDS * 1000,
         signal: options.signal,
+        maxCommits: options.withGraph ? config.BISECT_MAX_RANGE_COMMITS : 0,
+        maxMirrorBytes: config.RUNNER_MIRROR_MAX_MB * 1024 * 1024,
       });
       await knex("runner_mirrors")
         .where({ id: row.id })

@@ -5,7 +5,7 @@ import { BisectJob, Installation, RateLimit, RunnerHost } from "../../db/models"
 import { InfrastructureError } from "../../runner/executors/types";
 import { acquireLease, releaseLease } from "../../runner/farm/leases";
 import { probeHost, recordProbe } from "../../runner/farm/hosts";
-import { UnknownRefError } from "../../runner/mirror/mirror";
+import { RangeRefusedError, UnknownRefError } from "../../runner/mirror/mirror";
 import { enqueue } from "../enqueue";
 import type { WorkerContext } from "../worker-context";
 import { requestAdvance } from "./advance";
@@ -65,7 +65,8 @@ export async function prepareJob(
       })
     )?.graph;
   } catch (error) {
-    if (error instanceof UnknownRefError) {
+    // The requester's range or repository, not the infrastructure: answered at once, not retried.
+    if (error instanceof UnknownRefError || error instanceof RangeRefusedError) {
       await knex.transaction((trx) =>
         concludeJob(trx, job, {
           status: "failed",

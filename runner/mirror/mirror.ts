@@ -36,6 +36,10 @@ export interface RefreshOptions {
   pathspec?: string[];
   labels?: Record<string, string>;
   timeoutMs?: number;
+  /** Refuse a range of more commits than this (counted before the graph is listed); 0: any. */
+  maxCommits?: number;
+  /** Refuse a mirror larger than this many bytes after fetching; 0: any. */
+  maxMirrorBytes?: number;
   signal?: AbortSignal;
 }
 
@@ -43,6 +47,11 @@ export interface RefreshResult {
   graph: CommitGraph | null;
   sizeBytes: number;
   durationMs: number;
+}
+
+/** The range or the repository is larger than the operator allows: refused, not retried. */
+export class RangeRefusedError extends Error {
+  override name = "RangeRefusedError";
 }
 
 /** A ref the repository does not have: the requester's mistake, not the infrastructure's. */
@@ -58,8 +67,11 @@ export function mirrorVolumeName(repoKey: string): string {
   return `bisect-mirror-${createHash("sha256").update(repoKey).digest("hex").slice(0, 24)}`;
 }
 
-// $1 good, $2 bad, $3 first-parent (0/1); pathspec after. Markers on stdout: @@good, @@bad,
-// @@graph … @@end, @@size; @@unknown-ref on a bad revision (exit 3).
+// $1 good, $2 bad, $3 first-parent (0/1), $4 most commits (0: any), $5 most mirror bytes (0: any);
+// pathspec after. Markers on stdout: @@good, @@bad, @@graph … @@end, @@size; on stderr
+// @@unknown-ref on a bad revision (exit 3), @@too-many N when the range holds more commits than
+// allowed — counted before anything is listed (exit 4), @@too-large N for a mirror over its cap
+// (exit 5).
 const FETCH_SCRIPT = `
 set -eu
 cd /cache
@@ -68,8 +80,10 @@ git config remote.origin.url "$BISECT_SOURCE"
 git config --replace-all remote.origin.fetch '+refs/heads/*:refs/heads/*'
 git config --add remote.origin.fetch '+refs/tags/*:refs/tags/*'
 git fetch -q --prune --force origin
-good=$1 bad=$2 fp=$3
-shift 3
+good=$1 bad=$2 fp=$3 maxcommits=$4 maxbytes=$5
+shift 5
+size=$(du -sb /cache | cut -f1)
+if [ "$maxbytes" -gt 0 ] && [ "$size" -gt "$maxbytes" ]; then echo "@@too-large $size" >&2; exit 5; fi
 resolve() {
   git rev-parse -q --verify "$1^{commit}" 2>/dev/null && return 0
   # A commit no branch or tag names (e.g. from a pull request): ask for it by sha.
@@ -79,11 +93,13 @@ resolve() {
 }
 if [ -n "$good" ]; then
   g=$(resolve "$good"); b=$(resolve "$bad")
+  if [ "$fp" = 1 ]; then n=$(git rev-list --count --first-parent "$b" "^$g" -- "$@"); else n=$(git rev-list --count "$b" "^$g" -- "$@"); fi
+  if [ "$maxcommits" -gt 0 ] && [ "$n" -gt "$maxcommits" ]; then echo "@@too-many $n" >&2; exit 4; fi
   echo "@@good $g"; echo "@@bad $b"; echo "@@graph"
   if [ "$fp" = 1 ]; then git rev-list --parents --first-parent "$b" "^$g" -- "$@"; else git rev-list --parents "$b" "^$g" -- "$@"; fi
   echo "@@end"
 fi
-echo "@@size $(du -sb /cache | cut -f1)"
+echo "@@size $size"
 `;
 
 /**
@@ -156,6 +172,8 @@ export async function refreshMirror(
         options.good ?? "",
         options.bad ?? "",
         options.firstParent ? "1" : "0",
+        String(options.maxCommits ?? 0),
+        String(options.maxMirrorBytes ?? 0),
         ...(options.pathspec ?? []),
       ],
       // Root without capabilities: it owns the (root-owned) volume and can do nothing else of note.
@@ -205,6 +223,20 @@ export async function refreshMirror(
     const text = Buffer.concat(out).toString("utf8");
     const unknown = /^@@unknown-ref (.*)$/m.exec(Buffer.concat(err).toString("utf8"));
     if (status === 3 && unknown) throw new UnknownRefError(unknown[1]!);
+    const stderrText = Buffer.concat(err).toString("utf8");
+    const tooMany = /^@@too-many (\d+)$/m.exec(stderrText);
+    if (status === 4 && tooMany) {
+      throw new RangeRefusedError(
+        `the range holds ${Number(tooMany[1]).toLocaleString("en-US")} commits, more than the ${options.maxCommits!.toLocaleString("en-US")} allowed here: give a later good revision or an earlier bad one (or a pathspec in .github/bisect.yml)`,
+      );
+    }
+    const tooLarge = /^@@too-large (\d+)$/m.exec(stderrText);
+    if (status === 5 && tooLarge) {
+      const mib = (n: number) => `${Math.round(n / 1024 / 1024).toLocaleString("en-US")} MiB`;
+      throw new RangeRefusedError(
+        `the repository takes ${mib(Number(tooLarge[1]))}, more than the ${mib(options.maxMirrorBytes!)} allowed here`,
+      );
+    }
     if (status !== 0) {
       const tail = scrub(Buffer.concat(err).toString("utf8"), source)
         .trim()
@@ -221,7 +253,12 @@ export async function refreshMirror(
       durationMs: Date.now() - started,
     };
   } catch (error) {
-    if (error instanceof UnknownRefError || error instanceof InfrastructureError) throw error;
+    if (
+      error instanceof UnknownRefError ||
+      error instanceof RangeRefusedError ||
+      error instanceof InfrastructureError
+    )
+      throw error;
     throw new InfrastructureError(
       `mirror refresh failed: ${scrub(describeDockerError(error), source)}`,
     );
