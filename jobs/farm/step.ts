@@ -16,7 +16,7 @@ import { enqueue } from "../enqueue";
 import { liveWorkerIds } from "../heartbeat";
 import type { WorkerContext } from "../worker-context";
 import { requestAdvance } from "./advance";
-import { INSTANCE_LABEL, stepLabels } from "./labels";
+import { INSTANCE_LABEL, jobLabels, stepLabels } from "./labels";
 import { ensureMirror, hostsWithFreshMirror } from "./mirrors";
 import { limitsOf, stepTimeoutSeconds } from "./policy";
 import { repoKeyOf } from "./repo-source";
@@ -118,7 +118,12 @@ async function execute(ctx: WorkerContext, job: BisectJob, step: BisectStep, lea
     // Past its own limits, a host that stopped answering is lost: the run is retried elsewhere.
     const margin = config.RUNNER_LOST_HOST_SECONDS * 1000;
     await within(ensureMirror(ctx, host, job, { holder, signal }), config.RUNNER_FETCH_TIMEOUT_SECONDS * 1000 + margin, `runner host ${host.name}`);
-    const executor = new DockerExecutor(dockerFor(host), { name: host.name, image: config.RUNNER_IMAGE });
+    // The job's checkout boxes on this host are shared by its steps and removed with its containers.
+    const executor = new DockerExecutor(dockerFor(host), {
+      name: host.name,
+      image: config.RUNNER_IMAGE,
+      workspace: { key: `${ctx.instanceId}:${job.id}`, labels: jobLabels(ctx, job.id) },
+    });
     const timeoutMs = stepTimeoutSeconds(config, job) * 1000;
     const run = runOnce(
       executor,

@@ -54,7 +54,7 @@ export function signalName(n: number): string {
 
 /**
  * - aborted (cancelled, worker shutting down) → error "aborted": the run says nothing about the commit;
- * - OOM kill → skip "out of memory";
+ * - OOM kill → skip "out of memory"; work directory full → skip "disk full";
  * - wall-clock timeout → skip "timeout" (bad "timeout" with `timeoutIsBad`);
  * - death by a signal → skip "killed by SIGxxx";
  * - no exit code and no signal → error "infrastructure";
@@ -64,11 +64,12 @@ export function signalName(n: number): string {
  * Infrastructure failures, timeouts (by default), OOM kills and signals are never "bad".
  */
 export function classifyRun(
-  result: Pick<RunResult, "exitCode" | "signal" | "timedOut" | "oomKilled" | "aborted">,
+  result: Pick<RunResult, "exitCode" | "signal" | "timedOut" | "oomKilled" | "aborted" | "diskFull">,
   options: ClassifyOptions = {},
 ): Classification {
   if (result.aborted) return { verdict: "error", reason: "aborted" };
   if (result.oomKilled) return { verdict: "skip", reason: "out of memory" };
+  if (result.diskFull) return { verdict: "skip", reason: "disk full" };
   if (result.timedOut) return { verdict: options.timeoutIsBad ? "bad" : "skip", reason: "timeout" };
   if (result.signal) return { verdict: "skip", reason: `killed by ${result.signal}` };
   const code = result.exitCode;
