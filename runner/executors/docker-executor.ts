@@ -384,7 +384,6 @@ export class DockerExecutor implements Executor {
       const labels = shared
         ? { ...shared.labels, [WORKSPACE_LABEL]: shared.key, ...APP_LABEL }
         : {
-            ...this.options.warmPool?.labels,
             [WORKSPACE_LABEL]: this.poolId,
             [PID_LABEL]: String(process.pid),
             ...APP_LABEL,

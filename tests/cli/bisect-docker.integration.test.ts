@@ -90,7 +90,8 @@ describe.skipIf(engine.unavailable !== undefined && !dockerRequired)("with the D
       },
     );
     expect(interrupted).toBe(true);
-    expect(seen.size).toBe(2);
+    // The two runs in flight, and possibly the warm pool's replacements made meanwhile.
+    expect(seen.size).toBeGreaterThanOrEqual(2);
     expect(run.code, run.stderr).toBe(130);
     expect(run.json).toMatchObject({ outcome: "error", aborted: true });
     expect(run.stderr).toContain("stopping the runs in flight");
