@@ -67,6 +67,21 @@ const CHECKOUT_FAILED = 213;
 export const SETUP_FAILED_EXIT = 125;
 /** How long to let the output stream drain after the container has exited. */
 const DRAIN_MS = 2_000;
+/**
+ * The usual tools' caches and homes, inside the run's writable work directory (the image's own
+ * defaults often point at its read-only root). A run's `env` may override them.
+ */
+export const TOOL_CACHES: Readonly<Record<string, string>> = {
+  XDG_CACHE_HOME: "/work/.cache",
+  npm_config_cache: "/work/.npm",
+  YARN_CACHE_FOLDER: "/work/.cache/yarn",
+  PIP_CACHE_DIR: "/work/.cache/pip",
+  CARGO_HOME: "/work/.cargo",
+  GOPATH: "/work/go",
+  GOMODCACHE: "/work/go/pkg/mod",
+  GOCACHE: "/work/.cache/go-build",
+  CCACHE_DIR: "/work/.ccache",
+};
 /** How often a running run's work directory is measured against its limit. */
 const DISK_POLL_MS = 1_000;
 
@@ -576,7 +591,7 @@ export class DockerExecutor implements Executor {
     const image = spec.image ?? this.options.image ?? DEFAULT_RUNNER_IMAGE;
     const { mounts, mirrorDir } = await this.mirrorMount(spec.repo);
     // No PATH of ours: the image's own (a toolchain's bin directory) stays in effect.
-    const env = { HOME: CONTAINER_PATHS.work, ...spec.env };
+    const env = { HOME: CONTAINER_PATHS.work, ...TOOL_CACHES, ...spec.env };
     return {
       image,
       repo: spec.repo,
