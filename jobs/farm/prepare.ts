@@ -3,6 +3,9 @@
 import type { JobHelpers } from "graphile-worker";
 import { BisectJob, Installation, RateLimit, RunnerHost } from "../../db/models";
 import { InfrastructureError } from "../../runner/executors/types";
+import { dockerFor } from "../../runner/farm/docker-clients";
+import { imagePolicyFrom } from "../../runner/images/policy";
+import { ImageRefusedError, resolveImage } from "../../runner/images/pull";
 import { acquireLease, releaseLease } from "../../runner/farm/leases";
 import { probeHost, recordProbe } from "../../runner/farm/hosts";
 import { UnknownRefError } from "../../runner/mirror/mirror";
@@ -53,6 +56,18 @@ export async function prepareJob(ctx: WorkerContext, jobId: number, helpers: Job
     await releaseLease(knex, lease.lease.id);
   }
   if (!graph) throw new Error("the mirror refresh listed no commit graph");
+  let imagePinned: string | undefined;
+  if (job.options.image && !job.options.imagePinned) {
+    try {
+      // Pulled on this host when missing; pinned so that every step runs on the same image.
+      imagePinned = (await resolveImage(dockerFor(lease.host), job.options.image, { policy: imagePolicyFrom(config), signal: helpers.abortSignal })).repoDigest;
+    } catch (error) {
+      if (!(error instanceof ImageRefusedError)) throw error;
+      const failed = job;
+      await knex.transaction((trx) => concludeJob(trx, failed, { status: "failed", outcome: "error", error: error.message, explanation: error.message }));
+      return;
+    }
+  }
 
   const count = Object.keys(graph.commits).length;
   await knex.transaction(async (trx) => {
@@ -64,7 +79,7 @@ export async function prepareJob(ctx: WorkerContext, jobId: number, helpers: Job
       return;
     }
     await BisectJob.query(trx)
-      .patch({ goodSha: graph.good, badSha: graph.bad, graph, commitCount: count, status: "running" })
+      .patch({ goodSha: graph.good, badSha: graph.bad, graph, commitCount: count, status: "running", ...(imagePinned ? { options: { ...current.options, imagePinned } } : {}) })
       .where({ id: jobId });
     await requestAdvance(trx, jobId);
     await notifyJobChanged(trx, current);

@@ -11,6 +11,8 @@ import { InfrastructureError, type RunResult } from "../../runner/executors/type
 import { dockerFor } from "../../runner/farm/docker-clients";
 import { probeHost, recordProbe } from "../../runner/farm/hosts";
 import { acquireLease, releaseLease, renewLease, type Lease } from "../../runner/farm/leases";
+import { ImageRefusedError, resolveImage } from "../../runner/images/pull";
+import { imagePolicyFrom } from "../../runner/images/policy";
 import { mirrorVolumeName } from "../../runner/mirror/mirror";
 import { enqueue } from "../enqueue";
 import { liveWorkerIds } from "../heartbeat";
@@ -125,6 +127,7 @@ async function execute(ctx: WorkerContext, job: BisectJob, step: BisectStep, lea
       workspace: { key: `${ctx.instanceId}:${job.id}`, labels: jobLabels(ctx, job.id) },
     });
     const timeoutMs = stepTimeoutSeconds(config, job) * 1000;
+    const image = await stepImage(ctx, job, host, signal);
     const run = runOnce(
       executor,
       {
@@ -137,7 +140,7 @@ async function execute(ctx: WorkerContext, job: BisectJob, step: BisectStep, lea
         limits: limitsOf(config),
         network: job.options.network ?? false,
         logLimitBytes: LOG_EXCERPT_BYTES,
-        image: job.options.image ?? config.RUNNER_IMAGE,
+        image,
       },
       signal,
     );
@@ -151,6 +154,18 @@ async function execute(ctx: WorkerContext, job: BisectJob, step: BisectStep, lea
     const fresh = await RunnerHost.query(knex).findById(host.id);
     if (fresh) await recordProbe(knex, fresh, await probeHost(fresh, config.RUNNER_IMAGE));
     return { verdict: "error", reason: `infrastructure: ${error.message}`.slice(0, 500), result: null };
+  }
+}
+
+/** The job's image on this host (pulled when missing), by the digest pinned when the job started. */
+async function stepImage(ctx: WorkerContext, job: BisectJob, host: Lease["host"], signal: AbortSignal): Promise<string> {
+  const named = job.options.imagePinned ?? job.options.image;
+  if (!named) return ctx.config.RUNNER_IMAGE;
+  try {
+    return (await resolveImage(dockerFor(host), named, { policy: imagePolicyFrom(ctx.config), signal })).pinned;
+  } catch (error) {
+    if (error instanceof ImageRefusedError) throw new InfrastructureError(error.message);
+    throw error;
   }
 }
 

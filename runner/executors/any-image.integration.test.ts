@@ -101,6 +101,39 @@ function suite(docker: Docker, isHost1: boolean): void {
     expect(r.exitCode).toBe(0);
   });
 
+  it("gives each run a pristine checkout, whatever the run before it left in its directory", async () => {
+    const own = new DockerExecutor(docker, { name: "reuse" });
+    try {
+      const first = await runOnce(
+        own,
+        spec({
+          sha: repo.shas[6]!,
+          image: gitImage,
+          command:
+            "echo changed > version.txt; rm check.sh; mkdir -p build/deep && echo o > build/deep/o && chmod 000 build; " +
+            "echo junk > /tmp/junk; echo home > /work/.profile-junk; " +
+            "printf '#!/bin/sh\\necho HOOKED >&2\\n' > .git/hooks/post-checkout && chmod +x .git/hooks/post-checkout; " +
+            "git config core.fsmonitor 'echo pwned >&2'",
+        }),
+      );
+      expect(first.exitCode).toBe(0);
+      for (const i of [2, 6]) {
+        const next = await runOnce(
+          own,
+          spec({
+            sha: repo.shas[i]!,
+            image: gitImage,
+            command:
+              "git status --porcelain; git config core.fsmonitor; ls -A; cat version.txt; ls -A /tmp /work",
+          }),
+        );
+        expect(next.log).toBe(`.git\ncheck.sh\nversion.txt\n${i}\n/tmp:\n\n/work:\nsrc\ntmp\n`);
+      }
+    } finally {
+      await own.close();
+    }
+  });
+
   it("builds 2 GiB of files on disk under a 256 MiB memory limit", async () => {
     const r = await runOnce(
       executor,

@@ -9,7 +9,13 @@ import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { connectDocker } from "../docker/connect.js";
 import { ensureRunnerImage } from "../image.js";
-import { APP_LABEL, DockerExecutor, removeLabelled, SETUP_FAILED_EXIT } from "./docker-executor.js";
+import {
+  APP_LABEL,
+  DockerExecutor,
+  removeLabelled,
+  SETUP_FAILED_EXIT,
+  TOOL_CACHES,
+} from "./docker-executor.js";
 import { runOnce } from "./run-once.js";
 import {
   dockerRequired,
@@ -158,7 +164,7 @@ function engineSuite(docker: Docker, isHost1: boolean): void {
     expect(r.log).toMatch(/NoNewPrivs:\s+1/);
   });
 
-  it("passes only PATH, HOME and the spec's variables — never the caller's secrets", async () => {
+  it("passes only PATH, HOME, the tools' caches and the spec's variables — never the caller's secrets", async () => {
     process.env.BISECT_FAKE_TOKEN = "ghs_fakeTokenThatMustNotLeak123";
     try {
       const r = await run({ command: "env", env: { REPO_SETTING: "on" } });
@@ -171,11 +177,21 @@ function engineSuite(docker: Docker, isHost1: boolean): void {
         .map((l) => l.split("=")[0]);
       expect(names).toContain("REPO_SETTING");
       expect(r.log).toContain("HOME=/work\n");
+      expect(r.log).toContain("CARGO_HOME=/work/.cargo\n");
       // Set by the engine or the shell itself, nothing else.
       expect(
         names.filter(
           (n) =>
-            !["PATH", "HOME", "REPO_SETTING", "HOSTNAME", "PWD", "OLDPWD", "SHLVL"].includes(n!),
+            ![
+              "PATH",
+              "HOME",
+              "REPO_SETTING",
+              "HOSTNAME",
+              "PWD",
+              "OLDPWD",
+              "SHLVL",
+              ...Object.keys(TOOL_CACHES),
+            ].includes(n!),
         ),
       ).toEqual([]);
     } finally {

@@ -187,6 +187,8 @@ interface RunState {
   /** Where its work directory lives: the checkout box and the directory's name there. */
   box?: CheckoutBox;
   runId?: string;
+  /** The commit checked out in the work directory. */
+  checkedOut?: string;
   timer?: NodeJS.Timeout;
   diskWatch?: NodeJS.Timeout;
   attach?: Duplex;
@@ -334,6 +336,7 @@ export class DockerExecutor implements Executor {
         this.runs.set(warm.container.id, warm);
         try {
           await warm.box!.checkout(warm.runId!, spec.sha);
+          warm.checkedOut = spec.sha;
         } catch (err) {
           await this.destroy({ id: warm.container.id }).catch(() => {});
           throw err;
@@ -358,6 +361,7 @@ export class DockerExecutor implements Executor {
     const state = newState(container, spec, marker, false);
     state.box = box;
     state.runId = runId;
+    state.checkedOut = spec.sha;
     this.runs.set(container.id, state);
     return { id: container.id };
   }
@@ -372,10 +376,12 @@ export class DockerExecutor implements Executor {
   ): Promise<{ box: CheckoutBox; runId: string }> {
     for (let attempt = 0; ; attempt++) {
       const box = await this.boxFor(plan);
-      const runId = CheckoutBox.newRunId();
+      const reused = box.free.pop();
+      const runId = reused?.runId ?? CheckoutBox.newRunId();
       box.users++;
       try {
-        await box.prepare(runId, sha);
+        if (reused) await box.reset(runId, reused.sha, sha);
+        else await box.prepare(runId, sha);
         return { box, runId };
       } catch (err) {
         this.releaseWorkDir({ box, runId });
@@ -423,11 +429,19 @@ export class DockerExecutor implements Executor {
     );
   }
 
-  /** The run no longer needs its work directory: wipe it in the background (tracked by `close`). */
-  private releaseWorkDir(state: { box?: CheckoutBox; runId?: string }): void {
-    const { box, runId } = state;
+  /**
+   * The run no longer needs its work directory: keep it for the box's next run (which cleans it
+   * first), or wipe it in the background once this executor is closing (tracked by `close`).
+   */
+  private releaseWorkDir(state: { box?: CheckoutBox; runId?: string; checkedOut?: string }): void {
+    const { box, runId, checkedOut } = state;
     if (!box || !runId) return;
     state.box = undefined;
+    if (checkedOut && box.alive && !this.closing) {
+      box.free.push({ runId, sha: checkedOut });
+      box.users--;
+      return;
+    }
     const wipe = (box.alive ? box.wipe(runId) : Promise.resolve())
       .catch(() => {
         // The box is gone (its volume with it), or it will be removed with its owner.

@@ -44,7 +44,27 @@ const PREPARE_SCRIPT = [
   'git clone -q --shared --no-checkout -- /mirror "$d/src" 2>&1',
   'if [ -n "$2" ]; then git -C "$d/src" checkout -q --detach "$2" 2>&1; fi',
 ].join("\n");
-const CHECKOUT_SCRIPT = 'git -C "$1/src" checkout -q --detach "$2" 2>&1';
+// Checkout (of a fresh clone, or of a reused directory after RESET_SCRIPT): only the files that
+// differ from what the index describes are written; whatever is not the commit's goes.
+const CHECKOUT_SCRIPT =
+  'git -C "$1/src" checkout -q -f --detach "$2" 2>&1 && git -C "$1/src" clean -q -ffdx 2>&1';
+// $1 run dir, $2 the commit its files were checked out at. Makes a directory a previous run used
+// ready for the next: everything but the checkout goes, the checkout's `.git` (which the run could
+// change: hooks, config, filters) is replaced by a fresh clone's, whose index is set to that
+// commit and refreshed against the files — so the next checkout rewrites only what differs.
+const RESET_SCRIPT = [
+  "set -e",
+  'd="$1"',
+  'chmod -R u+rwX -- "$d" 2>/dev/null || true',
+  'find "$d" -mindepth 1 -maxdepth 1 ! -name src -exec rm -rf -- {} +',
+  'mkdir -m 1777 -- "$d/tmp"',
+  'rm -rf -- "$d/src/.git" "$d/.fresh"',
+  'git clone -q --shared --no-checkout -- /mirror "$d/.fresh" 2>&1',
+  'mv -- "$d/.fresh/.git" "$d/src/.git"',
+  'rmdir -- "$d/.fresh"',
+  'git -C "$d/src" read-tree "$2" 2>&1',
+  'git -C "$d/src" update-index -q --refresh >/dev/null 2>&1 || true',
+].join("\n");
 // A run may have left directories without write permission: its owner (uid 1000) can restore it.
 const WIPE_SCRIPT = 'chmod -R u+rwX -- "$1" 2>/dev/null; rm -rf -- "$1"';
 const USAGE_SCRIPT = 'du -skx -- "$1" 2>/dev/null | cut -f1';
@@ -72,6 +92,8 @@ export interface RunDirMounts {
 export class CheckoutBox {
   /** Runs whose directories live here (created or being created). */
   users = 0;
+  /** Directories earlier runs left, with the commit each holds: reused before new ones are made. */
+  readonly free: Array<{ runId: string; sha: string }> = [];
   private dead = false;
 
   private constructor(
@@ -188,6 +210,27 @@ export class CheckoutBox {
       PREPARE_SCRIPT,
       "prepare",
       `${ROOT}/${runId}`,
+      sha ?? "",
+    ]);
+    if (r.code !== 0)
+      throw new InfrastructureError(
+        `checkout${sha ? ` of ${sha}` : ""} failed on ${this.engineName}: ${lastLines(r.output)}`,
+      );
+  }
+
+  /**
+   * Make a directory an earlier run of this box used (checked out at `previous`) ready for another
+   * run, checking out `sha` too when given — usually far cheaper than a fresh clone's checkout.
+   */
+  async reset(runId: string, previous: string, sha?: string): Promise<void> {
+    const script = sha ? `${RESET_SCRIPT}\nset -- "$1" "$3"\n${CHECKOUT_SCRIPT}` : RESET_SCRIPT;
+    const r = await this.exec([
+      "sh",
+      "-c",
+      script,
+      "reset",
+      `${ROOT}/${runId}`,
+      previous,
       sha ?? "",
     ]);
     if (r.code !== 0)
