@@ -21,7 +21,11 @@
 // the commit); each file is also capped at that size by RLIMIT_FSIZE.
 //
 // One container creation per box, not per run: boxes are made once and driven with `exec`
-// (about 50 ms each on a 2-core machine, against about 500 ms for a container).
+// (about 50 ms each on an idle 2-core machine, against about 500 ms for a container). A directory
+// a run used is kept for the box's next run (same job, or same executor): everything but the
+// checkout is removed, the checkout's `.git` — which the run could have changed (hooks, config,
+// filters) — is replaced by a fresh clone's, and only the files that differ from the next commit
+// are written; writing and deleting every file of a large tree on each run costs seconds.
 import { randomBytes } from "node:crypto";
 import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
