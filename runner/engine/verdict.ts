@@ -64,7 +64,10 @@ export function signalName(n: number): string {
  * Infrastructure failures, timeouts (by default), OOM kills and signals are never "bad".
  */
 export function classifyRun(
-  result: Pick<RunResult, "exitCode" | "signal" | "timedOut" | "oomKilled" | "aborted" | "diskFull">,
+  result: Pick<
+    RunResult,
+    "exitCode" | "signal" | "timedOut" | "oomKilled" | "aborted" | "diskFull"
+  >,
   options: ClassifyOptions = {},
 ): Classification {
   if (result.aborted) return { verdict: "error", reason: "aborted" };
