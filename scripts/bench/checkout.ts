@@ -1,8 +1,9 @@
-// npm run bench:checkout [-- --files 2000 --runs 9 --docker-host unix:///…]
+// npm run bench:checkout [-- --files 2000 --changed 2000 --runs 9 --docker-host unix:///…]
 //
 // What a run costs from `prepare` until removed, with `true` as the command, so that nearly all of
 // it is the container and the checkout: on a repository of --files files (1 KiB each) over two
-// commits, alternating between them. Printed: the median and p90 over --runs runs, with a cold
+// commits that differ in --changed of them (all by default; a bisection's neighbours usually
+// differ in few), alternating between them. Printed: the median and p90 over --runs runs, with a cold
 // executor (a container made per run) and with a warm pool of one, and the load average.
 // Run the same script on an older tree of runner/ to compare designs.
 import { execFileSync } from "node:child_process";
@@ -19,12 +20,14 @@ import { ensureRunnerImage } from "../../runner/image.js";
 const { values } = parseArgs({
   options: {
     files: { type: "string", default: "2000" },
+    changed: { type: "string" },
     runs: { type: "string", default: "9" },
     "docker-host": { type: "string" },
   },
 });
 const files = Number(values.files);
 const runs = Number(values.runs);
+const changed = Math.min(files, Number(values.changed ?? files));
 
 function makeRepo(): { dir: string; shas: string[] } {
   const dir = mkdtempSync(path.join(tmpdir(), "bench-checkout-"));
@@ -46,7 +49,8 @@ function makeRepo(): { dir: string; shas: string[] } {
     for (let i = 0; i < files; i++) {
       const sub = path.join(dir, `d${i % 50}`);
       mkdirSync(sub, { recursive: true });
-      writeFileSync(path.join(sub, `f${i}.txt`), `${c}:${i}\n`.repeat(128));
+      const version = i < changed ? c : 0;
+      writeFileSync(path.join(sub, `f${i}.txt`), `${version}:${i}\n`.repeat(128));
     }
     git("add", "-A");
     git("commit", "-q", "-m", `c${c}`);
@@ -105,7 +109,7 @@ async function main(): Promise<void> {
       return `median ${median.toFixed(0)} ms, p90 ${p90.toFixed(0)} ms`;
     };
     console.log(
-      `checkout bench: ${files} files × 1 KiB, ${runs} runs each, load ${loadavg()
+      `checkout bench: ${files} files × 1 KiB (${changed} differ), ${runs} runs each, load ${loadavg()
         .map((l) => l.toFixed(2))
         .join(" ")}`,
     );
