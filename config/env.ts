@@ -90,6 +90,12 @@ const schema = z.object({
   RUNNER_NAME: optionalString.transform((v) => v ?? "local"),
   RUNNER_CAPACITY: int(2, 1, 256),
   RUNNER_IMAGE: optionalString.transform((v) => v ?? "bisect-runner:latest"),
+  /** Images jobs may name: `registry/repository` patterns (`*` within a segment, `**` across). */
+  RUNNER_IMAGE_ALLOW: list(["docker.io/library/*"]),
+  /** A Docker config.json with registry credentials (`auths`), read when an image is pulled. */
+  RUNNER_REGISTRY_AUTH_FILE: optionalString,
+  /** Largest image a runner host pulls. */
+  RUNNER_IMAGE_MAX_MB: int(10_240, 16, 1_048_576),
   RUNNER_STEP_TIMEOUT_SECONDS: int(600, 5, 86_400),
   RUNNER_MEMORY_MB: int(1024, 64, 1_048_576),
   RUNNER_CPUS: optionalString

@@ -107,7 +107,14 @@ export default function Docs() {
         <ul>
           <li>
             Each run starts a fresh container: non-root, all capabilities dropped, read-only root
-            with a small writable work directory.
+            with a writable work directory on disk (the checkout, <code>HOME</code> and{" "}
+            <code>/tmp</code>). A run that fills it is stopped and its commit skipped (&ldquo;disk
+            full&rdquo;), never counted as bad.
+          </li>
+          <li>
+            Any image the operator allows works, with or without git: the commit&rsquo;s files are
+            checked out by the bot, not by your image, and a missing image is pulled once per
+            runner.
           </li>
           <li>Memory, CPU, process and time limits; no network unless the repository asks for it on its default branch and the operator allows it for the plan.</li>
           <li>GitHub tokens never enter a container that runs your command, nor any log.</li>

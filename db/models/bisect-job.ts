@@ -21,6 +21,8 @@ export interface JobOptions {
   firstParent?: boolean;
   network?: boolean;
   image?: string;
+  /** `image` pinned by registry digest when the job started: every step runs on these bytes. */
+  imagePinned?: string;
   /** Only commits touching these paths are tested (git pathspec). */
   pathspec?: string[];
   /** The plan's limit on the whole job's wall time. */

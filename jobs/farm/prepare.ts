@@ -3,6 +3,9 @@
 import type { JobHelpers } from "graphile-worker";
 import { BisectJob, Installation, RateLimit, RunnerHost } from "../../db/models";
 import { InfrastructureError } from "../../runner/executors/types";
+import { dockerFor } from "../../runner/farm/docker-clients";
+import { imagePolicyFrom } from "../../runner/images/policy";
+import { ImageRefusedError, resolveImage } from "../../runner/images/pull";
 import { acquireLease, releaseLease } from "../../runner/farm/leases";
 import { probeHost, recordProbe } from "../../runner/farm/hosts";
 import { RangeRefusedError, UnknownRefError } from "../../runner/mirror/mirror";
@@ -91,6 +94,30 @@ export async function prepareJob(
     await releaseLease(knex, lease.lease.id);
   }
   if (!graph) throw new Error("the mirror refresh listed no commit graph");
+  let imagePinned: string | undefined;
+  if (job.options.image && !job.options.imagePinned) {
+    try {
+      // Pulled on this host when missing; pinned so that every step runs on the same image.
+      imagePinned = (
+        await resolveImage(dockerFor(lease.host), job.options.image, {
+          policy: imagePolicyFrom(config),
+          signal: helpers.abortSignal,
+        })
+      ).repoDigest;
+    } catch (error) {
+      if (!(error instanceof ImageRefusedError)) throw error;
+      const failed = job;
+      await knex.transaction((trx) =>
+        concludeJob(trx, failed, {
+          status: "failed",
+          outcome: "error",
+          error: error.message,
+          explanation: error.message,
+        }),
+      );
+      return;
+    }
+  }
 
   const count = Object.keys(graph.commits).length;
   await knex.transaction(async (trx) => {
@@ -113,6 +140,7 @@ export async function prepareJob(
         graph,
         commitCount: count,
         status: "running",
+        ...(imagePinned ? { options: { ...current.options, imagePinned } } : {}),
       })
       .where({ id: jobId });
     await requestAdvance(trx, jobId);

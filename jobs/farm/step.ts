@@ -11,12 +11,14 @@ import { InfrastructureError, type RunResult } from "../../runner/executors/type
 import { dockerFor } from "../../runner/farm/docker-clients";
 import { probeHost, recordProbe } from "../../runner/farm/hosts";
 import { acquireLease, releaseLease, renewLease, type Lease } from "../../runner/farm/leases";
+import { ImageRefusedError, resolveImage } from "../../runner/images/pull";
+import { imagePolicyFrom } from "../../runner/images/policy";
 import { mirrorVolumeName } from "../../runner/mirror/mirror";
 import { enqueue } from "../enqueue";
 import { liveWorkerIds } from "../heartbeat";
 import type { WorkerContext } from "../worker-context";
 import { requestAdvance } from "./advance";
-import { INSTANCE_LABEL, stepLabels } from "./labels";
+import { INSTANCE_LABEL, jobLabels, stepLabels } from "./labels";
 import { ensureMirror, hostsWithFreshMirror } from "./mirrors";
 import { limitsOf, stepTimeoutSeconds } from "./policy";
 import { repoKeyOf } from "./repo-source";
@@ -167,11 +169,14 @@ async function execute(
       config.RUNNER_FETCH_TIMEOUT_SECONDS * 1000 + margin,
       `runner host ${host.name}`,
     );
+    // The job's checkout boxes on this host are shared by its steps and removed with its containers.
     const executor = new DockerExecutor(dockerFor(host), {
       name: host.name,
       image: config.RUNNER_IMAGE,
+      workspace: { key: `${ctx.instanceId}:${job.id}`, labels: jobLabels(ctx, job.id) },
     });
     const timeoutMs = stepTimeoutSeconds(config, job) * 1000;
+    const image = await stepImage(ctx, job, host, signal);
     const run = runOnce(
       executor,
       {
@@ -184,7 +189,7 @@ async function execute(
         limits: limitsOf(config),
         network: job.options.network ?? false,
         logLimitBytes: LOG_EXCERPT_BYTES,
-        image: job.options.image ?? config.RUNNER_IMAGE,
+        image,
       },
       signal,
     );
@@ -202,6 +207,25 @@ async function execute(
       reason: `infrastructure: ${error.message}`.slice(0, 500),
       result: null,
     };
+  }
+}
+
+/** The job's image on this host (pulled when missing), by the digest pinned when the job started. */
+async function stepImage(
+  ctx: WorkerContext,
+  job: BisectJob,
+  host: Lease["host"],
+  signal: AbortSignal,
+): Promise<string> {
+  const named = job.options.imagePinned ?? job.options.image;
+  if (!named) return ctx.config.RUNNER_IMAGE;
+  try {
+    return (
+      await resolveImage(dockerFor(host), named, { policy: imagePolicyFrom(ctx.config), signal })
+    ).pinned;
+  } catch (error) {
+    if (error instanceof ImageRefusedError) throw new InfrastructureError(error.message);
+    throw error;
   }
 }
 

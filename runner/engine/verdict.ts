@@ -102,7 +102,10 @@ type Outcome = { fails: boolean; reason?: string } | Classification;
  * Infrastructure failures, OOM kills and a full disk are never bad nor good, whatever the options.
  */
 export function classifyRun(
-  result: Pick<RunResult, "exitCode" | "signal" | "timedOut" | "oomKilled" | "aborted"> & {
+  result: Pick<
+    RunResult,
+    "exitCode" | "signal" | "timedOut" | "oomKilled" | "aborted" | "diskFull"
+  > & {
     log?: string;
   },
   options: ClassifyOptions = {},
@@ -124,7 +127,10 @@ export function classifyRun(
 }
 
 function judgeRun(
-  result: Pick<RunResult, "exitCode" | "signal" | "timedOut" | "oomKilled" | "aborted"> & {
+  result: Pick<
+    RunResult,
+    "exitCode" | "signal" | "timedOut" | "oomKilled" | "aborted" | "diskFull"
+  > & {
     log?: string;
   },
   p: Predicate,
@@ -132,11 +138,13 @@ function judgeRun(
   if (result.aborted) return { verdict: "error", reason: "aborted" };
   const code = result.exitCode;
   const hasCode = code !== null && code !== undefined;
-  if (!hasCode && !result.signal && !result.timedOut && !result.oomKilled)
+  if (!hasCode && !result.signal && !result.timedOut && !result.oomKilled && !result.diskFull)
     return { verdict: "error", reason: "infrastructure" };
   if (hasCode && (!Number.isInteger(code) || code < 0))
     return { verdict: "error", reason: `infrastructure: unexpected exit code ${code}` };
   if (result.oomKilled) return { verdict: "skip", reason: "out of memory" };
+  // The executor stopped the run at its work directory's size limit.
+  if (result.diskFull) return { verdict: "skip", reason: "disk full" };
   if (result.timedOut)
     return p.timeout === "bad"
       ? { fails: true, reason: "timeout" }

@@ -9,7 +9,13 @@ import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { connectDocker } from "../docker/connect.js";
 import { ensureRunnerImage } from "../image.js";
-import { APP_LABEL, DockerExecutor, removeLabelled, SETUP_FAILED_EXIT } from "./docker-executor.js";
+import {
+  APP_LABEL,
+  DockerExecutor,
+  removeLabelled,
+  SETUP_FAILED_EXIT,
+  TOOL_CACHES,
+} from "./docker-executor.js";
 import { runOnce } from "./run-once.js";
 import {
   dockerRequired,
@@ -20,6 +26,7 @@ import {
   type TestRepo,
 } from "./test-support.js";
 import { InfrastructureError, type RunSpec } from "./types.js";
+import { classifyRun } from "../engine/verdict.js";
 
 const MiB = 1024 * 1024;
 const engines = await enginesUnderTest();
@@ -74,6 +81,7 @@ function engineSuite(docker: Docker, isHost1: boolean): void {
   });
 
   afterAll(async () => {
+    await executor?.close();
     await removeLabelled(docker, testLabel).catch(() => {});
     if (repo) rmSync(repo.dir, { recursive: true, force: true });
   });
@@ -156,7 +164,7 @@ function engineSuite(docker: Docker, isHost1: boolean): void {
     expect(r.log).toMatch(/NoNewPrivs:\s+1/);
   });
 
-  it("passes only PATH, HOME and the spec's variables — never the caller's secrets", async () => {
+  it("passes only PATH, HOME, the tools' caches and the spec's variables — never the caller's secrets", async () => {
     process.env.BISECT_FAKE_TOKEN = "ghs_fakeTokenThatMustNotLeak123";
     try {
       const r = await run({ command: "env", env: { REPO_SETTING: "on" } });
@@ -169,11 +177,21 @@ function engineSuite(docker: Docker, isHost1: boolean): void {
         .map((l) => l.split("=")[0]);
       expect(names).toContain("REPO_SETTING");
       expect(r.log).toContain("HOME=/work\n");
+      expect(r.log).toContain("CARGO_HOME=/work/.cargo\n");
       // Set by the engine or the shell itself, nothing else.
       expect(
         names.filter(
           (n) =>
-            !["PATH", "HOME", "REPO_SETTING", "HOSTNAME", "PWD", "OLDPWD", "SHLVL"].includes(n!),
+            ![
+              "PATH",
+              "HOME",
+              "REPO_SETTING",
+              "HOSTNAME",
+              "PWD",
+              "OLDPWD",
+              "SHLVL",
+              ...Object.keys(TOOL_CACHES),
+            ].includes(n!),
         ),
       ).toEqual([]);
     } finally {
@@ -201,7 +219,10 @@ function engineSuite(docker: Docker, isHost1: boolean): void {
     expect(r.log).toContain("work-writable");
     expect(r.log).toContain("tmp-writable");
     expect(r.log).toMatch(/\/mirror \S+ ro,/);
-    expect(r.log).toMatch(/\/work tmpfs rw,/);
+    // The work directory and /tmp are on the engine's disk, not in memory.
+    expect(r.log).toMatch(/\/work \S+ rw,/);
+    expect(r.log).toMatch(/\/tmp \S+ rw,/);
+    expect(r.log).not.toMatch(/\/(work|tmp) tmpfs/);
   });
 
   it("has no network: neither the host's loopback nor the outside world", async () => {
@@ -267,19 +288,32 @@ except OSError as e:
     expect(r.durationMs).toBeLessThan(4_000);
   });
 
-  it("bounds the work dir and /tmp: filling them fails with ENOSPC", async () => {
-    const r = await run({
+  it("stops a run that fills its work dir (or /tmp) and reports it as disk full, a skip", async () => {
+    const limits = { workBytes: 16 * MiB, memoryBytes: 256 * MiB };
+    // Many files: the size watch stops the run.
+    const many = await run({
       command:
-        "dd if=/dev/zero of=/work/fill bs=1M count=100 2>&1; echo rc=$?; stat -c 'size=%s' /work/fill; " +
-        "dd if=/dev/zero of=/tmp/fill bs=1M count=100 2>&1; echo tmp-rc=$?",
-      limits: { workBytes: 16 * MiB, memoryBytes: 256 * MiB },
+        "i=0; while :; do i=$((i+1)); dd if=/dev/zero of=/tmp/f$i bs=1M count=1 2>/dev/null; done",
+      limits,
     });
-    expect(r.oomKilled).toBe(false);
-    expect(r.log).toMatch(/No space left on device/);
-    expect(r.log).toMatch(/rc=1/);
-    expect(r.log).toMatch(/tmp-rc=1/);
-    const size = Number(/size=(\d+)/.exec(r.log)?.[1]);
-    expect(size).toBeLessThanOrEqual(16 * MiB);
+    expect(many).toMatchObject({ diskFull: true, oomKilled: false, timedOut: false });
+    expect(classifyRun(many)).toEqual({ verdict: "skip", reason: "disk full" });
+    // One file cannot outgrow the limit; a command that then fails is not called bad.
+    const one = await run({
+      command:
+        "trap '' XFSZ; dd if=/dev/zero of=/work/fill bs=1M count=100 2>&1; stat -c 'size=%s' /work/fill; exit 1",
+      limits,
+    });
+    expect(one.log).toMatch(/File too large/);
+    expect(Number(/size=(\d+)/.exec(one.log)?.[1])).toBeLessThanOrEqual(16 * MiB);
+    expect(one).toMatchObject({ diskFull: true, exitCode: 1 });
+    expect(classifyRun(one).verdict).toBe("skip");
+    // Below the limit nothing is flagged.
+    const fine = await run({
+      command: "dd if=/dev/zero of=/work/f bs=1M count=4 2>/dev/null; exit 1",
+      limits,
+    });
+    expect(fine).toMatchObject({ diskFull: false, exitCode: 1 });
   });
 
   it("keeps the tail of a large output", async () => {
@@ -315,7 +349,9 @@ except OSError as e:
     expect(hc.PidsLimit).toBe(99);
     expect(hc.NanoCpus).toBe(500_000_000);
     expect(hc.AutoRemove).toBe(false);
-    expect(Object.keys(hc.Tmpfs ?? {})).toEqual(expect.arrayContaining(["/work", "/tmp"]));
+    expect(info.Mounts.map((m) => m.Destination)).toEqual(
+      expect.arrayContaining(["/mirror", "/work", "/tmp"]),
+    );
     await executor.destroy(handle);
     await executor.destroy(handle);
     await executor.destroy({ id: "0".repeat(64) });
@@ -334,12 +370,16 @@ except OSError as e:
     await expect(docker.getContainer(keep.id).inspect()).resolves.toBeTruthy();
     await executor.destroy(keep);
     await executor.destroy(a); // already reaped: still fine
+    await executor.destroy(b); // (and gives back its work directory)
   });
 
   it("checks out from a mirror volume, whole or by subpath", async () => {
     const suffix = testLabel["bisect-test"].slice(0, 8);
     const whole = `bisect-test-whole-${suffix}`;
     const shared = `bisect-test-shared-${suffix}`;
+    // Its own executor: the checkout boxes it makes mount the mirrors until it is closed.
+    const onVolumes = new DockerExecutor(docker, { name: "volumes" });
+    const run = (overrides: SpecOverrides = {}) => runOnce(onVolumes, spec(overrides));
     await docker.createVolume({ Name: whole, Labels: testLabel });
     await docker.createVolume({ Name: shared, Labels: testLabel });
     try {
@@ -389,6 +429,7 @@ except OSError as e:
         /does not exist/,
       );
     } finally {
+      await onVolumes.close();
       await removeLabelled(docker, testLabel);
       await docker.getVolume(whole).remove({ force: true });
       await docker.getVolume(shared).remove({ force: true });

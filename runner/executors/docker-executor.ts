@@ -39,6 +39,7 @@ import { describeDockerError, statusOf } from "../docker/connect.js";
 import { DEFAULT_RUNNER_IMAGE } from "../image.js";
 import { DockerDemuxer, TailBuffer } from "./output.js";
 import { WarmPool } from "./warm-pool.js";
+import { CheckoutBox, WORKSPACE_LABEL } from "./workspace.js";
 import {
   type Executor,
   InfrastructureError,
@@ -60,13 +61,29 @@ export const CONTAINER_PATHS = {
 } as const;
 
 const RUNNER_UID = 1000;
-const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** Exit code of the checkout step when it fails (together with the run's marker). */
 const CHECKOUT_FAILED = 213;
 /** Exit code reported when the setup command fails (git bisect run's "skip"). */
 export const SETUP_FAILED_EXIT = 125;
 /** How long to let the output stream drain after the container has exited. */
 const DRAIN_MS = 2_000;
+/**
+ * The usual tools' caches and homes, inside the run's writable work directory (the image's own
+ * defaults often point at its read-only root). A run's `env` may override them.
+ */
+export const TOOL_CACHES: Readonly<Record<string, string>> = {
+  XDG_CACHE_HOME: "/work/.cache",
+  npm_config_cache: "/work/.npm",
+  YARN_CACHE_FOLDER: "/work/.cache/yarn",
+  PIP_CACHE_DIR: "/work/.cache/pip",
+  CARGO_HOME: "/work/.cargo",
+  GOPATH: "/work/go",
+  GOMODCACHE: "/work/go/pkg/mod",
+  GOCACHE: "/work/.cache/go-build",
+  CCACHE_DIR: "/work/.ccache",
+};
+/** How often a running run's work directory is measured against its limit. */
+const DISK_POLL_MS = 1_000;
 
 /**
  * Run by the checkout shell's final `exec` with the setup and the command as $1 and $2: runs the
@@ -77,30 +94,24 @@ const RUN_SCRIPT =
   `echo "bisect-runner: setup failed with exit code $r" >&2; exit ${SETUP_FAILED_EXIT}; fi; fi; ` +
   'sh -c "$2"; exit $?';
 
-// $1 marker, $2 mirror dir, $3 sha, $4 setup, $5 command. The checkout runs first; then the shell
+// $1 marker, $2 setup, $3 command. The checkout box has put the commit in /work/src; the shell
 // replaces itself (so the marker is gone from /proc before any repository code runs) with one that
 // runs the setup and the command.
 const ENTRY_SCRIPT = [
-  'if ! out=$(git clone -q --shared --no-checkout -- "$2" /work/src 2>&1 && git -C /work/src checkout -q --detach "$3" 2>&1); then',
-  '  printf "%s\\n%s\\n" "$out" "$1" >&2',
-  `  exit ${CHECKOUT_FAILED}`,
-  "fi",
   `cd /work/src || { printf "cannot enter /work/src\\n%s\\n" "$1" >&2; exit ${CHECKOUT_FAILED}; }`,
-  "shift 3",
+  "shift 1",
   `exec sh -c '${RUN_SCRIPT}' bisect-run "$@"`,
 ].join("\n");
 
-// A warm container's entry: $1 marker, $2 mirror dir. Clones the mirror (no checkout: that needs
-// the sha) while it waits, then blocks until its assignment arrives on stdin — three lines: the
-// sha, then the setup and the command base64-encoded (so they may hold any newline or quote) —
-// then checks out and execs exactly like ENTRY_SCRIPT, the command's stdin being /dev/null as in a
-// cold container. A failed clone is reported like a failed checkout, once the run is given.
-// Without a whole assignment (the pool was closed, or its process died and the engine closed
-// stdin) it exits with the marker, never running anything. `$(…; echo .)` then `${x%.}` keeps
-// trailing newlines that a plain command substitution drops.
+// A warm container's entry: $1 marker. Blocks until its assignment arrives on stdin — two lines,
+// the setup and the command base64-encoded (so they may hold any newline or quote) — by then the
+// checkout box has checked the commit out into /work/src; then it execs exactly like ENTRY_SCRIPT,
+// the command's stdin being /dev/null as in a cold container. Without a whole assignment (the pool
+// was closed, or its process died and the engine closed stdin) it exits with the marker, never
+// running anything. `$(…; echo .)` then `${x%.}` keeps trailing newlines that a plain command
+// substitution drops.
 const WARM_ENTRY_SCRIPT = [
-  'if out=$(git clone -q --shared --no-checkout -- "$2" /work/src 2>&1); then cloned=1; else cloned=; fi',
-  "if ! { IFS= read -r sha && IFS= read -r s64 && IFS= read -r c64; }; then",
+  "if ! { IFS= read -r s64 && IFS= read -r c64; }; then",
   '  printf "no assignment\\n%s\\n" "$1" >&2',
   `  exit ${CHECKOUT_FAILED}`,
   "fi",
@@ -109,10 +120,6 @@ const WARM_ENTRY_SCRIPT = [
   `  exit ${CHECKOUT_FAILED}`,
   "}",
   "setup=${setup%.}; cmd=${cmd%.}",
-  'if [ -z "$cloned" ] || ! out=$(git -C /work/src checkout -q --detach "$sha" 2>&1); then',
-  '  printf "%s\\n%s\\n" "$out" "$1" >&2',
-  `  exit ${CHECKOUT_FAILED}`,
-  "fi",
   `cd /work/src || { printf "cannot enter /work/src\\n%s\\n" "$1" >&2; exit ${CHECKOUT_FAILED}; }`,
   `exec sh -c '${RUN_SCRIPT}' bisect-run "$setup" "$cmd" </dev/null`,
 ].join("\n");
@@ -124,8 +131,15 @@ export interface DockerExecutorOptions {
   image?: string;
   /** Network mode for specs with `network: true`, default "bridge". */
   networkMode?: string;
-  /** Size of the /tmp tmpfs, default 64 MiB. It counts against the memory limit, like /work. */
-  tmpBytes?: number;
+  /** Image of the checkout boxes (git, /work owned by uid 1000), default `image`'s default. */
+  checkoutImage?: string;
+  /**
+   * Share checkout boxes with every executor on the same engine client that names the same key,
+   * and label them with `labels` (e.g. a job's): they outlive this executor, and whoever removes
+   * containers by those labels removes them. Without it the boxes are this executor's, removed
+   * by `close()`.
+   */
+  workspace?: { key: string; labels: Record<string, string> };
   /** Keep containers created and started ahead of time (see the top of this file). Off by default. */
   warmPool?: WarmPoolOptions;
 }
@@ -168,7 +182,15 @@ interface RunState {
   exitedAt?: number;
   timedOut: boolean;
   aborted: boolean;
+  /** Stopped (or found) at its work directory's size limit. */
+  diskFull: boolean;
+  /** Where its work directory lives: the checkout box and the directory's name there. */
+  box?: CheckoutBox;
+  runId?: string;
+  /** The commit checked out in the work directory. */
+  checkedOut?: string;
   timer?: NodeJS.Timeout;
+  diskWatch?: NodeJS.Timeout;
   attach?: Duplex;
   attachEnded?: Promise<void>;
   exit?: Promise<{ statusCode: number | null; error?: string }>;
@@ -187,6 +209,9 @@ interface ContainerPlan {
   network: boolean;
 }
 
+/** Checkout boxes shared between executors (see `workspace`), per engine client. */
+const sharedBoxes = new WeakMap<Docker, Map<string, Promise<CheckoutBox>>>();
+
 const isSha = (s: string) => /^[0-9a-f]{7,64}$/i.test(s);
 const isEnvName = (s: string) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(s);
 const newMarker = () => `bisect-runner-checkout-failed-${randomBytes(16).toString("hex")}`;
@@ -200,6 +225,9 @@ export class DockerExecutor implements Executor {
   private apiVersion?: Promise<number>;
   private readonly pool?: WarmPool<RunState>;
   private closing?: Promise<void>;
+  private readonly ownBoxes = new Map<string, Promise<CheckoutBox>>();
+  /** Work directories being wiped in the background. */
+  private readonly wipes = new Set<Promise<void>>();
 
   constructor(
     readonly docker: Docker,
@@ -210,9 +238,13 @@ export class DockerExecutor implements Executor {
     quietAgent(docker);
     if (options.warmPool) {
       this.pool = new WarmPool<RunState>(options.warmPool.size, {
-        discard: (state) => {
+        discard: async (state) => {
           this.stopStreams(state);
-          return this.removeContainer(state.container);
+          try {
+            await this.removeContainer(state.container);
+          } finally {
+            this.releaseWorkDir(state);
+          }
         },
         usable: (state) => !state.exited,
       });
@@ -243,29 +275,47 @@ export class DockerExecutor implements Executor {
     await this.pool.serve(poolKey(plan), () => this.makeWarm(plan));
   }
 
-  /** Remove every warm container not in use, and make no more. Idempotent; runs in use are unaffected. */
-  close(): Promise<void> {
+  /**
+   * Remove every warm container not in use, and make no more; remove this executor's checkout
+   * boxes once no run uses them. Idempotent; runs in use are unaffected.
+   */
+  async close(): Promise<void> {
     this.closing ??= (async () => {
-      if (!this.pool) return;
-      await this.pool.close();
-      // Anything of this pool that is not a run in use (e.g. a create whose answer was lost).
-      const inUse = new Set([...this.runs.values()].map((s) => s.container.id));
-      let list: Docker.ContainerInfo[] = [];
-      try {
-        list = await this.docker.listContainers({
-          all: true,
-          filters: JSON.stringify({ label: [`${POOL_LABEL}=${this.poolId}`] }),
-        });
-      } catch {
-        // The engine is gone: so are the containers, or a reaper will find them by their labels.
-      }
+      await this.closePool();
+      while (this.wipes.size) await Promise.all([...this.wipes]);
+      // Boxes still used by runs in use go when their last run is destroyed.
+      const inUse = new Set([...this.runs.values()].map((s) => s.box));
       await Promise.all(
-        list
-          .filter((c) => !inUse.has(c.Id))
-          .map((c) => this.removeContainer(this.docker.getContainer(c.Id))),
+        [...this.ownBoxes.values()].map(async (p) => {
+          const box = await p.catch(() => undefined);
+          if (box && !inUse.has(box)) await this.retireBox(box);
+        }),
       );
     })();
-    return this.closing;
+    await this.closing;
+    // Runs destroyed since the first close: their directories, and boxes left without runs.
+    while (this.wipes.size) await Promise.all([...this.wipes]);
+  }
+
+  private async closePool(): Promise<void> {
+    if (!this.pool) return;
+    await this.pool.close();
+    // Anything of this pool that is not a run in use (e.g. a create whose answer was lost).
+    const inUse = new Set([...this.runs.values()].map((s) => s.container.id));
+    let list: Docker.ContainerInfo[] = [];
+    try {
+      list = await this.docker.listContainers({
+        all: true,
+        filters: JSON.stringify({ label: [`${POOL_LABEL}=${this.poolId}`] }),
+      });
+    } catch {
+      // The engine is gone: so are the containers, or a reaper will find them by their labels.
+    }
+    await Promise.all(
+      list
+        .filter((c) => !inUse.has(c.Id))
+        .map((c) => this.removeContainer(this.docker.getContainer(c.Id))),
+    );
   }
 
   /** Same as `close`. */
@@ -284,27 +334,130 @@ export class DockerExecutor implements Executor {
         warm.spec = spec;
         warm.output = new TailBuffer(spec.logLimitBytes);
         this.runs.set(warm.container.id, warm);
+        try {
+          await warm.box!.checkout(warm.runId!, spec.sha);
+          warm.checkedOut = spec.sha;
+        } catch (err) {
+          await this.destroy({ id: warm.container.id }).catch(() => {});
+          throw err;
+        }
         return { id: warm.container.id };
       }
     }
+    const { box, runId } = await this.newWorkDir(plan, spec.sha);
     const marker = newMarker();
-    const container = await this.create(plan, {
-      Cmd: [
-        "sh",
-        "-c",
-        ENTRY_SCRIPT,
-        "bisect-checkout",
-        marker,
-        plan.mirrorDir,
-        spec.sha,
-        spec.setup ?? "",
-        spec.command,
-      ],
-      labels: { ...spec.labels, ...APP_LABEL },
-      stdin: false,
-    });
-    this.runs.set(container.id, newState(container, spec, marker, false));
+    let container: Docker.Container;
+    try {
+      container = await this.create(plan, {
+        Cmd: ["sh", "-c", ENTRY_SCRIPT, "bisect-run", marker, spec.setup ?? "", spec.command],
+        labels: { ...spec.labels, ...APP_LABEL },
+        stdin: false,
+        workMounts: box.mountsFor(runId),
+      });
+    } catch (err) {
+      this.releaseWorkDir({ box, runId });
+      throw err;
+    }
+    const state = newState(container, spec, marker, false);
+    state.box = box;
+    state.runId = runId;
+    state.checkedOut = spec.sha;
+    this.runs.set(container.id, state);
     return { id: container.id };
+  }
+
+  /**
+   * A run directory in a checkout box for the plan's repository, cloned (and checked out at `sha`
+   * when given). A box that has gone (removed by a clean-up, engine restarted) is replaced once.
+   */
+  private async newWorkDir(
+    plan: ContainerPlan,
+    sha?: string,
+  ): Promise<{ box: CheckoutBox; runId: string }> {
+    for (let attempt = 0; ; attempt++) {
+      const box = await this.boxFor(plan);
+      const reused = box.free.pop();
+      const runId = reused?.runId ?? CheckoutBox.newRunId();
+      box.users++;
+      try {
+        if (reused) await box.reset(runId, reused.sha, sha);
+        else await box.prepare(runId, sha);
+        return { box, runId };
+      } catch (err) {
+        this.releaseWorkDir({ box, runId });
+        if (box.alive || attempt > 0) throw err;
+      }
+    }
+  }
+
+  /** The checkout box for the plan's repository: this executor's, or the shared one. */
+  private boxFor(plan: ContainerPlan): Promise<CheckoutBox> {
+    const image = this.options.checkoutImage ?? this.options.image ?? DEFAULT_RUNNER_IMAGE;
+    const shared = this.options.workspace;
+    let boxes = this.ownBoxes;
+    if (shared) {
+      boxes = sharedBoxes.get(this.docker) ?? new Map();
+      sharedBoxes.set(this.docker, boxes);
+    }
+    const key = JSON.stringify([shared?.key ?? "", image, plan.mounts]);
+    const known = boxes.get(key);
+    const make = () => {
+      const labels = shared
+        ? { ...shared.labels, [WORKSPACE_LABEL]: shared.key, ...APP_LABEL }
+        : {
+            [WORKSPACE_LABEL]: this.poolId,
+            [PID_LABEL]: String(process.pid),
+            ...APP_LABEL,
+          };
+      const made = this.engineApiVersion().then((version) =>
+        CheckoutBox.start(
+          this.docker,
+          { image, mirrorMounts: plan.mounts, labels, engineName: this.name },
+          version >= 1.45,
+        ),
+      );
+      boxes.set(key, made);
+      made.catch(() => {
+        if (boxes.get(key) === made) boxes.delete(key);
+      });
+      return made;
+    };
+    if (!known) return make();
+    return known.then(
+      (box) => (box.alive ? box : make()),
+      () => make(),
+    );
+  }
+
+  /**
+   * The run no longer needs its work directory: keep it for the box's next run (which cleans it
+   * first), or wipe it in the background once this executor is closing (tracked by `close`).
+   */
+  private releaseWorkDir(state: { box?: CheckoutBox; runId?: string; checkedOut?: string }): void {
+    const { box, runId, checkedOut } = state;
+    if (!box || !runId) return;
+    state.box = undefined;
+    if (checkedOut && box.alive && !this.closing) {
+      box.free.push({ runId, sha: checkedOut });
+      box.users--;
+      return;
+    }
+    const wipe = (box.alive ? box.wipe(runId) : Promise.resolve())
+      .catch(() => {
+        // The box is gone (its volume with it), or it will be removed with its owner.
+      })
+      .then(async () => {
+        box.users--;
+        if (box.users === 0 && this.closing && !this.options.workspace) await this.retireBox(box);
+      });
+    this.wipes.add(wipe);
+    void wipe.finally(() => this.wipes.delete(wipe));
+  }
+
+  private async retireBox(box: CheckoutBox): Promise<void> {
+    for (const [key, p] of this.ownBoxes)
+      if ((await p.catch(() => undefined)) === box) this.ownBoxes.delete(key);
+    await box.remove().catch(() => {});
   }
 
   async start(run: RunHandle): Promise<void> {
@@ -325,6 +478,33 @@ export class DockerExecutor implements Executor {
     }
     state.timer = setTimeout(() => this.kill(state, "timeout"), state.spec.timeoutMs);
     state.timer.unref?.();
+    this.watchDisk(state);
+  }
+
+  /**
+   * Measure the run's work directory every DISK_POLL_MS while it runs; at its limit the run is
+   * stopped and reported as "disk full". (Each file is also capped by RLIMIT_FSIZE at create.)
+   */
+  private watchDisk(state: RunState): void {
+    const { box, runId } = state;
+    if (!box || !runId) return;
+    let measuring = false;
+    state.diskWatch = setInterval(() => {
+      if (measuring || state.exited) return;
+      measuring = true;
+      box
+        .usage(runId)
+        .then(
+          (bytes) => {
+            if (bytes >= state.spec.limits.workBytes) this.kill(state, "disk");
+          },
+          () => {
+            // A failed measurement is tried again at the next tick; the run is not stopped for it.
+          },
+        )
+        .finally(() => (measuring = false));
+    }, DISK_POLL_MS);
+    state.diskWatch.unref?.();
   }
 
   /** Hand a warm container its run: sha, setup and command on stdin. The clock starts here. */
@@ -336,7 +516,7 @@ export class DockerExecutor implements Executor {
       );
     }
     const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
-    const assignment = `${spec.sha}\n${b64(spec.setup ?? "")}\n${b64(spec.command)}\n`;
+    const assignment = `${b64(spec.setup ?? "")}\n${b64(spec.command)}\n`;
     state.startedAt = Date.now();
     const attach = state.attach;
     try {
@@ -353,17 +533,27 @@ export class DockerExecutor implements Executor {
   /** Create, attach, register the exit wait and start a warm container that waits for its run. */
   private async makeWarm(plan: ContainerPlan): Promise<RunState> {
     const marker = newMarker();
-    const container = await this.create(plan, {
-      Cmd: ["sh", "-c", WARM_ENTRY_SCRIPT, "bisect-warm", marker, plan.mirrorDir],
-      labels: this.poolLabels,
-      stdin: true,
-    });
+    const { box, runId } = await this.newWorkDir(plan);
+    let container: Docker.Container;
+    try {
+      container = await this.create(plan, {
+        Cmd: ["sh", "-c", WARM_ENTRY_SCRIPT, "bisect-warm", marker],
+        labels: this.poolLabels,
+        stdin: true,
+        workMounts: box.mountsFor(runId),
+      });
+    } catch (err) {
+      this.releaseWorkDir({ box, runId });
+      throw err;
+    }
     const state = newState(container, undefined, marker, true);
+    state.box = box;
+    state.runId = runId;
     try {
       await this.launch(state, true);
     } catch (err) {
       this.stopStreams(state);
-      await this.removeContainer(container);
+      await this.removeContainer(container).finally(() => this.releaseWorkDir(state));
       throw new InfrastructureError(
         `starting a warm container on ${this.name} failed: ${describeDockerError(err)}`,
       );
@@ -414,7 +604,8 @@ export class DockerExecutor implements Executor {
   private async plan(spec: RunSpec): Promise<ContainerPlan> {
     const image = spec.image ?? this.options.image ?? DEFAULT_RUNNER_IMAGE;
     const { mounts, mirrorDir } = await this.mirrorMount(spec.repo);
-    const env = { PATH, HOME: CONTAINER_PATHS.work, ...spec.env };
+    // No PATH of ours: the image's own (a toolchain's bin directory) stays in effect.
+    const env = { HOME: CONTAINER_PATHS.work, ...TOOL_CACHES, ...spec.env };
     return {
       image,
       repo: spec.repo,
@@ -429,11 +620,14 @@ export class DockerExecutor implements Executor {
   /** Create the hardened container (see the top of this file). */
   private async create(
     plan: ContainerPlan,
-    run: { Cmd: string[]; labels: Record<string, string>; stdin: boolean },
+    run: {
+      Cmd: string[];
+      labels: Record<string, string>;
+      stdin: boolean;
+      workMounts: Docker.MountSettings[];
+    },
   ): Promise<Docker.Container> {
     const { image, limits } = plan;
-    const tmpBytes = Math.min(this.options.tmpBytes ?? 64 * 1024 * 1024, limits.workBytes);
-    const ids = `uid=${RUNNER_UID},gid=${RUNNER_UID}`;
     try {
       return await this.docker.createContainer({
         Image: image,
@@ -458,18 +652,18 @@ export class DockerExecutor implements Executor {
           CapDrop: ["ALL"],
           SecurityOpt: ["no-new-privileges"],
           ReadonlyRootfs: true,
-          Tmpfs: {
-            [CONTAINER_PATHS.work]: `rw,exec,nosuid,nodev,size=${limits.workBytes},${ids},mode=0755`,
-            [CONTAINER_PATHS.tmp]: `rw,exec,nosuid,nodev,size=${tmpBytes},mode=1777`,
-          },
           Memory: limits.memoryBytes,
           MemorySwap: limits.memoryBytes,
           NanoCpus: limits.nanoCpus,
           PidsLimit: limits.pids,
-          Ulimits: [{ Name: "core", Soft: 0, Hard: 0 }],
+          Ulimits: [
+            { Name: "core", Soft: 0, Hard: 0 },
+            // No single file can outgrow the work directory, however fast it is written.
+            { Name: "fsize", Soft: limits.workBytes, Hard: limits.workBytes },
+          ],
           OomScoreAdj: 500,
           NetworkMode: plan.network ? (this.options.networkMode ?? "bridge") : "none",
-          Mounts: plan.mounts,
+          Mounts: [...plan.mounts, ...run.workMounts],
           LogConfig: { Type: "none", Config: {} },
           RestartPolicy: { Name: "no" },
         },
@@ -509,6 +703,7 @@ export class DockerExecutor implements Executor {
       await this.removeContainer(container);
     } finally {
       this.runs.delete(run.id);
+      if (state) this.releaseWorkDir(state);
     }
   }
 
@@ -548,12 +743,26 @@ export class DockerExecutor implements Executor {
       );
     } finally {
       clearTimeout(state.timer);
+      clearInterval(state.diskWatch);
     }
     const endedAt = Date.now();
     await Promise.all(state.kills);
     let info: Docker.ContainerInspectInfo;
+    // A failure that may be the disk's, not the commit's (an exit 1–127 but 125): measured once more.
+    const code = exit.statusCode;
+    const measuring =
+      !state.diskFull &&
+      state.box &&
+      state.runId &&
+      code !== null &&
+      code > 0 &&
+      code < 128 &&
+      code !== 125
+        ? state.box.usage(state.runId).catch(() => 0)
+        : Promise.resolve(0);
     try {
       info = await state.container.inspect();
+      if ((await measuring) >= state.spec.limits.workBytes) state.diskFull = true;
     } catch (err) {
       throw new InfrastructureError(
         `inspecting the container on ${this.name} failed: ${describeDockerError(err)}`,
@@ -583,7 +792,7 @@ export class DockerExecutor implements Executor {
         `checkout of ${state.spec.sha} failed on ${this.name}: ${detail || "no output"}`,
       );
     }
-    const killed = state.timedOut || state.aborted;
+    const killed = state.timedOut || state.aborted || (state.diskFull && raw.exitCode === 137);
     const bySignal = killed || (raw.oomKilled && raw.exitCode === 137);
     return {
       exitCode: bySignal ? null : raw.exitCode,
@@ -591,6 +800,7 @@ export class DockerExecutor implements Executor {
       timedOut: state.timedOut,
       oomKilled: raw.oomKilled,
       aborted: state.aborted,
+      diskFull: state.diskFull,
       durationMs: raw.durationMs,
       log: raw.log,
       logTruncated: raw.logTruncated,
@@ -598,11 +808,12 @@ export class DockerExecutor implements Executor {
   }
 
   /** Kill the container unless it has already exited; flag why only when the kill took effect. */
-  private kill(state: RunState, why: "timeout" | "abort"): void {
+  private kill(state: RunState, why: "timeout" | "abort" | "disk"): void {
     if (state.exited) return;
     const killing = state.container.kill({ signal: "SIGKILL" }).then(
       () => {
         if (why === "timeout") state.timedOut = true;
+        else if (why === "disk") state.diskFull = true;
         else state.aborted = true;
       },
       () => {
@@ -614,6 +825,7 @@ export class DockerExecutor implements Executor {
 
   private stopStreams(state: RunState): void {
     clearTimeout(state.timer);
+    clearInterval(state.diskWatch);
     state.attach?.destroy();
   }
 
@@ -786,6 +998,7 @@ function newState(
     exited: false,
     timedOut: false,
     aborted: false,
+    diskFull: false,
     kills: [],
   };
 }
@@ -892,18 +1105,22 @@ export async function removeLabelled(
   }
   const removed: string[] = [];
   const failures: string[] = [];
-  await Promise.all(
-    list.map(async (c) => {
-      try {
-        await docker.getContainer(c.Id).remove({ force: true, v: true });
-        removed.push(c.Id);
-      } catch (err) {
-        const status = statusOf(err);
-        if (status === 404 || status === 409) removed.push(c.Id);
-        else failures.push(`${c.Id.slice(0, 12)}: ${describeDockerError(err)}`);
-      }
-    }),
-  );
+  // Runs first, then the checkout boxes whose volumes the runs may still mount.
+  const runs = list.filter((c) => !c.Labels?.[WORKSPACE_LABEL]);
+  const boxes = list.filter((c) => c.Labels?.[WORKSPACE_LABEL]);
+  for (const group of [runs, boxes])
+    await Promise.all(
+      group.map(async (c) => {
+        try {
+          await docker.getContainer(c.Id).remove({ force: true, v: true });
+          removed.push(c.Id);
+        } catch (err) {
+          const status = statusOf(err);
+          if (status === 404 || status === 409) removed.push(c.Id);
+          else failures.push(`${c.Id.slice(0, 12)}: ${describeDockerError(err)}`);
+        }
+      }),
+    );
   if (failures.length)
     throw new InfrastructureError(`removing labelled containers failed: ${failures.join("; ")}`);
   return removed;

@@ -65,7 +65,11 @@ function warmSuite(docker: Docker, isHost1: boolean): void {
     open.push(executor);
     return executor;
   };
-  const cold = () => new DockerExecutor(docker, { name });
+  const cold = () => {
+    const executor = new DockerExecutor(docker, { name });
+    open.push(executor);
+    return executor;
+  };
   const listed = async (labels: Record<string, string>) =>
     (
       await docker.listContainers({
@@ -198,25 +202,20 @@ function warmSuite(docker: Docker, isHost1: boolean): void {
     expect(imitation.exitCode).toBe(213);
   });
 
-  it("reports a mirror that cannot be cloned as an infrastructure error once the run is given", async () => {
+  it("reports a mirror that cannot be cloned as an infrastructure error before any run", async () => {
     const empty = mkdtempSync(path.join(tmpdir(), "bisect-not-a-repo-"));
     chmodSync(empty, 0o755);
     try {
       const executor = pooled();
       const notARepo = { repo: { kind: "host-path" as const, path: empty } };
       await executor.warmUp(spec(notARepo));
-      const handle = await executor.prepare(spec({ ...notARepo, command: "echo never" }));
-      try {
-        const info = await docker.getContainer(handle.id).inspect();
-        expect(info.Config.Labels[POOL_LABEL]).toBe(executor.poolId);
-        await executor.start(handle);
-        const err = await executor.wait(handle).catch((e: unknown) => e);
-        expect(err).toBeInstanceOf(InfrastructureError);
-        expect((err as Error).message).toMatch(/checkout of .* failed.*repository/is);
-        expect((err as Error).message).not.toContain("bisect-runner-checkout-failed");
-      } finally {
-        await executor.destroy(handle);
-      }
+      // The checkout box clones before any container is made for the run.
+      const err = await executor
+        .prepare(spec({ ...notARepo, command: "echo never" }))
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InfrastructureError);
+      expect((err as Error).message).toMatch(/checkout of .* failed.*repository/is);
+      expect((err as Error).message).not.toContain("bisect-runner-checkout-failed");
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }
@@ -339,13 +338,18 @@ function warmSuite(docker: Docker, isHost1: boolean): void {
         "Ulimits",
         "OomScoreAdj",
         "NetworkMode",
-        "Mounts",
         "LogConfig",
         "AutoRemove",
         "Privileged",
       ] as const) {
         expect(hc[field], field).toEqual(reference.HostConfig[field]);
       }
+      // The same mounts, but for the name of each run's own work directory.
+      const runDirs = (mounts: unknown) =>
+        JSON.stringify(mounts)
+          .replace(/run-[0-9a-f]{16}/g, "run-*")
+          .replace(/volumes\/[0-9a-f]{64}/g, "volumes/*");
+      expect(runDirs(hc.Mounts)).toEqual(runDirs(reference.HostConfig.Mounts));
       for (const field of [
         "Image",
         "User",

@@ -24,7 +24,10 @@ export interface Limits {
   nanoCpus: number;
   /** Maximum number of processes. */
   pids: number;
-  /** Size of the writable work dir (tmpfs), bytes. */
+  /**
+   * Size of the writable work dir (the checkout, HOME and /tmp), bytes. On disk, not in memory: a
+   * run that reaches it is stopped and reported `diskFull`.
+   */
   workBytes: number;
 }
 
@@ -71,6 +74,8 @@ export interface RunResult {
   timedOut: boolean;
   oomKilled: boolean;
   aborted: boolean;
+  /** Stopped at (or failed at) its work directory's size limit. */
+  diskFull?: boolean;
   /** From start to end of the command, ms. */
   durationMs: number;
   /** The last `logLimitBytes` of stdout+stderr, interleaved. */

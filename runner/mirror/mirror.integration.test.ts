@@ -188,6 +188,7 @@ suite("mirror cache", () => {
         expect(result.log).not.toContain("BISECT_GIT_PASSWORD");
       } finally {
         await executor.destroy(handle);
+        await executor.close();
       }
     }, 120_000);
   });

@@ -123,7 +123,9 @@ describe.skipIf(engine.unavailable !== undefined && !dockerRequired)(
         },
       );
       expect(interrupted).toBe(true);
-      expect(seen.size).toBe(4);
+      // The runs in flight (two probes, one per endpoint), and possibly the warm pool's
+      // replacements made meanwhile.
+      expect(seen.size).toBeGreaterThanOrEqual(4);
       expect(run.code, run.stderr).toBe(130);
       expect(run.json).toMatchObject({ outcome: "error", aborted: true });
       expect(run.stderr).toContain("stopping the runs in flight");

@@ -1,0 +1,319 @@
+// Work directories on disk, filled by our own git: the checkout never depends on the run's image.
+//
+// A checkout box is a long-lived container of the runner image (it has git, and its /work is owned
+// by uid 1000, so the anonymous volume mounted there starts out owned by 1000 too). It mounts the
+// repository read-only at /mirror — exactly where the run's container mounts it — and that volume
+// at /work, and does nothing but what the executor asks through `exec`: make a run directory,
+// clone and check out a commit into it, measure it, wipe it. Each run gets its own directory
+// `/work/<run>` of the box's volume:
+//
+//   <run>/        the run's /work and HOME     <run>/src   the checkout (a `clone --shared`)
+//   <run>/tmp     the run's /tmp
+//
+// bound into the run's container (API ≥ 1.45: the volume with a subpath; older engines: a bind of
+// the local volume's directory). Every file is owned by uid 1000, the uid every run uses, so any
+// image works — with or without git, whatever its git configuration or users; `.git` of the
+// checkout points at /mirror through its alternates, so an image that has git can use it too.
+//
+// The disk is the engine's, not memory: a build may write gigabytes. Where the engine's storage
+// cannot cap a directory (only local volumes on xfs with project quotas can), the executor
+// watches the directory's size and stops the run at its limit ("disk full", never a verdict on
+// the commit); each file is also capped at that size by RLIMIT_FSIZE.
+//
+// One container creation per box, not per run: boxes are made once and driven with `exec`
+// (about 50 ms each on an idle 2-core machine, against about 500 ms for a container). A directory
+// a run used is kept for the box's next run (same job, or same executor): everything but the
+// checkout is removed, the checkout's `.git` — which the run could have changed (hooks, config,
+// filters) — is replaced by a fresh clone's, and only the files that differ from the next commit
+// are written; writing and deleting every file of a large tree on each run costs seconds.
+import { randomBytes } from "node:crypto";
+import type { Duplex } from "node:stream";
+import type Docker from "dockerode";
+import { describeDockerError, statusOf } from "../docker/connect.js";
+import { DockerDemuxer, TailBuffer } from "./output.js";
+import { InfrastructureError } from "./types.js";
+
+/** Label on every checkout box (its value: the owner's id, e.g. an executor's pool id). */
+export const WORKSPACE_LABEL = "bisect-bot.workspace";
+
+const BOX_UID = 1000;
+const ROOT = "/work";
+
+// $1 run dir, $2 sha ("" to clone only: a warm container gets its sha later).
+const PREPARE_SCRIPT = [
+  "set -e",
+  'd="$1"',
+  'mkdir -m 0755 -- "$d"',
+  'mkdir -m 1777 -- "$d/tmp"',
+  'git clone -q --shared --no-checkout -- /mirror "$d/src" 2>&1',
+  'if [ -n "$2" ]; then git -C "$d/src" checkout -q --detach "$2" 2>&1; fi',
+].join("\n");
+// Checkout (of a fresh clone, or of a reused directory after RESET_SCRIPT): only the files that
+// differ from what the index describes are written; whatever is not the commit's goes.
+const CHECKOUT_SCRIPT =
+  'git -C "$1/src" checkout -q -f --detach "$2" 2>&1 && git -C "$1/src" clean -q -ffdx 2>&1';
+// $1 run dir, $2 the commit its files were checked out at. Makes a directory a previous run used
+// ready for the next: everything but the checkout goes, the checkout's `.git` (which the run could
+// change: hooks, config, filters) is replaced by a fresh clone's, whose index is set to that
+// commit and refreshed against the files — so the next checkout rewrites only what differs.
+const RESET_SCRIPT = [
+  "set -e",
+  'd="$1"',
+  'chmod -R u+rwX -- "$d" 2>/dev/null || true',
+  'find "$d" -mindepth 1 -maxdepth 1 ! -name src -exec rm -rf -- {} +',
+  'mkdir -m 1777 -- "$d/tmp"',
+  'rm -rf -- "$d/src/.git" "$d/.fresh"',
+  'git clone -q --shared --no-checkout -- /mirror "$d/.fresh" 2>&1',
+  'mv -- "$d/.fresh/.git" "$d/src/.git"',
+  'rmdir -- "$d/.fresh"',
+  'git -C "$d/src" read-tree "$2" 2>&1',
+  'git -C "$d/src" update-index -q --refresh >/dev/null 2>&1 || true',
+].join("\n");
+// A run may have left directories without write permission: its owner (uid 1000) can restore it.
+const WIPE_SCRIPT = 'chmod -R u+rwX -- "$1" 2>/dev/null; rm -rf -- "$1"';
+const USAGE_SCRIPT = 'du -skx -- "$1" 2>/dev/null | cut -f1';
+
+export interface BoxOptions {
+  /** Image with git whose /work belongs to uid 1000 (the runner image). */
+  image: string;
+  /** The repository's read-only mount at /mirror (the same as the run's). */
+  mirrorMounts: Docker.MountSettings[];
+  labels: Record<string, string>;
+  /** Name of the engine, for messages. */
+  engineName: string;
+}
+
+export interface ExecResult {
+  code: number | null;
+  output: string;
+}
+
+/** Where a run's directory is bound in the run's container. */
+export interface RunDirMounts {
+  mounts: Docker.MountSettings[];
+}
+
+export class CheckoutBox {
+  /** Runs whose directories live here (created or being created). */
+  users = 0;
+  /** Directories earlier runs left, with the commit each holds: reused before new ones are made. */
+  readonly free: Array<{ runId: string; sha: string }> = [];
+  private dead = false;
+
+  private constructor(
+    readonly docker: Docker,
+    readonly container: Docker.Container,
+    private readonly volume: { name: string; source: string },
+    private readonly engineName: string,
+    private readonly subpathMounts: boolean,
+  ) {}
+
+  /** Create and start a box. */
+  static async start(
+    docker: Docker,
+    options: BoxOptions,
+    subpathMounts: boolean,
+  ): Promise<CheckoutBox> {
+    let container: Docker.Container;
+    try {
+      container = await docker.createContainer({
+        Image: options.image,
+        Cmd: ["sleep", "infinity"],
+        Entrypoint: [],
+        User: `${BOX_UID}:${BOX_UID}`,
+        WorkingDir: ROOT,
+        Labels: options.labels,
+        Hostname: "bisect-checkout",
+        HostConfig: {
+          AutoRemove: false,
+          CapDrop: ["ALL"],
+          SecurityOpt: ["no-new-privileges"],
+          ReadonlyRootfs: true,
+          Tmpfs: { "/tmp": "rw,nosuid,nodev,size=16777216" },
+          Memory: 512 * 1024 * 1024,
+          MemorySwap: 512 * 1024 * 1024,
+          PidsLimit: 64,
+          NetworkMode: "none",
+          // The volume without a name is the box's own: it goes with the box (`remove({ v: true })`).
+          Mounts: [
+            ...options.mirrorMounts,
+            { Type: "volume", Target: ROOT, VolumeOptions: { Labels: options.labels } },
+          ] as Docker.MountSettings[],
+          LogConfig: { Type: "none", Config: {} },
+          RestartPolicy: { Name: "no" },
+        },
+      });
+    } catch (err) {
+      if (statusOf(err) === 404)
+        throw new InfrastructureError(
+          `image ${options.image} is not on ${options.engineName} (build or copy it: npm run runner:image): ${describeDockerError(err)}`,
+        );
+      throw new InfrastructureError(
+        `creating the checkout container on ${options.engineName} failed: ${describeDockerError(err)}`,
+      );
+    }
+    try {
+      await container.start();
+      const info = await container.inspect();
+      const mount = info.Mounts.find((m) => m.Destination === ROOT);
+      if (!mount?.Name || !mount.Source)
+        throw new Error(`the work volume of ${container.id.slice(0, 12)} is missing`);
+      if (!subpathMounts && mount.Driver !== "local")
+        throw new Error(
+          `the work volume's driver is ${mount.Driver}; binding its directories needs "local" or Docker API 1.45`,
+        );
+      return new CheckoutBox(
+        docker,
+        container,
+        { name: mount.Name, source: mount.Source },
+        options.engineName,
+        subpathMounts,
+      );
+    } catch (err) {
+      await container.remove({ force: true, v: true }).catch(() => {});
+      throw new InfrastructureError(
+        `starting the checkout container on ${options.engineName} failed: ${describeDockerError(err)}`,
+      );
+    }
+  }
+
+  get alive(): boolean {
+    return !this.dead;
+  }
+
+  /** A fresh run directory name. */
+  static newRunId(): string {
+    return `run-${randomBytes(8).toString("hex")}`;
+  }
+
+  /** The run directory's mounts in the run's container: /work and /tmp. */
+  mountsFor(runId: string): Docker.MountSettings[] {
+    const at = (sub: string, target: string): Docker.MountSettings =>
+      this.subpathMounts
+        ? ({
+            Type: "volume",
+            Source: this.volume.name,
+            Target: target,
+            VolumeOptions: { NoCopy: true, Subpath: sub },
+          } as Docker.MountSettings)
+        : {
+            Type: "bind",
+            Source: `${this.volume.source}/${sub}`,
+            Target: target,
+            // The engine insists on slave propagation for binds from inside its own data root.
+            BindOptions: { Propagation: "rslave" },
+          };
+    return [at(runId, ROOT), at(`${runId}/tmp`, "/tmp")];
+  }
+
+  /** Make the run's directory and clone the repository into it; check out `sha` when given. */
+  async prepare(runId: string, sha?: string): Promise<void> {
+    const r = await this.exec([
+      "sh",
+      "-c",
+      PREPARE_SCRIPT,
+      "prepare",
+      `${ROOT}/${runId}`,
+      sha ?? "",
+    ]);
+    if (r.code !== 0)
+      throw new InfrastructureError(
+        `checkout${sha ? ` of ${sha}` : ""} failed on ${this.engineName}: ${lastLines(r.output)}`,
+      );
+  }
+
+  /**
+   * Make a directory an earlier run of this box used (checked out at `previous`) ready for another
+   * run, checking out `sha` too when given — usually far cheaper than a fresh clone's checkout.
+   */
+  async reset(runId: string, previous: string, sha?: string): Promise<void> {
+    const script = sha ? `${RESET_SCRIPT}\nset -- "$1" "$3"\n${CHECKOUT_SCRIPT}` : RESET_SCRIPT;
+    const r = await this.exec([
+      "sh",
+      "-c",
+      script,
+      "reset",
+      `${ROOT}/${runId}`,
+      previous,
+      sha ?? "",
+    ]);
+    if (r.code !== 0)
+      throw new InfrastructureError(
+        `checkout${sha ? ` of ${sha}` : ""} failed on ${this.engineName}: ${lastLines(r.output)}`,
+      );
+  }
+
+  async checkout(runId: string, sha: string): Promise<void> {
+    const r = await this.exec(["sh", "-c", CHECKOUT_SCRIPT, "checkout", `${ROOT}/${runId}`, sha]);
+    if (r.code !== 0)
+      throw new InfrastructureError(
+        `checkout of ${sha} failed on ${this.engineName}: ${lastLines(r.output)}`,
+      );
+  }
+
+  /** Bytes the run's directory takes on disk (its /work and /tmp). */
+  async usage(runId: string): Promise<number> {
+    const r = await this.exec(["sh", "-c", USAGE_SCRIPT, "usage", `${ROOT}/${runId}`]);
+    const kib = Number.parseInt(r.output.trim(), 10);
+    if (r.code !== 0 || !Number.isFinite(kib))
+      throw new InfrastructureError(`measuring a work directory on ${this.engineName} failed`);
+    return kib * 1024;
+  }
+
+  /** Remove the run's directory and everything in it. */
+  async wipe(runId: string): Promise<void> {
+    const r = await this.exec(["sh", "-c", WIPE_SCRIPT, "wipe", `${ROOT}/${runId}`]);
+    if (r.code !== 0)
+      throw new InfrastructureError(
+        `removing a work directory on ${this.engineName} failed: ${lastLines(r.output)}`,
+      );
+  }
+
+  /** Remove the box and its volume. Idempotent. */
+  async remove(): Promise<void> {
+    this.dead = true;
+    try {
+      await this.container.remove({ force: true, v: true });
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 404 || status === 409) return;
+      throw new InfrastructureError(
+        `removing the checkout container on ${this.engineName} failed: ${describeDockerError(err)}`,
+      );
+    }
+  }
+
+  /** Run a command in the box; resolves with its exit code and (the tail of) its output. */
+  async exec(cmd: string[]): Promise<ExecResult> {
+    try {
+      const exec = await this.container.exec({
+        Cmd: cmd,
+        AttachStdout: true,
+        AttachStderr: true,
+        User: `${BOX_UID}:${BOX_UID}`,
+      });
+      const stream = (await exec.start({ hijack: true, stdin: false })) as Duplex;
+      const output = new TailBuffer(16 * 1024);
+      const demux = new DockerDemuxer((payload) => output.push(payload));
+      await new Promise<void>((resolve, reject) => {
+        stream.on("data", (chunk: Buffer) => demux.write(chunk));
+        stream.on("end", resolve);
+        stream.on("close", resolve);
+        stream.on("error", reject);
+      });
+      const info = await exec.inspect();
+      return { code: info.ExitCode ?? null, output: output.text() };
+    } catch (err) {
+      const status = statusOf(err);
+      // 404: the box is gone; 409: it is not running (removed by a clean-up, or the engine restarted).
+      if (status === 404 || status === 409) this.dead = true;
+      throw new InfrastructureError(
+        `the checkout container on ${this.engineName} failed: ${describeDockerError(err)}`,
+      );
+    }
+  }
+}
+
+function lastLines(text: string): string {
+  return text.trim().split("\n").slice(-10).join("\n") || "no output";
+}
