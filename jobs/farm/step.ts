@@ -67,6 +67,7 @@ export async function runStep(
     ttlSeconds: config.RUNNER_LEASE_SECONDS,
     prefer: await hostsWithFreshMirror(knex, job),
     avoid: await hostsThatFailed(knex, step),
+    ...(await slotShareOf(knex, job)),
   });
   if (!lease) {
     // Every slot is busy: try again shortly (no attempt used up).
@@ -285,6 +286,19 @@ async function takeOver(ctx: WorkerContext, step: BisectStep, holder: string): P
     await releaseLease(knex, lease.id);
   }
   return true;
+}
+
+/** Who the run counts against for fair sharing: its installation and the plan's slot cap. */
+async function slotShareOf(
+  knex: Knex,
+  job: BisectJob,
+): Promise<{ installationId?: number; maxHeld?: number }> {
+  if (!job.installationId) return {};
+  const row = await knex("installations as i")
+    .join("rate_limits as r", "r.tier", "i.tier")
+    .where("i.id", job.installationId)
+    .first("r.maxParallel");
+  return { installationId: job.installationId, maxHeld: row?.maxParallel };
 }
 
 /** Hosts where a run of this commit failed for infrastructure reasons. */

@@ -13,6 +13,13 @@ export interface LeaseRequest {
   prefer?: number[];
   /** Hosts to use only when no other active host exists (e.g. where this commit's run just failed). */
   avoid?: number[];
+  /**
+   * The installation the run is for (null: a command-line job). With it, slots are shared fairly:
+   * when the farm is nearly full, free slots go to waiting installations holding fewer.
+   */
+  installationId?: number | null;
+  /** The most slots the installation may hold at once (its plan's `max_parallel`). */
+  maxHeld?: number;
 }
 
 export interface Lease {
@@ -24,7 +31,11 @@ const OPEN = "released_at is null and expires_at > now()";
 
 /** Open leases per host id. */
 export async function openLeaseCounts(knex: Knex): Promise<Map<number, number>> {
-  const rows = await knex("runner_leases").whereRaw(OPEN).select("runnerHostId").count<{ runnerHostId: number; count: number }[]>("* as count").groupBy("runnerHostId");
+  const rows = await knex("runner_leases")
+    .whereRaw(OPEN)
+    .select("runnerHostId")
+    .count<{ runnerHostId: number; count: number }[]>("* as count")
+    .groupBy("runnerHostId");
   return new Map(rows.map((r) => [r.runnerHostId, Number(r.count)]));
 }
 
@@ -55,12 +66,73 @@ export function chooseHost(
   return best?.id ?? null;
 }
 
+/** Open run leases per installation (leases of command-line jobs and mirror refreshes are not counted). */
+async function heldByInstallation(knex: Knex): Promise<Map<number, number>> {
+  const rows: { installationId: number; count: number }[] = await knex("runner_leases as l")
+    .join("bisect_steps as s", "s.id", "l.bisectStepId")
+    .join("bisect_jobs as j", "j.id", "s.bisectJobId")
+    .whereRaw("l.released_at is null and l.expires_at > now()")
+    .whereNotNull("j.installationId")
+    .groupBy("j.installationId")
+    .select("j.installationId", knex.raw("count(*)::int as count"));
+  return new Map(rows.map((r) => [r.installationId, r.count]));
+}
+
+/** Installations with a run waiting for a slot (a queued step of a job still going), with their plan's cap. */
+async function waitingInstallations(knex: Knex): Promise<{ id: number; maxHeld: number }[]> {
+  return knex("bisect_steps as s")
+    .join("bisect_jobs as j", "j.id", "s.bisectJobId")
+    .join("installations as i", "i.id", "j.installationId")
+    .join("rate_limits as r", "r.tier", "i.tier")
+    .where("s.status", "queued")
+    .whereIn("j.status", ["preparing", "running"])
+    .distinct("i.id", "r.maxParallel as maxHeld");
+}
+
+/**
+ * Whether an installation holding `mine` slots may take one more: never past its plan's
+ * `maxHeld`, and not when the free slots are all wanted by waiting installations that hold
+ * fewer (so one tenant cannot keep every slot of a full farm). Pure: the counts come from the
+ * caller's locked transaction.
+ */
+export function fairShareAllows(input: {
+  installationId: number;
+  mine: number;
+  maxHeld?: number;
+  free: number;
+  held: ReadonlyMap<number, number>;
+  waiting: readonly { id: number; maxHeld: number }[];
+}): boolean {
+  if (input.maxHeld !== undefined && input.mine >= input.maxHeld) return false;
+  const hungrier = input.waiting.filter((w) => {
+    const theirs = input.held.get(w.id) ?? 0;
+    return w.id !== input.installationId && theirs < input.mine && theirs < w.maxHeld;
+  });
+  return input.free > hungrier.length;
+}
+
 /** A lease on a free slot of an active host, or null when every slot is taken. */
 export async function acquireLease(knex: Knex, request: LeaseRequest): Promise<Lease | null> {
   return knex.transaction(async (trx) => {
     const hosts = await RunnerHost.query(trx).modify("active").orderBy("id").forUpdate();
     if (hosts.length === 0) return null;
     const open = await openLeaseCounts(trx);
+    if (request.installationId != null) {
+      const held = await heldByInstallation(trx);
+      const free = hosts.reduce(
+        (sum, h) => sum + Math.max(0, h.capacity - (open.get(h.id) ?? 0)),
+        0,
+      );
+      const allowed = fairShareAllows({
+        installationId: request.installationId,
+        mine: held.get(request.installationId) ?? 0,
+        maxHeld: request.maxHeld,
+        free,
+        held,
+        waiting: await waitingInstallations(trx),
+      });
+      if (!allowed) return null;
+    }
     const hostId = chooseHost(hosts, open, request.prefer, request.avoid);
     if (hostId === null) return null;
     const lease = await RunnerLease.query(trx)
@@ -68,7 +140,9 @@ export async function acquireLease(knex: Knex, request: LeaseRequest): Promise<L
         runnerHostId: hostId,
         bisectStepId: request.stepId ?? null,
         holder: request.holder,
-        expiresAt: trx.raw("now() + make_interval(secs => ?)", [request.ttlSeconds]) as unknown as Date,
+        expiresAt: trx.raw("now() + make_interval(secs => ?)", [
+          request.ttlSeconds,
+        ]) as unknown as Date,
       })
       .returning("*");
     return { lease, host: hosts.find((h) => h.id === hostId)! };
@@ -76,7 +150,11 @@ export async function acquireLease(knex: Knex, request: LeaseRequest): Promise<L
 }
 
 /** Extends a lease; false when it was released or already expired (its slot may be reused). */
-export async function renewLease(knex: Knex, leaseId: number, ttlSeconds: number): Promise<boolean> {
+export async function renewLease(
+  knex: Knex,
+  leaseId: number,
+  ttlSeconds: number,
+): Promise<boolean> {
   const updated = await knex("runner_leases")
     .where({ id: leaseId })
     .whereRaw(OPEN)
@@ -85,10 +163,16 @@ export async function renewLease(knex: Knex, leaseId: number, ttlSeconds: number
 }
 
 export async function releaseLease(knex: Knex, leaseId: number): Promise<void> {
-  await knex("runner_leases").where({ id: leaseId }).whereNull("releasedAt").update({ releasedAt: knex.fn.now() });
+  await knex("runner_leases")
+    .where({ id: leaseId })
+    .whereNull("releasedAt")
+    .update({ releasedAt: knex.fn.now() });
 }
 
 /** Marks expired leases released; returns how many. */
 export async function releaseExpiredLeases(knex: Knex): Promise<number> {
-  return knex("runner_leases").whereNull("releasedAt").where("expiresAt", "<=", knex.fn.now()).update({ releasedAt: knex.raw("expires_at") });
+  return knex("runner_leases")
+    .whereNull("releasedAt")
+    .where("expiresAt", "<=", knex.fn.now())
+    .update({ releasedAt: knex.raw("expires_at") });
 }
