@@ -162,7 +162,8 @@ describe("POST /webhook under fuzzing", () => {
       GITHUB_CLIENT_SECRET: "client-secret",
     });
     const k = db.current.knex;
-    const deps = { config, db: () => k };
+    // Every refusal audited here (the per-minute bound has its own test).
+    const deps = { config, db: () => k, auditPerMinute: Infinity };
     const count = async (table: string) =>
       Number((await k(table).count<{ count: string }[]>("* as count"))[0]!.count);
     const before = {

@@ -172,9 +172,10 @@ describe("POST /webhook: authenticity and size", () => {
         else controller.enqueue(chunk);
       },
     });
+    // Signed (well-formed, so the body is read at all): the cap applies to what arrives.
     const undeclared = new Request("http://localhost/webhook", {
       method: "POST",
-      headers: { "x-github-event": "ping" },
+      headers: { "x-github-event": "ping", "x-hub-signature-256": `sha256=${"0".repeat(64)}` },
       body: stream,
       duplex: "half",
     } as RequestInit);

@@ -25,7 +25,38 @@ export interface WebhookDeps {
   db: () => Knex;
   /** The client's address as the server sees it (behind trusted proxies), for the audit log. */
   ip?: string | null;
+  /** Refused deliveries written to audit_log per minute in this process (default 60). */
+  auditPerMinute?: number;
 }
+
+/**
+ * A bound on audit rows for refused deliveries: a flood of unsigned requests must not become a
+ * flood of database writes. Past the bound in a minute, refusals are only counted, and the count
+ * goes into the next row written.
+ */
+class AuditBudget {
+  private windowStart = 0;
+  private used = 0;
+  private skipped = 0;
+
+  /** null: do not write; otherwise the number of refusals left unwritten since the last row. */
+  take(limit: number, now = Date.now()): number | null {
+    if (now - this.windowStart >= 60_000) {
+      this.windowStart = now;
+      this.used = 0;
+    }
+    if (this.used >= limit) {
+      this.skipped++;
+      return null;
+    }
+    this.used++;
+    const skipped = this.skipped;
+    this.skipped = 0;
+    return skipped;
+  }
+}
+const auditBudget = new AuditBudget();
+const SIGNATURE_FORMAT = /^sha256=[0-9a-f]{64}$/;
 
 const envelope = z.object({
   action: z.string().optional(),
@@ -111,21 +142,38 @@ export async function receiveWebhook(request: Request, deps: WebhookDeps): Promi
   if (request.method !== "POST")
     return json(405, { error: "method not allowed" }, { Allow: "POST" });
 
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES)
-    return json(413, { error: "payload too large", limit: MAX_BODY_BYTES });
-  let body: string;
-  try {
-    body = await readBody(request, MAX_BODY_BYTES);
-  } catch (error) {
-    if (error instanceof TooLarge)
-      return json(413, { error: "payload too large", limit: MAX_BODY_BYTES });
-    throw error;
-  }
-
   const deliveryId = request.headers.get("x-github-delivery") ?? "";
   const event = request.headers.get("x-github-event") ?? "";
   const signature = request.headers.get("x-hub-signature-256") ?? "";
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES)
+    return json(413, { error: "payload too large", limit: MAX_BODY_BYTES });
+  // Headers first: without a well-formed signature the body is never kept in memory.
+  let body = "";
+  if (SIGNATURE_FORMAT.test(signature)) {
+    try {
+      body = await readBody(request, MAX_BODY_BYTES);
+    } catch (error) {
+      if (error instanceof TooLarge)
+        return json(413, { error: "payload too large", limit: MAX_BODY_BYTES });
+      throw error;
+    }
+  } else if (request.body) {
+    // Read to the end without keeping anything (a proxy in front expects the upload consumed),
+    // and not past the cap.
+    const reader = request.body.getReader();
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > MAX_BODY_BYTES) {
+        await reader.cancel().catch(() => {});
+        return json(413, { error: "payload too large", limit: MAX_BODY_BYTES });
+      }
+    }
+  }
+
   let valid = false;
   if (signature && body) {
     // The current secret, then (while GitHub is switched over) the previous one.
@@ -139,30 +187,33 @@ export async function receiveWebhook(request: Request, deps: WebhookDeps): Promi
     }
   }
   if (!valid) {
+    const unrecorded = auditBudget.take(deps.auditPerMinute ?? 60);
     // Who tried and what, never the body or the signature.
-    await deps
-      .db()("audit_log")
-      .insert({
-        actor: "system",
-        action: signature ? "webhook.signature_invalid" : "webhook.signature_missing",
-        subjectType: "webhook_delivery",
-        subjectId: deliveryId.slice(0, 100) || null,
-        details: JSON.stringify({
-          event: event.slice(0, 100),
-          bytes: Buffer.byteLength(body),
-          userAgent: request.headers.get("user-agent")?.slice(0, 200) ?? null,
-        }),
-        ip: deps.ip ?? null,
-      })
-      .catch((e: unknown) =>
-        console.error(
-          JSON.stringify({
-            level: "error",
-            component: "webhook",
-            message: `audit insert failed: ${(e as Error).message}`,
+    if (unrecorded !== null)
+      await deps
+        .db()("audit_log")
+        .insert({
+          actor: "system",
+          action: signature ? "webhook.signature_invalid" : "webhook.signature_missing",
+          subjectType: "webhook_delivery",
+          subjectId: deliveryId.slice(0, 100) || null,
+          details: JSON.stringify({
+            event: event.slice(0, 100),
+            bytes: Buffer.byteLength(body),
+            userAgent: request.headers.get("user-agent")?.slice(0, 200) ?? null,
+            ...(unrecorded > 0 ? { unrecordedBefore: unrecorded } : {}),
           }),
-        ),
-      );
+          ip: deps.ip ?? null,
+        })
+        .catch((e: unknown) =>
+          console.error(
+            JSON.stringify({
+              level: "error",
+              component: "webhook",
+              message: `audit insert failed: ${(e as Error).message}`,
+            }),
+          ),
+        );
     return json(401, {
       error: signature ? "signature does not match" : "missing X-Hub-Signature-256",
     });
