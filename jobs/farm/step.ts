@@ -16,6 +16,7 @@ import { enqueue } from "../enqueue";
 import { liveWorkerIds } from "../heartbeat";
 import type { WorkerContext } from "../worker-context";
 import { requestAdvance } from "./advance";
+import { predicateOfJob } from "./predicate";
 import { INSTANCE_LABEL, stepLabels } from "./labels";
 import { ensureMirror, hostsWithFreshMirror } from "./mirrors";
 import { limitsOf, stepTimeoutSeconds } from "./policy";
@@ -137,7 +138,7 @@ async function execute(ctx: WorkerContext, job: BisectJob, step: BisectStep, lea
       signal,
     );
     const result = await within(run, timeoutMs + margin, `runner host ${host.name}`);
-    const { verdict, reason } = classifyRun(result);
+    const { verdict, reason } = classifyRun(result, { predicate: predicateOfJob(job) });
     return { verdict, reason: reason ?? null, result };
   } catch (error) {
     if (signal.aborted) return { verdict: "error", reason: "aborted", result: null };

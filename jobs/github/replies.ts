@@ -84,13 +84,13 @@ export function cancelReply(
   status?: string,
 ): string {
   return result === "cancelled"
-    ? `${mention(login)} cancelled bisection #${jobId}.`
-    : `${mention(login)} bisection #${jobId} had already ${status === "cancelled" ? "been cancelled" : status === "failed" ? "failed" : "finished"}; nothing to cancel.`;
+    ? `${mention(login)} cancelled bisection ${jobId}.`
+    : `${mention(login)} bisection ${jobId} had already ${status === "cancelled" ? "been cancelled" : status === "failed" ? "failed" : "finished"}; nothing to cancel.`;
 }
 
 export function noJobReply(login: string, jobId?: number): string {
   return jobId
-    ? `${mention(login)} there is no bisection #${jobId} in this repository.`
+    ? `${mention(login)} there is no bisection ${jobId} in this repository.`
     : `${mention(login)} there is no bisection on this issue yet. Start one with \`/bisect <good> <bad> -- <command>\`.`;
 }
 
@@ -103,5 +103,9 @@ export function timeoutCapNote(requested: number, max: number, tier: string): st
 }
 
 export function stillActiveReply(login: string, jobId: number, status: string): string {
-  return `${mention(login)} bisection #${jobId} is still ${status}; cancel it first (\`/bisect cancel #${jobId}\`) or wait for its result.`;
+  return `${mention(login)} bisection ${jobId} is still ${status}; cancel it first (\`/bisect cancel ${jobId}\`) or wait for its result.`;
+}
+
+export function cannotVerifyReply(login: string, jobId: number, why: string): string {
+  return `${mention(login)} bisection ${jobId} cannot be verified: ${why}.`;
 }

@@ -1,0 +1,16 @@
+// A job's predicate: what its runs mean (crash, timeout, output, find fix, runs and threshold).
+// Jobs stored before predicates existed carry only runs / failThreshold: they get the defaults.
+import type { BisectJob, JobPredicate } from "../../db/models";
+import { normalizePredicate, type Predicate } from "../../runner/engine";
+
+export function predicateOfJob(job: Pick<BisectJob, "options">): Predicate {
+  const { predicate, runs, failThreshold } = job.options;
+  if (predicate) return normalizePredicate(predicate);
+  const r = Math.min(Math.max(runs ?? 1, 1), 5);
+  return normalizePredicate({ runs: r, failThreshold: Math.min(Math.max(failThreshold ?? 1, 1), r) });
+}
+
+/** The form stored in a job's options (the same shape: the compiler checks they stay alike). */
+export function storedPredicate(p: Predicate): JobPredicate {
+  return p;
+}
