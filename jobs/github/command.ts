@@ -216,7 +216,7 @@ function jobReference(name: "cancel" | "retry" | "verify", args: Token[]): Parse
   if (args.length === 0) return { kind: name };
   if (args.length > 1) {
     return error(
-      `\`/bisect ${name}\` takes at most one job number, got ${code(args.map((a) => a.text).join(" "))}.`,
+      `\`/bisect ${name}\` takes at most one bisection number, got ${code(args.map((a) => a.text).join(" "))}.`,
       SUBCOMMAND_EXAMPLES[name],
     );
   }

@@ -108,7 +108,7 @@ describe("renderStatusComment: a found culprit", () => {
   const body = renderStatusComment(input());
 
   it("names the culprit with links to the commit, its author and its pull request", () => {
-    expect(body).toContain("🎯 Bisection #12 found the first bad commit");
+    expect(body).toContain("🎯 [Bisection 12](https://bisect.example.com/dashboard/jobs/12) found the first bad commit");
     expect(body).toContain(
       `[\`abcdef0\` Parse dates with the \\[new\\] parser @\u200bbob](https://ghe.example.com/acme/widgets/commit/${CULPRIT})`,
     );
@@ -151,7 +151,7 @@ describe("renderStatusComment: a found culprit", () => {
 
   it("mentions lower confidence", () => {
     expect(renderStatusComment(input({ job: job({ confidence: 0.8 }) }))).toMatch(
-      /Confidence: 80% — some runs disagreed; add `--runs 3`/,
+      /Confidence: 80% \(at least 90% is needed to call it found\) — some runs disagreed/,
     );
   });
 });
@@ -172,7 +172,7 @@ describe("renderStatusComment: progress", () => {
         runSecondsEstimate: 30,
       }),
     );
-    expect(body).toContain("⏳ Bisection #12 is queued");
+    expect(body).toContain("⏳ [Bisection 12](https://bisect.example.com/dashboard/jobs/12) is queued");
     expect(body).toContain(
       "Queued — 100 commits, about 12 test runs in 5 rounds, estimated 3m. Quota: 3 of 50 bisections used this month (free plan).",
     );
@@ -231,7 +231,7 @@ describe("renderStatusComment: progress", () => {
         steps,
       }),
     );
-    expect(body).toContain("🔎 Bisection #12 is running (round 1)");
+    expect(body).toContain("🔎 [Bisection 12](https://bisect.example.com/dashboard/jobs/12) is running (round 1)");
     expect(body).toMatch(
       /Running — 10 commits in range, 2 commits tested so far, about 2 more rounds \(~8s\), 1 run in progress\./,
     );
@@ -247,8 +247,8 @@ describe("renderStatusComment: outcomes without a single culprit explain what ha
       "good-is-bad",
       /good revision already fails[\s\S]*already fails on the good revision `v1\.4\.0`[\s\S]*What to try/,
     ],
-    ["bad-is-good", /bad revision passes[\s\S]*did not reproduce[\s\S]*--runs 3/],
-    ["flaky", /different results on the same commit[\s\S]*What to try:\*\* add `--runs 3`/],
+    ["bad-is-good", /bad revision passes[\s\S]*did not reproduce[\s\S]*--flaky/],
+    ["flaky", /different results on the same commit[\s\S]*What to try:\*\* add `--flaky`/],
     ["timeout", /ran out of time[\s\S]*--timeout/],
     ["error", /could not finish[\s\S]*disk full[\s\S]*\/bisect retry/],
   ] as const)("%s", (outcome, pattern) => {
@@ -277,7 +277,7 @@ describe("renderStatusComment: outcomes without a single culprit explain what ha
         }),
       }),
     );
-    expect(body).toContain("🛑 Bisection #12 was cancelled");
+    expect(body).toContain("🛑 [Bisection 12](https://bisect.example.com/dashboard/jobs/12) was cancelled");
     expect(body).toContain("The bisection was stopped: cancelled by alice.");
   });
 
@@ -303,7 +303,7 @@ describe("renderStatusComment: outcomes without a single culprit explain what ha
       }),
     );
     expect(body).not.toContain(token);
-    expect(body).toContain("❌ Bisection #12 failed");
+    expect(body).toContain("❌ [Bisection 12](https://bisect.example.com/dashboard/jobs/12) failed");
     expect(body).toContain("[redacted");
   });
 });
@@ -418,7 +418,7 @@ describe("helpers and replies", () => {
       },
     );
     expect(list).toContain(
-      "| [#12](https://b.example/dashboard/jobs/12) | `v1.4.0` → `main` | running |  | 2026-11-02 10:00 UTC |",
+      "| [bisection 12](https://b.example/dashboard/jobs/12) | `v1.4.0` → `main` | running |  | 2026-11-02 10:00 UTC |",
     );
     expect(list).toContain("finished (found) | [`abcdef0`](https://github.com/o/r/commit/");
     expect(
