@@ -5,7 +5,11 @@ import { normalizePredicate, type Predicate } from "../../runner/engine";
 
 export function predicateOfJob(job: Pick<BisectJob, "options">): Predicate {
   const { predicate, runs, failThreshold } = job.options;
-  if (predicate) return normalizePredicate(predicate);
+  if (predicate) {
+    // A normalised flaky predicate carries the preset's runs and threshold: the preset sets them.
+    const { runs: _r, failThreshold: _t, ...rest } = predicate;
+    return normalizePredicate(predicate.flaky ? rest : predicate);
+  }
   const r = Math.min(Math.max(runs ?? 1, 1), 5);
   return normalizePredicate({ runs: r, failThreshold: Math.min(Math.max(failThreshold ?? 1, 1), r) });
 }

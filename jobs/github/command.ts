@@ -157,10 +157,17 @@ function unwrapCode(text: string): string {
   return m ? m[2]!.trim() : text;
 }
 
-/** An option's value: inline code or a double-quoted string loses its quotes. */
+/** An option's value: inline code (``a `b` c`` too) or a double-quoted string loses its quotes. */
 function unquote(text: string): string {
   const m = /^"([^"]*)"$/.exec(text);
-  return m ? m[1]! : unwrapCode(text);
+  if (m) return m[1]!;
+  const run = /^`+/.exec(text)?.[0];
+  if (run && text.length > 2 * run.length && text.endsWith(run)) {
+    const inner = text.slice(run.length, -run.length);
+    if (!inner.startsWith("`") && !inner.endsWith("`") && !inner.includes(run))
+      return inner.trim();
+  }
+  return text;
 }
 
 /** A duration: `90`, `90s`, `10m`, `1h`, `1h30m`, `2m30s`. Seconds, or null when malformed. */

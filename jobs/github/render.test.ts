@@ -405,7 +405,7 @@ describe("helpers and replies", () => {
     expect(configErrorReply("alice", "main", ["`runs` must be a whole number"])).toMatch(
       /`\.github\/bisect\.yml` at `main` has a problem:\n\n- `runs`/,
     );
-    expect(helpReply()).toContain("/bisect cancel [#job]");
+    expect(helpReply()).toContain("/bisect cancel [N]");
   });
 
   it("lists the jobs of an issue", () => {
