@@ -1,6 +1,6 @@
 // A job's predicate: what its runs mean (crash, timeout, output, find fix, runs and threshold).
 // Jobs stored before predicates existed carry only runs / failThreshold: they get the defaults.
-import type { BisectJob, JobPredicate } from "../../db/models";
+import type { BisectJob, BisectStep, JobPredicate } from "../../db/models";
 import { normalizePredicate, type Predicate } from "../../runner/engine";
 
 export function predicateOfJob(job: Pick<BisectJob, "options">): Predicate {
@@ -17,4 +17,12 @@ export function predicateOfJob(job: Pick<BisectJob, "options">): Predicate {
 /** The form stored in a job's options (the same shape: the compiler checks they stay alike). */
 export function storedPredicate(p: Predicate): JobPredicate {
   return p;
+}
+
+/**
+ * The environment of a run: BISECT_RUN says which run of this commit it is (1, 2, …), so a test
+ * can seed its randomness per run and a flaky failure can be reproduced.
+ */
+export function runEnv(step: Pick<BisectStep, "attempt">): Record<string, string> {
+  return { BISECT_RUN: String(step.attempt) };
 }

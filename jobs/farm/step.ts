@@ -16,7 +16,7 @@ import { enqueue } from "../enqueue";
 import { liveWorkerIds } from "../heartbeat";
 import type { WorkerContext } from "../worker-context";
 import { requestAdvance } from "./advance";
-import { predicateOfJob } from "./predicate";
+import { predicateOfJob, runEnv } from "./predicate";
 import { INSTANCE_LABEL, stepLabels } from "./labels";
 import { ensureMirror, hostsWithFreshMirror } from "./mirrors";
 import { limitsOf, stepTimeoutSeconds } from "./policy";
@@ -134,6 +134,7 @@ async function execute(ctx: WorkerContext, job: BisectJob, step: BisectStep, lea
         network: job.options.network ?? false,
         logLimitBytes: LOG_EXCERPT_BYTES,
         image: job.options.image ?? config.RUNNER_IMAGE,
+        env: runEnv(step),
       },
       signal,
     );
