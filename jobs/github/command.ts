@@ -18,13 +18,8 @@ import {
 import { refProblem } from "../../runner/git/refs";
 import { code } from "./markdown";
 
-export const LIMITS = {
-  runs: { min: 1, max: 5 },
-  failThreshold: { min: 1, max: 5 },
-  parallel: { min: 1, max: 16 },
-  timeoutSeconds: { min: 1, max: 24 * 3600 },
-  commandLength: 10_000,
-} as const;
+export { LIMITS, OPTION_NAMES } from "./limits";
+import { LIMITS, OPTION_NAMES } from "./limits";
 
 export const EXAMPLE = '/bisect v1.4.0 main -- npm test -- -t "parses dates"';
 
@@ -237,18 +232,7 @@ function jobReference(name: "cancel" | "retry" | "verify", args: Token[]): Parse
   return { kind: name, jobId: Number(m[1]) };
 }
 
-const OPTION_NAMES = [
-  "--runs",
-  "--fail-threshold",
-  "--flaky",
-  "--crash",
-  "--timeout-is",
-  "--bad-if-output",
-  "--find",
-  "--timeout",
-  "--parallel",
-  "--first-parent",
-];
+
 /** Options that take no value. */
 const SWITCHES = new Set(["--first-parent", "--flaky"]);
 /** Options whose value is one of a few words. */
