@@ -86,7 +86,12 @@ describe("/docs against the verdict rules", () => {
     ["exit 0", { exitCode: 0 }, {}, "good"],
     ["exit 1", { exitCode: 1 }, {}, "bad"],
     ["exit 127", { exitCode: 127 }, {}, "bad"],
-    ["output does not match, exit 1", { exitCode: 1, log: "ok" }, { badIfOutput: "panicked" }, "good"],
+    [
+      "output does not match, exit 1",
+      { exitCode: 1, log: "ok" },
+      { badIfOutput: "panicked" },
+      "good",
+    ],
     ["--find fix, passing", { exitCode: 0 }, { find: "fix" }, "bad"],
     ["--find fix, failing", { exitCode: 1 }, { find: "fix" }, "good"],
   ])("%s", (_name, result, predicate, verdict) => {

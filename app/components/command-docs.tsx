@@ -54,8 +54,8 @@ export function CommandReference() {
           <code>--crash bad|skip</code>
         </dt>
         <dd>
-          Whether a crash (exit code 128 or more, or death by a signal such as a segmentation
-          fault) counts as bad. Default: skip.
+          Whether a crash (exit code 128 or more, or death by a signal such as a segmentation fault)
+          counts as bad. Default: skip.
         </dd>
         <dt>
           <code>--timeout-is bad|skip</code>
@@ -66,10 +66,9 @@ export function CommandReference() {
         </dt>
         <dd>
           The output decides instead of the exit code: a run with a line that matches the regular
-          expression (JavaScript syntax, at most {MAX_PATTERN_LENGTH} characters, no
-          back-references or nested repetition) is bad, one without is good. Put it in backticks
-          or double quotes when it holds spaces: <code>--bad-if-output `panicked at|Segfault`</code>
-          .
+          expression (JavaScript syntax, at most {MAX_PATTERN_LENGTH} characters, no back-references
+          or nested repetition) is bad, one without is good. Put it in backticks or double quotes
+          when it holds spaces: <code>--bad-if-output `panicked at|Segfault`</code>.
         </dd>
         <dt>
           <code>--find fix|regression</code>
@@ -98,10 +97,10 @@ export function CommandReference() {
         <dd>Follow only the first parent of merge commits.</dd>
       </dl>
       <p>
-        The same choices can be defaults in <code>.github/bisect.yml</code> (
-        <code>runs</code>, <code>fail-threshold</code>, <code>flaky</code>, <code>crash</code>,{" "}
-        <code>timeout-is</code>, <code>bad-if-output</code>, <code>find</code>); the
-        comment&rsquo;s options override the file.
+        The same choices can be defaults in <code>.github/bisect.yml</code> (<code>runs</code>,{" "}
+        <code>fail-threshold</code>, <code>flaky</code>, <code>crash</code>, <code>timeout-is</code>
+        , <code>bad-if-output</code>, <code>find</code>); the comment&rsquo;s options override the
+        file.
       </p>
       <h3 id="verdicts">What a run means</h3>
       <p>The rules, in order (the first that applies decides):</p>
@@ -122,8 +121,7 @@ export function CommandReference() {
           With <code>--bad-if-output</code>, a run whose output matches is bad.
         </li>
         <li>
-          A crash (exit 128 or more, or a signal) is skipped, or bad with{" "}
-          <code>--crash bad</code>.
+          A crash (exit 128 or more, or a signal) is skipped, or bad with <code>--crash bad</code>.
         </li>
         <li>
           Otherwise exit 0 is good and exit 1–127 is bad; with <code>--bad-if-output</code>, an
@@ -148,8 +146,8 @@ export function ResultReference() {
     <dl>
       <dt>found</dt>
       <dd>
-        One first bad (or first fixed) commit, with a confidence of at least {percent}: the share
-        of its runs that fail times the share of its parent&rsquo;s runs that pass.
+        One first bad (or first fixed) commit, with a confidence of at least {percent}: the share of
+        its runs that fail times the share of its parent&rsquo;s runs that pass.
       </dd>
       <dt>likely</dt>
       <dd>
@@ -163,13 +161,13 @@ export function ResultReference() {
       <dd>
         The &ldquo;good&rdquo; revision already fails, or the &ldquo;bad&rdquo; one passes: check
         the revisions and the command. Exit code 127 means the command was not found in the image
-        (choose the image with <code>image:</code> in <code>.github/bisect.yml</code>); 126 means
-        it is not executable.
+        (choose the image with <code>image:</code> in <code>.github/bisect.yml</code>); 126 means it
+        is not executable.
       </dd>
       <dt>flaky</dt>
       <dd>
-        Runs on the same commit disagreed too much to point at one commit; try{" "}
-        <code>--flaky</code> or make the test deterministic.
+        Runs on the same commit disagreed too much to point at one commit; try <code>--flaky</code>{" "}
+        or make the test deterministic.
       </dd>
       <dt>error / timeout</dt>
       <dd>The runs could not complete; the step logs say why.</dd>
@@ -177,9 +175,9 @@ export function ResultReference() {
         <code>/bisect verify [N]</code>
       </dt>
       <dd>
-        The answer to &ldquo;I think this result is wrong&rdquo;: on a finished bisection that
-        named a commit, re-runs that commit and its parent max(5, its runs) times each and edits
-        the bisection&rsquo;s comment with both failure rates and the confidence.
+        The answer to &ldquo;I think this result is wrong&rdquo;: on a finished bisection that named
+        a commit, re-runs that commit and its parent max(5, its runs) times each and edits the
+        bisection&rsquo;s comment with both failure rates and the confidence.
       </dd>
     </dl>
   );

@@ -61,7 +61,10 @@ export default function Docs() {
             Each run starts a fresh container: non-root, all capabilities dropped, read-only root
             with a small writable work directory.
           </li>
-          <li>Memory, CPU, process and time limits; no network unless the repository asks for it on its default branch and the operator allows it for the plan.</li>
+          <li>
+            Memory, CPU, process and time limits; no network unless the repository asks for it on
+            its default branch and the operator allows it for the plan.
+          </li>
           <li>GitHub tokens never enter a container that runs your command, nor any log.</li>
         </ul>
       </section>

@@ -10,11 +10,15 @@ const check = (values: string[]) =>
 
 export async function up(knex: Knex): Promise<void> {
   await knex.raw("alter table bisect_jobs drop constraint bisect_jobs_outcome_check");
-  await knex.raw(`alter table bisect_jobs add constraint bisect_jobs_outcome_check check (${check(AFTER)})`);
+  await knex.raw(
+    `alter table bisect_jobs add constraint bisect_jobs_outcome_check check (${check(AFTER)})`,
+  );
 }
 
 export async function down(knex: Knex): Promise<void> {
   await knex.raw("update bisect_jobs set outcome = 'found' where outcome = 'likely'");
   await knex.raw("alter table bisect_jobs drop constraint bisect_jobs_outcome_check");
-  await knex.raw(`alter table bisect_jobs add constraint bisect_jobs_outcome_check check (${check(BEFORE)})`);
+  await knex.raw(
+    `alter table bisect_jobs add constraint bisect_jobs_outcome_check check (${check(BEFORE)})`,
+  );
 }

@@ -40,7 +40,10 @@ export function limitsOf(config: Config): Limits {
 
 /** Seconds one run may take: the job's choice, never above the operator's limit. */
 export function stepTimeoutSeconds(config: Config, job: Pick<BisectJob, "options">): number {
-  return Math.min(job.options.timeoutSeconds ?? config.RUNNER_STEP_TIMEOUT_SECONDS, config.RUNNER_STEP_TIMEOUT_SECONDS);
+  return Math.min(
+    job.options.timeoutSeconds ?? config.RUNNER_STEP_TIMEOUT_SECONDS,
+    config.RUNNER_STEP_TIMEOUT_SECONDS,
+  );
 }
 
 /** Runs in flight at once for the job. */

@@ -11,7 +11,10 @@ export function predicateOfJob(job: Pick<BisectJob, "options">): Predicate {
     return normalizePredicate(predicate.flaky ? rest : predicate);
   }
   const r = Math.min(Math.max(runs ?? 1, 1), 5);
-  return normalizePredicate({ runs: r, failThreshold: Math.min(Math.max(failThreshold ?? 1, 1), r) });
+  return normalizePredicate({
+    runs: r,
+    failThreshold: Math.min(Math.max(failThreshold ?? 1, 1), r),
+  });
 }
 
 /** The form stored in a job's options (the same shape: the compiler checks they stay alike). */

@@ -19,7 +19,11 @@ export function verifyTargetOf(
   job: Pick<BisectJob, "id" | "status" | "outcome" | "culpritSha" | "graph" | "options">,
 ): VerifyTarget | string {
   if (job.options.verify) return "it is itself a verification; verify the bisection it checked";
-  if (job.status !== "finished" || (job.outcome !== "found" && job.outcome !== "likely") || !job.culpritSha)
+  if (
+    job.status !== "finished" ||
+    (job.outcome !== "found" && job.outcome !== "likely") ||
+    !job.culpritSha
+  )
     return "only a bisection that named one commit can be verified";
   const graph = job.graph as CommitGraph | null;
   const parent = graph?.commits[job.culpritSha]?.parents[0];
@@ -63,23 +67,36 @@ export function tally(steps: Pick<BisectStep, "sha" | "status" | "verdict">[], s
   return t;
 }
 
-export function measure(steps: Pick<BisectStep, "sha" | "status" | "verdict">[], target: VerifyTarget): Measurement {
+export function measure(
+  steps: Pick<BisectStep, "sha" | "status" | "verdict">[],
+  target: VerifyTarget,
+): Measurement {
   const culprit = tally(steps, target.culprit);
   const parent = tally(steps, target.parent);
   const share = (x: number, n: number) => (n === 0 ? 0 : x / n);
   return {
     culprit,
     parent,
-    confidence: share(culprit.bad, culprit.bad + culprit.good) * share(parent.good, parent.bad + parent.good),
+    confidence:
+      share(culprit.bad, culprit.bad + culprit.good) * share(parent.good, parent.bad + parent.good),
   };
 }
 
 /** The sentence a verification ends with, in the job's words (fixed / not yet fixed for a fix). */
-export function describeMeasurement(m: Measurement, target: VerifyTarget, find: "regression" | "fix"): string {
+export function describeMeasurement(
+  m: Measurement,
+  target: VerifyTarget,
+  find: "regression" | "fix",
+): string {
   const t = termsOf(find);
   const side = (name: string, sha: string, x: Tally) => {
     const counted = x.bad + x.good;
-    const extra = [x.skip ? `${x.skip} untestable` : "", x.error ? `${x.error} lost to infrastructure errors` : ""].filter(Boolean).join(", ");
+    const extra = [
+      x.skip ? `${x.skip} untestable` : "",
+      x.error ? `${x.error} lost to infrastructure errors` : "",
+    ]
+      .filter(Boolean)
+      .join(", ");
     return `${name} ${sha.slice(0, 7)} was ${t.bad} in ${x.bad} of ${counted} run${counted === 1 ? "" : "s"}${extra ? ` (${extra})` : ""}`;
   };
   const verdict =
@@ -92,10 +109,15 @@ export function describeMeasurement(m: Measurement, target: VerifyTarget, find: 
 }
 
 /** The advance of a verification job: queue the missing runs, or conclude with the measurement. */
-export async function advanceVerify(trx: Knex.Transaction, job: BisectJob, steps: BisectStep[]): Promise<void> {
+export async function advanceVerify(
+  trx: Knex.Transaction,
+  job: BisectJob,
+  steps: BisectStep[],
+): Promise<void> {
   const target = job.options.verify!;
   const shas = [target.culprit, target.parent];
-  const open = (sha: string) => steps.filter((s) => s.sha === sha && (s.status === "queued" || s.status === "running")).length;
+  const open = (sha: string) =>
+    steps.filter((s) => s.sha === sha && (s.status === "queued" || s.status === "running")).length;
   // Infrastructure errors are retried, up to as many extra attempts as runs.
   const missing = (sha: string) => {
     const t = tally(steps, sha);
@@ -121,8 +143,15 @@ export async function advanceVerify(trx: Knex.Transaction, job: BisectJob, steps
     for (const sha of probes) {
       const attempt = attempts.get(sha)! + 1;
       attempts.set(sha, attempt);
-      const step = await BisectStep.query(trx).insert({ bisectJobId: job.id, sha, round, attempt, status: "queued" }).returning("*");
-      await enqueue(trx, "bisect__step", { stepId: step.id }, { jobKey: `bisect__step:${step.id}`, maxAttempts: 10 });
+      const step = await BisectStep.query(trx)
+        .insert({ bisectJobId: job.id, sha, round, attempt, status: "queued" })
+        .returning("*");
+      await enqueue(
+        trx,
+        "bisect__step",
+        { stepId: step.id },
+        { jobKey: `bisect__step:${step.id}`, maxAttempts: 10 },
+      );
     }
     await BisectJob.query(trx).patch({ rounds: round }).where({ id: job.id });
     await notifyJobChanged(trx, job);
@@ -134,7 +163,12 @@ export async function advanceVerify(trx: Knex.Transaction, job: BisectJob, steps
   const find = predicateOfJob(job).find;
   const explanation = describeMeasurement(m, target, find);
   if (m.culprit.bad + m.culprit.good === 0 || m.parent.bad + m.parent.good === 0) {
-    await concludeJob(trx, job, { status: "failed", outcome: "error", error: `Not enough runs could be counted. ${explanation}`, explanation });
+    await concludeJob(trx, job, {
+      status: "failed",
+      outcome: "error",
+      error: `Not enough runs could be counted. ${explanation}`,
+      explanation,
+    });
     return;
   }
   await concludeJob(trx, job, {

@@ -10,11 +10,7 @@
 // The command is taken from the first line of the comment that starts with `/bisect`; lines inside
 // fenced code blocks, block quotes (`> `), HTML comments and indented code are not commands, so
 // quoting someone else's `/bisect` never starts anything.
-import {
-  normalizePredicate,
-  PredicateError,
-  type Predicate,
-} from "../../runner/engine/predicate";
+import { normalizePredicate, PredicateError, type Predicate } from "../../runner/engine/predicate";
 import { refProblem } from "../../runner/git/refs";
 import { code } from "./markdown";
 
@@ -159,8 +155,7 @@ function unquote(text: string): string {
   const run = /^`+/.exec(text)?.[0];
   if (run && text.length > 2 * run.length && text.endsWith(run)) {
     const inner = text.slice(run.length, -run.length);
-    if (!inner.startsWith("`") && !inner.endsWith("`") && !inner.includes(run))
-      return inner.trim();
+    if (!inner.startsWith("`") && !inner.endsWith("`") && !inner.includes(run)) return inner.trim();
   }
   return text;
 }
@@ -231,7 +226,6 @@ function jobReference(name: "cancel" | "retry" | "verify", args: Token[]): Parse
   }
   return { kind: name, jobId: Number(m[1]) };
 }
-
 
 /** Options that take no value. */
 const SWITCHES = new Set(["--first-parent", "--flaky"]);

@@ -361,7 +361,11 @@ async function verify(conv: Conversation, jobId: number | undefined): Promise<Ha
   );
 }
 
-async function verifying(conv: Conversation, jobId: number, verification: BisectJob): Promise<Handled> {
+async function verifying(
+  conv: Conversation,
+  jobId: number,
+  verification: BisectJob,
+): Promise<Handled> {
   await syncStatusComment(conv.ctx, jobId, { force: true });
   return { status: "processed", note: `job ${verification.id} verifies job ${jobId}` };
 }
@@ -395,8 +399,7 @@ async function start(conv: Conversation, request: BisectRequest): Promise<Handle
   // never a revision's: the bad revision can be any commit, one pushed to a fork's pull request
   // included. Everything else (setup, command, runs, pathspec) is read at the bad revision.
   const defaultBranch = conv.event.repository.default_branch ?? undefined;
-  const policy =
-    defaultBranch === request.bad ? config : await readRepoConfig(conv, defaultBranch);
+  const policy = defaultBranch === request.bad ? config : await readRepoConfig(conv, defaultBranch);
   if (!policy.ok) {
     await reply(
       conv,

@@ -34,11 +34,17 @@ describe("/bisect options: accepted", () => {
     ["--find fix", { find: "fix" }],
     ["--find Regression", { find: "regression" }],
     ["--bad-if-output panicked", { badIfOutput: "panicked" }],
-    ["--bad-if-output `panicked at|Segmentation fault`", { badIfOutput: "panicked at|Segmentation fault" }],
+    [
+      "--bad-if-output `panicked at|Segmentation fault`",
+      { badIfOutput: "panicked at|Segmentation fault" },
+    ],
     ['--bad-if-output "panicked at"', { badIfOutput: "panicked at" }],
     ['--bad-if-output="a b"', { badIfOutput: "a b" }],
     ["--bad-if-output ``a `b` c``", { badIfOutput: "a `b` c" }],
-    ["--flaky --crash bad --find fix --first-parent", { flaky: true, crash: "bad", find: "fix", firstParent: true }],
+    [
+      "--flaky --crash bad --find fix --first-parent",
+      { flaky: true, crash: "bad", find: "fix", firstParent: true },
+    ],
   ])("%s", (options, expected) => {
     const r = parsed(options);
     expect(r).toMatchObject({ ...expected, command: "./t.sh" });
@@ -72,7 +78,10 @@ describe("/bisect options: refused", () => {
     [line("--timeout-is hang"), /--timeout-is must be `bad` or `skip`/],
     [line("--find bug"), /--find must be `fix` or `regression`/],
     [line("--crash"), /`--crash` needs a value: `bad` or `skip`/],
-    ["/bisect v1 main --bad-if-output -- ./t.sh", /`--bad-if-output` needs a value: a regular expression/],
+    [
+      "/bisect v1 main --bad-if-output -- ./t.sh",
+      /`--bad-if-output` needs a value: a regular expression/,
+    ],
     [line("--bad-if-output ("), /--bad-if-output "\(" is not a valid regular expression/],
     [line("--bad-if-output (a+)+"), /repeats a group/],
     [line("--bad-if-output (a)\\1"), /back-reference/],
@@ -90,22 +99,39 @@ describe("/bisect options: refused", () => {
 
 describe("comment options over the file", () => {
   it.each<[string, Record<string, unknown>, string, Record<string, unknown>]>([
-    ["the file alone", { runs: 3, failThreshold: 2 }, "", { runs: 3, failThreshold: 2, flaky: false }],
+    [
+      "the file alone",
+      { runs: 3, failThreshold: 2 },
+      "",
+      { runs: 3, failThreshold: 2, flaky: false },
+    ],
     ["--runs over the file's runs", { runs: 3 }, "--runs 2", { runs: 2 }],
-    ["--flaky over the file's runs", { runs: 3, failThreshold: 2 }, "--flaky", { runs: 5, failThreshold: 3, flaky: true }],
-    ["--runs over the file's flaky", { flaky: true }, "--runs 2", { runs: 2, failThreshold: 1, flaky: false }],
+    [
+      "--flaky over the file's runs",
+      { runs: 3, failThreshold: 2 },
+      "--flaky",
+      { runs: 5, failThreshold: 3, flaky: true },
+    ],
+    [
+      "--runs over the file's flaky",
+      { flaky: true },
+      "--runs 2",
+      { runs: 2, failThreshold: 1, flaky: false },
+    ],
     ["--crash skip over crash: bad", { crash: "bad" }, "--crash skip", { crash: "skip" }],
     ["find: fix kept", { find: "fix" }, "--crash bad", { find: "fix", crash: "bad" }],
   ])("%s", (_name, file, options, expected) => {
     const request = parsed(options);
-    expect(normalizePredicate(mergePredicateFields(file, predicateFieldsOf(request)))).toMatchObject(
-      expected,
-    );
+    expect(
+      normalizePredicate(mergePredicateFields(file, predicateFieldsOf(request))),
+    ).toMatchObject(expected);
   });
 
   it("a file threshold above the comment's runs is a problem named for both", () => {
     expect(() =>
-      normalizePredicate(mergePredicateFields({ failThreshold: 3 }, predicateFieldsOf(parsed("--runs 2")))),
+      normalizePredicate(
+        mergePredicateFields({ failThreshold: 3 }, predicateFieldsOf(parsed("--runs 2"))),
+      ),
     ).toThrow(/failThreshold 3 is more than runs 2/);
   });
 });
@@ -132,7 +158,10 @@ describe(".github/bisect.yml: one row per rule", () => {
     ["pathspec: src", { pathspec: ["src"] }],
     ["crash: bad", { predicate: { crash: "bad" } }],
     ["timeout-is: bad", { predicate: { timeout: "bad" } }],
-    ["bad-if-output: 'panicked at|Segmentation fault'", { predicate: { badIfOutput: "panicked at|Segmentation fault" } }],
+    [
+      "bad-if-output: 'panicked at|Segmentation fault'",
+      { predicate: { badIfOutput: "panicked at|Segmentation fault" } },
+    ],
     ["find: fix", { predicate: { find: "fix" } }],
     ["flaky: true", { predicate: { flaky: true } }],
     ["runs: 4\nfail-threshold: 4", { runs: 4, predicate: { runs: 4, failThreshold: 4 } }],
@@ -161,7 +190,10 @@ describe(".github/bisect.yml: one row per rule", () => {
     ["fail-threshold: 0", /`fail-threshold` must be an integer from 1 to 5/],
     ["fail-threshold: 2", /`fail-threshold` 2 is more than `runs` 1/],
     ["runs: 2\nfail-threshold: 3", /`fail-threshold` 3 is more than `runs` 2/],
-    ["flaky: true\nruns: 3", /`flaky` sets `runs` and `fail-threshold` itself; give either `flaky` or `runs`\/`fail-threshold`/],
+    [
+      "flaky: true\nruns: 3",
+      /`flaky` sets `runs` and `fail-threshold` itself; give either `flaky` or `runs`\/`fail-threshold`/,
+    ],
     ["bad-if-output: '(a+)+'", /`bad-if-output` "\(a\+\)\+" repeats a group/],
     ["bad-if-output: 3", /`bad-if-output` must be a string/],
     ["fail_threshold: 2", /unknown setting `fail_threshold`/],

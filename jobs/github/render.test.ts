@@ -108,7 +108,9 @@ describe("renderStatusComment: a found culprit", () => {
   const body = renderStatusComment(input());
 
   it("names the culprit with links to the commit, its author and its pull request", () => {
-    expect(body).toContain("🎯 [Bisection 12](https://bisect.example.com/dashboard/jobs/12) found the first bad commit");
+    expect(body).toContain(
+      "🎯 [Bisection 12](https://bisect.example.com/dashboard/jobs/12) found the first bad commit",
+    );
     expect(body).toContain(
       `[\`abcdef0\` Parse dates with the \\[new\\] parser @\u200bbob](https://ghe.example.com/acme/widgets/commit/${CULPRIT})`,
     );
@@ -172,7 +174,9 @@ describe("renderStatusComment: progress", () => {
         runSecondsEstimate: 30,
       }),
     );
-    expect(body).toContain("⏳ [Bisection 12](https://bisect.example.com/dashboard/jobs/12) is queued");
+    expect(body).toContain(
+      "⏳ [Bisection 12](https://bisect.example.com/dashboard/jobs/12) is queued",
+    );
     expect(body).toContain(
       "Queued — 100 commits, about 12 test runs in 5 rounds, estimated 3m. Quota: 3 of 50 bisections used this month (free plan).",
     );
@@ -231,7 +235,9 @@ describe("renderStatusComment: progress", () => {
         steps,
       }),
     );
-    expect(body).toContain("🔎 [Bisection 12](https://bisect.example.com/dashboard/jobs/12) is running (round 1)");
+    expect(body).toContain(
+      "🔎 [Bisection 12](https://bisect.example.com/dashboard/jobs/12) is running (round 1)",
+    );
     expect(body).toMatch(
       /Running — 10 commits in range, 2 commits tested so far, about 2 more rounds \(~8s\), 1 run in progress\./,
     );
@@ -277,7 +283,9 @@ describe("renderStatusComment: outcomes without a single culprit explain what ha
         }),
       }),
     );
-    expect(body).toContain("🛑 [Bisection 12](https://bisect.example.com/dashboard/jobs/12) was cancelled");
+    expect(body).toContain(
+      "🛑 [Bisection 12](https://bisect.example.com/dashboard/jobs/12) was cancelled",
+    );
     expect(body).toContain("The bisection was stopped: cancelled by alice.");
   });
 
@@ -303,7 +311,9 @@ describe("renderStatusComment: outcomes without a single culprit explain what ha
       }),
     );
     expect(body).not.toContain(token);
-    expect(body).toContain("❌ [Bisection 12](https://bisect.example.com/dashboard/jobs/12) failed");
+    expect(body).toContain(
+      "❌ [Bisection 12](https://bisect.example.com/dashboard/jobs/12) failed",
+    );
     expect(body).toContain("[redacted");
   });
 });
@@ -442,11 +452,15 @@ describe("renderStatusComment: predicates, likely answers and hints", () => {
     "%s: never writes the job as #N (GitHub would link another issue), links the dashboard",
     (status) => {
       const body = renderStatusComment(
-        input({ job: job({ status, retryOfJobId: 7, outcome: status === "finished" ? "found" : null }) }),
+        input({
+          job: job({ status, retryOfJobId: 7, outcome: status === "finished" ? "found" : null }),
+        }),
       );
       expect(body).not.toMatch(/#12\b|#7\b/);
       expect(body).toContain("[Bisection 12](https://bisect.example.com/dashboard/jobs/12)");
-      expect(body).toContain("re-run of [bisection 7](https://bisect.example.com/dashboard/jobs/7)");
+      expect(body).toContain(
+        "re-run of [bisection 7](https://bisect.example.com/dashboard/jobs/7)",
+      );
     },
   );
 
@@ -468,22 +482,37 @@ describe("renderStatusComment: predicates, likely answers and hints", () => {
 
   it("links the range on GitHub and states the predicate in words", () => {
     const body = renderStatusComment(
-      input({ job: job({ options: { predicate: predicate({ crash: "bad", badIfOutput: "panicked at" }) } }) }),
+      input({
+        job: job({
+          options: { predicate: predicate({ crash: "bad", badIfOutput: "panicked at" }) },
+        }),
+      }),
     );
-    expect(body).toContain(`([compare](https://ghe.example.com/acme/widgets/compare/${GOOD}...${BAD}))`);
+    expect(body).toContain(
+      `([compare](https://ghe.example.com/acme/widgets/compare/${GOOD}...${BAD}))`,
+    );
     expect(body).toContain("A crash (exit code ≥ 128 or a signal) counts as a failure (bad).");
     expect(body).toContain("a run whose output matches /panicked at/ counts as a failure");
     expect(body).toContain("never count as a failure");
-    expect(reproduceCommand(input({ job: job({ options: { predicate: predicate({ crash: "bad", badIfOutput: "panicked at" }) } }) }))).toContain(
-      "--crash bad --bad-if-output 'panicked at'",
-    );
+    expect(
+      reproduceCommand(
+        input({
+          job: job({
+            options: { predicate: predicate({ crash: "bad", badIfOutput: "panicked at" }) },
+          }),
+        }),
+      ),
+    ).toContain("--crash bad --bad-if-output 'panicked at'");
   });
 
   it("hunting a fix says fixed / not yet fixed everywhere", () => {
     const body = renderStatusComment(
       input({
         job: job({ options: { predicate: predicate({ find: "fix" }) } }),
-        steps: [step(GOOD, { verdict: "good", exitCode: 1, reason: "not yet fixed: exit 1" }), step(CULPRIT, { verdict: "bad", reason: "fixed: passes" })],
+        steps: [
+          step(GOOD, { verdict: "good", exitCode: 1, reason: "not yet fixed: exit 1" }),
+          step(CULPRIT, { verdict: "bad", reason: "fixed: passes" }),
+        ],
       }),
     );
     expect(body).toContain("found the first fixed commit");
@@ -500,7 +529,15 @@ describe("renderStatusComment: predicates, likely answers and hints", () => {
     const parent = OTHER;
     const body = renderStatusComment(
       input({
-        job: job({ outcome: "likely", confidence: 0.6, options: { runs: 3, failThreshold: 2, predicate: predicate({ runs: 3, failThreshold: 2 }) } }),
+        job: job({
+          outcome: "likely",
+          confidence: 0.6,
+          options: {
+            runs: 3,
+            failThreshold: 2,
+            predicate: predicate({ runs: 3, failThreshold: 2 }),
+          },
+        }),
         culpritParent: parent,
         steps: [
           ...[1, 2, 3].map((attempt) => step(CULPRIT, { verdict: "bad", exitCode: 1, attempt })),
@@ -514,7 +551,9 @@ describe("renderStatusComment: predicates, likely answers and hints", () => {
     expect(body).not.toContain("found the first bad commit");
     expect(body).toContain("confidence 60%, 90% needed");
     expect(body).toContain("abcdef0: 3 of 3 runs bad; its parent fedcba9: 1 of 3 runs bad");
-    expect(body).toContain(`/bisect verify 12\n/bisect ${GOOD} ${BAD} --flaky -- npm test -- -t "parses dates"`);
+    expect(body).toContain(
+      `/bisect verify 12\n/bisect ${GOOD} ${BAD} --flaky -- npm test -- -t "parses dates"`,
+    );
     const next = parseCommand(`/bisect ${GOOD} ${BAD} --flaky -- npm test`);
     expect(next).toMatchObject({ kind: "bisect", flaky: true });
   });
@@ -522,21 +561,38 @@ describe("renderStatusComment: predicates, likely answers and hints", () => {
   it("says what to do if the answer looks wrong, once", () => {
     const body = renderStatusComment(input());
     expect(body.match(/Think this is wrong\?/g)).toHaveLength(1);
-    expect(body).toContain("Comment `/bisect verify 12` to re-run the commit and its parent 5 times each");
-    expect(renderStatusComment(input({ job: job({ outcome: "ambiguous", culpritSha: null }) }))).not.toContain("Think this is wrong");
+    expect(body).toContain(
+      "Comment `/bisect verify 12` to re-run the commit and its parent 5 times each",
+    );
+    expect(
+      renderStatusComment(input({ job: job({ outcome: "ambiguous", culpritSha: null }) })),
+    ).not.toContain("Think this is wrong");
   });
 
   it("shows a verification under way and its measurement", () => {
     const target = { jobId: 12, culprit: CULPRIT, parent: OTHER, runs: 5 };
     const running = renderStatusComment(
-      input({ verification: { job: job({ id: 13, status: "running", outcome: null, options: { verify: target } }), steps: [step(CULPRIT, { verdict: "bad" })] } }),
+      input({
+        verification: {
+          job: job({ id: 13, status: "running", outcome: null, options: { verify: target } }),
+          steps: [step(CULPRIT, { verdict: "bad" })],
+        },
+      }),
     );
-    expect(running).toContain("**Verifying** in [bisection 13](https://bisect.example.com/dashboard/jobs/13)");
+    expect(running).toContain(
+      "**Verifying** in [bisection 13](https://bisect.example.com/dashboard/jobs/13)",
+    );
     expect(running).toContain("1 of 10 runs done");
     const done = renderStatusComment(
       input({
         verification: {
-          job: job({ id: 13, outcome: "likely", explanation: "The commit abcdef0 was bad in 5 of 5 runs; its parent fedcba9 was bad in 2 of 5 runs. Confidence 60%: likely the first bad commit, but not sure.", options: { verify: target } }),
+          job: job({
+            id: 13,
+            outcome: "likely",
+            explanation:
+              "The commit abcdef0 was bad in 5 of 5 runs; its parent fedcba9 was bad in 2 of 5 runs. Confidence 60%: likely the first bad commit, but not sure.",
+            options: { verify: target },
+          }),
           steps: [],
         },
       }),
@@ -546,7 +602,11 @@ describe("renderStatusComment: predicates, likely answers and hints", () => {
   });
 
   it.each<[number, RegExp, RegExp | null]>([
-    [127, /Exit code 127\*\* means _command not found_[\s\S]*`image:` in `\.github\/bisect\.yml`/, /older good revision/],
+    [
+      127,
+      /Exit code 127\*\* means _command not found_[\s\S]*`image:` in `\.github\/bisect\.yml`/,
+      /older good revision/,
+    ],
     [126, /Exit code 126\*\* means the command was found but could not be executed/, null],
     [139, /Exit code 139\*\* is a crash \(SIGSEGV[\s\S]*add `--crash bad`/, null],
     [134, /Exit code 134\*\* is a crash \(SIGABRT\)[\s\S]*add `--crash bad`/, null],

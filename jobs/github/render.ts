@@ -167,7 +167,11 @@ const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
  * "Bisection 12" linked to the dashboard. Never "#12": GitHub would link it to issue or pull
  * request 12 and cross-reference it there.
  */
-function jobName(input: Pick<StatusCommentInput, "publicUrl">, id: number, word = "Bisection"): string {
+function jobName(
+  input: Pick<StatusCommentInput, "publicUrl">,
+  id: number,
+  word = "Bisection",
+): string {
   return `[${word} ${id}](${input.publicUrl}/dashboard/jobs/${id})`;
 }
 
@@ -336,9 +340,10 @@ function exitHints(input: StatusCommentInput): string[] {
     hints.push(
       "**Exit code 126** means the command was found but could not be executed: a script without the executable bit (`chmod +x` it in the repository, or run it as `sh script.sh`) or a program built for another platform.",
     );
-  const crash = p.crash === "skip"
-    ? " By default a crash counts as untestable; if the crash is the regression, add `--crash bad` (or `crash: bad` in `.github/bisect.yml`)."
-    : "";
+  const crash =
+    p.crash === "skip"
+      ? " By default a crash counts as untestable; if the crash is the regression, add `--crash bad` (or `crash: bad` in `.github/bisect.yml`)."
+      : "";
   if (codes.has(139))
     hints.push(
       `**Exit code 139** is a crash (SIGSEGV, a segmentation fault): the program read or wrote memory it does not own. The output above usually names where; a debug build or \`ulimit -c\` helps.${crash}`,
@@ -588,7 +593,11 @@ function verificationText(input: StatusCommentInput): string | null {
   if (v.job.status === "cancelled") return `**Verification** ${name} was cancelled.`;
   const m = measure(v.steps, target);
   const head =
-    v.job.outcome === "found" ? "✅ **Verified**" : v.job.outcome === "likely" ? "🤔 **Verified: likely, not sure**" : "⚠️ **Not confirmed**";
+    v.job.outcome === "found"
+      ? "✅ **Verified**"
+      : v.job.outcome === "likely"
+        ? "🤔 **Verified: likely, not sure**"
+        : "⚠️ **Not confirmed**";
   return `${head} by ${name}${asked}: ${text(v.job.explanation ?? "")} (${m.culprit.bad + m.culprit.good} and ${m.parent.bad + m.parent.good} counted runs).`;
 }
 

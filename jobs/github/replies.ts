@@ -34,7 +34,9 @@ export function helpReply(): string {
     "",
     "For example:",
     "",
-    fence('/bisect v1.4.0 main --crash bad --bad-if-output `panicked at` -- npm test -- -t "parses dates"'),
+    fence(
+      '/bisect v1.4.0 main --crash bad --bad-if-output `panicked at` -- npm test -- -t "parses dates"',
+    ),
     "",
     `Defaults for the repository go in \`${CONFIG_PATH}\` (read at the bad revision; \`image\` and \`network\` on the default branch): ${CONFIG_KEYS.map((k) => `\`${k}\``).join(", ")}. Options in the comment override the file.`,
     "Only people with write access to the repository can start, verify, cancel or retry a bisection.",

@@ -144,7 +144,8 @@ function predicateOf(parsed: Parsed): { fields?: Partial<Predicate>; problems: s
     for (const part of error.message.split("; ")) {
       const text = renamePredicateFields(part, PREDICATE_CONFIG_KEYS);
       // "flaky sets runs…; give either…" is one problem.
-      if (part.startsWith("give ") && problems.length > 0) problems[problems.length - 1] += `; ${text}`;
+      if (part.startsWith("give ") && problems.length > 0)
+        problems[problems.length - 1] += `; ${text}`;
       else problems.push(text);
     }
     return { problems };
@@ -196,8 +197,6 @@ export function parseRepoConfig(text: string): RepoConfigResult {
   // The predicate's own problems too, so one answer lists everything (runs only if it is valid).
   const raw = data as Record<string, unknown>;
   const runsOk = !parsed.error.issues.some((i) => i.path[0] === "runs");
-  problems.push(
-    ...predicateOf({ ...raw, runs: runsOk ? raw.runs : undefined } as Parsed).problems,
-  );
+  problems.push(...predicateOf({ ...raw, runs: runsOk ? raw.runs : undefined } as Parsed).problems);
   return { ok: false, problems };
 }

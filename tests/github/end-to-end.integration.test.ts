@@ -168,7 +168,9 @@ suite("GitHub end to end", () => {
       predicate: { flaky: true, runs: 5, failThreshold: 3, crash: "skip", find: "regression" },
     });
     const body = status()!.body;
-    expect(body).toContain("Flaky test: each commit runs 5 times and fails when 3 or more runs fail");
+    expect(body).toContain(
+      "Flaky test: each commit runs 5 times and fails when 3 or more runs fail",
+    );
     expect(body).toContain(`/compare/${f.shas[0]}...${f.shas[5]}`);
     expect(body).toContain(`Comment \`/bisect verify ${job.id}\``);
     // No "#N" that GitHub would turn into a link to another issue or pull request.
