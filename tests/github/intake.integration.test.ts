@@ -118,7 +118,7 @@ describe("a /bisect command", () => {
     expect(reactions).toMatchObject([{ content: "eyes", user: "bisect-bot[bot]" }]);
     expect(replies).toHaveLength(1);
     expect(job!.statusCommentId).toBe(replies[0]!.id);
-    expect(replies[0]!.body).toContain(`Bisection #${job!.id} is queued`);
+    expect(replies[0]!.body).toContain(`[Bisection ${job!.id}](https://bisect.example.com/dashboard/jobs/${job!.id}) is queued`);
     expect(replies[0]!.body).toContain("Quota: 1 of 50 bisections used this month (free plan).");
     expect(replies[0]!.body).toContain(`https://bisect.example.com/dashboard/jobs/${job!.id}`);
     expect(
@@ -269,7 +269,7 @@ describe("cancel, retry, status, help", () => {
       status: "cancelled",
       error: "cancelled by alice",
     });
-    expect(cancel.replies.at(-1)!.body).toBe(`@alice cancelled bisection #${started.job!.id}.`);
+    expect(cancel.replies.at(-1)!.body).toBe(`@alice cancelled bisection ${started.job!.id}.`);
     expect((await queuedJobs(knex(), "bisect__cancel")).map((j) => j.payload)).toContainEqual({
       jobId: started.job!.id,
     });
@@ -280,7 +280,7 @@ describe("cancel, retry, status, help", () => {
     const again = await comment(`/bisect cancel #${started.job!.id}`, { issue: started.issue });
     expect(again.replies.at(-1)!.body).toMatch(/had already been cancelled/);
     const none = await comment("/bisect cancel #999999");
-    expect(none.replies[0]!.body).toMatch(/there is no bisection #999999 in this repository/);
+    expect(none.replies[0]!.body).toMatch(/there is no bisection 999999 in this repository/);
   });
 
   it("/bisect retry runs an ended job again as a new job with its own status comment", async () => {
@@ -300,7 +300,7 @@ describe("cancel, retry, status, help", () => {
       issueNumber: started.issue,
     });
     expect(retried.job!.options.runs).toBe(2);
-    expect(retried.replies.at(-1)!.body).toContain(`Bisection #${retried.job!.id} is queued`);
+    expect(retried.replies.at(-1)!.body).toContain(`[Bisection ${retried.job!.id}](https://bisect.example.com/dashboard/jobs/${retried.job!.id}) is queued`);
     expect(retried.job!.statusCommentId).toBe(retried.replies.at(-1)!.id);
   });
 
@@ -308,7 +308,7 @@ describe("cancel, retry, status, help", () => {
     const started = await comment("/bisect v1.4.0 main -- ./test.sh");
     const status = await comment("/bisect status", { issue: started.issue });
     expect(status.replies.at(-1)!.body).toContain(
-      `| [#${started.job!.id}](https://bisect.example.com/dashboard/jobs/${started.job!.id}) | \`v1.4.0\` → \`main\` | queued |`,
+      `| [bisection ${started.job!.id}](https://bisect.example.com/dashboard/jobs/${started.job!.id}) | \`v1.4.0\` → \`main\` | queued |`,
     );
     const help = await comment("/bisect help");
     expect(help.replies[0]!.body).toContain("/bisect <good> <bad> [options] -- <test command>");
