@@ -250,6 +250,63 @@ describe("a /bisect command", () => {
     expect([unknown.job, broken.job, missing.job]).toEqual([undefined, undefined, undefined]);
   });
 
+  it("stores the comment's predicate over the file's, and answers options that disagree", async () => {
+    const { job } = await comment(
+      "/bisect v1.4.0 main --crash bad --timeout-is bad --find fix --runs 3 --fail-threshold 2 --bad-if-output `panicked at|Segfault` -- ./test.sh",
+    );
+    expect(job!.options).toMatchObject({
+      runs: 3,
+      failThreshold: 2,
+      predicate: {
+        crash: "bad",
+        timeout: "bad",
+        find: "fix",
+        runs: 3,
+        failThreshold: 2,
+        flaky: false,
+        badIfOutput: "panicked at|Segfault",
+      },
+    });
+    const plain = await comment("/bisect v1.4.0 main -- ./test.sh");
+    // `runs: 1` from .github/bisect.yml on main, the rest the defaults.
+    expect(plain.job!.options.predicate).toEqual({
+      crash: "skip",
+      timeout: "skip",
+      find: "regression",
+      runs: 1,
+      failThreshold: 1,
+      flaky: false,
+    });
+    const clash = await comment("/bisect v1.4.0 main --fail-threshold 2 -- ./test.sh");
+    expect(clash.job).toBeUndefined();
+    expect(clash.replies[0]!.body).toMatch(
+      /I could not start that: --fail-threshold 2 is more than --runs 1/,
+    );
+  });
+
+  it("/bisect verify: only for a finished job that named a commit, and only for writers", async () => {
+    const started = await comment("/bisect v1.4.0 main -- ./test.sh");
+    const early = await comment(`/bisect verify ${started.job!.id}`, { issue: started.issue });
+    expect(early.job).toBeUndefined();
+    expect(early.replies.at(-1)!.body).toMatch(
+      new RegExp(`bisection ${started.job!.id} is still queued`),
+    );
+    await BisectJob.query(knex())
+      .patch({ status: "finished", outcome: "ambiguous", finishedAt: new Date() })
+      .where({ id: started.job!.id });
+    const ambiguous = await comment("/bisect verify", { issue: started.issue });
+    expect(ambiguous.replies.at(-1)!.body).toBe(
+      `@alice bisection ${started.job!.id} cannot be verified: only a bisection that named one commit can be verified.`,
+    );
+    const outsider = await comment(`/bisect verify ${started.job!.id}`, {
+      issue: started.issue,
+      user: { login: "mallory", id: 9666 },
+      association: "NONE",
+    });
+    expect(outsider.job).toBeUndefined();
+    expect(outsider.replies.at(-1)!.body).toMatch(/^Sorry, only people with write access/);
+  });
+
   it("is ignored when a bot wrote it", async () => {
     const payload = issueCommentEvent.parse(
       commentPayload("/bisect v1.4.0 main -- ./test.sh", {
