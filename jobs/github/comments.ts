@@ -342,6 +342,15 @@ async function verify(conv: Conversation, jobId: number | undefined): Promise<Ha
     await reply(conv, stillActiveReply(conv.login, job.id, job.status));
     return { status: "processed", note: `job ${job.id} still active` };
   }
+  // One verification of a job at a time.
+  const running = await BisectJob.query(knex)
+    .whereRaw("(options->'verify'->>'jobId')::bigint = ?", [job.id])
+    .modify("active")
+    .first();
+  if (running) {
+    await reply(conv, stillActiveReply(conv.login, running.id, running.status));
+    return { status: "processed", note: `job ${running.id} already verifies job ${job.id}` };
+  }
   const target = verifyTargetOf(job);
   if (typeof target === "string") {
     await reply(conv, cannotVerifyReply(conv.login, job.id, target));

@@ -118,7 +118,9 @@ describe("a /bisect command", () => {
     expect(reactions).toMatchObject([{ content: "eyes", user: "bisect-bot[bot]" }]);
     expect(replies).toHaveLength(1);
     expect(job!.statusCommentId).toBe(replies[0]!.id);
-    expect(replies[0]!.body).toContain(`[Bisection ${job!.id}](https://bisect.example.com/dashboard/jobs/${job!.id}) is queued`);
+    expect(replies[0]!.body).toContain(
+      `[Bisection ${job!.id}](https://bisect.example.com/dashboard/jobs/${job!.id}) is queued`,
+    );
     expect(replies[0]!.body).toContain("Quota: 1 of 50 bisections used this month (free plan).");
     expect(replies[0]!.body).toContain(`https://bisect.example.com/dashboard/jobs/${job!.id}`);
     expect(
@@ -357,7 +359,9 @@ describe("cancel, retry, status, help", () => {
       issueNumber: started.issue,
     });
     expect(retried.job!.options.runs).toBe(2);
-    expect(retried.replies.at(-1)!.body).toContain(`[Bisection ${retried.job!.id}](https://bisect.example.com/dashboard/jobs/${retried.job!.id}) is queued`);
+    expect(retried.replies.at(-1)!.body).toContain(
+      `[Bisection ${retried.job!.id}](https://bisect.example.com/dashboard/jobs/${retried.job!.id}) is queued`,
+    );
     expect(retried.job!.statusCommentId).toBe(retried.replies.at(-1)!.id);
   });
 
