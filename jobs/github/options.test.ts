@@ -2,7 +2,9 @@
 import { describe, expect, it } from "vitest";
 import { normalizePredicate } from "../../runner/engine";
 import { LIMITS, mergePredicateFields, parseCommand, predicateFieldsOf } from "./command";
-import { parseRepoConfig } from "./repo-config";
+import { OPTION_NAMES } from "./limits";
+import { helpReply } from "./replies";
+import { CONFIG_KEYS, parseRepoConfig } from "./repo-config";
 
 const line = (options: string) => `/bisect v1 main ${options} -- ./t.sh`;
 const parsed = (options: string) => {
@@ -214,5 +216,17 @@ describe(".github/bisect.yml: one row per rule", () => {
     expect(pad(64 * 1024).length).toBe(64 * 1024);
     expect(ok(pad(64 * 1024))).toEqual({ command: "x" });
     expect(problems(pad(64 * 1024 + 1))).toEqual(["the file is larger than 64 KiB"]);
+  });
+});
+
+describe("the help reply", () => {
+  it("names every option, every setting and every subcommand", () => {
+    const help = helpReply();
+    for (const name of OPTION_NAMES) expect(help).toContain(`\`${name}`);
+    for (const key of CONFIG_KEYS) expect(help).toContain(`\`${key}\``);
+    for (const sub of ["verify", "cancel", "retry", "status", "help"])
+      expect(help).toContain(`/bisect ${sub}`);
+    expect(help).not.toMatch(/anything else (is|for) bad/);
+    expect(help).not.toMatch(/#job|#\d/);
   });
 });
