@@ -361,7 +361,7 @@ describe("POST /webhook: recording and dispatch", () => {
     expect(
       f.standIn
         .comments("acme", "widgets", 17)
-        .filter((c) => c.body.includes(`Bisection #${jobs[0]!.id}`)),
+        .filter((c) => c.body.includes(`[Bisection ${jobs[0]!.id}]`)),
     ).toHaveLength(1);
   });
 

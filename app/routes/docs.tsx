@@ -1,5 +1,6 @@
 import type { MetaFunction } from "@remix-run/node";
 import { Link } from "@remix-run/react";
+import { CommandReference, ResultReference } from "../components/command-docs";
 import { BotAnswer, ExampleComment } from "../components/example";
 
 export const meta: MetaFunction = () => [{ title: "Documentation — Bisect Bot" }];
@@ -30,40 +31,10 @@ export default function Docs() {
 
       <section id="command" aria-labelledby="command-title">
         <h2 id="command-title">The /bisect command</h2>
-        <pre>
-          <code>{`/bisect <good> <bad> [--runs N] [--timeout 90s|10m|1h] [--parallel K] [--first-parent] [--] <command…>
-/bisect <good> <bad>        (command in a fenced code block below, or from .github/bisect.yml)
-/bisect cancel [#job]   /bisect retry [#job]   /bisect status   /bisect help`}</code>
-        </pre>
-        <dl>
-          <dt>
-            <code>good</code>, <code>bad</code>
-          </dt>
-          <dd>Revisions (tags, branches, SHAs) where the command passes and where it fails.</dd>
-          <dt>command</dt>
-          <dd>
-            Runs with <code>sh -c</code> in a checkout of each commit: exit 0 is good, 125 is “skip
-            this commit”, anything else is bad.
-          </dd>
-          <dt>
-            <code>--runs N</code>
-          </dt>
-          <dd>Runs per commit (1–5), for flaky tests.</dd>
-          <dt>
-            <code>--parallel K</code>
-          </dt>
-          <dd>Commits tested at once (within your plan&rsquo;s concurrency).</dd>
-          <dt>
-            <code>--timeout</code>
-          </dt>
-          <dd>Wall-clock limit of one run.</dd>
-          <dt>
-            <code>--first-parent</code>
-          </dt>
-          <dd>Follow only the first parent of merge commits.</dd>
-        </dl>
+        <CommandReference />
         <p>
-          Only people with write access to the repository can start, cancel or retry a bisection.
+          Only people with write access to the repository can start, verify, cancel or retry a
+          bisection.
         </p>
         <ExampleComment />
       </section>
@@ -71,26 +42,7 @@ export default function Docs() {
       <section id="results" aria-labelledby="results-title">
         <h2 id="results-title">Reading the answer</h2>
         <BotAnswer />
-        <dl>
-          <dt>found</dt>
-          <dd>One first bad commit.</dd>
-          <dt>ambiguous</dt>
-          <dd>Several candidates remain because commits in between were skipped.</dd>
-          <dt>good-is-bad / bad-is-good</dt>
-          <dd>
-            The “good” revision already fails, or the “bad” one passes: check the revisions and the
-            command.
-          </dd>
-          <dt>flaky</dt>
-          <dd>Runs on the same commit disagreed; try more runs.</dd>
-          <dt>error / timeout</dt>
-          <dd>
-            The runs could not complete; the step logs say why. A bisection always ends with an
-            answer: if the repository cannot be fetched, or the runners stay unreachable, it stops
-            as failed and the comment says why (e.g. &ldquo;the repository could not be fetched:
-            &hellip;&rdquo;). Comment <code>/bisect retry</code> once that is fixed.
-          </dd>
-        </dl>
+        <ResultReference />
       </section>
 
       <section id="dashboard" aria-labelledby="dashboard-title">
@@ -116,7 +68,10 @@ export default function Docs() {
             checked out by the bot, not by your image, and a missing image is pulled once per
             runner.
           </li>
-          <li>Memory, CPU, process and time limits; no network unless the repository asks for it on its default branch and the operator allows it for the plan.</li>
+          <li>
+            Memory, CPU, process and time limits; no network unless the repository asks for it on
+            its default branch and the operator allows it for the plan.
+          </li>
           <li>GitHub tokens never enter a container that runs your command, nor any log.</li>
         </ul>
       </section>

@@ -10,6 +10,7 @@ import * as adminRuns from "./20261126000005_admin_runs";
 import * as suspensions from "./20261207000001_suspensions";
 import * as planRunLimits from "./20261207000002_plan_run_limits";
 import * as runnerHostKeys from "./20261207000003_runner_host_keys";
+import * as likelyOutcome from "./20261207000004_likely_outcome";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -26,6 +27,7 @@ const migrations: Record<string, Migration> = {
   "20261207000001_suspensions": suspensions,
   "20261207000002_plan_run_limits": planRunLimits,
   "20261207000003_runner_host_keys": runnerHostKeys,
+  "20261207000004_likely_outcome": likelyOutcome,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

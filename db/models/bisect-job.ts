@@ -8,14 +8,42 @@ export const JOB_STATUSES = ["queued", "preparing", "running", "finished", "fail
 export type JobStatus = (typeof JOB_STATUSES)[number];
 /** Statuses after which nothing more happens to a job. */
 export const FINAL_STATUSES: readonly JobStatus[] = ["finished", "failed", "cancelled"];
-export const OUTCOMES = ["found", "ambiguous", "good-is-bad", "bad-is-good", "flaky", "error", "timeout"] as const;
+/** `likely`: one culprit, but with a confidence below the threshold for `found`. */
+export const OUTCOMES = ["found", "likely", "ambiguous", "good-is-bad", "bad-is-good", "flaky", "error", "timeout"] as const;
 export type JobOutcome = (typeof OUTCOMES)[number];
 export type JobSource = "github" | "cli" | "dashboard" | "admin";
 
 /** What the requester chose; stored as JSON so new options need no migration. */
+/**
+ * What a run's outcome means, normalised (the runner's `Predicate`; repeated here because db
+ * imports nothing of the runner — the shapes are checked against each other where jobs use it).
+ */
+export interface JobPredicate {
+  crash: "bad" | "skip";
+  timeout: "bad" | "skip";
+  badIfOutput?: string;
+  find: "regression" | "fix";
+  runs: number;
+  failThreshold: number;
+  flaky: boolean;
+}
+
+/** A follow-up job that re-runs another job's culprit and its parent (`/bisect verify`). */
+export interface VerifyTarget {
+  /** The job whose answer is checked. */
+  jobId: number;
+  culprit: string;
+  parent: string;
+  /** Runs of each of the two commits. */
+  runs: number;
+}
+
 export interface JobOptions {
+  /** Equal to `predicate.runs` / `predicate.failThreshold` when a predicate is stored. */
   runs?: number;
   failThreshold?: number;
+  predicate?: JobPredicate;
+  verify?: VerifyTarget;
   parallel?: number;
   timeoutSeconds?: number;
   firstParent?: boolean;

@@ -2,13 +2,14 @@
 // queue the next runs, or conclude. Runs serially per job (its own queue) and under a row lock.
 import type { Knex } from "knex";
 import { BisectJob, BisectStep } from "../../db/models";
-import { decide, EngineInputError, type CommitGraph, type Observation } from "../../runner/engine";
+import { decide, EngineInputError, reportedOutcome, type CommitGraph, type Observation } from "../../runner/engine";
 import { freeSlots } from "../../runner/farm/leases";
 import { enqueue } from "../enqueue";
 import type { WorkerContext } from "../worker-context";
 import { concludeJob } from "./conclude";
 import { notifyJobChanged } from "./notify";
-import { parallelismOf, policyOf } from "./policy";
+import { parallelismOf, policyOf, slottedInFlight } from "./policy";
+import { advanceVerify } from "./verify";
 
 export async function advanceJob(ctx: WorkerContext, jobId: number): Promise<void> {
   await ctx.knex.transaction(async (trx) => {
@@ -23,11 +24,12 @@ export async function advanceJob(ctx: WorkerContext, jobId: number): Promise<voi
     }
 
     const steps = await BisectStep.query(trx).where({ bisectJobId: jobId }).orderBy("id");
+    if (job.options.verify) return advanceVerify(trx, job, steps);
     const observations: Observation[] = steps
       .filter((s) => s.status === "done" && s.verdict)
       .map((s) => ({ sha: s.sha, verdict: s.verdict!, ...(s.reason ? { reason: s.reason } : {}) }));
     const inFlight = steps.filter((s) => s.status === "queued" || s.status === "running").map((s) => s.sha);
-    const allowed = parallelismOf(job) - inFlight.length;
+    const allowed = parallelismOf(job) - slottedInFlight(job.graph as CommitGraph, inFlight);
     // Never more than the free slots, but always one run when nothing is in flight (it waits for a slot).
     const slots = Math.max(Math.min(allowed, await freeSlots(trx)), inFlight.length === 0 ? 1 : 0);
 
@@ -44,7 +46,7 @@ export async function advanceJob(ctx: WorkerContext, jobId: number): Promise<voi
     if (decision.kind === "done") {
       await concludeJob(trx, job, {
         status: "finished",
-        outcome: decision.outcome,
+        outcome: reportedOutcome(decision),
         culpritSha: decision.culprit,
         candidates: decision.candidates,
         confidence: decision.confidence,

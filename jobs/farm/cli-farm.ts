@@ -9,6 +9,8 @@ import { formatSeconds, formatStep, short, type JsonResult } from "../../runner/
 import { cancelJob } from "../bisection/control";
 import { admitJob } from "../bisection/admission";
 import { liveWorkerCount } from "../heartbeat";
+import { storedPredicate } from "./predicate";
+import { normalizePredicate } from "../../runner/engine";
 
 export interface FarmIo {
   stderr(text: string): void;
@@ -44,6 +46,11 @@ export async function runOnFarm(
         parallel: options.parallel,
         runs: options.runs,
         failThreshold: options.failThreshold,
+        // The same predicate as a local run (defaults when no predicate option was given).
+        predicate: storedPredicate(
+          options.predicate ??
+            normalizePredicate({ runs: options.runs, failThreshold: options.failThreshold }),
+        ),
         timeoutSeconds: options.timeoutSeconds,
         firstParent: options.firstParent,
         ...(options.image ? { image: options.image } : {}),

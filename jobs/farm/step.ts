@@ -19,6 +19,7 @@ import { liveWorkerIds } from "../heartbeat";
 import type { WorkerContext } from "../worker-context";
 import { requestAdvance } from "./advance";
 import { INSTANCE_LABEL, jobLabels, stepLabels } from "./labels";
+import { predicateOfJob, runEnv } from "./predicate";
 import { ensureMirror, hostsWithFreshMirror } from "./mirrors";
 import { limitsOf, stepTimeoutSeconds } from "./policy";
 import { repoKeyOf } from "./repo-source";
@@ -191,11 +192,12 @@ async function execute(
         network: job.options.network ?? false,
         logLimitBytes: LOG_EXCERPT_BYTES,
         image,
+        env: runEnv(step),
       },
       signal,
     );
     const result = await within(run, timeoutMs + margin, `runner host ${host.name}`);
-    const { verdict, reason } = classifyRun(result);
+    const { verdict, reason } = classifyRun(result, { predicate: predicateOfJob(job) });
     return { verdict, reason: reason ?? null, result };
   } catch (error) {
     if (signal.aborted) return { verdict: "error", reason: "aborted", result: null };

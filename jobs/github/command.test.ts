@@ -200,14 +200,14 @@ describe("parseCommand: other commands", () => {
 
   it("explains a bad job reference", () => {
     expect(errorOf("/bisect cancel #abc")).toMatchObject({
-      message: expect.stringMatching(/not a job number/),
-      example: "/bisect cancel #12",
+      message: expect.stringMatching(/not a bisection number/),
+      example: "/bisect cancel 12",
     });
     expect(errorOf("/bisect retry #1 #2")).toMatchObject({
-      message: expect.stringMatching(/at most one job number/),
-      example: "/bisect retry #12",
+      message: expect.stringMatching(/at most one bisection number/),
+      example: "/bisect retry 12",
     });
-    expect(errorOf("/bisect cancel #0").message).toMatch(/not a job number/);
+    expect(errorOf("/bisect cancel #0").message).toMatch(/not a bisection number/);
   });
 });
 

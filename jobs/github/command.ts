@@ -1,21 +1,21 @@
 // The `/bisect` command in an issue comment: a pure parser (no I/O), unit-tested.
 //
-//   /bisect <good> <bad> [--runs N] [--timeout 90s|10m|1h] [--parallel K] [--first-parent] [--] <command…>
+//   /bisect <good> <bad> [options] [--] <command…>
+//     options: --runs N, --fail-threshold M, --flaky, --crash bad|skip, --timeout-is bad|skip,
+//     --bad-if-output REGEX (in backticks or double quotes when it holds spaces), --find fix|regression,
+//     --timeout 90s|10m|1h, --parallel K, --first-parent
 //   /bisect <good> <bad>            (command in a fenced code block under the line, or from .github/bisect.yml)
-//   /bisect cancel [#job]   /bisect retry [#job]   /bisect status   /bisect help
+//   /bisect cancel [job]   /bisect retry [job]   /bisect verify [job]   /bisect status   /bisect help
 //
 // The command is taken from the first line of the comment that starts with `/bisect`; lines inside
 // fenced code blocks, block quotes (`> `), HTML comments and indented code are not commands, so
 // quoting someone else's `/bisect` never starts anything.
+import { normalizePredicate, PredicateError, type Predicate } from "../../runner/engine/predicate";
 import { refProblem } from "../../runner/git/refs";
 import { code } from "./markdown";
 
-export const LIMITS = {
-  runs: { min: 1, max: 5 },
-  parallel: { min: 1, max: 16 },
-  timeoutSeconds: { min: 1, max: 24 * 3600 },
-  commandLength: 10_000,
-} as const;
+export { LIMITS, OPTION_NAMES } from "./limits";
+import { LIMITS, OPTION_NAMES } from "./limits";
 
 export const EXAMPLE = '/bisect v1.4.0 main -- npm test -- -t "parses dates"';
 
@@ -27,6 +27,13 @@ export interface BisectRequest {
   parallel?: number;
   timeoutSeconds?: number;
   firstParent: boolean;
+  /** What a run's outcome means; each is set only when the comment gives it (it overrides the file). */
+  failThreshold?: number;
+  crash?: Predicate["crash"];
+  timeoutIs?: Predicate["timeout"];
+  badIfOutput?: string;
+  find?: Predicate["find"];
+  flaky?: true;
   /** The shell command (one line, or a script from a fenced block); null: use the repository's default. */
   command: string | null;
 }
@@ -35,6 +42,7 @@ export type ParsedCommand =
   | BisectRequest
   | { kind: "cancel"; jobId?: number }
   | { kind: "retry"; jobId?: number }
+  | { kind: "verify"; jobId?: number }
   | { kind: "status" }
   | { kind: "help" }
   /** A `/bisect` line that cannot be understood: what is wrong, and a correct example. */
@@ -122,9 +130,14 @@ interface Token {
   start: number;
 }
 
+/**
+ * Words separated by white space; a part in backticks (`a b`) or double quotes ("a b") belongs to
+ * its word even when it holds spaces, so `--bad-if-output `panicked at|Segfault`` is one option.
+ * An unclosed quote is an ordinary character.
+ */
 function tokenize(text: string): Token[] {
   const tokens: Token[] = [];
-  const re = /\S+/g;
+  const re = /(?:[^\s`"]+|(`+)[\s\S]+?\1|"[^"]*"|[`"])+/g;
   for (let m = re.exec(text); m; m = re.exec(text)) tokens.push({ text: m[0], start: m.index });
   return tokens;
 }
@@ -133,6 +146,18 @@ function tokenize(text: string): Token[] {
 function unwrapCode(text: string): string {
   const m = /^(`+)([^`]+)\1$/.exec(text);
   return m ? m[2]!.trim() : text;
+}
+
+/** An option's value: inline code (``a `b` c`` too) or a double-quoted string loses its quotes. */
+function unquote(text: string): string {
+  const m = /^"([^"]*)"$/.exec(text);
+  if (m) return m[1]!;
+  const run = /^`+/.exec(text)?.[0];
+  if (run && text.length > 2 * run.length && text.endsWith(run)) {
+    const inner = text.slice(run.length, -run.length);
+    if (!inner.startsWith("`") && !inner.endsWith("`") && !inner.includes(run)) return inner.trim();
+  }
+  return text;
 }
 
 /** A duration: `90`, `90s`, `10m`, `1h`, `1h30m`, `2m30s`. Seconds, or null when malformed. */
@@ -175,33 +200,91 @@ export function revisionProblem(ref: string): string | null {
 }
 
 const SUBCOMMAND_EXAMPLES = {
-  cancel: "/bisect cancel #12",
-  retry: "/bisect retry #12",
+  cancel: "/bisect cancel 12",
+  retry: "/bisect retry 12",
+  verify: "/bisect verify 12",
 } as const;
 
 function error(message: string, example: string = EXAMPLE): ParsedCommand {
   return { kind: "error", message, example };
 }
 
-function jobReference(name: "cancel" | "retry", args: Token[]): ParsedCommand {
+function jobReference(name: "cancel" | "retry" | "verify", args: Token[]): ParsedCommand {
   if (args.length === 0) return { kind: name };
   if (args.length > 1) {
     return error(
-      `\`/bisect ${name}\` takes at most one job number, got ${code(args.map((a) => a.text).join(" "))}.`,
+      `\`/bisect ${name}\` takes at most one bisection number, got ${code(args.map((a) => a.text).join(" "))}.`,
       SUBCOMMAND_EXAMPLES[name],
     );
   }
   const m = /^#?(\d{1,15})$/.exec(args[0]!.text);
   if (!m || Number(m[1]) < 1) {
     return error(
-      `${code(args[0]!.text)} is not a job number: write it as \`#12\` (or leave it out for the latest job on this issue).`,
+      `${code(args[0]!.text)} is not a bisection number: write it as \`12\` (or leave it out for the latest bisection on this issue).`,
       SUBCOMMAND_EXAMPLES[name],
     );
   }
   return { kind: name, jobId: Number(m[1]) };
 }
 
-const OPTION_NAMES = ["--runs", "--timeout", "--parallel", "--first-parent"];
+/** Options that take no value. */
+const SWITCHES = new Set(["--first-parent", "--flaky"]);
+/** Options whose value is one of a few words. */
+const CHOICES: Record<string, readonly string[]> = {
+  "--crash": ["bad", "skip"],
+  "--timeout-is": ["bad", "skip"],
+  "--find": ["fix", "regression"],
+};
+
+/** A predicate field's name as the comment spells it. */
+export const PREDICATE_FLAGS: Record<string, string> = {
+  crash: "--crash",
+  timeout: "--timeout-is",
+  badIfOutput: "--bad-if-output",
+  find: "--find",
+  runs: "--runs",
+  failThreshold: "--fail-threshold",
+  flaky: "--flaky",
+};
+
+/** The predicate fields a comment gave (only those), named as in `Predicate`. */
+export function predicateFieldsOf(request: BisectRequest): Partial<Predicate> {
+  const fields: Partial<Predicate> = {};
+  if (request.runs !== undefined) fields.runs = request.runs;
+  if (request.failThreshold !== undefined) fields.failThreshold = request.failThreshold;
+  if (request.crash !== undefined) fields.crash = request.crash;
+  if (request.timeoutIs !== undefined) fields.timeout = request.timeoutIs;
+  if (request.badIfOutput !== undefined) fields.badIfOutput = request.badIfOutput;
+  if (request.find !== undefined) fields.find = request.find;
+  if (request.flaky) fields.flaky = true;
+  return fields;
+}
+
+/**
+ * The file's predicate fields under the comment's. The flaky preset and explicit runs/threshold
+ * exclude each other, so whichever the comment gives replaces the other from the file.
+ */
+export function mergePredicateFields(
+  file: Partial<Predicate>,
+  comment: Partial<Predicate>,
+): Partial<Predicate> {
+  const base = { ...file };
+  if (comment.flaky) {
+    delete base.runs;
+    delete base.failThreshold;
+  }
+  if (comment.runs !== undefined || comment.failThreshold !== undefined) delete base.flaky;
+  return { ...base, ...comment };
+}
+
+/** A PredicateError's text with the field names replaced by the names a reader wrote. */
+export function renamePredicateFields(message: string, names: Record<string, string>): string {
+  return message.replace(
+    // "…than it runs" is English, not the field.
+    /(?<!it )\b(crash|timeout|badIfOutput|find|runs|failThreshold|flaky)\b/g,
+    (field) => names[field] ?? field,
+  );
+}
 
 /** Parses a comment body. `none` when no line is a `/bisect` command. */
 export function parseCommand(body: string): ParseResult {
@@ -215,7 +298,8 @@ export function parseCommand(body: string): ParseResult {
     return error("`/bisect` needs a good revision, a bad revision and the test command.");
   }
   const word = first.text.toLowerCase();
-  if (word === "cancel" || word === "retry") return jobReference(word, tokens.slice(1));
+  if (word === "cancel" || word === "retry" || word === "verify")
+    return jobReference(word, tokens.slice(1));
   if (word === "status") return { kind: "status" };
   if (word === "help" || word === "--help" || word === "-h") return { kind: "help" };
 
@@ -268,9 +352,10 @@ export function parseCommand(body: string): ParseResult {
     }
     if (seen.has(name)) return error(`The option \`${name}\` is given more than once.`);
     seen.add(name);
-    if (name === "--first-parent") {
-      if (eq !== -1) return error("`--first-parent` takes no value.");
-      request.firstParent = true;
+    if (SWITCHES.has(name)) {
+      if (eq !== -1) return error(`\`${name}\` takes no value.`);
+      if (name === "--flaky") request.flaky = true;
+      else request.firstParent = true;
       continue;
     }
     let value: string | undefined;
@@ -284,11 +369,28 @@ export function parseCommand(body: string): ParseResult {
     }
     if (value === undefined || value === "") {
       const hint =
-        name === "--timeout" ? "a duration such as `90s`, `10m` or `1h`" : "a whole number";
+        name === "--timeout"
+          ? "a duration such as `90s`, `10m` or `1h`"
+          : name === "--bad-if-output"
+            ? "a regular expression, in backticks when it holds spaces (`panicked at|Segmentation fault`)"
+            : CHOICES[name]
+              ? CHOICES[name].map((c) => `\`${c}\``).join(" or ")
+              : "a whole number";
       return error(`The option \`${name}\` needs a value: ${hint}.`);
     }
-    value = unwrapCode(value);
-    if (name === "--timeout") {
+    value = unquote(value);
+    if (CHOICES[name]) {
+      const v = value.toLowerCase();
+      if (!CHOICES[name].includes(v))
+        return error(
+          `${code(`${name} ${value}`)} is not allowed: ${name} must be ${CHOICES[name].map((c) => `\`${c}\``).join(" or ")}.`,
+        );
+      if (name === "--crash") request.crash = v as Predicate["crash"];
+      else if (name === "--timeout-is") request.timeoutIs = v as Predicate["timeout"];
+      else request.find = v as Predicate["find"];
+    } else if (name === "--bad-if-output") {
+      request.badIfOutput = value;
+    } else if (name === "--timeout") {
       const seconds = parseDuration(value);
       const { min, max } = LIMITS.timeoutSeconds;
       if (seconds === null)
@@ -299,7 +401,8 @@ export function parseCommand(body: string): ParseResult {
         return error(`${code(`--timeout ${value}`)} is out of range: give from 1s to 24h.`);
       request.timeoutSeconds = seconds;
     } else {
-      const key = name === "--runs" ? "runs" : "parallel";
+      const key =
+        name === "--runs" ? "runs" : name === "--fail-threshold" ? "failThreshold" : "parallel";
       const { min, max } = LIMITS[key];
       if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
         return error(
@@ -308,6 +411,14 @@ export function parseCommand(body: string): ParseResult {
       }
       request[key] = Number(value);
     }
+  }
+
+  try {
+    // The comment's own choices must agree with each other (the file's are merged later).
+    normalizePredicate(predicateFieldsOf(request));
+  } catch (problem) {
+    if (!(problem instanceof PredicateError)) throw problem;
+    return error(`${renamePredicateFields(problem.message, PREDICATE_FLAGS)}.`);
   }
 
   let command = commandStart === null ? "" : rest.slice(commandStart).trim();

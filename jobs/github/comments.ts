@@ -8,13 +8,25 @@ import { cancelJob } from "../bisection/control";
 import { admitJob, type AdmissionRequest } from "../bisection/admission";
 import type { WorkerContext } from "../worker-context";
 import { githubApp, httpStatus } from "./app-client";
-import { parseCommand, type BisectRequest } from "./command";
+import { normalizePredicate, PredicateError, type Predicate } from "../../runner/engine";
+import { storedPredicate } from "../farm/predicate";
+import { verifyTargetOf } from "../farm/verify";
+import {
+  mergePredicateFields,
+  EXAMPLE,
+  parseCommand,
+  PREDICATE_FLAGS,
+  predicateFieldsOf,
+  renamePredicateFields,
+  type BisectRequest,
+} from "./command";
 import type { Handled } from "./installations";
 import { ensureInstallation, upsertRepositories } from "./installations";
 import { isBot, type IssueCommentEvent } from "./payloads";
 import { renderStatusList } from "./render";
 import {
   cancelReply,
+  cannotVerifyReply,
   configErrorReply,
   helpReply,
   missingCommandReply,
@@ -132,6 +144,8 @@ export async function handleIssueComment(
       return cancel(conv, parsed.jobId);
     case "retry":
       return retry(conv, parsed.jobId);
+    case "verify":
+      return verify(conv, parsed.jobId);
     case "bisect":
       return start(conv, parsed);
   }
@@ -305,6 +319,66 @@ async function retry(conv: Conversation, jobId: number | undefined): Promise<Han
   });
 }
 
+/**
+ * `/bisect verify [job]`: a follow-up job re-runs the culprit and its parent; what it measures is
+ * shown in the checked job's status comment (edited), not in a comment of its own.
+ */
+async function verify(conv: Conversation, jobId: number | undefined): Promise<Handled> {
+  const { knex } = conv.ctx;
+  const existing = await BisectJob.query(knex).findOne({ triggerCommentId: conv.event.comment.id });
+  if (existing?.options.verify) return verifying(conv, existing.options.verify.jobId, existing);
+  const job = jobId
+    ? await BisectJob.query(knex).findOne({ id: jobId, repositoryId: conv.repo.id })
+    : await BisectJob.query(knex)
+        .where({ repositoryId: conv.repo.id, issueNumber: conv.event.issue.number })
+        .whereRaw("not (options \\? 'verify')")
+        .modify("newestFirst")
+        .first();
+  if (!job) {
+    await reply(conv, noJobReply(conv.login, jobId));
+    return { status: "processed", note: "nothing to verify" };
+  }
+  if (!job.isFinal) {
+    await reply(conv, stillActiveReply(conv.login, job.id, job.status));
+    return { status: "processed", note: `job ${job.id} still active` };
+  }
+  // One verification of a job at a time.
+  const running = await BisectJob.query(knex)
+    .whereRaw("(options->'verify'->>'jobId')::bigint = ?", [job.id])
+    .modify("active")
+    .first();
+  if (running) {
+    await reply(conv, stillActiveReply(conv.login, running.id, running.status));
+    return { status: "processed", note: `job ${running.id} already verifies job ${job.id}` };
+  }
+  const target = verifyTargetOf(job);
+  if (typeof target === "string") {
+    await reply(conv, cannotVerifyReply(conv.login, job.id, target));
+    return { status: "processed", note: `job ${job.id} cannot be verified` };
+  }
+  return admit(
+    conv,
+    {
+      goodRef: target.parent,
+      badRef: target.culprit,
+      command: job.command,
+      setupCommand: job.setupCommand,
+      options: { ...job.options, verify: target },
+      requestedTimeoutSeconds: job.options.timeoutSeconds,
+    },
+    (verification) => verifying(conv, job.id, verification),
+  );
+}
+
+async function verifying(
+  conv: Conversation,
+  jobId: number,
+  verification: BisectJob,
+): Promise<Handled> {
+  await syncStatusComment(conv.ctx, jobId, { force: true });
+  return { status: "processed", note: `job ${verification.id} verifies job ${jobId}` };
+}
+
 async function start(conv: Conversation, request: BisectRequest): Promise<Handled> {
   const existing = await BisectJob.query(conv.ctx.knex).findOne({
     triggerCommentId: conv.event.comment.id,
@@ -334,8 +408,7 @@ async function start(conv: Conversation, request: BisectRequest): Promise<Handle
   // never a revision's: the bad revision can be any commit, one pushed to a fork's pull request
   // included. Everything else (setup, command, runs, pathspec) is read at the bad revision.
   const defaultBranch = conv.event.repository.default_branch ?? undefined;
-  const policy =
-    defaultBranch === request.bad ? config : await readRepoConfig(conv, defaultBranch);
+  const policy = defaultBranch === request.bad ? config : await readRepoConfig(conv, defaultBranch);
   if (!policy.ok) {
     await reply(
       conv,
@@ -344,8 +417,22 @@ async function start(conv: Conversation, request: BisectRequest): Promise<Handle
     return { status: "processed", note: `invalid ${CONFIG_PATH} on the default branch` };
   }
   const cfg: RepoConfig = config.config;
+  // The comment's options override the file's; together they must still make sense.
+  let predicate: Predicate;
+  try {
+    predicate = normalizePredicate(
+      mergePredicateFields(cfg.predicate ?? {}, predicateFieldsOf(request)),
+    );
+  } catch (error) {
+    if (!(error instanceof PredicateError)) throw error;
+    const message = `${renamePredicateFields(error.message, PREDICATE_FLAGS)} (with the settings of \`${CONFIG_PATH}\` at ${request.bad}).`;
+    await reply(conv, parseErrorReply(conv.login, message, EXAMPLE));
+    return { status: "processed", note: "options disagree with the repository's settings" };
+  }
   const options: JobOptions = {
-    runs: request.runs ?? cfg.runs ?? 1,
+    runs: predicate.runs,
+    failThreshold: predicate.failThreshold,
+    predicate: storedPredicate(predicate),
     parallel: request.parallel ?? 1,
     firstParent: request.firstParent,
     network: policy.config.network ?? false,
@@ -375,6 +462,8 @@ async function admit(
     | "retryOfJobId"
     | "requestedTimeoutSeconds"
   >,
+  /** What to do once admitted (default: post the job's status comment). */
+  admitted?: (job: BisectJob) => Promise<Handled>,
 ): Promise<Handled> {
   const { ctx, event, installation } = conv;
   const admission = await admitJob(
@@ -398,6 +487,7 @@ async function admit(
     },
     { defaultTimeoutSeconds: ctx.config.RUNNER_STEP_TIMEOUT_SECONDS },
   );
+  if (admission.admitted && admitted) return admitted(admission.job);
   if (admission.admitted)
     return queued(conv, admission.job, admission.created, {
       timeoutCap: admission.timeoutCap,

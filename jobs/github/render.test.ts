@@ -108,7 +108,9 @@ describe("renderStatusComment: a found culprit", () => {
   const body = renderStatusComment(input());
 
   it("names the culprit with links to the commit, its author and its pull request", () => {
-    expect(body).toContain("🎯 Bisection #12 found the first bad commit");
+    expect(body).toContain(
+      "🎯 [Bisection 12](https://bisect.example.com/dashboard/jobs/12) found the first bad commit",
+    );
     expect(body).toContain(
       `[\`abcdef0\` Parse dates with the \\[new\\] parser @\u200bbob](https://ghe.example.com/acme/widgets/commit/${CULPRIT})`,
     );
@@ -151,7 +153,7 @@ describe("renderStatusComment: a found culprit", () => {
 
   it("mentions lower confidence", () => {
     expect(renderStatusComment(input({ job: job({ confidence: 0.8 }) }))).toMatch(
-      /Confidence: 80% — some runs disagreed; add `--runs 3`/,
+      /Confidence: 80% \(at least 90% is needed to call it found\) — some runs disagreed/,
     );
   });
 });
@@ -172,7 +174,9 @@ describe("renderStatusComment: progress", () => {
         runSecondsEstimate: 30,
       }),
     );
-    expect(body).toContain("⏳ Bisection #12 is queued");
+    expect(body).toContain(
+      "⏳ [Bisection 12](https://bisect.example.com/dashboard/jobs/12) is queued",
+    );
     expect(body).toContain(
       "Queued — 100 commits, about 12 test runs in 5 rounds, estimated 3m. Quota: 3 of 50 bisections used this month (free plan).",
     );
@@ -231,7 +235,9 @@ describe("renderStatusComment: progress", () => {
         steps,
       }),
     );
-    expect(body).toContain("🔎 Bisection #12 is running (round 1)");
+    expect(body).toContain(
+      "🔎 [Bisection 12](https://bisect.example.com/dashboard/jobs/12) is running (round 1)",
+    );
     expect(body).toMatch(
       /Running — 10 commits in range, 2 commits tested so far, about 2 more rounds \(~8s\), 1 run in progress\./,
     );
@@ -247,8 +253,8 @@ describe("renderStatusComment: outcomes without a single culprit explain what ha
       "good-is-bad",
       /good revision already fails[\s\S]*already fails on the good revision `v1\.4\.0`[\s\S]*What to try/,
     ],
-    ["bad-is-good", /bad revision passes[\s\S]*did not reproduce[\s\S]*--runs 3/],
-    ["flaky", /different results on the same commit[\s\S]*What to try:\*\* add `--runs 3`/],
+    ["bad-is-good", /bad revision passes[\s\S]*did not reproduce[\s\S]*--flaky/],
+    ["flaky", /different results on the same commit[\s\S]*What to try:\*\* add `--flaky`/],
     ["timeout", /ran out of time[\s\S]*--timeout/],
     ["error", /could not finish[\s\S]*disk full[\s\S]*\/bisect retry/],
   ] as const)("%s", (outcome, pattern) => {
@@ -277,7 +283,9 @@ describe("renderStatusComment: outcomes without a single culprit explain what ha
         }),
       }),
     );
-    expect(body).toContain("🛑 Bisection #12 was cancelled");
+    expect(body).toContain(
+      "🛑 [Bisection 12](https://bisect.example.com/dashboard/jobs/12) was cancelled",
+    );
     expect(body).toContain("The bisection was stopped: cancelled by alice.");
   });
 
@@ -303,7 +311,9 @@ describe("renderStatusComment: outcomes without a single culprit explain what ha
       }),
     );
     expect(body).not.toContain(token);
-    expect(body).toContain("❌ Bisection #12 failed");
+    expect(body).toContain(
+      "❌ [Bisection 12](https://bisect.example.com/dashboard/jobs/12) failed",
+    );
     expect(body).toContain("[redacted");
   });
 });
@@ -405,7 +415,7 @@ describe("helpers and replies", () => {
     expect(configErrorReply("alice", "main", ["`runs` must be a whole number"])).toMatch(
       /`\.github\/bisect\.yml` at `main` has a problem:\n\n- `runs`/,
     );
-    expect(helpReply()).toContain("/bisect cancel [#job]");
+    expect(helpReply()).toContain("/bisect cancel [N]");
   });
 
   it("lists the jobs of an issue", () => {
@@ -418,11 +428,196 @@ describe("helpers and replies", () => {
       },
     );
     expect(list).toContain(
-      "| [#12](https://b.example/dashboard/jobs/12) | `v1.4.0` → `main` | running |  | 2026-11-02 10:00 UTC |",
+      "| [bisection 12](https://b.example/dashboard/jobs/12) | `v1.4.0` → `main` | running |  | 2026-11-02 10:00 UTC |",
     );
     expect(list).toContain("finished (found) | [`abcdef0`](https://github.com/o/r/commit/");
     expect(
       renderStatusList([], { publicUrl: "", webUrl: "", repo: { owner: "o", name: "r" } }),
     ).toMatch(/no bisection on this issue yet/);
+  });
+});
+
+describe("renderStatusComment: predicates, likely answers and hints", () => {
+  const predicate = (over: Record<string, unknown> = {}) => ({
+    crash: "skip" as const,
+    timeout: "skip" as const,
+    find: "regression" as const,
+    runs: 1,
+    failThreshold: 1,
+    flaky: false,
+    ...over,
+  });
+
+  it.each(["queued", "preparing", "running", "finished", "failed", "cancelled"] as const)(
+    "%s: never writes the job as #N (GitHub would link another issue), links the dashboard",
+    (status) => {
+      const body = renderStatusComment(
+        input({
+          job: job({ status, retryOfJobId: 7, outcome: status === "finished" ? "found" : null }),
+        }),
+      );
+      expect(body).not.toMatch(/#12\b|#7\b/);
+      expect(body).toContain("[Bisection 12](https://bisect.example.com/dashboard/jobs/12)");
+      expect(body).toContain(
+        "re-run of [bisection 7](https://bisect.example.com/dashboard/jobs/7)",
+      );
+    },
+  );
+
+  it("says each note of a run once", () => {
+    const body = renderStatusComment(
+      input({
+        steps: [
+          step(BAD, { verdict: "bad", exitCode: 1, reason: "exit 1" }),
+          step(OTHER, { verdict: "bad", exitCode: 1, reason: "not yet fixed: exit 1", attempt: 2 }),
+          step(GOOD, { verdict: "skip", exitCode: 139, reason: "killed by SIGSEGV" }),
+        ],
+      }),
+    );
+    expect(body).not.toContain("exit 1, exit 1");
+    expect(body).toContain("| ❌ bad | 4s | exit 1 |");
+    expect(body).toContain("run 2, not yet fixed: exit 1 |");
+    expect(body).toContain("exit 139, killed by SIGSEGV |");
+  });
+
+  it("links the range on GitHub and states the predicate in words", () => {
+    const body = renderStatusComment(
+      input({
+        job: job({
+          options: { predicate: predicate({ crash: "bad", badIfOutput: "panicked at" }) },
+        }),
+      }),
+    );
+    expect(body).toContain(
+      `([compare](https://ghe.example.com/acme/widgets/compare/${GOOD}...${BAD}))`,
+    );
+    expect(body).toContain("A crash (exit code ≥ 128 or a signal) counts as a failure (bad).");
+    expect(body).toContain("a run whose output matches /panicked at/ counts as a failure");
+    expect(body).toContain("never count as a failure");
+    expect(
+      reproduceCommand(
+        input({
+          job: job({
+            options: { predicate: predicate({ crash: "bad", badIfOutput: "panicked at" }) },
+          }),
+        }),
+      ),
+    ).toContain("--crash bad --bad-if-output 'panicked at'");
+  });
+
+  it("hunting a fix says fixed / not yet fixed everywhere", () => {
+    const body = renderStatusComment(
+      input({
+        job: job({ options: { predicate: predicate({ find: "fix" }) } }),
+        steps: [
+          step(GOOD, { verdict: "good", exitCode: 1, reason: "not yet fixed: exit 1" }),
+          step(CULPRIT, { verdict: "bad", reason: "fixed: passes" }),
+        ],
+      }),
+    );
+    expect(body).toContain("found the first fixed commit");
+    expect(body).toContain("**First fixed commit:**");
+    expect(body).toContain("Not yet fixed `v1.4.0`");
+    expect(body).toContain("→ fixed `main`");
+    expect(body).toContain("| ❌ not yet fixed |");
+    expect(body).toContain("| 🔧 fixed |");
+    expect(body).not.toMatch(/first bad commit|❌ bad/);
+    expect(body).toContain("--find fix");
+  });
+
+  it("a likely answer is never called found: it gives its numbers and the exact next commands", () => {
+    const parent = OTHER;
+    const body = renderStatusComment(
+      input({
+        job: job({
+          outcome: "likely",
+          confidence: 0.6,
+          options: {
+            runs: 3,
+            failThreshold: 2,
+            predicate: predicate({ runs: 3, failThreshold: 2 }),
+          },
+        }),
+        culpritParent: parent,
+        steps: [
+          ...[1, 2, 3].map((attempt) => step(CULPRIT, { verdict: "bad", exitCode: 1, attempt })),
+          step(parent, { verdict: "bad", exitCode: 1 }),
+          step(parent, { attempt: 2 }),
+          step(parent, { attempt: 3 }),
+        ],
+      }),
+    );
+    expect(body).toContain("likely first bad commit (not sure)");
+    expect(body).not.toContain("found the first bad commit");
+    expect(body).toContain("confidence 60%, 90% needed");
+    expect(body).toContain("abcdef0: 3 of 3 runs bad; its parent fedcba9: 1 of 3 runs bad");
+    expect(body).toContain(
+      `/bisect verify 12\n/bisect ${GOOD} ${BAD} --flaky -- npm test -- -t "parses dates"`,
+    );
+    const next = parseCommand(`/bisect ${GOOD} ${BAD} --flaky -- npm test`);
+    expect(next).toMatchObject({ kind: "bisect", flaky: true });
+  });
+
+  it("says what to do if the answer looks wrong, once", () => {
+    const body = renderStatusComment(input());
+    expect(body.match(/Think this is wrong\?/g)).toHaveLength(1);
+    expect(body).toContain(
+      "Comment `/bisect verify 12` to re-run the commit and its parent 5 times each",
+    );
+    expect(
+      renderStatusComment(input({ job: job({ outcome: "ambiguous", culpritSha: null }) })),
+    ).not.toContain("Think this is wrong");
+  });
+
+  it("shows a verification under way and its measurement", () => {
+    const target = { jobId: 12, culprit: CULPRIT, parent: OTHER, runs: 5 };
+    const running = renderStatusComment(
+      input({
+        verification: {
+          job: job({ id: 13, status: "running", outcome: null, options: { verify: target } }),
+          steps: [step(CULPRIT, { verdict: "bad" })],
+        },
+      }),
+    );
+    expect(running).toContain(
+      "**Verifying** in [bisection 13](https://bisect.example.com/dashboard/jobs/13)",
+    );
+    expect(running).toContain("1 of 10 runs done");
+    const done = renderStatusComment(
+      input({
+        verification: {
+          job: job({
+            id: 13,
+            outcome: "likely",
+            explanation:
+              "The commit abcdef0 was bad in 5 of 5 runs; its parent fedcba9 was bad in 2 of 5 runs. Confidence 60%: likely the first bad commit, but not sure.",
+            options: { verify: target },
+          }),
+          steps: [],
+        },
+      }),
+    );
+    expect(done).toContain("🤔 **Verified: likely, not sure** by [bisection 13]");
+    expect(done).toContain("its parent fedcba9 was bad in 2 of 5 runs");
+  });
+
+  it.each<[number, RegExp, RegExp | null]>([
+    [
+      127,
+      /Exit code 127\*\* means _command not found_[\s\S]*`image:` in `\.github\/bisect\.yml`/,
+      /older good revision/,
+    ],
+    [126, /Exit code 126\*\* means the command was found but could not be executed/, null],
+    [139, /Exit code 139\*\* is a crash \(SIGSEGV[\s\S]*add `--crash bad`/, null],
+    [134, /Exit code 134\*\* is a crash \(SIGABRT\)[\s\S]*add `--crash bad`/, null],
+  ])("explains exit code %i", (exitCode, hint, never) => {
+    const body = renderStatusComment(
+      input({
+        job: job({ outcome: "good-is-bad", culpritSha: null }),
+        steps: [step(GOOD, { verdict: exitCode >= 128 ? "skip" : "bad", exitCode })],
+      }),
+    );
+    expect(body).toMatch(hint);
+    if (never) expect(body).not.toMatch(never);
   });
 });

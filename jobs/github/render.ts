@@ -2,6 +2,15 @@
 // in (job, steps, culprit details fetched from GitHub, quota, the time "now"), so it is
 // unit-tested without a database or GitHub. The body always stays under MAX_BODY characters.
 import type { BisectJob, BisectStep } from "../../db/models";
+import {
+  describePredicate,
+  FOUND_CONFIDENCE,
+  termsOf,
+  type Predicate,
+  type Terms,
+} from "../../runner/engine";
+import { predicateOfJob } from "../farm/predicate";
+import { measure, VERIFY_MIN_RUNS } from "../farm/verify";
 import { formatDuration } from "./command";
 import { cellCode, code, fence, shellQuote, tail, text } from "./markdown";
 import { scrubSecrets } from "../../config/scrub";
@@ -85,6 +94,10 @@ export interface StatusCommentInput {
   timeoutCap?: { requestedSeconds: number; maxSeconds: number; tier: string } | null;
   /** The plan lowered the requested --parallel (shown in the first render). */
   parallelCap?: { requested: number; max: number; tier: string } | null;
+  /** The first parent of the culprit (the commit the answer compares it with). */
+  culpritParent?: string | null;
+  /** The latest `/bisect verify` of this job, with its runs. */
+  verification?: { job: JobView; steps: StepView[] } | null;
 }
 
 /** Marks the comment as this job's status comment (found again after a lost response). */
@@ -130,11 +143,44 @@ function commitLink(input: StatusCommentInput, sha: string): string {
   return `[\`${short(sha)}\`](${commitUrl(input, sha)})`;
 }
 
+/** GitHub's page of the commits between the two revisions. */
+export function compareUrl(input: Pick<StatusCommentInput, "job" | "repo" | "webUrl">): string {
+  const { job } = input;
+  const good = encodeURIComponent(job.goodSha ?? job.goodRef);
+  const bad = encodeURIComponent(job.badSha ?? job.badRef);
+  return `${input.webUrl}/${input.repo.owner}/${input.repo.name}/compare/${good}...${bad}`;
+}
+
+/** The job's predicate; a stored one that no longer validates shows as the defaults. */
+function predicateOf(job: JobView): Predicate {
+  try {
+    return predicateOfJob(job);
+  } catch {
+    return predicateOfJob({ options: {} });
+  }
+}
+
+const termsOfJob = (job: JobView): Terms => termsOf(predicateOf(job).find);
+const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/**
+ * "Bisection 12" linked to the dashboard. Never "#12": GitHub would link it to issue or pull
+ * request 12 and cross-reference it there.
+ */
+function jobName(
+  input: Pick<StatusCommentInput, "publicUrl">,
+  id: number,
+  word = "Bisection",
+): string {
+  return `[${word} ${id}](${input.publicUrl}/dashboard/jobs/${id})`;
+}
+
 function render(input: StatusCommentInput, budget: Budget): string {
   const { job } = input;
-  const parts: string[] = [`### ${headline(job)}`, "", requestLine(input)];
+  const parts: string[] = [`### ${headline(input)}`, "", requestLine(input)];
   const options = optionsLine(input);
   if (options) parts.push(options);
+  parts.push(predicateBlock(input));
   parts.push("");
 
   switch (job.status) {
@@ -158,6 +204,8 @@ function render(input: StatusCommentInput, budget: Budget): string {
   const totals = totalsLine(input);
   if (totals) parts.push("", totals);
   if (job.status === "finished" || job.status === "failed") parts.push("", reproduceBlock(input));
+  const wrong = wrongLine(input);
+  if (wrong) parts.push("", wrong);
   parts.push(
     "",
     `[Logs and every step on the dashboard](${dashboardUrl(input)})`,
@@ -166,8 +214,10 @@ function render(input: StatusCommentInput, budget: Budget): string {
   return parts.join("\n");
 }
 
-function headline(job: JobView): string {
-  const name = `Bisection #${job.id}`;
+function headline(input: StatusCommentInput): string {
+  const { job } = input;
+  const name = jobName(input, job.id);
+  const t = termsOfJob(job);
   switch (job.status) {
     case "queued":
       return `⏳ ${name} is queued`;
@@ -184,13 +234,19 @@ function headline(job: JobView): string {
   }
   switch (job.outcome) {
     case "found":
-      return `🎯 ${name} found the first bad commit`;
+      return `🎯 ${name} found the ${t.first}`;
+    case "likely":
+      return `🤔 ${name}: likely ${t.first} (not sure)`;
     case "ambiguous":
       return `🤷 ${name} narrowed it down to ${job.candidates?.length ?? "several"} commits`;
     case "good-is-bad":
-      return `⚠️ ${name}: the good revision already fails`;
+      return t.bad === "bad"
+        ? `⚠️ ${name}: the good revision already fails`
+        : `⚠️ ${name}: the old revision is already fixed`;
     case "bad-is-good":
-      return `⚠️ ${name}: the bad revision passes`;
+      return t.bad === "bad"
+        ? `⚠️ ${name}: the bad revision passes`
+        : `⚠️ ${name}: the new revision is not fixed`;
     case "flaky":
       return `🎲 ${name}: the test gives different results on the same commit`;
     case "timeout":
@@ -212,15 +268,22 @@ function requestLine(input: StatusCommentInput): string {
         : code(name);
   const command = job.command.includes("\n") ? "the script below" : code(job.command);
   const by = job.requesterLogin ? ` · asked by ${text(job.requesterLogin)}` : "";
-  const retry = job.retryOfJobId ? ` · re-run of #${job.retryOfJobId}` : "";
-  const line = `Good ${ref(job.goodRef, job.goodSha)} → bad ${ref(job.badRef, job.badSha)} · test ${command}${by}${retry}`;
+  const retry = job.retryOfJobId
+    ? ` · re-run of ${jobName(input, job.retryOfJobId, "bisection")}`
+    : "";
+  const t = termsOfJob(job);
+  const [goodWord, badWord] = t.bad === "bad" ? ["Good", "bad"] : ["Not yet fixed", "fixed"];
+  const line = `${goodWord} ${ref(job.goodRef, job.goodSha)} → ${badWord} ${ref(job.badRef, job.badSha)} ([compare](${compareUrl(input)})) · test ${command}${by}${retry}`;
   return job.command.includes("\n") ? `${line}\n\n${fence(job.command, "sh")}` : line;
 }
 
 function optionsLine(input: StatusCommentInput): string | null {
   const o = input.job.options ?? {};
   const bits: string[] = [];
-  if (o.runs && o.runs > 1) bits.push(`${o.runs} runs per commit`);
+  const p = predicateOf(input.job);
+  if (p.flaky) bits.push("flaky-test preset");
+  else if (p.runs > 1)
+    bits.push(`${p.runs} runs per commit, bad when ${p.failThreshold} or more fail`);
   const pcap = input.parallelCap;
   if ((o.parallel && o.parallel > 1) || pcap)
     bits.push(
@@ -245,6 +308,51 @@ function optionsLine(input: StatusCommentInput): string | null {
       `only commits touching ${pathspec.slice(0, 5).map(code).join(", ")}${pathspec.length > 5 ? " …" : ""}`,
     );
   return bits.length ? `<sub>${bits.join(" · ")}</sub>` : null;
+}
+
+/** The predicate in words: what makes a run count as good, bad or untestable. */
+function predicateBlock(input: StatusCommentInput): string {
+  const lines = describePredicate(predicateOf(input.job));
+  return `<details><summary>What counts as ${termsOfJob(input.job).bad}</summary>\n\n${lines.map((l) => `- ${text(l)}`).join("\n")}\n\n</details>`;
+}
+
+/** What to do when the answer looks wrong: one line, on answers that name a commit. */
+function wrongLine(input: StatusCommentInput): string | null {
+  const { job } = input;
+  if (job.status !== "finished" || (job.outcome !== "found" && job.outcome !== "likely"))
+    return null;
+  const runs = Math.max(VERIFY_MIN_RUNS, predicateOf(job).runs);
+  return `Think this is wrong? Comment \`/bisect verify ${job.id}\` to re-run the commit and its parent ${runs} times each; this comment then shows what they measured.`;
+}
+
+/** Hints for exit codes that say more about the setup than about the commit. */
+function exitHints(input: StatusCommentInput): string[] {
+  const codes = new Set(
+    input.steps.filter((s) => s.status === "done").map((s) => s.exitCode ?? -1),
+  );
+  const p = predicateOf(input.job);
+  const hints: string[] = [];
+  if (codes.has(127))
+    hints.push(
+      "**Exit code 127** means _command not found_: the image the test runs in lacks the command, or a program it calls. Choose an image that has it with `image:` in `.github/bisect.yml` on the default branch (for example `image: node:20-bookworm`), or install it with `setup:`; an older revision will not help.",
+    );
+  if (codes.has(126))
+    hints.push(
+      "**Exit code 126** means the command was found but could not be executed: a script without the executable bit (`chmod +x` it in the repository, or run it as `sh script.sh`) or a program built for another platform.",
+    );
+  const crash =
+    p.crash === "skip"
+      ? " By default a crash counts as untestable; if the crash is the regression, add `--crash bad` (or `crash: bad` in `.github/bisect.yml`)."
+      : "";
+  if (codes.has(139))
+    hints.push(
+      `**Exit code 139** is a crash (SIGSEGV, a segmentation fault): the program read or wrote memory it does not own. The output above usually names where; a debug build or \`ulimit -c\` helps.${crash}`,
+    );
+  if (codes.has(134))
+    hints.push(
+      `**Exit code 134** is a crash (SIGABRT): the program called \`abort()\`, usually a failed assertion or a panic in native code; the last lines of the output say which.${crash}`,
+    );
+  return hints;
 }
 
 /** Rounds a bisection of n commits needs when k commits are tested at a time. */
@@ -323,8 +431,11 @@ function resultText(input: StatusCommentInput, budget: Budget): string[] {
   const { job } = input;
   const out: string[] = [];
   const explanation = job.explanation ? text(scrubSecrets(job.explanation)) : null;
-  const o = job.options ?? {};
-  const runsHint = `add \`--runs ${Math.min(5, Math.max(3, (o.runs ?? 1) + 2))}\` so every commit is tested several times and only a consistent failure counts`;
+  const t = termsOfJob(job);
+  const p = predicateOf(job);
+  const runsHint = p.flaky
+    ? "make the test deterministic; `--flaky` is already on"
+    : "add `--flaky` (every commit runs 5 times and counts as failing when 3 or more runs fail; the commits the answer rests on run up to 15 times when their runs disagree)";
 
   if (job.status === "cancelled") {
     out.push(
@@ -333,16 +444,19 @@ function resultText(input: StatusCommentInput, budget: Budget): string[] {
     return out;
   }
   switch (job.outcome) {
-    case "found": {
+    case "found":
+    case "likely": {
       if (!job.culpritSha) break;
       out.push(culpritText(input, job.culpritSha));
-      if (job.confidence !== null && job.confidence < 0.999) {
+      if (job.outcome === "likely") out.push("", likelyText(input, job.culpritSha));
+      else if (job.confidence !== null && job.confidence < 0.999)
         out.push(
           "",
-          `Confidence: ${Math.round(job.confidence * 100)}% — some runs disagreed; ${runsHint} to be surer.`,
+          `Confidence: ${Math.round(job.confidence * 100)}% (at least ${Math.round(FOUND_CONFIDENCE * 100)}% is needed to call it found) — some runs disagreed.`,
         );
-      }
       if (explanation) out.push("", explanation);
+      const verified = verificationText(input);
+      if (verified) out.push("", verified);
       const log = culpritLog(input);
       if (log && budget.logChars > 0)
         out.push(
@@ -358,7 +472,7 @@ function resultText(input: StatusCommentInput, budget: Budget): string[] {
     case "ambiguous": {
       const candidates = job.candidates ?? [];
       out.push(
-        `The first bad commit is one of these ${candidates.length}; they could not be told apart because the commits between them were skipped (the setup failed, the test exited with 125, or the commit could not be built):`,
+        `The ${t.first} is one of these ${candidates.length}; they could not be told apart because the commits between them were skipped (the setup failed, the test exited with 125, or the commit could not be built):`,
         "",
         ...candidates
           .slice(0, 50)
@@ -376,20 +490,30 @@ function resultText(input: StatusCommentInput, budget: Budget): string[] {
       );
       break;
     }
-    case "good-is-bad":
+    case "good-is-bad": {
+      const setupProblem = [...input.steps].some((s) => s.exitCode === 127 || s.exitCode === 126);
       out.push(
-        `The test already fails on the good revision ${code(job.goodRef)}, so there is no change from good to bad to find.`,
+        t.bad === "bad"
+          ? `The test already fails on the good revision ${code(job.goodRef)}, so there is no change from good to bad to find.`
+          : `The test already passes on the old revision ${code(job.goodRef)}, so it is already fixed there and there is no fix to find.`,
         "",
         explanation ?? "",
-        "**What to try:** pick an older good revision where the test passes, or check that the command passes there when you run it yourself (a missing dependency or a test that needs network access fails everywhere).",
+        setupProblem
+          ? "**What to try:** the command could not run at all (see the exit code below); fix how it runs rather than the revisions."
+          : t.bad === "bad"
+            ? "**What to try:** check that the command passes on the good revision when you run it yourself (a missing dependency or a test that needs network access fails everywhere); if it does, pick an older good revision."
+            : "**What to try:** pick an older revision where the test still fails.",
       );
       break;
+    }
     case "bad-is-good":
       out.push(
-        `The test passes on the bad revision ${code(job.badRef)}, so the failure did not reproduce here.`,
+        t.bad === "bad"
+          ? `The test passes on the bad revision ${code(job.badRef)}, so the failure did not reproduce here.`
+          : `The test still fails on the new revision ${code(job.badRef)}, so it is not fixed there.`,
         "",
         explanation ?? "",
-        `**What to try:** check that the command fails on ${code(job.badRef)} in a clean checkout; if it only fails sometimes, ${runsHint}; if it needs network access, allow it with \`network: true\` in \`.github/bisect.yml\`.`,
+        `**What to try:** check what the command does on ${code(job.badRef)} in a clean checkout; if it only fails sometimes, ${runsHint}; if it needs network access, allow it with \`network: true\` in \`.github/bisect.yml\`.`,
       );
       break;
     case "flaky":
@@ -416,16 +540,72 @@ function resultText(input: StatusCommentInput, budget: Budget): string[] {
         "**What to try:** comment `/bisect retry`. If it fails the same way, the dashboard has the logs of every step.",
       );
   }
+  const hints = exitHints(input);
+  if (hints.length) out.push("", ...hints);
   const log = failureLog(input);
   if (log && budget.logChars > 0)
     out.push("", details("Output of the last failing run (last lines)", log, budget.logChars));
   return out.filter((line, i, all) => !(line === "" && all[i - 1] === ""));
 }
 
+/** Why a result is only "likely": the numbers it rests on, and the exact command that makes it sure. */
+function likelyText(input: StatusCommentInput, sha: string): string {
+  const { job } = input;
+  const t = termsOfJob(job);
+  const runs = (x: string) => {
+    const counted = input.steps.filter(
+      (s) => s.sha === x && s.status === "done" && (s.verdict === "good" || s.verdict === "bad"),
+    );
+    const bad = counted.filter((s) => s.verdict === "bad").length;
+    return `${bad} of ${counted.length} runs ${t.bad}`;
+  };
+  const parent = input.culpritParent;
+  const rests = `${short(sha)}: ${runs(sha)}${parent ? `; its parent ${short(parent)}: ${runs(parent)}` : ""}`;
+  const confidence = job.confidence !== null ? Math.round(job.confidence * 100) : null;
+  const p = predicateOf(job);
+  const next = [`/bisect verify ${job.id}`];
+  if (!p.flaky) {
+    const flags = reproduceFlags(job, { flaky: true });
+    next.push(
+      `/bisect ${job.goodSha ?? job.goodRef} ${job.badSha ?? job.badRef} ${flags.join(" ")}${job.command.includes("\n") ? "" : ` -- ${job.command}`}`,
+    );
+  }
+  return [
+    `**Likely, not sure:** one commit explains the runs, but they disagree too much to call it found (confidence ${confidence ?? "?"}%, ${Math.round(FOUND_CONFIDENCE * 100)}% needed). It rests on ${text(rests)}.`,
+    "",
+    `To make it sure, comment ${p.flaky ? "" : "one of"}:`,
+    "",
+    fence(next.join("\n")),
+  ].join("\n");
+}
+
+/** What `/bisect verify` measured (or that it is under way). */
+function verificationText(input: StatusCommentInput): string | null {
+  const v = input.verification;
+  if (!v || !v.job.options.verify) return null;
+  const target = v.job.options.verify;
+  const name = jobName(input, v.job.id, "bisection");
+  const asked = v.job.requesterLogin ? ` (asked by ${text(v.job.requesterLogin)})` : "";
+  if (!["finished", "failed", "cancelled"].includes(v.job.status)) {
+    const done = v.steps.filter((s) => s.status === "done").length;
+    return `**Verifying** in ${name}${asked}: re-running ${short(target.culprit)} and its parent ${short(target.parent)} ${target.runs} times each — ${done} of ${2 * target.runs} runs done.`;
+  }
+  if (v.job.status === "cancelled") return `**Verification** ${name} was cancelled.`;
+  const m = measure(v.steps, target);
+  const head =
+    v.job.outcome === "found"
+      ? "✅ **Verified**"
+      : v.job.outcome === "likely"
+        ? "🤔 **Verified: likely, not sure**"
+        : "⚠️ **Not confirmed**";
+  return `${head} by ${name}${asked}: ${text(v.job.explanation ?? "")} (${m.culprit.bad + m.culprit.good} and ${m.parent.bad + m.parent.good} counted runs).`;
+}
+
 function culpritText(input: StatusCommentInput, sha: string): string {
   const c = input.culprit && input.culprit.sha === sha ? input.culprit : null;
+  const label = capitalize(termsOfJob(input.job).first);
   const lines = [
-    `**First bad commit:** [\`${short(sha)}\` ${c ? text(c.title) : ""}](${commitUrl(input, sha)})`.replace(
+    `**${input.job.outcome === "likely" ? `Likely ${termsOfJob(input.job).first}` : label}:** [\`${short(sha)}\` ${c ? text(c.title) : ""}](${commitUrl(input, sha)})`.replace(
       " ]",
       "]",
     ),
@@ -475,17 +655,29 @@ const STATUS: Record<string, string> = {
   cancelled: "🚫 cancelled",
 };
 
-function stepRow(input: StatusCommentInput, s: StepView): string {
-  const verdict =
-    s.status === "done" && s.verdict ? VERDICT[s.verdict] : (STATUS[s.status] ?? s.status);
-  const duration = s.durationMs !== null ? formatDuration(s.durationMs / 1000) : "";
+/** The notes of one run, each said once ("exit 1" from the code and from the reason is one note). */
+export function stepNotes(s: Pick<StepView, "attempt" | "exitCode" | "reason">): string[] {
   const notes: string[] = [];
   if (s.attempt > 1) notes.push(`run ${s.attempt}`);
-  if (s.exitCode !== null && s.exitCode !== 0) notes.push(`exit ${s.exitCode}`);
-  if (s.reason) {
-    const reason = scrubSecrets(s.reason).replace(/\s+/g, " ").trim();
-    notes.push(text(reason.length > 80 ? `${reason.slice(0, 79)}…` : reason));
-  }
+  const reason = s.reason ? scrubSecrets(s.reason).replace(/\s+/g, " ").trim() : "";
+  const exit = s.exitCode !== null && s.exitCode !== 0 ? `exit ${s.exitCode}` : null;
+  if (exit && !new RegExp(`\\b${exit}\\b`).test(reason)) notes.push(exit);
+  if (reason) notes.push(text(reason.length > 80 ? `${reason.slice(0, 79)}…` : reason));
+  return [...new Set(notes)];
+}
+
+function stepRow(input: StatusCommentInput, s: StepView): string {
+  const words = termsOfJob(input.job);
+  const verdict =
+    s.status === "done" && s.verdict
+      ? s.verdict === "bad" && words.bad !== "bad"
+        ? `🔧 ${words.bad}`
+        : s.verdict === "good" && words.good !== "good"
+          ? `❌ ${words.good}`
+          : VERDICT[s.verdict]
+      : (STATUS[s.status] ?? s.status);
+  const duration = s.durationMs !== null ? formatDuration(s.durationMs / 1000) : "";
+  const notes = stepNotes(s);
   const culprit = s.sha === input.job.culpritSha ? " 🎯" : "";
   return `| ${s.round} | ${commitLink(input, s.sha)}${culprit} | ${verdict} | ${duration} | ${notes.join(", ")} |`;
 }
@@ -535,13 +727,30 @@ export function reproduceCommand(
     `${input.webUrl}/${input.repo.owner}/${input.repo.name}.git`,
   ];
   args.push("--good", job.goodSha ?? job.goodRef, "--bad", job.badSha ?? job.badRef);
-  if (o.runs && o.runs > 1) args.push("--runs", String(o.runs));
+  args.push(...reproduceFlags(job));
   if (o.parallel && o.parallel > 1) args.push("--parallel", String(o.parallel));
   if (o.timeoutSeconds) args.push("--timeout", String(o.timeoutSeconds));
   if (o.firstParent) args.push("--first-parent");
   if (o.image) args.push("--image", o.image);
   args.push("--", job.command);
   return args.map(shellQuote).join(" ");
+}
+
+/** The predicate as options (the same in a comment and on the command line). */
+export function reproduceFlags(job: JobView, over: { flaky?: boolean } = {}): string[] {
+  const p = predicateOf(job);
+  const args: string[] = [];
+  if (over.flaky ?? p.flaky) args.push("--flaky");
+  else if (p.runs > 1) {
+    args.push("--runs", String(p.runs));
+    if (p.failThreshold > 1) args.push("--fail-threshold", String(p.failThreshold));
+  }
+  if (p.crash === "bad") args.push("--crash", "bad");
+  if (p.timeout === "bad") args.push("--timeout-is", "bad");
+  if (p.badIfOutput !== undefined)
+    args.push("--bad-if-output", over.flaky !== undefined ? `\`${p.badIfOutput}\`` : p.badIfOutput);
+  if (p.find === "fix") args.push("--find", "fix");
+  return args;
 }
 
 function reproduceBlock(input: StatusCommentInput): string {
@@ -565,7 +774,7 @@ export function renderStatusList(
     const culprit = j.culpritSha
       ? `[\`${short(j.culpritSha)}\`](${links.webUrl}/${links.repo.owner}/${links.repo.name}/commit/${j.culpritSha})`
       : "";
-    return `| [#${j.id}](${links.publicUrl}/dashboard/jobs/${j.id}) | ${cellCode(j.goodRef)} → ${cellCode(j.badRef)} | ${state} | ${culprit} | ${j.createdAt.toISOString().slice(0, 16).replace("T", " ")} UTC |`;
+    return `| [bisection ${j.id}](${links.publicUrl}/dashboard/jobs/${j.id}) | ${cellCode(j.goodRef)} → ${cellCode(j.badRef)} | ${state} | ${culprit} | ${j.createdAt.toISOString().slice(0, 16).replace("T", " ")} UTC |`;
   });
-  return `Bisections on this issue:\n\n| Job | Range | State | First bad commit | Started |\n| --- | --- | --- | --- | --- |\n${rows.join("\n")}`;
+  return `Bisections on this issue:\n\n| Bisection | Range | State | Commit found | Started |\n| --- | --- | --- | --- | --- |\n${rows.join("\n")}`;
 }

@@ -1,34 +1,45 @@
 // Short replies to `/bisect` comments. Pure, like the status comment renderer.
 import { formatDuration, LIMITS } from "./command";
 import { code, fence, text } from "./markdown";
-import { CONFIG_PATH } from "./repo-config";
+import { CONFIG_KEYS, CONFIG_PATH } from "./repo-config";
+import {
+  FLAKY_CONFIRM_RUNS,
+  FLAKY_RUNS,
+  FLAKY_THRESHOLD,
+  FOUND_CONFIDENCE,
+} from "../../runner/engine";
 
 const mention = (login: string) => `@${login.replace(/[^A-Za-z0-9-]/g, "")}`;
 
 export function helpReply(): string {
   return [
-    "**Bisect Bot** finds the commit that broke something: it runs your test command on the commits between a good and a bad revision, each run in a fresh container, and answers here with the first bad commit.",
+    "**Bisect Bot** finds the commit that broke something (or fixed it): it runs your test command on the commits between two revisions, each run in a fresh container, and answers here with the first bad (or first fixed) commit.",
     "",
     fence(
       [
         "/bisect <good> <bad> [options] -- <test command>",
-        "/bisect cancel [#job]     stop a bisection (default: the latest on this issue)",
-        "/bisect retry [#job]      run a bisection again",
-        "/bisect status            list the bisections on this issue",
-        "/bisect help              this message",
+        "/bisect verify [N]       re-run the named commit and its parent to check the answer",
+        "/bisect cancel [N]       stop bisection N (default: the latest on this issue)",
+        "/bisect retry [N]        run bisection N again",
+        "/bisect status           list the bisections on this issue",
+        "/bisect help             this message",
       ].join("\n"),
     ),
     "",
     "- `<good>` and `<bad>` are commits, tags or branches: the test passes on the good one and fails on the bad one.",
-    "- The test command exits 0 for good, 125 to skip a commit that cannot be tested, anything else for bad. It can also go in a code block under the `/bisect` line, or be the repository's default.",
-    `- \`--runs N\` runs the test N times per commit (${LIMITS.runs.min}–${LIMITS.runs.max}) to see through flaky tests; \`--parallel K\` tests K commits at a time; \`--timeout 10m\` limits one run; \`--first-parent\` follows only the first parent of merges.`,
+    "- A run that exits 0 is good; exit 1–127 (except 125) is bad; exit 125 means the commit cannot be tested (skipped). A crash (exit code 128 or more, or a signal) and a run that hits the time limit are skipped unless you say otherwise. Infrastructure failures (out of memory, a full disk, a lost run) never count as bad. The command can also go in a code block under the `/bisect` line, or be the repository's default.",
+    `- \`--crash bad|skip\`: whether a crash counts as bad (default skip). \`--timeout-is bad|skip\`: whether a run that hits the time limit counts as bad, for hangs (default skip). \`--bad-if-output REGEX\`: the output decides instead of the exit code (bad when a line matches; put the expression in backticks when it holds spaces). \`--find fix\`: look for the first fixed commit instead (the test fails on the old revision and passes on the new one).`,
+    `- \`--runs N\` (${LIMITS.runs.min}–${LIMITS.runs.max}) runs the test N times per commit and \`--fail-threshold M\` (1–N, default 1) counts a commit as bad when M or more runs fail; \`--flaky\` is the preset for flaky tests (${FLAKY_RUNS} runs, bad when ${FLAKY_THRESHOLD} fail, up to ${FLAKY_CONFIRM_RUNS} runs of the commits the answer rests on when they disagree). An answer whose confidence is below ${Math.round(FOUND_CONFIDENCE * 100)}% is reported as likely, never as found.`,
+    `- \`--parallel K\` tests K commits at a time (${LIMITS.parallel.min}–${LIMITS.parallel.max}); \`--timeout 10m\` limits one run (1s–24h); \`--first-parent\` follows only the first parent of merges.`,
     "",
     "For example:",
     "",
-    fence('/bisect v1.4.0 main --runs 2 -- npm test -- -t "parses dates"'),
+    fence(
+      '/bisect v1.4.0 main --crash bad --bad-if-output `panicked at` -- npm test -- -t "parses dates"',
+    ),
     "",
-    `Defaults for the repository go in \`${CONFIG_PATH}\` (read at the bad revision; \`image\` and \`network\` on the default branch): \`image\`, \`setup\`, \`command\`, \`timeout\`, \`runs\`, \`network\`, \`pathspec\`.`,
-    "Only people with write access to the repository can start, cancel or retry a bisection.",
+    `Defaults for the repository go in \`${CONFIG_PATH}\` (read at the bad revision; \`image\` and \`network\` on the default branch): ${CONFIG_KEYS.map((k) => `\`${k}\``).join(", ")}. Options in the comment override the file.`,
+    "Only people with write access to the repository can start, verify, cancel or retry a bisection.",
   ].join("\n");
 }
 
@@ -84,13 +95,13 @@ export function cancelReply(
   status?: string,
 ): string {
   return result === "cancelled"
-    ? `${mention(login)} cancelled bisection #${jobId}.`
-    : `${mention(login)} bisection #${jobId} had already ${status === "cancelled" ? "been cancelled" : status === "failed" ? "failed" : "finished"}; nothing to cancel.`;
+    ? `${mention(login)} cancelled bisection ${jobId}.`
+    : `${mention(login)} bisection ${jobId} had already ${status === "cancelled" ? "been cancelled" : status === "failed" ? "failed" : "finished"}; nothing to cancel.`;
 }
 
 export function noJobReply(login: string, jobId?: number): string {
   return jobId
-    ? `${mention(login)} there is no bisection #${jobId} in this repository.`
+    ? `${mention(login)} there is no bisection ${jobId} in this repository.`
     : `${mention(login)} there is no bisection on this issue yet. Start one with \`/bisect <good> <bad> -- <command>\`.`;
 }
 
@@ -103,5 +114,9 @@ export function timeoutCapNote(requested: number, max: number, tier: string): st
 }
 
 export function stillActiveReply(login: string, jobId: number, status: string): string {
-  return `${mention(login)} bisection #${jobId} is still ${status}; cancel it first (\`/bisect cancel #${jobId}\`) or wait for its result.`;
+  return `${mention(login)} bisection ${jobId} is still ${status}; cancel it first (\`/bisect cancel ${jobId}\`) or wait for its result.`;
+}
+
+export function cannotVerifyReply(login: string, jobId: number, why: string): string {
+  return `${mention(login)} bisection ${jobId} cannot be verified: ${why}.`;
 }

@@ -20,6 +20,7 @@ describe("parseRepoConfig", () => {
         command: "npm test",
         timeout: 600,
         runs: 3,
+        predicate: { runs: 3 },
         network: true,
         pathspec: ["src", "package.json"],
       },

@@ -8,11 +8,18 @@
 //   command: npm test           # default test command when the comment gives none
 //   timeout: 10m                # wall-clock limit of one run (seconds, or 90s / 10m / 1h)
 //   runs: 1                     # runs per commit (more runs tell flaky tests apart)
+//   fail-threshold: 1           # a commit fails when at least this many of its runs fail
+//   flaky: false                # the flaky-test preset (5 runs, 3 must fail, more on the answer's commits)
+//   crash: skip                 # bad | skip: exit codes >= 128 and signals
+//   timeout-is: skip            # bad | skip: a run that hits the time limit
+//   bad-if-output: "panicked at"  # a run whose output matches this regular expression fails
+//   find: regression            # regression | fix (look for the first fixed commit)
 //   network: false              # test runs ask for network (granted only where the plan allows)
 //   pathspec: [src, package.json]  # only commits touching these paths are tested
 import { parseDocument } from "yaml";
 import { z } from "zod";
-import { LIMITS, parseDuration } from "./command";
+import { normalizePredicate, PredicateError, type Predicate } from "../../runner/engine/predicate";
+import { LIMITS, parseDuration, renamePredicateFields } from "./command";
 
 export const CONFIG_PATH = ".github/bisect.yml";
 
@@ -71,6 +78,13 @@ const schema = z.strictObject({
     .min(LIMITS.runs.min, `must be a whole number from ${LIMITS.runs.min} to ${LIMITS.runs.max}`)
     .max(LIMITS.runs.max, `must be a whole number from ${LIMITS.runs.min} to ${LIMITS.runs.max}`)
     .optional(),
+  // Checked together by normalizePredicate below (one list of every problem).
+  "fail-threshold": z.unknown().optional(),
+  flaky: z.unknown().optional(),
+  crash: z.unknown().optional(),
+  "timeout-is": z.unknown().optional(),
+  "bad-if-output": z.unknown().optional(),
+  find: z.unknown().optional(),
   network: z.boolean({ error: "must be true or false" }).optional(),
   pathspec: z
     .union(
@@ -88,7 +102,56 @@ const schema = z.strictObject({
     .optional(),
 });
 
-export type RepoConfig = z.output<typeof schema>;
+type Parsed = z.output<typeof schema>;
+const PREDICATE_KEYS = {
+  "fail-threshold": "failThreshold",
+  flaky: "flaky",
+  crash: "crash",
+  "timeout-is": "timeout",
+  "bad-if-output": "badIfOutput",
+  find: "find",
+} as const;
+type PredicateKey = keyof typeof PREDICATE_KEYS;
+
+export type RepoConfig = Omit<Parsed, PredicateKey> & {
+  /** The predicate fields the file sets (only those; merged under the comment's, then normalised). */
+  predicate?: Partial<Predicate>;
+};
+
+/** A predicate field's name as the file spells it. */
+export const PREDICATE_CONFIG_KEYS: Record<string, string> = {
+  runs: "`runs`",
+  failThreshold: "`fail-threshold`",
+  flaky: "`flaky`",
+  crash: "`crash`",
+  timeout: "`timeout-is`",
+  badIfOutput: "`bad-if-output`",
+  find: "`find`",
+};
+
+/** The file's predicate fields, checked together; problems named as the file names them. */
+function predicateOf(parsed: Parsed): { fields?: Partial<Predicate>; problems: string[] } {
+  const fields: Record<string, unknown> = {};
+  if (parsed.runs !== undefined) fields.runs = parsed.runs;
+  for (const [key, field] of Object.entries(PREDICATE_KEYS))
+    if (parsed[key as PredicateKey] !== undefined) fields[field] = parsed[key as PredicateKey];
+  if (Object.keys(fields).length === 0) return { problems: [] };
+  try {
+    normalizePredicate(fields);
+  } catch (error) {
+    if (!(error instanceof PredicateError)) throw error;
+    const problems: string[] = [];
+    for (const part of error.message.split("; ")) {
+      const text = renamePredicateFields(part, PREDICATE_CONFIG_KEYS);
+      // "flaky sets runs…; give either…" is one problem.
+      if (part.startsWith("give ") && problems.length > 0)
+        problems[problems.length - 1] += `; ${text}`;
+      else problems.push(text);
+    }
+    return { problems };
+  }
+  return { fields: fields as Partial<Predicate>, problems: [] };
+}
 
 export const CONFIG_KEYS = Object.keys(schema.shape);
 
@@ -115,8 +178,14 @@ export function parseRepoConfig(text: string): RepoConfigResult {
     };
   }
   const parsed = schema.safeParse(data);
-  if (parsed.success) return { ok: true, config: parsed.data };
-  const problems = parsed.error.issues.map((issue) => {
+  if (parsed.success) {
+    const { fields, problems } = predicateOf(parsed.data);
+    if (problems.length > 0) return { ok: false, problems };
+    const config: RepoConfig = { ...parsed.data };
+    for (const key of Object.keys(PREDICATE_KEYS)) delete (config as Record<string, unknown>)[key];
+    return { ok: true, config: fields ? { ...config, predicate: fields } : config };
+  }
+  const problems: string[] = parsed.error.issues.map((issue) => {
     if (issue.code === "unrecognized_keys") {
       return `unknown setting${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `\`${k}\``).join(", ")} (the settings are ${CONFIG_KEYS.map((k) => `\`${k}\``).join(", ")})`;
     }
@@ -125,5 +194,9 @@ export function parseRepoConfig(text: string): RepoConfigResult {
       index === undefined ? `\`${String(key)}\`` : `\`${String(key)}\` (item ${Number(index) + 1})`;
     return `${where} ${issue.message}`;
   });
+  // The predicate's own problems too, so one answer lists everything (runs only if it is valid).
+  const raw = data as Record<string, unknown>;
+  const runsOk = !parsed.error.issues.some((i) => i.path[0] === "runs");
+  problems.push(...predicateOf({ ...raw, runs: runsOk ? raw.runs : undefined } as Parsed).problems);
   return { ok: false, problems };
 }

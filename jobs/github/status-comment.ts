@@ -83,6 +83,9 @@ export async function syncStatusComment(
 ): Promise<SyncResult> {
   const target = await loadTarget(ctx.knex, jobId);
   if (typeof target === "string") return { action: "skipped", reason: target };
+  // A verification has no comment of its own: it edits the comment of the job it checks.
+  const checked = target.job.options.verify?.jobId;
+  if (checked) return syncStatusComment(ctx, checked, { force: true });
   const { job, repo, installation } = target;
   const app = githubApp(ctx);
   const now = Date.now();
@@ -203,6 +206,19 @@ async function renderInput(
   }
   if (job.culpritSha && job.isFinal)
     input.culprit = await commitDetails(app, gh, repo, job.culpritSha);
+  const graph = job.graph as { commits?: Record<string, { parents: string[] }> } | null;
+  if (job.culpritSha) input.culpritParent = graph?.commits?.[job.culpritSha]?.parents[0] ?? null;
+  const verification = await BisectJob.query(ctx.knex)
+    .whereRaw("(options->'verify'->>'jobId')::bigint = ?", [job.id])
+    .modify("newestFirst")
+    .first();
+  if (verification)
+    input.verification = {
+      job: verification,
+      steps: await BisectStep.query(ctx.knex)
+        .where({ bisectJobId: verification.id })
+        .modify("inOrder"),
+    };
   return input;
 }
 

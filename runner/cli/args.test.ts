@@ -285,10 +285,6 @@ describe("predicate options", () => {
       /^--bad-if-output "\(\[" is not a valid regular expression/,
     ],
     [[...base, "--bad-if-output", "x".repeat(201), "--", "x"], /longer than 200 characters/],
-    [
-      [...base, "--farm", "--crash", "bad", "--", "x"],
-      "--flaky, --crash, --timeout-is, --bad-if-output and --find are not available with --farm yet",
-    ],
   ])("refuses %j", (argv, message) => {
     if (typeof message === "string") expect(usageError(argv)).toBe(message);
     else expect(usageError(argv)).toMatch(message);

@@ -59,9 +59,7 @@ there and says so. With the docker executor a local repository must be readable 
                           endpoints the TLS files come from DOCKER_CERT_PATH or BISECT_ENGINE_CERTS
   --farm                  queue the job on the runner farm (the product's database and workers,
                           DATABASE_URL or a running npm start) instead of running it here;
-                          --repo must then be a git URL or a path every runner host can read;
-                          --flaky, --crash, --timeout-is, --bad-if-output and --find are not
-                          available there yet
+                          --repo must then be a git URL or a path every runner host can read
   --json                  print one JSON object with the result on stdout
   -h, --help              show this help
 
@@ -255,11 +253,6 @@ function parseOrThrow(argv: readonly string[]): ParseResult {
     }
     runs = predicate.runs;
     failThreshold = predicate.failThreshold;
-    if (values.has("farm")) {
-      throw new UsageError(
-        "--flaky, --crash, --timeout-is, --bad-if-output and --find are not available with --farm yet",
-      );
-    }
   }
 
   const executor = str("executor") ?? "docker";

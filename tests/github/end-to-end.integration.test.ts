@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Config } from "../../config/env";
-import { BisectJob } from "../../db/models";
+import { BisectJob, BisectStep } from "../../db/models";
 import { PURPOSE_PERMISSIONS } from "../../jobs/github/app-client";
 import { startWorker, type StartedWorker } from "../../jobs/worker";
 import { registerHost } from "../../runner/farm/hosts";
@@ -144,4 +144,105 @@ suite("GitHub end to end", () => {
         .some((r) => r.auth === "basic" && r.status === 200),
     ).toBe(true);
   }, 300_000);
+  it("--flaky on a comment overrides the file's runs, and /bisect verify edits the conclusion", async () => {
+    const issue = 18;
+    const payload = userComment(f, "/bisect v1.4.0 main --flaky --parallel 2 -- ./test.sh", {
+      issue,
+    });
+    expect((await send(config, db.current.knex, "issue_comment", payload)).status).toBe(202);
+    const status = () =>
+      f.standIn
+        .comments(REPO.owner, REPO.name, issue)
+        .find((c) => c.user === "bisect-bot[bot]" && !c.deleted && /Bisection \d+/.test(c.body));
+    await expect
+      .poll(() => status()?.body ?? "", { timeout: 240_000, interval: 500 })
+      .toMatch(/found the first bad commit|failed|could not finish/);
+    const job = (await BisectJob.query(db.current.knex).findOne({
+      triggerCommentId: payload.comment.id,
+    }))!;
+    // The comment's --flaky replaced `runs: 1` from .github/bisect.yml.
+    expect(job).toMatchObject({ status: "finished", outcome: "found", culpritSha: f.shas[3] });
+    expect(job.options).toMatchObject({
+      runs: 5,
+      failThreshold: 3,
+      predicate: { flaky: true, runs: 5, failThreshold: 3, crash: "skip", find: "regression" },
+    });
+    const body = status()!.body;
+    expect(body).toContain(
+      "Flaky test: each commit runs 5 times and fails when 3 or more runs fail",
+    );
+    expect(body).toContain(`/compare/${f.shas[0]}...${f.shas[5]}`);
+    expect(body).toContain(`Comment \`/bisect verify ${job.id}\``);
+    // No "#N" that GitHub would turn into a link to another issue or pull request.
+    expect(body).not.toMatch(new RegExp(`#${job.id}\\b`));
+    // Each note of a row is said once.
+    const rows = body.split("\n").filter((l) => /^\| \d+ \| /.test(l));
+    expect(rows.length).toBeGreaterThanOrEqual(10);
+    for (const row of rows) {
+      const notes = row.split("|").at(-2)!.trim();
+      const parts = notes ? notes.split(", ") : [];
+      expect(new Set(parts).size, row).toBe(parts.length);
+    }
+    expect(body).not.toContain("exit 1, exit 1");
+
+    const edits = status()!.history.length;
+    const verify = userComment(f, `/bisect verify ${job.id}`, { issue });
+    expect((await send(config, db.current.knex, "issue_comment", verify)).status).toBe(202);
+    await expect
+      .poll(() => status()?.body ?? "", { timeout: 240_000, interval: 500 })
+      .toMatch(/✅ \*\*Verified\*\* by \[bisection \d+\]/);
+    const check = (await BisectJob.query(db.current.knex).findOne({
+      triggerCommentId: verify.comment.id,
+    }))!;
+    expect(check).toMatchObject({ status: "finished", outcome: "found", culpritSha: f.shas[3] });
+    expect(check.options.verify).toEqual({
+      jobId: job.id,
+      culprit: f.shas[3],
+      parent: f.shas[2],
+      runs: 5,
+    });
+    const final = status()!;
+    expect(final.body).toContain(
+      `The commit ${f.shas[3]!.slice(0, 7)} was bad in 5 of 5 runs; its parent ${f.shas[2]!.slice(0, 7)} was bad in 0 of 5 runs. Confidence 100%: confirmed as the first bad commit.`,
+    );
+    expect(final.history.length).toBeGreaterThan(edits);
+    // The verification edited the conclusion: no second status comment on the issue.
+    expect(
+      f.standIn
+        .comments(REPO.owner, REPO.name, issue)
+        .filter((c) => c.user === "bisect-bot[bot]" && !c.deleted),
+    ).toHaveLength(1);
+  }, 600_000);
+  it("--flaky on a test that fails one run in four on good commits names the right commit", async () => {
+    const issue = 19;
+    const payload = userComment(f, "/bisect v1.4.0 main --flaky --parallel 2 -- ./flaky.sh", {
+      issue,
+    });
+    expect((await send(config, db.current.knex, "issue_comment", payload)).status).toBe(202);
+    const status = () =>
+      f.standIn
+        .comments(REPO.owner, REPO.name, issue)
+        .find((c) => c.user === "bisect-bot[bot]" && !c.deleted && /Bisection \d+/.test(c.body));
+    await expect
+      .poll(() => status()?.body ?? "", { timeout: 240_000, interval: 500 })
+      .toMatch(/first bad commit \(not sure\)|found the first bad commit|failed|could not finish/);
+    const job = (await BisectJob.query(db.current.knex).findOne({
+      triggerCommentId: payload.comment.id,
+    }))!;
+    expect(job).toMatchObject({ status: "finished", culpritSha: f.shas[3] });
+    const body = status()!.body;
+    // The parent fails on runs 1, 5, 9, 13: its pass rate stays below 90%, so the answer is
+    // "likely", with its numbers and the commands that settle it, never "found".
+    expect(job.outcome).toBe("likely");
+    expect(job.confidence).toBeLessThan(0.9);
+    expect(body).toContain("**Likely, not sure:**");
+    expect(body).toMatch(new RegExp(`its parent ${f.shas[2]!.slice(0, 7)}: \\d+ of \\d+ runs bad`));
+    expect(body).toContain(`/bisect verify ${job.id}`);
+    expect(body).not.toContain("found the first bad commit");
+    const steps = await BisectStep.query(db.current.knex).where({ bisectJobId: job.id });
+    // Each good commit failed on some runs and still counted as good.
+    const runsOf = (sha: string) => steps.filter((s) => s.sha === sha && s.status === "done");
+    expect(runsOf(f.shas[2]!).some((s) => s.verdict === "bad")).toBe(true);
+    expect(runsOf(f.shas[2]!).length).toBeGreaterThanOrEqual(5);
+  }, 600_000);
 });

@@ -135,7 +135,9 @@ describe("a /bisect command", () => {
     expect(reactions).toMatchObject([{ content: "eyes", user: "bisect-bot[bot]" }]);
     expect(replies).toHaveLength(1);
     expect(job!.statusCommentId).toBe(replies[0]!.id);
-    expect(replies[0]!.body).toContain(`Bisection #${job!.id} is queued`);
+    expect(replies[0]!.body).toContain(
+      `[Bisection ${job!.id}](https://bisect.example.com/dashboard/jobs/${job!.id}) is queued`,
+    );
     expect(replies[0]!.body).toContain("Quota: 1 of 50 bisections used this month (free plan).");
     expect(replies[0]!.body).toContain(`https://bisect.example.com/dashboard/jobs/${job!.id}`);
     expect(
@@ -268,6 +270,63 @@ describe("a /bisect command", () => {
     expect([unknown.job, broken.job, missing.job]).toEqual([undefined, undefined, undefined]);
   });
 
+  it("stores the comment's predicate over the file's, and answers options that disagree", async () => {
+    const { job } = await comment(
+      "/bisect v1.4.0 main --crash bad --timeout-is bad --find fix --runs 3 --fail-threshold 2 --bad-if-output `panicked at|Segfault` -- ./test.sh",
+    );
+    expect(job!.options).toMatchObject({
+      runs: 3,
+      failThreshold: 2,
+      predicate: {
+        crash: "bad",
+        timeout: "bad",
+        find: "fix",
+        runs: 3,
+        failThreshold: 2,
+        flaky: false,
+        badIfOutput: "panicked at|Segfault",
+      },
+    });
+    const plain = await comment("/bisect v1.4.0 main -- ./test.sh");
+    // `runs: 1` from .github/bisect.yml on main, the rest the defaults.
+    expect(plain.job!.options.predicate).toEqual({
+      crash: "skip",
+      timeout: "skip",
+      find: "regression",
+      runs: 1,
+      failThreshold: 1,
+      flaky: false,
+    });
+    const clash = await comment("/bisect v1.4.0 main --fail-threshold 2 -- ./test.sh");
+    expect(clash.job).toBeUndefined();
+    expect(clash.replies[0]!.body).toMatch(
+      /I could not start that: --fail-threshold 2 is more than --runs 1/,
+    );
+  });
+
+  it("/bisect verify: only for a finished job that named a commit, and only for writers", async () => {
+    const started = await comment("/bisect v1.4.0 main -- ./test.sh");
+    const early = await comment(`/bisect verify ${started.job!.id}`, { issue: started.issue });
+    expect(early.job).toBeUndefined();
+    expect(early.replies.at(-1)!.body).toMatch(
+      new RegExp(`bisection ${started.job!.id} is still queued`),
+    );
+    await BisectJob.query(knex())
+      .patch({ status: "finished", outcome: "ambiguous", finishedAt: new Date() })
+      .where({ id: started.job!.id });
+    const ambiguous = await comment("/bisect verify", { issue: started.issue });
+    expect(ambiguous.replies.at(-1)!.body).toBe(
+      `@alice bisection ${started.job!.id} cannot be verified: only a bisection that named one commit can be verified.`,
+    );
+    const outsider = await comment(`/bisect verify ${started.job!.id}`, {
+      issue: started.issue,
+      user: { login: "mallory", id: 9666 },
+      association: "NONE",
+    });
+    expect(outsider.job).toBeUndefined();
+    expect(outsider.replies.at(-1)!.body).toMatch(/^Sorry, only people with write access/);
+  });
+
   it("is ignored when a bot wrote it", async () => {
     const payload = issueCommentEvent.parse(
       commentPayload("/bisect v1.4.0 main -- ./test.sh", {
@@ -287,7 +346,7 @@ describe("cancel, retry, status, help", () => {
       status: "cancelled",
       error: "cancelled by alice",
     });
-    expect(cancel.replies.at(-1)!.body).toBe(`@alice cancelled bisection #${started.job!.id}.`);
+    expect(cancel.replies.at(-1)!.body).toBe(`@alice cancelled bisection ${started.job!.id}.`);
     expect((await queuedJobs(knex(), "bisect__cancel")).map((j) => j.payload)).toContainEqual({
       jobId: started.job!.id,
     });
@@ -298,7 +357,7 @@ describe("cancel, retry, status, help", () => {
     const again = await comment(`/bisect cancel #${started.job!.id}`, { issue: started.issue });
     expect(again.replies.at(-1)!.body).toMatch(/had already been cancelled/);
     const none = await comment("/bisect cancel #999999");
-    expect(none.replies[0]!.body).toMatch(/there is no bisection #999999 in this repository/);
+    expect(none.replies[0]!.body).toMatch(/there is no bisection 999999 in this repository/);
   });
 
   it("/bisect retry runs an ended job again as a new job with its own status comment", async () => {
@@ -318,7 +377,9 @@ describe("cancel, retry, status, help", () => {
       issueNumber: started.issue,
     });
     expect(retried.job!.options.runs).toBe(2);
-    expect(retried.replies.at(-1)!.body).toContain(`Bisection #${retried.job!.id} is queued`);
+    expect(retried.replies.at(-1)!.body).toContain(
+      `[Bisection ${retried.job!.id}](https://bisect.example.com/dashboard/jobs/${retried.job!.id}) is queued`,
+    );
     expect(retried.job!.statusCommentId).toBe(retried.replies.at(-1)!.id);
   });
 
@@ -326,7 +387,7 @@ describe("cancel, retry, status, help", () => {
     const started = await comment("/bisect v1.4.0 main -- ./test.sh");
     const status = await comment("/bisect status", { issue: started.issue });
     expect(status.replies.at(-1)!.body).toContain(
-      `| [#${started.job!.id}](https://bisect.example.com/dashboard/jobs/${started.job!.id}) | \`v1.4.0\` → \`main\` | queued |`,
+      `| [bisection ${started.job!.id}](https://bisect.example.com/dashboard/jobs/${started.job!.id}) | \`v1.4.0\` → \`main\` | queued |`,
     );
     const help = await comment("/bisect help");
     expect(help.replies[0]!.body).toContain("/bisect <good> <bad> [options] -- <test command>");

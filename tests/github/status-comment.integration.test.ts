@@ -144,7 +144,7 @@ describe("github__status_comment", () => {
     const [posted] = botComments(job.issueNumber!);
     const web = f.standIn.urls.web;
     const culprit = f.shas[3]!;
-    expect(posted!.body).toContain(`🎯 Bisection #${job.id} found the first bad commit`);
+    expect(posted!.body).toContain(`🎯 [Bisection ${job.id}](https://bisect.example.com/dashboard/jobs/${job.id}) found the first bad commit`);
     expect(posted!.body).toContain(
       `**First bad commit:** [\`${culprit.slice(0, 7)}\` Parse dates with the new parser](${web}/acme/widgets/commit/${culprit})`,
     );

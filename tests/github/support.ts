@@ -50,6 +50,7 @@ const gitEnv = (home: string): NodeJS.ProcessEnv => ({
 
 /**
  * acme/widgets: six commits; the fourth ("Parse dates with the new parser") breaks `test.sh`.
+ * `flaky.sh` breaks there too, and before it fails on one run in four (by BISECT_RUN).
  * `main` carries a valid `.github/bisect.yml`; the branch `broken-config` an invalid one.
  */
 export function makeWidgets(dir: string): { path: string; shas: string[] } {
@@ -64,6 +65,14 @@ export function makeWidgets(dir: string): { path: string; shas: string[] } {
     writeFileSync(
       path.join(repo, "test.sh"),
       i >= 4 ? "#!/bin/sh\necho 'FAIL parses dates'\nexit 1\n" : "#!/bin/sh\necho ok\nexit 0\n",
+      { mode: 0o755 },
+    );
+    // Flaky from the start: fails on runs 1, 5, 9… of a commit (25%, the same on every test run).
+    writeFileSync(
+      path.join(repo, "flaky.sh"),
+      i >= 4
+        ? "#!/bin/sh\necho 'FAIL parses dates'\nexit 1\n"
+        : '#!/bin/sh\nif [ $(( ${BISECT_RUN:-1} % 4 )) -eq 1 ]; then echo "FAIL timing"; exit 1; fi\necho ok\n',
       { mode: 0o755 },
     );
     if (i === 6) {
