@@ -1,6 +1,8 @@
-// runners__reap: what crashes leave behind — expired leases, and labelled containers that no live
-// step owns (a killed worker's run, a fetch container whose worker died).
-import { BisectStep, RunnerHost, RunnerLease } from "../../db/models";
+// runners__reap: what crashes leave behind — expired leases, labelled containers that no live
+// step or job owns (a killed worker's run, a fetch container whose worker died, a checkout box of a
+// job that has ended), with their anonymous volumes, and our volumes no container uses any more.
+import { BisectJob, BisectStep, RunnerHost, RunnerLease } from "../../db/models";
+import { WORKSPACE_LABEL } from "../../runner/executors/workspace";
 import { dockerFor } from "../../runner/farm/docker-clients";
 import { releaseExpiredLeases } from "../../runner/farm/leases";
 import { MIRROR_LABEL } from "../../runner/mirror/mirror";
@@ -13,23 +15,34 @@ const GRACE_MS = 60_000;
 export interface ReapReport {
   leasesReleased: number;
   containersRemoved: number;
+  volumesRemoved: number;
 }
 
-export async function reap(ctx: WorkerContext): Promise<ReapReport> {
+export async function reap(
+  ctx: WorkerContext,
+  options: { graceMs?: number } = {},
+): Promise<ReapReport> {
+  const graceMs = options.graceMs ?? GRACE_MS;
   const { knex } = ctx;
   const leasesReleased = await releaseExpiredLeases(knex);
   let containersRemoved = 0;
+  let volumesRemoved = 0;
   for (const host of await RunnerHost.query(knex).whereNot({ state: "down" })) {
     const docker = dockerFor(host);
     let containers;
     try {
-      containers = await docker.listContainers({ all: true, filters: JSON.stringify({ label: ["app=bisect-bot", `${INSTANCE_LABEL}=${ctx.instanceId}`] }) });
+      containers = await docker.listContainers({
+        all: true,
+        filters: JSON.stringify({
+          label: ["app=bisect-bot", `${INSTANCE_LABEL}=${ctx.instanceId}`],
+        }),
+      });
     } catch {
       continue; // unreachable: the health check will mark it down
     }
     for (const c of containers) {
       const age = Date.now() - c.Created * 1000;
-      if (age < GRACE_MS) continue;
+      if (age < graceMs) continue;
       const stepId = Number(c.Labels["bisect-bot.step"]);
       let orphan = false;
       if (c.Labels[MIRROR_LABEL] && !stepId) {
@@ -39,16 +52,53 @@ export async function reap(ctx: WorkerContext): Promise<ReapReport> {
           .where("fetchLockUntil", ">", knex.fn.now())
           .first();
         orphan = c.State !== "running" || !locked;
+      } else if (c.Labels[WORKSPACE_LABEL] && !stepId) {
+        // A job's checkout box lives as long as its job.
+        const job = await BisectJob.query(knex).findById(Number(c.Labels["bisect-bot.job"]));
+        orphan = !job || job.isFinal;
       } else if (stepId) {
         const step = await BisectStep.query(knex).findById(stepId);
-        const lease = step && (await RunnerLease.query(knex).where({ bisectStepId: stepId }).whereNull("releasedAt").first());
+        const lease =
+          step &&
+          (await RunnerLease.query(knex)
+            .where({ bisectStepId: stepId })
+            .whereNull("releasedAt")
+            .first());
         orphan = !step || step.status !== "running" || !lease;
       }
       if (orphan) {
-        await docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+        // With its anonymous volumes (a checkout box's work directory).
+        await docker
+          .getContainer(c.Id)
+          .remove({ force: true, v: true })
+          .catch(() => {});
         containersRemoved++;
       }
     }
+    // Volumes of this deployment that no container uses any more (mirrors carry no instance
+    // label and are evicted by their own rules).
+    try {
+      const { Volumes } = await docker.listVolumes({
+        filters: JSON.stringify({
+          label: [`${INSTANCE_LABEL}=${ctx.instanceId}`],
+          dangling: ["true"],
+        }),
+      });
+      for (const v of Volumes ?? []) {
+        if (
+          await docker
+            .getVolume(v.Name)
+            .remove()
+            .then(
+              () => true,
+              () => false,
+            )
+        )
+          volumesRemoved++;
+      }
+    } catch {
+      // unreachable: the health check will mark it down
+    }
   }
-  return { leasesReleased, containersRemoved };
+  return { leasesReleased, containersRemoved, volumesRemoved };
 }

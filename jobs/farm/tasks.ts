@@ -60,9 +60,9 @@ export function farmTasks(ctx: WorkerContext): TaskList {
     }),
     runners__reap: defineTask(cronPayload, async (_payload, helpers) => {
       const report = await reap(ctx);
-      if (report.containersRemoved || report.leasesReleased)
+      if (report.containersRemoved || report.leasesReleased || report.volumesRemoved)
         helpers.logger.info(
-          `reaped ${report.containersRemoved} containers, ${report.leasesReleased} leases`,
+          `reaped ${report.containersRemoved} containers, ${report.volumesRemoved} volumes, ${report.leasesReleased} leases`,
         );
     }),
   };
