@@ -23,7 +23,7 @@ const WHAT: Record<string, string> = {
   GITHUB_CLIENT_ID: "the app's OAuth client id, for “Sign in with GitHub”",
   GITHUB_CLIENT_SECRET: "the app's OAuth client secret",
   SESSION_SECRET: "signs session cookies — openssl rand -hex 32",
-  ENCRYPTION_KEY: "encrypts GitHub tokens at rest — openssl rand -base64 32",
+  ENCRYPTION_KEY: "encrypts GitHub tokens at rest — openssl rand -hex 32 (or -base64 32)",
 };
 
 export async function loader({ request }: LoaderFunctionArgs) {
