@@ -166,6 +166,12 @@ describe("loadConfig", () => {
       ]);
     });
 
+    it("leaves a BASE_URL that is a path (Vite's base path) alone", () => {
+      expect(loadConfig({ BASE_URL: "/", PUBLIC_URL: "https://a.example" }).publicUrl).toBe(
+        "https://a.example",
+      );
+    });
+
     it("validates an alias's value under the variable's rules", () => {
       expect(problemsOf({ BISECT_TIMEOUT_SECONDS: "soon" })).toEqual([
         expect.stringMatching(/^RUNNER_STEP_TIMEOUT_SECONDS: must be a whole number/),

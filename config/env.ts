@@ -248,6 +248,8 @@ export function resolveAliases(env: Env): { env: Env; problems: string[] } {
   for (const [alias, name] of Object.entries(ALIASES)) {
     const aliased = value(env[alias]);
     if (aliased === undefined) continue;
+    // Vite (and so vitest) sets BASE_URL to its base path, "/": that is not the public URL.
+    if (alias === "BASE_URL" && aliased.startsWith("/")) continue;
     const own = value(resolved[name]);
     if (own === undefined) resolved[name] = aliased;
     else if (own !== aliased)

@@ -32,7 +32,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const signedIn = settings ? await readSession(settings, request).catch(() => null) : null;
   return {
     setupMissing: signInMissing(config).map((name) => ({ name, what: WHAT[name] ?? "" })),
-    callbackUrl: `${config.publicUrl}/auth/github/callback`,
+    callbackUrl: `${config.publicUrl}/auth/callback`,
     installUrl: config.github
       ? `${config.github.webUrl}/apps/${config.github.appSlug}/installations/new`
       : null,
