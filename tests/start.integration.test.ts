@@ -26,7 +26,7 @@ function processesMentioning(text: string): string[] {
 
 describe("npm start", () => {
   it(
-    "serves / and /health on an embedded PostgreSQL, and Ctrl-C stops everything",
+    "serves / and /health (503 until a runner host answers) on an embedded PostgreSQL, and Ctrl-C stops everything",
     { timeout: 120_000 },
     async () => {
       const dataDir = mkdtempSync(path.join(tmpdir(), "bisect-start-"));
@@ -44,14 +44,22 @@ describe("npm start", () => {
         child.once("exit", (code) => resolve(code)),
       );
       try {
+        // No Docker engine is configured here, so no runner host answers: the documented 503,
+        // with the database and the worker up.
+        const healthOf = async () =>
+          (await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))
+            ?.json()
+            .catch(() => null);
         await expect
-          .poll(
-            async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.status,
-            { timeout: 90_000, interval: 500 },
-          )
-          .toBe(200);
-        const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json();
-        expect(health).toMatchObject({ database: "ok", worker: "ok" });
+          .poll(async () => (await healthOf())?.worker, { timeout: 90_000, interval: 500 })
+          .toBe("ok");
+        const response = await fetch(`http://127.0.0.1:${port}/health`);
+        expect(response.status).toBe(503);
+        expect(await response.json()).toMatchObject({
+          database: "ok",
+          worker: "ok",
+          docker_available: false,
+        });
         const home = await fetch(`http://127.0.0.1:${port}/`);
         expect(home.status).toBe(200);
         const html = await home.text();

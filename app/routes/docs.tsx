@@ -104,7 +104,10 @@ export default function Docs() {
             Each run starts a fresh container: non-root, all capabilities dropped, read-only root
             with a small writable work directory.
           </li>
-          <li>Memory, CPU, process and time limits; no network unless the repository asks for it on its default branch and the operator allows it for the plan.</li>
+          <li>
+            Memory, CPU, process and time limits; no network unless the repository asks for it on
+            its default branch and the operator allows it for the plan.
+          </li>
           <li>GitHub tokens never enter a container that runs your command, nor any log.</li>
         </ul>
       </section>
@@ -116,7 +119,8 @@ export default function Docs() {
           embedded PostgreSQL when <code>DATABASE_URL</code> is unset). Every setting is an
           environment variable documented in <code>.env.example</code>; without GitHub credentials
           the start page lists what is missing. <code>GET /health</code> reports the database, the
-          worker and the runner hosts.
+          worker and whether a runner host answers (<code>docker_available</code>), and answers 503
+          when a bisection cannot run.
         </p>
       </section>
     </article>
