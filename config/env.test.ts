@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
+  partialGitHubNotice,
   ALIASES,
   ConfigError,
   decodeKey32,
@@ -177,6 +178,14 @@ describe("loadConfig", () => {
         expect.stringMatching(/^RUNNER_STEP_TIMEOUT_SECONDS: must be a whole number/),
       ]);
     });
+  });
+
+  it("names what a partly configured GitHub App is missing, in one line", () => {
+    expect(partialGitHubNotice(loadConfig({}))).toBeNull();
+    expect(partialGitHubNotice(loadConfig(github))).toBeNull();
+    expect(partialGitHubNotice(loadConfig({ GITHUB_APP_ID: "1", GITHUB_CLIENT_ID: "Iv1.x" }))).toBe(
+      "GitHub App partly configured, missing GITHUB_APP_SLUG, GITHUB_APP_PRIVATE_KEY, GITHUB_WEBHOOK_SECRET, GITHUB_CLIENT_SECRET: running in setup mode until they are set",
+    );
   });
 
   it("uses the direct URL for the worker when a pooled one is in front", () => {

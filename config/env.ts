@@ -326,6 +326,16 @@ export function loadConfig(
   };
 }
 
+/**
+ * One line for a partly configured GitHub App (some of its variables set, not all): it names what is
+ * missing, since the product then runs in setup mode. Null when none or all are set.
+ */
+export function partialGitHubNotice(config: Pick<Config, "githubMissing">): string | null {
+  const missing = config.githubMissing;
+  if (missing.length === 0 || missing.length === githubRequired.length) return null;
+  return `GitHub App partly configured, missing ${missing.join(", ")}: running in setup mode until they are set`;
+}
+
 /** The database URL for the worker and migrations: the direct one when a pooled one is in front. */
 export function directDatabaseUrl(
   config: Pick<Config, "DATABASE_URL" | "DATABASE_DIRECT_URL">,

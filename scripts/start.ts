@@ -4,7 +4,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { ConfigError, directDatabaseUrl, loadConfig, type Config } from "../config/env";
+import {
+  ConfigError,
+  directDatabaseUrl,
+  loadConfig,
+  partialGitHubNotice,
+  type Config,
+} from "../config/env";
 import { createLogger } from "../config/log";
 import { createKnex } from "../db/connection";
 import { spawnEmbeddedPostgres, type EmbeddedProcess } from "../db/embedded-process";
@@ -28,6 +34,8 @@ async function main(): Promise<number> {
     console.error(error instanceof ConfigError ? error.message : String(error));
     return 1;
   }
+  const partial = partialGitHubNotice(config);
+  if (partial) logger.warn(partial);
 
   let embedded: EmbeddedProcess | null = null;
   const children: ChildProcess[] = [];
@@ -58,10 +66,14 @@ async function main(): Promise<number> {
   try {
     if (!config.DATABASE_URL) {
       log(`DATABASE_URL is unset: starting the embedded PostgreSQL in ${config.DATA_DIR}/postgres`);
-      embedded = await spawnEmbeddedPostgres(path.join(config.DATA_DIR, "postgres"), { port: Number(process.env.EMBEDDED_PG_PORT) || undefined });
+      embedded = await spawnEmbeddedPostgres(path.join(config.DATA_DIR, "postgres"), {
+        port: Number(process.env.EMBEDDED_PG_PORT) || undefined,
+      });
       process.env.DATABASE_URL = embedded.url;
       // For `npm run bisect -- --farm` and `npm run admin` in another terminal.
-      writeFileSync(path.join(config.DATA_DIR, "database-url"), `${embedded.url}\n`, { mode: 0o600 });
+      writeFileSync(path.join(config.DATA_DIR, "database-url"), `${embedded.url}\n`, {
+        mode: 0o600,
+      });
       config = loadConfig();
     }
     const direct = directDatabaseUrl(config)!;

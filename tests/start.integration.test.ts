@@ -139,6 +139,48 @@ describe("npm start", () => {
     },
   );
 
+  it(
+    "says in one line what a partly configured GitHub App is missing",
+    { timeout: 120_000 },
+    async () => {
+      const dataDir = mkdtempSync(path.join(tmpdir(), "bisect-start-partial-"));
+      chmodSync(dataDir, 0o755);
+      const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
+        env: cleanEnv({
+          PORT: String(await freePort()),
+          DATA_DIR: dataDir,
+          LOG_LEVEL: "info",
+          GITHUB_APP_ID: "77",
+          GITHUB_CLIENT_ID: "Iv1.partial",
+        }),
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let output = "";
+      child.stdout!.on("data", (d) => (output += d));
+      child.stderr!.on("data", (d) => (output += d));
+      const exited = new Promise<number | null>((resolve) =>
+        child.once("exit", (code) => resolve(code)),
+      );
+      try {
+        await expect
+          .poll(() => output, { timeout: 90_000, interval: 200 })
+          .toContain("Bisect Bot is starting");
+      } finally {
+        process.kill(-child.pid!, "SIGINT");
+      }
+      expect(await exited, output).toBe(0);
+      const lines = output.split("\n").filter((l) => l.includes("partly configured"));
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({
+        level: "warn",
+        message: expect.stringContaining(
+          "missing GITHUB_APP_SLUG, GITHUB_APP_PRIVATE_KEY, GITHUB_WEBHOOK_SECRET, GITHUB_CLIENT_SECRET",
+        ),
+      });
+    },
+  );
+
   it("refuses to start with an invalid variable, naming it", { timeout: 60_000 }, async () => {
     const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
       const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
