@@ -141,6 +141,18 @@ const schema = z.object({
   RUNNER_FETCH_TIMEOUT_SECONDS: int(900, 10, 86_400),
   /** A runner host silent this long past a run's own limits counts as lost. */
   RUNNER_LOST_HOST_SECONDS: int(60, 5, 3600),
+
+  /** Retention, applied by the nightly prune: step log excerpts of ended jobs. */
+  RETENTION_STEP_LOGS_DAYS: int(90, 1, 36_500),
+  /** Webhook delivery payloads (the delivery ids stay, for redelivery checks). */
+  RETENTION_WEBHOOK_PAYLOADS_DAYS: int(30, 1, 36_500),
+  /** Audit log entries; 0 keeps them forever. */
+  RETENTION_AUDIT_LOG_DAYS: int(365, 0, 36_500),
+
+  /** `admin backup`: where dumps go (default $DATA_DIR/backups), how many stay, which pg_dump. */
+  BACKUP_DIR: optionalString,
+  BACKUP_KEEP: int(7, 1, 1000),
+  BACKUP_PG_DUMP: optionalString.transform((v) => v ?? "pg_dump"),
 });
 
 type Raw = z.output<typeof schema>;
