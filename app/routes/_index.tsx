@@ -3,7 +3,8 @@ import { Link, useLoaderData } from "@remix-run/react";
 import { getConfig } from "../config.server";
 import { readSession } from "../session.server";
 import { signInMissing, signInSettings } from "../setup.server";
-import { BotAnswer, ExampleComment } from "../components/example";
+import { ExampleComment, RenderedAnswer } from "../components/example";
+import { sampleReplyHtml } from "../sample-reply.server";
 
 export const meta: MetaFunction = () => [
   { title: "Bisect Bot — find the commit that broke it" },
@@ -37,12 +38,13 @@ export async function loader({ request }: LoaderFunctionArgs) {
       ? `${config.github.webUrl}/apps/${config.github.appSlug}/installations/new`
       : null,
     signInReady: settings !== null,
+    sampleReply: sampleReplyHtml(),
     login: signedIn?.user.login ?? null,
   };
 }
 
 export default function Index() {
-  const { setupMissing, callbackUrl, installUrl, signInReady, login } =
+  const { setupMissing, callbackUrl, installUrl, signInReady, login, sampleReply } =
     useLoaderData<typeof loader>();
   return (
     <>
@@ -121,7 +123,7 @@ export default function Index() {
         <h3>A maintainer comments</h3>
         <ExampleComment />
         <h3>and Bisect Bot answers</h3>
-        <BotAnswer />
+        <RenderedAnswer html={sampleReply} />
       </section>
 
       <section className="card" aria-labelledby="docs-title">

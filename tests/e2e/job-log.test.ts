@@ -1,5 +1,6 @@
-// A job page with a long step log, in a real browser: the expanded log stays inside the steps
-// table and the page (it scrolls within itself), on a desktop and a phone width.
+// In a real browser: the start page's example answer, and a job page with a long step log whose
+// expanded log stays inside the steps table and the page (it scrolls within itself), on a desktop
+// and a phone width. Screenshots go to test-results/.
 import { mkdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../db/embedded";
@@ -47,6 +48,24 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
   await world?.standIn.close();
+});
+
+describe.skipIf(!present)("start page", () => {
+  it("shows the example answer as the real renderer writes it", { timeout: 60_000 }, async () => {
+    const browser = await openBrowser({ viewport: { width: 1200, height: 900 } });
+    try {
+      const page = browser.pages()[0] ?? (await browser.newPage());
+      await page.goto(`${base}/`);
+      const heading = page.getByRole("heading", {
+        name: "🎯 Bisection #128 found the first bad commit",
+      });
+      await expect.poll(() => heading.isVisible()).toBe(true);
+      expect(await page.getByText("Tested commits (10)").isVisible()).toBe(true);
+      await page.screenshot({ path: `${SHOTS}/landing.png`, fullPage: true });
+    } finally {
+      await browser.close();
+    }
+  });
 });
 
 describe.skipIf(!present)("job page with a long log", () => {
