@@ -68,6 +68,38 @@ describe.skipIf(!present)("start page", () => {
   });
 });
 
+describe.skipIf(!present)("setup mode", () => {
+  it("lists what to configure on the start page", { timeout: 90_000 }, async () => {
+    const port = await freePort();
+    const setup = await startWebServer(
+      {
+        NODE_ENV: "production",
+        DATABASE_URL: db.current.url,
+        PUBLIC_URL: `http://localhost:${port}`,
+        SESSION_SECRET: "s".repeat(40),
+        ENCRYPTION_KEY: "ab".repeat(32),
+      },
+      port,
+      "localhost",
+    );
+    const browser = await openBrowser({ viewport: { width: 1200, height: 900 } });
+    try {
+      const page = browser.pages()[0] ?? (await browser.newPage());
+      await page.goto(`http://localhost:${port}/`);
+      const heading = page.getByRole("heading", {
+        name: "Setup mode: GitHub is not configured yet",
+      });
+      await expect.poll(() => heading.isVisible()).toBe(true);
+      expect(await page.getByText("GITHUB_APP_ID", { exact: true }).isVisible()).toBe(true);
+      expect(await page.getByText(`http://localhost:${port}/auth/callback`).isVisible()).toBe(true);
+      await page.screenshot({ path: `${SHOTS}/setup-mode.png`, fullPage: true });
+    } finally {
+      await browser.close();
+      await setup.stop();
+    }
+  });
+});
+
 describe.skipIf(!present)("job page with a long log", () => {
   it.each([
     ["desktop", 1200],
