@@ -24,6 +24,9 @@ const log = (message: string) => logger.info(message);
 
 async function main(): Promise<number> {
   if (existsSync(".env")) process.loadEnvFile(".env");
+  // The GitHub App registered from the start page (app/app-manifest.server.ts); .env wins.
+  const appEnv = path.join(process.env.DATA_DIR || ".data", "github-app.env");
+  if (existsSync(appEnv)) process.loadEnvFile(appEnv);
   // Deployments set NODE_ENV=production (and every secret); anything else is a local instance.
   if (process.env.NODE_ENV !== "production") ensureDevSecrets(process.env);
 

@@ -5,6 +5,8 @@ import { readSession } from "../session.server";
 import { signInMissing, signInSettings } from "../setup.server";
 import { ExampleComment, RenderedAnswer } from "../components/example";
 import { sampleReplyHtml } from "../sample-reply.server";
+import { appManifest, isLoopback, newState } from "../app-manifest.server";
+import { clientIp } from "../load-context";
 
 export const meta: MetaFunction = () => [
   { title: "Bisect Bot — find the commit that broke it" },
@@ -27,8 +29,16 @@ const WHAT: Record<string, string> = {
   ENCRYPTION_KEY: "encrypts GitHub tokens at rest — openssl rand -hex 32 (or -base64 32)",
 };
 
-export async function loader({ request }: LoaderFunctionArgs) {
+export async function loader({ request, context }: LoaderFunctionArgs) {
   const config = getConfig();
+  // One-click registration: setup mode, a browser on this machine, and a secret to sign the state.
+  const registration =
+    !config.github && config.SESSION_SECRET && isLoopback(clientIp(context))
+      ? {
+          action: `${config.GITHUB_URL}/settings/apps/new?${new URLSearchParams({ state: newState(config.SESSION_SECRET) })}`,
+          manifest: JSON.stringify(appManifest(config.publicUrl)),
+        }
+      : null;
   const settings = signInSettings(config);
   const signedIn = settings ? await readSession(settings, request).catch(() => null) : null;
   return {
@@ -39,12 +49,13 @@ export async function loader({ request }: LoaderFunctionArgs) {
       : null,
     signInReady: settings !== null,
     sampleReply: sampleReplyHtml(),
+    registration,
     login: signedIn?.user.login ?? null,
   };
 }
 
 export default function Index() {
-  const { setupMissing, callbackUrl, installUrl, signInReady, login, sampleReply } =
+  const { setupMissing, callbackUrl, installUrl, signInReady, login, sampleReply, registration } =
     useLoaderData<typeof loader>();
   return (
     <>
@@ -76,6 +87,18 @@ export default function Index() {
       {setupMissing.length > 0 ? (
         <section className="card setup" aria-labelledby="setup-title">
           <h2 id="setup-title">Setup mode: GitHub is not configured yet</h2>
+          {registration ? (
+            <form method="post" action={registration.action} className="actions">
+              <input type="hidden" name="manifest" value={registration.manifest} />
+              <button type="submit" className="button">
+                Register the GitHub App
+              </button>{" "}
+              <span className="muted">
+                GitHub creates it with the right permissions, events and URLs; you come back here
+                with its credentials.
+              </span>
+            </form>
+          ) : null}
           <p>
             Bisect Bot is running, but it cannot talk to GitHub or sign anyone in until these
             environment variables are set (see <code>.env.example</code>, which documents each one),
