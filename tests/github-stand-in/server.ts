@@ -2582,6 +2582,8 @@ export const DEFAULT_ROUTES: readonly string[] = [
   "GET /api/v3/user",
   "GET /api/v3/user/installations",
   "GET /api/v3/user/installations/:installation_id/repositories",
+  "POST /settings/apps/new",
+  "POST /api/v3/app-manifests/:code/conversions",
   "GET /login/oauth/authorize",
   "POST /login/oauth/access_token",
   "GET /:owner/:repo/info/refs",
