@@ -9,9 +9,21 @@ const key = randomBytes(32);
 
 describe("session secret rotation", () => {
   it("reads cookies signed with the previous secret while a new one is current", async () => {
-    const before = { ...settings(false), sessionSecret: "old".repeat(12), sessionSecrets: ["old".repeat(12)] };
-    const rotated = { ...settings(false), sessionSecret: "new".repeat(12), sessionSecrets: ["new".repeat(12), "old".repeat(12)] };
-    const after = { ...settings(false), sessionSecret: "new".repeat(12), sessionSecrets: ["new".repeat(12)] };
+    const before = {
+      ...settings(false),
+      sessionSecret: "old".repeat(12),
+      sessionSecrets: ["old".repeat(12)],
+    };
+    const rotated = {
+      ...settings(false),
+      sessionSecret: "new".repeat(12),
+      sessionSecrets: ["new".repeat(12), "old".repeat(12)],
+    };
+    const after = {
+      ...settings(false),
+      sessionSecret: "new".repeat(12),
+      sessionSecrets: ["new".repeat(12)],
+    };
     const header = await sessionCookie(before).serialize("session-id-1");
     expect(await sessionCookie(rotated).parse(header)).toBe("session-id-1");
     expect(await sessionCookie(after).parse(header)).toBeNull();
@@ -61,9 +73,7 @@ describe("sign-in cookies", () => {
     expect(`${location.origin}${location.pathname}`).toBe(
       "https://ghe.example/login/oauth/authorize",
     );
-    expect(location.searchParams.get("redirect_uri")).toBe(
-      "https://bisect.example/auth/github/callback",
-    );
+    expect(location.searchParams.get("redirect_uri")).toBe("https://bisect.example/auth/callback");
     expect(location.searchParams.get("code_challenge_method")).toBe("S256");
     const cookies = start.headers.getSetCookie();
     const state = cookies.find((c) => c.startsWith("__Host-bb_oauth"))!;

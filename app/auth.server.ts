@@ -72,7 +72,8 @@ function buildAuthenticator(settings: SignInSettings): Authenticator<SignedInUse
       clientSecret: github.clientSecret,
       authorizationEndpoint: `${github.webUrl}/login/oauth/authorize`,
       tokenEndpoint: `${github.webUrl}/login/oauth/access_token`,
-      redirectURI: `${settings.publicUrl}/auth/github/callback`,
+      // The Callback URL registered on the app (/auth/github/callback answers too).
+      redirectURI: `${settings.publicUrl}/auth/callback`,
       scopes: [],
       codeChallengeMethod: CodeChallengeMethod.S256,
     },

@@ -10,7 +10,7 @@ const optionalString = z
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
 
 const postgresUrl = optionalString.refine(
-  (v) => v === undefined || /^postgres(ql)?:\/\/[^\s]+$/.test(v) && URL.canParse(v),
+  (v) => v === undefined || (/^postgres(ql)?:\/\/[^\s]+$/.test(v) && URL.canParse(v)),
   "must be a postgres:// or postgresql:// URL",
 );
 
@@ -22,26 +22,60 @@ const httpUrl = (fallback: string) =>
 const int = (fallback: number, min: number, max: number) =>
   optionalString
     .transform((v) => (v === undefined ? fallback : Number(v)))
-    .refine((v) => Number.isInteger(v) && v >= min && v <= max, `must be a whole number from ${min} to ${max}`);
+    .refine(
+      (v) => Number.isInteger(v) && v >= min && v <= max,
+      `must be a whole number from ${min} to ${max}`,
+    );
 
 const positiveIntOrUnset = optionalString.refine(
   (v) => v === undefined || /^[1-9][0-9]*$/.test(v),
   "must be a positive whole number",
 );
 
+/** 32 bytes as 64 hex digits (`openssl rand -hex 32`) or base64 (`openssl rand -base64 32`). */
+export function decodeKey32(value: string): Buffer | null {
+  const v = value.trim();
+  const bytes = /^[0-9a-fA-F]{64}$/.test(v) ? Buffer.from(v, "hex") : Buffer.from(v, "base64");
+  return bytes.length === 32 ? bytes : null;
+}
+
+const key32 = optionalString.refine(
+  (v) => v === undefined || decodeKey32(v) !== null,
+  "must be 32 bytes, hex (openssl rand -hex 32) or base64 (openssl rand -base64 32)",
+);
+
 const secret = (minLength: number) =>
-  optionalString.refine((v) => v === undefined || v.length >= minLength, `must be at least ${minLength} characters`);
+  optionalString.refine(
+    (v) => v === undefined || v.length >= minLength,
+    `must be at least ${minLength} characters`,
+  );
 
 /** A comma-separated list, trimmed, empty items dropped. */
 const list = (fallback: string[]) =>
-  optionalString.transform((v) => (v === undefined ? fallback : v.split(",").map((s) => s.trim()).filter(Boolean)));
+  optionalString.transform((v) =>
+    v === undefined
+      ? fallback
+      : v
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean),
+  );
 
 const schema = z.object({
-  NODE_ENV: z.enum(["development", "production", "test"], { error: "must be development, production or test" }).default("development"),
+  NODE_ENV: z
+    .enum(["development", "production", "test"], {
+      error: "must be development, production or test",
+    })
+    .default("development"),
   PORT: int(3000, 1, 65535),
   HOST: optionalString.transform((v) => v ?? "127.0.0.1"),
-  PUBLIC_URL: optionalString.refine((v) => v === undefined || (/^https?:\/\//.test(v) && URL.canParse(v)), "must be an http:// or https:// URL"),
-  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"], { error: "must be debug, info, warn or error" }).default("info"),
+  PUBLIC_URL: optionalString.refine(
+    (v) => v === undefined || (/^https?:\/\//.test(v) && URL.canParse(v)),
+    "must be an http:// or https:// URL",
+  ),
+  LOG_LEVEL: z
+    .enum(["debug", "info", "warn", "error"], { error: "must be debug, info, warn or error" })
+    .default("info"),
   DATA_DIR: optionalString.transform((v) => v ?? ".data"),
 
   DATABASE_URL: postgresUrl,
@@ -51,18 +85,15 @@ const schema = z.object({
   SESSION_SECRET: secret(32),
   /** During a rotation: the previous value, still accepted until every session has renewed. */
   SESSION_SECRET_PREVIOUS: secret(32),
-  ENCRYPTION_KEY: optionalString.refine(
-    (v) => v === undefined || Buffer.from(v, "base64").length === 32,
-    "must be 32 bytes, base64-encoded (openssl rand -base64 32)",
-  ),
+  ENCRYPTION_KEY: key32,
   /** During a rotation: the previous key, still used to decrypt until `admin secrets re-encrypt` ran. */
-  ENCRYPTION_KEY_PREVIOUS: optionalString.refine(
-    (v) => v === undefined || Buffer.from(v, "base64").length === 32,
-    "must be 32 bytes, base64-encoded (openssl rand -base64 32)",
-  ),
+  ENCRYPTION_KEY_PREVIOUS: key32,
 
   GITHUB_APP_ID: positiveIntOrUnset,
-  GITHUB_APP_SLUG: optionalString.refine((v) => v === undefined || /^[a-z0-9][a-z0-9-]*$/.test(v), "must be the app's URL slug (lowercase letters, digits, dashes)"),
+  GITHUB_APP_SLUG: optionalString.refine(
+    (v) => v === undefined || /^[a-z0-9][a-z0-9-]*$/.test(v),
+    "must be the app's URL slug (lowercase letters, digits, dashes)",
+  ),
   GITHUB_APP_PRIVATE_KEY: optionalString,
   GITHUB_APP_PRIVATE_KEY_PATH: optionalString,
   GITHUB_WEBHOOK_SECRET: secret(16),
@@ -79,7 +110,14 @@ const schema = z.object({
   RATE_LIMIT_API_PER_MINUTE: int(300, 1, 100_000),
   RATE_LIMIT_WEBHOOK_PER_MINUTE: int(1200, 1, 1_000_000),
   /** GitHub's webhook delivery addresses (api.github.com/meta "hooks"): never rate limited. */
-  WEBHOOK_ALLOWED_CIDRS: list(["192.30.252.0/22", "185.199.108.0/22", "140.82.112.0/20", "143.55.64.0/20", "2a0a:a440::/29", "2606:50c0::/32"]),
+  WEBHOOK_ALLOWED_CIDRS: list([
+    "192.30.252.0/22",
+    "185.199.108.0/22",
+    "140.82.112.0/20",
+    "143.55.64.0/20",
+    "2a0a:a440::/29",
+    "2606:50c0::/32",
+  ]),
 
   WORKER_CONCURRENCY: int(4, 1, 64),
   WORKER_HEARTBEAT_SECONDS: int(10, 1, 300),
@@ -111,6 +149,18 @@ const schema = z.object({
   RUNNER_MIRROR_MAX_MB: int(10_240, 1, 100_000_000),
   /** A runner host silent this long past a run's own limits counts as lost. */
   RUNNER_LOST_HOST_SECONDS: int(60, 5, 3600),
+
+  /** Retention, applied by the nightly prune: step log excerpts of ended jobs. */
+  RETENTION_STEP_LOGS_DAYS: int(90, 1, 36_500),
+  /** Webhook delivery payloads (the delivery ids stay, for redelivery checks). */
+  RETENTION_WEBHOOK_PAYLOADS_DAYS: int(30, 1, 36_500),
+  /** Audit log entries; 0 keeps them forever. */
+  RETENTION_AUDIT_LOG_DAYS: int(365, 0, 36_500),
+
+  /** `admin backup`: where dumps go (default $DATA_DIR/backups), how many stay, which pg_dump. */
+  BACKUP_DIR: optionalString,
+  BACKUP_KEEP: int(7, 1, 1000),
+  BACKUP_PG_DUMP: optionalString.transform((v) => v ?? "pg_dump"),
 });
 
 type Raw = z.output<typeof schema>;
@@ -128,7 +178,10 @@ export interface GitHubConfig {
   webUrl: string;
 }
 
-export interface Config extends Omit<Raw, "GITHUB_APP_PRIVATE_KEY" | "GITHUB_APP_PRIVATE_KEY_PATH"> {
+export interface Config extends Omit<
+  Raw,
+  "GITHUB_APP_PRIVATE_KEY" | "GITHUB_APP_PRIVATE_KEY_PATH"
+> {
   /** The URL people and GitHub reach this product at (links, OAuth callback). */
   publicUrl: string;
   /** GitHub App credentials, or null in setup mode. */
@@ -140,7 +193,9 @@ export interface Config extends Omit<Raw, "GITHUB_APP_PRIVATE_KEY" | "GITHUB_APP
 export class ConfigError extends Error {
   override name = "ConfigError";
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}\nSee .env.example for every variable.`);
+    super(
+      `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}\nSee .env.example for every variable.`,
+    );
   }
 }
 
@@ -170,7 +225,10 @@ export const VARIABLES = Object.keys(schema.shape) as (keyof typeof schema.shape
  * both `<NAME>` and `<NAME>_FILE` is an error; an empty `<NAME>_FILE` counts as unset.
  * Returns the environment with the file contents filled in, and the problems found.
  */
-export function resolveFileVariables(env: Env, readFile: (path: string) => string): { env: Env; problems: string[] } {
+export function resolveFileVariables(
+  env: Env,
+  readFile: (path: string) => string,
+): { env: Env; problems: string[] } {
   const resolved: Env = { ...env };
   const problems: string[] = [];
   for (const name of VARIABLES) {
@@ -189,10 +247,47 @@ export function resolveFileVariables(env: Env, readFile: (path: string) => strin
   return { env: resolved, problems };
 }
 
-export function loadConfig(env: Env = process.env, readFile = (p: string) => readFileSync(p, "utf8")): Config {
+/**
+ * Other names for our variables, as widely used deployment guides spell them. Either name works;
+ * both set to different values is an error naming both.
+ */
+export const ALIASES = {
+  BASE_URL: "PUBLIC_URL",
+  SECRET_KEY: "SESSION_SECRET",
+  GITHUB_PRIVATE_KEY_PATH: "GITHUB_APP_PRIVATE_KEY_PATH",
+  DOCKER_RUNNER_IMAGE: "RUNNER_IMAGE",
+  BISECT_TIMEOUT_SECONDS: "RUNNER_STEP_TIMEOUT_SECONDS",
+} as const satisfies Record<string, (typeof VARIABLES)[number]>;
+
+/** Fills each variable from its alias when only the alias is set. */
+export function resolveAliases(env: Env): { env: Env; problems: string[] } {
+  const resolved: Env = { ...env };
+  const problems: string[] = [];
+  const value = (v: string | undefined) =>
+    v === undefined || v.trim() === "" ? undefined : v.trim();
+  for (const [alias, name] of Object.entries(ALIASES)) {
+    const aliased = value(env[alias]);
+    if (aliased === undefined) continue;
+    // Vite (and so vitest) sets BASE_URL to its base path, "/": that is not the public URL.
+    if (alias === "BASE_URL" && aliased.startsWith("/")) continue;
+    const own = value(resolved[name]);
+    if (own === undefined) resolved[name] = aliased;
+    else if (own !== aliased)
+      problems.push(
+        `${alias}: another name for ${name}, and both are set to different values; keep one`,
+      );
+  }
+  return { env: resolved, problems };
+}
+
+export function loadConfig(
+  env: Env = process.env,
+  readFile = (p: string) => readFileSync(p, "utf8"),
+): Config {
   const files = resolveFileVariables(env, readFile);
-  const parsed = schema.safeParse(files.env);
-  const problems: string[] = [...files.problems];
+  const aliases = resolveAliases(files.env);
+  const parsed = schema.safeParse(aliases.env);
+  const problems: string[] = [...files.problems, ...aliases.problems];
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       problems.push(`${issue.path.join(".") || "environment"}: ${issue.message}`);
@@ -217,7 +312,9 @@ export function loadConfig(env: Env = process.env, readFile = (p: string) => rea
     }
   }
   if (privateKey && !/-----BEGIN (RSA )?PRIVATE KEY-----/.test(normalisePem(privateKey))) {
-    problems.push("GITHUB_APP_PRIVATE_KEY: must be a PEM private key (the .pem file GitHub gives you)");
+    problems.push(
+      "GITHUB_APP_PRIVATE_KEY: must be a PEM private key (the .pem file GitHub gives you)",
+    );
   }
 
   const present = { ...raw, GITHUB_APP_PRIVATE_KEY: privateKey };
@@ -249,7 +346,19 @@ export function loadConfig(env: Env = process.env, readFile = (p: string) => rea
   };
 }
 
+/**
+ * One line for a partly configured GitHub App (some of its variables set, not all): it names what is
+ * missing, since the product then runs in setup mode. Null when none or all are set.
+ */
+export function partialGitHubNotice(config: Pick<Config, "githubMissing">): string | null {
+  const missing = config.githubMissing;
+  if (missing.length === 0 || missing.length === githubRequired.length) return null;
+  return `GitHub App partly configured, missing ${missing.join(", ")}: running in setup mode until they are set`;
+}
+
 /** The database URL for the worker and migrations: the direct one when a pooled one is in front. */
-export function directDatabaseUrl(config: Pick<Config, "DATABASE_URL" | "DATABASE_DIRECT_URL">): string | undefined {
+export function directDatabaseUrl(
+  config: Pick<Config, "DATABASE_URL" | "DATABASE_DIRECT_URL">,
+): string | undefined {
   return config.DATABASE_DIRECT_URL ?? config.DATABASE_URL;
 }

@@ -1,6 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { DecryptionError, decryptSecret, decryptWithAnyKey, encryptSecret, parseEncryptionKey } from "./crypto";
+import {
+  DecryptionError,
+  decryptSecret,
+  decryptWithAnyKey,
+  encryptSecret,
+  parseEncryptionKey,
+} from "./crypto";
 
 const key = randomBytes(32);
 
@@ -61,6 +67,7 @@ describe("encryptSecret / decryptSecret", () => {
     expect(() => encryptSecret("x", randomBytes(16))).toThrow(/32 bytes/);
     expect(() => parseEncryptionKey(randomBytes(31).toString("base64"))).toThrow(/32 bytes/);
     expect(parseEncryptionKey(key.toString("base64")).equals(key)).toBe(true);
+    expect(parseEncryptionKey(key.toString("hex")).equals(key)).toBe(true);
   });
 });
 

@@ -6,6 +6,7 @@
 // associated data (e.g. `user:<github id>`) binds a ciphertext to its row: moved to another row it
 // no longer decrypts. The `v1` prefix leaves room for another algorithm or a key rotation.
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { decodeKey32 } from "../config/env";
 
 const VERSION = "v1";
 const IV_BYTES = 12;
@@ -16,11 +17,11 @@ export class DecryptionError extends Error {
   override name = "DecryptionError";
 }
 
-/** The 32-byte key from its base64 form (ENCRYPTION_KEY). */
-export function parseEncryptionKey(base64: string): Buffer {
-  const key = Buffer.from(base64, "base64");
-  if (key.length !== KEY_BYTES)
-    throw new Error(`the encryption key must be ${KEY_BYTES} bytes, base64-encoded`);
+/** The 32-byte key from its hex (64 digits) or base64 form (ENCRYPTION_KEY). */
+export function parseEncryptionKey(encoded: string): Buffer {
+  const key = decodeKey32(encoded);
+  if (!key)
+    throw new Error(`the encryption key must be ${KEY_BYTES} bytes, hex- or base64-encoded`);
   return key;
 }
 
@@ -44,7 +45,11 @@ export function encryptSecret(plaintext: string, key: Buffer, associatedData?: s
 }
 
 /** Decrypts with the first key that fits (the current key first, then the previous one during a rotation). */
-export function decryptWithAnyKey(stored: string, keys: readonly Buffer[], associatedData?: string): string {
+export function decryptWithAnyKey(
+  stored: string,
+  keys: readonly Buffer[],
+  associatedData?: string,
+): string {
   let last: unknown = new DecryptionError("no encryption key");
   for (const key of keys) {
     try {

@@ -7,6 +7,7 @@ export const crontab = [
   "* * * * * bisect__watchdog ?max=1&jobKey=cron:bisect__watchdog",
   // The 1st at 00:05 UTC: every usable installation gets its zero usage row for the new month.
   "5 0 1 * * usage__rollover ?fill=2d&max=3&jobKey=cron:usage__rollover",
-  // Nightly: step logs, webhook payloads, admin runs and ended leases older than 90 days.
+  // Nightly: step logs, webhook payloads and audit entries past their RETENTION_* settings; admin
+  // runs and ended leases older than 90 days.
   "17 3 * * * admin__prune ?max=3&jobKey=cron:admin__prune",
 ].join("\n");

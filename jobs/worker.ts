@@ -1,6 +1,12 @@
 // The worker process: graphile-worker with our task list, crontab, heartbeat and graceful shutdown.
 import { pathToFileURL } from "node:url";
-import { Logger, run, type LogFunctionFactory, type Runner, type WorkerEvents } from "graphile-worker";
+import {
+  Logger,
+  run,
+  type LogFunctionFactory,
+  type Runner,
+  type WorkerEvents,
+} from "graphile-worker";
 import { EventEmitter } from "node:events";
 import { ConfigError, directDatabaseUrl, loadConfig, type Config } from "../config/env";
 import { createLogger, type Logger as AppLogger } from "../config/log";
@@ -14,6 +20,7 @@ import { checkHosts } from "./farm/health";
 import { githubCloneSource } from "./github/app-client";
 import { beat, forget, unlockDeadWorkers } from "./heartbeat";
 import { createTaskList } from "./task-list";
+import { workerLogLevel } from "./worker-log";
 import type { WorkerContext } from "./worker-context";
 
 export interface StartedWorker {
@@ -28,10 +35,7 @@ export interface StartedWorker {
 function logFactory(log: AppLogger): LogFunctionFactory {
   return (scope) => (level, message) => {
     const fields = { task: scope.taskIdentifier, jobId: scope.jobId };
-    if (level === "error") log.error(message, fields);
-    else if (level === "warning") log.warn(message, fields);
-    else if (level === "debug") log.debug(message, fields);
-    else log.info(message, fields);
+    log[workerLogLevel(level, scope.taskIdentifier)](message, fields);
   };
 }
 
@@ -44,7 +48,13 @@ export async function startWorker(
   const log = createLogger("worker", config.LOG_LEVEL);
   const knex = createKnex(url, { poolMax: 4, applicationName: "bisect-bot-worker" });
   Model.knex(knex);
-  const ctx: WorkerContext = { config, knex, workerDatabaseUrl: url, instanceId: await instanceId(knex), ...options.ctx };
+  const ctx: WorkerContext = {
+    config,
+    knex,
+    workerDatabaseUrl: url,
+    instanceId: await instanceId(knex),
+    ...options.ctx,
+  };
   if (config.github) ctx.cloneSource ??= (repositoryId) => githubCloneSource(ctx, repositoryId);
 
   const ids = new Set<string>();
@@ -59,7 +69,11 @@ export async function startWorker(
     onFatal(`worker ${worker.workerId} stopped: ${(error as Error)?.message ?? error}`);
   });
 
-  const pgPool = new pg.Pool({ connectionString: url, max: (options.concurrency ?? config.WORKER_CONCURRENCY) + 4, application_name: "bisect-bot-worker" });
+  const pgPool = new pg.Pool({
+    connectionString: url,
+    max: (options.concurrency ?? config.WORKER_CONCURRENCY) + 4,
+    application_name: "bisect-bot-worker",
+  });
   // A dropped idle connection (database restart) is logged, not fatal: the pool reconnects.
   pgPool.on("error", (error) => log.error(`database connection lost: ${error.message}`));
 
@@ -90,7 +104,9 @@ export async function startWorker(
   await beatNow();
   const timer = setInterval(beatNow, config.WORKER_HEARTBEAT_SECONDS * 1000);
   if (options.registerEnvHost ?? true) {
-    await registerEnvHost(ctx, (m) => log.info(m)).catch((e) => log.error(`registering the runner host failed: ${e}`));
+    await registerEnvHost(ctx, (m) => log.info(m)).catch((e) =>
+      log.error(`registering the runner host failed: ${e}`),
+    );
   }
   void checkHosts(ctx).catch((e) => log.error(`runner health check failed: ${e}`));
 
@@ -120,7 +136,11 @@ async function main(): Promise<void> {
   }
   // A stray rejection (a bug; e.g. a lost runner host answering late) is logged, not fatal: the
   // tasks in flight have their own error handling, and losing the process would strand them.
-  process.on("unhandledRejection", (reason) => createLogger("worker", config.LOG_LEVEL).error("unhandled rejection", { error: reason instanceof Error ? reason : String(reason) }));
+  process.on("unhandledRejection", (reason) =>
+    createLogger("worker", config.LOG_LEVEL).error("unhandled rejection", {
+      error: reason instanceof Error ? reason : String(reason),
+    }),
+  );
   const worker = await startWorker(config);
   let stopping = false;
   const shutdown = async (signal: string) => {

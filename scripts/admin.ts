@@ -15,12 +15,18 @@ import { parseAdminArgs } from "../jobs/admin/parse";
 
 const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
-const out = (text: string) => text && process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+const out = (text: string) =>
+  text && process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
 const err = (text: string) => process.stderr.write(text.endsWith("\n") ? text : `${text}\n`);
 
 /** The product's database: DATABASE_DIRECT_URL or DATABASE_URL, else the embedded one a running `npm start` wrote down. */
-function databaseUrl(config: { DATABASE_URL?: string; DATABASE_DIRECT_URL?: string; DATA_DIR: string }): string | null {
-  if (config.DATABASE_DIRECT_URL ?? config.DATABASE_URL) return (config.DATABASE_DIRECT_URL ?? config.DATABASE_URL)!;
+function databaseUrl(config: {
+  DATABASE_URL?: string;
+  DATABASE_DIRECT_URL?: string;
+  DATA_DIR: string;
+}): string | null {
+  if (config.DATABASE_DIRECT_URL ?? config.DATABASE_URL)
+    return (config.DATABASE_DIRECT_URL ?? config.DATABASE_URL)!;
   const file = path.join(config.DATA_DIR, "database-url");
   return existsSync(file) ? readFileSync(file, "utf8").trim() || null : null;
 }
@@ -62,27 +68,43 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
   let config;
   try {
     const names = ["DATABASE_URL", "DATABASE_DIRECT_URL", "DATA_DIR", "WORKER_DEAD_AFTER_SECONDS"];
-    config = loadConfig(Object.fromEntries(names.flatMap((n) => [[n, process.env[n]], [`${n}_FILE`, process.env[`${n}_FILE`]]])));
+    config = loadConfig(
+      Object.fromEntries(
+        names.flatMap((n) => [
+          [n, process.env[n]],
+          [`${n}_FILE`, process.env[`${n}_FILE`]],
+        ]),
+      ),
+    );
   } catch (error) {
     err(error instanceof ConfigError ? error.message : String(error));
     return EXIT.failed;
   }
   const url = databaseUrl(config);
   if (!url) {
-    err("admin: no database: set DATABASE_URL (or DATABASE_DIRECT_URL), or run `npm start` first so its embedded database is up");
+    err(
+      "admin: no database: set DATABASE_URL (or DATABASE_DIRECT_URL), or run `npm start` first so its embedded database is up",
+    );
     return EXIT.failed;
   }
 
   const args = { ...parsed.args };
-  // A TLS directory is stored as an absolute path: the worker resolves nothing against our cwd.
+  // Directories are stored as absolute paths: the worker resolves nothing against our cwd.
   if (typeof args.tlsDir === "string") args.tlsDir = path.resolve(args.tlsDir);
+  if (typeof args.dir === "string") args.dir = path.resolve(args.dir);
 
   // Reach the database once first, for a plain message (never the password) when it is down.
-  const probe = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, application_name: "bisect-admin" });
+  const probe = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: 10_000,
+    application_name: "bisect-admin",
+  });
   try {
     await probe.connect();
   } catch (error) {
-    err(`admin: cannot reach the database at ${describeDatabase(url)}: ${(error as Error).message}`);
+    err(
+      `admin: cannot reach the database at ${describeDatabase(url)}: ${(error as Error).message}`,
+    );
     return EXIT.failed;
   } finally {
     await probe.end().catch(() => {});
@@ -101,7 +123,16 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
       signal,
     });
     if (waited.kind === "withdrawn") {
-      if (parsed.json) out(JSON.stringify({ runId, command: parsed.command, status: "failed", result: null, error: waited.reason }));
+      if (parsed.json)
+        out(
+          JSON.stringify({
+            runId,
+            command: parsed.command,
+            status: "failed",
+            result: null,
+            error: waited.reason,
+          }),
+        );
       err(`admin: ${parsed.command.replace(".", " ")} did not run: ${waited.reason}`);
       return signal.aborted ? EXIT.interrupted : EXIT.failed;
     }
@@ -114,7 +145,19 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
     }
     const { run } = waited;
     if (parsed.json) {
-      out(JSON.stringify({ runId, command: run.command, status: run.status, result: run.result ?? null, error: run.error }, null, 2));
+      out(
+        JSON.stringify(
+          {
+            runId,
+            command: run.command,
+            status: run.status,
+            result: run.result ?? null,
+            error: run.error,
+          },
+          null,
+          2,
+        ),
+      );
     } else {
       out(formatResult(parsed.command, run.result));
     }
@@ -124,7 +167,11 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
     }
     return EXIT.ok;
   } catch (error) {
-    err(error instanceof NoWorkerError ? `admin: ${error.message}` : `admin: ${(error as Error).message ?? error}`);
+    err(
+      error instanceof NoWorkerError
+        ? `admin: ${error.message}`
+        : `admin: ${(error as Error).message ?? error}`,
+    );
     return EXIT.failed;
   } finally {
     await knex.destroy();

@@ -1,23 +1,16 @@
-// npm run db:migrate | db:rollback [--all] | db:status — against DATABASE_DIRECT_URL or DATABASE_URL.
+// npm run db:migrate | db:rollback [--all] | db:status — against DATABASE_DIRECT_URL or DATABASE_URL;
+// when both are unset, against the embedded database `npm start` uses (running or not).
 import { existsSync } from "node:fs";
-import { ConfigError, directDatabaseUrl, loadConfig } from "../config/env";
+import { ConfigError, directDatabaseUrl, loadConfig, type Config } from "../config/env";
 import { createKnex } from "../db/connection";
+import { withEmbeddedDatabase } from "../db/embedded-url";
 import { migrateLatest, migrationStatus, rollbackAll, rollbackLast } from "../db/migrate";
 
-async function main(): Promise<number> {
-  if (existsSync(".env")) process.loadEnvFile(".env");
-  const [command, flag] = process.argv.slice(2);
-  let url: string | undefined;
-  try {
-    url = directDatabaseUrl(loadConfig());
-  } catch (error) {
-    console.error(error instanceof ConfigError ? error.message : error);
-    return 1;
-  }
-  if (!url) {
-    console.error("DATABASE_URL (or DATABASE_DIRECT_URL) must be set; `npm start` migrates the embedded database itself.");
-    return 1;
-  }
+async function run(
+  command: string | undefined,
+  flag: string | undefined,
+  url: string,
+): Promise<number> {
   const knex = createKnex(url, { poolMax: 1 });
   try {
     switch (command) {
@@ -38,7 +31,6 @@ async function main(): Promise<number> {
         return 0;
       }
       default:
-        console.error("usage: tsx scripts/db.ts migrate | rollback [--all] | status");
         return 2;
     }
   } finally {
@@ -46,7 +38,34 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => process.exit(code), (error) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+async function main(): Promise<number> {
+  if (existsSync(".env")) process.loadEnvFile(".env");
+  const [command, flag] = process.argv.slice(2);
+  if (!["migrate", "rollback", "status"].includes(command ?? "")) {
+    console.error("usage: tsx scripts/db.ts migrate | rollback [--all] | status");
+    return 2;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    console.error(error instanceof ConfigError ? error.message : error);
+    return 1;
+  }
+  const url = directDatabaseUrl(config);
+  if (url) return run(command, flag, url);
+  // DATABASE_URL unset: the embedded database `npm start` uses, running or not.
+  return withEmbeddedDatabase(
+    config.DATA_DIR,
+    (embeddedUrl) => run(command, flag, embeddedUrl),
+    (m) => console.error(m),
+  );
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  },
+);

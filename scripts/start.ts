@@ -4,7 +4,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { ConfigError, directDatabaseUrl, loadConfig, type Config } from "../config/env";
+import {
+  ConfigError,
+  directDatabaseUrl,
+  loadConfig,
+  partialGitHubNotice,
+  type Config,
+} from "../config/env";
 import { createLogger } from "../config/log";
 import { createKnex } from "../db/connection";
 import { spawnEmbeddedPostgres, type EmbeddedProcess } from "../db/embedded-process";
@@ -18,6 +24,9 @@ const log = (message: string) => logger.info(message);
 
 async function main(): Promise<number> {
   if (existsSync(".env")) process.loadEnvFile(".env");
+  // The GitHub App registered from the start page (app/app-manifest.server.ts); .env wins.
+  const appEnv = path.join(process.env.DATA_DIR || ".data", "github-app.env");
+  if (existsSync(appEnv)) process.loadEnvFile(appEnv);
   // Deployments set NODE_ENV=production (and every secret); anything else is a local instance.
   if (process.env.NODE_ENV !== "production") ensureDevSecrets(process.env);
 
@@ -28,6 +37,8 @@ async function main(): Promise<number> {
     console.error(error instanceof ConfigError ? error.message : String(error));
     return 1;
   }
+  const partial = partialGitHubNotice(config);
+  if (partial) logger.warn(partial);
 
   let embedded: EmbeddedProcess | null = null;
   const children: ChildProcess[] = [];
@@ -58,10 +69,14 @@ async function main(): Promise<number> {
   try {
     if (!config.DATABASE_URL) {
       log(`DATABASE_URL is unset: starting the embedded PostgreSQL in ${config.DATA_DIR}/postgres`);
-      embedded = await spawnEmbeddedPostgres(path.join(config.DATA_DIR, "postgres"), { port: Number(process.env.EMBEDDED_PG_PORT) || undefined });
+      embedded = await spawnEmbeddedPostgres(path.join(config.DATA_DIR, "postgres"), {
+        port: Number(process.env.EMBEDDED_PG_PORT) || undefined,
+      });
       process.env.DATABASE_URL = embedded.url;
       // For `npm run bisect -- --farm` and `npm run admin` in another terminal.
-      writeFileSync(path.join(config.DATA_DIR, "database-url"), `${embedded.url}\n`, { mode: 0o600 });
+      writeFileSync(path.join(config.DATA_DIR, "database-url"), `${embedded.url}\n`, {
+        mode: 0o600,
+      });
       config = loadConfig();
     }
     const direct = directDatabaseUrl(config)!;

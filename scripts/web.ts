@@ -23,7 +23,7 @@ async function importBuild(): Promise<ServerBuild> {
  * Security headers on every response. The Content-Security-Policy allows only this origin, plus
  * inline scripts carrying this response's nonce (Remix's hydration data and module loader).
  */
-function securityHeaders(production: boolean): express.RequestHandler {
+function securityHeaders(production: boolean, githubOrigin: string): express.RequestHandler {
   return (req, res, next) => {
     const nonce = randomBytes(16).toString("base64");
     res.locals.cspNonce = nonce;
@@ -38,7 +38,8 @@ function securityHeaders(production: boolean): express.RequestHandler {
         "font-src 'self'",
         "object-src 'none'",
         "base-uri 'self'",
-        "form-action 'self'",
+        // GitHub: the start page's app registration posts its manifest there.
+        `form-action 'self' ${githubOrigin}`,
         "frame-ancestors 'none'",
       ].join("; "),
     );
@@ -49,7 +50,8 @@ function securityHeaders(production: boolean): express.RequestHandler {
     res.setHeader("Permissions-Policy", "camera=(), microphone=(), geolocation=()");
     if (production) res.setHeader("Strict-Transport-Security", "max-age=31536000");
     // Signed-in pages and their data are private: never stored by browsers or proxies.
-    if (/^\/(dashboard|api|auth|login|logout)(\/|$)/.test(req.path)) res.setHeader("Cache-Control", "private, no-store");
+    if (/^\/(dashboard|api|auth|login|logout)(\/|$)/.test(req.path))
+      res.setHeader("Cache-Control", "private, no-store");
     next();
   };
 }
@@ -73,14 +75,17 @@ async function main(): Promise<void> {
   app.set("trust proxy", "loopback, uniquelocal");
   const log = createLogger("web", config.LOG_LEVEL);
   app.use(requestLog(log));
-  app.use(securityHeaders(config.NODE_ENV === "production"));
+  app.use(securityHeaders(config.NODE_ENV === "production", new URL(config.GITHUB_URL).origin));
   const limits = abuseLimits(config);
   app.use("/auth", limits.auth);
   app.use("/login", limits.auth);
   app.use("/api", limits.api);
   app.use("/dashboard", limits.dashboard);
   if (config.DATABASE_URL) {
-    const metrics = metricsEndpoint(config, createKnex(config.DATABASE_URL, { poolMax: 2, applicationName: "bisect-bot-metrics" }));
+    const metrics = metricsEndpoint(
+      config,
+      createKnex(config.DATABASE_URL, { poolMax: 2, applicationName: "bisect-bot-metrics" }),
+    );
     app.get("/metrics", metrics.handler);
     app.use("/webhook", metrics.observeWebhook);
   }
@@ -99,7 +104,11 @@ async function main(): Promise<void> {
             build = await importBuild();
             builtAt = mtime;
           }
-          return createRequestHandler({ build, mode: "development", getLoadContext })(req, res, next);
+          return createRequestHandler({ build, mode: "development", getLoadContext })(
+            req,
+            res,
+            next,
+          );
         }
       : createRequestHandler({ build, mode: config.NODE_ENV, getLoadContext }),
   );

@@ -15,6 +15,18 @@ export function ExampleComment() {
   );
 }
 
+/** A status comment as the real renderer wrote it, turned into HTML on the server (fixed sample data). */
+export function RenderedAnswer({ html }: { html: string }) {
+  return (
+    <figure className="comment bot">
+      <figcaption>
+        <strong>bisect-bot</strong> <span className="tag">bot</span> replied
+      </figcaption>
+      <div className="comment-body" dangerouslySetInnerHTML={{ __html: html }} />
+    </figure>
+  );
+}
+
 export function BotAnswer() {
   return (
     <figure className="comment bot">

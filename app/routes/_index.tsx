@@ -3,7 +3,10 @@ import { Link, useLoaderData } from "@remix-run/react";
 import { getConfig } from "../config.server";
 import { readSession } from "../session.server";
 import { signInMissing, signInSettings } from "../setup.server";
-import { BotAnswer, ExampleComment } from "../components/example";
+import { ExampleComment, RenderedAnswer } from "../components/example";
+import { sampleReplyHtml } from "../sample-reply.server";
+import { appManifest, isLoopback, newState } from "../app-manifest.server";
+import { clientIp } from "../load-context";
 
 export const meta: MetaFunction = () => [
   { title: "Bisect Bot — find the commit that broke it" },
@@ -23,26 +26,36 @@ const WHAT: Record<string, string> = {
   GITHUB_CLIENT_ID: "the app's OAuth client id, for “Sign in with GitHub”",
   GITHUB_CLIENT_SECRET: "the app's OAuth client secret",
   SESSION_SECRET: "signs session cookies — openssl rand -hex 32",
-  ENCRYPTION_KEY: "encrypts GitHub tokens at rest — openssl rand -base64 32",
+  ENCRYPTION_KEY: "encrypts GitHub tokens at rest — openssl rand -hex 32 (or -base64 32)",
 };
 
-export async function loader({ request }: LoaderFunctionArgs) {
+export async function loader({ request, context }: LoaderFunctionArgs) {
   const config = getConfig();
+  // One-click registration: setup mode, a browser on this machine, and a secret to sign the state.
+  const registration =
+    !config.github && config.SESSION_SECRET && isLoopback(clientIp(context))
+      ? {
+          action: `${config.GITHUB_URL}/settings/apps/new?${new URLSearchParams({ state: newState(config.SESSION_SECRET) })}`,
+          manifest: JSON.stringify(appManifest(config.publicUrl)),
+        }
+      : null;
   const settings = signInSettings(config);
   const signedIn = settings ? await readSession(settings, request).catch(() => null) : null;
   return {
     setupMissing: signInMissing(config).map((name) => ({ name, what: WHAT[name] ?? "" })),
-    callbackUrl: `${config.publicUrl}/auth/github/callback`,
+    callbackUrl: `${config.publicUrl}/auth/callback`,
     installUrl: config.github
       ? `${config.github.webUrl}/apps/${config.github.appSlug}/installations/new`
       : null,
     signInReady: settings !== null,
+    sampleReply: sampleReplyHtml(),
+    registration,
     login: signedIn?.user.login ?? null,
   };
 }
 
 export default function Index() {
-  const { setupMissing, callbackUrl, installUrl, signInReady, login } =
+  const { setupMissing, callbackUrl, installUrl, signInReady, login, sampleReply, registration } =
     useLoaderData<typeof loader>();
   return (
     <>
@@ -74,6 +87,18 @@ export default function Index() {
       {setupMissing.length > 0 ? (
         <section className="card setup" aria-labelledby="setup-title">
           <h2 id="setup-title">Setup mode: GitHub is not configured yet</h2>
+          {registration ? (
+            <form method="post" action={registration.action} className="actions">
+              <input type="hidden" name="manifest" value={registration.manifest} />
+              <button type="submit" className="button">
+                Register the GitHub App
+              </button>{" "}
+              <span className="muted">
+                GitHub creates it with the right permissions, events and URLs; you come back here
+                with its credentials.
+              </span>
+            </form>
+          ) : null}
           <p>
             Bisect Bot is running, but it cannot talk to GitHub or sign anyone in until these
             environment variables are set (see <code>.env.example</code>, which documents each one),
@@ -121,7 +146,7 @@ export default function Index() {
         <h3>A maintainer comments</h3>
         <ExampleComment />
         <h3>and Bisect Bot answers</h3>
-        <BotAnswer />
+        <RenderedAnswer html={sampleReply} />
       </section>
 
       <section className="card" aria-labelledby="docs-title">

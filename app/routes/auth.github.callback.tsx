@@ -1,5 +1,5 @@
-// GET /auth/github/callback: GitHub sends the person back here with a code and the state.
-// Success redirects to where they were going; a failure to /login?error=<code>, which explains it.
+// GET /auth/github/callback: the earlier OAuth Callback URL, still answered (the same as
+// /auth/callback) so a sign-in begun under it completes.
 import type { LoaderFunctionArgs } from "@remix-run/node";
 import { completeSignIn } from "../auth.server";
 import { clientIp } from "../load-context";

@@ -280,7 +280,7 @@ function Steps({ steps, job, githubUrl }: Pick<Data, "steps" | "job" | "githubUr
               <td>{s.exitCode ?? "—"}</td>
               <td>{formatDuration(s.durationMs)}</td>
               <td>{s.host ?? "—"}</td>
-              <td>
+              <td className="log-cell">
                 {s.logExcerpt ? (
                   <details>
                     <summary>

@@ -18,6 +18,9 @@ export default function Docs() {
             <a href="#results">Results</a>
           </li>
           <li>
+            <a href="#bisect-yml">.github/bisect.yml</a>
+          </li>
+          <li>
             <a href="#dashboard">Dashboard</a>
           </li>
           <li>
@@ -37,6 +40,35 @@ export default function Docs() {
           bisection.
         </p>
         <ExampleComment />
+      </section>
+
+      <section id="bisect-yml" aria-labelledby="bisect-yml-title">
+        <h2 id="bisect-yml-title">
+          <code>.github/bisect.yml</code>
+        </h2>
+        <p>
+          A repository&rsquo;s defaults, so a comment can be as short as{" "}
+          <code>/bisect v1.4.0 main</code>. Every key is optional; the comment&rsquo;s own command,{" "}
+          <code>--runs</code> and <code>--timeout</code> win over the file. An invalid file is
+          answered with each problem, and nothing starts.
+        </p>
+        <pre>
+          <code>{`image: node:20-bookworm     # default branch only: the image runs use
+network: true               # default branch only: ask for network (the plan must allow it)
+setup: npm ci               # before the test, on every commit; a failure skips the commit
+command: npm test           # the test when the comment gives none (0 good, 125 skip, else bad)
+timeout: 10m                # one run's limit: seconds, or 90s / 10m / 1h (at most 24h)
+runs: 2                     # runs per commit, 1–5 (flaky tests)
+pathspec: [src, package.json]  # only commits touching these paths are tested`}</code>
+        </pre>
+        <p>
+          <code>image</code> and <code>network</code> are read on the default branch only (the bad
+          revision can be any commit, a fork&rsquo;s included); the other keys at the bad revision.
+          Runs have no network unless <code>network: true</code> is asked for and allowed, so{" "}
+          <code>setup</code> downloads nothing otherwise: use an image with the dependencies in it.
+          Worked examples for Node.js, Python, Rust, Go and C are in <code>docs/bisect-yml.md</code>
+          .
+        </p>
       </section>
 
       <section id="results" aria-labelledby="results-title">
@@ -83,7 +115,8 @@ export default function Docs() {
           embedded PostgreSQL when <code>DATABASE_URL</code> is unset). Every setting is an
           environment variable documented in <code>.env.example</code>; without GitHub credentials
           the start page lists what is missing. <code>GET /health</code> reports the database, the
-          worker and the runner hosts.
+          worker and whether a runner host answers (<code>docker_available</code>), and answers 503
+          when a bisection cannot run.
         </p>
       </section>
     </article>

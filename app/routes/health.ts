@@ -1,12 +1,13 @@
-import { checkHealth } from "~/health.server";
-import { getConfig } from "~/config.server";
-import { getDb } from "~/db.server";
+import { checkHealth, healthStatusCode } from "../health.server";
+import { getConfig } from "../config.server";
+import { getDb } from "../db.server";
 
-// 200 when the database and a worker are alive (runners may be degraded), 503 otherwise.
+// For monitors: 200 when a bisection can run (database, a live worker, a runner host that answers),
+// 503 otherwise. The body says which part is missing.
 export async function loader() {
   const health = await checkHealth(getDb(), getConfig().WORKER_DEAD_AFTER_SECONDS * 1000);
   return Response.json(health, {
-    status: health.status === "down" ? 503 : 200,
+    status: healthStatusCode(health),
     headers: { "Cache-Control": "no-store" },
   });
 }

@@ -38,8 +38,15 @@ export interface CommandSpec<S extends z.ZodType = z.ZodType> {
 const spec = <S extends z.ZodType>(s: CommandSpec<S>): CommandSpec<S> => s;
 
 export const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-const hostName = z.string().regex(HOST_NAME, "a host name is letters, digits, '.', '_' or '-' (at most 63)");
-const labelKey = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/, "a label key is letters, digits, '.', '_', '/' or '-'");
+const hostName = z
+  .string()
+  .regex(HOST_NAME, "a host name is letters, digits, '.', '_' or '-' (at most 63)");
+const labelKey = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/,
+    "a label key is letters, digits, '.', '_', '/' or '-'",
+  );
 const installationRef = z.string().min(1, "give an installation id or account login").max(100);
 const jobId = z.number().int().positive();
 const DAY = 86_400;
@@ -55,10 +62,34 @@ export const COMMANDS = {
       { key: "endpoint", metavar: "<endpoint>", kind: "string" },
     ],
     options: [
-      { flag: "--tls-dir", key: "tlsDir", kind: "string", metavar: "DIR", help: "directory with ca.pem, cert.pem, key.pem (required for a remote tcp:// engine)" },
-      { flag: "--capacity", key: "capacity", kind: "int", metavar: "N", help: "runs at once on this host (default 2)" },
-      { flag: "--label", key: "labels", kind: "label", metavar: "k=v", help: "a label (repeatable)" },
-      { flag: "--ssh-host-key", key: "sshHostKey", kind: "string", metavar: "SHA256:…", help: "ssh:// only: the host key fingerprint to pin (default: the key seen now, printed)" },
+      {
+        flag: "--tls-dir",
+        key: "tlsDir",
+        kind: "string",
+        metavar: "DIR",
+        help: "directory with ca.pem, cert.pem, key.pem (required for a remote tcp:// engine)",
+      },
+      {
+        flag: "--capacity",
+        key: "capacity",
+        kind: "int",
+        metavar: "N",
+        help: "runs at once on this host (default 2)",
+      },
+      {
+        flag: "--label",
+        key: "labels",
+        kind: "label",
+        metavar: "k=v",
+        help: "a label (repeatable)",
+      },
+      {
+        flag: "--ssh-host-key",
+        key: "sshHostKey",
+        kind: "string",
+        metavar: "SHA256:…",
+        help: "ssh:// only: the host key fingerprint to pin (default: the key seen now, printed)",
+      },
     ],
     schema: z.object({
       name: hostName,
@@ -66,9 +97,17 @@ export const COMMANDS = {
       tlsDir: z.string().min(1).max(1000).optional(),
       sshHostKey: z
         .string()
-        .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, "an ssh host key fingerprint looks like SHA256: and 43 characters (ssh-keygen -lf prints it)")
+        .regex(
+          /^SHA256:[A-Za-z0-9+/]{43}$/,
+          "an ssh host key fingerprint looks like SHA256: and 43 characters (ssh-keygen -lf prints it)",
+        )
         .optional(),
-      capacity: z.number().int().min(1, "capacity is at least 1").max(256, "capacity is at most 256").default(2),
+      capacity: z
+        .number()
+        .int()
+        .min(1, "capacity is at least 1")
+        .max(256, "capacity is at most 256")
+        .default(2),
       labels: z.record(labelKey, z.string().max(200)).default({}),
     }),
     timeoutSeconds: 900,
@@ -116,7 +155,14 @@ export const COMMANDS = {
     words: ["runners", "remove"],
     summary: "remove a host that holds no open leases (--force drains it and waits first)",
     positionals: [{ key: "name", metavar: "<name>", kind: "string" }],
-    options: [{ flag: "--force", key: "force", kind: "bool", help: "drain the host and wait for its runs to finish, then remove it" }],
+    options: [
+      {
+        flag: "--force",
+        key: "force",
+        kind: "bool",
+        help: "drain the host and wait for its runs to finish, then remove it",
+      },
+    ],
     schema: z.object({ name: hostName, force: z.boolean().default(false) }),
     timeoutSeconds: 1800,
   }),
@@ -136,7 +182,10 @@ export const COMMANDS = {
       { key: "tier", metavar: `<${TIERS.join("|")}>`, kind: "string" },
     ],
     options: [],
-    schema: z.object({ installation: installationRef, tier: z.enum(TIERS, { error: `the tier is one of ${TIERS.join(", ")}` }) }),
+    schema: z.object({
+      installation: installationRef,
+      tier: z.enum(TIERS, { error: `the tier is one of ${TIERS.join(", ")}` }),
+    }),
     timeoutSeconds: 60,
   }),
   "installations.suspend": spec({
@@ -160,12 +209,33 @@ export const COMMANDS = {
     summary: "bisection jobs, newest first",
     positionals: [],
     options: [
-      { flag: "--status", key: "status", kind: "string", metavar: "S", help: `one of ${JOB_STATUSES.join(", ")}, or active` },
-      { flag: "--limit", key: "limit", kind: "int", metavar: "N", help: "how many (default 20, at most 1000)" },
+      {
+        flag: "--status",
+        key: "status",
+        kind: "string",
+        metavar: "S",
+        help: `one of ${JOB_STATUSES.join(", ")}, or active`,
+      },
+      {
+        flag: "--limit",
+        key: "limit",
+        kind: "int",
+        metavar: "N",
+        help: "how many (default 20, at most 1000)",
+      },
     ],
     schema: z.object({
-      status: z.enum([...JOB_STATUSES, "active"], { error: `the status is one of ${JOB_STATUSES.join(", ")}, or active` }).optional(),
-      limit: z.number().int().min(1, "the limit is at least 1").max(1000, "the limit is at most 1000").default(20),
+      status: z
+        .enum([...JOB_STATUSES, "active"], {
+          error: `the status is one of ${JOB_STATUSES.join(", ")}, or active`,
+        })
+        .optional(),
+      limit: z
+        .number()
+        .int()
+        .min(1, "the limit is at least 1")
+        .max(1000, "the limit is at most 1000")
+        .default(20),
     }),
     timeoutSeconds: 60,
   }),
@@ -189,8 +259,21 @@ export const COMMANDS = {
     words: ["usage", "report"],
     summary: "per installation: jobs, compute minutes, the plan's limits, % of the monthly quota",
     positionals: [],
-    options: [{ flag: "--month", key: "month", kind: "string", metavar: "YYYY-MM", help: "the month (UTC; default: this month)" }],
-    schema: z.object({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, "the month is YYYY-MM").optional() }),
+    options: [
+      {
+        flag: "--month",
+        key: "month",
+        kind: "string",
+        metavar: "YYYY-MM",
+        help: "the month (UTC; default: this month)",
+      },
+    ],
+    schema: z.object({
+      month: z
+        .string()
+        .regex(/^\d{4}-(0[1-9]|1[0-2])$/, "the month is YYYY-MM")
+        .optional(),
+    }),
     timeoutSeconds: 60,
   }),
   "workers.list": spec({
@@ -211,7 +294,8 @@ export const COMMANDS = {
   }),
   "secrets.re-encrypt": spec({
     words: ["secrets", "re-encrypt"],
-    summary: "re-encrypt every stored GitHub token with the current ENCRYPTION_KEY (the end of a key rotation)",
+    summary:
+      "re-encrypt every stored GitHub token with the current ENCRYPTION_KEY (the end of a key rotation)",
     positionals: [],
     options: [],
     schema: z.object({}),
@@ -222,14 +306,66 @@ export const COMMANDS = {
   }),
   prune: spec({
     words: ["prune"],
-    summary: "delete old step logs, webhook payloads, finished admin runs and ended leases",
+    summary:
+      "delete old step logs, webhook payloads, audit log entries, finished admin runs and ended leases",
     positionals: [],
-    options: [{ flag: "--older-than", key: "olderThanSeconds", kind: "duration", metavar: "AGE", help: "e.g. 90d (default), 12w, 36h" }],
+    options: [
+      {
+        flag: "--older-than",
+        key: "olderThanSeconds",
+        kind: "duration",
+        metavar: "AGE",
+        help: "one age for all but the audit log, e.g. 12w, 36h (default: the RETENTION_* settings)",
+      },
+    ],
     schema: z.object({
-      olderThanSeconds: z.number().int().min(3600, "prune only what is at least an hour old").default(DEFAULT_PRUNE_SECONDS),
+      olderThanSeconds: z
+        .number()
+        .int()
+        .min(3600, "prune only what is at least an hour old")
+        .optional(),
     }),
     timeoutSeconds: 600,
-    details: "Verdicts, exit codes and durations of steps are kept; only their log excerpts go.",
+    details:
+      "Without --older-than: step logs after RETENTION_STEP_LOGS_DAYS (90), webhook payloads after\n" +
+      "RETENTION_WEBHOOK_PAYLOADS_DAYS (30), audit log entries after RETENTION_AUDIT_LOG_DAYS (365; 0 keeps them),\n" +
+      "finished admin runs and ended leases after 90 days. The same runs nightly. Verdicts, exit codes and\n" +
+      "durations of steps are kept; only their log excerpts go.",
+  }),
+  backup: spec({
+    words: ["backup"],
+    summary: "pg_dump the database to a directory, keeping the newest N dumps",
+    positionals: [],
+    options: [
+      {
+        flag: "--dir",
+        key: "dir",
+        kind: "string",
+        metavar: "DIR",
+        help: "where dumps go, on the worker's machine (default BACKUP_DIR, else $DATA_DIR/backups)",
+      },
+      {
+        flag: "--keep",
+        key: "keep",
+        kind: "int",
+        metavar: "N",
+        help: "dumps to keep, newest first (default BACKUP_KEEP, 7)",
+      },
+    ],
+    schema: z.object({
+      dir: z.string().min(1).max(1000).optional(),
+      keep: z
+        .number()
+        .int()
+        .min(1, "keep at least one dump")
+        .max(1000, "keep at most 1000 dumps")
+        .optional(),
+    }),
+    timeoutSeconds: 3600,
+    details:
+      "A worker runs pg_dump (BACKUP_PG_DUMP; its major version must be at least the server's) in PostgreSQL's\n" +
+      "custom format to DIR/bisect-<UTC time>.dump, then deletes the oldest dumps beyond --keep. Restore with\n" +
+      "pg_restore (docs/operations.md).",
   }),
 } satisfies Record<string, CommandSpec>;
 
@@ -249,20 +385,32 @@ export function validateArgs<C extends CommandName>(
 ): { ok: true; args: ArgsOf<C> } | { ok: false; problems: string[] } {
   const parsed = (COMMANDS[command].schema as z.ZodType).safeParse(args);
   if (parsed.success) return { ok: true, args: parsed.data as ArgsOf<C> };
-  return { ok: false, problems: parsed.error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)) };
+  return {
+    ok: false,
+    problems: parsed.error.issues.map((i) =>
+      i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message,
+    ),
+  };
 }
 
 /** `90d` → seconds. Units s, m, h, d, w; a bare number is days. Null when malformed. */
 export function parseDuration(text: string): number | null {
   const m = /^(\d{1,6})([smhdw]?)$/.exec(text.trim());
   if (!m) return null;
-  const unit = { s: 1, m: 60, h: 3600, d: DAY, w: 7 * DAY, "": DAY }[m[2] as "s" | "m" | "h" | "d" | "w" | ""];
+  const unit = { s: 1, m: 60, h: 3600, d: DAY, w: 7 * DAY, "": DAY }[
+    m[2] as "s" | "m" | "h" | "d" | "w" | ""
+  ];
   return Number(m[1]) * unit;
 }
 
 /** Seconds → the shortest exact phrase: 7776000 → `90d`. */
 export function formatDuration(seconds: number): string {
-  for (const [unit, size] of [["w", 7 * DAY], ["d", DAY], ["h", 3600], ["m", 60]] as const) {
+  for (const [unit, size] of [
+    ["w", 7 * DAY],
+    ["d", DAY],
+    ["h", 3600],
+    ["m", 60],
+  ] as const) {
     if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
   }
   return `${seconds}s`;

@@ -2,6 +2,7 @@
 import type { CommandName } from "./commands";
 import type { InstallationView, SuspendResult } from "./installations";
 import type { JobView } from "./jobs";
+import type { BackupReport } from "./backup";
 import type { PruneReport } from "./prune";
 import type { AddResult, HostView, ProbeView, RemoveResult } from "./runners";
 import type { UsageReport } from "./usage";
@@ -11,12 +12,26 @@ type Cell = string | number | null | undefined;
 
 /** A left-aligned table with a header row; numbers are right-aligned; empty cells show "-". */
 export function table(headers: readonly string[], rows: readonly Cell[][]): string {
-  const text = rows.map((r) => headers.map((_, i) => (r[i] === null || r[i] === undefined || r[i] === "" ? "-" : String(r[i]))));
-  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === "number" || r[i] === null || r[i] === undefined));
+  const text = rows.map((r) =>
+    headers.map((_, i) =>
+      r[i] === null || r[i] === undefined || r[i] === "" ? "-" : String(r[i]),
+    ),
+  );
+  const numeric = headers.map(
+    (_, i) =>
+      rows.length > 0 &&
+      rows.every((r) => typeof r[i] === "number" || r[i] === null || r[i] === undefined),
+  );
   const widths = headers.map((h, i) => Math.max(h.length, ...text.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
     cells
-      .map((c, i) => (i === cells.length - 1 && !numeric[i] ? c : numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .map((c, i) =>
+        i === cells.length - 1 && !numeric[i]
+          ? c
+          : numeric[i]
+            ? c.padStart(widths[i]!)
+            : c.padEnd(widths[i]!),
+      )
       .join("  ")
       .trimEnd();
   return [line([...headers]), ...text.map(line)].join("\n");
@@ -39,20 +54,36 @@ export function stamp(iso: string | null): string {
 }
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
-const short = (text: string | null, max = 60) => (text && text.length > max ? `${text.slice(0, max - 1)}…` : text);
+const short = (text: string | null, max = 60) =>
+  text && text.length > max ? `${text.slice(0, max - 1)}…` : text;
 
 function hostsTable(hosts: HostView[], now: Date): string {
-  if (hosts.length === 0) return "no runner hosts (add one: npm run admin -- runners add <name> <endpoint> --tls-dir DIR)";
+  if (hosts.length === 0)
+    return "no runner hosts (add one: npm run admin -- runners add <name> <endpoint> --tls-dir DIR)";
   const withLabels = hosts.some((h) => Object.keys(h.labels).length > 0);
   return table(
-    ["NAME", "ENDPOINT", "STATE", "SLOTS", "LAST SEEN", ...(withLabels ? ["LABELS"] : []), "LAST ERROR"],
+    [
+      "NAME",
+      "ENDPOINT",
+      "STATE",
+      "SLOTS",
+      "LAST SEEN",
+      ...(withLabels ? ["LABELS"] : []),
+      "LAST ERROR",
+    ],
     hosts.map((h) => [
       h.name,
       h.endpoint,
       h.state,
       `${h.slotsInUse}/${h.capacity}`,
       ago(h.lastSeenAt, now),
-      ...(withLabels ? [Object.entries(h.labels).map(([k, v]) => `${k}=${v}`).join(",")] : []),
+      ...(withLabels
+        ? [
+            Object.entries(h.labels)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(","),
+          ]
+        : []),
       short(h.lastError),
     ]),
   );
@@ -60,8 +91,14 @@ function hostsTable(hosts: HostView[], now: Date): string {
 
 function addLines(r: AddResult): string {
   const width = Math.max(...r.checks.map((c) => c.check.length));
-  const lines = r.checks.map((c) => `${c.ok ? "ok  " : "FAIL"}  ${c.check.padEnd(width)}  ${c.detail}`);
-  if (r.added && r.host) lines.push("", `added ${r.host.name}: ${r.host.state}, ${plural(r.host.capacity, "slot")}, ${r.host.endpoint}`);
+  const lines = r.checks.map(
+    (c) => `${c.ok ? "ok  " : "FAIL"}  ${c.check.padEnd(width)}  ${c.detail}`,
+  );
+  if (r.added && r.host)
+    lines.push(
+      "",
+      `added ${r.host.name}: ${r.host.state}, ${plural(r.host.capacity, "slot")}, ${r.host.endpoint}`,
+    );
   else lines.push("", "not added");
   return lines.join("\n");
 }
@@ -86,7 +123,9 @@ export function formatResult(command: CommandName, result: unknown, now = new Da
       return probeTable((result as { hosts: ProbeView[] }).hosts);
     case "runners.drain": {
       const { host, previousState } = result as { host: HostView; previousState: string };
-      const inFlight = host.slotsInUse ? `; ${plural(host.slotsInUse, "run")} in flight will finish` : "; nothing runs there now";
+      const inFlight = host.slotsInUse
+        ? `; ${plural(host.slotsInUse, "run")} in flight will finish`
+        : "; nothing runs there now";
       return `${host.name} is draining (was ${previousState}): it takes no new work${inFlight}.`;
     }
     case "runners.activate": {
@@ -96,7 +135,9 @@ export function formatResult(command: CommandName, result: unknown, now = new Da
     case "runners.remove": {
       const r = result as RemoveResult;
       if (!r.removed) return "";
-      const lines = [`removed ${r.name}${r.drained ? ` after draining it for ${r.waitedSeconds}s` : ""}.`];
+      const lines = [
+        `removed ${r.name}${r.drained ? ` after draining it for ${r.waitedSeconds}s` : ""}.`,
+      ];
       if (r.note) lines.push(`note: ${r.note}`);
       return lines.join("\n");
     }
@@ -105,7 +146,16 @@ export function formatResult(command: CommandName, result: unknown, now = new Da
       if (list.length === 0) return "no installations yet";
       return table(
         ["ID", "ACCOUNT", "TYPE", "TIER", "STATE", "REPOS", "ACTIVE JOBS", "JOBS THIS MONTH"],
-        list.map((i) => [i.id, i.login, i.type, i.tier, i.state, i.repositories, i.activeJobs, i.jobsThisMonth]),
+        list.map((i) => [
+          i.id,
+          i.login,
+          i.type,
+          i.tier,
+          i.state,
+          i.repositories,
+          i.activeJobs,
+          i.jobsThisMonth,
+        ]),
       );
     }
     case "installations.set-tier": {
@@ -116,19 +166,41 @@ export function formatResult(command: CommandName, result: unknown, now = new Da
     }
     case "installations.suspend": {
       const r = result as SuspendResult;
-      const jobs = r.cancelledJobs.length ? `cancelled ${plural(r.cancelledJobs.length, "job")} (${r.cancelledJobs.join(", ")})` : "no active jobs to cancel";
+      const jobs = r.cancelledJobs.length
+        ? `cancelled ${plural(r.cancelledJobs.length, "job")} (${r.cancelledJobs.join(", ")})`
+        : "no active jobs to cancel";
       return `installation ${r.id} (${r.login}) ${r.alreadySuspended ? "was already suspended" : "suspended"}; ${jobs}.`;
     }
     case "installations.resume": {
       const r = result as { id: number; login: string; wasSuspended: boolean };
-      return r.wasSuspended ? `installation ${r.id} (${r.login}) resumed.` : `installation ${r.id} (${r.login}) was not suspended.`;
+      return r.wasSuspended
+        ? `installation ${r.id} (${r.login}) resumed.`
+        : `installation ${r.id} (${r.login}) was not suspended.`;
     }
     case "jobs.list": {
       const jobs = (result as { jobs: JobView[] }).jobs;
       if (jobs.length === 0) return "no jobs";
       return table(
-        ["ID", "STATUS", "OUTCOME", "INSTALLATION", "REPOSITORY", "GOOD..BAD", "CREATED", "CULPRIT"],
-        jobs.map((j) => [j.id, j.status, j.outcome, j.installation, short(j.repository, 40), short(`${j.goodRef}..${j.badRef}`, 30), ago(j.createdAt, now), j.culprit?.slice(0, 12)]),
+        [
+          "ID",
+          "STATUS",
+          "OUTCOME",
+          "INSTALLATION",
+          "REPOSITORY",
+          "GOOD..BAD",
+          "CREATED",
+          "CULPRIT",
+        ],
+        jobs.map((j) => [
+          j.id,
+          j.status,
+          j.outcome,
+          j.installation,
+          short(j.repository, 40),
+          short(`${j.goodRef}..${j.badRef}`, 30),
+          ago(j.createdAt, now),
+          j.culprit?.slice(0, 12),
+        ]),
       );
     }
     case "jobs.cancel": {
@@ -146,7 +218,17 @@ export function formatResult(command: CommandName, result: unknown, now = new Da
       else
         lines.push(
           table(
-            ["INSTALLATION", "ACCOUNT", "TIER", "JOBS", "LIMIT", "QUOTA", "COMPUTE MIN", "MAX MIN/JOB", "CONCURRENT"],
+            [
+              "INSTALLATION",
+              "ACCOUNT",
+              "TIER",
+              "JOBS",
+              "LIMIT",
+              "QUOTA",
+              "COMPUTE MIN",
+              "MAX MIN/JOB",
+              "CONCURRENT",
+            ],
             r.installations.map((i) => [
               i.installationId,
               i.state === "active" ? i.login : `${i.login} (${i.state})`,
@@ -160,16 +242,30 @@ export function formatResult(command: CommandName, result: unknown, now = new Da
             ]),
           ),
         );
-      lines.push("", `total: ${plural(r.totals.jobs, "job")}, ${r.totals.computeMinutes} compute minutes`);
+      lines.push(
+        "",
+        `total: ${plural(r.totals.jobs, "job")}, ${r.totals.computeMinutes} compute minutes`,
+      );
       return lines.join("\n");
     }
     case "workers.list": {
-      const { workers, deadAfterSeconds } = result as { workers: WorkerView[]; deadAfterSeconds: number };
+      const { workers, deadAfterSeconds } = result as {
+        workers: WorkerView[];
+        deadAfterSeconds: number;
+      };
       if (workers.length === 0) return "no worker has a heartbeat: none is running";
       return [
         table(
           ["WORKER", "HOST", "PID", "STARTED", "LAST BEAT", "ALIVE", "LOCKED JOBS"],
-          workers.map((w) => [w.workerId, w.hostname, w.pid, stamp(w.startedAt), ago(w.lastBeatAt, now), w.alive ? "yes" : "no", w.lockedJobs]),
+          workers.map((w) => [
+            w.workerId,
+            w.hostname,
+            w.pid,
+            stamp(w.startedAt),
+            ago(w.lastBeatAt, now),
+            w.alive ? "yes" : "no",
+            w.lockedJobs,
+          ]),
         ),
         "",
         `(alive = a heartbeat within ${deadAfterSeconds}s)`,
@@ -177,26 +273,51 @@ export function formatResult(command: CommandName, result: unknown, now = new Da
     }
     case "workers.unlock-dead": {
       const { unlocked } = result as { unlocked: string[] };
-      return unlocked.length ? `freed the jobs of ${plural(unlocked.length, "dead worker")}: ${unlocked.join(", ")}` : "no dead worker holds jobs.";
+      return unlocked.length
+        ? `freed the jobs of ${plural(unlocked.length, "dead worker")}: ${unlocked.join(", ")}`
+        : "no dead worker holds jobs.";
     }
     case "secrets.re-encrypt": {
       const { reencrypted, cleared } = result as { reencrypted: number; cleared: number };
-      return `re-encrypted ${plural(reencrypted, "token")} with the current key` + (cleared ? `; cleared ${plural(cleared, "token")} no key opens (those users sign in again)` : "");
+      return (
+        `re-encrypted ${plural(reencrypted, "token")} with the current key` +
+        (cleared
+          ? `; cleared ${plural(cleared, "token")} no key opens (those users sign in again)`
+          : "")
+      );
     }
     case "prune": {
       const r = result as PruneReport;
+      const kept = r.retention ?? {
+        stepLogs: r.olderThan,
+        webhookPayloads: r.olderThan,
+        auditLog: "forever",
+        other: r.olderThan,
+      };
       return [
-        `pruned what ended before ${stamp(r.cutoff)} UTC (older than ${r.olderThan}):`,
+        `pruned by retention (admin runs and leases older than ${r.olderThan}, ended before ${stamp(r.cutoff)} UTC):`,
         table(
-          ["WHAT", "COUNT"],
+          ["WHAT", "COUNT", "OLDER THAN"],
           [
-            ["step log excerpts cleared", r.stepLogs],
-            ["webhook payloads cleared", r.webhookPayloads],
-            ["admin runs deleted", r.adminRuns],
-            ["ended leases deleted", r.leases],
+            ["step log excerpts cleared", r.stepLogs, kept.stepLogs],
+            ["webhook payloads cleared", r.webhookPayloads, kept.webhookPayloads],
+            [
+              "audit log entries deleted",
+              r.auditLog ?? 0,
+              kept.auditLog === "forever" ? "never (kept)" : kept.auditLog,
+            ],
+            ["admin runs deleted", r.adminRuns, kept.other],
+            ["ended leases deleted", r.leases, kept.other],
           ],
         ),
       ].join("\n");
+    }
+    case "backup": {
+      const r = result as BackupReport;
+      const deleted = r.deleted.length
+        ? `; deleted ${plural(r.deleted.length, "older dump")} (${r.deleted.join(", ")})`
+        : "";
+      return `wrote ${r.file} (${r.bytes} bytes); ${plural(r.kept.length, "dump")} kept${deleted}.`;
     }
   }
 }

@@ -4,7 +4,10 @@ import { helpText, parseAdminArgs, usageOf } from "./parse";
 
 const run = (...argv: string[]) => {
   const parsed = parseAdminArgs(argv);
-  if (parsed.kind !== "run") throw new Error(`expected a command, got ${parsed.kind}: ${"message" in parsed ? parsed.message : ""}`);
+  if (parsed.kind !== "run")
+    throw new Error(
+      `expected a command, got ${parsed.kind}: ${"message" in parsed ? parsed.message : ""}`,
+    );
   return parsed;
 };
 const usageError = (...argv: string[]) => {
@@ -15,26 +18,72 @@ const usageError = (...argv: string[]) => {
 
 describe("parseAdminArgs", () => {
   it("parses runners add with its options, labels repeated", () => {
-    expect(run("runners", "add", "h3", "tcp://10.0.0.3:2376", "--tls-dir", "certs/h3", "--capacity=4", "--label", "zone=eu", "--label", "disk=ssd")).toEqual({
+    expect(
+      run(
+        "runners",
+        "add",
+        "h3",
+        "tcp://10.0.0.3:2376",
+        "--tls-dir",
+        "certs/h3",
+        "--capacity=4",
+        "--label",
+        "zone=eu",
+        "--label",
+        "disk=ssd",
+      ),
+    ).toEqual({
       kind: "run",
       command: "runners.add",
-      args: { name: "h3", endpoint: "tcp://10.0.0.3:2376", tlsDir: "certs/h3", capacity: 4, labels: { zone: "eu", disk: "ssd" } },
+      args: {
+        name: "h3",
+        endpoint: "tcp://10.0.0.3:2376",
+        tlsDir: "certs/h3",
+        capacity: 4,
+        labels: { zone: "eu", disk: "ssd" },
+      },
       json: false,
       timeoutSeconds: COMMANDS["runners.add"].timeoutSeconds,
     });
   });
 
   it("fills defaults from the command's schema", () => {
-    expect(run("runners", "add", "h3", "unix:///var/run/docker.sock").args).toEqual({ name: "h3", endpoint: "unix:///var/run/docker.sock", capacity: 2, labels: {} });
+    expect(run("runners", "add", "h3", "unix:///var/run/docker.sock").args).toEqual({
+      name: "h3",
+      endpoint: "unix:///var/run/docker.sock",
+      capacity: 2,
+      labels: {},
+    });
     expect(run("jobs", "list").args).toEqual({ limit: 20 });
-    expect(run("prune").args).toEqual({ olderThanSeconds: 90 * 86_400 });
+    // No age: the RETENTION_* settings apply.
+    expect(run("prune").args).toEqual({});
+    expect(run("backup", "--keep", "3").args).toEqual({ keep: 3 });
     expect(run("runners", "remove", "h1").args).toEqual({ name: "h1", force: false });
   });
 
   it("takes global flags anywhere", () => {
-    const parsed = run("--json", "jobs", "list", "--status", "active", "--timeout", "5", "--limit", "3");
-    expect(parsed).toMatchObject({ command: "jobs.list", args: { status: "active", limit: 3 }, json: true, timeoutSeconds: 5 });
-    expect(run("usage", "report", "--month", "2026-02", "--json")).toMatchObject({ command: "usage.report", args: { month: "2026-02" }, json: true });
+    const parsed = run(
+      "--json",
+      "jobs",
+      "list",
+      "--status",
+      "active",
+      "--timeout",
+      "5",
+      "--limit",
+      "3",
+    );
+    expect(parsed).toMatchObject({
+      command: "jobs.list",
+      args: { status: "active", limit: 3 },
+      json: true,
+      timeoutSeconds: 5,
+    });
+    expect(run("usage", "report", "--month", "2026-02", "--json")).toMatchObject({
+      command: "usage.report",
+      args: { month: "2026-02" },
+      json: true,
+    });
   });
 
   it("parses every other command", () => {
@@ -45,7 +94,10 @@ describe("parseAdminArgs", () => {
     expect(run("runners", "activate", "h2").command).toBe("runners.activate");
     expect(run("runners", "remove", "h2", "--force").args).toEqual({ name: "h2", force: true });
     expect(run("installations", "list").command).toBe("installations.list");
-    expect(run("installations", "set-tier", "octo-org", "pro").args).toEqual({ installation: "octo-org", tier: "pro" });
+    expect(run("installations", "set-tier", "octo-org", "pro").args).toEqual({
+      installation: "octo-org",
+      tier: "pro",
+    });
     expect(run("installations", "suspend", "42").args).toEqual({ installation: "42" });
     expect(run("installations", "resume", "42").command).toBe("installations.resume");
     expect(run("jobs", "cancel", "17").args).toEqual({ id: 17 });
@@ -56,25 +108,45 @@ describe("parseAdminArgs", () => {
   });
 
   it("explains usage errors with the command's usage line", () => {
-    expect(usageError("runners", "add", "h1")).toBe(`runners add: missing <endpoint>\nusage: ${usageOf("runners.add")}`);
-    expect(usageError("runners", "add", "h1", "tcp://x:2376", "--capacity", "two")).toContain('--capacity must be a whole number, not "two"');
-    expect(usageError("runners", "add", "h1", "tcp://x:2376", "--capacity", "0")).toContain("capacity is at least 1");
-    expect(usageError("runners", "add", "bad name!", "tcp://x:2376")).toContain("name: a host name is");
-    expect(usageError("runners", "add", "h1", "tcp://x:2376", "--label", "zone")).toContain("--label takes key=value");
-    expect(usageError("runners", "add", "h1", "tcp://x:2376", "--tls-dir")).toContain("--tls-dir needs a value (DIR)");
+    expect(usageError("runners", "add", "h1")).toBe(
+      `runners add: missing <endpoint>\nusage: ${usageOf("runners.add")}`,
+    );
+    expect(usageError("runners", "add", "h1", "tcp://x:2376", "--capacity", "two")).toContain(
+      '--capacity must be a whole number, not "two"',
+    );
+    expect(usageError("runners", "add", "h1", "tcp://x:2376", "--capacity", "0")).toContain(
+      "capacity is at least 1",
+    );
+    expect(usageError("runners", "add", "bad name!", "tcp://x:2376")).toContain(
+      "name: a host name is",
+    );
+    expect(usageError("runners", "add", "h1", "tcp://x:2376", "--label", "zone")).toContain(
+      "--label takes key=value",
+    );
+    expect(usageError("runners", "add", "h1", "tcp://x:2376", "--tls-dir")).toContain(
+      "--tls-dir needs a value (DIR)",
+    );
     expect(usageError("runners", "drain")).toContain("missing <name>");
     expect(usageError("runners", "drain", "h1", "h2")).toContain('unexpected argument "h2"');
     expect(usageError("runners", "list", "--verbose")).toContain("unknown option --verbose");
     expect(usageError("runners", "list", "-v")).toContain("unknown option -v");
-    expect(usageError("runners", "remove", "h1", "--force=yes")).toContain("--force takes no value");
-    expect(usageError("installations", "set-tier", "42", "gold")).toContain("the tier is one of free, pro, enterprise");
+    expect(usageError("runners", "remove", "h1", "--force=yes")).toContain(
+      "--force takes no value",
+    );
+    expect(usageError("installations", "set-tier", "42", "gold")).toContain(
+      "the tier is one of free, pro, enterprise",
+    );
     expect(usageError("jobs", "cancel", "abc")).toContain("<id> must be a whole number");
     expect(usageError("jobs", "cancel", "0")).toContain("id:");
     expect(usageError("jobs", "list", "--status", "sleeping")).toContain("the status is one of");
-    expect(usageError("jobs", "list", "--limit", "5", "--limit", "6")).toContain("--limit given twice");
+    expect(usageError("jobs", "list", "--limit", "5", "--limit", "6")).toContain(
+      "--limit given twice",
+    );
     expect(usageError("usage", "report", "--month", "2026-13")).toContain("the month is YYYY-MM");
     expect(usageError("prune", "--older-than", "10m")).toContain("at least an hour");
-    expect(usageError("jobs", "list", "--timeout", "soon")).toContain("--timeout needs a number of seconds");
+    expect(usageError("jobs", "list", "--timeout", "soon")).toContain(
+      "--timeout needs a number of seconds",
+    );
   });
 
   it("names unknown commands and lists an area's actions", () => {
@@ -103,8 +175,18 @@ describe("parseAdminArgs", () => {
 
 describe("argument schemas", () => {
   it("validate what the task reads back from the database", () => {
-    expect(validateArgs("runners.add", { name: "h1", endpoint: "tcp://127.0.0.1:2376", capacity: 3, labels: {} })).toMatchObject({ ok: true });
-    expect(validateArgs("runners.add", { name: "h1" })).toEqual({ ok: false, problems: [expect.stringContaining("endpoint")] });
+    expect(
+      validateArgs("runners.add", {
+        name: "h1",
+        endpoint: "tcp://127.0.0.1:2376",
+        capacity: 3,
+        labels: {},
+      }),
+    ).toMatchObject({ ok: true });
+    expect(validateArgs("runners.add", { name: "h1" })).toEqual({
+      ok: false,
+      problems: [expect.stringContaining("endpoint")],
+    });
     expect(validateArgs("jobs.cancel", { id: "7" })).toMatchObject({ ok: false });
   });
 });

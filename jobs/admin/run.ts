@@ -1,6 +1,7 @@
 // Running one admin command: claim its admin_runs row, validate its arguments with the command's
 // schema, call the service, then record the outcome, the audit entry and a notification for the
 // waiting command line in one transaction.
+import path from "node:path";
 import type { Knex } from "knex";
 import { AdminRun } from "../../db/models";
 import { redactEndpoint } from "../../runner/docker/connect";
@@ -15,7 +16,8 @@ import {
   suspendInstallation,
 } from "./installations";
 import { cancelJobAsAdmin, listJobs, retryJobAsAdmin } from "./jobs";
-import { prune } from "./prune";
+import { backup } from "./backup";
+import { prune, retentionFrom } from "./prune";
 import {
   activateRunner,
   addRunner,
@@ -55,7 +57,15 @@ const handlers: { [C in CommandName]: Handler<C> } = {
   "workers.list": (ctx) => listWorkers(ctx.knex, ctx.config.WORKER_DEAD_AFTER_SECONDS),
   "workers.unlock-dead": (ctx) => unlockDead(ctx.knex, ctx.config.WORKER_DEAD_AFTER_SECONDS),
   "secrets.re-encrypt": (ctx) => reencryptTokens(ctx.knex, ctx.config),
-  prune: (ctx, args) => prune(ctx.knex, args.olderThanSeconds),
+  prune: (ctx, args) => prune(ctx.knex, retentionFrom(ctx.config, args.olderThanSeconds)),
+  backup: (ctx, args, signal) =>
+    backup({
+      databaseUrl: ctx.workerDatabaseUrl,
+      dir: args.dir ?? ctx.config.BACKUP_DIR ?? path.join(ctx.config.DATA_DIR, "backups"),
+      keep: args.keep ?? ctx.config.BACKUP_KEEP,
+      pgDump: ctx.config.BACKUP_PG_DUMP,
+      signal,
+    }),
 };
 
 /** What the audit entry is about. */

@@ -1,15 +1,14 @@
 // The admin side's Graphile Worker tasks. Each validates its payload and calls one service.
 //
 //   admin__run      {runId}          — enqueued by the admin command line with its admin_runs row
-//   admin__prune    {olderThanDays?} — nightly (crontab): old step logs, payloads, runs, leases
+//   admin__prune    {olderThanDays?} — nightly (crontab): by the RETENTION_* settings
 //   usage__rollover {}               — on the 1st of each month (crontab): opens the month's usage rows
 import type { TaskList } from "graphile-worker";
 import { z } from "zod";
 import { AuditLogEntry } from "../../db/models";
 import { defineTask } from "../define-task";
 import type { WorkerContext } from "../worker-context";
-import { DEFAULT_PRUNE_SECONDS } from "./commands";
-import { prune } from "./prune";
+import { prune, retentionFrom } from "./prune";
 import { executeRun } from "./run";
 import { rollOverUsage } from "./usage";
 
@@ -17,18 +16,32 @@ const DAY = 86_400;
 
 export function adminTasks(ctx: WorkerContext): TaskList {
   return {
-    admin__run: defineTask(z.object({ runId: z.number().int().positive() }), async ({ runId }, helpers) => {
-      const outcome = await executeRun(ctx, runId, { signal: helpers.abortSignal, retry: helpers.job.attempts > 1 });
-      if (outcome?.status === "failed") helpers.logger.warn(`admin run ${runId} failed: ${outcome.error}`);
-    }),
+    admin__run: defineTask(
+      z.object({ runId: z.number().int().positive() }),
+      async ({ runId }, helpers) => {
+        const outcome = await executeRun(ctx, runId, {
+          signal: helpers.abortSignal,
+          retry: helpers.job.attempts > 1,
+        });
+        if (outcome?.status === "failed")
+          helpers.logger.warn(`admin run ${runId} failed: ${outcome.error}`);
+      },
+    ),
     // Cron payloads carry `_cron`; anything else is ignored.
     admin__prune: defineTask(
       z.object({ olderThanDays: z.number().int().min(1).max(36_500).optional() }).passthrough(),
       async ({ olderThanDays }, helpers) => {
-        const report = await prune(ctx.knex, olderThanDays ? olderThanDays * DAY : DEFAULT_PRUNE_SECONDS);
-        await AuditLogEntry.query(ctx.knex).insert({ actor: "system", action: "prune", details: { ...report } });
+        const report = await prune(
+          ctx.knex,
+          retentionFrom(ctx.config, olderThanDays ? olderThanDays * DAY : undefined),
+        );
+        await AuditLogEntry.query(ctx.knex).insert({
+          actor: "system",
+          action: "prune",
+          details: { ...report },
+        });
         helpers.logger.info(
-          `pruned ${report.stepLogs} step logs, ${report.webhookPayloads} webhook payloads, ${report.adminRuns} admin runs, ${report.leases} leases (older than ${report.olderThan})`,
+          `pruned ${report.stepLogs} step logs, ${report.webhookPayloads} webhook payloads, ${report.auditLog} audit log entries, ${report.adminRuns} admin runs, ${report.leases} leases`,
         );
       },
     ),

@@ -77,7 +77,7 @@ describe("signing in", () => {
     const authorize = world.standIn.requests({ path: "/login/oauth/authorize" }).at(-1)!;
     expect(authorize.query).toMatchObject({
       client_id: "Iv23liDashboard",
-      redirect_uri: `${PUBLIC}/auth/github/callback`,
+      redirect_uri: `${PUBLIC}/auth/callback`,
       code_challenge_method: "S256",
     });
     expect(authorize.query.state).toMatch(/.{16,}/);

@@ -4,7 +4,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 import * as index from "../../app/routes/_index";
 import * as apiJob from "../../app/routes/api.jobs.$id";
 import * as authGithub from "../../app/routes/auth.github";
+import * as authCallback from "../../app/routes/auth.callback";
 import * as callback from "../../app/routes/auth.github.callback";
+import * as authLogin from "../../app/routes/auth.github.login";
+import * as setup from "../../app/routes/setup";
 import * as dashboardIndex from "../../app/routes/dashboard._index";
 import * as jobRoute from "../../app/routes/dashboard.jobs.$id";
 import * as jobEvents from "../../app/routes/dashboard.jobs.$id.events";
@@ -44,6 +47,9 @@ describe("setup mode", () => {
   it.each([
     ["/auth/github", authGithub.loader, {}],
     ["/auth/github/callback?code=x&state=y", callback.loader, {}],
+    ["/auth/callback?code=x&state=y", authCallback.loader, {}],
+    ["/auth/github/login", authLogin.loader, {}],
+    ["/setup?installation_id=1&setup_action=install", setup.loader, {}],
     ["/login", login.loader, {}],
     ["/dashboard", dashboardIndex.loader, {}],
     ["/dashboard/jobs/1", jobRoute.loader, { id: "1" }],

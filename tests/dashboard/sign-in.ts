@@ -1,7 +1,7 @@
-// Signing in through the real flow: /auth/github → the stand-in's authorize → /auth/github/callback.
+// Signing in through the real flow: /auth/github → the stand-in's authorize → /auth/callback.
 import { expect } from "vitest";
 import * as authGithub from "../../app/routes/auth.github";
-import * as callback from "../../app/routes/auth.github.callback";
+import * as callback from "../../app/routes/auth.callback";
 import * as dashboardLayout from "../../app/routes/dashboard";
 import { callLoader, CookieJar, dataOf, get } from "./requests";
 import type { World } from "./world";
@@ -22,7 +22,7 @@ export async function signIn(
   const authorize = await fetch(start.headers.get("Location")!, { redirect: "manual" });
   expect(authorize.status).toBe(302);
   const back = authorize.headers.get("Location")!;
-  expect(back.startsWith(`${world.publicUrl}/auth/github/callback?`)).toBe(true);
+  expect(back.startsWith(`${world.publicUrl}/auth/callback?`)).toBe(true);
   const response = await callLoader(callback.loader, get(back, jar));
   jar.take(response);
   return { jar, response };

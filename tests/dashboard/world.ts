@@ -37,7 +37,7 @@ export async function startWorld(publicUrl: string): Promise<World> {
       privateKey,
       clientId: APP.clientId,
       clientSecret: APP.clientSecret,
-      callbackUrls: [`${publicUrl}/auth/github/callback`],
+      callbackUrls: [`${publicUrl}/auth/callback`],
     },
     users: [
       { login: "alice", id: 9101, name: "Alice Example" },

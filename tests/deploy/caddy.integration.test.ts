@@ -85,6 +85,14 @@ describe.skipIf(!haveCaddy)("Caddyfile in front of the web server", () => {
       pid: 1,
       lastBeatAt: db.current.knex.fn.now(),
     });
+    // And a runner host that answered its last probe (/health reads this; it contacts no engine).
+    await db.current.knex("runner_hosts").insert({
+      name: "deploy-test-runner",
+      dockerEndpoint: "tcp://runner.invalid:2376",
+      capacity: 1,
+      state: "active",
+      lastSeenAt: db.current.knex.fn.now(),
+    });
   });
 
   afterAll(async () => {
@@ -116,7 +124,11 @@ describe.skipIf(!haveCaddy)("Caddyfile in front of the web server", () => {
     expect(res.status).toBe(200);
     expect(header(res, "content-type")).toMatch(/^application\/json/);
     expect(header(res, "cache-control")).toBe("no-store");
-    expect(JSON.parse(res.body.toString())).toMatchObject({ database: "ok", worker: "ok" });
+    expect(JSON.parse(res.body.toString())).toMatchObject({
+      database: "ok",
+      worker: "ok",
+      docker_available: true,
+    });
     expectSecurityHeaders(res);
   });
 
@@ -251,7 +263,11 @@ describe.skipIf(!haveCaddy)("Caddyfile in front of the web server", () => {
     const res = await retryOnReset(() =>
       rawRequest(`${url}/logout`, {
         method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded", "content-length": 3_000_000, expect: "100-continue" },
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          "content-length": 3_000_000,
+          expect: "100-continue",
+        },
         stream: { bytes: 3_000_000 },
       }),
     );

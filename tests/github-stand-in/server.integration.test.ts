@@ -587,6 +587,59 @@ describe("expectations", () => {
   });
 });
 
+describe("GitHub App Manifest flow", () => {
+  it("takes a posted manifest, returns to its redirect_url with a code, and converts the code once", async () => {
+    const manifest = {
+      name: "Acme Bisect",
+      url: "http://127.0.0.1:9",
+      hook_attributes: { url: "http://127.0.0.1:9/webhook" },
+      redirect_url: "http://127.0.0.1:9/setup/app",
+      default_permissions: { issues: "write", contents: "read", metadata: "read" },
+      default_events: ["issue_comment"],
+    };
+    const posted = await fetch(`${standIn.urls.web}/settings/apps/new?state=m4nifest`, {
+      method: "POST",
+      body: new URLSearchParams({ manifest: JSON.stringify(manifest) }),
+      redirect: "manual",
+    });
+    expect(posted.status).toBe(302);
+    const back = new URL(posted.headers.get("location")!);
+    expect(`${back.origin}${back.pathname}`).toBe("http://127.0.0.1:9/setup/app");
+    expect(back.searchParams.get("state")).toBe("m4nifest");
+    const code = back.searchParams.get("code")!;
+
+    const convert = () =>
+      fetch(`${standIn.urls.api}/app-manifests/${code}/conversions`, {
+        method: "POST",
+        headers: { Accept: "application/vnd.github+json" },
+      });
+    const res = await convert();
+    expect(res.status).toBe(201);
+    const app = await res.json();
+    expect(app).toMatchObject({
+      slug: "acme-bisect",
+      name: "Acme Bisect",
+      html_url: `${standIn.urls.web}/apps/acme-bisect`,
+      permissions: manifest.default_permissions,
+      events: ["issue_comment"],
+      client_id: expect.stringMatching(/^Iv23li/),
+      client_secret: expect.stringMatching(/^[0-9a-f]{40}$/),
+      webhook_secret: expect.stringMatching(/^[0-9a-f]{40}$/),
+      pem: expect.stringMatching(/^-----BEGIN (RSA )?PRIVATE KEY-----/),
+    });
+    expect(Number.isInteger(app.id)).toBe(true);
+    // A code is good for one conversion.
+    expect((await convert()).status).toBe(404);
+    const refused = await fetch(`${standIn.urls.web}/settings/apps/new`, {
+      method: "POST",
+      body: new URLSearchParams({ manifest: "{" }),
+      redirect: "manual",
+    });
+    expect(refused.status).toBe(422);
+    standIn.clearRequests();
+  });
+});
+
 describe("OAuth web flow", () => {
   it("signs in the chosen user with code + PKCE and serves the user endpoints", async () => {
     standIn.setOAuthUser("alice");

@@ -1799,6 +1799,81 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     },
   );
 
+  // GitHub App Manifest flow: the browser posts a manifest to /settings/apps/new (GitHub then asks
+  // the person to name and create the app; here it is created at once) and comes back to the
+  // manifest's redirect_url with a code, which the app exchanges for the new app's credentials.
+  const manifestCodes = new Map<
+    string,
+    { manifest: Record<string, unknown>; expiresAt: number; used: boolean }
+  >();
+  let manifestApps = 0;
+  route(
+    "POST",
+    "/settings/apps/new",
+    "https://docs.github.com/apps/sharing-github-apps/registering-a-github-app-from-a-manifest",
+    (ctx) => {
+      const form = (ctx.body ?? {}) as Record<string, string>;
+      let manifest: Record<string, unknown>;
+      try {
+        manifest = JSON.parse(form.manifest ?? "");
+      } catch {
+        throw new HttpFailure(422, "The manifest is not valid JSON");
+      }
+      const hook = manifest.hook_attributes as { url?: unknown } | undefined;
+      if (typeof manifest.url !== "string" || typeof hook?.url !== "string") {
+        throw new HttpFailure(422, "The manifest needs url and hook_attributes.url");
+      }
+      if (typeof manifest.redirect_url !== "string") {
+        throw new HttpFailure(422, "The manifest needs a redirect_url");
+      }
+      const code = randomBytes(10).toString("hex");
+      manifestCodes.set(code, { manifest, expiresAt: Date.now() + 3600_000, used: false });
+      const back = new URL(manifest.redirect_url);
+      back.searchParams.set("code", code);
+      const state = ctx.url.searchParams.get("state");
+      if (state !== null) back.searchParams.set("state", state);
+      send(ctx, 302, undefined, { location: back.toString() });
+    },
+  );
+
+  route(
+    "POST",
+    `${API}/app-manifests/:code/conversions`,
+    `${DOCS}/apps/apps#create-a-github-app-from-a-manifest`,
+    (ctx) => {
+      const entry = manifestCodes.get(ctx.params.code!);
+      if (!entry || entry.used || entry.expiresAt < Date.now())
+        throw new HttpFailure(404, "Not Found");
+      entry.used = true;
+      const m = entry.manifest;
+      const name = typeof m.name === "string" && m.name ? m.name : `bisect-bot-${manifestApps + 1}`;
+      const slug = name
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, "-")
+        .replace(/^-|-$/g, "");
+      const id = 90_001 + manifestApps++;
+      const now = new Date().toISOString();
+      json(ctx, 201, {
+        id,
+        slug,
+        node_id: `A_kwHO${id}`,
+        owner: { login: "octo-owner", id: 7001, type: "User" },
+        name,
+        description: typeof m.description === "string" ? m.description : "",
+        external_url: m.url,
+        html_url: `${urls.web}/apps/${slug}`,
+        created_at: now,
+        updated_at: now,
+        permissions: m.default_permissions ?? {},
+        events: m.default_events ?? [],
+        client_id: `Iv23li${randomBytes(7).toString("hex")}`,
+        client_secret: randomBytes(20).toString("hex"),
+        webhook_secret: randomBytes(20).toString("hex"),
+        pem: makeAppKey(),
+      });
+    },
+  );
+
   // OAuth web flow.
   route(
     "GET",
@@ -2507,6 +2582,8 @@ export const DEFAULT_ROUTES: readonly string[] = [
   "GET /api/v3/user",
   "GET /api/v3/user/installations",
   "GET /api/v3/user/installations/:installation_id/repositories",
+  "POST /settings/apps/new",
+  "POST /api/v3/app-manifests/:code/conversions",
   "GET /login/oauth/authorize",
   "POST /login/oauth/access_token",
   "GET /:owner/:repo/info/refs",
