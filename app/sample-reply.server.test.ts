@@ -8,7 +8,9 @@ describe("the start page's example answer", () => {
     const html = sampleReplyHtml();
     const markdown = renderStatusComment(sampleReplyInput());
     expect(html).toBe(marked.parse(markdown, { async: false, gfm: true }));
-    expect(html).toContain("<h3>🎯 Bisection #128 found the first bad commit</h3>");
+    expect(html).toMatch(
+      /<h3>🎯 <a href="[^"]+\/dashboard\/jobs\/128">Bisection 128<\/a> found the first bad commit<\/h3>/,
+    );
     expect(html).toContain("<code>a1b2c3d</code> Parse dates in local time</a>");
     expect(html).toMatch(/<summary>Tested commits \(10\)<\/summary><table>/);
     expect(html).toContain(statusMarker(128));

@@ -57,7 +57,7 @@ describe.skipIf(!present)("start page", () => {
       const page = browser.pages()[0] ?? (await browser.newPage());
       await page.goto(`${base}/`);
       const heading = page.getByRole("heading", {
-        name: "🎯 Bisection #128 found the first bad commit",
+        name: "🎯 Bisection 128 found the first bad commit",
       });
       await expect.poll(() => heading.isVisible()).toBe(true);
       expect(await page.getByText("Tested commits (10)").isVisible()).toBe(true);
