@@ -438,6 +438,7 @@ async function start(conv: Conversation, request: BisectRequest): Promise<Handle
     network: policy.config.network ?? false,
     ...(policy.config.image ? { image: policy.config.image } : {}),
     ...(cfg.pathspec ? { pathspec: cfg.pathspec } : {}),
+    ...(cfg.env && Object.keys(cfg.env).length > 0 ? { env: cfg.env } : {}),
   };
   return admit(conv, {
     goodRef: request.good,

@@ -302,6 +302,15 @@ function optionsLine(input: StatusCommentInput): string | null {
     bits.push(
       `setup ${code(input.job.setupCommand.split("\n")[0]! + (input.job.setupCommand.includes("\n") ? " …" : ""))}`,
     );
+  // Not secrets (bisect.yml's `env:`): shown as they are.
+  const env = Object.entries(o.env ?? {});
+  if (env.length)
+    bits.push(
+      `env ${env
+        .slice(0, 10)
+        .map(([k, v]) => code(`${k}=${v.length > 60 ? `${v.slice(0, 60)}…` : v}`))
+        .join(" ")}${env.length > 10 ? ` (+${env.length - 10} more)` : ""}`,
+    );
   const pathspec = (o as { pathspec?: string[] }).pathspec;
   if (pathspec?.length)
     bits.push(
