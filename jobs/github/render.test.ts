@@ -1,3 +1,5 @@
+import { execFileSync } from "node:child_process";
+import { parseCliArgs } from "../../runner/cli/args";
 import { describe, expect, it } from "vitest";
 import { parseCommand } from "./command";
 import { cellCode, code, fence, shellQuote, tail, text } from "./markdown";
@@ -363,6 +365,46 @@ describe("reproduceCommand", () => {
     expect(command).toBe(
       `npm run -s bisect -- --repo https://github.com/acme/widgets.git --good ${GOOD} --bad ${BAD} --runs 3 --parallel 4 --timeout 90 --first-parent --image node:20 -- 'it'\\''s && fine'`,
     );
+  });
+
+  it("replays setup, env, the pinned image, network and the predicate: the CLI reads back the job", () => {
+    const pinned = `node:20-bookworm@sha256:${"a".repeat(64)}`;
+    const command = reproduceCommand({
+      job: job({
+        command: "npm test",
+        setupCommand: 'npm ci\nexport PATH="$PWD/node_modules/.bin:$PATH"',
+        options: {
+          image: "node:20-bookworm",
+          imagePinned: pinned,
+          network: true,
+          env: { NODE_ENV: "test", GREETING: "it's here" },
+          predicate: { runs: 1, failThreshold: 1, crash: "bad", timeout: "skip", find: "fix" },
+        },
+      }),
+      repo: { owner: "acme", name: "widgets" },
+      webUrl: "https://github.com",
+    });
+    expect(command).toContain(`--image ${pinned}`);
+    // The words a shell passes to `npm run bisect --`, read by the CLI's own parser.
+    const words = execFileSync(
+      "sh",
+      ["-c", `eval "set -- $1"; shift 4; printf '%s\\0' "$@"`, "sh", command],
+      { encoding: "utf8" },
+    )
+      .split("\0")
+      .slice(0, -1);
+    const parsed = parseCliArgs(words);
+    expect(parsed).toMatchObject({
+      kind: "options",
+      options: {
+        image: pinned,
+        setup: 'npm ci\nexport PATH="$PWD/node_modules/.bin:$PATH"',
+        env: { NODE_ENV: "test", GREETING: "it's here" },
+        network: "all",
+        predicate: { crash: "bad", find: "fix" },
+        command: "npm test",
+      },
+    });
   });
 
   it("round-trips the command a comment gave", () => {

@@ -740,7 +740,12 @@ export function reproduceCommand(
   if (o.parallel && o.parallel > 1) args.push("--parallel", String(o.parallel));
   if (o.timeoutSeconds) args.push("--timeout", String(o.timeoutSeconds));
   if (o.firstParent) args.push("--first-parent");
-  if (o.image) args.push("--image", o.image);
+  // The digest the job ran on, when it was pinned: the same bytes, not whatever the tag is now.
+  const image = o.imagePinned ?? o.image;
+  if (image) args.push("--image", image);
+  if (job.setupCommand) args.push("--setup", job.setupCommand);
+  for (const [k, v] of Object.entries(o.env ?? {})) args.push("--env", `${k}=${v}`);
+  if (o.network) args.push("--network", "all");
   args.push("--", job.command);
   return args.map(shellQuote).join(" ");
 }
@@ -763,10 +768,7 @@ export function reproduceFlags(job: JobView, over: { flaky?: boolean } = {}): st
 }
 
 function reproduceBlock(input: StatusCommentInput): string {
-  const setup = input.job.setupCommand
-    ? `\n\nHere the repository's setup command (${code(input.job.setupCommand.split("\n")[0]!)}${input.job.setupCommand.includes("\n") ? " …" : ""}) ran before the test on every commit; run it first in the checkout if the test needs it.`
-    : "";
-  return `<details><summary>Reproduce locally</summary>\n\nWith a checkout of Bisect Bot (\`npm ci\` once, Docker running):\n\n${fence(reproduceCommand(input), "sh")}${setup}\n\n</details>`;
+  return `<details><summary>Reproduce locally</summary>\n\nWith a checkout of Bisect Bot (\`npm ci\` once, Docker running):\n\n${fence(reproduceCommand(input), "sh")}\n\n</details>`;
 }
 
 /** A table of bisections for `/bisect status`. */

@@ -73,6 +73,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       );
     const graph = await listCommitGraph(repo.path, good, bad, {
       firstParent: options.firstParent,
+      ...(options.pathspec ? { pathspec: options.pathspec } : {}),
       signal: io.signal,
     });
     const count = Object.keys(graph.commits).length;
@@ -99,9 +100,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       repo: { kind: "host-path", path: repoPath },
       sha,
       command: options.command,
+      ...(options.setup !== undefined ? { setup: options.setup } : {}),
+      env: options.env,
       timeoutMs: Math.round(options.timeoutSeconds * 1000),
       limits: defaultLimits,
-      network: false,
+      network: options.network === "all",
       logLimitBytes: LOG_LIMIT_BYTES,
       ...(image ? { image } : {}),
     });
