@@ -54,7 +54,7 @@ export default tseslint.config(
   },
   ...layer("runner", ["app", "jobs", "config"]),
   // The engine and everything the standalone CLI uses need no database.
-  ...["engine", "executors", "docker", "git", "bisection", "cli", "mirror", "config"].flatMap(
+  ...["engine", "executors", "docker", "git", "bisection", "cli", "mirror", "settings"].flatMap(
     (part) => layer(`runner/${part}`, ["app", "jobs", "config", "db"]),
   ),
   ...layer("db", ["app", "jobs", "runner"]),

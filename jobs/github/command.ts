@@ -15,9 +15,9 @@ import { refProblem } from "../../runner/git/refs";
 import { code } from "./markdown";
 
 export { LIMITS, OPTION_NAMES } from "./limits";
-export { parseDuration } from "../../runner/config/duration";
+export { parseDuration } from "../../runner/settings/duration";
 export { renamePredicateFields } from "../../runner/engine/predicate";
-import { parseDuration } from "../../runner/config/duration";
+import { parseDuration } from "../../runner/settings/duration";
 import { renamePredicateFields } from "../../runner/engine/predicate";
 import { LIMITS, OPTION_NAMES } from "./limits";
 

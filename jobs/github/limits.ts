@@ -1,2 +1,2 @@
-// Moved to runner/config (the CLI validates `bisect.yml` with the same bounds).
-export * from "../../runner/config/limits";
+// Moved to runner/settings (the CLI validates `bisect.yml` with the same bounds).
+export * from "../../runner/settings/limits";

@@ -378,7 +378,14 @@ describe("reproduceCommand", () => {
           imagePinned: pinned,
           network: true,
           env: { NODE_ENV: "test", GREETING: "it's here" },
-          predicate: { runs: 1, failThreshold: 1, crash: "bad", timeout: "skip", find: "fix" },
+          predicate: {
+            runs: 1,
+            failThreshold: 1,
+            flaky: false,
+            crash: "bad",
+            timeout: "skip",
+            find: "fix",
+          },
         },
       }),
       repo: { owner: "acme", name: "widgets" },
@@ -388,7 +395,7 @@ describe("reproduceCommand", () => {
     // The words a shell passes to `npm run bisect --`, read by the CLI's own parser.
     const words = execFileSync(
       "sh",
-      ["-c", `eval "set -- $1"; shift 4; printf '%s\\0' "$@"`, "sh", command],
+      ["-c", `eval "set -- $1"; shift 5; printf '%s\\0' "$@"`, "sh", command],
       { encoding: "utf8" },
     )
       .split("\0")

@@ -1,2 +1,2 @@
-// The validator lives in runner/config: the GitHub path and the CLI read `bisect.yml` alike.
-export * from "../../runner/config/repo-config";
+// The validator lives in runner/settings: the GitHub path and the CLI read `bisect.yml` alike.
+export * from "../../runner/settings/repo-config";

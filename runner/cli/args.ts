@@ -4,8 +4,8 @@ import { refProblem } from "../git/refs.js";
 import { isGitUrl, urlProblem } from "../git/prepare.js";
 import { readFileSync } from "node:fs";
 import { normalizePredicate, PredicateError, type Predicate } from "../engine/predicate.js";
-import { envProblems, splitEnvAssignment } from "../config/env-vars.js";
-import { parseRepoConfig, type RepoConfig } from "../config/repo-config.js";
+import { envProblems, splitEnvAssignment } from "../settings/env-vars.js";
+import { parseRepoConfig, type RepoConfig } from "../settings/repo-config.js";
 
 export const USAGE =
   "usage: npm run bisect -- --repo <path|git-url> --good <rev> --bad <rev> [--parallel K] [--runs R] " +
