@@ -111,6 +111,9 @@ const schema = z.object({
   RUNNER_MIRROR_MAX_MB: int(10_240, 1, 100_000_000),
   /** A runner host silent this long past a run's own limits counts as lost. */
   RUNNER_LOST_HOST_SECONDS: int(60, 5, 3600),
+  // Zero configuration: a JSON file replacing the built-in table that picks an image and a setup
+  // from the files at a repository's root when .github/bisect.yml names neither (docs/architecture.md).
+  BISECT_ECOSYSTEMS_FILE: optionalString,
 });
 
 type Raw = z.output<typeof schema>;

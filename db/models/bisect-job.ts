@@ -69,6 +69,17 @@ export interface JobOptions {
   imagePinned?: string;
   /** Only commits touching these paths are tested (git pathspec). */
   pathspec?: string[];
+  /**
+   * Chosen from the files at the bad revision's root because bisect.yml names no image or setup;
+   * `refusedImage` when the operator's image policy refused the image the table picked.
+   */
+  zeroConfig?: {
+    ecosystem: string;
+    file: string;
+    image?: string;
+    setup?: string;
+    refusedImage?: string;
+  };
   /** Non-secret variables for the setup and the test (`env:` of bisect.yml), shown in the comment. */
   env?: Record<string, string>;
   /** The plan's limit on the whole job's wall time. */

@@ -175,11 +175,15 @@ function jobName(
   return `[${word} ${id}](${input.publicUrl}/dashboard/jobs/${id})`;
 }
 
+const CONFIG_FILE = ".github/bisect.yml";
+
 function render(input: StatusCommentInput, budget: Budget): string {
   const { job } = input;
   const parts: string[] = [`### ${headline(input)}`, "", requestLine(input)];
   const options = optionsLine(input);
   if (options) parts.push(options);
+  const zero = zeroConfigLine(input);
+  if (zero) parts.push(zero);
   parts.push(predicateBlock(input));
   parts.push("");
 
@@ -317,6 +321,16 @@ function optionsLine(input: StatusCommentInput): string | null {
       `only commits touching ${pathspec.slice(0, 5).map(code).join(", ")}${pathspec.length > 5 ? " …" : ""}`,
     );
   return bits.length ? `<sub>${bits.join(" · ")}</sub>` : null;
+}
+
+/** What zero configuration chose, and how to choose otherwise. */
+function zeroConfigLine(input: StatusCommentInput): string | null {
+  const z = input.job.options?.zeroConfig;
+  if (!z) return null;
+  const override = `To choose otherwise, set \`image:\` (on the default branch) and \`setup:\` in \`${CONFIG_FILE}\`.`;
+  if (z.refusedImage)
+    return `No image or setup in \`${CONFIG_FILE}\`: this looks like a ${text(z.ecosystem)} project (${code(z.file)}), but this runner does not allow ${code(z.refusedImage)}, so the test runs in the runner image without a setup. ${override}`;
+  return `No image or setup in \`${CONFIG_FILE}\`: this looks like a ${text(z.ecosystem)} project (${code(z.file)}), so the test runs in ${z.image ? code(z.image) : "the runner image"} after the setup ${code(z.setup?.split("\n").join("; ") ?? "")}. ${override}`;
 }
 
 /** The predicate in words: what makes a run count as good, bad or untestable. */
