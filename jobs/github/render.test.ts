@@ -352,6 +352,44 @@ describe("renderStatusComment: size", () => {
   });
 });
 
+describe("renderStatusComment: run environment", () => {
+  it("shows env as plain text and what zero configuration chose, or why it fell back", () => {
+    const body = renderStatusComment(
+      input({
+        job: job({
+          setupCommand: "npm ci",
+          options: {
+            image: "node:20-bookworm",
+            env: { NODE_ENV: "test", TZ: "UTC" },
+            zeroConfig: {
+              ecosystem: "Node (npm)",
+              file: "package-lock.json",
+              image: "node:20-bookworm",
+              setup: "npm ci",
+            },
+          },
+        }),
+      }),
+    );
+    expect(body).toContain("env `NODE_ENV=test` `TZ=UTC`");
+    expect(body).toContain(
+      "No image or setup in `.github/bisect.yml`: this looks like a Node (npm) project (`package-lock.json`), so the test runs in `node:20-bookworm` after the setup `npm ci`. To choose otherwise, set `image:` (on the default branch) and `setup:` in `.github/bisect.yml`.",
+    );
+    const refused = renderStatusComment(
+      input({
+        job: job({
+          options: {
+            zeroConfig: { ecosystem: "Go", file: "go.mod", refusedImage: "golang:1-bookworm" },
+          },
+        }),
+      }),
+    );
+    expect(refused).toContain(
+      "this runner does not allow `golang:1-bookworm`, so the test runs in the runner image without a setup",
+    );
+  });
+});
+
 describe("reproduceCommand", () => {
   it("reruns exactly the same bisection with the CLI", () => {
     const command = reproduceCommand({
