@@ -71,7 +71,11 @@ export const DEFAULT_ECOSYSTEMS: readonly EcosystemRule[] = [
   {
     ecosystem: "C/C++ (CMake)",
     files: ["CMakeLists.txt"],
-    setup: "cmake -S . -B build && cmake --build build -j2",
+    setup: [
+      // Runner images built before cmake was part of them say so instead of "not found".
+      'command -v cmake >/dev/null || { echo "cmake is not in this image: choose one with image: in .github/bisect.yml" >&2; exit 1; }',
+      "cmake -S . -B build && cmake --build build -j2",
+    ].join("\n"),
   },
   { ecosystem: "Make", files: ["Makefile", "makefile", "GNUmakefile"], setup: "make" },
 ];
