@@ -12,7 +12,8 @@ const forbid = (...layers) => ({
       patterns: [
         {
           group: layers.flatMap(patternsOf),
-          message: "Dependencies flow app → jobs → runner, and everything → db/config. See docs/decisions/002-layers.md.",
+          message:
+            "Dependencies flow app → jobs → runner, and everything → db/config. See docs/decisions/002-layers.md.",
         },
       ],
     },
@@ -27,21 +28,34 @@ const layer = (dir, forbidden) => [
 ];
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "build/", "public/build/", ".cache/", ".data/", "test-results/", "artifacts/"] },
+  {
+    ignores: [
+      "node_modules/",
+      "build/",
+      "public/build/",
+      ".cache/",
+      ".data/",
+      "test-results/",
+      "artifacts/",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
     languageOptions: { globals: { ...globals.node, ...globals.browser } },
     rules: {
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_" },
+      ],
       "@typescript-eslint/consistent-type-imports": ["error", { fixStyle: "inline-type-imports" }],
       "no-console": "off",
     },
   },
   ...layer("runner", ["app", "jobs", "config"]),
   // The engine and everything the standalone CLI uses need no database.
-  ...["engine", "executors", "docker", "git", "bisection", "cli", "mirror"].flatMap((part) =>
-    layer(`runner/${part}`, ["app", "jobs", "config", "db"]),
+  ...["engine", "executors", "docker", "git", "bisection", "cli", "mirror", "settings"].flatMap(
+    (part) => layer(`runner/${part}`, ["app", "jobs", "config", "db"]),
   ),
   ...layer("db", ["app", "jobs", "runner"]),
   ...layer("config", ["app", "jobs", "runner", "db"]),

@@ -161,6 +161,9 @@ const schema = z.object({
   BACKUP_DIR: optionalString,
   BACKUP_KEEP: int(7, 1, 1000),
   BACKUP_PG_DUMP: optionalString.transform((v) => v ?? "pg_dump"),
+  // Zero configuration: a JSON file replacing the built-in table that picks an image and a setup
+  // from the files at a repository's root when .github/bisect.yml names neither (docs/architecture.md).
+  BISECT_ECOSYSTEMS_FILE: optionalString,
 });
 
 type Raw = z.output<typeof schema>;

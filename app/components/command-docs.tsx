@@ -102,6 +102,39 @@ export function CommandReference() {
         , <code>bad-if-output</code>, <code>find</code>); the comment&rsquo;s options override the
         file.
       </p>
+      <h3 id="bisect-yml">
+        <code>.github/bisect.yml</code>: setup, image and environment
+      </h3>
+      <pre>{`image: node:20-bookworm        # on the default branch only
+setup: |                       # before the test on every commit; stops at its first failing line
+  npm ci
+  export PATH="$PWD/node_modules/.bin:$PATH"   # exports reach the test
+command: npm test
+env:                           # not secrets: shown in the status comment
+  NODE_OPTIONS: --max-old-space-size=2048
+  TZ: UTC`}</pre>
+      <p>
+        <code>env</code> names are upper case (<code>[A-Z_][A-Z0-9_]*</code>), at most 50 of them,
+        each value one line of at most 4096 characters. <code>PATH</code>, <code>HOME</code> and the
+        shell&rsquo;s own variables are reserved, and so are names starting with{" "}
+        <code>BISECT_</code>: to add to <code>PATH</code>, export it in the setup. Never put a
+        secret in <code>env</code>. Extra cache paths (<code>cache:</code>) are not available yet.
+      </p>
+      <p>
+        <strong>Zero configuration.</strong> When the file names neither an image nor a setup, the
+        bot looks at the files at the bad revision&rsquo;s root and picks both: a{" "}
+        <code>package-lock.json</code>, <code>yarn.lock</code> or <code>pnpm-lock.yaml</code> →{" "}
+        <code>node:20-bookworm</code> with <code>npm ci</code>,{" "}
+        <code>yarn install --frozen-lockfile</code> or <code>pnpm install --frozen-lockfile</code>;{" "}
+        <code>pyproject.toml</code> or <code>requirements*.txt</code> →{" "}
+        <code>python:3.12-bookworm</code> with a virtualenv and <code>pip install</code>;{" "}
+        <code>Cargo.toml</code> → <code>rust:1-bookworm</code> with <code>cargo build</code>;{" "}
+        <code>go.mod</code> → <code>golang:1-bookworm</code> with <code>go mod download</code>;{" "}
+        <code>CMakeLists.txt</code> → a CMake build in the runner image; a <code>Makefile</code> →{" "}
+        <code>make</code>. The status comment says what was chosen; set <code>image:</code> and{" "}
+        <code>setup:</code> to choose otherwise. An image this runner&rsquo;s operator does not
+        allow is replaced by the runner image, without a setup, and the comment says so.
+      </p>
       <h3 id="verdicts">What a run means</h3>
       <p>The rules, in order (the first that applies decides):</p>
       <ol>
@@ -172,8 +205,8 @@ export function ResultReference() {
       <dt>error / timeout</dt>
       <dd>
         The runs could not complete; the step logs say why. A bisection always ends with an answer:
-        if the repository cannot be fetched, or the runners stay unreachable, it stops as failed
-        and the comment says why (e.g. &ldquo;the repository could not be fetched: &hellip;&rdquo;).
+        if the repository cannot be fetched, or the runners stay unreachable, it stops as failed and
+        the comment says why (e.g. &ldquo;the repository could not be fetched: &hellip;&rdquo;).
         Comment <code>/bisect retry</code> once that is fixed.
       </dd>
       <dt>

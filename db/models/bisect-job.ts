@@ -4,12 +4,28 @@ import { BisectStep } from "./bisect-step";
 import { Installation } from "./installation";
 import { Repository } from "./repository";
 
-export const JOB_STATUSES = ["queued", "preparing", "running", "finished", "failed", "cancelled"] as const;
+export const JOB_STATUSES = [
+  "queued",
+  "preparing",
+  "running",
+  "finished",
+  "failed",
+  "cancelled",
+] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 /** Statuses after which nothing more happens to a job. */
 export const FINAL_STATUSES: readonly JobStatus[] = ["finished", "failed", "cancelled"];
 /** `likely`: one culprit, but with a confidence below the threshold for `found`. */
-export const OUTCOMES = ["found", "likely", "ambiguous", "good-is-bad", "bad-is-good", "flaky", "error", "timeout"] as const;
+export const OUTCOMES = [
+  "found",
+  "likely",
+  "ambiguous",
+  "good-is-bad",
+  "bad-is-good",
+  "flaky",
+  "error",
+  "timeout",
+] as const;
 export type JobOutcome = (typeof OUTCOMES)[number];
 export type JobSource = "github" | "cli" | "dashboard" | "admin";
 
@@ -53,6 +69,19 @@ export interface JobOptions {
   imagePinned?: string;
   /** Only commits touching these paths are tested (git pathspec). */
   pathspec?: string[];
+  /**
+   * Chosen from the files at the bad revision's root because bisect.yml names no image or setup;
+   * `refusedImage` when the operator's image policy refused the image the table picked.
+   */
+  zeroConfig?: {
+    ecosystem: string;
+    file: string;
+    image?: string;
+    setup?: string;
+    refusedImage?: string;
+  };
+  /** Non-secret variables for the setup and the test (`env:` of bisect.yml), shown in the comment. */
+  env?: Record<string, string>;
   /** The plan's limit on the whole job's wall time. */
   maxDurationSeconds?: number;
 }

@@ -42,6 +42,7 @@ export async function runOnFarm(
       goodRef: options.good,
       badRef: options.bad,
       command: options.command,
+      setupCommand: options.setup ?? null,
       options: {
         parallel: options.parallel,
         runs: options.runs,
@@ -54,6 +55,8 @@ export async function runOnFarm(
         timeoutSeconds: options.timeoutSeconds,
         firstParent: options.firstParent,
         ...(options.image ? { image: options.image } : {}),
+        ...(Object.keys(options.env).length > 0 ? { env: options.env } : {}),
+        ...(options.pathspec ? { pathspec: options.pathspec } : {}),
       },
       requestedTimeoutSeconds: options.timeoutSeconds,
     },

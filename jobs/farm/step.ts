@@ -192,7 +192,7 @@ async function execute(
         network: job.options.network ?? false,
         logLimitBytes: LOG_EXCERPT_BYTES,
         image,
-        env: runEnv(step),
+        env: { ...job.options.env, ...runEnv(step) },
       },
       signal,
     );

@@ -15,6 +15,10 @@ import { refProblem } from "../../runner/git/refs";
 import { code } from "./markdown";
 
 export { LIMITS, OPTION_NAMES } from "./limits";
+export { parseDuration } from "../../runner/settings/duration";
+export { renamePredicateFields } from "../../runner/engine/predicate";
+import { parseDuration } from "../../runner/settings/duration";
+import { renamePredicateFields } from "../../runner/engine/predicate";
 import { LIMITS, OPTION_NAMES } from "./limits";
 
 export const EXAMPLE = '/bisect v1.4.0 main -- npm test -- -t "parses dates"';
@@ -160,15 +164,6 @@ function unquote(text: string): string {
   return text;
 }
 
-/** A duration: `90`, `90s`, `10m`, `1h`, `1h30m`, `2m30s`. Seconds, or null when malformed. */
-export function parseDuration(text: string): number | null {
-  const t = text.trim().toLowerCase();
-  if (/^\d+$/.test(t)) return Number(t);
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(t);
-  if (!m || t === "") return null;
-  return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
-}
-
 /** 75 → "1m 15s", 3600 → "1h", 0.4 → "0s". */
 export function formatDuration(totalSeconds: number): string {
   const s = Math.max(0, Math.round(totalSeconds));
@@ -275,15 +270,6 @@ export function mergePredicateFields(
   }
   if (comment.runs !== undefined || comment.failThreshold !== undefined) delete base.flaky;
   return { ...base, ...comment };
-}
-
-/** A PredicateError's text with the field names replaced by the names a reader wrote. */
-export function renamePredicateFields(message: string, names: Record<string, string>): string {
-  return message.replace(
-    // "…than it runs" is English, not the field.
-    /(?<!it )\b(crash|timeout|badIfOutput|find|runs|failThreshold|flaky)\b/g,
-    (field) => names[field] ?? field,
-  );
 }
 
 /** Parses a comment body. `none` when no line is a `/bisect` command. */

@@ -38,6 +38,7 @@ import {
   unknownRevisionReply,
 } from "./replies";
 import { CONFIG_PATH, parseRepoConfig, type RepoConfig } from "./repo-config";
+import { chooseEcosystem } from "./zero-config";
 import { enqueueStatusComment, syncStatusComment, type SyncOptions } from "./status-comment";
 
 const WRITE_PERMISSIONS = new Set(["admin", "maintain", "write"]);
@@ -429,6 +430,12 @@ async function start(conv: Conversation, request: BisectRequest): Promise<Handle
     await reply(conv, parseErrorReply(conv.login, message, EXAMPLE));
     return { status: "processed", note: "options disagree with the repository's settings" };
   }
+  // Neither an image nor a setup configured: pick both from the files at the bad revision's root.
+  const zero =
+    !policy.config.image && !cfg.setup
+      ? chooseEcosystem(conv.ctx.config, await rootFiles(conv, request.bad))
+      : null;
+  const image = policy.config.image ?? zero?.image;
   const options: JobOptions = {
     runs: predicate.runs,
     failThreshold: predicate.failThreshold,
@@ -436,14 +443,16 @@ async function start(conv: Conversation, request: BisectRequest): Promise<Handle
     parallel: request.parallel ?? 1,
     firstParent: request.firstParent,
     network: policy.config.network ?? false,
-    ...(policy.config.image ? { image: policy.config.image } : {}),
+    ...(image ? { image } : {}),
+    ...(zero ? { zeroConfig: zero } : {}),
     ...(cfg.pathspec ? { pathspec: cfg.pathspec } : {}),
+    ...(cfg.env && Object.keys(cfg.env).length > 0 ? { env: cfg.env } : {}),
   };
   return admit(conv, {
     goodRef: request.good,
     badRef: request.bad,
     command,
-    setupCommand: cfg.setup ?? null,
+    setupCommand: cfg.setup ?? zero?.setup ?? null,
     options,
     requestedTimeoutSeconds: request.timeoutSeconds ?? cfg.timeout,
   });
@@ -548,6 +557,22 @@ async function revisionExists(conv: Conversation, ref: string): Promise<boolean>
   } catch (error) {
     const status = httpStatus(error);
     if (status === 404 || status === 422) return false;
+    throw error;
+  }
+}
+
+/** The names at a revision's root (empty when it cannot be listed: zero configuration then picks nothing). */
+async function rootFiles(conv: Conversation, ref: string): Promise<string[]> {
+  try {
+    const { data } = await conv.gh.rest.repos.getContent({
+      owner: conv.repo.owner,
+      repo: conv.repo.name,
+      path: "",
+      ref,
+    });
+    return Array.isArray(data) ? data.map((e) => e.name) : [];
+  } catch (error) {
+    if (httpStatus(error) === 404) return [];
     throw error;
   }
 }

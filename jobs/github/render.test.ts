@@ -1,3 +1,5 @@
+import { execFileSync } from "node:child_process";
+import { parseCliArgs } from "../../runner/cli/args";
 import { describe, expect, it } from "vitest";
 import { parseCommand } from "./command";
 import { cellCode, code, fence, shellQuote, tail, text } from "./markdown";
@@ -350,6 +352,44 @@ describe("renderStatusComment: size", () => {
   });
 });
 
+describe("renderStatusComment: run environment", () => {
+  it("shows env as plain text and what zero configuration chose, or why it fell back", () => {
+    const body = renderStatusComment(
+      input({
+        job: job({
+          setupCommand: "npm ci",
+          options: {
+            image: "node:20-bookworm",
+            env: { NODE_ENV: "test", TZ: "UTC" },
+            zeroConfig: {
+              ecosystem: "Node (npm)",
+              file: "package-lock.json",
+              image: "node:20-bookworm",
+              setup: "npm ci",
+            },
+          },
+        }),
+      }),
+    );
+    expect(body).toContain("env `NODE_ENV=test` `TZ=UTC`");
+    expect(body).toContain(
+      "No image or setup in `.github/bisect.yml`: this looks like a Node (npm) project (`package-lock.json`), so the test runs in `node:20-bookworm` after the setup `npm ci`. To choose otherwise, set `image:` (on the default branch) and `setup:` in `.github/bisect.yml`.",
+    );
+    const refused = renderStatusComment(
+      input({
+        job: job({
+          options: {
+            zeroConfig: { ecosystem: "Go", file: "go.mod", refusedImage: "golang:1-bookworm" },
+          },
+        }),
+      }),
+    );
+    expect(refused).toContain(
+      "this runner does not allow `golang:1-bookworm`, so the test runs in the runner image without a setup",
+    );
+  });
+});
+
 describe("reproduceCommand", () => {
   it("reruns exactly the same bisection with the CLI", () => {
     const command = reproduceCommand({
@@ -363,6 +403,53 @@ describe("reproduceCommand", () => {
     expect(command).toBe(
       `npm run -s bisect -- --repo https://github.com/acme/widgets.git --good ${GOOD} --bad ${BAD} --runs 3 --parallel 4 --timeout 90 --first-parent --image node:20 -- 'it'\\''s && fine'`,
     );
+  });
+
+  it("replays setup, env, the pinned image, network and the predicate: the CLI reads back the job", () => {
+    const pinned = `node:20-bookworm@sha256:${"a".repeat(64)}`;
+    const command = reproduceCommand({
+      job: job({
+        command: "npm test",
+        setupCommand: 'npm ci\nexport PATH="$PWD/node_modules/.bin:$PATH"',
+        options: {
+          image: "node:20-bookworm",
+          imagePinned: pinned,
+          network: true,
+          env: { NODE_ENV: "test", GREETING: "it's here" },
+          predicate: {
+            runs: 1,
+            failThreshold: 1,
+            flaky: false,
+            crash: "bad",
+            timeout: "skip",
+            find: "fix",
+          },
+        },
+      }),
+      repo: { owner: "acme", name: "widgets" },
+      webUrl: "https://github.com",
+    });
+    expect(command).toContain(`--image ${pinned}`);
+    // The words a shell passes to `npm run bisect --`, read by the CLI's own parser.
+    const words = execFileSync(
+      "sh",
+      ["-c", `eval "set -- $1"; shift 5; printf '%s\\0' "$@"`, "sh", command],
+      { encoding: "utf8" },
+    )
+      .split("\0")
+      .slice(0, -1);
+    const parsed = parseCliArgs(words);
+    expect(parsed).toMatchObject({
+      kind: "options",
+      options: {
+        image: pinned,
+        setup: 'npm ci\nexport PATH="$PWD/node_modules/.bin:$PATH"',
+        env: { NODE_ENV: "test", GREETING: "it's here" },
+        network: "all",
+        predicate: { crash: "bad", find: "fix" },
+        command: "npm test",
+      },
+    });
   });
 
   it("round-trips the command a comment gave", () => {

@@ -175,11 +175,15 @@ function jobName(
   return `[${word} ${id}](${input.publicUrl}/dashboard/jobs/${id})`;
 }
 
+const CONFIG_FILE = ".github/bisect.yml";
+
 function render(input: StatusCommentInput, budget: Budget): string {
   const { job } = input;
   const parts: string[] = [`### ${headline(input)}`, "", requestLine(input)];
   const options = optionsLine(input);
   if (options) parts.push(options);
+  const zero = zeroConfigLine(input);
+  if (zero) parts.push(zero);
   parts.push(predicateBlock(input));
   parts.push("");
 
@@ -302,12 +306,31 @@ function optionsLine(input: StatusCommentInput): string | null {
     bits.push(
       `setup ${code(input.job.setupCommand.split("\n")[0]! + (input.job.setupCommand.includes("\n") ? " …" : ""))}`,
     );
+  // Not secrets (bisect.yml's `env:`): shown as they are.
+  const env = Object.entries(o.env ?? {});
+  if (env.length)
+    bits.push(
+      `env ${env
+        .slice(0, 10)
+        .map(([k, v]) => code(`${k}=${v.length > 60 ? `${v.slice(0, 60)}…` : v}`))
+        .join(" ")}${env.length > 10 ? ` (+${env.length - 10} more)` : ""}`,
+    );
   const pathspec = (o as { pathspec?: string[] }).pathspec;
   if (pathspec?.length)
     bits.push(
       `only commits touching ${pathspec.slice(0, 5).map(code).join(", ")}${pathspec.length > 5 ? " …" : ""}`,
     );
   return bits.length ? `<sub>${bits.join(" · ")}</sub>` : null;
+}
+
+/** What zero configuration chose, and how to choose otherwise. */
+function zeroConfigLine(input: StatusCommentInput): string | null {
+  const z = input.job.options?.zeroConfig;
+  if (!z) return null;
+  const override = `To choose otherwise, set \`image:\` (on the default branch) and \`setup:\` in \`${CONFIG_FILE}\`.`;
+  if (z.refusedImage)
+    return `No image or setup in \`${CONFIG_FILE}\`: this looks like a ${text(z.ecosystem)} project (${code(z.file)}), but this runner does not allow ${code(z.refusedImage)}, so the test runs in the runner image without a setup. ${override}`;
+  return `No image or setup in \`${CONFIG_FILE}\`: this looks like a ${text(z.ecosystem)} project (${code(z.file)}), so the test runs in ${z.image ? code(z.image) : "the runner image"} after the setup ${code(z.setup?.split("\n").join("; ") ?? "")}. ${override}`;
 }
 
 /** The predicate in words: what makes a run count as good, bad or untestable. */
@@ -731,7 +754,12 @@ export function reproduceCommand(
   if (o.parallel && o.parallel > 1) args.push("--parallel", String(o.parallel));
   if (o.timeoutSeconds) args.push("--timeout", String(o.timeoutSeconds));
   if (o.firstParent) args.push("--first-parent");
-  if (o.image) args.push("--image", o.image);
+  // The digest the job ran on, when it was pinned: the same bytes, not whatever the tag is now.
+  const image = o.imagePinned ?? o.image;
+  if (image) args.push("--image", image);
+  if (job.setupCommand) args.push("--setup", job.setupCommand);
+  for (const [k, v] of Object.entries(o.env ?? {})) args.push("--env", `${k}=${v}`);
+  if (o.network) args.push("--network", "all");
   args.push("--", job.command);
   return args.map(shellQuote).join(" ");
 }
@@ -754,10 +782,7 @@ export function reproduceFlags(job: JobView, over: { flaky?: boolean } = {}): st
 }
 
 function reproduceBlock(input: StatusCommentInput): string {
-  const setup = input.job.setupCommand
-    ? `\n\nHere the repository's setup command (${code(input.job.setupCommand.split("\n")[0]!)}${input.job.setupCommand.includes("\n") ? " …" : ""}) ran before the test on every commit; run it first in the checkout if the test needs it.`
-    : "";
-  return `<details><summary>Reproduce locally</summary>\n\nWith a checkout of Bisect Bot (\`npm ci\` once, Docker running):\n\n${fence(reproduceCommand(input), "sh")}${setup}\n\n</details>`;
+  return `<details><summary>Reproduce locally</summary>\n\nWith a checkout of Bisect Bot (\`npm ci\` once, Docker running):\n\n${fence(reproduceCommand(input), "sh")}\n\n</details>`;
 }
 
 /** A table of bisections for `/bisect status`. */

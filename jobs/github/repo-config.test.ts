@@ -53,6 +53,38 @@ describe("parseRepoConfig", () => {
     expect(problems).toMatch(/unknown setting `timout` \(the settings are `image`, `setup`/);
   });
 
+  it("reads env (values as strings) and a multi-line setup, and names env's problems", () => {
+    const text = [
+      "setup: |",
+      "  npm ci",
+      "  export PATH=$PWD/node_modules/.bin:$PATH",
+      "env:",
+      "  NODE_ENV: test",
+      "  CI: true",
+      "  RETRIES: 3",
+    ].join("\n");
+    expect(parseRepoConfig(text)).toEqual({
+      ok: true,
+      config: {
+        setup: "npm ci\nexport PATH=$PWD/node_modules/.bin:$PATH",
+        env: { NODE_ENV: "test", CI: "true", RETRIES: "3" },
+      },
+    });
+    const bad = parseRepoConfig(
+      ["env:", "  PATH: /opt/bin", "  lower: x", "  BISECT_RUN: 2", "  LIST: [1, 2]"].join("\n"),
+    );
+    expect(bad.ok).toBe(false);
+    const problems = (bad as { problems: string[] }).problems.join("\n");
+    expect(problems).toContain("PATH cannot be set here: prepend to it in the setup");
+    expect(problems).toContain('name "lower" must be upper case');
+    expect(problems).toContain("BISECT_RUN: names starting with BISECT_ are the runner's");
+    expect(problems).toContain("LIST must be a string, a number or true/false");
+    expect(parseRepoConfig("env: [A]")).toEqual({
+      ok: false,
+      problems: ["`env` must be a mapping of NAME: value"],
+    });
+  });
+
   it("reports YAML syntax errors with their line", () => {
     const result = parseRepoConfig("runs: [1\ncommand: x");
     expect(result).toMatchObject({

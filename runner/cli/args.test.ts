@@ -30,6 +30,8 @@ describe("parseCliArgs", () => {
       firstParent: false,
       json: false,
       farm: false,
+      env: {},
+      network: "none",
       commandArgs: ["npm test"],
       command: "npm test",
     });
@@ -189,6 +191,10 @@ describe("parseCliArgs", () => {
       "--first-parent",
       "--docker-host",
       "--json",
+      "--setup",
+      "--env",
+      "--network",
+      "--config",
     ]) {
       expect(USAGE).toContain(flag);
     }
@@ -290,3 +296,103 @@ describe("predicate options", () => {
     else expect(usageError(argv)).toMatch(message);
   });
 });
+
+describe("replaying a job: --setup, --env, --network, --config", () => {
+  const files: Record<string, string> = {
+    "ok.yml": [
+      "image: node:20-bookworm",
+      "setup: npm ci",
+      "command: npm test",
+      "timeout: 5m",
+      "flaky: true",
+      "network: true",
+      "env:",
+      "  NODE_ENV: test",
+      "  LEVEL: 1",
+    ].join("\n"),
+    "bad.yml": "env:\n  PATH: /x\nruns: 9\n",
+  };
+  const read = (path: string) => {
+    const text = files[path];
+    if (text === undefined) throw new Error(`ENOENT: no such file, open '${path}'`);
+    return text;
+  };
+  const parse = (argv: string[]) => parseCliArgs(argv, read);
+
+  it.each([
+    [
+      ["--setup", "npm ci\nnpm run build", "--env", "A=1", "--env=B=x=y", "--env", "C="],
+      { setup: "npm ci\nnpm run build", env: { A: "1", B: "x=y", C: "" }, network: "none" },
+    ],
+    [["--network", "all"], { network: "all", env: {} }],
+    [["--network", "none"], { network: "none" }],
+  ])("reads %j", (flags, expected) => {
+    expect(options([...base, ...flags, "--", "npm test"])).toMatchObject(expected);
+  });
+
+  it.each([
+    [["--env", "A"], '--env "A" must be NAME=value'],
+    [["--env", "lower=1"], 'name "lower" must be upper case'],
+    [["--env", "PATH=/x"], "PATH cannot be set here: prepend to it in the setup"],
+    [["--env", "HOME=/x"], "HOME is set by the runner"],
+    [["--setup", " "], "--setup is empty"],
+    [["--network", "setup"], "--network setup (network for the setup only) is not available yet"],
+    [["--network", "some"], "--network must be none or all, got 'some'"],
+    [["--config", "missing.yml"], "--config missing.yml: ENOENT"],
+    [["--config", "bad.yml"], "--config bad.yml is not valid:"],
+  ])("refuses %j", (flags, message) => {
+    const parsed = parse([...base, ...flags, "--", "npm test"]);
+    expect(parsed.kind).toBe("usage-error");
+    expect((parsed as { message: string }).message).toContain(message);
+  });
+
+  it("takes the file's settings, the command line's over them", () => {
+    const parsed = parse([...base, "--config", "ok.yml"]);
+    expect(parsed).toMatchObject({
+      kind: "options",
+      options: {
+        image: "node:20-bookworm",
+        setup: "npm ci",
+        command: "npm test",
+        timeoutSeconds: 300,
+        network: "all",
+        env: { NODE_ENV: "test", LEVEL: "1" },
+        runs: 5,
+        failThreshold: 3,
+        predicate: { flaky: true },
+      },
+    });
+    const over = parse([
+      ...base,
+      "--config",
+      "ok.yml",
+      "--runs",
+      "2",
+      "--network",
+      "none",
+      "--env",
+      "NODE_ENV=production",
+      "--image",
+      "node:22",
+      "--",
+      "make check",
+    ]);
+    expect(over).toMatchObject({
+      kind: "options",
+      options: {
+        image: "node:22",
+        command: "make check",
+        network: "none",
+        env: { NODE_ENV: "production", LEVEL: "1" },
+        runs: 2,
+        failThreshold: 1,
+      },
+    });
+    expect((optionsOf(over) as { predicate: { flaky?: boolean } }).predicate.flaky).toBeFalsy();
+  });
+});
+
+function optionsOf(parsed: ReturnType<typeof parseCliArgs>) {
+  if (parsed.kind !== "options") throw new Error(JSON.stringify(parsed));
+  return parsed.options;
+}

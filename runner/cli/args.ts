@@ -2,13 +2,17 @@
 import { parseArgs } from "node:util";
 import { refProblem } from "../git/refs.js";
 import { isGitUrl, urlProblem } from "../git/prepare.js";
+import { readFileSync } from "node:fs";
 import { normalizePredicate, PredicateError, type Predicate } from "../engine/predicate.js";
+import { envProblems, splitEnvAssignment } from "../settings/env-vars.js";
+import { parseRepoConfig, type RepoConfig } from "../settings/repo-config.js";
 
 export const USAGE =
   "usage: npm run bisect -- --repo <path|git-url> --good <rev> --bad <rev> [--parallel K] [--runs R] " +
   "[--fail-threshold M] [--flaky] [--crash bad|skip] [--timeout-is bad|skip] [--bad-if-output REGEX] " +
   "[--find regression|fix] [--executor docker|local] [--image IMG] [--timeout SECONDS] [--first-parent] " +
-  "[--docker-host ENDPOINT] [--farm] [--json] -- <command...>";
+  "[--setup SCRIPT] [--env K=V]... [--network none|all] [--config FILE] " +
+  "[--docker-host ENDPOINT] [--farm] [--json] [-- <command...>]";
 
 export const HELP = `${USAGE}
 
@@ -54,6 +58,16 @@ there and says so. With the docker executor a local repository must be readable 
                           local: runs the command as this user on this machine (trusted use only)
   --image IMG             Docker image to run in (default: the runner image, built if missing)
   --timeout SECONDS       wall-clock limit of one run (default 600)
+  --setup SCRIPT          run before the test on every commit, in the same checkout (install,
+                          build); a multi-line script stops at its first failing line; a failure
+                          skips the commit (exit 125); its exports (export FOO=1) reach the test
+  --env K=V               a variable for the setup and the test (repeatable; names upper case;
+                          PATH, HOME and BISECT_* are reserved: prepend to PATH in --setup)
+  --network none|all      network for the runs (default none). "setup" (network for the setup
+                          only) is not available yet: the executors have one switch per run
+  --config FILE           a bisect.yml (image, setup, command, env, timeout, network, pathspec,
+                          runs, flaky, crash, timeout-is, bad-if-output, find), checked as the
+                          bot checks .github/bisect.yml; options given here override it
   --first-parent          follow only the first parent of merge commits
   --docker-host ENDPOINT  Docker engine (default: DOCKER_HOST or the local socket); for tcp://
                           endpoints the TLS files come from DOCKER_CERT_PATH or BISECT_ENGINE_CERTS
@@ -92,6 +106,13 @@ export interface CliOptions {
   farm: boolean;
   /** Set when any of --flaky, --crash, --timeout-is, --bad-if-output, --find was given. */
   predicate?: Predicate;
+  /** Run before the test on every commit. */
+  setup?: string;
+  /** Variables for the setup and the test. */
+  env: Record<string, string>;
+  network: "none" | "all";
+  /** Only commits touching these paths are tested (from --config). */
+  pathspec?: string[];
   /** The command line after `--`, as given. */
   commandArgs: string[];
   /** The shell command run with `sh -c`. */
@@ -122,6 +143,10 @@ const optionConfig = {
   "timeout-is": { type: "string" },
   "bad-if-output": { type: "string" },
   find: { type: "string" },
+  setup: { type: "string" },
+  env: { type: "string" },
+  network: { type: "string" },
+  config: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -129,17 +154,24 @@ type OptionName = keyof typeof optionConfig;
 
 class UsageError extends Error {}
 
+/** Reads the file of --config (injected so the parser stays testable). */
+export type ReadConfig = (path: string) => string;
+const readConfigFile: ReadConfig = (path) => readFileSync(path, "utf8");
+
 /** Parse the arguments after `npm run bisect --` (i.e. `process.argv.slice(2)`). */
-export function parseCliArgs(argv: readonly string[]): ParseResult {
+export function parseCliArgs(
+  argv: readonly string[],
+  readConfig: ReadConfig = readConfigFile,
+): ParseResult {
   try {
-    return parseOrThrow(argv);
+    return parseOrThrow(argv, readConfig);
   } catch (error) {
     if (error instanceof UsageError) return { kind: "usage-error", message: error.message };
     throw error;
   }
 }
 
-function parseOrThrow(argv: readonly string[]): ParseResult {
+function parseOrThrow(argv: readonly string[], readConfig: ReadConfig): ParseResult {
   const split = argv.indexOf("--");
   const optionArgs = split === -1 ? [...argv] : argv.slice(0, split);
   const commandArgs = split === -1 ? [] : argv.slice(split + 1);
@@ -153,6 +185,7 @@ function parseOrThrow(argv: readonly string[]): ParseResult {
   });
 
   const values = new Map<OptionName, string | true>();
+  const envArgs: string[] = [];
   for (const token of tokens) {
     if (token.kind === "positional") {
       throw new UsageError(`unexpected argument '${token.value}': put the test command after --`);
@@ -164,6 +197,11 @@ function parseOrThrow(argv: readonly string[]): ParseResult {
       token.name
     ];
     if (!config) throw new UsageError(`unknown option ${flag}`);
+    if (name === "env") {
+      if (token.value === undefined) throw new UsageError("option --env needs a value (K=V)");
+      envArgs.push(token.value);
+      continue;
+    }
     if (values.has(name)) throw new UsageError(`option --${name} is given more than once`);
     if (config.type === "boolean") {
       if (token.value !== undefined) throw new UsageError(`option --${name} takes no value`);
@@ -178,6 +216,23 @@ function parseOrThrow(argv: readonly string[]): ParseResult {
   }
 
   if (values.has("help")) return { kind: "help" };
+
+  const configPath = values.get("config") as string | undefined;
+  let file: RepoConfig = {};
+  if (configPath !== undefined) {
+    let text: string;
+    try {
+      text = readConfig(configPath);
+    } catch (error) {
+      throw new UsageError(`--config ${configPath}: ${(error as Error).message}`);
+    }
+    const parsed = parseRepoConfig(text);
+    if (!parsed.ok)
+      throw new UsageError(
+        `--config ${configPath} is not valid:\n  ${parsed.problems.join("\n  ")}`,
+      );
+    file = parsed.config;
+  }
 
   const str = (name: OptionName) => values.get(name) as string | undefined;
   const required = (name: OptionName, what: string) => {
@@ -231,24 +286,34 @@ function parseOrThrow(argv: readonly string[]): ParseResult {
   const find = choice("find", ["regression", "fix"]);
   const badIfOutput = str("bad-if-output");
   let predicate: Predicate | undefined;
-  if (
-    flaky ||
-    crash !== undefined ||
-    timeoutIs !== undefined ||
-    find !== undefined ||
-    badIfOutput !== undefined
-  ) {
+  // The command line's predicate fields over the file's (runs/fail-threshold replace flaky).
+  const given: Record<string, unknown> = {
+    ...(crash !== undefined ? { crash } : {}),
+    ...(timeoutIs !== undefined ? { timeout: timeoutIs } : {}),
+    ...(find !== undefined ? { find } : {}),
+    ...(badIfOutput !== undefined ? { badIfOutput } : {}),
+    ...(flaky ? { flaky } : {}),
+    ...(str("runs") !== undefined ? { runs } : {}),
+    ...(str("fail-threshold") !== undefined ? { failThreshold } : {}),
+  };
+  const fromFile: Record<string, unknown> = { ...file.predicate };
+  if (given.runs !== undefined || given.failThreshold !== undefined) delete fromFile.flaky;
+  if (given.flaky) {
+    delete fromFile.runs;
+    delete fromFile.failThreshold;
+  }
+  const fields = { ...fromFile, ...given };
+  const extended = ["flaky", "crash", "timeout", "find", "badIfOutput"].some(
+    (k) => fields[k] !== undefined,
+  );
+  if (extended || file.predicate) {
     try {
-      predicate = normalizePredicate({
-        ...(crash !== undefined ? { crash } : {}),
-        ...(timeoutIs !== undefined ? { timeout: timeoutIs } : {}),
-        ...(find !== undefined ? { find } : {}),
-        ...(badIfOutput !== undefined ? { badIfOutput } : {}),
-        ...(flaky ? { flaky } : { runs, failThreshold }),
-      });
+      predicate = normalizePredicate(fields);
     } catch (error) {
       if (error instanceof PredicateError)
-        throw new UsageError(`--${error.message.replace(/^badIfOutput/, "bad-if-output")}`);
+        throw new UsageError(
+          `--${error.message.replace(/^badIfOutput/, "bad-if-output")}${configPath ? ` (with the settings of ${configPath})` : ""}`,
+        );
       throw error;
     }
     runs = predicate.runs;
@@ -259,7 +324,8 @@ function parseOrThrow(argv: readonly string[]): ParseResult {
   if (executor !== "docker" && executor !== "local") {
     throw new UsageError(`--executor must be docker or local, got '${executor}'`);
   }
-  const image = str("image");
+  // The file's image applies to the docker executor only.
+  const image = str("image") ?? (executor === "docker" ? file.image : undefined);
   const dockerHost = str("docker-host");
   if (values.has("farm")) {
     if (str("executor") !== undefined)
@@ -282,7 +348,7 @@ function parseOrThrow(argv: readonly string[]): ParseResult {
   }
 
   const timeoutText = str("timeout");
-  let timeoutSeconds = 600;
+  let timeoutSeconds = file.timeout ?? 600;
   if (timeoutText !== undefined) {
     timeoutSeconds = Number(timeoutText);
     if (!/^\d+(\.\d+)?$/.test(timeoutText) || !(timeoutSeconds > 0) || timeoutSeconds > 86_400) {
@@ -292,6 +358,30 @@ function parseOrThrow(argv: readonly string[]): ParseResult {
     }
   }
 
+  const setup = str("setup") ?? file.setup;
+  if (setup !== undefined && setup.trim() === "") throw new UsageError("--setup is empty");
+  const env: Record<string, string> = { ...file.env };
+  for (const assignment of envArgs) {
+    const kv = splitEnvAssignment(assignment);
+    if (!kv) throw new UsageError(`--env ${JSON.stringify(assignment)} must be NAME=value`);
+    env[kv[0]] = kv[1];
+  }
+  const problems = envProblems(env);
+  if (problems.length > 0) throw new UsageError(`--env: ${problems.join("; ")}`);
+  const networkText = str("network") ?? (file.network ? "all" : "none");
+  if (networkText === "setup")
+    throw new UsageError(
+      "--network setup (network for the setup only) is not available yet: a run has one network switch. Give --network all (setup and test reach the network) or none",
+    );
+  if (networkText !== "none" && networkText !== "all")
+    throw new UsageError(`--network must be none or all, got '${networkText}'`);
+  const network = networkText;
+  if (network === "all" && values.has("farm"))
+    throw new UsageError(
+      "--network applies to runs here; on the farm the repository's settings and the plan decide",
+    );
+
+  if (commandArgs.length === 0 && file.command !== undefined) commandArgs.push(file.command);
   if (commandArgs.length === 0 || commandArgs.every((a) => a.trim() === "")) {
     throw new UsageError(
       split === -1
@@ -317,6 +407,10 @@ function parseOrThrow(argv: readonly string[]): ParseResult {
       json: values.has("json"),
       farm: values.has("farm"),
       ...(predicate ? { predicate } : {}),
+      ...(setup !== undefined ? { setup } : {}),
+      env,
+      network,
+      ...(file.pathspec ? { pathspec: file.pathspec } : {}),
       commandArgs: [...commandArgs],
       command: shellCommand(commandArgs),
     },

@@ -11,7 +11,7 @@ import { LocalExecutor } from "../executors/local-executor.js";
 import { defaultLimits, type Executor, type RunSpec } from "../executors/types.js";
 import { readCommitInfos, type CommitInfo } from "../git/commit-info.js";
 import { isAncestor, listCommitGraph } from "../git/graph.js";
-import { prepareRepo, type PreparedRepo } from "../git/prepare.js";
+import { prepareRepo, type PreparedRepo, unreadableBy } from "../git/prepare.js";
 import { resolveRef } from "../git/refs.js";
 import { ensureRunnerImage } from "../image.js";
 import { HELP, parseCliArgs, USAGE, type CliOptions } from "./args.js";
@@ -64,6 +64,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     if (io.signal?.aborted) return finish(errorJson("interrupted", true), EXIT.interrupted);
     repo = await prepareRepo(options.repo, { signal: io.signal });
+    // The containers run as uid 1000: a local repository it cannot read is bisected from a copy.
+    const hidden =
+      options.executor === "docker" && !repo.cloned ? await unreadableBy(repo.path) : null;
+    if (hidden) {
+      say(
+        `note: ${hidden} is not readable by uid 1000 (the containers' user); bisecting a copy of ${repo.path} (to avoid the copy: chmod o+rx the directories on the way, or use --executor local for a trusted command)`,
+      );
+      await repo.cleanup();
+      repo = await prepareRepo(`file://${repo.path}`, { signal: io.signal });
+    }
     if (repo.cloned) say(`cloned ${options.repo}`);
     const good = await resolveRef(repo.path, options.good, io.signal);
     const bad = await resolveRef(repo.path, options.bad, io.signal);
@@ -73,6 +83,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       );
     const graph = await listCommitGraph(repo.path, good, bad, {
       firstParent: options.firstParent,
+      ...(options.pathspec ? { pathspec: options.pathspec } : {}),
       signal: io.signal,
     });
     const count = Object.keys(graph.commits).length;
@@ -99,9 +110,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       repo: { kind: "host-path", path: repoPath },
       sha,
       command: options.command,
+      ...(options.setup !== undefined ? { setup: options.setup } : {}),
+      env: options.env,
       timeoutMs: Math.round(options.timeoutSeconds * 1000),
       limits: defaultLimits,
-      network: false,
+      network: options.network === "all",
       logLimitBytes: LOG_LIMIT_BYTES,
       ...(image ? { image } : {}),
     });

@@ -289,3 +289,12 @@ export function describePredicate(p: Predicate): string[] {
   );
   return lines;
 }
+
+/** A PredicateError's text with the field names replaced by the names a reader wrote. */
+export function renamePredicateFields(message: string, names: Record<string, string>): string {
+  return message.replace(
+    // "…than it runs" is English, not the field.
+    /(?<!it )\b(crash|timeout|badIfOutput|find|runs|failThreshold|flaky)\b/g,
+    (field) => names[field] ?? field,
+  );
+}

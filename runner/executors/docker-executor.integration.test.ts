@@ -132,6 +132,21 @@ function engineSuite(docker: Docker, isHost1: boolean): void {
     expect(failed.log).not.toContain("never");
   });
 
+  it("hands the run's env and the setup's exports to the command; a multi-line setup stops at its first failure", async () => {
+    const r = await run({
+      env: { GREETING: "hello world", CI: "true" },
+      setup:
+        'mkdir -p /work/bin\nprintf "#!/bin/sh\\necho tool ran\\n" > /work/bin/tool\nchmod +x /work/bin/tool\nexport PATH="/work/bin:$PATH" BUILT="by setup"\necho "setup sees $GREETING"',
+      command: 'echo "$GREETING/$CI/$BUILT"; tool',
+    });
+    expect(r).toMatchObject({ exitCode: 0 });
+    expect(r.log).toBe("setup sees hello world\nhello world/true/by setup\ntool ran\n");
+    const stopped = await run({ setup: "echo one\nfalse\necho two", command: "echo never" });
+    expect(stopped.exitCode).toBe(SETUP_FAILED_EXIT);
+    expect(stopped.log).toContain("one\n");
+    expect(stopped.log).not.toContain("two");
+  });
+
   it("treats a failed checkout as an infrastructure error, not a verdict", async () => {
     const missing = "0123456789abcdef0123456789abcdef01234567";
     const err = await run({ sha: missing }).catch((e: unknown) => e);

@@ -39,6 +39,7 @@ import { describeDockerError, statusOf } from "../docker/connect.js";
 import { DEFAULT_RUNNER_IMAGE } from "../image.js";
 import { DockerDemuxer, TailBuffer } from "./output.js";
 import { WarmPool } from "./warm-pool.js";
+import { runScript, SETUP_FAILED_EXIT } from "./run-script.js";
 import { CheckoutBox, WORKSPACE_LABEL } from "./workspace.js";
 import {
   type Executor,
@@ -63,8 +64,7 @@ export const CONTAINER_PATHS = {
 const RUNNER_UID = 1000;
 /** Exit code of the checkout step when it fails (together with the run's marker). */
 const CHECKOUT_FAILED = 213;
-/** Exit code reported when the setup command fails (git bisect run's "skip"). */
-export const SETUP_FAILED_EXIT = 125;
+export { SETUP_FAILED_EXIT };
 /** How long to let the output stream drain after the container has exited. */
 const DRAIN_MS = 2_000;
 /**
@@ -87,12 +87,10 @@ const DISK_POLL_MS = 1_000;
 
 /**
  * Run by the checkout shell's final `exec` with the setup and the command as $1 and $2: runs the
- * setup and the command as children — the command never runs as PID 1.
+ * setup and the command as children — the command never runs as PID 1 — and hands the setup's
+ * exports to the command through a file of the run's work directory.
  */
-const RUN_SCRIPT =
-  'if [ -n "$1" ]; then sh -c "$1"; r=$?; if [ "$r" -ne 0 ]; then ' +
-  `echo "bisect-runner: setup failed with exit code $r" >&2; exit ${SETUP_FAILED_EXIT}; fi; fi; ` +
-  'sh -c "$2"; exit $?';
+const RUN_SCRIPT = runScript(`${CONTAINER_PATHS.work}/.bisect-setup-env`);
 
 // $1 marker, $2 setup, $3 command. The checkout box has put the commit in /work/src; the shell
 // replaces itself (so the marker is gone from /proc before any repository code runs) with one that

@@ -77,6 +77,18 @@ describe("LocalExecutor", () => {
     expect(failed.log).toContain("setup failed with exit code 3");
   });
 
+  it("hands the setup's exports and the spec's env to the command", async () => {
+    const r = await runOnce(
+      executor,
+      specFor(repo, {
+        env: { GREETING: "hi" },
+        setup: 'export BUILT="by setup" PATH="/opt/none:$PATH"\necho "$GREETING"',
+        command: 'echo "$BUILT"; case "$PATH" in /opt/none:*) echo prepended;; esac',
+      }),
+    );
+    expect(r).toMatchObject({ exitCode: 0, log: "hi\nby setup\nprepended\n" });
+  });
+
   it("passes only PATH, HOME and the spec's variables", async () => {
     process.env.BISECT_FAKE_TOKEN = "ghs_localSecret";
     try {

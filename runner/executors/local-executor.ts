@@ -18,6 +18,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { TailBuffer } from "./output.js";
+import { runScript } from "./run-script.js";
 import {
   type Executor,
   InfrastructureError,
@@ -26,14 +27,8 @@ import {
   type RunSpec,
 } from "./types.js";
 
-const SETUP_FAILED_EXIT = 125;
 /** After the command exits: how long the output pipes may take to close. */
 const DRAIN_MS = 2_000;
-
-const RUN_SCRIPT =
-  'if [ -n "$1" ]; then sh -c "$1"; r=$?; if [ "$r" -ne 0 ]; then ' +
-  `echo "bisect-runner: setup failed with exit code $r" >&2; exit ${SETUP_FAILED_EXIT}; fi; fi; ` +
-  'sh -c "$2"; exit $?';
 
 export interface LocalExecutorOptions {
   /** Parent of the per-run temporary directories, default the OS temp dir. */
@@ -124,16 +119,26 @@ export class LocalExecutor implements Executor {
     const state = this.state(run);
     if (state.child) throw new InfrastructureError(`run ${run.id} was already started`);
     const { spec } = state;
-    const child = spawn("sh", ["-c", RUN_SCRIPT, "bisect-run", spec.setup ?? "", spec.command], {
-      cwd: path.join(state.dir, "src"),
-      env: onlyEnv({
-        PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
-        HOME: state.dir,
-        ...spec.env,
-      }),
-      detached: true, // its own process group, so the whole group can be killed
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      "sh",
+      [
+        "-c",
+        runScript(path.join(state.dir, ".bisect-setup-env")),
+        "bisect-run",
+        spec.setup ?? "",
+        spec.command,
+      ],
+      {
+        cwd: path.join(state.dir, "src"),
+        env: onlyEnv({
+          PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+          HOME: state.dir,
+          ...spec.env,
+        }),
+        detached: true, // its own process group, so the whole group can be killed
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     state.child = child;
     state.startedAt = Date.now();
     const onData = (chunk: Buffer) => state.output.push(chunk);

@@ -10,6 +10,8 @@ export interface ListGraphOptions {
    * The engine's `policy.firstParent` gives the same result on the full graph.
    */
   firstParent?: boolean;
+  /** Only commits touching these paths (git pathspec), parents rewritten past the others. */
+  pathspec?: string[];
   signal?: AbortSignal;
 }
 
@@ -24,10 +26,12 @@ export async function listCommitGraph(
   bad: Sha,
   options: ListGraphOptions = {},
 ): Promise<CommitGraph> {
-  if (!isFullSha(good) || !isFullSha(bad)) throw new Error("listCommitGraph needs full 40-hex shas");
+  if (!isFullSha(good) || !isFullSha(bad))
+    throw new Error("listCommitGraph needs full 40-hex shas");
   const args = ["rev-list", "--parents"];
   if (options.firstParent) args.push("--first-parent");
-  args.push(bad, `^${good}`, "--");
+  // With a pathspec, parents are rewritten to the nearest commits touching it (as git bisect does).
+  args.push(bad, `^${good}`, "--", ...(options.pathspec ?? []));
   const out = await git(args, { cwd: repo, signal: options.signal });
   return { good, bad, commits: parseRevListParents(out) };
 }
@@ -40,7 +44,9 @@ export function parseRevListParents(out: string): CommitGraph["commits"] {
     if (!trimmed) continue;
     const [sha, ...parents] = trimmed.split(/\s+/);
     if (!sha || !isFullSha(sha) || !parents.every(isFullSha)) {
-      throw new Error(`unexpected git rev-list output line: ${JSON.stringify(trimmed.slice(0, 200))}`);
+      throw new Error(
+        `unexpected git rev-list output line: ${JSON.stringify(trimmed.slice(0, 200))}`,
+      );
     }
     commits[sha] = { parents };
   }
@@ -48,8 +54,14 @@ export function parseRevListParents(out: string): CommitGraph["commits"] {
 }
 
 /** True when `ancestor` is an ancestor of (or equal to) `descendant`. */
-export async function isAncestor(repo: string, ancestor: Sha, descendant: Sha, signal?: AbortSignal): Promise<boolean> {
-  if (!isFullSha(ancestor) || !isFullSha(descendant)) throw new Error("isAncestor needs full 40-hex shas");
+export async function isAncestor(
+  repo: string,
+  ancestor: Sha,
+  descendant: Sha,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  if (!isFullSha(ancestor) || !isFullSha(descendant))
+    throw new Error("isAncestor needs full 40-hex shas");
   try {
     await git(["merge-base", "--is-ancestor", ancestor, descendant], { cwd: repo, signal });
     return true;

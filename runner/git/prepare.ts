@@ -43,7 +43,8 @@ export function urlProblem(url: string): string | null {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u0020\u007f]/.test(url)) return "contains whitespace or control characters";
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
-  if (scheme !== undefined && !ALLOWED_SCHEMES.has(scheme)) return `uses the unsupported transport '${scheme}'`;
+  if (scheme !== undefined && !ALLOWED_SCHEMES.has(scheme))
+    return `uses the unsupported transport '${scheme}'`;
   return null;
 }
 
@@ -53,7 +54,10 @@ export function urlProblem(url: string): string | null {
  * - A URL is cloned with `git clone --mirror` into a fresh temp dir (mode 0755 so a non-root
  *   container user can read it); call `cleanup()` when done.
  */
-export async function prepareRepo(source: string, options: PrepareOptions = {}): Promise<PreparedRepo> {
+export async function prepareRepo(
+  source: string,
+  options: PrepareOptions = {},
+): Promise<PreparedRepo> {
   if (isGitUrl(source)) {
     const problem = urlProblem(source);
     if (problem) throw new Error(`invalid repository URL: it ${problem}`);
@@ -63,7 +67,17 @@ export async function prepareRepo(source: string, options: PrepareOptions = {}):
       await chmod(dir, 0o755);
       const path = join(dir, "mirror.git");
       await git(
-        ["-c", "protocol.ext.allow=never", "clone", "--mirror", "--quiet", "--no-hardlinks", "--", source, path],
+        [
+          "-c",
+          "protocol.ext.allow=never",
+          "clone",
+          "--mirror",
+          "--quiet",
+          "--no-hardlinks",
+          "--",
+          source,
+          path,
+        ],
         { signal: options.signal },
       );
       await chmod(path, 0o755);
@@ -79,7 +93,9 @@ export async function prepareRepo(source: string, options: PrepareOptions = {}):
   if (!info?.isDirectory()) throw new Error(`repository not found: ${path} is not a directory`);
   let gitDir: string;
   try {
-    gitDir = (await git(["rev-parse", "--absolute-git-dir"], { cwd: path, signal: options.signal })).trim();
+    gitDir = (
+      await git(["rev-parse", "--absolute-git-dir"], { cwd: path, signal: options.signal })
+    ).trim();
   } catch {
     throw new Error(`not a git repository: ${path}`);
   }
@@ -89,4 +105,21 @@ export async function prepareRepo(source: string, options: PrepareOptions = {}):
 function once(fn: () => Promise<void>): () => Promise<void> {
   let done: Promise<void> | undefined;
   return () => (done ??= fn());
+}
+
+/**
+ * The first directory on the way to `path` (itself included) that `uid`/`gid` — the containers'
+ * user — cannot enter and read, or null when it can. A 0700 temp dir or home directory is typical.
+ */
+export async function unreadableBy(path: string, uid = 1000, gid = 1000): Promise<string | null> {
+  const parts = resolve(path).split("/").filter(Boolean);
+  for (let i = 0; i <= parts.length; i++) {
+    const dir = `/${parts.slice(0, i).join("/")}`;
+    const info = await stat(dir).catch(() => null);
+    if (!info) return dir;
+    const bits = info.uid === uid ? info.mode >> 6 : info.gid === gid ? info.mode >> 3 : info.mode;
+    const need = i === parts.length ? 0o5 : 0o1;
+    if ((bits & need) !== need) return dir;
+  }
+  return null;
 }

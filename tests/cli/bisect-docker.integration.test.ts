@@ -1,5 +1,6 @@
 // `npm run bisect` end to end with the Docker executor (hardened containers on a real engine).
 // Without a reachable engine these tests are skipped locally and fail in CI (CI=true).
+import { chmod } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureRunnerImage } from "../../runner/image.js";
 import { gitBisect } from "../../scripts/bench/lib/git-bisect.js";
@@ -131,6 +132,33 @@ describe.skipIf(engine.unavailable !== undefined && !dockerRequired)(
       expect(run.stderr).toContain("stopping the runs in flight");
       const left = new Set(await listOurs());
       expect([...seen].filter((id) => left.has(id))).toEqual([]);
+    }, 90_000);
+    it("replays a job: --setup's exports and --env reach the test; a 0700 repository is bisected from a copy", async () => {
+      const repo = await generateRepo(linearHistory(12), { culprit: 7 });
+      repos.push(repo);
+      await chmod(repo.dir, 0o700); // uid 1000 cannot enter it
+      // The test passes only when both the variable and the setup's export arrive.
+      const run = await runCli(
+        [
+          "--repo",
+          repo.dir,
+          "--good",
+          repo.shas[0]!,
+          "--bad",
+          "main",
+          "--json",
+          "--setup",
+          'echo preparing\nexport VERDICT_FILE="$WHICH"',
+          "--env",
+          "WHICH=state.txt",
+          "--",
+          '[ "$VERDICT_FILE" = state.txt ] || exit 3; ! grep -q bad "$VERDICT_FILE"',
+        ],
+        { env: { DOCKER_HOST: engine.endpoint } },
+      );
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toContain("is not readable by uid 1000");
+      expect(run.json).toMatchObject({ outcome: "found", culprit: repo.shas[7] });
     }, 90_000);
   },
 );

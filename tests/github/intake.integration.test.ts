@@ -1,6 +1,9 @@
 // Handling deliveries end to end on the GitHub side: signed webhook → recorded delivery → the
 // github__handle_delivery service → rows in PostgreSQL and comments/reactions on the stand-in.
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Config } from "../../config/env";
 import {
@@ -168,6 +171,71 @@ describe("a /bisect command", () => {
       expect(t.repositories).toEqual(["acme/widgets"]);
       expect(t.permissions).toEqual(PURPOSE_PERMISSIONS.comments);
     }
+  });
+
+  it("without an image or a setup in bisect.yml: picks them from the files at the bad revision, and says so", async () => {
+    // A branch of a Node project with no .github/bisect.yml (the file first comes with main's last commit).
+    const git = (...args: string[]) =>
+      execFileSync("git", ["-C", f.repoPath, ...args], {
+        encoding: "utf8",
+        env: {
+          ...process.env,
+          GIT_AUTHOR_NAME: "t",
+          GIT_AUTHOR_EMAIL: "t@example.com",
+          GIT_COMMITTER_NAME: "t",
+          GIT_COMMITTER_EMAIL: "t@example.com",
+        },
+      }).trim();
+    if (!git("branch", "--list", "node-app")) {
+      const tree = mkdtempSync(path.join(tmpdir(), "node-app-"));
+      try {
+        git("worktree", "add", "-q", "-b", "node-app", tree, f.shas[4]!);
+        writeFileSync(
+          path.join(tree, "package.json"),
+          '{"name":"widgets","scripts":{"test":"node test.js"}}\n',
+        );
+        writeFileSync(
+          path.join(tree, "package-lock.json"),
+          '{"name":"widgets","lockfileVersion":3}\n',
+        );
+        execFileSync("git", ["-C", tree, "add", "-A"]);
+        execFileSync("git", [
+          "-C",
+          tree,
+          "-c",
+          "user.name=t",
+          "-c",
+          "user.email=t@example.com",
+          "commit",
+          "-qm",
+          "A Node project",
+        ]);
+      } finally {
+        git("worktree", "remove", "--force", tree);
+      }
+    }
+    const { replies, job } = await comment("/bisect v1.4.0 node-app -- npm test");
+    expect(job).toMatchObject({
+      badRef: "node-app",
+      setupCommand: "npm ci",
+      options: {
+        image: "node:20-bookworm",
+        zeroConfig: {
+          ecosystem: "Node (npm)",
+          file: "package-lock.json",
+          image: "node:20-bookworm",
+        },
+      },
+    });
+    expect(replies).toHaveLength(1);
+    expect(replies[0]!.body).toContain(
+      "this looks like a Node (npm) project (`package-lock.json`), so the test runs in `node:20-bookworm` after the setup `npm ci`",
+    );
+    expect(replies[0]!.body).toContain("To choose otherwise, set `image:`");
+    // A repository that configures a setup keeps it: nothing is picked.
+    const configured = await comment("/bisect v1.4.0 main -- ./test.sh");
+    expect(configured.job!.options.zeroConfig).toBeUndefined();
+    expect(configured.job!.setupCommand).toBe("echo setting up");
   });
 
   it("caps a timeout above the plan's maximum and says so", async () => {

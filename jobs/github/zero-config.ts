@@ -1,0 +1,43 @@
+// Zero configuration on the GitHub path: the ecosystem table (built in, or the operator's file)
+// applied to a root listing, and the chosen image checked against the operator's image policy.
+// A refused image falls back to the runner image, without the setup (its tools would be missing).
+import type { Config } from "../../config/env";
+import { checkImagePolicy, parseImageRef } from "../../runner/images/policy";
+import {
+  DEFAULT_ECOSYSTEMS,
+  detectEcosystem,
+  loadEcosystems,
+  type EcosystemRule,
+} from "../../runner/settings/ecosystems";
+import type { JobOptions } from "../../db/models/bisect-job";
+
+type Settings = Pick<Config, "BISECT_ECOSYSTEMS_FILE" | "RUNNER_IMAGE" | "RUNNER_IMAGE_ALLOW">;
+
+const tables = new Map<string, EcosystemRule[]>();
+
+function tableOf(settings: Settings): readonly EcosystemRule[] {
+  const file = settings.BISECT_ECOSYSTEMS_FILE;
+  if (!file) return DEFAULT_ECOSYSTEMS;
+  let table = tables.get(file);
+  if (!table) tables.set(file, (table = loadEcosystems(file)));
+  return table;
+}
+
+export type ZeroConfig = NonNullable<JobOptions["zeroConfig"]>;
+
+export function chooseEcosystem(settings: Settings, files: readonly string[]): ZeroConfig | null {
+  const choice = detectEcosystem(files, tableOf(settings));
+  if (!choice) return null;
+  if (!choice.image) return choice;
+  let refused: string | null;
+  try {
+    refused = checkImagePolicy(
+      { allow: settings.RUNNER_IMAGE_ALLOW, always: [settings.RUNNER_IMAGE] },
+      parseImageRef(choice.image),
+    );
+  } catch (error) {
+    refused = (error as Error).message;
+  }
+  if (!refused) return choice;
+  return { ecosystem: choice.ecosystem, file: choice.file, refusedImage: choice.image };
+}

@@ -1,0 +1,67 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { detectEcosystem, loadEcosystems } from "./ecosystems";
+
+describe("detectEcosystem", () => {
+  it.each([
+    [["package.json", "package-lock.json"], "Node (npm)", "node:20-bookworm", "npm ci"],
+    [
+      ["package.json", "yarn.lock"],
+      "Node (yarn)",
+      "node:20-bookworm",
+      "yarn install --frozen-lockfile",
+    ],
+    [
+      ["package.json", "pnpm-lock.yaml", "package-lock.json"],
+      "Node (pnpm)",
+      "node:20-bookworm",
+      "pnpm install --frozen-lockfile",
+    ],
+    [["pyproject.toml", "src"], "Python", "python:3.12-bookworm", "pip install -e ."],
+    [["requirements-dev.txt", "app.py"], "Python", "python:3.12-bookworm", 'pip install -r "$f"'],
+    [["Cargo.toml", "Cargo.lock"], "Rust", "rust:1-bookworm", "cargo build --locked"],
+    [["Cargo.toml"], "Rust", "rust:1-bookworm", "cargo build"],
+    [["go.mod", "go.sum"], "Go", "golang:1-bookworm", "go mod download"],
+    [["CMakeLists.txt", "Makefile"], "C/C++ (CMake)", undefined, "cmake -S . -B build"],
+    [["Makefile", "main.c"], "Make", undefined, "make"],
+  ])("%j → %s", (files, ecosystem, image, setup) => {
+    const choice = detectEcosystem(files);
+    expect(choice).toMatchObject({ ecosystem });
+    expect(choice?.image).toBe(image);
+    expect(choice?.setup).toContain(setup);
+  });
+
+  it("finds nothing in an unknown project, nor from a package.json without a lockfile", () => {
+    expect(detectEcosystem(["README.md", "main.sh"])).toBeNull();
+    expect(detectEcosystem(["package.json"])).toBeNull();
+  });
+
+  it("takes an operator's table from a file, and says what is wrong with a bad one", () => {
+    const dir = mkdtempSync(join(tmpdir(), "eco-"));
+    const good = join(dir, "good.json");
+    writeFileSync(
+      good,
+      JSON.stringify([
+        {
+          ecosystem: "Deno",
+          files: ["deno.json"],
+          image: "denoland/deno:2",
+          setup: "deno cache main.ts",
+        },
+      ]),
+    );
+    const table = loadEcosystems(good);
+    expect(detectEcosystem(["deno.json"], table)).toEqual({
+      ecosystem: "Deno",
+      file: "deno.json",
+      image: "denoland/deno:2",
+      setup: "deno cache main.ts",
+    });
+    expect(detectEcosystem(["package-lock.json"], table)).toBeNull();
+    const bad = join(dir, "bad.json");
+    writeFileSync(bad, JSON.stringify([{ ecosystem: "X", files: [] }]));
+    expect(() => loadEcosystems(bad)).toThrow(/ecosystem table .*bad\.json: 0\.files/);
+  });
+});

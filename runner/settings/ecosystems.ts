@@ -1,0 +1,128 @@
+// Zero configuration: the files at a repository's root → an image and a setup for its ecosystem.
+// Pure: a listing in, a choice out. The table is ordered (the first rule whose file is present
+// wins: a lockfile says more than a manifest) and an operator may replace it with a JSON file of
+// the same shape (BISECT_ECOSYSTEMS_FILE). A rule without `image` runs on the runner image.
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+const ruleSchema = z.strictObject({
+  ecosystem: z.string().min(1).max(40),
+  /** File names at the root; `*` matches any characters (`requirements*.txt`). */
+  files: z.array(z.string().min(1).max(100)).min(1).max(20),
+  image: z.string().min(1).max(255).optional(),
+  setup: z.string().min(1).max(10_000),
+});
+const tableSchema = z.array(ruleSchema).max(100);
+
+export type EcosystemRule = z.output<typeof ruleSchema>;
+
+export interface EcosystemChoice {
+  ecosystem: string;
+  /** The file that decided it. */
+  file: string;
+  image?: string;
+  setup: string;
+}
+
+const PIP_SETUP = [
+  "python -m venv /work/.venv",
+  ". /work/.venv/bin/activate",
+  'for f in requirements*.txt; do [ -f "$f" ] && pip install -r "$f"; done',
+  "if [ -f pyproject.toml ]; then pip install -e .; fi",
+].join("\n");
+
+export const DEFAULT_ECOSYSTEMS: readonly EcosystemRule[] = [
+  {
+    ecosystem: "Node (pnpm)",
+    files: ["pnpm-lock.yaml"],
+    image: "node:20-bookworm",
+    setup: [
+      "corepack enable --install-directory /work/.bin",
+      'export PATH="/work/.bin:$PATH"',
+      "pnpm install --frozen-lockfile",
+    ].join("\n"),
+  },
+  {
+    ecosystem: "Node (yarn)",
+    files: ["yarn.lock"],
+    image: "node:20-bookworm",
+    setup: "yarn install --frozen-lockfile",
+  },
+  {
+    ecosystem: "Node (npm)",
+    files: ["package-lock.json", "npm-shrinkwrap.json"],
+    image: "node:20-bookworm",
+    setup: "npm ci",
+  },
+  {
+    ecosystem: "Python",
+    files: ["pyproject.toml", "requirements*.txt"],
+    image: "python:3.12-bookworm",
+    setup: PIP_SETUP,
+  },
+  {
+    ecosystem: "Rust",
+    files: ["Cargo.lock"],
+    image: "rust:1-bookworm",
+    setup: "cargo build --locked",
+  },
+  { ecosystem: "Rust", files: ["Cargo.toml"], image: "rust:1-bookworm", setup: "cargo build" },
+  { ecosystem: "Go", files: ["go.mod"], image: "golang:1-bookworm", setup: "go mod download" },
+  {
+    ecosystem: "C/C++ (CMake)",
+    files: ["CMakeLists.txt"],
+    setup: [
+      // Runner images built before cmake was part of them say so instead of "not found".
+      'command -v cmake >/dev/null || { echo "cmake is not in this image: choose one with image: in .github/bisect.yml" >&2; exit 1; }',
+      "cmake -S . -B build && cmake --build build -j2",
+    ].join("\n"),
+  },
+  { ecosystem: "Make", files: ["Makefile", "makefile", "GNUmakefile"], setup: "make" },
+];
+
+const glob = (pattern: string) =>
+  new RegExp(
+    `^${pattern
+      .split("*")
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*")}$`,
+  );
+
+/** The first rule one of whose files is at the root, or null (an unknown kind of project). */
+export function detectEcosystem(
+  rootFiles: readonly string[],
+  table: readonly EcosystemRule[] = DEFAULT_ECOSYSTEMS,
+): EcosystemChoice | null {
+  for (const rule of table)
+    for (const pattern of rule.files) {
+      const re = glob(pattern);
+      const file = rootFiles.find((f) => re.test(f));
+      if (file)
+        return {
+          ecosystem: rule.ecosystem,
+          file,
+          setup: rule.setup,
+          ...(rule.image ? { image: rule.image } : {}),
+        };
+    }
+  return null;
+}
+
+/** The operator's table (BISECT_ECOSYSTEMS_FILE), checked; a clear error when it is not valid. */
+export function loadEcosystems(file: string): EcosystemRule[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new Error(`ecosystem table ${file}: ${(error as Error).message}`);
+  }
+  const parsed = tableSchema.safeParse(data);
+  if (!parsed.success)
+    throw new Error(
+      `ecosystem table ${file}: ${parsed.error.issues
+        .slice(0, 5)
+        .map((i) => `${i.path.join(".") || "(top)"} ${i.message}`)
+        .join("; ")}`,
+    );
+  return parsed.data;
+}
