@@ -27,7 +27,7 @@ const layer = (dir, forbidden) => [
 ];
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "build/", "public/build/", ".cache/", ".data/", "test-results/", "artifacts/"] },
+  { ignores: ["node_modules/", "build/", "public/build/", ".cache/", ".data/", "test-results/", "artifacts/", ".stryker-tmp/", "reports/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
