@@ -3,24 +3,26 @@
 import { Model } from "objection";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { incrementCounter } from "../../db/counters";
-import { freePort } from "../../db/embedded";
 import { BisectJob, BisectStep, RunnerHost } from "../../db/models";
 import { useTestDatabase } from "../helpers/database";
+import { onFreePort } from "../helpers/ports";
 import { startWebServer, type WebServer } from "../e2e/support";
 
 const db = useTestDatabase();
 
 async function server(env: Record<string, string>): Promise<WebServer> {
-  return startWebServer(
-    {
-      NODE_ENV: "production",
-      DATABASE_URL: db.current.url,
-      PUBLIC_URL: "http://127.0.0.1",
-      SESSION_SECRET: "s".repeat(40),
-      ENCRYPTION_KEY: Buffer.alloc(32, 1).toString("base64"),
-      ...env,
-    },
-    await freePort(),
+  return onFreePort((port) =>
+    startWebServer(
+      {
+        NODE_ENV: "production",
+        DATABASE_URL: db.current.url,
+        PUBLIC_URL: "http://127.0.0.1",
+        SESSION_SECRET: "s".repeat(40),
+        ENCRYPTION_KEY: Buffer.alloc(32, 1).toString("base64"),
+        ...env,
+      },
+      port,
+    ),
   );
 }
 
