@@ -313,7 +313,7 @@ describe.skipIf(!haveEngine)("the app image", () => {
   });
 
   it(
-    "runs the worker: heartbeat health check, the runner engine through a read-only socket",
+    "runs the worker: heartbeat health check, the runner engine through a read-only socket or over TLS",
     { timeout: 5 * MINUTES },
     async () => {
       const port = await freePort();
