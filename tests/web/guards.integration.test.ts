@@ -43,16 +43,22 @@ describe("web guards", () => {
   });
 
   it("limits sign-in attempts per client with 429 and Retry-After", async () => {
-    const statuses: number[] = [];
-    let last: Response | undefined;
-    for (let i = 0; i < 5; i++) {
-      last = await fetch(`${web.url}/auth/github`, { redirect: "manual" });
-      statuses.push(last.status);
+    // A server of its own: other tests here sign in too, and would use up this client's budget.
+    const own = await server({ RATE_LIMIT_AUTH_PER_MINUTE: "3" });
+    try {
+      const statuses: number[] = [];
+      let last: Response | undefined;
+      for (let i = 0; i < 5; i++) {
+        last = await fetch(`${own.url}/auth/github`, { redirect: "manual" });
+        statuses.push(last.status);
+      }
+      expect(statuses.slice(0, 3).every((s) => s !== 429)).toBe(true);
+      expect(statuses.slice(3)).toEqual([429, 429]);
+      expect(Number(last!.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(await last!.json()).toMatchObject({ error: "rate_limited" });
+    } finally {
+      await own.stop();
     }
-    expect(statuses.slice(0, 3).every((s) => s !== 429)).toBe(true);
-    expect(statuses.slice(3)).toEqual([429, 429]);
-    expect(Number(last!.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect(await last!.json()).toMatchObject({ error: "rate_limited" });
   });
 
   it("limits webhook senders outside GitHub's addresses", async () => {
