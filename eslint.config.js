@@ -37,6 +37,8 @@ export default tseslint.config(
       ".data/",
       "test-results/",
       "artifacts/",
+      ".stryker-tmp/",
+      "reports/",
     ],
   },
   js.configs.recommended,

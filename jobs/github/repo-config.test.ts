@@ -108,4 +108,55 @@ describe("parseRepoConfig", () => {
       problems: [expect.stringMatching(/`command` must not be empty/)],
     });
   });
+  it.each([
+    ["runs: 1\nruns: 2\n", ["YAML syntax error at line 2, column 1: Map keys must be unique"]],
+    [
+      "flaky: true\nruns: 3\n",
+      [
+        "`flaky` sets `runs` and `fail-threshold` itself; give either `flaky` or `runs`/`fail-threshold`",
+      ],
+    ],
+    [
+      "runs: 9\nflaky: maybe\n",
+      ["`runs` must be a whole number from 1 to 5", '`flaky` must be true or false, got "maybe"'],
+    ],
+    [
+      "runs: 9\nflaky: true\nfail-threshold: 2\n",
+      [
+        "`runs` must be a whole number from 1 to 5",
+        "`flaky` sets `runs` and `fail-threshold` itself; give either `flaky` or `runs`/`fail-threshold`",
+      ],
+    ],
+    [
+      "runs: 2\nfail-threshold: 3\n",
+      ["`fail-threshold` 3 is more than `runs` 2 (a commit cannot fail more often than it runs)"],
+    ],
+    [
+      "just text",
+      [
+        "the file must be a mapping of settings (image, setup, command, timeout, runs, fail-threshold, flaky, crash, timeout-is, bad-if-output, find, network, pathspec)",
+      ],
+    ],
+    ["timeout: 1.5", ["`timeout` must be a duration from 1s to 24h, such as 90s, 10m or 1h"]],
+    ["timeout: 0", ["`timeout` must be a duration from 1s to 24h, such as 90s, 10m or 1h"]],
+    ["timeout: 86401", ["`timeout` must be a duration from 1s to 24h, such as 90s, 10m or 1h"]],
+    [`#${"a".repeat(64 * 1024)}`, ["the file is larger than 64 KiB"]],
+  ])("answers %j with exactly its problems", (text, problems) => {
+    expect(parseRepoConfig(text)).toEqual({ ok: false, problems });
+  });
+
+  it("takes the predicate settings and the limits' edges", () => {
+    expect(
+      parseRepoConfig("crash: bad\ntimeout-is: bad\nfind: fix\nbad-if-output: panicked\n"),
+    ).toEqual({
+      ok: true,
+      config: {
+        predicate: { crash: "bad", timeout: "bad", badIfOutput: "panicked", find: "fix" },
+      },
+    });
+    expect(parseRepoConfig("timeout: 86400")).toEqual({ ok: true, config: { timeout: 86400 } });
+    expect(parseRepoConfig("timeout: 1")).toEqual({ ok: true, config: { timeout: 1 } });
+    // 64 KiB exactly is within the limit (the file is then read as YAML).
+    expect(parseRepoConfig(`#${"a".repeat(64 * 1024 - 1)}`)).toEqual({ ok: true, config: {} });
+  });
 });

@@ -208,9 +208,70 @@ describe("normalizePredicate", () => {
     [{ badIfOutput: "a".repeat(201) }, /longer than 200/],
     [{ badIfOutput: "" }, /is empty/],
     [{ colour: "red" }, /unknown predicate option "colour"/],
+    [{ runs: 0 }, /runs must be an integer from 1 to 5, got 0/],
+    [{ runs: "3" }, /runs must be an integer from 1 to 5, got "3"/],
+    [{ failThreshold: 0 }, /failThreshold must be an integer from 1 to 5, got 0/],
+    [{ failThreshold: 6 }, /failThreshold must be an integer from 1 to 5, got 6/],
+    [{ flaky: true, failThreshold: 2 }, /flaky sets runs/],
+    [{ badIfOutput: 42 }, /badIfOutput must be a string/],
+    [[], /the predicate must be an object/],
+    ["bad", /the predicate must be an object/],
+    // Every problem is named, not only the first.
+    [{ crash: "x", runs: 9 }, /crash must be bad or skip, got "x"; runs must be/],
   ])("refuses %j", (input, message) => {
     expect(() => normalizePredicate(input)).toThrow(PredicateError);
     expect(() => normalizePredicate(input)).toThrow(message);
+  });
+
+  it("keeps the numbers given within the limits", () => {
+    expect(normalizePredicate({ runs: 5, failThreshold: 5 })).toMatchObject({
+      runs: 5,
+      failThreshold: 5,
+    });
+    expect(normalizePredicate({ runs: 3, failThreshold: 1 })).toMatchObject({
+      runs: 3,
+      failThreshold: 1,
+    });
+    expect(normalizePredicate(null)).toEqual(defaultPredicate);
+    expect(normalizePredicate({})).toEqual(defaultPredicate);
+    expect(normalizePredicate({ flaky: false })).toEqual(defaultPredicate);
+    expect(normalizePredicate({ crash: "skip", timeout: "bad" })).toMatchObject({
+      crash: "skip",
+      timeout: "bad",
+    });
+  });
+
+  it.each([
+    ["a".repeat(200), null],
+    ["a".repeat(201), "is longer than 200 characters"],
+    // A tab written as the escape \t is fine; a tab itself is a control character.
+    ["a\\tb", null],
+    ["a\tb", "contains control characters"],
+    ["a\u001fb", "contains control characters"],
+    ["a\u007fb", "contains control characters"],
+    ["(a*)*", "repeats a group"],
+    ["(a+){2,}", "repeats a group"],
+    ["(a|b)+", "repeats a group"],
+    ["(?:a+)+", "repeats a group"],
+    ["(a?)+", "repeats a group"],
+    ["(a{2})+", "repeats a group"],
+    ["((a+)b)+", "repeats a group"],
+    ["((a|b)c)*", "repeats a group"],
+    ["(a)+", null],
+    ["(a+)b+", null],
+    ["(a+)?", null],
+    ["(a)(b+)", null],
+    ["a|b+", null],
+    ["\\(a+\\)+", null],
+    ["[(a+)]+", null],
+    ["[\\]a+)]+", null],
+    ["(?:ab)+", null],
+    ["(?=a)b+", null],
+    ["(?<n>a)\\k<n>", "uses a back-reference"],
+    ["\\0", null],
+  ])("judges the pattern %j: %s", (pattern, problem) => {
+    if (problem === null) expect(patternProblem(pattern)).toBeNull();
+    else expect(patternProblem(pattern)).toContain(problem);
   });
 
   it("accepts ordinary patterns", () => {
@@ -239,5 +300,25 @@ describe("describePredicate", () => {
     expect(words).toContain("hits the time limit counts as a failure");
     expect(words).toContain("5 times");
     expect(words).toContain("never count as a failure");
+  });
+
+  it("names the default rules, the output rule and repeated runs", () => {
+    expect(describePredicate(defaultPredicate)).toEqual([
+      "Looking for the first bad commit: a run that passes (exit 0) is good, a failing one (exit 1–127 except 125) is bad.",
+      "A crash (exit code ≥ 128 or a signal) counts as untestable (skip).",
+      "A run that hits the time limit counts as untestable (skip).",
+      "Exit 125 means the commit cannot be tested (skip).",
+      "Infrastructure failures (out of memory, a full disk, a cancelled or lost run) never count as a failure.",
+    ]);
+    const words = describePredicate(
+      normalizePredicate({ badIfOutput: "panicked", runs: 3, failThreshold: 2 }),
+    );
+    expect(words).toContain(
+      "The output decides: a run whose output matches /panicked/ counts as a failure (bad), one that does not counts as a pass, whatever its exit code.",
+    );
+    expect(words).toContain("Each commit runs 3 times and fails when 2 or more runs fail.");
+    expect(describePredicate(normalizePredicate({ runs: 1 })).join(" ")).not.toContain(
+      "Each commit runs",
+    );
   });
 });

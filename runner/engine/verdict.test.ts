@@ -72,26 +72,49 @@ describe("classifyRun", () => {
   });
 
   it("never says bad for infrastructure, OOM, signals, aborts, or timeouts by default", () => {
+    // Weighted so that every verdict is drawn often: a plain exit 0 needs no signal and all three
+    // flags clear, which uniform booleans would make a 1-in-100 draw.
+    const rarely = fc.oneof(
+      { weight: 5, arbitrary: fc.constant(false) },
+      { weight: 1, arbitrary: fc.constant(true) },
+    );
+    const seen = { good: 0, bad: 0, skip: 0, error: 0 };
+    const runs = 2000;
     fc.assert(
       fc.property(
         fc.record({
-          exitCode: fc.option(fc.integer({ min: -5, max: 300 })),
-          signal: fc.option(fc.constantFrom("SIGKILL", "SIGTERM", "SIGSEGV")),
-          timedOut: fc.boolean(),
-          oomKilled: fc.boolean(),
-          aborted: fc.boolean(),
+          exitCode: fc.oneof(
+            { weight: 3, arbitrary: fc.constant(0) },
+            { weight: 3, arbitrary: fc.integer({ min: 1, max: 127 }) },
+            { weight: 2, arbitrary: fc.integer({ min: 128, max: 300 }) },
+            { weight: 1, arbitrary: fc.constant(125) },
+            { weight: 1, arbitrary: fc.integer({ min: -5, max: -1 }) },
+            { weight: 1, arbitrary: fc.constant(null) },
+          ),
+          signal: fc.oneof(
+            { weight: 4, arbitrary: fc.constant(null) },
+            { weight: 1, arbitrary: fc.constantFrom("SIGKILL", "SIGTERM", "SIGSEGV") },
+          ),
+          timedOut: rarely,
+          oomKilled: rarely,
+          aborted: rarely,
         }),
         (r) => {
           const { verdict } = classifyRun(r);
+          seen[verdict as keyof typeof seen] += 1;
           if (verdict === "bad") {
             expect(
               r.exitCode !== null && r.exitCode >= 1 && r.exitCode <= 127 && r.exitCode !== 125,
             ).toBe(true);
             expect(r.signal === null && !r.timedOut && !r.oomKilled && !r.aborted).toBe(true);
           }
-          if (verdict === "good") expect(r.exitCode).toBe(0);
+          if (verdict === "good") expect(r).toEqual({ ...base, exitCode: 0, signal: null });
         },
       ),
+      { numRuns: runs },
     );
+    // The property says something about each verdict only if each was drawn often.
+    for (const [verdict, count] of Object.entries(seen))
+      expect(count, `${verdict} drawn ${count} of ${runs} times`).toBeGreaterThan(runs / 20);
   });
 });

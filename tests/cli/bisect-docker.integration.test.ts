@@ -1,6 +1,7 @@
 // `npm run bisect` end to end with the Docker executor (hardened containers on a real engine).
 // Without a reachable engine these tests are skipped locally and fail in CI (CI=true).
 import { chmod } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureRunnerImage } from "../../runner/image.js";
 import { gitBisect } from "../../scripts/bench/lib/git-bisect.js";
@@ -14,6 +15,12 @@ import {
 import { dockerRequired, localEngine, runCli } from "./support.js";
 
 const engine = await localEngine();
+
+/** The node process running the command line: the spawned tsx's only child, or tsx itself. */
+function cliProcess(pid: number): number {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/);
+  return children[0] ? Number(children[0]) : pid;
+}
 const repos: GeneratedRepo[] = [];
 
 describe.skipIf(engine.unavailable !== undefined && !dockerRequired)(
@@ -84,13 +91,18 @@ describe.skipIf(engine.unavailable !== undefined && !dockerRequired)(
       repos.push(repo);
       const seen = new Set<string>();
       let interrupted = false;
+      // The engine is shared with other runs of the command line: count only this run's
+      // containers, labelled with the pid of its process (tsx's child of the spawned process).
+      let cliPid: number | null = null;
       const listOurs = async () =>
-        (
-          await engine.docker!.listContainers({
-            all: true,
-            filters: { label: ["bisect-bot.source=cli"] },
-          })
-        ).map((c) => c.Id);
+        cliPid === null
+          ? []
+          : (
+              await engine.docker!.listContainers({
+                all: true,
+                filters: { label: [`bisect-bot.source=cli`, `bisect-bot.pid=${cliPid}`] },
+              })
+            ).map((c) => c.Id);
       const run = await runCli(
         [
           "--repo",
@@ -110,6 +122,7 @@ describe.skipIf(engine.unavailable !== undefined && !dockerRequired)(
           onStderr: (text, child) => {
             if (interrupted || !text.includes("round 1:")) return;
             interrupted = true;
+            cliPid = cliProcess(child.pid!);
             // Let the containers start (2 probes and one check per endpoint alongside them), note
             // them, then interrupt.
             void (async () => {

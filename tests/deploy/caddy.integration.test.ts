@@ -12,6 +12,7 @@ import { freePort } from "../../db/embedded";
 import { startWebServer, type WebServer } from "../e2e/support";
 import { makeAppKey } from "../github-stand-in/server";
 import { useTestDatabase } from "../helpers/database";
+import { onFreePort } from "../helpers/ports";
 import {
   commandExists,
   header,
@@ -40,27 +41,31 @@ describe.skipIf(!haveCaddy)("Caddyfile in front of the web server", () => {
   let url: string;
 
   beforeAll(async () => {
-    const [webPort, caddyPort] = [await freePort(), await freePort()];
+    const caddyPort = await freePort();
     url = `http://127.0.0.1:${caddyPort}`;
-    web = await startWebServer(
-      {
-        NODE_ENV: "production",
-        DATABASE_URL: db.current.url,
-        PUBLIC_URL: url,
-        SESSION_SECRET: randomBytes(32).toString("hex"),
-        ENCRYPTION_KEY: randomBytes(32).toString("base64"),
-        GITHUB_APP_ID: "4242",
-        GITHUB_APP_SLUG: "bisect-bot-deploy-test",
-        GITHUB_APP_PRIVATE_KEY: makeAppKey(),
-        GITHUB_WEBHOOK_SECRET: randomBytes(24).toString("hex"),
-        GITHUB_CLIENT_ID: "Iv1.deploytest",
-        GITHUB_CLIENT_SECRET: randomBytes(20).toString("hex"),
-        // Never contacted here; loopback all the same.
-        GITHUB_API_URL: "http://127.0.0.1:9/api/v3",
-        GITHUB_URL: "http://127.0.0.1:9",
-      },
-      webPort,
-    );
+    let webPort = 0;
+    web = await onFreePort((port) => {
+      webPort = port;
+      return startWebServer(
+        {
+          NODE_ENV: "production",
+          DATABASE_URL: db.current.url,
+          PUBLIC_URL: url,
+          SESSION_SECRET: randomBytes(32).toString("hex"),
+          ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+          GITHUB_APP_ID: "4242",
+          GITHUB_APP_SLUG: "bisect-bot-deploy-test",
+          GITHUB_APP_PRIVATE_KEY: makeAppKey(),
+          GITHUB_WEBHOOK_SECRET: randomBytes(24).toString("hex"),
+          GITHUB_CLIENT_ID: "Iv1.deploytest",
+          GITHUB_CLIENT_SECRET: randomBytes(20).toString("hex"),
+          // Never contacted here; loopback all the same.
+          GITHUB_API_URL: "http://127.0.0.1:9/api/v3",
+          GITHUB_URL: "http://127.0.0.1:9",
+        },
+        port,
+      );
+    });
     caddyHome = mkdtempSync(path.join(tmpdir(), "bisect-caddy-"));
     const caddyEnv: Record<string, string | undefined> = {
       PATH: process.env.PATH,

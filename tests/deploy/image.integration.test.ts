@@ -3,7 +3,15 @@
 // docker-compose.prod.yml runs it (read-only root, tmpfs /tmp, no capabilities, secrets as files)
 // as web, migrate and worker against this run's test database, over the host network on loopback.
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,6 +29,8 @@ import {
 const BASE = "bisect-bot-node:20";
 const IMAGE = "bisect-bot:deploy-test";
 const MINUTES = 60_000;
+/** The app image's user (Dockerfile). */
+const IMAGE_UID = 10001;
 
 const haveEngine = requireTool(
   commandExists("docker", ["version", "--format", "{{.Server.Version}}"]),
@@ -45,6 +55,8 @@ describe.skipIf(!haveEngine)("the app image", () => {
   const workerName = `bisect-deploy-worker-${suffix}`;
   let secrets: string;
   let socketPath: string | null = null;
+  let tlsEndpoint: string | null = null;
+  let runnerCerts: string | null = null;
 
   beforeAll(async () => {
     const started = Date.now();
@@ -82,13 +94,31 @@ describe.skipIf(!haveEngine)("the app image", () => {
     write("session_secret", randomBytes(32).toString("hex"));
     write("encryption_key", randomBytes(32).toString("base64"));
 
+    // The worker's runner engine: host 1's socket when DOCKER_HOST is one, else its TLS port with
+    // the client certificate (owned by the image's user, who must read the key).
     const host = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
+    const tlsHost = (process.env.BISECT_ENGINE_TLS_HOSTS ?? "").split(",").filter(Boolean)[0];
+    const engineCerts = process.env.BISECT_ENGINE_CERTS;
     if (host.startsWith("unix://")) socketPath = host.slice("unix://".length);
+    else if (tlsHost && engineCerts) {
+      runnerCerts = mkdtempSync(path.join(tmpdir(), "bisect-image-runner-certs-"));
+      chmodSync(runnerCerts, 0o755);
+      for (const name of ["ca.pem", "cert.pem", "key.pem"]) {
+        copyFileSync(path.join(engineCerts, name), path.join(runnerCerts, name));
+        chmodSync(path.join(runnerCerts, name), 0o600);
+        chownSync(path.join(runnerCerts, name), IMAGE_UID, IMAGE_UID);
+      }
+      tlsEndpoint = tlsHost;
+    } else if (process.env.CI)
+      throw new Error(
+        "CI needs a runner engine for the worker: DOCKER_HOST as a unix socket, or BISECT_ENGINE_TLS_HOSTS and BISECT_ENGINE_CERTS",
+      );
   }, 15 * MINUTES);
 
   afterAll(async () => {
     if (containers.length) await docker(["rm", "-f", ...containers]);
     if (secrets) rmSync(secrets, { recursive: true, force: true });
+    if (runnerCerts) rmSync(runnerCerts, { recursive: true, force: true });
   });
 
   /** `docker run` flags of a production container (docker-compose.prod.yml's x-app). */
@@ -283,7 +313,7 @@ describe.skipIf(!haveEngine)("the app image", () => {
   });
 
   it(
-    "runs the worker: heartbeat health check, the runner engine through a read-only socket",
+    "runs the worker: heartbeat health check, the runner engine through a read-only socket or over TLS",
     { timeout: 5 * MINUTES },
     async () => {
       const port = await freePort();
@@ -298,7 +328,18 @@ describe.skipIf(!haveEngine)("the app image", () => {
             "-e",
             "RUNNER_NAME=deploy-test-local",
           ]
-        : [];
+        : tlsEndpoint && runnerCerts
+          ? [
+              "-v",
+              `${runnerCerts}:/run/runner-certs:ro`,
+              "-e",
+              `RUNNER_DOCKER_HOST=${tlsEndpoint}`,
+              "-e",
+              "RUNNER_DOCKER_CERT_PATH=/run/runner-certs",
+              "-e",
+              "RUNNER_NAME=deploy-test-local",
+            ]
+          : [];
       ok(
         await docker([
           "run",
@@ -351,6 +392,20 @@ describe.skipIf(!haveEngine)("the app image", () => {
             { timeout: 30_000 },
           )
           .toBe("unix:///var/run/docker.sock");
+      } else if (tlsEndpoint) {
+        // Over TLS the worker registers the engine and records it as reachable once it answers.
+        await expect
+          .poll(
+            async () => {
+              const row = await db.current
+                .knex("runner_hosts")
+                .where({ name: "deploy-test-local" })
+                .first();
+              return row ? { endpoint: row.dockerEndpoint, tlsPath: row.tlsPath } : null;
+            },
+            { timeout: 30_000 },
+          )
+          .toEqual({ endpoint: tlsEndpoint, tlsPath: "/run/runner-certs" });
       }
     },
   );

@@ -1,24 +1,29 @@
 // scripts/make-runner-certs.sh: a CA, a server certificate per runner host with the right names,
 // one client certificate for the workers — checked with `openssl verify` and by a real mutual-TLS
-// handshake between the product's Docker client (runner/docker/connect.ts) and a server holding
-// the runner host's certificate, on loopback.
-import { readFileSync, mkdtempSync, rmSync, statSync } from "node:fs";
+// handshake between the product's Docker client (runner/docker/connect.ts) and a real
+// `dockerd --tlsverify` holding the runner host's certificate, on loopback.
+import { spawn } from "node:child_process";
+import { randomBytes, randomInt } from "node:crypto";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
+import http from "node:http";
 import https from "node:https";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectDocker, pingEngine } from "../../runner/docker/connect";
+import { onFreePort } from "../helpers/ports";
 import { commandExists, requireTool, run } from "./support";
 
 const SCRIPT = path.resolve("scripts/make-runner-certs.sh");
-const haveOpenssl = requireTool(
-  commandExists("openssl", ["version"]),
-  "openssl",
-  "apt-get install openssl",
-);
+const haveTools =
+  requireTool(commandExists("openssl", ["version"]), "openssl", "apt-get install openssl") &&
+  requireTool(
+    commandExists("dockerd", ["--version"]) && process.getuid?.() === 0,
+    "dockerd, run as root (a runner host's engine)",
+    "apt-get install docker.io, and run the tests as root",
+  );
 
-describe.skipIf(!haveOpenssl)("make-runner-certs.sh", () => {
+describe.skipIf(!haveTools)("make-runner-certs.sh", () => {
   let dir: string;
   let out: string;
   let printed: string;
@@ -137,71 +142,177 @@ describe.skipIf(!haveOpenssl)("make-runner-certs.sh", () => {
     );
   });
 
-  /** An HTTPS server holding a runner host's certificate that, like dockerd --tlsverify, demands a client certificate. */
-  async function fakeEngine(
+  /**
+   * A real `dockerd --tlsverify` holding a runner host's certificate on a loopback port, with its
+   * own data, exec root, pidfile and socket, and a bridge of its own without NAT or iptables
+   * (`--bridge=none` would delete the first engine's docker0). It runs no container.
+   */
+  async function realEngine(
     hostDir: string,
-  ): Promise<{ endpoint: string; close(): Promise<void> }> {
-    const server = https.createServer(
-      {
-        ca: readFileSync(path.join(hostDir, "ca.pem")),
-        cert: readFileSync(path.join(hostDir, "server-cert.pem")),
-        key: readFileSync(path.join(hostDir, "server-key.pem")),
-        requestCert: true,
-        rejectUnauthorized: true,
-      },
-      (req, res) => {
-        res.writeHead(req.url === "/_ping" ? 200 : 404, { "content-type": "text/plain" });
-        res.end(req.url === "/_ping" ? "OK" : "not found");
-      },
-    );
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    return {
-      endpoint: `tcp://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      close: () => new Promise((resolve) => server.close(() => resolve())),
+  ): Promise<{ endpoint: string; port: number; close(): Promise<void> }> {
+    const root = mkdtempSync(path.join(tmpdir(), "bisect-certs-dockerd-"));
+    const bridge = `bcrt${randomBytes(3).toString("hex")}`;
+    // 198.18.0.0/15 is reserved for benchmarks: nothing real answers there, and nothing is sent.
+    const subnet = `198.18.${randomInt(1, 255)}`;
+    const ip = (...args: string[]) => run("ip", args);
+    const cleanup = async () => {
+      await ip("link", "delete", bridge);
+      rmSync(root, { recursive: true, force: true });
     };
+    expect((await ip("link", "add", "name", bridge, "type", "bridge")).code).toBe(0);
+    await ip("addr", "add", `${subnet}.1/24`, "dev", bridge);
+    await ip("link", "set", bridge, "up");
+    const socket = path.join(root, "d.sock");
+    try {
+      return await onFreePort(async (port) => {
+        const log = path.join(root, "dockerd.log");
+        const out = openSync(log, "a");
+        const child = spawn(
+          "dockerd",
+          [
+            "--host",
+            `unix://${socket}`,
+            "--host",
+            `tcp://127.0.0.1:${port}`,
+            "--tlsverify",
+            `--tlscacert=${path.join(hostDir, "ca.pem")}`,
+            `--tlscert=${path.join(hostDir, "server-cert.pem")}`,
+            `--tlskey=${path.join(hostDir, "server-key.pem")}`,
+            `--data-root=${path.join(root, "data")}`,
+            `--exec-root=${path.join(root, "exec")}`,
+            `--pidfile=${path.join(root, "dockerd.pid")}`,
+            `--bridge=${bridge}`,
+            "--iptables=false",
+            "--ip6tables=false",
+            "--ip-masq=false",
+            "--storage-driver=vfs",
+          ],
+          { stdio: ["ignore", out, out] },
+        );
+        closeSync(out);
+        const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+        const stop = async () => {
+          if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+          const killer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+          await exited;
+          clearTimeout(killer);
+        };
+        // Ready when it answers on its own socket (no TLS there).
+        const deadline = Date.now() + 90_000;
+        for (;;) {
+          if (child.exitCode !== null)
+            throw new Error(`dockerd exited (${child.exitCode}):\n${readFileSync(log, "utf8")}`);
+          if (await answers(socket)) break;
+          if (Date.now() > deadline) {
+            await stop();
+            throw new Error(`dockerd did not start in 90 s:\n${readFileSync(log, "utf8")}`);
+          }
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        return {
+          endpoint: `tcp://127.0.0.1:${port}`,
+          port,
+          close: async () => {
+            await stop();
+            await cleanup();
+          },
+        };
+      });
+    } catch (err) {
+      await cleanup();
+      throw err;
+    }
   }
 
-  it("lets the workers' Docker client reach the runner host over mutual TLS, and nobody else", async () => {
-    const engine = await fakeEngine(path.join(out, "hosts/runner-1"));
-    try {
-      await pingEngine(connectDocker(engine.endpoint, { tls: path.join(out, "client") }), 5_000);
+  /** Whether a Docker engine answers `/_ping` on a unix socket. */
+  function answers(socketPath: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      const req = http.get({ socketPath, path: "/_ping", timeout: 2_000 }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode === 200));
+      });
+      req.on("error", () => resolve(false));
+      req.on("timeout", () => req.destroy());
+    });
+  }
 
-      // A client certificate from another CA is turned away.
-      const stranger = path.join(dir, "stranger");
-      expect((await makeCerts(stranger, "--name", "elsewhere", "--ip", "127.0.0.1")).code).toBe(0);
-      await expect(
-        pingEngine(connectDocker(engine.endpoint, { tls: path.join(stranger, "client") }), 5_000),
-      ).rejects.toThrow(/unreachable/);
-    } finally {
-      await engine.close();
-    }
-  });
+  /** A TLS request that trusts the CA but shows no client certificate. */
+  function pingWithoutClientCert(port: number, ca: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const req = https.get(
+        { host: "127.0.0.1", port, path: "/_ping", ca: readFileSync(ca), timeout: 10_000 },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on("error", reject);
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+    });
+  }
 
-  it("reuses the CA and the client certificate for the next runner host; the client checks the host's name", async () => {
-    const caBefore = readFileSync(path.join(out, "ca.pem"), "utf8");
-    const clientBefore = readFileSync(path.join(out, "client/cert.pem"), "utf8");
-    const second = await makeCerts(out, "--name", "runner-2", "--dns", "runner-2.example.com");
-    expect(second.code, second.stderr).toBe(0);
-    expect(readFileSync(path.join(out, "ca.pem"), "utf8")).toBe(caBefore);
-    expect(readFileSync(path.join(out, "client/cert.pem"), "utf8")).toBe(clientBefore);
-    const verify = await openssl(
-      "verify",
-      "-CAfile",
-      path.join(out, "ca.pem"),
-      path.join(out, "hosts/runner-2/server-cert.pem"),
-    );
-    expect(verify.code, verify.stderr).toBe(0);
+  it(
+    "lets the workers' Docker client reach the runner host over mutual TLS, and nobody else",
+    { timeout: 180_000 },
+    async () => {
+      const engine = await realEngine(path.join(out, "hosts/runner-1"));
+      try {
+        const docker = connectDocker(engine.endpoint, { tls: path.join(out, "client") });
+        await pingEngine(docker, 15_000);
+        // A real engine: it reports its version over the mutual-TLS connection.
+        expect((await docker.version()).ApiVersion).toMatch(/^1\.\d+$/);
 
-    // runner-2's certificate names runner-2.example.com only: reached as 127.0.0.1 it is refused.
-    const engine = await fakeEngine(path.join(out, "hosts/runner-2"));
-    try {
-      await expect(
-        pingEngine(connectDocker(engine.endpoint, { tls: path.join(out, "client") }), 5_000),
-      ).rejects.toThrow(/unreachable/);
-    } finally {
-      await engine.close();
-    }
-  });
+        // No client certificate: the engine ends the handshake.
+        await expect(
+          pingWithoutClientCert(engine.port, path.join(out, "client/ca.pem")),
+        ).rejects.toThrow();
+
+        // A client certificate from another CA is turned away.
+        const stranger = path.join(dir, "stranger");
+        expect((await makeCerts(stranger, "--name", "elsewhere", "--ip", "127.0.0.1")).code).toBe(
+          0,
+        );
+        await expect(
+          pingEngine(
+            connectDocker(engine.endpoint, { tls: path.join(stranger, "client") }),
+            15_000,
+          ),
+        ).rejects.toThrow(/unreachable/);
+      } finally {
+        await engine.close();
+      }
+    },
+  );
+
+  it(
+    "reuses the CA and the client certificate for the next runner host; the client checks the host's name",
+    { timeout: 180_000 },
+    async () => {
+      const caBefore = readFileSync(path.join(out, "ca.pem"), "utf8");
+      const clientBefore = readFileSync(path.join(out, "client/cert.pem"), "utf8");
+      const second = await makeCerts(out, "--name", "runner-2", "--dns", "runner-2.example.com");
+      expect(second.code, second.stderr).toBe(0);
+      expect(readFileSync(path.join(out, "ca.pem"), "utf8")).toBe(caBefore);
+      expect(readFileSync(path.join(out, "client/cert.pem"), "utf8")).toBe(clientBefore);
+      const verify = await openssl(
+        "verify",
+        "-CAfile",
+        path.join(out, "ca.pem"),
+        path.join(out, "hosts/runner-2/server-cert.pem"),
+      );
+      expect(verify.code, verify.stderr).toBe(0);
+
+      // runner-2's certificate names runner-2.example.com only: reached as 127.0.0.1 it is refused.
+      const engine = await realEngine(path.join(out, "hosts/runner-2"));
+      try {
+        await expect(
+          pingEngine(connectDocker(engine.endpoint, { tls: path.join(out, "client") }), 15_000),
+        ).rejects.toThrow(/unreachable/);
+      } finally {
+        await engine.close();
+      }
+    },
+  );
 
   it("refuses to make a server certificate without an address", async () => {
     const result = await makeCerts(path.join(dir, "nameless"), "--name", "runner-x");

@@ -296,7 +296,9 @@ describe("a /bisect command", () => {
   });
 
   it("over the monthly quota: a refusal with the numbers and the reset date", async () => {
-    const month = monthOf(new Date());
+    // The seeded month and the expected reset date from one clock reading.
+    const now = new Date();
+    const month = monthOf(now);
     await knex()("usage_stats")
       .insert({ installationId: INSTALLATION_ID, month, jobs: 50, computeSeconds: 0 })
       .onConflict(["installationId", "month"])
@@ -304,7 +306,6 @@ describe("a /bisect command", () => {
     try {
       const { replies, job } = await comment("/bisect v1.4.0 main -- ./test.sh");
       expect(job).toBeUndefined();
-      const now = new Date();
       const reset = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
       const resetText = reset.toLocaleString("en-GB", {
         day: "numeric",

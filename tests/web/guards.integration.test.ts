@@ -3,24 +3,26 @@
 import { Model } from "objection";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { incrementCounter } from "../../db/counters";
-import { freePort } from "../../db/embedded";
 import { BisectJob, BisectStep, RunnerHost } from "../../db/models";
 import { useTestDatabase } from "../helpers/database";
+import { onFreePort } from "../helpers/ports";
 import { startWebServer, type WebServer } from "../e2e/support";
 
 const db = useTestDatabase();
 
 async function server(env: Record<string, string>): Promise<WebServer> {
-  return startWebServer(
-    {
-      NODE_ENV: "production",
-      DATABASE_URL: db.current.url,
-      PUBLIC_URL: "http://127.0.0.1",
-      SESSION_SECRET: "s".repeat(40),
-      ENCRYPTION_KEY: Buffer.alloc(32, 1).toString("base64"),
-      ...env,
-    },
-    await freePort(),
+  return onFreePort((port) =>
+    startWebServer(
+      {
+        NODE_ENV: "production",
+        DATABASE_URL: db.current.url,
+        PUBLIC_URL: "http://127.0.0.1",
+        SESSION_SECRET: "s".repeat(40),
+        ENCRYPTION_KEY: Buffer.alloc(32, 1).toString("base64"),
+        ...env,
+      },
+      port,
+    ),
   );
 }
 
@@ -41,23 +43,38 @@ describe("web guards", () => {
   });
 
   it("limits sign-in attempts per client with 429 and Retry-After", async () => {
-    const statuses: number[] = [];
-    let last: Response | undefined;
-    for (let i = 0; i < 5; i++) {
-      last = await fetch(`${web.url}/auth/github`, { redirect: "manual" });
-      statuses.push(last.status);
+    // A server of its own: other tests here sign in too, and would use up this client's budget.
+    const own = await server({ RATE_LIMIT_AUTH_PER_MINUTE: "3" });
+    try {
+      const statuses: number[] = [];
+      let last: Response | undefined;
+      for (let i = 0; i < 5; i++) {
+        last = await fetch(`${own.url}/auth/github`, { redirect: "manual" });
+        statuses.push(last.status);
+      }
+      expect(statuses.slice(0, 3).every((s) => s !== 429)).toBe(true);
+      expect(statuses.slice(3)).toEqual([429, 429]);
+      expect(Number(last!.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(await last!.json()).toMatchObject({ error: "rate_limited" });
+    } finally {
+      await own.stop();
     }
-    expect(statuses.slice(0, 3).every((s) => s !== 429)).toBe(true);
-    expect(statuses.slice(3)).toEqual([429, 429]);
-    expect(Number(last!.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect(await last!.json()).toMatchObject({ error: "rate_limited" });
   });
 
   it("limits webhook senders outside GitHub's addresses", async () => {
-    const statuses: number[] = [];
-    for (let i = 0; i < 4; i++)
-      statuses.push((await fetch(`${web.url}/webhook`, { method: "POST", body: "{}" })).status);
-    expect(statuses.filter((s) => s === 429)).toHaveLength(2);
+    // A server of its own: other tests here post webhooks too.
+    const own = await server({
+      RATE_LIMIT_WEBHOOK_PER_MINUTE: "2",
+      WEBHOOK_ALLOWED_CIDRS: "192.30.252.0/22",
+    });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++)
+        statuses.push((await fetch(`${own.url}/webhook`, { method: "POST", body: "{}" })).status);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(2);
+    } finally {
+      await own.stop();
+    }
   });
 
   it("limits refused deliveries from GitHub's addresses too (anyone can point a GitHub webhook at us)", async () => {
