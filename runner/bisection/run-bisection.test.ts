@@ -373,7 +373,9 @@ describe("runBisection", () => {
     const launched: { sha: Sha; at: number }[] = [];
     const ended: number[] = [];
     let first = true;
-    const delays = [100, 112, 124];
+    // Three results 10 ms apart, and a gathering window of most of a run: timer jitter on a busy
+    // machine (tens to hundreds of ms) cannot push the later two outside it.
+    const delays = [600, 610, 620];
     let n = 0;
     const { executor } = fakeExecutor((sha) => ({
       exitCode: shas.indexOf(sha) >= 300 ? 1 : 0,
@@ -383,6 +385,7 @@ describe("runBisection", () => {
     const result = await runBisection({
       graph,
       parallel: 3,
+      gatherFraction: 0.8,
       executor,
       specFor,
       engine: toyEngine(shas),
