@@ -1,7 +1,18 @@
 export { AdminRun, ADMIN_RUN_STATUSES, type AdminRunStatus } from "./admin-run";
 export { AuditLogEntry } from "./audit-log-entry";
 export { BaseModel } from "./base-model";
-export { BisectJob, FINAL_STATUSES, JOB_STATUSES, OUTCOMES, type JobOptions, type JobPredicate, type VerifyTarget, type JobOutcome, type JobSource, type JobStatus } from "./bisect-job";
+export {
+  BisectJob,
+  FINAL_STATUSES,
+  JOB_STATUSES,
+  OUTCOMES,
+  type JobOptions,
+  type JobPredicate,
+  type VerifyTarget,
+  type JobOutcome,
+  type JobSource,
+  type JobStatus,
+} from "./bisect-job";
 export { BisectStep, type StepStatus, type StepVerdict } from "./bisect-step";
 export { Installation } from "./installation";
 export { RateLimit, TIERS, type Tier } from "./rate-limit";

