@@ -1,52 +1,20 @@
 // Installation events change only what they may: an operator's suspension and GitHub's are separate
 // (GitHub's "unsuspend" does not lift an operator's suspension, nor an operator's "resume" GitHub's),
 // and a "repositories removed" event touches only its own installation's repositories.
-import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Config } from "../../config/env";
+import { describe, expect, it } from "vitest";
 import { BisectJob, Installation, Repository } from "../../db/models";
 import { resumeInstallation, suspendInstallation } from "../../jobs/admin/installations";
-import type { WorkerContext } from "../../jobs/worker-context";
 import { useTestDatabase } from "../helpers/database";
-import {
-  handleQueuedDeliveries,
-  INSTALLATION_ID,
-  REPO,
-  newDeliveryId,
-  send,
-  startFixture,
-  testConfig,
-  testContext,
-  type Fixture,
-} from "../github/support";
+import { useInstalledApp, webhookFixture as fixture } from "../github/installed";
+import { INSTALLATION_ID, REPO } from "../github/support";
 
 const db = useTestDatabase();
-let f: Fixture;
-let config: Config;
-let ctx: WorkerContext;
+const app = useInstalledApp(db);
 const knex = () => db.current.knex;
-const fixture = (name: string) =>
-  JSON.parse(readFileSync(`tests/fixtures/webhooks/${name}.json`, "utf8"));
-
-async function deliver(event: string, payload: unknown) {
-  const response = await send(config, knex(), event, payload, { deliveryId: newDeliveryId() });
-  expect(response.status).toBe(202);
-  return handleQueuedDeliveries(ctx);
-}
+const deliver = app.deliver;
 
 const installation = async () => (await Installation.query(knex()).findById(INSTALLATION_ID))!;
 const args = { installation: String(INSTALLATION_ID) } as never;
-
-beforeAll(async () => {
-  f = await startFixture();
-  config = testConfig(f, db.current.url);
-  ctx = testContext(config, knex(), db.current.url);
-  await deliver("installation", fixture("installation.created"));
-});
-
-afterAll(async () => {
-  await f?.close();
-});
 
 describe("suspensions", () => {
   it("GitHub's unsuspend leaves an operator's suspension in force", async () => {

@@ -1,45 +1,24 @@
 // Reply injection: a comment's own words must never come back as live Markdown. Untrusted
 // commenters get one fixed text, at most once per issue per hour; a maintainer's malformed
 // command is quoted in code spans that its backticks cannot close.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Config } from "../../config/env";
+import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogEntry } from "../../db/models";
-import type { WorkerContext } from "../../jobs/worker-context";
 import { notTrustedReply } from "../../jobs/github/replies";
 import { useTestDatabase } from "../helpers/database";
-import {
-  handleQueuedDeliveries,
-  newDeliveryId,
-  REPO,
-  send,
-  startFixture,
-  testConfig,
-  testContext,
-  userComment,
-  type CommentOptions,
-  type Fixture,
-} from "../github/support";
-import { readFileSync } from "node:fs";
+import { useInstalledApp } from "../github/installed";
+import { REPO, userComment, type CommentOptions } from "../github/support";
 
 const db = useTestDatabase();
-let f: Fixture;
-let config: Config;
-let ctx: WorkerContext;
+const app = useInstalledApp(db);
 let issues = 500;
 const knex = () => db.current.knex;
 
 const INJECTION =
   "/bisect cancel 1 `x` @octocat see [login here](https://evil.example/phish) &commat;octocat &#64;octocat `";
 
-async function deliver(event: string, payload: unknown) {
-  const response = await send(config, knex(), event, payload, { deliveryId: newDeliveryId() });
-  expect(response.status).toBe(202);
-  return handleQueuedDeliveries(ctx);
-}
-
 async function comment(body: string, options: CommentOptions & { issue: number }) {
-  await deliver("issue_comment", userComment(f, body, options));
-  return f.standIn
+  await app.deliver("issue_comment", userComment(app.f, body, options));
+  return app.f.standIn
     .comments(REPO.owner, REPO.name, options.issue)
     .filter((c) => c.user === "bisect-bot[bot]")
     .map((c) => c.body);
@@ -71,22 +50,8 @@ function outsideCodeSpans(markdown: string): string {
   return out;
 }
 
-beforeAll(async () => {
-  f = await startFixture();
-  config = testConfig(f, db.current.url);
-  ctx = testContext(config, knex(), db.current.url);
-  await deliver(
-    "installation",
-    JSON.parse(readFileSync("tests/fixtures/webhooks/installation.created.json", "utf8")),
-  );
-});
-
 afterEach(() => {
-  f.standIn.clearRequests();
-});
-
-afterAll(async () => {
-  await f?.close();
+  app.f.standIn.clearRequests();
 });
 
 const MALLORY = { user: { login: "mallory", id: 9666 }, association: "NONE" } as const;

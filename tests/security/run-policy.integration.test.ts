@@ -3,43 +3,24 @@
 // network only where the operator allows it for the plan; a plan bounds how many slots one
 // installation holds, and a larger --parallel is lowered with a word in the acknowledgement.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Config } from "../../config/env";
+import { beforeAll, describe, expect, it } from "vitest";
 import { BisectJob } from "../../db/models";
-import type { WorkerContext } from "../../jobs/worker-context";
 import { useTestDatabase } from "../helpers/database";
-import {
-  handleQueuedDeliveries,
-  newDeliveryId,
-  REPO,
-  send,
-  startFixture,
-  testConfig,
-  testContext,
-  userComment,
-  type Fixture,
-} from "../github/support";
+import { useInstalledApp } from "../github/installed";
+import { REPO, userComment } from "../github/support";
 
 const db = useTestDatabase();
-let f: Fixture;
-let config: Config;
-let ctx: WorkerContext;
+const app = useInstalledApp(db);
 let issues = 900;
 const knex = () => db.current.knex;
 
-async function deliver(event: string, payload: unknown) {
-  const response = await send(config, knex(), event, payload, { deliveryId: newDeliveryId() });
-  expect(response.status).toBe(202);
-  return handleQueuedDeliveries(ctx);
-}
-
 async function bisect(bad: string, options = "") {
-  const payload = userComment(f, `/bisect v1.4.0 ${bad} ${options} -- ./test.sh`, {
+  const payload = userComment(app.f, `/bisect v1.4.0 ${bad} ${options} -- ./test.sh`, {
     issue: ++issues,
   });
-  await deliver("issue_comment", payload);
+  await app.deliver("issue_comment", payload);
   const job = await BisectJob.query(knex()).findOne({ triggerCommentId: payload.comment.id });
   expect(job, "a job was created").toBeDefined();
   return job!;
@@ -48,7 +29,7 @@ async function bisect(bad: string, options = "") {
 /** Commits a `.github/bisect.yml` on a branch of the fixture repository; returns the commit. */
 function commitConfig(branch: string, yaml: string): string {
   const git = (...args: string[]) =>
-    execFileSync("git", ["-C", f.repoPath, ...args], {
+    execFileSync("git", ["-C", app.f.repoPath, ...args], {
       encoding: "utf8",
       env: {
         ...process.env,
@@ -59,8 +40,8 @@ function commitConfig(branch: string, yaml: string): string {
       },
     }).trim();
   git("checkout", "-q", "-B", branch, "main");
-  mkdirSync(path.join(f.repoPath, ".github"), { recursive: true });
-  writeFileSync(path.join(f.repoPath, ".github", "bisect.yml"), yaml);
+  mkdirSync(path.join(app.f.repoPath, ".github"), { recursive: true });
+  writeFileSync(path.join(app.f.repoPath, ".github", "bisect.yml"), yaml);
   git("commit", "-q", "-am", `config on ${branch}`);
   const sha = git("rev-parse", "HEAD");
   git("checkout", "-q", "main");
@@ -68,19 +49,8 @@ function commitConfig(branch: string, yaml: string): string {
 }
 
 beforeAll(async () => {
-  f = await startFixture();
-  config = testConfig(f, db.current.url);
-  ctx = testContext(config, knex(), db.current.url);
-  await deliver(
-    "installation",
-    JSON.parse(readFileSync("tests/fixtures/webhooks/installation.created.json", "utf8")),
-  );
   // Every plan allows network here, so only where the setting is read from decides.
   await knex()("rateLimits").update({ testNetwork: true });
-});
-
-afterAll(async () => {
-  await f?.close();
 });
 
 describe("network and image", () => {
@@ -107,7 +77,7 @@ describe("the plan's parallel limit", () => {
   it("lowers a larger --parallel and says so in the acknowledgement", async () => {
     const job = await bisect("main", "--parallel 8");
     expect(job.options.parallel).toBe(2); // the free plan's max_parallel
-    const ack = f.standIn
+    const ack = app.f.standIn
       .comments(REPO.owner, REPO.name, job.issueNumber!)
       .find((c) => c.id === job.statusCommentId);
     expect(ack?.body).toContain("2 commits at a time (lowered from 8 by the free plan)");

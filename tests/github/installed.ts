@@ -1,0 +1,60 @@
+// One test file's GitHub world: the stand-in with acme/widgets, the app installed (its
+// installation.created delivery handled), and `deliver` for signed deliveries handled at once.
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, expect } from "vitest";
+import type { Config } from "../../config/env";
+import type { Handled } from "../../jobs/github/installations";
+import type { WorkerContext } from "../../jobs/worker-context";
+import type { TestDatabase } from "../helpers/database";
+import {
+  handleQueuedDeliveries,
+  newDeliveryId,
+  send,
+  startFixture,
+  testConfig,
+  testContext,
+  type Fixture,
+} from "./support";
+
+export interface Installed {
+  readonly f: Fixture;
+  readonly config: Config;
+  readonly ctx: WorkerContext;
+  /** Sends a signed delivery (202 expected) and handles what it queued. */
+  deliver(event: string, payload: unknown): Promise<Handled[]>;
+}
+
+export const webhookFixture = (name: string) =>
+  JSON.parse(readFileSync(`tests/fixtures/webhooks/${name}.json`, "utf8"));
+
+export function useInstalledApp(db: { current: TestDatabase }): Installed {
+  const state = {} as { f: Fixture; config: Config; ctx: WorkerContext };
+  const deliver = async (event: string, payload: unknown) => {
+    const response = await send(state.config, db.current.knex, event, payload, {
+      deliveryId: newDeliveryId(),
+    });
+    expect(response.status).toBe(202);
+    return handleQueuedDeliveries(state.ctx);
+  };
+  beforeAll(async () => {
+    state.f = await startFixture();
+    state.config = testConfig(state.f, db.current.url);
+    state.ctx = testContext(state.config, db.current.knex, db.current.url);
+    await deliver("installation", webhookFixture("installation.created"));
+  });
+  afterAll(async () => {
+    await state.f?.close();
+  });
+  return {
+    get f() {
+      return state.f;
+    },
+    get config() {
+      return state.config;
+    },
+    get ctx() {
+      return state.ctx;
+    },
+    deliver,
+  };
+}
