@@ -2,7 +2,13 @@
 // queue the next runs, or conclude. Runs serially per job (its own queue) and under a row lock.
 import type { Knex } from "knex";
 import { BisectJob, BisectStep } from "../../db/models";
-import { decide, EngineInputError, reportedOutcome, type CommitGraph, type Observation } from "../../runner/engine";
+import {
+  decide,
+  EngineInputError,
+  reportedOutcome,
+  type CommitGraph,
+  type Observation,
+} from "../../runner/engine";
 import { freeSlots } from "../../runner/farm/leases";
 import { enqueue } from "../enqueue";
 import type { WorkerContext } from "../worker-context";
@@ -28,14 +34,22 @@ export async function advanceJob(ctx: WorkerContext, jobId: number): Promise<voi
     const observations: Observation[] = steps
       .filter((s) => s.status === "done" && s.verdict)
       .map((s) => ({ sha: s.sha, verdict: s.verdict!, ...(s.reason ? { reason: s.reason } : {}) }));
-    const inFlight = steps.filter((s) => s.status === "queued" || s.status === "running").map((s) => s.sha);
+    const inFlight = steps
+      .filter((s) => s.status === "queued" || s.status === "running")
+      .map((s) => s.sha);
     const allowed = parallelismOf(job) - slottedInFlight(job.graph as CommitGraph, inFlight);
     // Never more than the free slots, but always one run when nothing is in flight (it waits for a slot).
     const slots = Math.max(Math.min(allowed, await freeSlots(trx)), inFlight.length === 0 ? 1 : 0);
 
     let decision;
     try {
-      decision = decide({ graph: job.graph as CommitGraph, policy: policyOf(job), observations, inFlight, slots: Math.max(0, slots) });
+      decision = decide({
+        graph: job.graph as CommitGraph,
+        policy: policyOf(job),
+        observations,
+        inFlight,
+        slots: Math.max(0, slots),
+      });
     } catch (error) {
       if (!(error instanceof EngineInputError)) throw error;
       await concludeJob(trx, job, { status: "failed", outcome: "error", error: error.message });
@@ -59,15 +73,27 @@ export async function advanceJob(ctx: WorkerContext, jobId: number): Promise<voi
   });
 }
 
-async function queueProbes(trx: Knex.Transaction, job: BisectJob, steps: BisectStep[], probes: string[]): Promise<void> {
+async function queueProbes(
+  trx: Knex.Transaction,
+  job: BisectJob,
+  steps: BisectStep[],
+  probes: string[],
+): Promise<void> {
   const round = job.rounds + 1;
   const attempts = new Map<string, number>();
   for (const s of steps) attempts.set(s.sha, Math.max(attempts.get(s.sha) ?? 0, s.attempt));
   for (const sha of probes) {
     const attempt = (attempts.get(sha) ?? 0) + 1;
     attempts.set(sha, attempt);
-    const step = await BisectStep.query(trx).insert({ bisectJobId: job.id, sha, round, attempt, status: "queued" }).returning("*");
-    await enqueue(trx, "bisect__step", { stepId: step.id }, { jobKey: `bisect__step:${step.id}`, maxAttempts: 10 });
+    const step = await BisectStep.query(trx)
+      .insert({ bisectJobId: job.id, sha, round, attempt, status: "queued" })
+      .returning("*");
+    await enqueue(
+      trx,
+      "bisect__step",
+      { stepId: step.id },
+      { jobKey: `bisect__step:${step.id}`, maxAttempts: 10 },
+    );
   }
   await BisectJob.query(trx).patch({ rounds: round }).where({ id: job.id });
 }
@@ -77,5 +103,10 @@ async function queueProbes(trx: Knex.Transaction, job: BisectJob, steps: BisectS
  * room for many attempts: every crash of the worker running it (kill -9, database gone) uses one.
  */
 export async function requestAdvance(db: Knex | Knex.Transaction, jobId: number): Promise<void> {
-  await enqueue(db, "bisect__advance", { jobId }, { jobKey: `bisect__advance:${jobId}`, queueName: `bisect:${jobId}`, maxAttempts: 25 });
+  await enqueue(
+    db,
+    "bisect__advance",
+    { jobId },
+    { jobKey: `bisect__advance:${jobId}`, queueName: `bisect:${jobId}`, maxAttempts: 25 },
+  );
 }

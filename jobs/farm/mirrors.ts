@@ -3,7 +3,12 @@
 import type { Knex } from "knex";
 import type { BisectJob, RunnerHost } from "../../db/models";
 import { dockerFor } from "../../runner/farm/docker-clients";
-import { mirrorVolumeName, refreshMirror, removeMirror, type RefreshResult } from "../../runner/mirror/mirror";
+import {
+  mirrorVolumeName,
+  refreshMirror,
+  removeMirror,
+  type RefreshResult,
+} from "../../runner/mirror/mirror";
 import type { WorkerContext } from "../worker-context";
 import { InfrastructureError } from "../../runner/executors/types";
 import { jobLabels } from "./labels";
@@ -42,11 +47,20 @@ export interface EnsureOptions {
 }
 
 /** Makes the host's mirror fresh for the job; returns the refresh result when one ran. */
-export async function ensureMirror(ctx: WorkerContext, host: RunnerHost, job: BisectJob, options: EnsureOptions): Promise<RefreshResult | null> {
+export async function ensureMirror(
+  ctx: WorkerContext,
+  host: RunnerHost,
+  job: BisectJob,
+  options: EnsureOptions,
+): Promise<RefreshResult | null> {
   const { knex, config } = ctx;
   const repoKey = repoKeyOf(job);
   const waitUntil = Date.now() + config.RUNNER_FETCH_TIMEOUT_SECONDS * 1000;
-  const isFresh = (row: MirrorRow) => !options.withGraph && row.lastFetchedAt !== null && job.startedAt !== null && row.lastFetchedAt >= job.startedAt;
+  const isFresh = (row: MirrorRow) =>
+    !options.withGraph &&
+    row.lastFetchedAt !== null &&
+    job.startedAt !== null &&
+    row.lastFetchedAt >= job.startedAt;
   for (;;) {
     const row = await mirrorRow(knex, host.id, repoKey);
     if (isFresh(row)) {
@@ -56,11 +70,17 @@ export async function ensureMirror(ctx: WorkerContext, host: RunnerHost, job: Bi
     const locked = await knex("runner_mirrors")
       .where({ id: row.id })
       .where((q) => q.whereNull("fetchLockUntil").orWhere("fetchLockUntil", "<", knex.fn.now()))
-      .update({ fetchLockHolder: options.holder, fetchLockUntil: knex.raw("now() + make_interval(secs => ?)", [FETCH_LOCK_SECONDS]) });
+      .update({
+        fetchLockHolder: options.holder,
+        fetchLockUntil: knex.raw("now() + make_interval(secs => ?)", [FETCH_LOCK_SECONDS]),
+      });
     if (locked === 0) {
       // Another worker is fetching this repository on this host: wait for it (not forever).
       if (options.signal?.aborted) throw new Error("aborted while waiting for a mirror refresh");
-      if (Date.now() > waitUntil) throw new InfrastructureError(`the mirror refresh on ${host.name} by another worker did not finish`);
+      if (Date.now() > waitUntil)
+        throw new InfrastructureError(
+          `the mirror refresh on ${host.name} by another worker did not finish`,
+        );
       await new Promise((r) => setTimeout(r, 500));
       continue;
     }
@@ -82,11 +102,17 @@ export async function ensureMirror(ctx: WorkerContext, host: RunnerHost, job: Bi
       });
       await knex("runner_mirrors")
         .where({ id: row.id })
-        .update({ sizeBytes: result.sizeBytes, lastFetchedAt: knex.fn.now(), lastUsedAt: knex.fn.now() });
+        .update({
+          sizeBytes: result.sizeBytes,
+          lastFetchedAt: knex.fn.now(),
+          lastUsedAt: knex.fn.now(),
+        });
       await evictLeastRecentlyUsed(ctx, host, repoKey);
       return result;
     } finally {
-      await knex("runner_mirrors").where({ id: row.id, fetchLockHolder: options.holder }).update({ fetchLockHolder: null, fetchLockUntil: null });
+      await knex("runner_mirrors")
+        .where({ id: row.id, fetchLockHolder: options.holder })
+        .update({ fetchLockHolder: null, fetchLockUntil: null });
     }
   }
 }
@@ -95,18 +121,32 @@ export async function ensureMirror(ctx: WorkerContext, host: RunnerHost, job: Bi
  * Past the host's cache size, removes the least recently used mirrors (never `keep`, never one
  * used in the last ten minutes or being fetched). A volume still mounted by a run is kept.
  */
-export async function evictLeastRecentlyUsed(ctx: WorkerContext, host: RunnerHost, keep: string): Promise<string[]> {
+export async function evictLeastRecentlyUsed(
+  ctx: WorkerContext,
+  host: RunnerHost,
+  keep: string,
+): Promise<string[]> {
   const { knex } = ctx;
   const limit = ctx.config.RUNNER_CACHE_MAX_MB * 1024 * 1024;
-  const rows: { id: number; repoKey: string; volume: string; sizeBytes: number }[] = await knex("runner_mirrors")
+  const rows: { id: number; repoKey: string; volume: string; sizeBytes: number }[] = await knex(
+    "runner_mirrors",
+  )
     .where({ runnerHostId: host.id })
     .orderBy("lastUsedAt", "asc")
     .select("id", "repoKey", "volume", "sizeBytes", "lastUsedAt", "fetchLockUntil");
   let total = rows.reduce((sum, r) => sum + Number(r.sizeBytes), 0);
   const evicted: string[] = [];
-  for (const row of rows as (typeof rows[number] & { lastUsedAt: Date; fetchLockUntil: Date | null })[]) {
+  for (const row of rows as ((typeof rows)[number] & {
+    lastUsedAt: Date;
+    fetchLockUntil: Date | null;
+  })[]) {
     if (total <= limit) break;
-    if (row.repoKey === keep || row.fetchLockUntil || Date.now() - row.lastUsedAt.getTime() < 10 * 60_000) continue;
+    if (
+      row.repoKey === keep ||
+      row.fetchLockUntil ||
+      Date.now() - row.lastUsedAt.getTime() < 10 * 60_000
+    )
+      continue;
     if (await removeMirror(dockerFor(host), row.volume)) {
       await knex("runner_mirrors").where({ id: row.id }).delete();
       total -= Number(row.sizeBytes);
@@ -124,7 +164,13 @@ export async function purgeMirrors(ctx: WorkerContext, repoKeys: string[]): Prom
     .whereIn("m.repoKey", repoKeys)
     .select("m.id", "m.volume", "h.dockerEndpoint", "h.tlsPath", "h.sshHostKey");
   let removed = 0;
-  for (const row of rows as { id: number; volume: string; dockerEndpoint: string; tlsPath: string | null; sshHostKey: string | null }[]) {
+  for (const row of rows as {
+    id: number;
+    volume: string;
+    dockerEndpoint: string;
+    tlsPath: string | null;
+    sshHostKey: string | null;
+  }[]) {
     if (await removeMirror(dockerFor(row), row.volume)) {
       await knex("runner_mirrors").where({ id: row.id }).delete();
       removed++;

@@ -144,7 +144,9 @@ describe("github__status_comment", () => {
     const [posted] = botComments(job.issueNumber!);
     const web = f.standIn.urls.web;
     const culprit = f.shas[3]!;
-    expect(posted!.body).toContain(`🎯 [Bisection ${job.id}](https://bisect.example.com/dashboard/jobs/${job.id}) found the first bad commit`);
+    expect(posted!.body).toContain(
+      `🎯 [Bisection ${job.id}](https://bisect.example.com/dashboard/jobs/${job.id}) found the first bad commit`,
+    );
     expect(posted!.body).toContain(
       `**First bad commit:** [\`${culprit.slice(0, 7)}\` Parse dates with the new parser](${web}/acme/widgets/commit/${culprit})`,
     );
@@ -281,7 +283,9 @@ describe("github__status_comment", () => {
       });
       expect(f.standIn.requests()).toHaveLength(0);
     } finally {
-      await knex()("installations").where({ id: INSTALLATION_ID }).update({ githubSuspendedAt: null });
+      await knex()("installations")
+        .where({ id: INSTALLATION_ID })
+        .update({ githubSuspendedAt: null });
     }
   });
 });
