@@ -100,13 +100,11 @@ export async function ensureMirror(
         maxCommits: options.withGraph ? config.BISECT_MAX_RANGE_COMMITS : 0,
         maxMirrorBytes: config.RUNNER_MIRROR_MAX_MB * 1024 * 1024,
       });
-      await knex("runner_mirrors")
-        .where({ id: row.id })
-        .update({
-          sizeBytes: result.sizeBytes,
-          lastFetchedAt: knex.fn.now(),
-          lastUsedAt: knex.fn.now(),
-        });
+      await knex("runner_mirrors").where({ id: row.id }).update({
+        sizeBytes: result.sizeBytes,
+        lastFetchedAt: knex.fn.now(),
+        lastUsedAt: knex.fn.now(),
+      });
       await evictLeastRecentlyUsed(ctx, host, repoKey);
       return result;
     } finally {
