@@ -70,7 +70,10 @@ suite("the runner farm", () => {
     // Runs still in flight when the engine concluded are stopped and end as cancelled.
     await expect.poll(async () => (await BisectStep.query().where({ bisectJobId: job.id }).modify("inFlight")).length, { timeout: 15_000 }).toBe(0);
     const steps = await BisectStep.query().where({ bisectJobId: job.id });
-    expect(new Set(steps.map((s) => s.runnerHostId))).toEqual(new Set(hosts.map((h) => h.id)));
+    // A run still waiting for a slot when the engine concluded never got a host; it can only have been cancelled.
+    const unplaced = steps.filter((s) => s.runnerHostId === null);
+    expect(unplaced.map((s) => s.status)).toEqual(unplaced.map(() => "cancelled"));
+    expect(new Set(steps.filter((s) => s.runnerHostId !== null).map((s) => s.runnerHostId))).toEqual(new Set(hosts.map((h) => h.id)));
     const verdicts = Object.fromEntries(steps.map((s) => [s.sha, s.verdict]));
     expect(verdicts[repo.shas[27]!]).toBe("bad");
     expect(verdicts[repo.shas[26]!]).toBe("good");
