@@ -6,8 +6,7 @@ import type { Knex } from "knex";
 
 const SOURCES_BEFORE = ["github", "cli", "dashboard", "admin"];
 const SOURCES_AFTER = [...SOURCES_BEFORE, "auto"];
-const sourceCheck = (values: string[]) =>
-  `source in (${values.map((v) => `'${v}'`).join(", ")})`;
+const sourceCheck = (values: string[]) => `source in (${values.map((v) => `'${v}'`).join(", ")})`;
 
 export async function up(knex: Knex): Promise<void> {
   await knex.raw("alter table bisect_jobs drop constraint bisect_jobs_source_check");

@@ -150,7 +150,11 @@ export async function admitJob(
       if (!plan) throw new Error(`no plan ${installation.tier} in rate_limits`);
       const capped = capTimeout(requestedTimeoutSeconds, plan, settings);
       // Network for the test runs only where the operator allows it for the plan.
-      options = { ...options, ...capped.options, network: Boolean(options.network && plan.testNetwork) };
+      options = {
+        ...options,
+        ...capped.options,
+        network: Boolean(options.network && plan.testNetwork),
+      };
       timeoutCap = capped.cap;
       const requested = options.parallel ?? 1;
       if (requested > plan.maxParallel) {

@@ -66,7 +66,11 @@ export async function handleDelivery(
       );
       break;
     case "check_run":
-      handled = await handleCheckRun(ctx, parse(checkRunEvent, delivery.payload, "check_run"), deliveryId);
+      handled = await handleCheckRun(
+        ctx,
+        parse(checkRunEvent, delivery.payload, "check_run"),
+        deliveryId,
+      );
       break;
     default:
       handled = { status: "ignored", note: `event ${delivery.event}` };

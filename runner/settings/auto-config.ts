@@ -76,13 +76,17 @@ export function parseAutoSection(
     return { problems: ["`auto` must be a mapping with `checks` and `notify`"] };
   for (const key of Object.keys(value))
     if (key !== "checks" && key !== "notify")
-      problems.push(`\`auto\` has an unknown setting \`${key}\` (the settings are \`checks\`, \`notify\`)`);
+      problems.push(
+        `\`auto\` has an unknown setting \`${key}\` (the settings are \`checks\`, \`notify\`)`,
+      );
   const notify = value.notify ?? "pull-request";
   if (typeof notify !== "string" || !(NOTIFY_TARGETS as readonly string[]).includes(notify))
     problems.push(`\`auto.notify\` must be one of ${NOTIFY_TARGETS.join(", ")}`);
   const checks: AutoCheck[] = [];
   if (!isMapping(value.checks) || Object.keys(value.checks).length === 0) {
-    problems.push("`auto.checks` must map at least one check name to the command that reproduces it");
+    problems.push(
+      "`auto.checks` must map at least one check name to the command that reproduces it",
+    );
   } else if (Object.keys(value.checks).length > MAX_AUTO_CHECKS) {
     problems.push(`\`auto.checks\` may name at most ${MAX_AUTO_CHECKS} checks`);
   } else {
@@ -105,7 +109,10 @@ export function parseAutoSection(
       ] as const) {
         if (key === "setup" && fields.setup === undefined) continue;
         const problem = scriptProblem(fields[key], what);
-        if (problem) problems.push(`${where}${key === "command" && !isMapping(entry) ? "" : `.${key}`} ${problem}`);
+        if (problem)
+          problems.push(
+            `${where}${key === "command" && !isMapping(entry) ? "" : `.${key}`} ${problem}`,
+          );
         else check[key] = String(fields[key]).trim();
       }
       if (fields.image !== undefined) {

@@ -9,10 +9,21 @@ export const CHECKS_DOCS = "https://docs.github.com/rest";
 
 /** What the server lends this module (its helpers keep one behaviour for auth, paging, errors). */
 export interface ChecksHost<Ctx, Actor, Repo extends { id: number; owner: string; name: string }> {
-  route(method: string, pattern: string, docs: string, handle: (ctx: Ctx) => Promise<void> | void): void;
+  route(
+    method: string,
+    pattern: string,
+    docs: string,
+    handle: (ctx: Ctx) => Promise<void> | void,
+  ): void;
   actorFor(ctx: Ctx): Actor;
   requireRepo(ctx: Ctx, actor: Actor, need: { permission: string; level: "read" | "write" }): Repo;
-  json(ctx: Ctx, status: number, body: unknown, actor?: Actor, headers?: Record<string, string>): void;
+  json(
+    ctx: Ctx,
+    status: number,
+    body: unknown,
+    actor?: Actor,
+    headers?: Record<string, string>,
+  ): void;
   paginate<T>(ctx: Ctx, items: T[]): { page: T[]; headers: Record<string, string> };
   param(ctx: Ctx, name: string): string;
   query(ctx: Ctx, name: string): string | null;
@@ -20,7 +31,11 @@ export interface ChecksHost<Ctx, Actor, Repo extends { id: number; owner: string
   fail(status: number, message: string, extra?: Record<string, unknown>): Error;
   resolve(repo: Repo, ref: string): Promise<string | null>;
   /** null when the two commits share no history. */
-  relation(repo: Repo, base: string, head: string): Promise<{ ahead: number; behind: number } | null>;
+  relation(
+    repo: Repo,
+    base: string,
+    head: string,
+  ): Promise<{ ahead: number; behind: number } | null>;
   repoJson(repo: Repo): Record<string, unknown>;
   repoByName(owner: string, name: string): Repo | undefined;
   /** The acting identity's login when it writes (`<app>[bot]` for an installation). */
@@ -30,13 +45,7 @@ export interface ChecksHost<Ctx, Actor, Repo extends { id: number; owner: string
 }
 
 export type Conclusion =
-  | "success"
-  | "failure"
-  | "neutral"
-  | "cancelled"
-  | "skipped"
-  | "timed_out"
-  | "action_required";
+  "success" | "failure" | "neutral" | "cancelled" | "skipped" | "timed_out" | "action_required";
 
 export interface CheckRunInput {
   /** A SHA or ref of the commit. */
@@ -151,9 +160,11 @@ export interface ChecksApi {
  * Registers the routes that must come before `GET commits/:ref+` (`register`), and returns
  * `registerLate` for the others plus the test-facing API.
  */
-export function checksModule<Ctx, Actor, Repo extends { id: number; owner: string; name: string; defaultBranch: string }>(
-  host: ChecksHost<Ctx, Actor, Repo>,
-): { register(): void; registerLate(): void; api: ChecksApi } {
+export function checksModule<
+  Ctx,
+  Actor,
+  Repo extends { id: number; owner: string; name: string; defaultBranch: string },
+>(host: ChecksHost<Ctx, Actor, Repo>): { register(): void; registerLate(): void; api: ChecksApi } {
   const suites: Suite[] = [];
   const runs: Run[] = [];
   const statuses: StatusRow[] = [];
@@ -182,7 +193,13 @@ export function checksModule<Ctx, Actor, Repo extends { id: number; owner: strin
       html_url: `${host.urls().web}/apps/github-actions`,
       created_at: "2018-07-30T09:30:17Z",
       updated_at: "2024-04-10T20:33:16Z",
-      permissions: { actions: "write", checks: "write", contents: "write", metadata: "read", statuses: "write" },
+      permissions: {
+        actions: "write",
+        checks: "write",
+        contents: "write",
+        metadata: "read",
+        statuses: "write",
+      },
       events: ["check_run", "check_suite", "push", "pull_request", "workflow_dispatch"],
     };
   };
@@ -369,7 +386,13 @@ export function checksModule<Ctx, Actor, Repo extends { id: number; owner: strin
           list = list.filter((r) => (seen.has(r.name) ? false : (seen.add(r.name), true)));
         }
         const { page, headers } = host.paginate(ctx, list);
-        host.json(ctx, 200, { total_count: list.length, check_runs: page.map((r) => runJson(repo, r)) }, actor, headers);
+        host.json(
+          ctx,
+          200,
+          { total_count: list.length, check_runs: page.map((r) => runJson(repo, r)) },
+          actor,
+          headers,
+        );
       },
     );
     host.route(
@@ -382,7 +405,13 @@ export function checksModule<Ctx, Actor, Repo extends { id: number; owner: strin
         const sha = await commitOf(repo, decodeURIComponent(host.param(ctx, "ref")));
         const list = suites.filter((s) => s.repoKey === key(repo) && s.headSha === sha);
         const { page, headers } = host.paginate(ctx, list);
-        host.json(ctx, 200, { total_count: list.length, check_suites: page.map((s) => suiteJson(repo, s)) }, actor, headers);
+        host.json(
+          ctx,
+          200,
+          { total_count: list.length, check_suites: page.map((s) => suiteJson(repo, s)) },
+          actor,
+          headers,
+        );
       },
     );
     host.route(
@@ -393,9 +422,17 @@ export function checksModule<Ctx, Actor, Repo extends { id: number; owner: strin
         const actor = host.actorFor(ctx);
         const repo = host.requireRepo(ctx, actor, { permission: "statuses", level: "read" });
         const sha = await commitOf(repo, decodeURIComponent(host.param(ctx, "ref")));
-        const list = statuses.filter((s) => s.repoKey === key(repo) && s.sha === sha).sort((a, b) => b.id - a.id);
+        const list = statuses
+          .filter((s) => s.repoKey === key(repo) && s.sha === sha)
+          .sort((a, b) => b.id - a.id);
         const { page, headers } = host.paginate(ctx, list);
-        host.json(ctx, 200, page.map((s) => statusJson(repo, s)), actor, headers);
+        host.json(
+          ctx,
+          200,
+          page.map((s) => statusJson(repo, s)),
+          actor,
+          headers,
+        );
       },
     );
     host.route(
@@ -442,7 +479,13 @@ export function checksModule<Ctx, Actor, Repo extends { id: number; owner: strin
         const sha = await commitOf(repo, decodeURIComponent(host.param(ctx, "commit_sha")));
         const list = commitComments.filter((c) => c.repoKey === key(repo) && c.sha === sha);
         const { page, headers } = host.paginate(ctx, list);
-        host.json(ctx, 200, page.map((c) => commitCommentJson(repo, c)), actor, headers);
+        host.json(
+          ctx,
+          200,
+          page.map((c) => commitCommentJson(repo, c)),
+          actor,
+          headers,
+        );
       },
     );
     host.route(
@@ -481,7 +524,9 @@ export function checksModule<Ctx, Actor, Repo extends { id: number; owner: strin
       (ctx) => {
         const actor = host.actorFor(ctx);
         const repo = host.requireRepo(ctx, actor, { permission: "checks", level: "read" });
-        const run = runs.find((r) => r.id === Number(host.param(ctx, "check_run_id")) && r.repoKey === key(repo));
+        const run = runs.find(
+          (r) => r.id === Number(host.param(ctx, "check_run_id")) && r.repoKey === key(repo),
+        );
         if (!run) throw host.fail(404, "Not Found");
         host.json(ctx, 200, runJson(repo, run), actor);
       },
@@ -542,8 +587,14 @@ export function checksModule<Ctx, Actor, Repo extends { id: number; owner: strin
           throw host.fail(422, "Validation Failed", {
             errors: [{ resource: "Issue", field: "title", code: "missing_field" }],
           });
-        if (input.labels !== undefined && (!Array.isArray(input.labels) || input.labels.some((l) => typeof l !== "string")))
-          throw host.fail(422, "Invalid request.\n\nFor 'properties/labels', the items are not strings.");
+        if (
+          input.labels !== undefined &&
+          (!Array.isArray(input.labels) || input.labels.some((l) => typeof l !== "string"))
+        )
+          throw host.fail(
+            422,
+            "Invalid request.\n\nFor 'properties/labels', the items are not strings.",
+          );
         const issue: IssueRow = {
           id: nextIssueId++,
           number: nextIssueNumber++,
@@ -567,7 +618,9 @@ export function checksModule<Ctx, Actor, Repo extends { id: number; owner: strin
       (ctx) => {
         const actor = host.actorFor(ctx);
         const repo = host.requireRepo(ctx, actor, { permission: "issues", level: "read" });
-        const issue = issues.find((i) => i.repoKey === key(repo) && i.number === Number(host.param(ctx, "issue_number")));
+        const issue = issues.find(
+          (i) => i.repoKey === key(repo) && i.number === Number(host.param(ctx, "issue_number")),
+        );
         if (!issue) throw host.fail(404, "Not Found");
         host.json(ctx, 200, issueJson(repo, issue), actor);
       },
@@ -586,9 +639,17 @@ export function checksModule<Ctx, Actor, Repo extends { id: number; owner: strin
       const sha = await host.resolve(repo, input.ref);
       if (!sha) throw new Error(`no commit ${input.ref} in ${owner}/${name}`);
       const branch = input.branch ?? repo.defaultBranch;
-      let suite = suites.find((s) => s.repoKey === key(repo) && s.headSha === sha && s.headBranch === branch);
+      let suite = suites.find(
+        (s) => s.repoKey === key(repo) && s.headSha === sha && s.headBranch === branch,
+      );
       if (!suite) {
-        suite = { id: nextSuite++, repoKey: key(repo), headSha: sha, headBranch: branch, createdAt: isoSeconds() };
+        suite = {
+          id: nextSuite++,
+          repoKey: key(repo),
+          headSha: sha,
+          headBranch: branch,
+          createdAt: isoSeconds(),
+        };
         suites.push(suite);
       }
       const status = input.status ?? "completed";
@@ -647,13 +708,21 @@ export function checksModule<Ctx, Actor, Repo extends { id: number; owner: strin
     },
     commitComments(owner, name) {
       const k = `${owner}/${name}`.toLowerCase();
-      return commitComments.filter((c) => c.repoKey === k).map(({ id, sha, body, user }) => ({ id, sha, body, user }));
+      return commitComments
+        .filter((c) => c.repoKey === k)
+        .map(({ id, sha, body, user }) => ({ id, sha, body, user }));
     },
     createdIssues(owner, name) {
       const k = `${owner}/${name}`.toLowerCase();
       return issues
         .filter((i) => i.repoKey === k)
-        .map(({ number, title, body, labels, user }) => ({ number, title, body, labels: [...labels], user }));
+        .map(({ number, title, body, labels, user }) => ({
+          number,
+          title,
+          body,
+          labels: [...labels],
+          user,
+        }));
     },
   };
   return { register, registerLate, api: checksApi };

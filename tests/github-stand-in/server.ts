@@ -1636,7 +1636,11 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     resolve: (repo, ref) => resolveCommit(repo.path, ref, git.env),
     relation: async (repo, base, head) => {
       if ((await runGit(repo.path, ["merge-base", base, head], git.env)).code !== 0) return null;
-      const counted = await runGit(repo.path, ["rev-list", "--left-right", "--count", `${base}...${head}`], git.env);
+      const counted = await runGit(
+        repo.path,
+        ["rev-list", "--left-right", "--count", `${base}...${head}`],
+        git.env,
+      );
       const [behind, ahead] = counted.stdout.toString("utf8").trim().split(/\s+/).map(Number);
       return { ahead: ahead ?? 0, behind: behind ?? 0 };
     },

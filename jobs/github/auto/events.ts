@@ -25,7 +25,11 @@ export const checkRunEvent = z.object({
     name: z.string().min(1),
     private: z.boolean(),
     default_branch: z.string().nullable().optional(),
-    owner: z.object({ login: z.string().min(1), id: z.number().int(), type: z.string().optional() }),
+    owner: z.object({
+      login: z.string().min(1),
+      id: z.number().int(),
+      type: z.string().optional(),
+    }),
   }),
   installation: z.object({ id: z.number().int().positive() }),
 });

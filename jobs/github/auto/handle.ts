@@ -21,7 +21,9 @@ import { enqueueAutoReport } from "./report-task";
 import { findLastGreen, isDescendant, type Repo } from "./walk";
 
 /** Why an installation cannot bisect automatically, or null when it can. */
-export function automaticUnavailable(installation: Pick<Installation, "permissions">): string | null {
+export function automaticUnavailable(
+  installation: Pick<Installation, "permissions">,
+): string | null {
   const checks = installation.permissions?.checks;
   if (checks !== "read" && checks !== "write")
     return "the installation has not granted the `checks: read` permission (accept it in the app's installation settings on GitHub)";
@@ -33,7 +35,11 @@ export function autoJobSpec(
   cfg: RepoConfig,
   check: AutoCheck,
 ): { command: string; setupCommand: string | null; options: JobOptions } {
-  const predicate = normalizePredicate({ ...(cfg.predicate ?? {}), ...(check.predicate ?? {}), find: "regression" });
+  const predicate = normalizePredicate({
+    ...(cfg.predicate ?? {}),
+    ...(check.predicate ?? {}),
+    find: "regression",
+  });
   const image = check.image ?? cfg.image;
   return {
     command: check.command,
@@ -93,7 +99,10 @@ export async function handleCheckRun(
   const auto = config.config.auto;
   const check = auto?.checks.find((c) => c.name === run.name);
   if (!auto || !check)
-    return { status: "ignored", note: `check ${JSON.stringify(run.name)} is not configured for automatic bisection` };
+    return {
+      status: "ignored",
+      note: `check ${JSON.stringify(run.name)} is not configured for automatic bisection`,
+    };
 
   if (colour === "green") return fixedMeanwhile(ctx, gh, repo, run.name, run.head_sha);
 
@@ -145,7 +154,11 @@ export async function handleCheckRun(
         ...spec,
         goodRef: walk.green,
         badRef: walk.firstRed,
-        authority: { kind: "automatic", login: `check:${run.name}`.slice(0, 200), repositoryId: repo.id },
+        authority: {
+          kind: "automatic",
+          login: `check:${run.name}`.slice(0, 200),
+          repositoryId: repo.id,
+        },
         source: "auto",
         installationId: installation.id,
         repositoryId: repo.id,
@@ -157,7 +170,10 @@ export async function handleCheckRun(
     );
     if (admission.admitted) {
       await AutoBisection.query(trx).findById(autoId).patch({ bisectJobId: admission.job.id });
-      return { status: "processed", note: `automatic bisection ${autoId}: job ${admission.job.id} queued` };
+      return {
+        status: "processed",
+        note: `automatic bisection ${autoId}: job ${admission.job.id} queued`,
+      };
     }
     const reason =
       admission.reason === "quota"
@@ -188,7 +204,9 @@ async function fixedMeanwhile(
     if (!(await isDescendant(gh, repo, row.redSha, greenSha))) continue;
     const reason = `fixed meanwhile: ${checkName} passed again at ${greenSha.slice(0, 7)} before the bisection ended`;
     await ctx.knex.transaction(async (trx) => {
-      await AutoBisection.query(trx).findById(row.id).patch({ state: "fixed", fixedBySha: greenSha });
+      await AutoBisection.query(trx)
+        .findById(row.id)
+        .patch({ state: "fixed", fixedBySha: greenSha });
     });
     if (await cancelJob(ctx.knex, job.id, { login: "system" }, reason)) cancelled.push(job.id);
     await enqueueAutoReport(ctx.knex, { autoId: row.id });

@@ -8,7 +8,10 @@ import type { CommitDetails } from "../render";
 export const AUTO_MARKER = (id: number) => `<!-- bisect-bot:auto id=${id} -->`;
 
 export interface AutoView {
-  auto: Pick<AutoBisection, "id" | "checkName" | "greenSha" | "redSha" | "checkRunUrl" | "joinedRuns">;
+  auto: Pick<
+    AutoBisection,
+    "id" | "checkName" | "greenSha" | "redSha" | "checkRunUrl" | "joinedRuns"
+  >;
   repo: { owner: string; name: string };
   defaultBranch: string;
   webUrl: string;
@@ -38,8 +41,7 @@ export function renderAutoHeader(v: AutoView): string {
   const login = v.culprit?.authorLogin;
   if (v.certain && login && LOGIN.test(login))
     lines.push("", `@${login}, the first bad commit below is yours: could you take a look?`);
-  else if (!v.certain)
-    lines.push("", "The answer is not certain, so nobody is mentioned.");
+  else if (!v.certain) lines.push("", "The answer is not certain, so nobody is mentioned.");
   return lines.join("\n");
 }
 
@@ -54,12 +56,26 @@ export function renderDirectBody(v: AutoView, command: string): string {
       `by ${culprit.authorLogin ? `[${text(culprit.authorLogin)}](${v.webUrl}/${culprit.authorLogin})` : text(culprit.authorName!)}${culprit.date ? ` on ${culprit.date.slice(0, 10)}` : ""}`,
     );
   if (culprit?.pull)
-    lines.push(`from pull request [#${culprit.pull.number} ${text(culprit.pull.title)}](${culprit.pull.url})`);
+    lines.push(
+      `from pull request [#${culprit.pull.number} ${text(culprit.pull.title)}](${culprit.pull.url})`,
+    );
   const reproduce = [
-    "npm", "run", "-s", "bisect", "--",
-    "--repo", `${v.webUrl}/${v.repo.owner}/${v.repo.name}.git`,
-    "--good", auto.greenSha, "--bad", auto.redSha, "--", command,
-  ].map(shellQuote).join(" ");
+    "npm",
+    "run",
+    "-s",
+    "bisect",
+    "--",
+    "--repo",
+    `${v.webUrl}/${v.repo.owner}/${v.repo.name}.git`,
+    "--good",
+    auto.greenSha,
+    "--bad",
+    auto.redSha,
+    "--",
+    command,
+  ]
+    .map(shellQuote)
+    .join(" ");
   return [
     lines.join("  \n"),
     "",

@@ -4,17 +4,18 @@
 // there is an answer: a bisection fixed meanwhile or cancelled posts nothing, since nobody was
 // told it started.
 import type { Octokit } from "@octokit/rest";
-import {
-  AutoBisection,
-  BisectJob,
-  Installation,
-  Repository,
-} from "../../../db/models";
+import { AutoBisection, BisectJob, Installation, Repository } from "../../../db/models";
 import type { WorkerContext } from "../../worker-context";
 import { githubApp, httpStatus } from "../app-client";
 import { renderStatusComment } from "../render";
 import { commitDetails, renderInput } from "../status-comment";
-import { AUTO_MARKER, issueTitle, renderAutoHeader, renderDirectBody, type AutoView } from "./render";
+import {
+  AUTO_MARKER,
+  issueTitle,
+  renderAutoHeader,
+  renderDirectBody,
+  type AutoView,
+} from "./render";
 
 export const REGRESSION_LABEL = "regression";
 
@@ -26,7 +27,11 @@ async function recordReport(
   await AutoBisection.query(ctx.knex)
     .findById(id)
     .whereNull("reportedAt")
-    .patch({ reportedAt: new Date(), reportUrl: report.url ?? null, reportNote: report.note ?? null });
+    .patch({
+      reportedAt: new Date(),
+      reportUrl: report.url ?? null,
+      reportNote: report.note ?? null,
+    });
 }
 
 export async function reportAutomatic(
@@ -55,16 +60,29 @@ export async function reportAutomatic(
 
   const repo = await Repository.query(ctx.knex).findById(auto.repositoryId);
   const installation = await Installation.query(ctx.knex).findById(auto.installationId);
-  if (!repo || repo.removedAt || !installation || installation.deletedAt || installation.suspendedAt) {
-    await recordReport(ctx, auto.id, { note: "the repository or installation is no longer active" });
+  if (
+    !repo ||
+    repo.removedAt ||
+    !installation ||
+    installation.deletedAt ||
+    installation.suspendedAt
+  ) {
+    await recordReport(ctx, auto.id, {
+      note: "the repository or installation is no longer active",
+    });
     return "inactive";
   }
   const app = githubApp(ctx);
-  const scope = { installationId: installation.id, repositoryId: repo.id, granted: installation.permissions };
+  const scope = {
+    installationId: installation.id,
+    repositoryId: repo.id,
+    granted: installation.permissions,
+  };
   const gh = app.client(scope);
   const culpritSha = auto.culpritSha ?? job?.culpritSha ?? null;
   const culprit = culpritSha ? await commitDetails(app, gh, repo, culpritSha) : null;
-  const certain = auto.state === "direct" || (job?.status === "finished" && job.outcome === "found");
+  const certain =
+    auto.state === "direct" || (job?.status === "finished" && job.outcome === "found");
   const view: AutoView = {
     auto,
     repo: { owner: repo.owner, name: repo.name },
@@ -113,15 +131,26 @@ async function post(
     case "pull-request": {
       const pull = view.culprit?.pull;
       if (!culpritSha || !pull)
-        return { note: culpritSha ? "no pull request brought the culprit in" : "no single culprit" };
-      const { data } = await gh.rest.issues.createComment({ owner, repo: name, issue_number: pull.number, body });
+        return {
+          note: culpritSha ? "no pull request brought the culprit in" : "no single culprit",
+        };
+      const { data } = await gh.rest.issues.createComment({
+        owner,
+        repo: name,
+        issue_number: pull.number,
+        body,
+      });
       return { url: data.html_url };
     }
     case "commit": {
       if (!culpritSha) return { note: "no single culprit" };
       const installation = await Installation.query(ctx.knex).findById(auto.installationId);
       const writer = githubApp(ctx).client(
-        { installationId: auto.installationId, repositoryId: auto.repositoryId, granted: installation?.permissions },
+        {
+          installationId: auto.installationId,
+          repositoryId: auto.repositoryId,
+          granted: installation?.permissions,
+        },
         "commitComment",
       );
       try {
@@ -134,7 +163,9 @@ async function post(
         return { url: data.html_url };
       } catch (error) {
         if (httpStatus(error) === 403)
-          return { note: "a commit comment needs the `contents: write` permission, which this installation has not granted" };
+          return {
+            note: "a commit comment needs the `contents: write` permission, which this installation has not granted",
+          };
         throw error;
       }
     }
