@@ -91,7 +91,8 @@ export function parseAutoSection(
     problems.push(`\`auto.checks\` may name at most ${MAX_AUTO_CHECKS} checks`);
   } else {
     for (const [name, entry] of Object.entries(value.checks)) {
-      const where = `\`auto.checks.${name}\``;
+      const at = (sub?: string) => `\`auto.checks.${name}${sub ? `.${sub}` : ""}\``;
+      const where = at();
       if (name.trim() === "" || name.length > 200) {
         problems.push("`auto.checks` has a check name that is empty or longer than 200 characters");
         continue;
@@ -111,14 +112,14 @@ export function parseAutoSection(
         const problem = scriptProblem(fields[key], what);
         if (problem)
           problems.push(
-            `${where}${key === "command" && !isMapping(entry) ? "" : `.${key}`} ${problem}`,
+            `${at(key === "command" && !isMapping(entry) ? undefined : key)} ${problem}`,
           );
         else check[key] = String(fields[key]).trim();
       }
       if (fields.image !== undefined) {
         if (typeof fields.image !== "string" || !validImage(fields.image.trim()))
           problems.push(
-            `${where}.image is not a valid image name (for example node:20-bookworm or ghcr.io/acme/runner:1.2)`,
+            `${at("image")} is not a valid image name (for example node:20-bookworm or ghcr.io/acme/runner:1.2)`,
           );
         else check.image = fields.image.trim();
       }
