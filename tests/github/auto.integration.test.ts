@@ -2,14 +2,12 @@
 // in the stand-in, its check_run deliveries signed and handled, and what the product does with
 // them — the last green found from GitHub's record, one bisection per breakage, "fixed
 // meanwhile", the direct report, the notify targets, the permission and the monthly cap.
-import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AutoBisection, BisectJob } from "../../db/models";
 import { reportAutomatic } from "../../jobs/github/auto/report";
 import { useTestDatabase } from "../helpers/database";
 import { queuedJobs } from "../helpers/queue";
+import { commitAutoConfig } from "./auto-support";
 import { useInstalledApp, webhookFixture } from "./installed";
 import { INSTALLATION_ID, REPO, send } from "./support";
 
@@ -19,37 +17,7 @@ const knex = () => db.current.knex;
 const CHECKS = ["unit", "direct", "join", "fixed", "cap", "issue-target", "commit-target", "quiet"];
 let head: string;
 
-/** A new commit on main whose bisect.yml has an `auto:` section (notify as given). */
-function commitConfig(notify: string): string {
-  const f = app.f;
-  const env: NodeJS.ProcessEnv = {
-    NODE_ENV: "test",
-    PATH: process.env.PATH,
-    HOME: f.work,
-    GIT_CONFIG_NOSYSTEM: "1",
-    GIT_AUTHOR_NAME: "Carol Example",
-    GIT_AUTHOR_EMAIL: "carol@example.com",
-    GIT_COMMITTER_NAME: "Carol Example",
-    GIT_COMMITTER_EMAIL: "carol@example.com",
-  };
-  const git = (...args: string[]) =>
-    execFileSync("git", ["-C", f.repoPath, ...args], { env, encoding: "utf8" }).trim();
-  writeFileSync(
-    path.join(f.repoPath, ".github", "bisect.yml"),
-    [
-      "setup: echo setting up",
-      "timeout: 5m",
-      "runs: 1",
-      "auto:",
-      "  checks:",
-      ...CHECKS.map((c) => `    ${c}: ./test.sh`),
-      `  notify: ${notify}`,
-      "",
-    ].join("\n"),
-  );
-  git("commit", "-q", "-am", `Bisect checks automatically (${notify})`);
-  return git("rev-parse", "HEAD");
-}
+const commitConfig = (notify: string) => commitAutoConfig(app.f, CHECKS, notify);
 
 /** Records a completed run of `name` at `ref` and delivers its check_run event. */
 async function checkRun(name: string, ref: string, conclusion: "success" | "failure") {
