@@ -306,3 +306,39 @@ describe("the monthly cap on automatic bisections", () => {
     }
   });
 });
+
+describe("the answer of an automatic job", () => {
+  it("mentions nobody when the culprit is only likely, and posts nothing without a culprit", async () => {
+    const unit = (await autoRow("unit"))!;
+    await BisectJob.query(knex()).findById(unit.bisectJobId!).patch({
+      status: "finished",
+      outcome: "likely",
+      culpritSha: app.f.shas[3]!,
+      confidence: 0.7,
+      finishedAt: new Date(),
+    });
+    const before = app.f.standIn.comments(REPO.owner, REPO.name, 42).length;
+    expect(await reportAutomatic(app.ctx, { jobId: unit.bisectJobId! })).toMatch(/^posted at /);
+    const posted = app.f.standIn.comments(REPO.owner, REPO.name, 42).slice(before);
+    expect(posted).toHaveLength(1);
+    expect(posted[0]!.body).toContain("The answer is not certain, so nobody is mentioned.");
+    expect(posted[0]!.body).toContain("likely first bad commit (not sure)");
+    expect(posted[0]!.body).not.toMatch(/@\w/);
+
+    const join = (await autoRow("join"))!;
+    await BisectJob.query(knex()).findById(join.bisectJobId!).patch({
+      status: "finished",
+      outcome: "bad-is-good",
+      finishedAt: new Date(),
+    });
+    const posts = app.f.standIn.requests({ method: "POST" }).length;
+    expect(await reportAutomatic(app.ctx, { jobId: join.bisectJobId! })).toBe(
+      "no culprit to report (bad-is-good)",
+    );
+    expect(app.f.standIn.requests({ method: "POST" }).length).toBe(posts);
+    expect(await autoRow("join")).toMatchObject({
+      state: "reported",
+      reportNote: "no culprit to report (bad-is-good)",
+    });
+  });
+});

@@ -18,6 +18,8 @@ import {
 } from "./render";
 
 export const REGRESSION_LABEL = "regression";
+/** Outcomes that name a commit (or a few): the ones posted on GitHub. */
+const ANSWERS = ["found", "likely", "ambiguous"];
 
 async function recordReport(
   ctx: WorkerContext,
@@ -58,6 +60,14 @@ export async function reportAutomatic(
     return note;
   }
 
+  // Only an answer that names commits is posted: "the command passes at the red commit" or an
+  // error is for the maintainers' dashboard, not for a culprit's author.
+  if (job && !(job.status === "finished" && ANSWERS.includes(job.outcome ?? ""))) {
+    const note = `no culprit to report (${job.outcome ?? job.status}${job.error ? `: ${job.error}` : ""})`;
+    await recordReport(ctx, auto.id, { note: note.slice(0, 500) });
+    await AutoBisection.query(ctx.knex).findById(auto.id).patch({ state: "reported" });
+    return note;
+  }
   const repo = await Repository.query(ctx.knex).findById(auto.repositoryId);
   const installation = await Installation.query(ctx.knex).findById(auto.installationId);
   if (
