@@ -59,6 +59,8 @@ export default tseslint.config(
   ...["engine", "executors", "docker", "git", "bisection", "cli", "mirror", "settings"].flatMap(
     (part) => layer(`runner/${part}`, ["app", "jobs", "config", "db"]),
   ),
+  // The engine is pure: it knows no executor (it names how a run ended itself, as RunEnd).
+  ...layer("runner/engine", ["app", "jobs", "config", "db", "executors", "docker", "farm"]),
   ...layer("db", ["app", "jobs", "runner"]),
   ...layer("config", ["app", "jobs", "runner", "db"]),
   ...layer("jobs", ["app"]),
