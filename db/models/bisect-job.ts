@@ -78,6 +78,8 @@ export interface JobOptions {
     file: string;
     image?: string;
     setup?: string;
+    /** "setup": the setup downloads dependencies and asked for network. */
+    network?: "setup";
     refusedImage?: string;
   };
   /** Non-secret variables for the setup and the test (`env:` of bisect.yml), shown in the comment. */

@@ -175,6 +175,7 @@ async function execute(
     const executor = new DockerExecutor(dockerFor(host), {
       name: host.name,
       image: config.RUNNER_IMAGE,
+      networkMode: config.RUNNER_RUN_NETWORK,
       workspace: { key: `${ctx.instanceId}:${job.id}`, labels: jobLabels(ctx, job.id) },
     });
     const timeoutMs = stepTimeoutSeconds(config, job) * 1000;
