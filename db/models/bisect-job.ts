@@ -86,6 +86,8 @@ export interface JobOptions {
   env?: Record<string, string>;
   /** The plan's limit on the whole job's wall time. */
   maxDurationSeconds?: number;
+  /** The plan's resources for one run when the job was admitted (MiB, CPUs). */
+  resources?: { memoryMb: number; cpus: number; workMb: number };
 }
 
 export class BisectJob extends BaseModel {

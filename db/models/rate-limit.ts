@@ -16,6 +16,11 @@ export class RateLimit extends BaseModel {
   /** Runner slots one installation may hold at once; a job's `parallel` is lowered to it. */
   maxParallel!: number;
   maxConcurrent!: number;
+  /** Resources of one run of a job on this plan (never above the runner hosts' own limits). */
+  runMemoryMb!: number;
+  runCpus!: number;
+  runWorkMb!: number;
+  runTimeoutSeconds!: number;
   createdAt!: Date;
   updatedAt!: Date;
 }

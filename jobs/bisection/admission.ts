@@ -67,21 +67,32 @@ export interface AdmissionSettings {
   defaultTimeoutSeconds: number;
 }
 
-/** The per-run timeout within the plan's maximum duration (which also bounds the whole job). */
+/**
+ * The per-run timeout within the plan: its longest run, and its maximum duration (which also
+ * bounds the whole job).
+ */
 export function capTimeout(
   requested: number | undefined,
-  plan: Pick<RateLimit, "maxDurationSeconds" | "tier">,
+  plan: Pick<RateLimit, "maxDurationSeconds" | "runTimeoutSeconds" | "tier">,
   settings: AdmissionSettings,
 ): { options: Pick<JobOptions, "timeoutSeconds" | "maxDurationSeconds">; cap: TimeoutCap | null } {
   const wanted = requested ?? settings.defaultTimeoutSeconds;
-  const timeoutSeconds = Math.min(wanted, plan.maxDurationSeconds);
+  const maxSeconds = Math.min(plan.runTimeoutSeconds, plan.maxDurationSeconds);
+  const timeoutSeconds = Math.min(wanted, maxSeconds);
   return {
     options: { timeoutSeconds, maxDurationSeconds: plan.maxDurationSeconds },
     cap:
       timeoutSeconds < wanted && requested !== undefined
-        ? { requestedSeconds: wanted, maxSeconds: plan.maxDurationSeconds, tier: plan.tier }
+        ? { requestedSeconds: wanted, maxSeconds, tier: plan.tier }
         : null,
   };
+}
+
+/** The resources of one run on the plan, as stored with a job (the runner caps them again). */
+export function planResources(
+  plan: Pick<RateLimit, "runMemoryMb" | "runCpus" | "runWorkMb">,
+): NonNullable<JobOptions["resources"]> {
+  return { memoryMb: plan.runMemoryMb, cpus: plan.runCpus, workMb: plan.runWorkMb };
 }
 
 /** The first instant of the next UTC month: when a monthly quota resets. */
@@ -122,8 +133,13 @@ export async function admitJob(
       plan = await RateLimit.query(trx).findById(installation.tier);
       if (!plan) throw new Error(`no plan ${installation.tier} in rate_limits`);
       const capped = capTimeout(requestedTimeoutSeconds, plan, settings);
-      // Network for the test runs only where the operator allows it for the plan.
-      options = { ...options, ...capped.options, network: Boolean(options.network && plan.testNetwork) };
+      options = {
+        ...options,
+        ...capped.options,
+        // Network for the test runs only where the operator allows it for the plan.
+        network: Boolean(options.network && plan.testNetwork),
+        resources: planResources(plan),
+      };
       timeoutCap = capped.cap;
       const requested = options.parallel ?? 1;
       if (requested > plan.maxParallel) {

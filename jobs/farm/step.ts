@@ -189,7 +189,7 @@ async function execute(
         setup: job.setupCommand ?? undefined,
         command: job.command,
         timeoutMs,
-        limits: limitsOf(config),
+        limits: limitsOf(config, job),
         network: job.options.network ?? false,
         logLimitBytes: LOG_EXCERPT_BYTES,
         image,

@@ -18,6 +18,7 @@ import { loadConfig, type Config } from "../../config/env";
 import { BisectJob } from "../../db/models";
 import { startWorker, type StartedWorker } from "../../jobs/worker";
 import { registerHost } from "../../runner/farm/hosts";
+import { runnerBuildContext } from "../../runner/image";
 import { ensureStandInImage, type StandInName } from "../../runner/images/test-images";
 import { DEFAULT_ECOSYSTEMS } from "../../runner/settings/ecosystems";
 import { makeAppKey, startGitHubStandIn, type StandIn } from "../github-stand-in/server";
@@ -75,11 +76,14 @@ suite("real projects bisect out of the box", () => {
   let worker: StartedWorker;
   const cases: Case[] = [];
   const image = (name: StandInName) => `${registryAddress}/library/${name}`;
+  // The runner image of this checkout under a tag of its own: engines are shared, and a run of
+  // another checkout may set `bisect-runner:latest` to its own Dockerfile meanwhile.
+  const runnerImage = `bisect-runner:${runnerBuildContext().hash.slice(0, 12)}`;
 
   beforeAll(async () => {
     work = mkdtempSync(path.join(tmpdir(), "bisect-projects-"));
     registryAddress = inject("imageRegistry") || (registry = await startRegistry()).address;
-    await ensureImageEverywhere(engines);
+    await ensureImageEverywhere(engines, runnerImage);
     const host1 = engines[0]!.docker;
     // Built once per engine (hash label), pushed under the names the ecosystem table uses; no
     // engine keeps those names, so every host that runs a job pulls the image.
@@ -196,6 +200,7 @@ suite("real projects bisect out of the box", () => {
       GITHUB_API_URL: standIn.urls.api,
       GITHUB_URL: standIn.urls.web,
       WORKER_CONCURRENCY: "8",
+      RUNNER_IMAGE: runnerImage,
       RUNNER_FETCH_NETWORK: "host",
       RUNNER_RUN_NETWORK: "host",
       RUNNER_IMAGE_ALLOW: `${registryAddress}/library/*`,
@@ -285,13 +290,12 @@ suite("real projects bisect out of the box", () => {
       const job = await BisectJob.query(db.current.knex).findOne({
         triggerCommentId: (payload.comment as { id: number }).id,
       });
-      expect({ name: c.name, outcome: job?.outcome, culprit: job?.culpritSha, body }).toMatchObject(
-        {
-          name: c.name,
-          outcome: "found",
-          culprit: c.repo.culprit,
-        },
-      );
+      // On a miss, the comment (with its table of runs and log excerpts) says why.
+      expect({ name: c.name, outcome: job?.outcome, culprit: job?.culpritSha }, body).toEqual({
+        name: c.name,
+        outcome: "found",
+        culprit: c.repo.culprit,
+      });
       expect(body).toMatch(/found the first bad commit/);
       expect(body).toContain(c.repo.culprit.slice(0, 7));
       if (c.ecosystem) {
