@@ -1,4 +1,4 @@
-// The production Caddyfile, run by Debian's caddy in front of the real web server (scripts/web.ts,
+// The production Caddyfile, run by Debian's caddy in front of the real web server (server/web.ts,
 // production mode, GitHub configured) on loopback: routes, security headers, compression, body
 // limits, access logs.
 import { spawn, type ChildProcess } from "node:child_process";
