@@ -12,7 +12,9 @@ import {
 import { automaticOff } from "./automatic.server";
 import { viewerRepositories, visibleRepositoryIds, type Viewer } from "./access.server";
 import { bisectionPicture, type Picture } from "./bisection-picture";
+import { getConfig } from "./config.server";
 import { getDb } from "./db.server";
+import { runResources, type RunResources } from "../jobs/farm/policy";
 
 export const PAGE_SIZE = 25;
 
@@ -143,6 +145,8 @@ export interface InstallationUsage {
   jobsPerMonth: number | null;
   maxDurationMinutes: number;
   maxConcurrent: number;
+  /** What one run gets on the plan (within the runner's own limits). */
+  run: RunResources & { timeoutMinutes: number };
   running: number;
   thisMonth: MonthUsage;
   /** The last six months, oldest first (this month last). */
@@ -175,6 +179,10 @@ export async function usageByInstallation(
         "p.jobsPerMonth",
         "p.maxDurationSeconds",
         "p.maxConcurrent",
+        "p.runMemoryMb",
+        "p.runCpus",
+        "p.runWorkMb",
+        "p.runTimeoutSeconds",
       ) as Promise<
       Array<{
         id: number;
@@ -182,6 +190,10 @@ export async function usageByInstallation(
         jobsPerMonth: number | null;
         maxDurationSeconds: number;
         maxConcurrent: number;
+        runMemoryMb: number;
+        runCpus: number;
+        runWorkMb: number;
+        runTimeoutSeconds: number;
       }>
     >,
     db("usageStats")
@@ -198,6 +210,7 @@ export async function usageByInstallation(
       .count({ count: "*" }) as Promise<Array<{ installationId: number; count: number }>>,
   ]);
   const planOf = new Map(plans.map((p) => [p.id, p]));
+  const config = getConfig();
   const runningOf = new Map(running.map((r) => [r.installationId, Number(r.count)]));
   return viewer.installations.map((inst) => {
     const plan = planOf.get(inst.id);
@@ -216,6 +229,19 @@ export async function usageByInstallation(
       jobsPerMonth: plan ? plan.jobsPerMonth : null,
       maxDurationMinutes: Math.round((plan?.maxDurationSeconds ?? 0) / 60),
       maxConcurrent: plan?.maxConcurrent ?? 1,
+      run: {
+        ...runResources(
+          config,
+          plan && { memoryMb: plan.runMemoryMb, cpus: plan.runCpus, workMb: plan.runWorkMb },
+        ),
+        timeoutMinutes: Math.round(
+          Math.min(
+            plan?.runTimeoutSeconds ?? Infinity,
+            plan?.maxDurationSeconds ?? Infinity,
+            config.RUNNER_STEP_TIMEOUT_SECONDS,
+          ) / 60,
+        ),
+      },
       running: runningOf.get(inst.id) ?? 0,
       thisMonth: history[history.length - 1]!,
       history,

@@ -4,7 +4,7 @@ import { requireViewer } from "../access.server";
 import { AutomaticBadge, StatusBadge } from "../components/badges";
 import { UsageChart } from "../components/usage-chart";
 import { dashboardOverview } from "../dashboard.server";
-import { formatDate, plural, shortSha } from "../format";
+import { formatDate, formatMiB, plural, shortSha } from "../format";
 import { JOB_STATUS_LIST } from "../statuses";
 
 export const meta: MetaFunction = () => [{ title: "Dashboard — Bisect Bot" }];
@@ -137,6 +137,15 @@ function Usage({ usage }: Pick<Data, "usage">) {
                 <dd>
                   {plural(u.thisMonth.computeMinutes, "minute")}
                   <span className="muted small block">up to {u.maxDurationMinutes} min a job</span>
+                </dd>
+              </div>
+              <div>
+                <dt>Each run</dt>
+                <dd>
+                  {plural(u.run.cpus, "CPU")}, {formatMiB(u.run.memoryMb)} memory
+                  <span className="muted small block">
+                    {formatMiB(u.run.workMb)} disk, up to {u.run.timeoutMinutes} min
+                  </span>
                 </dd>
               </div>
               <div>

@@ -79,12 +79,16 @@ export interface JobOptions {
     file: string;
     image?: string;
     setup?: string;
+    /** "setup": the setup downloads dependencies and asked for network. */
+    network?: "setup";
     refusedImage?: string;
   };
   /** Non-secret variables for the setup and the test (`env:` of bisect.yml), shown in the comment. */
   env?: Record<string, string>;
   /** The plan's limit on the whole job's wall time. */
   maxDurationSeconds?: number;
+  /** The plan's resources for one run when the job was admitted (MiB, CPUs). */
+  resources?: { memoryMb: number; cpus: number; workMb: number };
 }
 
 export class BisectJob extends BaseModel {

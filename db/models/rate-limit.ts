@@ -18,6 +18,11 @@ export class RateLimit extends BaseModel {
   maxConcurrent!: number;
   /** Automatic bisections a month (on top of counting as jobs); null means unlimited. */
   autoJobsPerMonth!: number | null;
+  /** Resources of one run of a job on this plan (never above the runner hosts' own limits). */
+  runMemoryMb!: number;
+  runCpus!: number;
+  runWorkMb!: number;
+  runTimeoutSeconds!: number;
   createdAt!: Date;
   updatedAt!: Date;
 }

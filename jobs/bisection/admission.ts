@@ -81,19 +81,23 @@ export interface AdmissionSettings {
   defaultTimeoutSeconds: number;
 }
 
-/** The per-run timeout within the plan's maximum duration (which also bounds the whole job). */
+/**
+ * The per-run timeout within the plan: its longest run, and its maximum duration (which also
+ * bounds the whole job).
+ */
 export function capTimeout(
   requested: number | undefined,
-  plan: Pick<RateLimit, "maxDurationSeconds" | "tier">,
+  plan: Pick<RateLimit, "maxDurationSeconds" | "runTimeoutSeconds" | "tier">,
   settings: AdmissionSettings,
 ): { options: Pick<JobOptions, "timeoutSeconds" | "maxDurationSeconds">; cap: TimeoutCap | null } {
   const wanted = requested ?? settings.defaultTimeoutSeconds;
-  const timeoutSeconds = Math.min(wanted, plan.maxDurationSeconds);
+  const maxSeconds = Math.min(plan.runTimeoutSeconds, plan.maxDurationSeconds);
+  const timeoutSeconds = Math.min(wanted, maxSeconds);
   return {
     options: { timeoutSeconds, maxDurationSeconds: plan.maxDurationSeconds },
     cap:
       timeoutSeconds < wanted && requested !== undefined
-        ? { requestedSeconds: wanted, maxSeconds: plan.maxDurationSeconds, tier: plan.tier }
+        ? { requestedSeconds: wanted, maxSeconds, tier: plan.tier }
         : null,
   };
 }
@@ -109,6 +113,13 @@ async function automaticJobsThisMonth(
     .where("createdAt", ">=", `${month}T00:00:00Z`)
     .count<{ count: string }[]>("* as count");
   return Number(row?.count ?? 0);
+}
+
+/** The resources of one run on the plan, as stored with a job (the runner caps them again). */
+export function planResources(
+  plan: Pick<RateLimit, "runMemoryMb" | "runCpus" | "runWorkMb">,
+): NonNullable<JobOptions["resources"]> {
+  return { memoryMb: plan.runMemoryMb, cpus: plan.runCpus, workMb: plan.runWorkMb };
 }
 
 /** The first instant of the next UTC month: when a monthly quota resets. */
@@ -154,6 +165,7 @@ export async function admitJob(
         ...options,
         ...capped.options,
         network: Boolean(options.network && plan.testNetwork),
+        resources: planResources(plan),
       };
       timeoutCap = capped.cap;
       const requested = options.parallel ?? 1;
