@@ -211,8 +211,15 @@ describe("a red commit whose parent was green", () => {
       state: "reported",
       reportUrl: comment!.htmlUrl,
     });
-    // Reported once: a second run of the task posts nothing more.
+    // Reported once: a second run of the task posts nothing more, nor does an attempt that posted
+    // without recording it (the comment is found again by its marker).
     await reportAutomatic(app.ctx, { autoId: row.id });
+    await AutoBisection.query(knex())
+      .findById(row.id)
+      .patch({ reportedAt: null, reportUrl: null, state: "direct" });
+    expect(await reportAutomatic(app.ctx, { autoId: row.id })).toBe(
+      `posted at ${comment!.htmlUrl}`,
+    );
     expect(
       app.f.standIn.comments(REPO.owner, REPO.name, 42).filter((c) => c.user === "bisect-bot[bot]"),
     ).toHaveLength(1);

@@ -144,6 +144,21 @@ async function post(
         return {
           note: culpritSha ? "no pull request brought the culprit in" : "no single culprit",
         };
+      // Posted by an earlier attempt that could not record it: keep that one.
+      const marker = AUTO_MARKER(auto.id);
+      const bot = githubApp(ctx).botLogin;
+      for (let page = 1; page <= 5; page++) {
+        const { data: seen } = await gh.rest.issues.listComments({
+          owner,
+          repo: name,
+          issue_number: pull.number,
+          per_page: 100,
+          page,
+        });
+        const mine = seen.find((c) => c.user?.login === bot && c.body?.includes(marker));
+        if (mine) return { url: mine.html_url };
+        if (seen.length < 100) break;
+      }
       const { data } = await gh.rest.issues.createComment({
         owner,
         repo: name,
