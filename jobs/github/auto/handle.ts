@@ -4,7 +4,6 @@
 // a bisection of the same check that the green commit comes after is cancelled ("fixed
 // meanwhile"). Nobody typed anything, so nothing is posted until there is an answer.
 import type { Octokit } from "@octokit/rest";
-import type { Knex } from "knex";
 import { AutoBisection, BisectJob, type Installation, type JobOptions } from "../../../db/models";
 import { normalizePredicate } from "../../../runner/engine";
 import { admitJob } from "../../bisection/admission";
@@ -149,7 +148,7 @@ export async function handleCheckRun(
     }
     const spec = autoJobSpec(config.config, check);
     const admission = await admitJob(
-      trx as unknown as Knex,
+      trx,
       {
         ...spec,
         goodRef: walk.green,
