@@ -14,7 +14,17 @@ import { INSTALLATION_ID, REPO, send } from "./support";
 const db = useTestDatabase();
 const app = useInstalledApp(db);
 const knex = () => db.current.knex;
-const CHECKS = ["unit", "direct", "join", "fixed", "cap", "issue-target", "commit-target", "quiet"];
+const CHECKS = [
+  "unit",
+  "direct",
+  "join",
+  "fixed",
+  "cap",
+  "issue-target",
+  "commit-target",
+  "quiet",
+  "fork",
+];
 let head: string;
 
 const commitConfig = (notify: string) => commitAutoConfig(app.f, CHECKS, notify);
@@ -135,6 +145,21 @@ describe("a configured check turning red on the default branch", () => {
     );
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ status: "ignored" });
+
+    // A fork's pull request from a branch called main: the commit is not on the default branch.
+    await record("fork", app.f.shas[1]!, "success");
+    const forked = await app.f.standIn.checks.addCheckRun(REPO.owner, REPO.name, {
+      ref: "broken-config",
+      name: "fork",
+      conclusion: "failure",
+      branch: "main",
+    });
+    const [fromFork] = await app.deliver(
+      "check_run",
+      app.f.standIn.checks.checkRunEvent(forked.id, INSTALLATION_ID),
+    );
+    expect(fromFork!.note).toBe(`${forked.headSha.slice(0, 7)} is not on the default branch`);
+    expect(await autoRow("fork")).toBeUndefined();
   });
 
   it("joins a later red run with the same last green to the open bisection", async () => {

@@ -103,6 +103,10 @@ export async function handleCheckRun(
       note: `check ${JSON.stringify(run.name)} is not configured for automatic bisection`,
     };
 
+  // A pull request from a fork's branch named like the default branch reports that branch name
+  // too: only a commit the default branch contains may start or end a bisection.
+  if (!(await isDescendant(gh, repo, run.head_sha, repository.default_branch!)))
+    return { status: "ignored", note: `${run.head_sha.slice(0, 7)} is not on the default branch` };
   if (colour === "green") return fixedMeanwhile(ctx, gh, repo, run.name, run.head_sha);
 
   const walk = await findLastGreen(gh, repo, run.name, run.head_sha);
