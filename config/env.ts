@@ -109,6 +109,10 @@ const schema = z.object({
   RATE_LIMIT_AUTH_PER_MINUTE: int(30, 1, 100_000),
   RATE_LIMIT_API_PER_MINUTE: int(300, 1, 100_000),
   RATE_LIMIT_WEBHOOK_PER_MINUTE: int(1200, 1, 1_000_000),
+  /** GitHub caps a delivery at 25 MB; an operator may refuse less. Larger bodies get 413 unread. */
+  WEBHOOK_MAX_BODY_BYTES: int(25_000_000, 1_024, 25_000_000),
+  /** Bytes of webhook bodies one web process holds at once; past it a delivery gets 503. */
+  WEBHOOK_BODY_BUDGET_BYTES: int(100_000_000, 1_024, 10_000_000_000),
   /** GitHub's webhook delivery addresses (api.github.com/meta "hooks"): never rate limited. */
   WEBHOOK_ALLOWED_CIDRS: list([
     "192.30.252.0/22",
