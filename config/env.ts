@@ -175,7 +175,8 @@ type Raw = z.output<typeof schema>;
 export interface GitHubConfig {
   appId: number;
   appSlug: string;
-  privateKey: string;
+  /** Null in the web process, which never calls GitHub as the App (only the worker does). */
+  privateKey: string | null;
   webhookSecret: string;
   /** Accepted too while a new webhook secret rolls out. */
   previousWebhookSecret?: string | null;
@@ -290,7 +291,10 @@ export function resolveAliases(env: Env): { env: Env; problems: string[] } {
 export function loadConfig(
   env: Env = process.env,
   readFile = (p: string) => readFileSync(p, "utf8"),
+  /** `web`: the web process, configured without the App's private key (docs/security.md). */
+  options: { process?: "web" } = {},
 ): Config {
+  const web = options.process === "web";
   const files = resolveFileVariables(env, readFile);
   const aliases = resolveAliases(files.env);
   const parsed = schema.safeParse(aliases.env);
@@ -325,8 +329,9 @@ export function loadConfig(
   }
 
   const present = { ...raw, GITHUB_APP_PRIVATE_KEY: privateKey };
-  const githubMissing = githubRequired.filter((name) => !present[name]);
-  if (githubMissing.length > 0 && githubMissing.length < githubRequired.length && production) {
+  const required = githubRequired.filter((name) => !web || name !== "GITHUB_APP_PRIVATE_KEY");
+  const githubMissing = required.filter((name) => !present[name]);
+  if (githubMissing.length > 0 && githubMissing.length < required.length && production) {
     problems.push(`GitHub App: partly configured, missing ${githubMissing.join(", ")}`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -341,7 +346,7 @@ export function loadConfig(
         ? {
             appId: Number(raw.GITHUB_APP_ID),
             appSlug: raw.GITHUB_APP_SLUG!,
-            privateKey: normalisePem(privateKey!),
+            privateKey: web || !privateKey ? null : normalisePem(privateKey),
             webhookSecret: raw.GITHUB_WEBHOOK_SECRET!,
             previousWebhookSecret: raw.GITHUB_WEBHOOK_SECRET_PREVIOUS ?? null,
             clientId: raw.GITHUB_CLIENT_ID!,
