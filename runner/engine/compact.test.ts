@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CommitTable, CompactGraph, RevListFormatError, tableOf } from "./compact";
 import { decide } from "./engine";
-import { buildRange, candidateSet, candidateWeights } from "./graph";
+import { buildRange, candidateSet, candidatesOf, candidateWeights } from "./graph";
 import { ancestorsOrSelf, dagGraph, linearGraph, topicGraph, type DagOp } from "./testkit";
 import { defaultPolicy, type CommitGraph, type Sha } from "./types";
 
@@ -181,5 +181,68 @@ describe("merge weights", () => {
     const merges = commits.filter((c) => c.parents.length === 2).length;
     expect(merges / commits.length).toBeGreaterThan(0.2);
     expect(buildRange(graph, false).n).toBe(commits.length);
+  });
+});
+
+describe("RangeGraph", () => {
+  const graph: CommitGraph = {
+    good: "g",
+    bad: "d",
+    commits: {
+      g: { parents: ["o"] }, // the good revision, listed: outside the range all the same
+      a: { parents: ["g"] },
+      b: { parents: ["a", "x"] }, // x: a second parent outside the listed commits
+      side: { parents: ["a"] }, // not reachable from d
+      c: { parents: [] }, // a root commit, merged in
+      d: { parents: ["b", "c"] },
+    },
+  };
+
+  it("numbers the commits reachable from bad, parents first, and maps shas both ways", () => {
+    const g = buildRange(graph, false);
+    expect(g.shas).toEqual(["a", "b", "c", "d"]);
+    expect(g.n).toBe(4);
+    expect(g.tip).toBe(3);
+    expect(["a", "b", "c", "d", "g", "side", "x", "nope"].map((s) => g.find(s))).toEqual([
+      0, 1, 2, 3, -1, -1, -1, -1,
+    ]);
+    expect(g.sha(2)).toBe("c");
+    expect([0, 1, 2, 3].map((i) => g.firstParent(i))).toEqual(["g", "a", null, "b"]);
+    expect(Array.from(g.parentStart)).toEqual([0, 0, 1, 1, 3]);
+    expect(Array.from(g.parents)).toEqual([0, 1, 2]);
+    expect(g.index.get("c")).toBe(2);
+  });
+
+  it("follows first parents only when asked", () => {
+    const g = buildRange(graph, true);
+    expect(g.shas).toEqual(["a", "b", "d"]);
+    expect(Array.from(g.parents)).toEqual([0, 1]);
+    expect(g.find("c")).toBe(-1);
+  });
+
+  it("refuses equal endpoints, a bad revision outside the list, and cycles either way", () => {
+    expect(() => buildRange({ ...graph, bad: "g" }, false)).toThrow(/same commit/);
+    expect(() => buildRange({ ...graph, bad: "x" }, false)).toThrow(/not in the commit range/);
+    const cyclic: CommitGraph = {
+      good: "g",
+      bad: "a",
+      commits: { a: { parents: ["b"] }, b: { parents: ["c"] }, c: { parents: ["a"] } },
+    };
+    expect(() => buildRange(cyclic, false)).toThrow(/cycle through/);
+    expect(() => buildRange(cyclic, true)).toThrow(/cycle through/);
+  });
+
+  it("remembers the last candidate sets and computes their weights once", () => {
+    const g = buildRange(linearGraph(50), false);
+    const first = candidatesOf(g, [g.tip], [10]);
+    expect(Array.from(first.members)).toEqual(Array.from({ length: 39 }, (_, i) => i + 11));
+    const w = first.weights();
+    expect(w[0]).toBe(1);
+    expect(w[38]).toBe(39);
+    expect(candidatesOf(g, [g.tip], [10]).weights()).toBe(w);
+    for (let k = 0; k < 4; k++) candidatesOf(g, [g.tip], [k]);
+    expect(g.recent).toHaveLength(4);
+    expect(candidatesOf(g, [g.tip], [10]).members).not.toBe(first.members);
+    expect(candidatesOf(g, [g.tip, 30], [10]).members).toHaveLength(20);
   });
 });
