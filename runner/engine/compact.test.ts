@@ -108,6 +108,9 @@ describe("CompactGraph", () => {
     const { text, name } = asRevList(linearGraph(3));
     const compact = CompactGraph.fromRevList(name("g"), name("c2"), text);
     expect(compact.size).toBe(3);
+    expect(compact.parentsOf(name("c1"))).toEqual([name("c0")]);
+    expect(compact.parentsOf(name("c0"))).toEqual([name("g")]);
+    expect(compact.parentsOf(name("g"))).toBeUndefined();
     const moved = { ...compact, bad: name("c1") };
     expect(buildRange(moved, false).shas).toEqual([name("c0"), name("c1")]);
     expect(tableOf(moved)).toBe(compact.table);

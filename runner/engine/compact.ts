@@ -312,6 +312,16 @@ export class CompactGraph implements CommitGraph {
     return this.table.size;
   }
 
+  /** The parents of a listed commit in git's order, or undefined when it is not listed. */
+  parentsOf(sha: Sha): Sha[] | undefined {
+    const t = this.table;
+    const k = t.shas.find(sha);
+    if (k < 0) return undefined;
+    const out: Sha[] = [];
+    for (let e = t.parentStart[k]!; e < t.parentStart[k + 1]!; e++) out.push(t.parentSha(e));
+    return out;
+  }
+
   toJSON(): CommitGraph {
     return { good: this.good, bad: this.bad, commits: this.commits };
   }

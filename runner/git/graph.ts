@@ -27,7 +27,7 @@ export async function listCommitGraph(
   good: Sha,
   bad: Sha,
   options: ListGraphOptions = {},
-): Promise<CommitGraph> {
+): Promise<CompactGraph> {
   if (!isFullSha(good) || !isFullSha(bad))
     throw new Error("listCommitGraph needs full 40-hex shas");
   const args = ["rev-list", "--parents"];
