@@ -1,4 +1,5 @@
-// images__evict on a real engine with a real registry: images the product pulled for jobs and no
+// Images of jobs on a real engine with a real registry. A pull a job waits for is shown on the job
+// while it lasts and recorded per host. images__evict: images the product pulled for jobs and no
 // job used for RUNNER_IMAGE_EVICT_DAYS leave the runner host; one used recently stays, one a
 // container uses stays, the runner image stays, and an image the product did not pull stays.
 import { randomUUID } from "node:crypto";
@@ -6,7 +7,9 @@ import { Model } from "objection";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { loadConfig } from "../../config/env";
 import { evictImages } from "../../jobs/farm/evict-images";
-import { recordUse } from "../../jobs/farm/images";
+import { recordUse, resolveJobImage } from "../../jobs/farm/images";
+import { createJob } from "../../jobs/bisection/intake";
+import { BisectJob, RunnerHost } from "../../db/models";
 import type { WorkerContext } from "../../jobs/worker-context";
 import { registerHost } from "../../runner/farm/hosts";
 import { buildImage, contextHash, runnerBuildContext } from "../../runner/image";
@@ -62,6 +65,23 @@ suite("evicting unused images", () => {
         .remove()
         .catch(() => {});
     }
+    // One with a layer of its own (random bytes), so that pulling it downloads something.
+    const files = [
+      {
+        name: "Dockerfile",
+        content: `FROM ${GIT_IMAGE}\nRUN head -c 8000000 /dev/urandom > /blob-${run}\n`,
+        mode: 0o644,
+      },
+    ];
+    await buildImage(source!.docker, `bisect-test-evict-progress:${run}`, {
+      files,
+      hash: contextHash(files),
+    });
+    await pushImage(source!.docker, `bisect-test-evict-progress:${run}`, ref("progress"));
+    await source!.docker
+      .getImage(`bisect-test-evict-progress:${run}`)
+      .remove()
+      .catch(() => {});
     hostId = (
       await registerHost(db.current.knex, {
         name: "evict-host",
@@ -156,5 +176,49 @@ suite("evicting unused images", () => {
       config: { ...ctx.config, RUNNER_IMAGE_EVICT_DAYS: 0 },
     });
     expect(off).toEqual({ removed: [], kept: [] });
+  }, 300_000);
+
+  it("shows a pull on the job while it waits, then clears it and records the image as pulled", async () => {
+    const target = engines[1]!.docker;
+    await target
+      .getImage(ref("progress"))
+      .remove()
+      .catch(() => {});
+    const { job } = await createJob(db.current.knex, {
+      source: "cli",
+      repoUrl: "/srv/git/app.git",
+      goodRef: "v1",
+      badRef: "main",
+      command: "true",
+      options: { image: ref("progress") },
+    });
+    // Every write of the job's pull state, in order (the pull may be too quick to poll).
+    const writes: unknown[] = [];
+    const listener = (q: { sql: string; bindings?: unknown[] }) => {
+      if (/update "bisect_jobs" set "image_pull"/.test(q.sql)) writes.push(q.bindings?.[0] ?? null);
+    };
+    db.current.knex.on("query", listener);
+    try {
+      const host = (await RunnerHost.query(db.current.knex).findById(hostId))!;
+      const resolved = await resolveJobImage(
+        { ...ctx, config: { ...ctx.config, RUNNER_IMAGE_ALLOW: [`${address}/bisect-test/*`] } },
+        job,
+        host,
+        ref("progress"),
+      );
+      expect(resolved.pulled).toBe(true);
+    } finally {
+      db.current.knex.off("query", listener);
+    }
+    const shown = JSON.parse(String(writes[0])) as Record<string, unknown>;
+    expect(shown).toMatchObject({ image: ref("progress"), host: "evict-host" });
+    expect(Number(shown.totalBytes)).toBeGreaterThan(0);
+    expect(writes.at(-1)).toBeNull();
+    expect((await BisectJob.query(db.current.knex).findById(job.id))!.imagePull).toBeNull();
+    const row = await db.current
+      .knex("runner_images")
+      .where({ reference: ref("progress") })
+      .first();
+    expect(row).toMatchObject({ pulled: true, runnerHostId: hostId });
   }, 300_000);
 });
