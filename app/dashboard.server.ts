@@ -9,6 +9,7 @@ import {
   type BisectJob,
   type JobStatus,
 } from "../db/models";
+import { automaticOff } from "./automatic.server";
 import { viewerRepositories, visibleRepositoryIds, type Viewer } from "./access.server";
 import { bisectionPicture, type Picture } from "./bisection-picture";
 import { getConfig } from "./config.server";
@@ -49,6 +50,8 @@ export interface JobRow {
   repository: string | null;
   issueNumber: number | null;
   requesterLogin: string | null;
+  /** `auto`: started by a check turning red, not by a person. */
+  source: string;
   goodRef: string;
   badRef: string;
   command: string;
@@ -83,6 +86,7 @@ export async function listJobs(viewer: Viewer, filters: JobFilters): Promise<Job
       "j.outcome",
       "j.issueNumber",
       "j.requesterLogin",
+      "j.source",
       "j.goodRef",
       "j.badRef",
       db.raw("left(j.command, 200) as command"),
@@ -112,6 +116,7 @@ export async function listJobs(viewer: Viewer, filters: JobFilters): Promise<Job
     repository: r.owner ? `${r.owner}/${r.name}` : null,
     issueNumber: (r.issueNumber as number | null) ?? null,
     requesterLogin: (r.requesterLogin as string | null) ?? null,
+    source: r.source as string,
     goodRef: r.goodRef as string,
     badRef: r.badRef as string,
     command: r.command as string,
@@ -492,16 +497,17 @@ export async function installationsWithRepositories(viewer: Viewer): Promise<Ins
 /** Everything /dashboard shows. */
 export async function dashboardOverview(viewer: Viewer, params: URLSearchParams) {
   const filters = parseJobFilters(params);
-  const [installations, usage, page] = await Promise.all([
+  const [installations, usage, page, automatic] = await Promise.all([
     installationsWithRepositories(viewer),
     usageByInstallation(viewer),
     listJobs(viewer, filters),
+    automaticOff(viewer.installations.map((i) => i.id)),
   ]);
   const repositoryOptions = installations
     .flatMap((i) => i.repositories ?? [])
     .sort((a, b) => a.fullName.localeCompare(b.fullName))
     .map((r) => ({ id: r.id, fullName: r.fullName }));
-  return { filters, installations, usage, page, repositoryOptions };
+  return { filters, installations, usage, page, repositoryOptions, automatic };
 }
 
 /** One step's whole stored log, when the step belongs to this job. */

@@ -27,7 +27,8 @@ export const OUTCOMES = [
   "timeout",
 ] as const;
 export type JobOutcome = (typeof OUTCOMES)[number];
-export type JobSource = "github" | "cli" | "dashboard" | "admin";
+/** `auto`: started by a configured check turning red on the default branch (no comment). */
+export type JobSource = "github" | "cli" | "dashboard" | "admin" | "auto";
 
 /** What the requester chose; stored as JSON so new options need no migration. */
 /**

@@ -10,7 +10,7 @@ import {
   type RefreshResult,
 } from "../../runner/mirror/mirror";
 import type { WorkerContext } from "../worker-context";
-import { InfrastructureError } from "../../runner/executors/types";
+import { InfrastructureError } from "../../runner/errors";
 import { jobLabels } from "./labels";
 import { mirrorSourceOf, repoKeyOf } from "./repo-source";
 

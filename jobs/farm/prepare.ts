@@ -2,7 +2,7 @@
 // mirror, resolve the refs, store the commit graph once, and hand over to bisect__advance.
 import type { JobHelpers } from "graphile-worker";
 import { BisectJob, Installation, RateLimit, RunnerHost } from "../../db/models";
-import { InfrastructureError } from "../../runner/executors/types";
+import { InfrastructureError } from "../../runner/errors";
 import { ImageRefusedError } from "../../runner/images/pull";
 import { acquireLease, releaseLease } from "../../runner/farm/leases";
 import { probeHost, recordProbe } from "../../runner/farm/hosts";
