@@ -138,6 +138,8 @@ const schema = z.object({
   RUNNER_REGISTRY_AUTH_FILE: optionalString,
   /** Largest image a runner host pulls. */
   RUNNER_IMAGE_MAX_MB: int(10_240, 16, 1_048_576),
+  /** Images the product pulled and no job used for this many days are removed; 0 keeps them. */
+  RUNNER_IMAGE_EVICT_DAYS: int(14, 0, 36_500),
   RUNNER_STEP_TIMEOUT_SECONDS: int(600, 5, 86_400),
   RUNNER_MEMORY_MB: int(1024, 64, 1_048_576),
   RUNNER_CPUS: optionalString

@@ -10,4 +10,6 @@ export const crontab = [
   // Nightly: step logs, webhook payloads and audit entries past their RETENTION_* settings; admin
   // runs and ended leases older than 90 days.
   "17 3 * * * admin__prune ?max=3&jobKey=cron:admin__prune",
+  // Hourly: images pulled for jobs and unused for RUNNER_IMAGE_EVICT_DAYS leave the runner hosts.
+  "41 * * * * images__evict ?max=1&jobKey=cron:images__evict",
 ].join("\n");

@@ -42,7 +42,8 @@ export type JobView = Pick<
   | "finishedAt"
   | "requesterLogin"
   | "retryOfJobId"
->;
+> &
+  Partial<Pick<BisectJob, "imagePull">>;
 
 export type StepView = Pick<
   BisectStep,
@@ -203,6 +204,8 @@ function render(input: StatusCommentInput, budget: Budget): string {
       parts.push(...resultText(input, budget));
   }
 
+  const pull = pullLine(input);
+  if (pull) parts.push("", pull);
   const table = stepsTable(input, budget.rows);
   if (table) parts.push("", table);
   const totals = totalsLine(input);
@@ -321,6 +324,20 @@ function optionsLine(input: StatusCommentInput): string | null {
       `only commits touching ${pathspec.slice(0, 5).map(code).join(", ")}${pathspec.length > 5 ? " …" : ""}`,
     );
   return bits.length ? `<sub>${bits.join(" · ")}</sub>` : null;
+}
+
+/** An image pull the job is waiting for, while it lasts. */
+function pullLine(input: StatusCommentInput): string | null {
+  const { job } = input;
+  const pull = job.imagePull;
+  if (!pull || job.status === "finished" || job.status === "failed" || job.status === "cancelled")
+    return null;
+  const mb = (bytes: number) => Math.round(bytes / (1024 * 1024));
+  const amount =
+    pull.totalBytes > 0
+      ? `${mb(pull.doneBytes)} of ${mb(pull.totalBytes)} MB so far (${Math.min(100, Math.round((pull.doneBytes / pull.totalBytes) * 100))}%)`
+      : "starting";
+  return `⏬ Pulling the image ${code(pull.image)} on runner host ${text(pull.host)}: ${amount}. Steps on that host wait for it.`;
 }
 
 /** What zero configuration chose, and how to choose otherwise. */
