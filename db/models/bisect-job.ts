@@ -63,7 +63,10 @@ export interface JobOptions {
   parallel?: number;
   timeoutSeconds?: number;
   firstParent?: boolean;
+  /** The test (and the setup) reach the network; only where the plan allows it. */
   network?: boolean;
+  /** The setup reaches the network while the test has none (`network: setup`). */
+  setupNetwork?: boolean;
   image?: string;
   /** `image` pinned by registry digest when the job started: every step runs on these bytes. */
   imagePinned?: string;
@@ -78,6 +81,8 @@ export interface JobOptions {
     file: string;
     image?: string;
     setup?: string;
+    /** Network for the setup the table picked. */
+    network?: "none" | "setup";
     refusedImage?: string;
   };
   /** Non-secret variables for the setup and the test (`env:` of bisect.yml), shown in the comment. */

@@ -33,6 +33,18 @@ describe("detectEcosystem", () => {
     expect(choice?.setup).toContain(setup);
   });
 
+  it("lets setups that download dependencies reach the network, never the test", () => {
+    const network = (files: string[]) => detectEcosystem(files)?.network ?? "none";
+    for (const files of [["package-lock.json"], ["yarn.lock"], ["pnpm-lock.yaml"]])
+      expect(network(files)).toBe("setup");
+    expect(network(["requirements.txt"])).toBe("setup");
+    expect(network(["Cargo.toml"])).toBe("setup");
+    expect(network(["go.mod"])).toBe("setup");
+    // Builds from the repository's own files need none.
+    expect(network(["CMakeLists.txt"])).toBe("none");
+    expect(network(["Makefile"])).toBe("none");
+  });
+
   it("finds nothing in an unknown project, nor from a package.json without a lockfile", () => {
     expect(detectEcosystem(["README.md", "main.sh"])).toBeNull();
     expect(detectEcosystem(["package.json"])).toBeNull();

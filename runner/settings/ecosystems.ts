@@ -11,6 +11,8 @@ const ruleSchema = z.strictObject({
   files: z.array(z.string().min(1).max(100)).min(1).max(20),
   image: z.string().min(1).max(255).optional(),
   setup: z.string().min(1).max(10_000),
+  /** "setup": the setup downloads (through the egress filter), the test stays offline. Default none. */
+  network: z.enum(["none", "setup"]).optional(),
 });
 const tableSchema = z.array(ruleSchema).max(100);
 
@@ -22,6 +24,8 @@ export interface EcosystemChoice {
   file: string;
   image?: string;
   setup: string;
+  /** Network for the setup (the test never gets any from zero configuration). */
+  network?: "none" | "setup";
 }
 
 const PIP_SETUP = [
@@ -36,6 +40,7 @@ export const DEFAULT_ECOSYSTEMS: readonly EcosystemRule[] = [
     ecosystem: "Node (pnpm)",
     files: ["pnpm-lock.yaml"],
     image: "node:20-bookworm",
+    network: "setup",
     setup: [
       "corepack enable --install-directory /work/.bin",
       'export PATH="/work/.bin:$PATH"',
@@ -46,28 +51,44 @@ export const DEFAULT_ECOSYSTEMS: readonly EcosystemRule[] = [
     ecosystem: "Node (yarn)",
     files: ["yarn.lock"],
     image: "node:20-bookworm",
+    network: "setup",
     setup: "yarn install --frozen-lockfile",
   },
   {
     ecosystem: "Node (npm)",
     files: ["package-lock.json", "npm-shrinkwrap.json"],
     image: "node:20-bookworm",
+    network: "setup",
     setup: "npm ci",
   },
   {
     ecosystem: "Python",
     files: ["pyproject.toml", "requirements*.txt"],
     image: "python:3.12-bookworm",
+    network: "setup",
     setup: PIP_SETUP,
   },
   {
     ecosystem: "Rust",
     files: ["Cargo.lock"],
     image: "rust:1-bookworm",
+    network: "setup",
     setup: "cargo build --locked",
   },
-  { ecosystem: "Rust", files: ["Cargo.toml"], image: "rust:1-bookworm", setup: "cargo build" },
-  { ecosystem: "Go", files: ["go.mod"], image: "golang:1-bookworm", setup: "go mod download" },
+  {
+    ecosystem: "Rust",
+    files: ["Cargo.toml"],
+    image: "rust:1-bookworm",
+    network: "setup",
+    setup: "cargo build",
+  },
+  {
+    ecosystem: "Go",
+    files: ["go.mod"],
+    image: "golang:1-bookworm",
+    network: "setup",
+    setup: "go mod download",
+  },
   {
     ecosystem: "C/C++ (CMake)",
     files: ["CMakeLists.txt"],
@@ -103,6 +124,7 @@ export function detectEcosystem(
           file,
           setup: rule.setup,
           ...(rule.image ? { image: rule.image } : {}),
+          ...(rule.network ? { network: rule.network } : {}),
         };
     }
   return null;
