@@ -1,5 +1,5 @@
 # The Bisect Bot image: one image, two processes.
-#   web     node --import tsx scripts/web.ts      (the default command)
+#   web     node --import tsx server/web.ts      (the default command)
 #   worker  node --import tsx jobs/worker.ts
 # plus the one-shot commands `node --import tsx scripts/db.ts migrate` and
 # `node --import tsx scripts/runner-image.ts`. docker-compose.prod.yml runs all of them.
@@ -52,6 +52,7 @@ COPY config config
 COPY db db
 COPY runner runner
 COPY jobs jobs
+COPY server server
 COPY scripts scripts
 COPY docker/healthcheck-web.mjs docker/healthcheck-web.mjs
 COPY --from=build /app/build build
@@ -62,4 +63,4 @@ EXPOSE 3000
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "docker/healthcheck-web.mjs"]
-CMD ["node", "--import", "tsx", "scripts/web.ts"]
+CMD ["node", "--import", "tsx", "server/web.ts"]

@@ -2,23 +2,29 @@ import js from "@eslint/js";
 import globals from "globals";
 import tseslint from "typescript-eslint";
 
-// The one direction of dependencies: app → jobs → runner, and everything → db and config.
-// runner and db (and config) import nothing of the layers above them.
+// The one direction of dependencies: server and app → jobs → runner, and everything → db and config.
+// runner and db (and config) import nothing of the layers above them. server/ (the web process)
+// loads the Remix build at run time, never app/ sources, and nothing imports server/.
 const patternsOf = (name) => [`**/${name}`, `**/${name}/**`];
-const forbid = (...layers) => ({
-  "no-restricted-imports": [
-    "error",
-    {
-      patterns: [
-        {
-          group: layers.flatMap(patternsOf),
-          message:
-            "Dependencies flow app → jobs → runner, and everything → db/config. See docs/decisions/002-layers.md.",
-        },
-      ],
-    },
-  ],
-});
+const MESSAGE =
+  "Dependencies flow server and app → jobs → runner, and everything → db/config. See docs/decisions/002-layers.md.";
+// "server" is also a subpath of packages (react-dom/server) and of test helpers: only the
+// top-level folder, reached by a relative path, is meant.
+const SERVER = { regex: "^(\\.\\./)+server(/|$)", message: MESSAGE };
+const forbid = (...layers) => {
+  const others = layers.filter((l) => l !== "server");
+  return {
+    "no-restricted-imports": [
+      "error",
+      {
+        patterns: [
+          { group: others.flatMap(patternsOf), message: MESSAGE },
+          ...(layers.includes("server") ? [SERVER] : []),
+        ],
+      },
+    ],
+  };
+};
 
 const TESTS = ["**/*.test.ts", "**/*.test.tsx"];
 /** Source files of a layer may not import the given layers (nor scripts/tests); its tests may use tests/ helpers. */
@@ -54,15 +60,16 @@ export default tseslint.config(
       "no-console": "off",
     },
   },
-  ...layer("runner", ["app", "jobs", "config"]),
+  ...layer("runner", ["app", "server", "jobs", "config"]),
   // The engine and everything the standalone CLI uses need no database.
   ...["engine", "executors", "docker", "git", "bisection", "cli", "mirror", "settings"].flatMap(
-    (part) => layer(`runner/${part}`, ["app", "jobs", "config", "db"]),
+    (part) => layer(`runner/${part}`, ["app", "server", "jobs", "config", "db"]),
   ),
   // The engine is pure: it knows no executor (it names how a run ended itself, as RunEnd).
-  ...layer("runner/engine", ["app", "jobs", "config", "db", "executors", "docker", "farm"]),
-  ...layer("db", ["app", "jobs", "runner"]),
-  ...layer("config", ["app", "jobs", "runner", "db"]),
-  ...layer("jobs", ["app"]),
-  ...layer("app", []),
+  ...layer("runner/engine", ["app", "server", "jobs", "config", "db", "executors", "docker", "farm"]),
+  ...layer("db", ["app", "server", "jobs", "runner"]),
+  ...layer("config", ["app", "server", "jobs", "runner", "db"]),
+  ...layer("jobs", ["app", "server"]),
+  ...layer("app", ["server"]),
+  ...layer("server", ["app", "runner"]),
 );

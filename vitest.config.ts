@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 // network boundary: PostgreSQL, Docker, HTTP), `tests/e2e/*.test.ts` (browser).
 export default defineConfig({
   test: {
-    include: ["{app,jobs,runner,db,config,scripts,tests}/**/*.test.{ts,tsx}"],
+    include: ["{app,server,jobs,runner,db,config,scripts,tests}/**/*.test.{ts,tsx}"],
     globalSetup: ["tests/setup/global-setup.ts"],
     // Two cores: two forks; each file gets its own database cloned from a migrated template.
     pool: "forks",

@@ -17,7 +17,7 @@ export default function handleRequest(
   loadContext: AppLoadContext,
 ) {
   const waitForAll = isbot(request.headers.get("user-agent") ?? "");
-  // The nonce of this response's Content-Security-Policy (scripts/web.ts): every inline script carries it.
+  // The nonce of this response's Content-Security-Policy (server/web.ts): every inline script carries it.
   const nonce = typeof loadContext?.cspNonce === "string" ? loadContext.cspNonce : undefined;
   return new Promise((resolve, reject) => {
     let shellRendered = false;

@@ -1,4 +1,4 @@
-// What scripts/web.ts hands every loader and action besides the request.
+// What server/web.ts hands every loader and action besides the request.
 export interface WebLoadContext {
   /** The nonce in this response's Content-Security-Policy (`script-src 'nonce-…'`). */
   cspNonce?: string;

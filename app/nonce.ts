@@ -1,4 +1,4 @@
-// The per-request Content-Security-Policy nonce (made in scripts/web.ts) for Remix's inline scripts.
+// The per-request Content-Security-Policy nonce (made in server/web.ts) for Remix's inline scripts.
 import { createContext, useContext } from "react";
 
 export const NonceContext = createContext<string | undefined>(undefined);

@@ -10,12 +10,25 @@ async function restrictedImports(file: string, source: string): Promise<number> 
 
 describe("layer rule", () => {
   it.each([
-    ["runner/engine/x.ts", 'import { createKnex } from "../../db/connection";\nexport const k = createKnex;'],
+    [
+      "runner/engine/x.ts",
+      'import { createKnex } from "../../db/connection";\nexport const k = createKnex;',
+    ],
     ["runner/x.ts", 'import { loadConfig } from "../config/env";\nexport const c = loadConfig;'],
     ["jobs/x.ts", 'import { getDb } from "../app/db.server";\nexport const d = getDb;'],
-    ["runner/git/x.ts", 'import { RunnerHost } from "../../db/models";\nexport const h = RunnerHost;'],
+    [
+      "runner/git/x.ts",
+      'import { RunnerHost } from "../../db/models";\nexport const h = RunnerHost;',
+    ],
     ["db/x.ts", 'import { decide } from "../runner/engine/engine";\nexport const d = decide;'],
-    ["app/x.server.ts", 'import { createTestDatabase } from "../tests/helpers/database";\nexport const t = createTestDatabase;'],
+    [
+      "app/x.server.ts",
+      'import { safeEqual } from "../server/guards";\nexport const s = safeEqual;',
+    ],
+    [
+      "app/x.server.ts",
+      'import { createTestDatabase } from "../tests/helpers/database";\nexport const t = createTestDatabase;',
+    ],
   ])("refuses %s importing a layer above it", async (file, source) => {
     expect(await restrictedImports(file, source)).toBe(1);
   });
@@ -23,8 +36,14 @@ describe("layer rule", () => {
   it.each([
     ["app/x.server.ts", 'import { enqueue } from "../jobs/enqueue";\nexport const e = enqueue;'],
     ["jobs/x.ts", 'import { createKnex } from "../db/connection";\nexport const k = createKnex;'],
-    ["runner/farm/x.ts", 'import { createKnex } from "../../db/connection";\nexport const k = createKnex;'],
-    ["jobs/x.test.ts", 'import { useTestDatabase } from "../tests/helpers/database";\nexport const u = useTestDatabase;'],
+    [
+      "runner/farm/x.ts",
+      'import { createKnex } from "../../db/connection";\nexport const k = createKnex;',
+    ],
+    [
+      "jobs/x.test.ts",
+      'import { useTestDatabase } from "../tests/helpers/database";\nexport const u = useTestDatabase;',
+    ],
   ])("allows %s importing downwards", async (file, source) => {
     expect(await restrictedImports(file, source)).toBe(0);
   });

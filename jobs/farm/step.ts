@@ -177,6 +177,7 @@ async function execute(
     const executor = new DockerExecutor(dockerFor(host), {
       name: host.name,
       image: config.RUNNER_IMAGE,
+      networkMode: config.RUNNER_RUN_NETWORK,
       workspace: { key: `${ctx.instanceId}:${job.id}`, labels: jobLabels(ctx, job.id) },
     });
     const timeoutMs = stepTimeoutSeconds(config, job) * 1000;
@@ -190,7 +191,7 @@ async function execute(
         setup: job.setupCommand ?? undefined,
         command: job.command,
         timeoutMs,
-        limits: limitsOf(config),
+        limits: limitsOf(config, job),
         network: job.options.network ?? false,
         setupNetwork: job.options.setupNetwork ?? false,
         logLimitBytes: LOG_EXCERPT_BYTES,

@@ -11,8 +11,8 @@ const ruleSchema = z.strictObject({
   files: z.array(z.string().min(1).max(100)).min(1).max(20),
   image: z.string().min(1).max(255).optional(),
   setup: z.string().min(1).max(10_000),
-  /** "setup": the setup downloads (through the egress filter), the test stays offline. Default none. */
-  network: z.enum(["none", "setup"]).optional(),
+  /** "setup": the setup downloads dependencies (from the package registries) and needs network. */
+  network: z.literal("setup").optional(),
 });
 const tableSchema = z.array(ruleSchema).max(100);
 
@@ -24,8 +24,7 @@ export interface EcosystemChoice {
   file: string;
   image?: string;
   setup: string;
-  /** Network for the setup (the test never gets any from zero configuration). */
-  network?: "none" | "setup";
+  network?: "setup";
 }
 
 const PIP_SETUP = [
@@ -40,54 +39,54 @@ export const DEFAULT_ECOSYSTEMS: readonly EcosystemRule[] = [
     ecosystem: "Node (pnpm)",
     files: ["pnpm-lock.yaml"],
     image: "node:20-bookworm",
-    network: "setup",
     setup: [
       "corepack enable --install-directory /work/.bin",
       'export PATH="/work/.bin:$PATH"',
       "pnpm install --frozen-lockfile",
     ].join("\n"),
+    network: "setup",
   },
   {
     ecosystem: "Node (yarn)",
     files: ["yarn.lock"],
     image: "node:20-bookworm",
-    network: "setup",
     setup: "yarn install --frozen-lockfile",
+    network: "setup",
   },
   {
     ecosystem: "Node (npm)",
     files: ["package-lock.json", "npm-shrinkwrap.json"],
     image: "node:20-bookworm",
-    network: "setup",
     setup: "npm ci",
+    network: "setup",
   },
   {
     ecosystem: "Python",
     files: ["pyproject.toml", "requirements*.txt"],
     image: "python:3.12-bookworm",
-    network: "setup",
     setup: PIP_SETUP,
+    network: "setup",
   },
   {
     ecosystem: "Rust",
     files: ["Cargo.lock"],
     image: "rust:1-bookworm",
-    network: "setup",
     setup: "cargo build --locked",
+    network: "setup",
   },
   {
     ecosystem: "Rust",
     files: ["Cargo.toml"],
     image: "rust:1-bookworm",
-    network: "setup",
     setup: "cargo build",
+    network: "setup",
   },
   {
     ecosystem: "Go",
     files: ["go.mod"],
     image: "golang:1-bookworm",
-    network: "setup",
     setup: "go mod download",
+    network: "setup",
   },
   {
     ecosystem: "C/C++ (CMake)",

@@ -1,6 +1,6 @@
 // npm run bench:dashboard [-- --jobs 10000 --steps-per-job 10 --requests 200]
 //
-// The real web server (build if stale, `node --import tsx scripts/web.ts`, NODE_ENV=production)
+// The real web server (build if stale, `node --import tsx server/web.ts`, NODE_ENV=production)
 // on a fresh database (embedded PostgreSQL when DATABASE_URL is unset, migrated) holding 10,000
 // jobs and 100,000 steps (bulk-inserted with generate_series), and the GitHub stand-in for the
 // sign-in and the user's installations. A session is made through the real OAuth flow, then

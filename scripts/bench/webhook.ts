@@ -1,6 +1,6 @@
 // npm run bench:webhook [-- --seconds 20 --concurrency 10,50,100 --resend 300 --warmup 3]
 //
-// The real web server (build if stale, `node --import tsx scripts/web.ts`) on a fresh database
+// The real web server (build if stale, `node --import tsx server/web.ts`) on a fresh database
 // (embedded PostgreSQL when DATABASE_URL is unset, migrated), with a generated GitHub App key and
 // webhook secret. Signed `issue_comment` deliveries (half of them `/bisect` commands) are sent at
 // increasing concurrency for --seconds in total, then some are sent again as redeliveries.
@@ -231,7 +231,7 @@ async function main(): Promise<number> {
     const profile = process.env.BENCH_CPU_PROF
       ? [`--cpu-prof`, `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
       : [];
-    server = spawn(process.execPath, [...profile, "--import", "tsx", "scripts/web.ts"], {
+    server = spawn(process.execPath, [...profile, "--import", "tsx", "server/web.ts"], {
       env,
       stdio: ["ignore", "ignore", "inherit"],
     });

@@ -81,7 +81,7 @@ describe("docker-compose.prod.yml as written", () => {
     expect(services["runner-image"]!.command!.toString()).toContain(
       "node --import tsx scripts/runner-image.ts",
     );
-    expect(services.web!.command).toEqual(["node", "--import", "tsx", "scripts/web.ts"]);
+    expect(services.web!.command).toEqual(["node", "--import", "tsx", "server/web.ts"]);
     expect(services.worker!.command).toEqual(["node", "--import", "tsx", "jobs/worker.ts"]);
   });
 

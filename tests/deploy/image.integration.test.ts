@@ -243,7 +243,7 @@ describe.skipIf(!haveEngine)("the app image", () => {
     expect(config!.Config.Env).toEqual(
       expect.arrayContaining(["NODE_ENV=production", "HOST=0.0.0.0", "PORT=3000"]),
     );
-    expect(config!.Config.Cmd).toEqual(["node", "--import", "tsx", "scripts/web.ts"]);
+    expect(config!.Config.Cmd).toEqual(["node", "--import", "tsx", "server/web.ts"]);
     expect(config!.Config.WorkingDir).toBe("/app");
     expect(config!.Config.Healthcheck?.Test).toEqual(["CMD", "node", "docker/healthcheck-web.mjs"]);
   });

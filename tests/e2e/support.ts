@@ -1,5 +1,5 @@
 // Browser-test support: build the web app when its sources are newer than the build, start the
-// real web server (scripts/web.ts) on a free port, and launch Debian's Chromium.
+// real web server (server/web.ts) on a free port, and launch Debian's Chromium.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,7 +27,7 @@ export interface WebServer {
   stop(): Promise<void>;
 }
 
-/** Starts `node --import tsx scripts/web.ts` with `env` and waits until `/` answers. */
+/** Starts `node --import tsx server/web.ts` with `env` and waits until `/` answers. */
 export async function startWebServer(
   env: Record<string, string>,
   port: number,
@@ -41,7 +41,7 @@ export async function startWebServer(
     HOST: host,
     LOG_LEVEL: env.LOG_LEVEL ?? "warn",
   };
-  const child = spawn(process.execPath, ["--import", "tsx", "scripts/web.ts"], {
+  const child = spawn(process.execPath, ["--import", "tsx", "server/web.ts"], {
     env: childEnv as NodeJS.ProcessEnv,
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -9,7 +9,7 @@ import express, { type Request, type Response } from "express";
 import { ConfigError, loadConfig } from "../config/env";
 import { createLogger } from "../config/log";
 import { createKnex } from "../db/connection";
-import { abuseLimits, metricsEndpoint, requestLog } from "./lib/web-guards";
+import { abuseLimits, metricsEndpoint, requestLog } from "./guards";
 
 const BUILD = path.resolve("build/index.js");
 

@@ -4,9 +4,9 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type express from "express";
 import { ipKeyGenerator, rateLimit } from "express-rate-limit";
 import type { Knex } from "knex";
-import type { Config } from "../../config/env";
-import type { Logger } from "../../config/log";
-import { createWebMetrics } from "../../jobs/metrics";
+import type { Config } from "../config/env";
+import type { Logger } from "../config/log";
+import { createWebMetrics } from "./metrics";
 
 /** One line per request: method, path (never the query: OAuth codes travel there), status, time. */
 export function requestLog(log: Logger): express.RequestHandler {
@@ -17,7 +17,13 @@ export function requestLog(log: Logger): express.RequestHandler {
     res.on("finish", () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const quiet = path === "/health" || path.startsWith("/build/");
-      (quiet ? log.debug : log.info)("request", { method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10, ip: req.ip });
+      (quiet ? log.debug : log.info)("request", {
+        method: req.method,
+        path,
+        status: res.statusCode,
+        ms: Math.round(ms * 10) / 10,
+        ip: req.ip,
+      });
     });
     next();
   };
@@ -38,7 +44,14 @@ export function inList(list: BlockList, ip: string | undefined): boolean {
   return list.check(plain, isIPv6(plain) ? "ipv6" : "ipv4");
 }
 
-const PRIVATE = blockListOf(["127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7"]);
+const PRIVATE = blockListOf([
+  "127.0.0.0/8",
+  "10.0.0.0/8",
+  "172.16.0.0/12",
+  "192.168.0.0/16",
+  "::1/128",
+  "fc00::/7",
+]);
 
 /** Equal strings, compared in constant time (over their SHA-256, so lengths leak nothing either). */
 export function safeEqual(a: string, b: string): boolean {
@@ -51,17 +64,39 @@ export function safeEqual(a: string, b: string): boolean {
  * its own budget, so no one's traffic uses up anyone else's; GitHub's delivery addresses are never
  * limited at all.
  */
-export function abuseLimits(config: Config): { auth: express.RequestHandler; api: express.RequestHandler; dashboard: express.RequestHandler; webhook: express.RequestHandler[] } {
+export function abuseLimits(config: Config): {
+  auth: express.RequestHandler;
+  api: express.RequestHandler;
+  dashboard: express.RequestHandler;
+  webhook: express.RequestHandler[];
+} {
   const github = blockListOf(config.WEBHOOK_ALLOWED_CIDRS);
   const common = { windowMs: 60_000, standardHeaders: "draft-7" as const, legacyHeaders: false };
-  const tooMany = (what: string) => ({ error: "rate_limited", message: `Too many ${what}; try again after the time in Retry-After.` });
+  const tooMany = (what: string) => ({
+    error: "rate_limited",
+    message: `Too many ${what}; try again after the time in Retry-After.`,
+  });
   return {
-    auth: rateLimit({ ...common, limit: config.RATE_LIMIT_AUTH_PER_MINUTE, message: tooMany("sign-in requests") }),
+    auth: rateLimit({
+      ...common,
+      limit: config.RATE_LIMIT_AUTH_PER_MINUTE,
+      message: tooMany("sign-in requests"),
+    }),
     // Keyed by the client's address: a cookie is the client's to choose, so keying by it would
     // hand each request a fresh budget.
-    api: rateLimit({ ...common, limit: config.RATE_LIMIT_API_PER_MINUTE, keyGenerator: (req) => `ip:${ipKeyGenerator(req.ip ?? "")}`, message: tooMany("requests") }),
+    api: rateLimit({
+      ...common,
+      limit: config.RATE_LIMIT_API_PER_MINUTE,
+      keyGenerator: (req) => `ip:${ipKeyGenerator(req.ip ?? "")}`,
+      message: tooMany("requests"),
+    }),
     // The dashboard's pages and their data requests: its own budget of the same size.
-    dashboard: rateLimit({ ...common, limit: config.RATE_LIMIT_API_PER_MINUTE, keyGenerator: (req) => `ip:${ipKeyGenerator(req.ip ?? "")}`, message: tooMany("requests") }),
+    dashboard: rateLimit({
+      ...common,
+      limit: config.RATE_LIMIT_API_PER_MINUTE,
+      keyGenerator: (req) => `ip:${ipKeyGenerator(req.ip ?? "")}`,
+      message: tooMany("requests"),
+    }),
     webhook: [
       rateLimit({
         ...common,
@@ -83,10 +118,15 @@ export function abuseLimits(config: Config): { auth: express.RequestHandler; api
 }
 
 /** GET /metrics: with METRICS_TOKEN, a bearer token; without, only loopback and private networks. */
-export function metricsEndpoint(config: Config, knex: Knex): { handler: express.RequestHandler; observeWebhook: express.RequestHandler } {
+export function metricsEndpoint(
+  config: Config,
+  knex: Knex,
+): { handler: express.RequestHandler; observeWebhook: express.RequestHandler } {
   const metrics = createWebMetrics(knex);
   const handler: express.RequestHandler = async (req, res) => {
-    const allowed = config.METRICS_TOKEN ? safeEqual(req.headers.authorization ?? "", `Bearer ${config.METRICS_TOKEN}`) : inList(PRIVATE, req.ip);
+    const allowed = config.METRICS_TOKEN
+      ? safeEqual(req.headers.authorization ?? "", `Bearer ${config.METRICS_TOKEN}`)
+      : inList(PRIVATE, req.ip);
     if (!allowed) {
       res.status(404).type("text/plain").send("Not Found");
       return;
@@ -94,7 +134,10 @@ export function metricsEndpoint(config: Config, knex: Knex): { handler: express.
     try {
       res.type(metrics.registry.contentType).send(await metrics.render());
     } catch (error) {
-      res.status(503).type("text/plain").send(`metrics unavailable: ${(error as Error).message}`);
+      res
+        .status(503)
+        .type("text/plain")
+        .send(`metrics unavailable: ${(error as Error).message}`);
     }
   };
   const observeWebhook: express.RequestHandler = (_req, res, next) => {

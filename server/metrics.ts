@@ -4,7 +4,7 @@
 import type { Knex } from "knex";
 import { Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { readCounters } from "../db/counters";
-import { ABANDONED_COUNTER } from "./farm/give-up";
+import { ABANDONED_COUNTER } from "../jobs/farm/give-up";
 
 /** Step durations, seconds: what the histogram's buckets count. */
 export const STEP_DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600];
