@@ -36,6 +36,7 @@ import {
   validateSpec,
 } from "./container-recipe.js";
 import { ContainerRun, newMarker } from "./container-run.js";
+import { proxyEnv } from "../egress/proxy-env.js";
 import { EngineFacts } from "./engine-facts.js";
 import { APP_LABEL, PID_LABEL, POOL_LABEL } from "./labels.js";
 import { mirrorMount } from "./mounts.js";
@@ -59,6 +60,11 @@ export interface DockerExecutorOptions {
   image?: string;
   /** Network mode for specs with `network: true`, default "bridge". */
   networkMode?: string;
+  /**
+   * The egress proxy of `networkMode` (an internal network whose only way out is the proxy,
+   * runner/egress): containers with network get HTTP_PROXY / HTTPS_PROXY set to it.
+   */
+  egressProxy?: string;
   /** Image of the checkout boxes (git, /work owned by uid 1000), default `image`'s default. */
   checkoutImage?: string;
   /**
@@ -306,8 +312,12 @@ export class DockerExecutor implements Executor {
     run: Omit<ContainerInput, "networkMode">,
   ): Promise<Docker.Container> {
     const networkMode = this.options.networkMode ?? "bridge";
+    const proxy = this.options.egressProxy;
+    const networkEnv = proxy ? proxyEnv(proxy) : undefined;
     try {
-      return await this.docker.createContainer(createOptions(plan, { ...run, networkMode }));
+      return await this.docker.createContainer(
+        createOptions(plan, { ...run, networkMode, networkEnv }),
+      );
     } catch (err) {
       if (statusOf(err) === 404) {
         throw new InfrastructureError(
