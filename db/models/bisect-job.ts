@@ -64,7 +64,10 @@ export interface JobOptions {
   parallel?: number;
   timeoutSeconds?: number;
   firstParent?: boolean;
+  /** The test (and the setup) reach the network; only where the plan allows it. */
   network?: boolean;
+  /** The setup reaches the network while the test has none (`network: setup`). */
+  setupNetwork?: boolean;
   image?: string;
   /** `image` pinned by registry digest when the job started: every step runs on these bytes. */
   imagePinned?: string;

@@ -193,6 +193,7 @@ async function execute(
         timeoutMs,
         limits: limitsOf(config, job),
         network: job.options.network ?? false,
+        setupNetwork: job.options.setupNetwork ?? false,
         logLimitBytes: LOG_EXCERPT_BYTES,
         image,
         env: { ...job.options.env, ...runEnv(step) },

@@ -472,6 +472,15 @@ describe("reproduceCommand", () => {
     });
   });
 
+  it("replays network for the setup only as --network setup", () => {
+    const command = reproduceCommand({
+      job: job({ command: "npm test", setupCommand: "npm ci", options: { setupNetwork: true } }),
+      repo: { owner: "acme", name: "widgets" },
+      webUrl: "https://github.com",
+    });
+    expect(command).toContain("--setup 'npm ci' --network setup -- 'npm test'");
+  });
+
   it("round-trips the command a comment gave", () => {
     const parsed = parseCommand('/bisect v1 main -- npm test -- -t "a b"');
     expect(parsed.kind).toBe("bisect");

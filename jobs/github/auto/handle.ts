@@ -3,6 +3,7 @@
 // the culprit directly when it is the green commit's child, or admit a new automatic job. Green:
 // a bisection of the same check that the green commit comes after is cancelled ("fixed
 // meanwhile"). Nobody typed anything, so nothing is posted until there is an answer.
+import { networkSwitches } from "../../../runner/settings/network";
 import type { Octokit } from "@octokit/rest";
 import { AutoBisection, BisectJob, type Installation, type JobOptions } from "../../../db/models";
 import { normalizePredicate } from "../../../runner/engine";
@@ -49,7 +50,7 @@ export function autoJobSpec(
       predicate: storedPredicate(predicate),
       parallel: 1,
       firstParent: true,
-      network: cfg.network ?? false,
+      ...networkSwitches(cfg.network ?? "none"),
       ...(image ? { image } : {}),
       ...(cfg.pathspec ? { pathspec: cfg.pathspec } : {}),
       ...(cfg.env && Object.keys(cfg.env).length > 0 ? { env: cfg.env } : {}),
