@@ -9,7 +9,7 @@ import {
   type CommitGraph,
   type Observation,
 } from "../../runner/engine";
-import { freeSlots } from "../../runner/farm/leases";
+import { freeSlots } from "./leases";
 import { enqueue } from "../enqueue";
 import type { WorkerContext } from "../worker-context";
 import { concludeJob } from "./conclude";

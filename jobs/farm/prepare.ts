@@ -3,11 +3,11 @@
 import type { JobHelpers } from "graphile-worker";
 import { BisectJob, Installation, RateLimit, RunnerHost } from "../../db/models";
 import { InfrastructureError } from "../../runner/executors/types";
-import { dockerFor } from "../../runner/farm/docker-clients";
+import { dockerFor } from "./docker-clients";
 import { imagePolicyFrom } from "../../runner/images/policy";
 import { ImageRefusedError, resolveImage } from "../../runner/images/pull";
-import { acquireLease, releaseLease } from "../../runner/farm/leases";
-import { probeHost, recordProbe } from "../../runner/farm/hosts";
+import { acquireLease, releaseLease } from "./leases";
+import { probeHost, recordProbe } from "./hosts";
 import { RangeRefusedError, UnknownRefError } from "../../runner/mirror/mirror";
 import { enqueue } from "../enqueue";
 import type { WorkerContext } from "../worker-context";

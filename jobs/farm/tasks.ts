@@ -7,7 +7,7 @@ import { advanceJob } from "./advance";
 import { finishJob } from "./cleanup";
 import { endsJobOnLastAttempt, jobIdOfJob, jobIdOfStep } from "./give-up";
 import { checkHosts } from "./health";
-import { purgeMirrors } from "./mirrors";
+import { removeMirrorsOf } from "./mirrors";
 import { prepareJob } from "./prepare";
 import { reap } from "./reaper";
 import { runStep } from "./step";
@@ -43,10 +43,7 @@ export function farmTasks(ctx: WorkerContext): TaskList {
     mirrors__purge: defineTask(
       z.object({ repositoryIds: z.array(z.number().int().positive()) }),
       async ({ repositoryIds }) => {
-        await purgeMirrors(
-          ctx,
-          repositoryIds.map((id) => `github:${id}`),
-        );
+        await removeMirrorsOf(ctx, repositoryIds);
       },
     ),
     runners__check: defineTask(cronPayload, async (_payload, helpers) => {

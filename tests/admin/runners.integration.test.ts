@@ -6,10 +6,15 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../config/env";
 import { startWorker, type StartedWorker } from "../../jobs/worker";
-import { acquireLease } from "../../runner/farm/leases";
+import { acquireLease } from "../../jobs/farm/leases";
 import { runnerBuildContext, RUNNER_HASH_LABEL } from "../../runner/image";
 import { useTestDatabase } from "../helpers/database";
-import { dockerRequired, ensureImageEverywhere, tlsEngines, type TestEngine } from "../helpers/engines";
+import {
+  dockerRequired,
+  ensureImageEverywhere,
+  tlsEngines,
+  type TestEngine,
+} from "../helpers/engines";
 import { admin, adminAudit } from "./support";
 
 const { engines, problem } = await tlsEngines();
@@ -33,35 +38,85 @@ suite("admin: runner hosts", { timeout: 120_000 }, () => {
     [e1, e2] = engines as [TestEngine, TestEngine];
     await ensureImageEverywhere(engines as TestEngine[]);
     await e1.docker.getImage("bisect-runner:latest").tag({ repo: "bisect-runner", tag: TAG_NAME });
-    const config = loadConfig({ DATABASE_URL: db.current.url, LOG_LEVEL: "error", RUNNER_IMAGE: TAG });
+    const config = loadConfig({
+      DATABASE_URL: db.current.url,
+      LOG_LEVEL: "error",
+      RUNNER_IMAGE: TAG,
+    });
     worker = await startWorker(config, { registerEnvHost: false });
   }, 600_000);
   afterAll(async () => {
     await worker?.stop();
-    for (const e of engines) await e.docker.getImage(TAG).remove({ noprune: true }).catch(() => {});
+    for (const e of engines)
+      await e.docker
+        .getImage(TAG)
+        .remove({ noprune: true })
+        .catch(() => {});
   });
 
   const hostRow = (name: string) => knex()("runnerHosts").where({ name }).first();
 
   it("adds a TLS host that passes every check, and copies the runner image to the next one", async () => {
-    const first = await cli("runners", "add", "h1", e1.endpoint, "--tls-dir", e1.tlsPath, "--capacity", "2", "--label", "zone=test");
+    const first = await cli(
+      "runners",
+      "add",
+      "h1",
+      e1.endpoint,
+      "--tls-dir",
+      e1.tlsPath,
+      "--capacity",
+      "2",
+      "--label",
+      "zone=test",
+    );
     expect(first.code, first.stderr).toBe(0);
-    for (const check of ["name", "connection", "ping", "version", "image", "probe"]) expect(first.stdout).toMatch(new RegExp(`^ok\\s+${check}\\s`, "m"));
-    expect(first.stdout).toMatch(/connection\s+TLS with a client certificate to 127\.0\.0\.1:23761/);
+    for (const check of ["name", "connection", "ping", "version", "image", "probe"])
+      expect(first.stdout).toMatch(new RegExp(`^ok\\s+${check}\\s`, "m"));
+    expect(first.stdout).toMatch(
+      /connection\s+TLS with a client certificate to 127\.0\.0\.1:23761/,
+    );
     expect(first.stdout).toMatch(new RegExp(`image\\s+${TAG} present`));
     expect(first.stdout).toContain(`added h1: active, 2 slots, ${e1.endpoint}`);
 
     // A relative TLS directory is stored as the absolute path it names.
-    const second = await cli("runners", "add", "h2", e2.endpoint, "--tls-dir", path.relative(process.cwd(), e2.tlsPath), "--json");
+    const second = await cli(
+      "runners",
+      "add",
+      "h2",
+      e2.endpoint,
+      "--tls-dir",
+      path.relative(process.cwd(), e2.tlsPath),
+      "--json",
+    );
     expect(second.code, second.stderr).toBe(0);
-    expect(second.json.result).toMatchObject({ added: true, host: { name: "h2", state: "active", capacity: 2, slotsInUse: 0 } });
-    const checks = second.json.result!.checks as Array<{ check: string; ok: boolean; detail: string }>;
-    expect(checks.find((c) => c.check === "image")).toMatchObject({ ok: true, detail: expect.stringContaining(`${TAG} copied from h1`) });
+    expect(second.json.result).toMatchObject({
+      added: true,
+      host: { name: "h2", state: "active", capacity: 2, slotsInUse: 0 },
+    });
+    const checks = second.json.result!.checks as Array<{
+      check: string;
+      ok: boolean;
+      detail: string;
+    }>;
+    expect(checks.find((c) => c.check === "image")).toMatchObject({
+      ok: true,
+      detail: expect.stringContaining(`${TAG} copied from h1`),
+    });
     const copied = await e2.docker.getImage(TAG).inspect();
     expect(copied.Config.Labels[RUNNER_HASH_LABEL]).toBe(runnerBuildContext().hash);
 
-    expect(await hostRow("h1")).toMatchObject({ state: "active", source: "admin", capacity: 2, labels: { zone: "test" }, tlsPath: e1.tlsPath, lastError: null });
-    expect(await hostRow("h2")).toMatchObject({ state: "active", tlsPath: path.resolve(e2.tlsPath) });
+    expect(await hostRow("h1")).toMatchObject({
+      state: "active",
+      source: "admin",
+      capacity: 2,
+      labels: { zone: "test" },
+      tlsPath: e1.tlsPath,
+      lastError: null,
+    });
+    expect(await hostRow("h2")).toMatchObject({
+      state: "active",
+      tlsPath: path.resolve(e2.tlsPath),
+    });
     expect((await hostRow("h2")).lastSeenAt).toBeInstanceOf(Date);
   }, 300_000);
 
@@ -79,11 +134,15 @@ suite("admin: runner hosts", { timeout: 120_000 }, () => {
     expect(unreachable.stdout).toMatch(/not added$/m);
 
     expect(noMaterial.code).toBe(1);
-    expect(noMaterial.stderr).toContain("runner host h8 not added: TLS material: /nonexistent/certs/ca.pem does not exist");
+    expect(noMaterial.stderr).toContain(
+      "runner host h8 not added: TLS material: /nonexistent/certs/ca.pem does not exist",
+    );
 
     expect(plain.code).toBe(1);
     expect(plain.json).toMatchObject({ status: "failed", result: { added: false, host: null } });
-    expect(plain.json.error).toContain("refusing plain tcp to 192.0.2.10: a remote Docker engine is reached only over TLS with client certificates");
+    expect(plain.json.error).toContain(
+      "refusing plain tcp to 192.0.2.10: a remote Docker engine is reached only over TLS with client certificates",
+    );
 
     expect(taken.code).toBe(1);
     expect(taken.stderr).toContain("a runner host named h1 already exists");
@@ -92,30 +151,69 @@ suite("admin: runner hosts", { timeout: 120_000 }, () => {
   });
 
   it("lists hosts: redacted endpoint, state, slots in use of capacity, last seen, last error", async () => {
-    await knex()("runnerLeases").insert({ runnerHostId: (await hostRow("h1")).id, holder: "test-run", expiresAt: new Date(Date.now() + 600_000) });
-    const [json, human] = await Promise.all([cli("runners", "list", "--json"), cli("runners", "list")]);
+    await knex()("runnerLeases").insert({
+      runnerHostId: (await hostRow("h1")).id,
+      holder: "test-run",
+      expiresAt: new Date(Date.now() + 600_000),
+    });
+    const [json, human] = await Promise.all([
+      cli("runners", "list", "--json"),
+      cli("runners", "list"),
+    ]);
     expect(json.code, json.stderr).toBe(0);
     expect(json.json.result!.hosts).toEqual([
-      expect.objectContaining({ name: "h1", endpoint: e1.endpoint, state: "active", capacity: 2, slotsInUse: 1, labels: { zone: "test" }, lastError: null }),
-      expect.objectContaining({ name: "h2", endpoint: e2.endpoint, state: "active", capacity: 2, slotsInUse: 0 }),
+      expect.objectContaining({
+        name: "h1",
+        endpoint: e1.endpoint,
+        state: "active",
+        capacity: 2,
+        slotsInUse: 1,
+        labels: { zone: "test" },
+        lastError: null,
+      }),
+      expect.objectContaining({
+        name: "h2",
+        endpoint: e2.endpoint,
+        state: "active",
+        capacity: 2,
+        slotsInUse: 0,
+      }),
     ]);
-    expect(human.stdout).toMatch(/^NAME\s+ENDPOINT\s+STATE\s+SLOTS\s+LAST SEEN\s+LABELS\s+LAST ERROR$/m);
-    expect(human.stdout).toMatch(/^h1\s+tcp:\/\/127\.0\.0\.1:23761\s+active\s+1\/2\s+\d+s ago\s+zone=test\s+-$/m);
+    expect(human.stdout).toMatch(
+      /^NAME\s+ENDPOINT\s+STATE\s+SLOTS\s+LAST SEEN\s+LABELS\s+LAST ERROR$/m,
+    );
+    expect(human.stdout).toMatch(
+      /^h1\s+tcp:\/\/127\.0\.0\.1:23761\s+active\s+1\/2\s+\d+s ago\s+zone=test\s+-$/m,
+    );
   });
 
   it("checks hosts now and records what fails", async () => {
-    await knex()("runnerHosts").insert({ name: "ghost", dockerEndpoint: "tcp://127.0.0.1:1", tlsPath: e1.tlsPath, state: "active" });
-    const [one, all, missing] = await Promise.all([cli("runners", "check", "h1"), cli("runners", "check", "--json"), cli("runners", "check", "nope")]);
+    await knex()("runnerHosts").insert({
+      name: "ghost",
+      dockerEndpoint: "tcp://127.0.0.1:1",
+      tlsPath: e1.tlsPath,
+      state: "active",
+    });
+    const [one, all, missing] = await Promise.all([
+      cli("runners", "check", "h1"),
+      cli("runners", "check", "--json"),
+      cli("runners", "check", "nope"),
+    ]);
     expect(one.code, one.stderr).toBe(0);
     expect(one.stdout).toMatch(/^h1\s+ok\s+active\s+\d+\.\d+/m);
     expect(all.code).toBe(1);
     expect(all.json.error).toMatch(/^ghost: ghost unreachable: ECONNREFUSED/);
-    expect((all.json.result!.hosts as Array<{ name: string; ok: boolean }>).map((h) => [h.name, h.ok])).toEqual([
+    expect(
+      (all.json.result!.hosts as Array<{ name: string; ok: boolean }>).map((h) => [h.name, h.ok]),
+    ).toEqual([
       ["ghost", false],
       ["h1", true],
       ["h2", true],
     ]);
-    expect(await hostRow("ghost")).toMatchObject({ state: "down", lastError: expect.stringContaining("ECONNREFUSED") });
+    expect(await hostRow("ghost")).toMatchObject({
+      state: "down",
+      lastError: expect.stringContaining("ECONNREFUSED"),
+    });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("no runner host named nope (hosts: ghost, h1, h2)");
   });
@@ -123,11 +221,18 @@ suite("admin: runner hosts", { timeout: 120_000 }, () => {
   it("drains a host (no new leases there) and activates it again", async () => {
     const drain = await cli("runners", "drain", "h2");
     expect(drain.code, drain.stderr).toBe(0);
-    expect(drain.stdout).toBe("h2 is draining (was active): it takes no new work; nothing runs there now.\n");
+    expect(drain.stdout).toBe(
+      "h2 is draining (was active): it takes no new work; nothing runs there now.\n",
+    );
     // h1 has one free slot; h2 takes none while draining.
-    const taken = [await acquireLease(knex(), { holder: "t", ttlSeconds: 60 }), await acquireLease(knex(), { holder: "t", ttlSeconds: 60 })];
+    const taken = [
+      await acquireLease(knex(), { holder: "t", ttlSeconds: 60 }),
+      await acquireLease(knex(), { holder: "t", ttlSeconds: 60 }),
+    ];
     expect(taken.map((l) => l?.host.name ?? null)).toEqual(["h1", null]);
-    await knex()("runnerLeases").where({ id: taken[0]!.lease.id }).update({ releasedAt: new Date() });
+    await knex()("runnerLeases")
+      .where({ id: taken[0]!.lease.id })
+      .update({ releasedAt: new Date() });
     // A probe keeps a draining host draining.
     expect((await cli("runners", "check", "h2")).code).toBe(0);
     expect(await hostRow("h2")).toMatchObject({ state: "draining" });
@@ -139,17 +244,23 @@ suite("admin: runner hosts", { timeout: 120_000 }, () => {
 
     const down = await cli("runners", "activate", "ghost");
     expect(down.code).toBe(1);
-    expect(down.stderr).toMatch(/ghost fails its check \(ghost unreachable: ECONNREFUSED.*\); it is down/);
+    expect(down.stderr).toMatch(
+      /ghost fails its check \(ghost unreachable: ECONNREFUSED.*\); it is down/,
+    );
   });
 
   it("removes a host only without open leases; --force drains it and waits for them", async () => {
     const refused = await cli("runners", "remove", "h1");
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain("h1 holds 1 open lease(s): drain it (runners drain h1), wait for its runs to finish and remove it, or use --force");
+    expect(refused.stderr).toContain(
+      "h1 holds 1 open lease(s): drain it (runners drain h1), wait for its runs to finish and remove it, or use --force",
+    );
     expect(await hostRow("h1")).toMatchObject({ state: "active" });
 
     const forced = cli("runners", "remove", "h1", "--force");
-    await expect.poll(async () => (await hostRow("h1"))?.state, { timeout: 60_000 }).toBe("draining");
+    await expect
+      .poll(async () => (await hostRow("h1"))?.state, { timeout: 60_000 })
+      .toBe("draining");
     await new Promise((r) => setTimeout(r, 1_500));
     expect(await hostRow("h1")).toBeDefined();
     await knex()("runnerLeases").whereNull("releasedAt").update({ releasedAt: new Date() });
@@ -166,14 +277,33 @@ suite("admin: runner hosts", { timeout: 120_000 }, () => {
 
   it("left an audit entry for each runners command, failures included", async () => {
     const audit = await adminAudit(knex());
-    for (const action of ["runners.add", "runners.list", "runners.check", "runners.drain", "runners.activate", "runners.remove"]) {
-      expect(audit.some((a) => a.action === action), action).toBe(true);
+    for (const action of [
+      "runners.add",
+      "runners.list",
+      "runners.check",
+      "runners.drain",
+      "runners.activate",
+      "runners.remove",
+    ]) {
+      expect(
+        audit.some((a) => a.action === action),
+        action,
+      ).toBe(true);
     }
     expect(audit.find((a) => a.action === "runners.add" && a.subjectId === "h7")).toMatchObject({
       subjectType: "runner_host",
-      details: { status: "failed", args: { endpoint: "tcp://192.0.2.10:2375" }, error: expect.stringContaining("refusing plain tcp") },
+      details: {
+        status: "failed",
+        args: { endpoint: "tcp://192.0.2.10:2375" },
+        error: expect.stringContaining("refusing plain tcp"),
+      },
     });
-    expect(audit.find((a) => a.action === "runners.remove" && a.subjectId === "h1" && a.details.status === "succeeded")).toMatchObject({
+    expect(
+      audit.find(
+        (a) =>
+          a.action === "runners.remove" && a.subjectId === "h1" && a.details.status === "succeeded",
+      ),
+    ).toMatchObject({
       details: { args: { name: "h1", force: true } },
     });
     // No TLS material in the log: only the directory's path.
