@@ -62,6 +62,8 @@ export default tseslint.config(
   },
   // runner/ takes plain parameters: the engine, executors and the standalone CLI need no database.
   ...layer("runner", ["app", "server", "jobs", "config", "db"]),
+  // The engine is pure: it knows no executor (it names how a run ended itself, as RunEnd).
+  ...layer("runner/engine", ["app", "server", "jobs", "config", "db", "executors", "docker"]),
   ...layer("db", ["app", "server", "jobs", "runner"]),
   ...layer("config", ["app", "server", "jobs", "runner", "db"]),
   ...layer("jobs", ["app", "server"]),

@@ -32,8 +32,10 @@ export function appManifest(publicUrl: string) {
       contents: "read",
       metadata: "read",
       pull_requests: "read",
+      // Automatic bisection: reading a check's results on the default branch.
+      checks: "read",
     },
-    default_events: ["issue_comment"],
+    default_events: ["issue_comment", "check_run"],
   };
 }
 

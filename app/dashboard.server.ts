@@ -9,9 +9,12 @@ import {
   type BisectJob,
   type JobStatus,
 } from "../db/models";
+import { automaticOff } from "./automatic.server";
 import { viewerRepositories, visibleRepositoryIds, type Viewer } from "./access.server";
 import { bisectionPicture, type Picture } from "./bisection-picture";
+import { getConfig } from "./config.server";
 import { getDb } from "./db.server";
+import { runResources, type RunResources } from "../jobs/farm/policy";
 
 export const PAGE_SIZE = 25;
 
@@ -47,6 +50,8 @@ export interface JobRow {
   repository: string | null;
   issueNumber: number | null;
   requesterLogin: string | null;
+  /** `auto`: started by a check turning red, not by a person. */
+  source: string;
   goodRef: string;
   badRef: string;
   command: string;
@@ -81,6 +86,7 @@ export async function listJobs(viewer: Viewer, filters: JobFilters): Promise<Job
       "j.outcome",
       "j.issueNumber",
       "j.requesterLogin",
+      "j.source",
       "j.goodRef",
       "j.badRef",
       db.raw("left(j.command, 200) as command"),
@@ -110,6 +116,7 @@ export async function listJobs(viewer: Viewer, filters: JobFilters): Promise<Job
     repository: r.owner ? `${r.owner}/${r.name}` : null,
     issueNumber: (r.issueNumber as number | null) ?? null,
     requesterLogin: (r.requesterLogin as string | null) ?? null,
+    source: r.source as string,
     goodRef: r.goodRef as string,
     badRef: r.badRef as string,
     command: r.command as string,
@@ -138,6 +145,8 @@ export interface InstallationUsage {
   jobsPerMonth: number | null;
   maxDurationMinutes: number;
   maxConcurrent: number;
+  /** What one run gets on the plan (within the runner's own limits). */
+  run: RunResources & { timeoutMinutes: number };
   running: number;
   thisMonth: MonthUsage;
   /** The last six months, oldest first (this month last). */
@@ -170,6 +179,10 @@ export async function usageByInstallation(
         "p.jobsPerMonth",
         "p.maxDurationSeconds",
         "p.maxConcurrent",
+        "p.runMemoryMb",
+        "p.runCpus",
+        "p.runWorkMb",
+        "p.runTimeoutSeconds",
       ) as Promise<
       Array<{
         id: number;
@@ -177,6 +190,10 @@ export async function usageByInstallation(
         jobsPerMonth: number | null;
         maxDurationSeconds: number;
         maxConcurrent: number;
+        runMemoryMb: number;
+        runCpus: number;
+        runWorkMb: number;
+        runTimeoutSeconds: number;
       }>
     >,
     db("usageStats")
@@ -193,6 +210,7 @@ export async function usageByInstallation(
       .count({ count: "*" }) as Promise<Array<{ installationId: number; count: number }>>,
   ]);
   const planOf = new Map(plans.map((p) => [p.id, p]));
+  const config = getConfig();
   const runningOf = new Map(running.map((r) => [r.installationId, Number(r.count)]));
   return viewer.installations.map((inst) => {
     const plan = planOf.get(inst.id);
@@ -211,6 +229,19 @@ export async function usageByInstallation(
       jobsPerMonth: plan ? plan.jobsPerMonth : null,
       maxDurationMinutes: Math.round((plan?.maxDurationSeconds ?? 0) / 60),
       maxConcurrent: plan?.maxConcurrent ?? 1,
+      run: {
+        ...runResources(
+          config,
+          plan && { memoryMb: plan.runMemoryMb, cpus: plan.runCpus, workMb: plan.runWorkMb },
+        ),
+        timeoutMinutes: Math.round(
+          Math.min(
+            plan?.runTimeoutSeconds ?? Infinity,
+            plan?.maxDurationSeconds ?? Infinity,
+            config.RUNNER_STEP_TIMEOUT_SECONDS,
+          ) / 60,
+        ),
+      },
       running: runningOf.get(inst.id) ?? 0,
       thisMonth: history[history.length - 1]!,
       history,
@@ -466,16 +497,17 @@ export async function installationsWithRepositories(viewer: Viewer): Promise<Ins
 /** Everything /dashboard shows. */
 export async function dashboardOverview(viewer: Viewer, params: URLSearchParams) {
   const filters = parseJobFilters(params);
-  const [installations, usage, page] = await Promise.all([
+  const [installations, usage, page, automatic] = await Promise.all([
     installationsWithRepositories(viewer),
     usageByInstallation(viewer),
     listJobs(viewer, filters),
+    automaticOff(viewer.installations.map((i) => i.id)),
   ]);
   const repositoryOptions = installations
     .flatMap((i) => i.repositories ?? [])
     .sort((a, b) => a.fullName.localeCompare(b.fullName))
     .map((r) => ({ id: r.id, fullName: r.fullName }));
-  return { filters, installations, usage, page, repositoryOptions };
+  return { filters, installations, usage, page, repositoryOptions, automatic };
 }
 
 /** One step's whole stored log, when the step belongs to this job. */

@@ -29,6 +29,13 @@ export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
 }
 
+/** MiB → `512 MiB`, `1 GiB`, `2.5 GiB` */
+export function formatMiB(mib: number): string {
+  if (mib < 1024) return `${Math.round(mib)} MiB`;
+  const gib = mib / 1024;
+  return `${Number.isInteger(gib) ? gib : gib.toFixed(1)} GiB`;
+}
+
 /** `2026-11` → `Nov 2026` (UTC, fixed English so server and browser agree). */
 export function monthLabel(month: string, withYear = true): string {
   const names = [

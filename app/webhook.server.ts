@@ -6,6 +6,7 @@ import type { Knex } from "knex";
 import { z } from "zod";
 import type { Config } from "../config/env";
 import { mentionsBisect } from "../jobs/github/command";
+import { isDefaultBranchResult } from "../jobs/github/auto/events";
 import { DELIVERY_TASK } from "../jobs/github/deliveries";
 import { isBot, issueCommentEvent } from "../jobs/github/payloads";
 import { recorderFor } from "./webhook-recorder.server";
@@ -17,6 +18,7 @@ const HANDLED: Record<string, readonly string[]> = {
   installation: ["created", "deleted", "suspend", "unsuspend", "new_permissions_accepted"],
   installation_repositories: ["added", "removed"],
   issue_comment: ["created"],
+  check_run: ["completed"],
 };
 
 export interface WebhookDeps {
@@ -251,6 +253,8 @@ export async function receiveWebhook(request: Request, deps: WebhookDeps): Promi
     (!comment || !mentionsBisect(comment.body ?? "") || (comment.user && isBot(comment.user)))
   )
     handled = false;
+  // Only results on the default branch can start or end an automatic bisection.
+  if (handled && event === "check_run" && !isDefaultBranchResult(payload)) handled = false;
   const status = event === "ping" ? "processed" : handled ? "received" : "ignored";
 
   // The row and, when it is new, its task: one statement, committed before the answer.

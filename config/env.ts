@@ -142,6 +142,11 @@ const schema = z.object({
   RUNNER_PIDS: int(256, 16, 65_536),
   RUNNER_WORK_MB: int(1024, 16, 1_048_576),
   RUNNER_FETCH_NETWORK: optionalString.transform((v) => v ?? "bridge"),
+  /**
+   * Docker network mode of a run granted network (`network: true` where the plan allows it):
+   * the operator's choice of what such a run can reach, never the repository's.
+   */
+  RUNNER_RUN_NETWORK: optionalString.transform((v) => v ?? "bridge"),
   RUNNER_CACHE_MAX_MB: int(20_480, 16, 100_000_000),
   RUNNER_LEASE_SECONDS: int(60, 5, 3600),
   RUNNER_FETCH_TIMEOUT_SECONDS: int(900, 10, 86_400),

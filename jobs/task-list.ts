@@ -2,6 +2,7 @@
 import type { TaskList } from "graphile-worker";
 import { adminTasks } from "./admin/tasks";
 import { farmTasks } from "./farm/tasks";
+import { autoReportTasks } from "./github/auto/report-task";
 import { githubTasks } from "./github/tasks";
 import { workers__unlock_dead } from "./tasks/workers__unlock_dead";
 import type { WorkerContext } from "./worker-context";
@@ -10,6 +11,7 @@ export function createTaskList(ctx: WorkerContext): TaskList {
   return {
     ...farmTasks(ctx),
     ...githubTasks(ctx),
+    ...autoReportTasks(ctx),
     ...adminTasks(ctx),
     workers__unlock_dead: workers__unlock_dead(ctx),
   };

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import type Docker from "dockerode";
 import { describeDockerError, statusOf } from "./docker/connect.js";
 import { tarFiles, type TarEntry } from "./docker/tar.js";
-import { InfrastructureError } from "./executors/types.js";
+import { InfrastructureError } from "./errors.js";
 
 export const DEFAULT_RUNNER_IMAGE = "bisect-runner:latest";
 export const RUNNER_HASH_LABEL = "bisect-bot.runner.content-hash";

@@ -2,6 +2,8 @@
 // See runner/cli/args.ts for the options. Ctrl-C (or SIGTERM) stops the runs in flight, removes
 // their containers, and exits 130; a second Ctrl-C while cleaning up is ignored, a third exits at once.
 // With --farm the job is queued on the runner farm (jobs/farm/cli-farm.ts) and followed from here.
+// `npm run bisect` runs this under `node --import tsx`, not the tsx command: tsx relays a signal
+// to its child and SIGKILLs it (exit 130, no JSON) when the child has not answered in 30 ms.
 import { existsSync, readFileSync } from "node:fs";
 import { parseCliArgs, USAGE } from "../runner/cli/args.js";
 import { EXIT, runCli } from "../runner/cli/main.js";
@@ -14,7 +16,9 @@ const onSignal = (name: NodeJS.Signals) => {
     process.stderr.write(`\n${name}: stopping the runs in flight and removing their containers…\n`);
     controller.abort();
   } else if (interrupts === 2) {
-    process.stderr.write("still cleaning up; press Ctrl-C again to exit now (containers may be left behind)\n");
+    process.stderr.write(
+      "still cleaning up; press Ctrl-C again to exit now (containers may be left behind)\n",
+    );
   } else {
     process.exit(130);
   }
@@ -34,14 +38,19 @@ async function runFarm(argv: string[]): Promise<number> {
   if (parsed.kind !== "options") return runCli(argv, io);
   const url = farmDatabaseUrl();
   if (!url) {
-    process.stderr.write(`bisect: --farm needs the product's database: set DATABASE_URL, or run npm start first\n${USAGE}\n`);
+    process.stderr.write(
+      `bisect: --farm needs the product's database: set DATABASE_URL, or run npm start first\n${USAGE}\n`,
+    );
     return EXIT.usage;
   }
   const { createKnex } = await import("../db/connection.js");
   const { runOnFarm } = await import("../jobs/farm/cli-farm.js");
   const knex = createKnex(url, { poolMax: 2, applicationName: "bisect-cli" });
   try {
-    const { json } = await runOnFarm(knex, parsed.options, { stderr: io.stderr, signal: controller.signal });
+    const { json } = await runOnFarm(knex, parsed.options, {
+      stderr: io.stderr,
+      signal: controller.signal,
+    });
     if (parsed.options.json) io.stdout(`${JSON.stringify(json)}\n`);
     if (json.aborted) return EXIT.interrupted;
     return json.outcome === "found" ? EXIT.found : EXIT.notFound;
@@ -57,7 +66,9 @@ const io = {
   signal: controller.signal,
 };
 const argv = process.argv.slice(2);
-const wantsFarm = argv.slice(0, argv.includes("--") ? argv.indexOf("--") : argv.length).includes("--farm");
+const wantsFarm = argv
+  .slice(0, argv.includes("--") ? argv.indexOf("--") : argv.length)
+  .includes("--farm");
 const code = wantsFarm
   ? await runFarm(argv).catch((error: Error) => {
       process.stderr.write(`bisect: ${error.message}\n`);

@@ -34,3 +34,13 @@ export function VerdictBadge({ verdict }: { verdict: ProbeVerdict }) {
     </span>
   );
 }
+
+/** A job nobody asked for: a configured check turned red on the default branch. */
+export function AutomaticBadge({ source }: { source: string }) {
+  if (source !== "auto") return null;
+  return (
+    <span className="badge automatic" title="Started because a configured check turned red">
+      <span aria-hidden="true">⟳</span> automatic
+    </span>
+  );
+}

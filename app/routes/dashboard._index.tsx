@@ -1,10 +1,10 @@
 import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData, useNavigation } from "@remix-run/react";
 import { requireViewer } from "../access.server";
-import { StatusBadge } from "../components/badges";
+import { AutomaticBadge, StatusBadge } from "../components/badges";
 import { UsageChart } from "../components/usage-chart";
 import { dashboardOverview } from "../dashboard.server";
-import { formatDate, plural, shortSha } from "../format";
+import { formatDate, formatMiB, plural, shortSha } from "../format";
 import { JOB_STATUS_LIST } from "../statuses";
 
 export const meta: MetaFunction = () => [{ title: "Dashboard — Bisect Bot" }];
@@ -36,7 +36,8 @@ function Installations({
   installations,
   installUrl,
   githubUrl,
-}: Pick<Data, "installations" | "installUrl" | "githubUrl">) {
+  automatic,
+}: Pick<Data, "installations" | "installUrl" | "githubUrl" | "automatic">) {
   return (
     <section aria-labelledby="installations-title">
       <div className="section-head">
@@ -83,6 +84,11 @@ function Installations({
                   ))}
                 </ul>
               )}
+              {automatic[inst.id] ? (
+                <p className="muted small automatic-off">
+                  Automatic bisection is off: {automatic[inst.id]}.
+                </p>
+              ) : null}
               <p className="muted small">
                 {inst.repositorySelection === "all"
                   ? "All repositories of this account."
@@ -131,6 +137,15 @@ function Usage({ usage }: Pick<Data, "usage">) {
                 <dd>
                   {plural(u.thisMonth.computeMinutes, "minute")}
                   <span className="muted small block">up to {u.maxDurationMinutes} min a job</span>
+                </dd>
+              </div>
+              <div>
+                <dt>Each run</dt>
+                <dd>
+                  {plural(u.run.cpus, "CPU")}, {formatMiB(u.run.memoryMb)} memory
+                  <span className="muted small block">
+                    {formatMiB(u.run.workMb)} disk, up to {u.run.timeoutMinutes} min
+                  </span>
                 </dd>
               </div>
               <div>
@@ -243,7 +258,7 @@ function Jobs({
                     <code>{job.goodRef}</code>…<code>{job.badRef}</code>
                   </td>
                   <td data-label="Status">
-                    <StatusBadge status={job.status} />
+                    <StatusBadge status={job.status} /> <AutomaticBadge source={job.source} />
                   </td>
                   <td data-label="Result">
                     {job.outcome ?? "—"}
@@ -300,6 +315,7 @@ export default function Dashboard() {
         installations={data.installations}
         installUrl={data.installUrl}
         githubUrl={data.githubUrl}
+        automatic={data.automatic}
       />
     </>
   );

@@ -2,7 +2,8 @@ import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remi
 import { Form, Link, useLoaderData, useNavigation, useRevalidator } from "@remix-run/react";
 import { useEffect, useState } from "react";
 import { canWriteJob, requireJob, requireViewer } from "../access.server";
-import { StatusBadge, VerdictBadge } from "../components/badges";
+import { automaticOfJob } from "../automatic.server";
+import { AutomaticBadge, StatusBadge, VerdictBadge } from "../components/badges";
 import { BisectionPicture } from "../components/bisection-picture";
 import { jobPage } from "../dashboard.server";
 import { formatDate, formatDuration, plural, shortSha } from "../format";
@@ -20,9 +21,14 @@ const NOSCRIPT_REFRESH_SECONDS = 3;
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const viewer = await requireViewer(request);
   const job = await requireJob(viewer, params.id);
-  const [page, canWrite] = await Promise.all([jobPage(job), canWriteJob(viewer, job)]);
+  const [page, canWrite, automatic] = await Promise.all([
+    jobPage(job),
+    canWriteJob(viewer, job),
+    job.source === "auto" ? automaticOfJob(job.id) : null,
+  ]);
   return {
     ...page,
+    automatic,
     canWrite,
     csrf: viewer.session.csrfToken,
     githubUrl: viewer.settings.github.webUrl,
@@ -87,11 +93,45 @@ function Sha({
   );
 }
 
-function Facts({ job, githubUrl }: Pick<Data, "job" | "githubUrl">) {
+/** Why an automatic job ran, and where its answer went. */
+function Automatic({
+  automatic,
+  githubUrl,
+  repo,
+}: Pick<Data, "automatic" | "githubUrl"> & { repo: string | null }) {
+  if (!automatic) return null;
+  return (
+    <div className="wide">
+      <dt>Started automatically</dt>
+      <dd>
+        The check <code>{automatic.checkName}</code> turned red at{" "}
+        <Sha sha={automatic.redSha} repo={repo} githubUrl={githubUrl} /> after passing at{" "}
+        <Sha sha={automatic.greenSha} repo={repo} githubUrl={githubUrl} />
+        {automatic.checkRunUrl ? (
+          <>
+            {" "}
+            (<a href={automatic.checkRunUrl}>check run</a>)
+          </>
+        ) : null}
+        {automatic.joinedRuns > 0 ? `; ${automatic.joinedRuns} later red runs joined` : ""}.{" "}
+        {automatic.reportUrl ? (
+          <a href={automatic.reportUrl}>The answer on GitHub</a>
+        ) : automatic.reportNote ? (
+          <span className="muted">Not posted on GitHub: {automatic.reportNote}.</span>
+        ) : (
+          <span className="muted">The answer goes to: {automatic.notify}.</span>
+        )}
+      </dd>
+    </div>
+  );
+}
+
+function Facts({ job, githubUrl, automatic }: Pick<Data, "job" | "githubUrl" | "automatic">) {
   const repo = job.repository?.fullName ?? null;
   const options = Object.entries(job.options).filter(([, v]) => v !== undefined && v !== null);
   return (
     <dl className="facts">
+      <Automatic automatic={automatic} githubUrl={githubUrl} repo={repo} />
       <div>
         <dt>Repository</dt>
         <dd>{repo ? <a href={`${githubUrl}/${repo}`}>{repo}</a> : "—"}</dd>
@@ -308,7 +348,7 @@ function Steps({ steps, job, githubUrl }: Pick<Data, "steps" | "job" | "githubUr
 }
 
 export default function JobPage() {
-  const { job, steps, picture, version, csrf, githubUrl, canWrite } =
+  const { job, steps, picture, version, csrf, githubUrl, canWrite, automatic } =
     useLoaderData<typeof loader>();
   const live = useLiveUpdates(job.id, job.active, version);
   const navigation = useNavigation();
@@ -323,7 +363,8 @@ export default function JobPage() {
       ) : null}
       <div className="section-head">
         <h1 id="job-title">
-          Job #{job.id} <span className="muted">· {title}</span> <StatusBadge status={job.status} />
+          Job #{job.id} <span className="muted">· {title}</span> <StatusBadge status={job.status} />{" "}
+          <AutomaticBadge source={job.source} />
         </h1>
         <div className="job-actions">
           {!canWrite ? (
@@ -368,7 +409,7 @@ export default function JobPage() {
         )}
       </p>
 
-      <Facts job={job} githubUrl={githubUrl} />
+      <Facts job={job} githubUrl={githubUrl} automatic={automatic} />
 
       <section aria-labelledby="picture-title">
         <h2 id="picture-title">The bisection</h2>

@@ -11,6 +11,8 @@ import * as suspensions from "./20261207000001_suspensions";
 import * as planRunLimits from "./20261207000002_plan_run_limits";
 import * as runnerHostKeys from "./20261207000003_runner_host_keys";
 import * as likelyOutcome from "./20261207000004_likely_outcome";
+import * as automaticBisections from "./20261207000010_automatic_bisections";
+import * as planResources from "./20261207000011_plan_resources";
 import * as mirrorRemoteRefs from "./20261207000021_mirror_remote_refs";
 
 interface Migration {
@@ -29,6 +31,8 @@ const migrations: Record<string, Migration> = {
   "20261207000002_plan_run_limits": planRunLimits,
   "20261207000003_runner_host_keys": runnerHostKeys,
   "20261207000004_likely_outcome": likelyOutcome,
+  "20261207000010_automatic_bisections": automaticBisections,
+  "20261207000011_plan_resources": planResources,
   "20261207000021_mirror_remote_refs": mirrorRemoteRefs,
 };
 

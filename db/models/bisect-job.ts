@@ -27,7 +27,8 @@ export const OUTCOMES = [
   "timeout",
 ] as const;
 export type JobOutcome = (typeof OUTCOMES)[number];
-export type JobSource = "github" | "cli" | "dashboard" | "admin";
+/** `auto`: started by a configured check turning red on the default branch (no comment). */
+export type JobSource = "github" | "cli" | "dashboard" | "admin" | "auto";
 
 /** What the requester chose; stored as JSON so new options need no migration. */
 /**
@@ -78,12 +79,16 @@ export interface JobOptions {
     file: string;
     image?: string;
     setup?: string;
+    /** "setup": the setup downloads dependencies and asked for network. */
+    network?: "setup";
     refusedImage?: string;
   };
   /** Non-secret variables for the setup and the test (`env:` of bisect.yml), shown in the comment. */
   env?: Record<string, string>;
   /** The plan's limit on the whole job's wall time. */
   maxDurationSeconds?: number;
+  /** The plan's resources for one run when the job was admitted (MiB, CPUs). */
+  resources?: { memoryMb: number; cpus: number; workMb: number };
 }
 
 export class BisectJob extends BaseModel {

@@ -16,6 +16,13 @@ export class RateLimit extends BaseModel {
   /** Runner slots one installation may hold at once; a job's `parallel` is lowered to it. */
   maxParallel!: number;
   maxConcurrent!: number;
+  /** Automatic bisections a month (on top of counting as jobs); null means unlimited. */
+  autoJobsPerMonth!: number | null;
+  /** Resources of one run of a job on this plan (never above the runner hosts' own limits). */
+  runMemoryMb!: number;
+  runCpus!: number;
+  runWorkMb!: number;
+  runTimeoutSeconds!: number;
   createdAt!: Date;
   updatedAt!: Date;
 }

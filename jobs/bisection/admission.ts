@@ -22,7 +22,12 @@ import { createJob, type NewJob } from "./intake";
  */
 export type Authority =
   | { kind: "writer"; login: string; githubId?: number | null; repositoryId: number }
-  | { kind: "operator"; login: string };
+  | { kind: "operator"; login: string }
+  /**
+   * A configured check turned red on the default branch (`auto:` of bisect.yml on that branch,
+   * which only people with write access can change). `login` names it for the audit log.
+   */
+  | { kind: "automatic"; login: string; repositoryId: number };
 
 export interface AdmissionRequest extends Omit<
   NewJob,
@@ -59,7 +64,16 @@ export type Admission =
       parallelCap: ParallelCap | null;
     }
   | { admitted: false; reason: "inactive"; message: string }
-  | { admitted: false; reason: "quota"; used: number; limit: number; tier: string; resetsAt: Date }
+  | {
+      admitted: false;
+      reason: "quota";
+      used: number;
+      limit: number;
+      tier: string;
+      resetsAt: Date;
+      /** The plan's cap on automatic bisections was reached (not the one on all jobs). */
+      automatic?: boolean;
+    }
   | { admitted: false; reason: "still-active"; job: BisectJob };
 
 export interface AdmissionSettings {
@@ -67,21 +81,45 @@ export interface AdmissionSettings {
   defaultTimeoutSeconds: number;
 }
 
-/** The per-run timeout within the plan's maximum duration (which also bounds the whole job). */
+/**
+ * The per-run timeout within the plan: its longest run, and its maximum duration (which also
+ * bounds the whole job).
+ */
 export function capTimeout(
   requested: number | undefined,
-  plan: Pick<RateLimit, "maxDurationSeconds" | "tier">,
+  plan: Pick<RateLimit, "maxDurationSeconds" | "runTimeoutSeconds" | "tier">,
   settings: AdmissionSettings,
 ): { options: Pick<JobOptions, "timeoutSeconds" | "maxDurationSeconds">; cap: TimeoutCap | null } {
   const wanted = requested ?? settings.defaultTimeoutSeconds;
-  const timeoutSeconds = Math.min(wanted, plan.maxDurationSeconds);
+  const maxSeconds = Math.min(plan.runTimeoutSeconds, plan.maxDurationSeconds);
+  const timeoutSeconds = Math.min(wanted, maxSeconds);
   return {
     options: { timeoutSeconds, maxDurationSeconds: plan.maxDurationSeconds },
     cap:
       timeoutSeconds < wanted && requested !== undefined
-        ? { requestedSeconds: wanted, maxSeconds: plan.maxDurationSeconds, tier: plan.tier }
+        ? { requestedSeconds: wanted, maxSeconds, tier: plan.tier }
         : null,
   };
+}
+
+/** Automatic jobs of the installation created this month (under the usage row's lock). */
+async function automaticJobsThisMonth(
+  trx: Knex.Transaction,
+  installationId: number,
+  month: string,
+): Promise<number> {
+  const [row] = await trx("bisect_jobs")
+    .where({ installationId, source: "auto" })
+    .where("createdAt", ">=", `${month}T00:00:00Z`)
+    .count<{ count: string }[]>("* as count");
+  return Number(row?.count ?? 0);
+}
+
+/** The resources of one run on the plan, as stored with a job (the runner caps them again). */
+export function planResources(
+  plan: Pick<RateLimit, "runMemoryMb" | "runCpus" | "runWorkMb">,
+): NonNullable<JobOptions["resources"]> {
+  return { memoryMb: plan.runMemoryMb, cpus: plan.runCpus, workMb: plan.runWorkMb };
 }
 
 /** The first instant of the next UTC month: when a monthly quota resets. */
@@ -96,8 +134,8 @@ export async function admitJob(
 ): Promise<Admission> {
   const { authority, requestedTimeoutSeconds, ip, audit, ...spec } = request;
   if (spec.installationId != null) {
-    if (authority.kind === "writer" && authority.repositoryId !== spec.repositoryId)
-      throw new Error("admission: write access was checked for another repository");
+    if (authority.kind !== "operator" && authority.repositoryId !== spec.repositoryId)
+      throw new Error("admission: the request was vouched for another repository");
   }
   return knex.transaction(async (trx) => {
     if (spec.retryOfJobId) {
@@ -123,7 +161,12 @@ export async function admitJob(
       if (!plan) throw new Error(`no plan ${installation.tier} in rate_limits`);
       const capped = capTimeout(requestedTimeoutSeconds, plan, settings);
       // Network for the test runs only where the operator allows it for the plan.
-      options = { ...options, ...capped.options, network: Boolean(options.network && plan.testNetwork) };
+      options = {
+        ...options,
+        ...capped.options,
+        network: Boolean(options.network && plan.testNetwork),
+        resources: planResources(plan),
+      };
       timeoutCap = capped.cap;
       const requested = options.parallel ?? 1;
       if (requested > plan.maxParallel) {
@@ -142,6 +185,19 @@ export async function admitJob(
           resetsAt: quotaResetsAt(new Date()),
         };
       }
+      if (authority.kind === "automatic" && plan.autoJobsPerMonth !== null) {
+        const automatic = await automaticJobsThisMonth(trx, installation.id, month);
+        if (automatic >= plan.autoJobsPerMonth)
+          return {
+            admitted: false,
+            reason: "quota",
+            used: automatic,
+            limit: plan.autoJobsPerMonth,
+            tier: plan.tier,
+            resetsAt: quotaResetsAt(new Date()),
+            automatic: true,
+          };
+      }
     } else if (requestedTimeoutSeconds !== undefined || options.timeoutSeconds === undefined) {
       options = {
         ...options,
@@ -151,7 +207,7 @@ export async function admitJob(
     const { job, created } = await createJob(trx, {
       ...spec,
       options,
-      requesterLogin: authority.login,
+      requesterLogin: authority.kind === "automatic" ? null : authority.login,
       requesterId: authority.kind === "writer" ? (authority.githubId ?? null) : null,
     });
     if (created) {

@@ -1,7 +1,7 @@
 // After a job ends (finished, failed, cancelled): kill and remove its containers on every host,
 // give back its leases, close its running steps.
 import { BisectJob, BisectStep, RunnerHost, RunnerLease } from "../../db/models";
-import { removeLabelled } from "../../runner/executors/docker-executor";
+import { removeLabelled } from "../../runner/executors/removal";
 import { dockerFor } from "./docker-clients";
 import { probeHost, recordProbe } from "./hosts";
 import { releaseLease } from "./leases";

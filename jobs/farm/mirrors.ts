@@ -6,7 +6,7 @@
 import path from "node:path";
 import type { Knex } from "knex";
 import { type BisectJob, type RunnerHost, RunnerMirror } from "../../db/models";
-import { InfrastructureError } from "../../runner/executors/types";
+import { InfrastructureError } from "../../runner/errors";
 import {
   mirrorVolumeExists,
   mirrorVolumeName,

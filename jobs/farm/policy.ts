@@ -29,12 +29,35 @@ export function slottedInFlight(graph: CommitGraph, inFlight: string[]): number 
   return inFlight.filter((sha) => !isEndpointRun(graph, sha)).length;
 }
 
-export function limitsOf(config: Config): Limits {
+export interface RunResources {
+  memoryMb: number;
+  cpus: number;
+  workMb: number;
+}
+
+/**
+ * What one run gets: the plan's resources, never above the runner's own (RUNNER_MEMORY_MB,
+ * RUNNER_CPUS, RUNNER_WORK_MB), which bound every plan; without a plan, the runner's.
+ */
+export function runResources(
+  config: Pick<Config, "RUNNER_MEMORY_MB" | "RUNNER_CPUS" | "RUNNER_WORK_MB">,
+  plan?: RunResources,
+): RunResources {
   return {
-    memoryBytes: config.RUNNER_MEMORY_MB * 1024 * 1024,
-    nanoCpus: Math.round(config.RUNNER_CPUS * 1e9),
+    memoryMb: Math.min(plan?.memoryMb ?? Infinity, config.RUNNER_MEMORY_MB),
+    cpus: Math.min(plan?.cpus ?? Infinity, config.RUNNER_CPUS),
+    workMb: Math.min(plan?.workMb ?? Infinity, config.RUNNER_WORK_MB),
+  };
+}
+
+/** The limits of one run of `job`: its plan's resources (stored at admission) within the runner's. */
+export function limitsOf(config: Config, job?: Pick<BisectJob, "options">): Limits {
+  const r = runResources(config, job?.options.resources);
+  return {
+    memoryBytes: r.memoryMb * 1024 * 1024,
+    nanoCpus: Math.round(r.cpus * 1e9),
     pids: config.RUNNER_PIDS,
-    workBytes: config.RUNNER_WORK_MB * 1024 * 1024,
+    workBytes: r.workMb * 1024 * 1024,
   };
 }
 

@@ -2,7 +2,7 @@
 // mirror, resolve the refs, store the commit graph once, and hand over to bisect__advance.
 import type { JobHelpers } from "graphile-worker";
 import { BisectJob, Installation, RateLimit, RunnerHost } from "../../db/models";
-import { InfrastructureError } from "../../runner/executors/types";
+import { InfrastructureError } from "../../runner/errors";
 import { dockerFor } from "./docker-clients";
 import { imagePolicyFrom } from "../../runner/images/policy";
 import { ImageRefusedError, resolveImage } from "../../runner/images/pull";

@@ -2,7 +2,7 @@
 // step or job owns (a killed worker's run, a fetch container whose worker died, a checkout box of a
 // job that has ended), with their anonymous volumes, and our volumes no container uses any more.
 import { BisectJob, BisectStep, RunnerHost, RunnerLease, RunnerMirror } from "../../db/models";
-import { WORKSPACE_LABEL } from "../../runner/executors/workspace";
+import { WORKSPACE_LABEL } from "../../runner/executors/labels";
 import { dockerFor } from "./docker-clients";
 import { releaseExpiredLeases } from "./leases";
 import { MIRROR_LABEL } from "../../runner/mirror/mirror";

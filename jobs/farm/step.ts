@@ -5,9 +5,11 @@ import type { JobHelpers } from "graphile-worker";
 import type { Knex } from "knex";
 import { BisectJob, BisectStep, RunnerHost, RunnerLease, monthOf } from "../../db/models";
 import { classifyRun } from "../../runner/engine";
-import { DockerExecutor, removeLabelled } from "../../runner/executors/docker-executor";
+import { DockerExecutor } from "../../runner/executors/docker-executor";
+import { removeLabelled } from "../../runner/executors/removal";
 import { runOnce } from "../../runner/executors/run-once";
-import { InfrastructureError, type RunResult } from "../../runner/executors/types";
+import { InfrastructureError } from "../../runner/errors";
+import { type RunResult } from "../../runner/executors/types";
 import { dockerFor } from "./docker-clients";
 import { probeHost, recordProbe } from "./hosts";
 import { acquireLease, releaseLease, renewLease, type Lease } from "./leases";
@@ -174,6 +176,7 @@ async function execute(
     const executor = new DockerExecutor(dockerFor(host), {
       name: host.name,
       image: config.RUNNER_IMAGE,
+      networkMode: config.RUNNER_RUN_NETWORK,
       workspace: { key: `${ctx.instanceId}:${job.id}`, labels: jobLabels(ctx, job.id) },
     });
     const timeoutMs = stepTimeoutSeconds(config, job) * 1000;
@@ -187,7 +190,7 @@ async function execute(
         setup: job.setupCommand ?? undefined,
         command: job.command,
         timeoutMs,
-        limits: limitsOf(config),
+        limits: limitsOf(config, job),
         network: job.options.network ?? false,
         logLimitBytes: LOG_EXCERPT_BYTES,
         image,

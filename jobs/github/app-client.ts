@@ -17,6 +17,10 @@ type Level = "read" | "write";
 export const PURPOSE_PERMISSIONS = {
   comments: { issues: "write", contents: "read", metadata: "read", pull_requests: "read" },
   clone: { contents: "read" },
+  /** Automatic bisection: reading the check's record and the configuration. */
+  checks: { checks: "read", contents: "read", metadata: "read" },
+  /** A commit comment (GitHub files it under contents: write; granted only if the operator chose). */
+  commitComment: { contents: "write", metadata: "read" },
 } as const satisfies Record<string, Record<string, Level>>;
 
 export type Purpose = keyof typeof PURPOSE_PERMISSIONS;

@@ -442,7 +442,9 @@ async function start(conv: Conversation, request: BisectRequest): Promise<Handle
     predicate: storedPredicate(predicate),
     parallel: request.parallel ?? 1,
     firstParent: request.firstParent,
-    network: policy.config.network ?? false,
+    // A zero-configuration install asks for network as `network: true` would (granted only where
+    // the plan allows test network) until setup and test get network policies of their own.
+    network: policy.config.network ?? zero?.network === "setup",
     ...(image ? { image } : {}),
     ...(zero ? { zeroConfig: zero } : {}),
     ...(cfg.pathspec ? { pathspec: cfg.pathspec } : {}),

@@ -3,6 +3,8 @@
 import type { z } from "zod";
 import { WebhookDelivery } from "../../db/models";
 import type { WorkerContext } from "../worker-context";
+import { handleCheckRun } from "./auto/handle";
+import { checkRunEvent } from "./auto/events";
 import { handleIssueComment } from "./comments";
 import {
   handleInstallationEvent,
@@ -61,6 +63,13 @@ export async function handleDelivery(
         parse(issueCommentEvent, delivery.payload, "issue_comment"),
         deliveryId,
         options,
+      );
+      break;
+    case "check_run":
+      handled = await handleCheckRun(
+        ctx,
+        parse(checkRunEvent, delivery.payload, "check_run"),
+        deliveryId,
       );
       break;
     default:

@@ -134,7 +134,7 @@ describe("parseRepoConfig", () => {
     [
       "just text",
       [
-        "the file must be a mapping of settings (image, setup, command, timeout, runs, fail-threshold, flaky, crash, timeout-is, bad-if-output, find, network, env, pathspec)",
+        "the file must be a mapping of settings (image, setup, command, timeout, runs, fail-threshold, flaky, crash, timeout-is, bad-if-output, find, network, env, auto, pathspec)",
       ],
     ],
     ["timeout: 1.5", ["`timeout` must be a duration from 1s to 24h, such as 90s, 10m or 1h"]],

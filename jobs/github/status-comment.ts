@@ -56,7 +56,7 @@ export type SyncResult =
   | { action: "skipped"; reason: string }
   | { action: "throttled"; retryAt: Date };
 
-interface Target {
+export interface Target {
   job: BisectJob;
   repo: Repository;
   installation: Installation;
@@ -179,7 +179,7 @@ async function findStatusComment(
   return null;
 }
 
-async function renderInput(
+export async function renderInput(
   ctx: WorkerContext,
   app: GitHubApp,
   gh: Octokit,
@@ -256,7 +256,7 @@ async function typicalRunSeconds(knex: Knex, repositoryId: number): Promise<numb
 }
 
 /** Title, author and date of a commit, and the pull request that brought it in (if any). */
-async function commitDetails(
+export async function commitDetails(
   app: GitHubApp,
   gh: Octokit,
   repo: Repository,

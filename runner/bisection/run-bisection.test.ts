@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { CommitGraph, Decision, EngineInput, Sha } from "../engine/types.js";
+import { InfrastructureError } from "../errors.js";
 import {
   defaultLimits,
-  InfrastructureError,
   type Executor,
   type RunHandle,
   type RunResult,

@@ -39,13 +39,8 @@ import {
 } from "../engine/types.js";
 import { classifyRun as engineClassifyRun } from "../engine/verdict.js";
 import { uselessInFlight } from "./useless.js";
-import {
-  InfrastructureError,
-  type Executor,
-  type RunHandle,
-  type RunResult,
-  type RunSpec,
-} from "../executors/types.js";
+import { InfrastructureError } from "../errors.js";
+import { type Executor, type RunHandle, type RunResult, type RunSpec } from "../executors/types.js";
 
 /** `likely`: a single culprit whose confidence is below FOUND_CONFIDENCE. */
 export type BisectionOutcome = ReportedOutcome | "error";

@@ -111,3 +111,21 @@ export type Decision =
 export function reportedOutcome(d: { outcome: Outcome; certain?: boolean }): ReportedOutcome {
   return d.outcome === "found" && d.certain === false ? "likely" : d.outcome;
 }
+
+/**
+ * How one run of the test command ended, as far as a verdict depends on it. Every executor's
+ * result has this shape; the engine names it itself so it depends on no executor.
+ */
+export interface RunEnd {
+  /** The command's exit code; null when it died by a signal or never ran. */
+  exitCode: number | null;
+  /** Signal name when the command died by one (SIGKILL after a timeout, OOM…). */
+  signal: string | null;
+  timedOut: boolean;
+  oomKilled: boolean;
+  aborted: boolean;
+  /** Stopped at (or failed at) its work directory's size limit. */
+  diskFull?: boolean;
+  /** The tail of the run's output, when it matters (output predicates, disk-full messages). */
+  log?: string;
+}

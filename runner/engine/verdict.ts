@@ -1,7 +1,7 @@
-// Maps how one run ended (an executor's RunResult) to a verdict, so "bad" only ever means "the test failed".
-import type { RunResult } from "../executors/types";
+// Maps how one run ended (an executor's result, seen as a RunEnd) to a verdict, so "bad" only ever
+// means "the test failed".
 import { defaultPredicate, MAX_PATTERN_LENGTH, patternProblem, type Predicate } from "./predicate";
-import type { Verdict } from "./types";
+import type { RunEnd, Verdict } from "./types";
 
 export interface ClassifyOptions {
   /** Count a run that hit the wall-clock timeout as bad (a hang is the bug) instead of skipped. */
@@ -101,15 +101,7 @@ type Outcome = { fails: boolean; reason?: string } | Classification;
  * - exit 0 → passes; exit 1–127 → fails "exit N".
  * Infrastructure failures, OOM kills and a full disk are never bad nor good, whatever the options.
  */
-export function classifyRun(
-  result: Pick<
-    RunResult,
-    "exitCode" | "signal" | "timedOut" | "oomKilled" | "aborted" | "diskFull"
-  > & {
-    log?: string;
-  },
-  options: ClassifyOptions = {},
-): Classification {
+export function classifyRun(result: RunEnd, options: ClassifyOptions = {}): Classification {
   const predicate: Predicate = options.predicate ?? {
     ...defaultPredicate,
     timeout: options.timeoutIsBad ? "bad" : "skip",
@@ -126,15 +118,7 @@ export function classifyRun(
   return reason ? { verdict, reason } : { verdict };
 }
 
-function judgeRun(
-  result: Pick<
-    RunResult,
-    "exitCode" | "signal" | "timedOut" | "oomKilled" | "aborted" | "diskFull"
-  > & {
-    log?: string;
-  },
-  p: Predicate,
-): Outcome {
+function judgeRun(result: RunEnd, p: Predicate): Outcome {
   if (result.aborted) return { verdict: "error", reason: "aborted" };
   const code = result.exitCode;
   const hasCode = code !== null && code !== undefined;

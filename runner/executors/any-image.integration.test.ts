@@ -12,7 +12,8 @@ import { runBisection } from "../bisection/index.js";
 import { listCommitGraph } from "../git/graph.js";
 import { ensureRunnerImage } from "../image.js";
 import { ensureGitTestImage, NO_GIT_IMAGE } from "../images/test-images.js";
-import { DockerExecutor, removeLabelled } from "./docker-executor.js";
+import { DockerExecutor } from "./docker-executor.js";
+import { removeLabelled } from "./removal.js";
 import { runOnce } from "./run-once.js";
 import {
   dockerRequired,
@@ -22,7 +23,7 @@ import {
   specFor,
   type TestRepo,
 } from "./test-support.js";
-import { WORKSPACE_LABEL } from "./workspace.js";
+import { WORKSPACE_LABEL } from "./labels.js";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;

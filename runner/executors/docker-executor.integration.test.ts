@@ -9,13 +9,11 @@ import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { connectDocker } from "../docker/connect.js";
 import { ensureRunnerImage } from "../image.js";
-import {
-  APP_LABEL,
-  DockerExecutor,
-  removeLabelled,
-  SETUP_FAILED_EXIT,
-  TOOL_CACHES,
-} from "./docker-executor.js";
+import { TOOL_CACHES } from "./container-recipe.js";
+import { DockerExecutor } from "./docker-executor.js";
+import { APP_LABEL } from "./labels.js";
+import { removeLabelled } from "./removal.js";
+import { SETUP_FAILED_EXIT } from "./run-script.js";
 import { runOnce } from "./run-once.js";
 import {
   dockerRequired,
@@ -25,7 +23,8 @@ import {
   specFor,
   type TestRepo,
 } from "./test-support.js";
-import { InfrastructureError, type RunSpec } from "./types.js";
+import { InfrastructureError } from "../errors.js";
+import { type RunSpec } from "./types.js";
 import { classifyRun } from "../engine/verdict.js";
 
 const MiB = 1024 * 1024;

@@ -9,14 +9,10 @@ import path from "node:path";
 import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ensureRunnerImage } from "../image.js";
-import {
-  APP_LABEL,
-  DockerExecutor,
-  PID_LABEL,
-  POOL_LABEL,
-  removeLabelled,
-  SETUP_FAILED_EXIT,
-} from "./docker-executor.js";
+import { DockerExecutor } from "./docker-executor.js";
+import { APP_LABEL, PID_LABEL, POOL_LABEL } from "./labels.js";
+import { removeLabelled } from "./removal.js";
+import { SETUP_FAILED_EXIT } from "./run-script.js";
 import { runOnce } from "./run-once.js";
 import {
   dockerRequired,
@@ -26,7 +22,8 @@ import {
   specFor,
   type TestRepo,
 } from "./test-support.js";
-import { InfrastructureError, type RunResult, type RunSpec } from "./types.js";
+import { InfrastructureError } from "../errors.js";
+import { type RunResult, type RunSpec } from "./types.js";
 
 const MiB = 1024 * 1024;
 const engines = await enginesUnderTest();

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalExecutor } from "./local-executor.js";
 import { runOnce } from "./run-once.js";
 import { makeRepo, specFor, type TestRepo } from "./test-support.js";
-import { InfrastructureError } from "./types.js";
+import { InfrastructureError } from "../errors.js";
 
 let repo: TestRepo;
 let tmpRoot: string;

@@ -19,13 +19,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { TailBuffer } from "./output.js";
 import { runScript } from "./run-script.js";
-import {
-  type Executor,
-  InfrastructureError,
-  type RunHandle,
-  type RunResult,
-  type RunSpec,
-} from "./types.js";
+import { InfrastructureError } from "../errors.js";
+import { type Executor, type RunHandle, type RunResult, type RunSpec } from "./types.js";
 
 /** After the command exits: how long the output pipes may take to close. */
 const DRAIN_MS = 2_000;

@@ -1,4 +1,6 @@
-// The shell script both executors run in the checkout, with the setup as $1 and the command as $2.
+// The shell scripts runs are made of. `runScript` is what both executors run in the checkout, with
+// the setup as $1 and the command as $2; the entry scripts are the Docker executor's container
+// commands around it.
 //
 // The setup runs first, in a subshell under `set -e` (a multi-line script stops at its first
 // failing line, as in CI), and a failure exits 125 — git bisect run's "skip". On its way out,
@@ -6,10 +8,12 @@
 // the command's shell reads back: an `export FOO=1` (or a PATH prepend) in the setup reaches the
 // command. The command runs as a child (`sh -c`), never as the script's own process.
 //
-// It must hold no single quote: the Docker executor embeds it in one.
+// It must hold no single quote: the entry scripts embed it in one.
 
 /** Exit code reported when the setup command fails (git bisect run's "skip"). */
 export const SETUP_FAILED_EXIT = 125;
+/** Exit code of a container's checkout step when it fails (together with the run's marker). */
+export const CHECKOUT_FAILED_EXIT = 213;
 
 export function runScript(envFile: string): string {
   if (!/^[\w./-]+$/.test(envFile)) throw new Error(`unsafe environment file path ${envFile}`);
@@ -21,4 +25,54 @@ export function runScript(envFile: string): string {
     "fi;",
     'sh -c "$2"; exit $?',
   ].join(" ");
+}
+
+/** The run script of a container: the work directory is /work, the checkout /work/src. */
+const CONTAINER_RUN_SCRIPT = runScript("/work/.bisect-setup-env");
+const ENTER_CHECKOUT = `cd /work/src || { printf "cannot enter /work/src\\n%s\\n" "$1" >&2; exit ${CHECKOUT_FAILED_EXIT}; }`;
+
+/**
+ * A container's command: $1 marker, $2 setup, $3 command. The checkout box has put the commit in
+ * /work/src; the shell replaces itself (so the marker is gone from /proc before any repository
+ * code runs) with one that runs the setup and the command.
+ */
+export function entryCommand(marker: string, setup: string, command: string): string[] {
+  const script = [
+    ENTER_CHECKOUT,
+    "shift 1",
+    `exec sh -c '${CONTAINER_RUN_SCRIPT}' bisect-run "$@"`,
+  ].join("\n");
+  return ["sh", "-c", script, "bisect-run", marker, setup, command];
+}
+
+// A warm container's entry: $1 marker. Blocks until its assignment arrives on stdin — two lines,
+// the setup and the command base64-encoded (so they may hold any newline or quote) — by then the
+// checkout box has checked the commit out into /work/src; then it execs exactly like the entry
+// command, the command's stdin being /dev/null as in a cold container. Without a whole assignment
+// (the pool was closed, or its process died and the engine closed stdin) it exits with the
+// marker, never running anything. `$(…; echo .)` then `${x%.}` keeps trailing newlines that a
+// plain command substitution drops.
+const WARM_ENTRY_SCRIPT = [
+  "if ! { IFS= read -r s64 && IFS= read -r c64; }; then",
+  '  printf "no assignment\\n%s\\n" "$1" >&2',
+  `  exit ${CHECKOUT_FAILED_EXIT}`,
+  "fi",
+  'setup=$(printf "%s" "$s64" | base64 -d && echo .) && cmd=$(printf "%s" "$c64" | base64 -d && echo .) || {',
+  '  printf "unreadable assignment\\n%s\\n" "$1" >&2',
+  `  exit ${CHECKOUT_FAILED_EXIT}`,
+  "}",
+  "setup=${setup%.}; cmd=${cmd%.}",
+  ENTER_CHECKOUT,
+  `exec sh -c '${CONTAINER_RUN_SCRIPT}' bisect-run "$setup" "$cmd" </dev/null`,
+].join("\n");
+
+/** A warm container's command: waits for `warmAssignment` on stdin. */
+export function warmEntryCommand(marker: string): string[] {
+  return ["sh", "-c", WARM_ENTRY_SCRIPT, "bisect-warm", marker];
+}
+
+/** What a warm container reads on stdin: the setup and the command. */
+export function warmAssignment(setup: string, command: string): string {
+  const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
+  return `${b64(setup)}\n${b64(command)}\n`;
 }

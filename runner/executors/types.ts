@@ -94,8 +94,3 @@ export interface Executor {
   wait(run: RunHandle, signal?: AbortSignal): Promise<RunResult>;
   destroy(run: RunHandle): Promise<void>;
 }
-
-/** The backend failed (engine unreachable, image missing, …) — never the commit's fault. */
-export class InfrastructureError extends Error {
-  override name = "InfrastructureError";
-}

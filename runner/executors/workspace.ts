@@ -30,11 +30,9 @@ import { randomBytes } from "node:crypto";
 import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
 import { describeDockerError, statusOf } from "../docker/connect.js";
+import { workDirMounts } from "./mounts.js";
 import { DockerDemuxer, TailBuffer } from "./output.js";
-import { InfrastructureError } from "./types.js";
-
-/** Label on every checkout box (its value: the owner's id, e.g. an executor's pool id). */
-export const WORKSPACE_LABEL = "bisect-bot.workspace";
+import { InfrastructureError } from "../errors.js";
 
 const BOX_UID = 1000;
 const ROOT = "/work";
@@ -188,22 +186,8 @@ export class CheckoutBox {
 
   /** The run directory's mounts in the run's container: /work and /tmp. */
   mountsFor(runId: string): Docker.MountSettings[] {
-    const at = (sub: string, target: string): Docker.MountSettings =>
-      this.subpathMounts
-        ? ({
-            Type: "volume",
-            Source: this.volume.name,
-            Target: target,
-            VolumeOptions: { NoCopy: true, Subpath: sub },
-          } as Docker.MountSettings)
-        : {
-            Type: "bind",
-            Source: `${this.volume.source}/${sub}`,
-            Target: target,
-            // The engine insists on slave propagation for binds from inside its own data root.
-            BindOptions: { Propagation: "rslave" },
-          };
-    return [at(runId, ROOT), at(`${runId}/tmp`, "/tmp")];
+    const { name, source } = this.volume;
+    return workDirMounts({ name, mountpoint: source }, runId, this.subpathMounts);
   }
 
   /** Make the run's directory and clone the repository into it; check out `sha` when given. */

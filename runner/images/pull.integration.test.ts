@@ -1,16 +1,18 @@
-// Pulling any image from a real registry (Debian's docker-registry, run on 127.0.0.1 with its own
-// config in a temp dir; engines treat 127.0.0.0/8 registries as insecure-allowed): an image built
+// Pulling any image from a real registry (Debian's docker-registry on 127.0.0.1, the test run's
+// own: tests/helpers/registry.ts; engines treat 127.0.0.0/8 registries as insecure-allowed): an image built
 // FROM debian:bookworm-slim on host 1 is pushed there and pulled into the TLS engine, which does not
 // have it; concurrent resolutions share one pull; the policy refuses what it does not allow; a run
 // on the pinned reference bisects. Skipped when docker-registry is not installed (outside CI).
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { rmSync } from "node:fs";
 import type Docker from "dockerode";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import {
+  hasDockerRegistry,
+  pushImage,
+  startRegistry,
+  type LocalRegistry,
+} from "../../tests/helpers/registry.js";
 import { DockerExecutor } from "../executors/docker-executor.js";
 import { runOnce } from "../executors/run-once.js";
 import {
@@ -26,7 +28,7 @@ import { ensureGitTestImage, GIT_IMAGE } from "./test-images.js";
 
 const engines = await enginesUnderTest();
 const [host1, tls] = engines;
-const hasRegistry = spawnSync("sh", ["-c", "command -v docker-registry"]).status === 0;
+const hasRegistry = hasDockerRegistry();
 const ready = host1?.docker && tls?.docker && hasRegistry;
 const why = !hasRegistry
   ? "docker-registry is not installed"
@@ -46,63 +48,23 @@ if (!ready && dockerRequired) {
   describe("pulling images from a registry", () => suite(host1.docker!, tls.docker!));
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-async function waitForRegistry(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/v2/`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error("the registry did not start");
-}
-
 function suite(source: Docker, target: Docker): void {
-  let dir: string;
-  let registry: ChildProcess;
+  let own: LocalRegistry | undefined;
   let port: number;
   let image: string;
   let repo: TestRepo;
   const run = randomUUID().slice(0, 8);
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), "bisect-registry-"));
-    port = await freePort();
-    writeFileSync(
-      path.join(dir, "config.yml"),
-      `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`,
-    );
-    registry = spawn("docker-registry", ["serve", path.join(dir, "config.yml")], {
-      stdio: "ignore",
-    });
-    await waitForRegistry(port);
+    let address = inject("imageRegistry");
+    if (!address) address = (own = await startRegistry()).address;
+    port = Number(address.split(":")[1]);
     await ensureRunnerImage(source);
     await ensureRunnerImage(target, { source, networkMode: "host" });
     await ensureGitTestImage(source);
     // A repository name unique to this run: the target engine never has it before the pull.
     image = `127.0.0.1:${port}/bisect-test/git-${run}:v1`;
-    await source
-      .getImage(GIT_IMAGE)
-      .tag({ repo: `127.0.0.1:${port}/bisect-test/git-${run}`, tag: "v1" });
-    const pushed = await source
-      .getImage(image)
-      .push({ authconfig: { serveraddress: `127.0.0.1:${port}` } });
-    await new Promise<void>((resolve, reject) =>
-      source.modem.followProgress(pushed, (err: Error | null, out: Array<{ error?: string }>) => {
-        const failed = err ?? out.find((m) => m.error)?.error;
-        if (failed) reject(failed instanceof Error ? failed : new Error(String(failed)));
-        else resolve();
-      }),
-    );
+    await pushImage(source, GIT_IMAGE, image);
     repo = makeRepo(6, 4);
   }, 900_000);
 
@@ -111,12 +73,7 @@ function suite(source: Docker, target: Docker): void {
       .getImage(image)
       .remove({ force: true })
       .catch(() => {});
-    await source
-      .getImage(image)
-      .remove({ force: false })
-      .catch(() => {});
-    registry?.kill("SIGTERM");
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await own?.stop();
     if (repo) rmSync(repo.dir, { recursive: true, force: true });
   });
 

@@ -5,7 +5,7 @@
 // step of a job runs on the same bytes even when the tag moves.
 import type Docker from "dockerode";
 import { describeDockerError, statusOf } from "../docker/connect.js";
-import { InfrastructureError } from "../executors/types.js";
+import { InfrastructureError } from "../errors.js";
 import { checkImagePolicy, parseImageRef, type ImagePolicy, type ImageRef } from "./policy.js";
 
 export interface ResolvedImage {

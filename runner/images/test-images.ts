@@ -35,3 +35,55 @@ export async function ensureGitTestImage(
   await ensureRunnerImage(docker, { tag: GIT_IMAGE, context, ...options });
   return GIT_IMAGE;
 }
+
+/**
+ * Stand-ins for the images the ecosystem table names (runner/settings/ecosystems.ts), for a
+ * machine with no access to Docker Hub: built from debian:bookworm-slim with Debian's toolchains
+ * and, like the real ones, git without `safe.directory`, no user 1000 and root as the default user.
+ * Tests push them into a local registry under the same names, so the product pulls them as it
+ * would pull the real ones.
+ */
+export const STAND_IN_IMAGES = {
+  "node:20-bookworm": { packages: ["nodejs", "npm"], links: [] },
+  "python:3.12-bookworm": {
+    packages: ["python3", "python3-pip", "python3-venv"],
+    links: [["/usr/bin/python3", "/usr/local/bin/python"]],
+  },
+  "rust:1-bookworm": { packages: ["cargo", "rustc", "libc6-dev"], links: [] },
+  "golang:1-bookworm": {
+    packages: ["golang-go", "gcc", "libc6-dev"],
+    links: [],
+  },
+} as const satisfies Record<string, { packages: string[]; links: [string, string][] }>;
+
+export type StandInName = keyof typeof STAND_IN_IMAGES;
+
+export function standInContext(name: StandInName): BuildContext {
+  const { packages, links } = STAND_IN_IMAGES[name] as {
+    packages: readonly string[];
+    links: readonly (readonly [string, string])[];
+  };
+  const link = links.map(([from, to]) => ` && ln -s ${from} ${to} \\\n`).join("");
+  const dockerfile = `FROM debian:bookworm-slim
+RUN export DEBIAN_FRONTEND=noninteractive \\
+ && apt-get update -qq \\
+ && apt-get install -y -qq --no-install-recommends git ca-certificates ${packages.join(" ")} \\
+${link} && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
+`;
+  const files = [{ name: "Dockerfile", content: dockerfile, mode: 0o644 }];
+  return { files, hash: contextHash(files) };
+}
+
+/** The local tag a stand-in is built under (`bisect-standin-node:20-bookworm`). */
+export const standInTag = (name: StandInName) => `bisect-standin-${name}`;
+
+/** Build (once per engine, by hash label) the stand-in for `name`. */
+export async function ensureStandInImage(
+  docker: Docker,
+  name: StandInName,
+  options: { networkMode?: string; onProgress?: (line: string) => void } = {},
+): Promise<string> {
+  const tag = standInTag(name);
+  await ensureRunnerImage(docker, { tag, context: standInContext(name), ...options });
+  return tag;
+}

@@ -10,8 +10,8 @@ import { PassThrough } from "node:stream";
 import type Docker from "dockerode";
 import { describeDockerError, statusOf } from "../docker/connect.js";
 import type { CommitGraph } from "../engine/types.js";
-import { APP_LABEL } from "../executors/docker-executor.js";
-import { InfrastructureError } from "../executors/types.js";
+import { APP_LABEL } from "../executors/labels.js";
+import { InfrastructureError } from "../errors.js";
 import { parseRevListParents } from "../git/graph.js";
 import { refProblem } from "../git/refs.js";
 

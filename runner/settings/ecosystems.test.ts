@@ -33,6 +33,14 @@ describe("detectEcosystem", () => {
     expect(choice?.setup).toContain(setup);
   });
 
+  it("marks the setups that download dependencies as needing network, and only those", () => {
+    expect(detectEcosystem(["package-lock.json"])?.network).toBe("setup");
+    expect(detectEcosystem(["requirements.txt"])?.network).toBe("setup");
+    expect(detectEcosystem(["go.mod"])?.network).toBe("setup");
+    expect(detectEcosystem(["CMakeLists.txt"])?.network).toBeUndefined();
+    expect(detectEcosystem(["Makefile"])?.network).toBeUndefined();
+  });
+
   it("finds nothing in an unknown project, nor from a package.json without a lockfile", () => {
     expect(detectEcosystem(["README.md", "main.sh"])).toBeNull();
     expect(detectEcosystem(["package.json"])).toBeNull();

@@ -11,6 +11,8 @@ const ruleSchema = z.strictObject({
   files: z.array(z.string().min(1).max(100)).min(1).max(20),
   image: z.string().min(1).max(255).optional(),
   setup: z.string().min(1).max(10_000),
+  /** "setup": the setup downloads dependencies (from the package registries) and needs network. */
+  network: z.literal("setup").optional(),
 });
 const tableSchema = z.array(ruleSchema).max(100);
 
@@ -22,6 +24,7 @@ export interface EcosystemChoice {
   file: string;
   image?: string;
   setup: string;
+  network?: "setup";
 }
 
 const PIP_SETUP = [
@@ -41,33 +44,50 @@ export const DEFAULT_ECOSYSTEMS: readonly EcosystemRule[] = [
       'export PATH="/work/.bin:$PATH"',
       "pnpm install --frozen-lockfile",
     ].join("\n"),
+    network: "setup",
   },
   {
     ecosystem: "Node (yarn)",
     files: ["yarn.lock"],
     image: "node:20-bookworm",
     setup: "yarn install --frozen-lockfile",
+    network: "setup",
   },
   {
     ecosystem: "Node (npm)",
     files: ["package-lock.json", "npm-shrinkwrap.json"],
     image: "node:20-bookworm",
     setup: "npm ci",
+    network: "setup",
   },
   {
     ecosystem: "Python",
     files: ["pyproject.toml", "requirements*.txt"],
     image: "python:3.12-bookworm",
     setup: PIP_SETUP,
+    network: "setup",
   },
   {
     ecosystem: "Rust",
     files: ["Cargo.lock"],
     image: "rust:1-bookworm",
     setup: "cargo build --locked",
+    network: "setup",
   },
-  { ecosystem: "Rust", files: ["Cargo.toml"], image: "rust:1-bookworm", setup: "cargo build" },
-  { ecosystem: "Go", files: ["go.mod"], image: "golang:1-bookworm", setup: "go mod download" },
+  {
+    ecosystem: "Rust",
+    files: ["Cargo.toml"],
+    image: "rust:1-bookworm",
+    setup: "cargo build",
+    network: "setup",
+  },
+  {
+    ecosystem: "Go",
+    files: ["go.mod"],
+    image: "golang:1-bookworm",
+    setup: "go mod download",
+    network: "setup",
+  },
   {
     ecosystem: "C/C++ (CMake)",
     files: ["CMakeLists.txt"],
@@ -103,6 +123,7 @@ export function detectEcosystem(
           file,
           setup: rule.setup,
           ...(rule.image ? { image: rule.image } : {}),
+          ...(rule.network ? { network: rule.network } : {}),
         };
     }
   return null;

@@ -18,6 +18,8 @@
 //   pathspec: [src, package.json]  # only commits touching these paths are tested
 //   env:                        # variables for the setup and the test (not secrets: shown in the comment)
 //     NODE_OPTIONS: --max-old-space-size=2048
+//   auto:                       # default branch only: bisect these checks when they turn red there
+//     checks: { lint: npm run lint }   # (see auto-config.ts)
 import { parseDocument } from "yaml";
 import { z } from "zod";
 import {
@@ -26,6 +28,7 @@ import {
   renamePredicateFields,
   type Predicate,
 } from "../engine/predicate";
+import { parseAutoSection } from "./auto-config";
 import { parseDuration } from "./duration";
 import { envProblems } from "./env-vars";
 import { LIMITS } from "./limits";
@@ -112,6 +115,14 @@ const schema = z.strictObject({
       problems.push(...envProblems(env));
       for (const message of problems) ctx.addIssue({ code: "custom", message });
       return problems.length > 0 ? z.NEVER : env;
+    })
+    .optional(),
+  auto: z
+    .unknown()
+    .transform((v, ctx) => {
+      const { auto, problems } = parseAutoSection(v, (image) => IMAGE.test(image));
+      for (const message of problems) ctx.addIssue({ code: "custom", message });
+      return auto ?? z.NEVER;
     })
     .optional(),
   pathspec: z
@@ -218,6 +229,7 @@ export function parseRepoConfig(text: string): RepoConfigResult {
       return `unknown setting${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `\`${k}\``).join(", ")} (the settings are ${CONFIG_KEYS.map((k) => `\`${k}\``).join(", ")})`;
     }
     const [key, index] = issue.path;
+    if (key === "auto") return issue.message; // the section names its own places
     const where =
       index === undefined ? `\`${String(key)}\`` : `\`${String(key)}\` (item ${Number(index) + 1})`;
     return `${where} ${issue.message}`;

@@ -3,9 +3,10 @@
 // check fails, drained, re-activated and removed only once its leases are given back.
 import { randomBytes } from "node:crypto";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../config/env";
 import { startWorker, type StartedWorker } from "../../jobs/worker";
+import { registerHost } from "../../jobs/farm/hosts";
 import { acquireLease } from "../../jobs/farm/leases";
 import { runnerBuildContext, RUNNER_HASH_LABEL } from "../../runner/image";
 import { useTestDatabase } from "../helpers/database";
@@ -56,7 +57,50 @@ suite("admin: runner hosts", { timeout: 120_000 }, () => {
 
   const hostRow = (name: string) => knex()("runnerHosts").where({ name }).first();
 
+  // Each test starts from no hosts and no leases, and seeds what it needs.
+  beforeEach(async () => {
+    await knex()("runnerLeases").delete();
+    await knex()("runnerHosts").delete();
+  });
+  /** h1 and h2 as `runners add` leaves them (the runner image under TAG on both). */
+  async function seedHosts(): Promise<void> {
+    await e2.docker.getImage("bisect-runner:latest").tag({ repo: "bisect-runner", tag: TAG_NAME });
+    await registerHost(knex(), {
+      name: "h1",
+      dockerEndpoint: e1.endpoint,
+      tlsPath: e1.tlsPath,
+      capacity: 2,
+      labels: { zone: "test" },
+      source: "admin",
+    });
+    await registerHost(knex(), {
+      name: "h2",
+      dockerEndpoint: e2.endpoint,
+      tlsPath: e2.tlsPath,
+      capacity: 2,
+      source: "admin",
+    });
+    await knex()("runnerHosts").update({ state: "active", lastSeenAt: new Date() });
+  }
+  const holdLease = async (name: string) =>
+    knex()("runnerLeases").insert({
+      runnerHostId: (await hostRow(name)).id,
+      holder: "test-run",
+      expiresAt: new Date(Date.now() + 600_000),
+    });
+  const addGhost = () =>
+    knex()("runnerHosts").insert({
+      name: "ghost",
+      dockerEndpoint: "tcp://127.0.0.1:1",
+      tlsPath: e1.tlsPath,
+      state: "down",
+    });
+
   it("adds a TLS host that passes every check, and copies the runner image to the next one", async () => {
+    await e2.docker
+      .getImage(TAG)
+      .remove({ noprune: true })
+      .catch(() => {});
     const first = await cli(
       "runners",
       "add",
@@ -121,6 +165,7 @@ suite("admin: runner hosts", { timeout: 120_000 }, () => {
   }, 300_000);
 
   it("refuses an unreachable engine, missing TLS material, plain tcp to a remote engine and a taken name, saying why", async () => {
+    await seedHosts();
     const [unreachable, noMaterial, plain, taken] = await Promise.all([
       cli("runners", "add", "h9", "tcp://127.0.0.1:1", "--tls-dir", e1.tlsPath),
       cli("runners", "add", "h8", "tcp://127.0.0.1:2", "--tls-dir", "/nonexistent/certs"),
@@ -151,11 +196,8 @@ suite("admin: runner hosts", { timeout: 120_000 }, () => {
   });
 
   it("lists hosts: redacted endpoint, state, slots in use of capacity, last seen, last error", async () => {
-    await knex()("runnerLeases").insert({
-      runnerHostId: (await hostRow("h1")).id,
-      holder: "test-run",
-      expiresAt: new Date(Date.now() + 600_000),
-    });
+    await seedHosts();
+    await holdLease("h1");
     const [json, human] = await Promise.all([
       cli("runners", "list", "--json"),
       cli("runners", "list"),
@@ -188,6 +230,7 @@ suite("admin: runner hosts", { timeout: 120_000 }, () => {
   });
 
   it("checks hosts now and records what fails", async () => {
+    await seedHosts();
     await knex()("runnerHosts").insert({
       name: "ghost",
       dockerEndpoint: "tcp://127.0.0.1:1",
@@ -219,6 +262,9 @@ suite("admin: runner hosts", { timeout: 120_000 }, () => {
   });
 
   it("drains a host (no new leases there) and activates it again", async () => {
+    await seedHosts();
+    await addGhost();
+    await holdLease("h1");
     const drain = await cli("runners", "drain", "h2");
     expect(drain.code, drain.stderr).toBe(0);
     expect(drain.stdout).toBe(
@@ -250,6 +296,9 @@ suite("admin: runner hosts", { timeout: 120_000 }, () => {
   });
 
   it("removes a host only without open leases; --force drains it and waits for them", async () => {
+    await seedHosts();
+    await addGhost();
+    await holdLease("h1");
     const refused = await cli("runners", "remove", "h1");
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(
@@ -275,7 +324,20 @@ suite("admin: runner hosts", { timeout: 120_000 }, () => {
     expect(await knex()("runnerHosts").pluck("name")).toEqual(["h2"]);
   });
 
-  it("left an audit entry for each runners command, failures included", async () => {
+  it("leaves an audit entry for each runners command, failures included", async () => {
+    await seedHosts();
+    const plain = await cli("runners", "add", "h7", "tcp://192.0.2.10:2375");
+    expect(plain.code).toBe(1);
+    for (const args of [
+      ["list"],
+      ["check", "h2"],
+      ["drain", "h2"],
+      ["activate", "h2"],
+      ["remove", "h1", "--force"],
+    ]) {
+      const call = await cli("runners", ...args);
+      expect(call.code, call.stderr).toBe(0);
+    }
     const audit = await adminAudit(knex());
     for (const action of [
       "runners.add",

@@ -1,7 +1,6 @@
 // `npm run bisect` end to end with the Docker executor (hardened containers on a real engine).
 // Without a reachable engine these tests are skipped locally and fail in CI (CI=true).
 import { chmod } from "node:fs/promises";
-import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureRunnerImage } from "../../runner/image.js";
 import { gitBisect } from "../../scripts/bench/lib/git-bisect.js";
@@ -16,11 +15,6 @@ import { dockerRequired, localEngine, runCli } from "./support.js";
 
 const engine = await localEngine();
 
-/** The node process running the command line: the spawned tsx's only child, or tsx itself. */
-function cliProcess(pid: number): number {
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/);
-  return children[0] ? Number(children[0]) : pid;
-}
 const repos: GeneratedRepo[] = [];
 
 describe.skipIf(engine.unavailable !== undefined && !dockerRequired)(
@@ -92,7 +86,7 @@ describe.skipIf(engine.unavailable !== undefined && !dockerRequired)(
       const seen = new Set<string>();
       let interrupted = false;
       // The engine is shared with other runs of the command line: count only this run's
-      // containers, labelled with the pid of its process (tsx's child of the spawned process).
+      // containers, labelled with the pid of its process (the spawned one: `npm run bisect` is one process).
       let cliPid: number | null = null;
       const listOurs = async () =>
         cliPid === null
@@ -122,7 +116,7 @@ describe.skipIf(engine.unavailable !== undefined && !dockerRequired)(
           onStderr: (text, child) => {
             if (interrupted || !text.includes("round 1:")) return;
             interrupted = true;
-            cliPid = cliProcess(child.pid!);
+            cliPid = child.pid!;
             // Let the containers start (2 probes and one check per endpoint alongside them), note
             // them, then interrupt.
             void (async () => {

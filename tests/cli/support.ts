@@ -1,6 +1,6 @@
 // Shared by the CLI tests: running `scripts/bisect.ts` as a child process, reaching a Docker engine.
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type Docker from "dockerode";
@@ -8,7 +8,13 @@ import { connectDocker, describeDockerError } from "../../runner/docker/connect.
 import type { JsonResult } from "../../runner/cli/output.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const TSX = path.join(ROOT, "node_modules/.bin/tsx");
+// The command line of `npm run bisect`, so the tests run the CLI the way users do (one process:
+// a Ctrl-C must reach its handler directly, not through a relay that may give up under load).
+const [BISECT_BIN, ...BISECT_ARGS] = (
+  JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
+    scripts: Record<string, string>;
+  }
+).scripts.bisect!.split(" ");
 
 export interface CliRun {
   code: number | null;
@@ -27,16 +33,20 @@ export interface CliRunOptions {
   timeoutMs?: number;
 }
 
-/** `tsx scripts/bisect.ts <args>` (what `npm run -s bisect -- <args>` runs). */
+/** What `npm run -s bisect -- <args>` runs. */
 export function runCli(args: string[], options: CliRunOptions = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, ["scripts/bisect.ts", ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
-      // Its own process group, so a timeout can kill tsx and the node process it starts.
-      detached: true,
-    });
+    const child = spawn(
+      BISECT_BIN === "node" ? process.execPath : BISECT_BIN!,
+      [...BISECT_ARGS, ...args],
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...options.env },
+        stdio: ["ignore", "pipe", "pipe"],
+        // Its own process group, so a timeout kills whatever it started too.
+        detached: true,
+      },
+    );
     let stdout = "";
     let stderr = "";
     const timer = setTimeout(() => {
@@ -77,10 +87,15 @@ export interface Engine {
 /** The engine of DOCKER_HOST (or the development engines' host 1), pinged. */
 export async function localEngine(): Promise<Engine> {
   const devSocket = "/var/lib/bisect-engines/run/h1.sock";
-  const endpoint = process.env.DOCKER_HOST || (existsSync(devSocket) ? `unix://${devSocket}` : "unix:///var/run/docker.sock");
+  const endpoint =
+    process.env.DOCKER_HOST ||
+    (existsSync(devSocket) ? `unix://${devSocket}` : "unix:///var/run/docker.sock");
   const certs = process.env.DOCKER_CERT_PATH || process.env.BISECT_ENGINE_CERTS;
   try {
-    const docker = connectDocker(endpoint, !endpoint.startsWith("unix://") && certs ? { tls: certs } : {});
+    const docker = connectDocker(
+      endpoint,
+      !endpoint.startsWith("unix://") && certs ? { tls: certs } : {},
+    );
     await (docker.ping as (o: { abortSignal: AbortSignal }) => Promise<unknown>).call(docker, {
       abortSignal: AbortSignal.timeout(5_000),
     });

@@ -372,6 +372,8 @@ describe("the dashboard", () => {
       maxConcurrent: 1,
       maxDurationMinutes: 30,
     });
+    // What one run gets on the plan, within the runner's own limits (RUNNER_WORK_MB 1024 here).
+    expect(acme.run).toEqual({ memoryMb: 1024, cpus: 1, workMb: 1024, timeoutMinutes: 10 });
     expect(acme.thisMonth).toMatchObject({ jobs: 12, computeMinutes: 60 });
     expect(acme.history).toHaveLength(6);
     expect(acme.history.map((h) => h.jobs)).toEqual([0, 0, 0, 40, 0, 12]);

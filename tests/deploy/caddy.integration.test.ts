@@ -67,22 +67,7 @@ describe.skipIf(!haveCaddy)("Caddyfile in front of the web server", () => {
       );
     });
     caddyHome = mkdtempSync(path.join(tmpdir(), "bisect-caddy-"));
-    const caddyEnv: Record<string, string | undefined> = {
-      PATH: process.env.PATH,
-      HOME: caddyHome,
-      XDG_DATA_HOME: caddyHome,
-      XDG_CONFIG_HOME: caddyHome,
-      DOMAIN: url,
-      UPSTREAM: `127.0.0.1:${webPort}`,
-      CADDY_GLOBAL_OPTIONS: "auto_https off\nadmin off",
-    };
-    caddy = spawn("caddy", ["run", "--config", "Caddyfile", "--adapter", "caddyfile"], {
-      env: caddyEnv as NodeJS.ProcessEnv,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    caddy.stdout!.on("data", (d) => (caddyOut += d));
-    caddy.stderr!.on("data", (d) => (caddyErr += d));
-    await waitForHttp(`${url}/favicon.svg`, caddy, () => caddyErr);
+    caddy = await startCaddy(caddyPort, webPort);
     // A live worker, as far as /health can tell.
     await db.current.knex("worker_heartbeats").insert({
       workerId: "deploy-test-worker",
@@ -100,12 +85,53 @@ describe.skipIf(!haveCaddy)("Caddyfile in front of the web server", () => {
     });
   });
 
+  /** Caddy with the production Caddyfile on `port`, in front of `upstreamPort`. */
+  async function startCaddy(port: number, upstreamPort: number): Promise<ChildProcess> {
+    const caddyEnv: Record<string, string | undefined> = {
+      PATH: process.env.PATH,
+      HOME: caddyHome,
+      XDG_DATA_HOME: caddyHome,
+      XDG_CONFIG_HOME: caddyHome,
+      DOMAIN: `http://127.0.0.1:${port}`,
+      UPSTREAM: `127.0.0.1:${upstreamPort}`,
+      CADDY_GLOBAL_OPTIONS: "auto_https off\nadmin off",
+    };
+    const child = spawn("caddy", ["run", "--config", "Caddyfile", "--adapter", "caddyfile"], {
+      env: caddyEnv as NodeJS.ProcessEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout!.on("data", (d) => (caddyOut += d));
+    child.stderr!.on("data", (d) => (caddyErr += d));
+    await waitForHttp(`http://127.0.0.1:${port}/favicon.svg`, child, () => caddyErr);
+    return child;
+  }
+
+  async function stopCaddy(child: ChildProcess | undefined): Promise<void> {
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
+  }
+
+  /** A live worker and a runner host that answered its last probe, as /health reads them now. */
+  async function freshHeartbeats(): Promise<void> {
+    const { knex } = db.current;
+    await knex("worker_heartbeats")
+      .insert({
+        workerId: "deploy-test-worker",
+        hostname: "deploy-test",
+        pid: 1,
+        lastBeatAt: knex.fn.now(),
+      })
+      .onConflict("workerId")
+      .merge(["lastBeatAt"]);
+    await knex("runner_hosts")
+      .where({ name: "deploy-test-runner" })
+      .update({ lastSeenAt: knex.fn.now() });
+  }
+
   afterAll(async () => {
-    if (caddy && caddy.exitCode === null) {
-      const exited = new Promise((r) => caddy.once("exit", r));
-      caddy.kill("SIGTERM");
-      await exited;
-    }
+    await stopCaddy(caddy);
     await web?.stop();
     if (caddyHome) rmSync(caddyHome, { recursive: true, force: true });
   });
@@ -125,6 +151,7 @@ describe.skipIf(!haveCaddy)("Caddyfile in front of the web server", () => {
   }
 
   it("/health reaches the app's health route (JSON, never cached)", async () => {
+    await freshHeartbeats();
     const res = await rawRequest(`${url}/health`);
     expect(res.status).toBe(200);
     expect(header(res, "content-type")).toMatch(/^application\/json/);
@@ -280,7 +307,7 @@ describe.skipIf(!haveCaddy)("Caddyfile in front of the web server", () => {
   });
 
   it("writes JSON access logs, with credentials redacted", async () => {
-    await rawRequest(`${url}/health?from=log-test`, {
+    await rawRequest(`${url}/favicon.svg?from=log-test`, {
       headers: {
         cookie: "__session=very-secret-cookie",
         authorization: "Bearer very-secret-token",
@@ -288,7 +315,7 @@ describe.skipIf(!haveCaddy)("Caddyfile in front of the web server", () => {
     });
     await expect.poll(() => caddyOut.includes("from=log-test"), { timeout: 5_000 }).toBe(true);
     const lines = caddyOut.split("\n").filter(Boolean);
-    expect(lines.length).toBeGreaterThan(3);
+    expect(lines.length).toBeGreaterThan(1);
     const entries = lines.map(
       (line) =>
         JSON.parse(line) as {
@@ -301,7 +328,7 @@ describe.skipIf(!haveCaddy)("Caddyfile in front of the web server", () => {
     expect(entries).toContainEqual(
       expect.objectContaining({
         status: 200,
-        request: expect.objectContaining({ uri: "/health?from=log-test", method: "GET" }),
+        request: expect.objectContaining({ uri: "/favicon.svg?from=log-test", method: "GET" }),
       }),
     );
     expect(caddyOut).not.toContain("very-secret");
@@ -326,10 +353,11 @@ describe.skipIf(!haveCaddy)("Caddyfile in front of the web server", () => {
     expect(config.apps.http.servers.srv0.automatic_https).toBeUndefined();
   });
 
-  // Last: it stops the web server.
   it("answers for a missing app itself: 502 with a CSP that allows nothing", async () => {
-    await web.stop();
-    const res = await rawRequest(`${url}/`);
+    // A Caddy of its own, in front of a port nothing listens on.
+    const port = await freePort();
+    const alone = await startCaddy(port, await freePort());
+    const res = await rawRequest(`http://127.0.0.1:${port}/`).finally(() => stopCaddy(alone));
     expect(res.status).toBe(502);
     expect(header(res, "content-security-policy")).toBe(
       "default-src 'none'; frame-ancestors 'none'",

@@ -78,8 +78,9 @@ describe.skipIf(!present)("registering the GitHub App from the start page", () =
             contents: "read",
             metadata: "read",
             pull_requests: "read",
+            checks: "read",
           },
-          default_events: ["issue_comment"],
+          default_events: ["issue_comment", "check_run"],
         });
         expect(standIn.requests({ path: /\/app-manifests\/.+\/conversions/ }).length).toBe(1);
 

@@ -10,11 +10,13 @@ import {
   gitEnvironment,
   readPath,
   resolveCommit,
+  runGit,
   serveHttpBackend,
   type GitEnvironment,
   type PathContent,
   type TreeEntry,
 } from "./git.js";
+import { checksModule, CHECKS_LATE_ROUTES, CHECKS_ROUTES, type ChecksApi } from "./checks.js";
 import { looksLikeJwt, makeAppKey, publicKeyFrom, verifyAppJwt, JWT_MESSAGES } from "./jwt.js";
 import {
   appShape,
@@ -276,6 +278,8 @@ export interface StandIn {
   assertNoUnexpected(): void;
   failNext(spec: FaultSpec): void;
   clearFaults(): void;
+  /** Check runs, suites and commit statuses; commit comments and issues the app created. */
+  readonly checks: ChecksApi;
   close(): Promise<void>;
 }
 
@@ -1618,6 +1622,39 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     },
   );
 
+  // Checks, statuses and commit comments (tests/github-stand-in/checks.ts): before commits/:ref+.
+  const checks = checksModule<Ctx, Actor, RepoState>({
+    route,
+    actorFor,
+    requireRepo,
+    json,
+    paginate,
+    param: (ctx, name) => ctx.params[name] ?? "",
+    query: (ctx, name) => ctx.url.searchParams.get(name),
+    body: bodyObject,
+    fail: (status, message, extra) => new HttpFailure(status, message, extra),
+    resolve: (repo, ref) => resolveCommit(repo.path, ref, git.env),
+    relation: async (repo, base, head) => {
+      if ((await runGit(repo.path, ["merge-base", base, head], git.env)).code !== 0) return null;
+      const counted = await runGit(
+        repo.path,
+        ["rev-list", "--left-right", "--count", `${base}...${head}`],
+        git.env,
+      );
+      const [behind, ahead] = counted.stdout.toString("utf8").trim().split(/\s+/).map(Number);
+      return { ahead: ahead ?? 0, behind: behind ?? 0 };
+    },
+    repoJson: repoData,
+    repoByName: repoOf,
+    author: (actor) => {
+      const { login } = commentAuthor(actor);
+      return { login, account: accountData(account(login, "User")) };
+    },
+    account: (login) => accountData(account(login, "User")),
+    urls: () => urls,
+  });
+  checks.register();
+
   route(
     "GET",
     `${API}/repos/:owner/:repo/commits/:commit_sha/pulls`,
@@ -2144,6 +2181,8 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
 
   // ---- request handling ----
 
+  checks.registerLate();
+
   async function readBody(req: IncomingMessage): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -2547,6 +2586,7 @@ export async function startGitHubStandIn(options: StandInOptions = {}): Promise<
     clearFaults() {
       faults.length = 0;
     },
+    checks: checks.api,
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -2576,6 +2616,7 @@ export const DEFAULT_ROUTES: readonly string[] = [
   "DELETE /api/v3/repos/:owner/:repo/issues/comments/:comment_id",
   "POST /api/v3/repos/:owner/:repo/issues/comments/:comment_id/reactions",
   "POST /api/v3/repos/:owner/:repo/issues/:issue_number/reactions",
+  ...CHECKS_ROUTES,
   "GET /api/v3/repos/:owner/:repo/commits/:commit_sha/pulls",
   "GET /api/v3/repos/:owner/:repo/commits/:ref+",
   "GET /api/v3/repos/:owner/:repo/contents/:path*",
@@ -2588,4 +2629,5 @@ export const DEFAULT_ROUTES: readonly string[] = [
   "POST /login/oauth/access_token",
   "GET /:owner/:repo/info/refs",
   "POST /:owner/:repo/git-upload-pack",
+  ...CHECKS_LATE_ROUTES,
 ];

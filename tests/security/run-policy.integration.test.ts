@@ -1,12 +1,15 @@
 // The operator owns the network policy: `network` and `image` come from `.github/bisect.yml` on the
 // default branch, never from the bad revision (any commit, a fork's included), and test runs get
 // network only where the operator allows it for the plan; a plan bounds how many slots one
-// installation holds, and a larger --parallel is lowered with a word in the acknowledgement.
+// installation holds, and a larger --parallel is lowered with a word in the acknowledgement; the
+// plan gives each run its memory, CPUs, disk and timeout, within the runner hosts' own limits.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../config/env";
 import { BisectJob } from "../../db/models";
+import { limitsOf } from "../../jobs/farm/policy";
 import { useTestDatabase } from "../helpers/database";
 import { useInstalledApp } from "../github/installed";
 import { REPO, userComment } from "../github/support";
@@ -14,6 +17,7 @@ import { REPO, userComment } from "../github/support";
 const db = useTestDatabase();
 const app = useInstalledApp(db);
 let issues = 900;
+const MiB = 1024 * 1024;
 const knex = () => db.current.knex;
 
 async function bisect(bad: string, options = "") {
@@ -81,5 +85,52 @@ describe("the plan's parallel limit", () => {
       .comments(REPO.owner, REPO.name, job.issueNumber!)
       .find((c) => c.id === job.statusCommentId);
     expect(ack?.body).toContain("2 commits at a time (lowered from 8 by the free plan)");
+  });
+});
+
+describe("the plan's run resources", () => {
+  // Runner hosts that could give any plan more than it has: only the plan decides.
+  const roomy = () =>
+    loadConfig({
+      DATABASE_URL: db.current.url,
+      RUNNER_MEMORY_MB: "65536",
+      RUNNER_CPUS: "16",
+      RUNNER_WORK_MB: "1048576",
+      RUNNER_STEP_TIMEOUT_SECONDS: "86400",
+    });
+
+  it("gives a free-plan job the free plan's memory, CPUs, disk and run timeout", async () => {
+    const job = await bisect("main", "--timeout 1h");
+    expect(job.options.resources).toEqual({ memoryMb: 1024, cpus: 1, workMb: 2048 });
+    expect(job.options.timeoutSeconds).toBe(600);
+    expect(limitsOf(roomy(), job)).toMatchObject({
+      memoryBytes: 1024 * MiB,
+      nanoCpus: 1e9,
+      workBytes: 2048 * MiB,
+    });
+    const ack = app.f.standIn
+      .comments(REPO.owner, REPO.name, job.issueNumber!)
+      .find((c) => c.id === job.statusCommentId);
+    expect(ack?.body).toContain("10m per run (capped from 1h by the free plan)");
+  });
+
+  it("follows the plan when the operator changes it or moves the installation to another", async () => {
+    await knex()("rateLimits").where({ tier: "free" }).update({ runMemoryMb: 512 });
+    expect((await bisect("main")).options.resources).toMatchObject({ memoryMb: 512 });
+    await knex()("installations").update({ tier: "pro" });
+    try {
+      const job = await bisect("main", "--timeout 20m");
+      expect(job.options.resources).toEqual({ memoryMb: 4096, cpus: 2, workMb: 10240 });
+      expect(job.options.timeoutSeconds).toBe(1200);
+      // Never more than the runner hosts' own limits.
+      expect(limitsOf(loadConfig({ DATABASE_URL: db.current.url }), job)).toMatchObject({
+        memoryBytes: 1024 * MiB,
+        nanoCpus: 1e9,
+        workBytes: 1024 * MiB,
+      });
+    } finally {
+      await knex()("installations").update({ tier: "free" });
+      await knex()("rateLimits").where({ tier: "free" }).update({ runMemoryMb: 1024 });
+    }
   });
 });

@@ -8,6 +8,7 @@ import { createKnex, withDatabase } from "../../db/connection";
 import { spawnEmbeddedPostgres, type EmbeddedProcess } from "../../db/embedded-process";
 import { migrateLatest } from "../../db/migrate";
 import { buildIfStale } from "../../scripts/lib/build";
+import { hasDockerRegistry, startRegistry, type LocalRegistry } from "../helpers/registry";
 
 export const TEMPLATE_DATABASE = "bisect_test_template";
 
@@ -16,10 +17,13 @@ declare module "vitest" {
     /** A superuser URL of the test server (any database name). */
     testServerUrl: string;
     templateDatabase: string;
+    /** `127.0.0.1:port` of the run's image registry, or "" without docker-registry. */
+    imageRegistry: string;
   }
 }
 
 let embedded: EmbeddedProcess | null = null;
+let registry: LocalRegistry | null = null;
 
 export async function setup(project: TestProject): Promise<void> {
   // One build for the whole run, before any test file could start a second one in parallel.
@@ -47,8 +51,12 @@ export async function setup(project: TestProject): Promise<void> {
   }
   project.provide("testServerUrl", serverUrl);
   project.provide("templateDatabase", TEMPLATE_DATABASE);
+  // One image registry for the run: images pushed by one test file are there for the next.
+  if (hasDockerRegistry()) registry = await startRegistry();
+  project.provide("imageRegistry", registry?.address ?? "");
 }
 
 export async function teardown(): Promise<void> {
+  await registry?.stop();
   await embedded?.stop();
 }
