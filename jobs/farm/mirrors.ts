@@ -16,7 +16,7 @@ import {
   type RefreshResult,
 } from "../../runner/mirror/mirror";
 import { remoteRefsDigest } from "../../runner/mirror/remote-refs";
-import { enqueue } from "../enqueue";
+import { enqueue } from "../catalog";
 import type { WorkerContext } from "../worker-context";
 import { dockerFor } from "./docker-clients";
 import { jobLabels } from "./labels";
@@ -166,8 +166,7 @@ export async function evictLeastRecentlyUsed(
 
 /** Queues the removal of these repositories' mirrors (installation removed or suspended). */
 export async function enqueueMirrorPurge(knex: Knex, repositoryIds: number[]): Promise<void> {
-  if (repositoryIds.length)
-    await enqueue(knex, "mirrors__purge", { repositoryIds }, { maxAttempts: 25 });
+  if (repositoryIds.length) await enqueue(knex, "mirrors__purge", { repositoryIds });
 }
 
 /** Removes the mirrors of these repositories from every host (the `mirrors__purge` task). */

@@ -9,7 +9,7 @@ import { ImageRefusedError, resolveImage } from "../../runner/images/pull";
 import { acquireLease, releaseLease } from "./leases";
 import { probeHost, recordProbe } from "./hosts";
 import { RangeRefusedError, UnknownRefError } from "../../runner/mirror/mirror";
-import { enqueue } from "../enqueue";
+import { enqueue } from "../catalog";
 import type { WorkerContext } from "../worker-context";
 import { requestAdvance } from "./advance";
 import { concludeJob } from "./conclude";
@@ -31,12 +31,7 @@ export async function prepareJob(
   if (job.status === "queued") {
     const started = await startWithinConcurrency(ctx, job);
     if (!started) {
-      await enqueue(
-        knex,
-        "bisect__prepare",
-        { jobId },
-        { jobKey: `bisect__prepare:${jobId}`, runAt: new Date(Date.now() + 5_000) },
-      );
+      await enqueue(knex, "bisect__prepare", { jobId }, { runAt: new Date(Date.now() + 5_000) });
       return;
     }
     job = started;
@@ -54,7 +49,7 @@ export async function prepareJob(
       knex,
       "bisect__prepare",
       { jobId },
-      { jobKey: `bisect__prepare:${jobId}`, runAt: new Date(Date.now() + RETRY_SOON_MS) },
+      { runAt: new Date(Date.now() + RETRY_SOON_MS) },
     );
     return;
   }

@@ -16,7 +16,7 @@ import { acquireLease, releaseLease, renewLease, type Lease } from "./leases";
 import { ImageRefusedError, resolveImage } from "../../runner/images/pull";
 import { imagePolicyFrom } from "../../runner/images/policy";
 import { mirrorVolumeName } from "../../runner/mirror/mirror";
-import { enqueue } from "../enqueue";
+import { enqueue } from "../catalog";
 import { liveWorkerIds } from "../heartbeat";
 import type { WorkerContext } from "../worker-context";
 import { requestAdvance } from "./advance";
@@ -73,12 +73,7 @@ export async function runStep(
   });
   if (!lease) {
     // Every slot is busy: try again shortly (no attempt used up).
-    await enqueue(
-      knex,
-      "bisect__step",
-      { stepId },
-      { jobKey: `bisect__step:${stepId}`, runAt: new Date(Date.now() + 1_000), maxAttempts: 10 },
-    );
+    await enqueue(knex, "bisect__step", { stepId }, { runAt: new Date(Date.now() + 1_000) });
     return;
   }
   // Only while the job goes on: once it has ended, bisect__finish waits for the runs holding a
