@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { crontab } from "./crontab";
+import { crontab } from "./catalog";
 import { cronTaskIdentifiers, workerLogLevel } from "./worker-log";
 
 describe("worker log levels", () => {

@@ -14,6 +14,7 @@ import * as likelyOutcome from "./20261207000004_likely_outcome";
 import * as automaticBisections from "./20261207000010_automatic_bisections";
 import * as planResources from "./20261207000011_plan_resources";
 import * as runnerImages from "./20261207000012_runner_images";
+import * as mirrorRemoteRefs from "./20261207000021_mirror_remote_refs";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -34,6 +35,7 @@ const migrations: Record<string, Migration> = {
   "20261207000010_automatic_bisections": automaticBisections,
   "20261207000011_plan_resources": planResources,
   "20261207000012_runner_images": runnerImages,
+  "20261207000021_mirror_remote_refs": mirrorRemoteRefs,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -5,7 +5,7 @@
 import type Docker from "dockerode";
 import { RunnerHost } from "../../db/models";
 import { statusOf } from "../../runner/docker/connect";
-import { dockerFor } from "../../runner/farm/docker-clients";
+import { dockerFor } from "./docker-clients";
 import { parseImageRef } from "../../runner/images/policy";
 import type { WorkerContext } from "../worker-context";
 

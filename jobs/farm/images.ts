@@ -3,8 +3,8 @@
 // RUNNER_IMAGE_EVICT_DAYS can be removed (`images__evict`).
 import type { Knex } from "knex";
 import { BisectJob, type ImagePull } from "../../db/models";
-import { dockerFor } from "../../runner/farm/docker-clients";
-import type { Lease } from "../../runner/farm/leases";
+import { dockerFor } from "./docker-clients";
+import type { Lease } from "./leases";
 import { resolveImage, type ResolvedImage } from "../../runner/images/pull";
 import { imagePolicyFrom } from "../../runner/images/policy";
 import type { WorkerContext } from "../worker-context";

@@ -4,10 +4,10 @@ import type { JobHelpers } from "graphile-worker";
 import { BisectJob, Installation, RateLimit, RunnerHost } from "../../db/models";
 import { InfrastructureError } from "../../runner/errors";
 import { ImageRefusedError } from "../../runner/images/pull";
-import { acquireLease, releaseLease } from "../../runner/farm/leases";
-import { probeHost, recordProbe } from "../../runner/farm/hosts";
+import { acquireLease, releaseLease } from "./leases";
+import { probeHost, recordProbe } from "./hosts";
 import { RangeRefusedError, UnknownRefError } from "../../runner/mirror/mirror";
-import { enqueue } from "../enqueue";
+import { enqueue } from "../catalog";
 import type { WorkerContext } from "../worker-context";
 import { requestAdvance } from "./advance";
 import { concludeJob } from "./conclude";
@@ -30,12 +30,7 @@ export async function prepareJob(
   if (job.status === "queued") {
     const started = await startWithinConcurrency(ctx, job);
     if (!started) {
-      await enqueue(
-        knex,
-        "bisect__prepare",
-        { jobId },
-        { jobKey: `bisect__prepare:${jobId}`, runAt: new Date(Date.now() + 5_000) },
-      );
+      await enqueue(knex, "bisect__prepare", { jobId }, { runAt: new Date(Date.now() + 5_000) });
       return;
     }
     job = started;
@@ -53,7 +48,7 @@ export async function prepareJob(
       knex,
       "bisect__prepare",
       { jobId },
-      { jobKey: `bisect__prepare:${jobId}`, runAt: new Date(Date.now() + RETRY_SOON_MS) },
+      { runAt: new Date(Date.now() + RETRY_SOON_MS) },
     );
     return;
   }

@@ -19,7 +19,7 @@ import { networkPolicyOf } from "../../runner/settings/network";
 /** GitHub allows 65,536 characters; keep a margin for edits and multi-byte surprises. */
 export const MAX_BODY = 60_000;
 
-export type JobView = Pick<
+export type CommentJob = Pick<
   BisectJob,
   | "id"
   | "status"
@@ -46,7 +46,7 @@ export type JobView = Pick<
 > &
   Partial<Pick<BisectJob, "imagePull">>;
 
-export type StepView = Pick<
+export type CommentStep = Pick<
   BisectStep,
   | "sha"
   | "round"
@@ -80,8 +80,8 @@ export interface QuotaView {
 }
 
 export interface StatusCommentInput {
-  job: JobView;
-  steps: StepView[];
+  job: CommentJob;
+  steps: CommentStep[];
   repo: { owner: string; name: string };
   /** GitHub's web URL (github.com or a GitHub Enterprise Server). */
   webUrl: string;
@@ -99,7 +99,7 @@ export interface StatusCommentInput {
   /** The first parent of the culprit (the commit the answer compares it with). */
   culpritParent?: string | null;
   /** The latest `/bisect verify` of this job, with its runs. */
-  verification?: { job: JobView; steps: StepView[] } | null;
+  verification?: { job: CommentJob; steps: CommentStep[] } | null;
 }
 
 /** Marks the comment as this job's status comment (found again after a lost response). */
@@ -154,7 +154,7 @@ export function compareUrl(input: Pick<StatusCommentInput, "job" | "repo" | "web
 }
 
 /** The job's predicate; a stored one that no longer validates shows as the defaults. */
-function predicateOf(job: JobView): Predicate {
+function predicateOf(job: CommentJob): Predicate {
   try {
     return predicateOfJob(job);
   } catch {
@@ -162,7 +162,7 @@ function predicateOf(job: JobView): Predicate {
   }
 }
 
-const termsOfJob = (job: JobView): Terms => termsOf(predicateOf(job).find);
+const termsOfJob = (job: CommentJob): Terms => termsOf(predicateOf(job).find);
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 /**
@@ -467,7 +467,7 @@ function runningText(input: StatusCommentInput): string {
   return `Running — ${bits.join(", ")}.`;
 }
 
-function averageRunSeconds(steps: StepView[]): number | null {
+function averageRunSeconds(steps: CommentStep[]): number | null {
   const timed = steps.filter((s) => s.status === "done" && s.durationMs !== null);
   if (!timed.length) return null;
   return timed.reduce((sum, s) => sum + s.durationMs!, 0) / timed.length / 1000;
@@ -702,7 +702,7 @@ const STATUS: Record<string, string> = {
 };
 
 /** The notes of one run, each said once ("exit 1" from the code and from the reason is one note). */
-export function stepNotes(s: Pick<StepView, "attempt" | "exitCode" | "reason">): string[] {
+export function stepNotes(s: Pick<CommentStep, "attempt" | "exitCode" | "reason">): string[] {
   const notes: string[] = [];
   if (s.attempt > 1) notes.push(`run ${s.attempt}`);
   const reason = s.reason ? scrubSecrets(s.reason).replace(/\s+/g, " ").trim() : "";
@@ -712,7 +712,7 @@ export function stepNotes(s: Pick<StepView, "attempt" | "exitCode" | "reason">):
   return [...new Set(notes)];
 }
 
-function stepRow(input: StatusCommentInput, s: StepView): string {
+function stepRow(input: StatusCommentInput, s: CommentStep): string {
   const words = termsOfJob(input.job);
   const verdict =
     s.status === "done" && s.verdict
@@ -788,7 +788,7 @@ export function reproduceCommand(
 }
 
 /** The predicate as options (the same in a comment and on the command line). */
-export function reproduceFlags(job: JobView, over: { flaky?: boolean } = {}): string[] {
+export function reproduceFlags(job: CommentJob, over: { flaky?: boolean } = {}): string[] {
   const p = predicateOf(job);
   const args: string[] = [];
   if (over.flaky ?? p.flaky) args.push("--flaky");
@@ -811,7 +811,7 @@ function reproduceBlock(input: StatusCommentInput): string {
 /** A table of bisections for `/bisect status`. */
 export function renderStatusList(
   jobs: Array<
-    Pick<JobView, "id" | "status" | "outcome" | "goodRef" | "badRef" | "culpritSha" | "createdAt">
+    Pick<CommentJob, "id" | "status" | "outcome" | "goodRef" | "badRef" | "culpritSha" | "createdAt">
   >,
   links: { publicUrl: string; webUrl: string; repo: { owner: string; name: string } },
 ): string {

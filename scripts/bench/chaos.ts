@@ -34,7 +34,7 @@ import { INSTANCE_LABEL } from "../../jobs/farm/labels";
 import { reap } from "../../jobs/farm/reaper";
 import type { WorkerContext } from "../../jobs/worker-context";
 import { makeRepo, type TestRepo } from "../../runner/executors/test-support";
-import { registerHost } from "../../runner/farm/hosts";
+import { registerHost } from "../../jobs/farm/hosts";
 import { makeAppKey, startGitHubStandIn } from "../../tests/github-stand-in/server";
 import {
   installationPayload,

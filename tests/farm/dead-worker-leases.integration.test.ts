@@ -1,10 +1,10 @@
 // A worker killed while it held a runner slot (a mirror fetch's lease lives 15 minutes) gives the
 // slot back when its death is noticed, with its locked tasks — not when the lease expires.
 import { describe, expect, it } from "vitest";
-import { enqueue } from "../../jobs/enqueue";
+import { enqueue } from "../../jobs/catalog";
 import { unlockDeadWorkers } from "../../jobs/heartbeat";
-import { registerHost } from "../../runner/farm/hosts";
-import { acquireLease } from "../../runner/farm/leases";
+import { registerHost } from "../../jobs/farm/hosts";
+import { acquireLease } from "../../jobs/farm/leases";
 import { useTestDatabase } from "../helpers/database";
 
 const db = useTestDatabase();

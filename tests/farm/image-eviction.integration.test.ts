@@ -11,7 +11,7 @@ import { recordUse, resolveJobImage } from "../../jobs/farm/images";
 import { createJob } from "../../jobs/bisection/intake";
 import { BisectJob, RunnerHost } from "../../db/models";
 import type { WorkerContext } from "../../jobs/worker-context";
-import { registerHost } from "../../runner/farm/hosts";
+import { registerHost } from "../../jobs/farm/hosts";
 import { buildImage, contextHash, runnerBuildContext } from "../../runner/image";
 import { resolveImage } from "../../runner/images/pull";
 import { ensureGitTestImage, GIT_IMAGE } from "../../runner/images/test-images";

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { loadConfig, type Config } from "../../config/env";
 import { BisectJob } from "../../db/models";
 import { startWorker, type StartedWorker } from "../../jobs/worker";
-import { registerHost } from "../../runner/farm/hosts";
+import { registerHost } from "../../jobs/farm/hosts";
 import { runnerBuildContext } from "../../runner/image";
 import { ensureStandInImage, type StandInName } from "../../runner/images/test-images";
 import { DEFAULT_ECOSYSTEMS } from "../../runner/settings/ecosystems";
