@@ -1,6 +1,8 @@
 // What every task needs, built once per worker process and passed in (no module-level singletons).
 import type { Knex } from "knex";
 import type { Config } from "../config/env";
+import type { BisectJob, RunnerHost } from "../db/models";
+import type { Executor } from "../runner/executors/types";
 import type { GitHubApp } from "./github/app-client";
 
 export interface WorkerContext {
@@ -11,7 +13,14 @@ export interface WorkerContext {
   /** The direct (non-pooled) URL graphile-worker uses. */
   workerDatabaseUrl: string;
   /** The clone URL and credential of a GitHub repository (absent in setup mode). */
-  cloneSource?: (repositoryId: number) => Promise<{ url: string; username: string; password: string }>;
+  cloneSource?: (
+    repositoryId: number,
+  ) => Promise<{ url: string; username: string; password: string }>;
   /** The GitHub App client (tokens, write gate); made from config.github on first use when absent. */
   github?: GitHubApp;
+  /**
+   * The executor for a job's runs on a host; Docker on that host when absent. Tests of the farm's
+   * bookkeeping (take-over, retries, cancellation, hand-back) give a scripted one.
+   */
+  executorFor?: (host: RunnerHost, job: BisectJob) => Executor;
 }

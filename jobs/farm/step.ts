@@ -167,13 +167,7 @@ async function execute(
       config.RUNNER_FETCH_TIMEOUT_SECONDS * 1000 + margin,
       `runner host ${host.name}`,
     );
-    // The job's checkout boxes on this host are shared by its steps and removed with its containers.
-    const executor = new DockerExecutor(dockerFor(host), {
-      name: host.name,
-      image: config.RUNNER_IMAGE,
-      networkMode: config.RUNNER_RUN_NETWORK,
-      workspace: { key: `${ctx.instanceId}:${job.id}`, labels: jobLabels(ctx, job.id) },
-    });
+    const executor = ctx.executorFor?.(host, job) ?? dockerExecutor(ctx, host, job);
     const timeoutMs = stepTimeoutSeconds(config, job) * 1000;
     const image = await stepImage(ctx, job, host, signal);
     const run = runOnce(
@@ -209,6 +203,16 @@ async function execute(
       result: null,
     };
   }
+}
+
+/** Docker on the host; the job's checkout boxes there are shared by its steps and removed with its containers. */
+function dockerExecutor(ctx: WorkerContext, host: Lease["host"], job: BisectJob): DockerExecutor {
+  return new DockerExecutor(dockerFor(host), {
+    name: host.name,
+    image: ctx.config.RUNNER_IMAGE,
+    networkMode: ctx.config.RUNNER_RUN_NETWORK,
+    workspace: { key: `${ctx.instanceId}:${job.id}`, labels: jobLabels(ctx, job.id) },
+  });
 }
 
 /** The job's image on this host (pulled when missing), by the digest pinned when the job started. */
