@@ -178,6 +178,7 @@ async function execute(
       name: host.name,
       image: config.RUNNER_IMAGE,
       networkMode: config.RUNNER_RUN_NETWORK,
+      egressProxy: config.RUNNER_EGRESS_PROXY,
       workspace: { key: `${ctx.instanceId}:${job.id}`, labels: jobLabels(ctx, job.id) },
     });
     const timeoutMs = stepTimeoutSeconds(config, job) * 1000;
