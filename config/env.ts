@@ -157,6 +157,16 @@ const schema = z.object({
       message: "must be a proxy URL such as http://172.30.0.1:3128",
     },
   ),
+  /**
+   * Keep a dependency cache per repository on each runner host (a Docker volume at /cache, where
+   * npm, yarn, pnpm, pip, cargo, Go and ccache keep their caches). Off by default: not yet
+   * size-capped nor evicted.
+   */
+  RUNNER_DEPENDENCY_CACHE: optionalString
+    .refine((v) => v === undefined || ["on", "off", "true", "false"].includes(v), {
+      message: "must be on or off",
+    })
+    .transform((v) => v === "on" || v === "true"),
   /** What the egress proxy lets through (read by `npm run runner:egress`); unset: the package registries. */
   RUNNER_EGRESS_ALLOW: optionalString,
   RUNNER_CACHE_MAX_MB: int(20_480, 16, 100_000_000),
