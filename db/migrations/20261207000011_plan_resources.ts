@@ -1,13 +1,13 @@
 // Per-plan resources of one run: memory, CPUs, work directory size and the longest a run may
-// take. The operator changes them per plan in `rate_limits`; a run never gets more than the
+// take (by default each plan's maximum duration, as before). The operator changes them per plan in `rate_limits`; a run never gets more than the
 // runner hosts' own limits (RUNNER_MEMORY_MB, RUNNER_CPUS, RUNNER_WORK_MB,
 // RUNNER_STEP_TIMEOUT_SECONDS), which bound every plan.
 import type { Knex } from "knex";
 
 const PLANS = {
-  free: { run_memory_mb: 1024, run_cpus: 1, run_work_mb: 2048, run_timeout_seconds: 600 },
-  pro: { run_memory_mb: 4096, run_cpus: 2, run_work_mb: 10_240, run_timeout_seconds: 1800 },
-  enterprise: { run_memory_mb: 8192, run_cpus: 4, run_work_mb: 51_200, run_timeout_seconds: 3600 },
+  free: { run_memory_mb: 1024, run_cpus: 1, run_work_mb: 2048, run_timeout_seconds: 1800 },
+  pro: { run_memory_mb: 4096, run_cpus: 2, run_work_mb: 10_240, run_timeout_seconds: 3600 },
+  enterprise: { run_memory_mb: 8192, run_cpus: 4, run_work_mb: 51_200, run_timeout_seconds: 7200 },
 };
 
 export async function up(knex: Knex): Promise<void> {
@@ -20,7 +20,7 @@ export async function up(knex: Knex): Promise<void> {
       .comment("size of one run's work directory (checkout, builds, HOME, /tmp), MiB");
     t.integer("run_timeout_seconds")
       .notNullable()
-      .defaultTo(600)
+      .defaultTo(1800)
       .comment("the longest one run (setup and test) may take");
   });
   for (const [tier, limits] of Object.entries(PLANS))

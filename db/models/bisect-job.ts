@@ -94,6 +94,15 @@ export interface JobOptions {
   resources?: { memoryMb: number; cpus: number; workMb: number };
 }
 
+export interface ImagePull {
+  image: string;
+  host: string;
+  /** Bytes downloaded and announced so far (compressed layers). */
+  doneBytes: number;
+  totalBytes: number;
+  startedAt: string;
+}
+
 export class BisectJob extends BaseModel {
   static override tableName = "bisect_jobs";
 
@@ -125,6 +134,8 @@ export class BisectJob extends BaseModel {
   error!: string | null;
   rounds!: number;
   statusCommentId!: number | null;
+  /** An image pull the job waits for (shown while it lasts). */
+  imagePull!: ImagePull | null;
   retryOfJobId!: number | null;
   startedAt!: Date | null;
   finishedAt!: Date | null;
@@ -136,7 +147,7 @@ export class BisectJob extends BaseModel {
     return FINAL_STATUSES.includes(this.status);
   }
 
-  static override jsonAttributes = ["options", "graph", "candidates"];
+  static override jsonAttributes = ["options", "graph", "candidates", "imagePull"];
 
   static override modifiers: Modifiers<QueryBuilder<BisectJob>> = {
     /** Not yet finished, failed or cancelled. */

@@ -19,7 +19,7 @@ import { networkPolicyOf } from "../../runner/settings/network";
 /** GitHub allows 65,536 characters; keep a margin for edits and multi-byte surprises. */
 export const MAX_BODY = 60_000;
 
-export type JobView = Pick<
+export type CommentJob = Pick<
   BisectJob,
   | "id"
   | "status"
@@ -43,9 +43,10 @@ export type JobView = Pick<
   | "finishedAt"
   | "requesterLogin"
   | "retryOfJobId"
->;
+> &
+  Partial<Pick<BisectJob, "imagePull">>;
 
-export type StepView = Pick<
+export type CommentStep = Pick<
   BisectStep,
   | "sha"
   | "round"
@@ -79,8 +80,8 @@ export interface QuotaView {
 }
 
 export interface StatusCommentInput {
-  job: JobView;
-  steps: StepView[];
+  job: CommentJob;
+  steps: CommentStep[];
   repo: { owner: string; name: string };
   /** GitHub's web URL (github.com or a GitHub Enterprise Server). */
   webUrl: string;
@@ -98,7 +99,7 @@ export interface StatusCommentInput {
   /** The first parent of the culprit (the commit the answer compares it with). */
   culpritParent?: string | null;
   /** The latest `/bisect verify` of this job, with its runs. */
-  verification?: { job: JobView; steps: StepView[] } | null;
+  verification?: { job: CommentJob; steps: CommentStep[] } | null;
 }
 
 /** Marks the comment as this job's status comment (found again after a lost response). */
@@ -153,7 +154,7 @@ export function compareUrl(input: Pick<StatusCommentInput, "job" | "repo" | "web
 }
 
 /** The job's predicate; a stored one that no longer validates shows as the defaults. */
-function predicateOf(job: JobView): Predicate {
+function predicateOf(job: CommentJob): Predicate {
   try {
     return predicateOfJob(job);
   } catch {
@@ -161,7 +162,7 @@ function predicateOf(job: JobView): Predicate {
   }
 }
 
-const termsOfJob = (job: JobView): Terms => termsOf(predicateOf(job).find);
+const termsOfJob = (job: CommentJob): Terms => termsOf(predicateOf(job).find);
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 /**
@@ -204,6 +205,8 @@ function render(input: StatusCommentInput, budget: Budget): string {
       parts.push(...resultText(input, budget));
   }
 
+  const pull = pullLine(input);
+  if (pull) parts.push("", pull);
   const table = stepsTable(input, budget.rows);
   if (table) parts.push("", table);
   const totals = totalsLine(input);
@@ -323,6 +326,20 @@ function optionsLine(input: StatusCommentInput): string | null {
       `only commits touching ${pathspec.slice(0, 5).map(code).join(", ")}${pathspec.length > 5 ? " …" : ""}`,
     );
   return bits.length ? `<sub>${bits.join(" · ")}</sub>` : null;
+}
+
+/** An image pull the job is waiting for, while it lasts. */
+function pullLine(input: StatusCommentInput): string | null {
+  const { job } = input;
+  const pull = job.imagePull;
+  if (!pull || job.status === "finished" || job.status === "failed" || job.status === "cancelled")
+    return null;
+  const mb = (bytes: number) => Math.round(bytes / (1024 * 1024));
+  const amount =
+    pull.totalBytes > 0
+      ? `${mb(pull.doneBytes)} of ${mb(pull.totalBytes)} MB so far (${Math.min(100, Math.round((pull.doneBytes / pull.totalBytes) * 100))}%)`
+      : "starting";
+  return `⏬ Pulling the image ${code(pull.image)} on runner host ${text(pull.host)}: ${amount}. Steps on that host wait for it.`;
 }
 
 /** What zero configuration chose, and how to choose otherwise. */
@@ -450,7 +467,7 @@ function runningText(input: StatusCommentInput): string {
   return `Running — ${bits.join(", ")}.`;
 }
 
-function averageRunSeconds(steps: StepView[]): number | null {
+function averageRunSeconds(steps: CommentStep[]): number | null {
   const timed = steps.filter((s) => s.status === "done" && s.durationMs !== null);
   if (!timed.length) return null;
   return timed.reduce((sum, s) => sum + s.durationMs!, 0) / timed.length / 1000;
@@ -685,7 +702,7 @@ const STATUS: Record<string, string> = {
 };
 
 /** The notes of one run, each said once ("exit 1" from the code and from the reason is one note). */
-export function stepNotes(s: Pick<StepView, "attempt" | "exitCode" | "reason">): string[] {
+export function stepNotes(s: Pick<CommentStep, "attempt" | "exitCode" | "reason">): string[] {
   const notes: string[] = [];
   if (s.attempt > 1) notes.push(`run ${s.attempt}`);
   const reason = s.reason ? scrubSecrets(s.reason).replace(/\s+/g, " ").trim() : "";
@@ -695,7 +712,7 @@ export function stepNotes(s: Pick<StepView, "attempt" | "exitCode" | "reason">):
   return [...new Set(notes)];
 }
 
-function stepRow(input: StatusCommentInput, s: StepView): string {
+function stepRow(input: StatusCommentInput, s: CommentStep): string {
   const words = termsOfJob(input.job);
   const verdict =
     s.status === "done" && s.verdict
@@ -771,7 +788,7 @@ export function reproduceCommand(
 }
 
 /** The predicate as options (the same in a comment and on the command line). */
-export function reproduceFlags(job: JobView, over: { flaky?: boolean } = {}): string[] {
+export function reproduceFlags(job: CommentJob, over: { flaky?: boolean } = {}): string[] {
   const p = predicateOf(job);
   const args: string[] = [];
   if (over.flaky ?? p.flaky) args.push("--flaky");
@@ -794,7 +811,7 @@ function reproduceBlock(input: StatusCommentInput): string {
 /** A table of bisections for `/bisect status`. */
 export function renderStatusList(
   jobs: Array<
-    Pick<JobView, "id" | "status" | "outcome" | "goodRef" | "badRef" | "culpritSha" | "createdAt">
+    Pick<CommentJob, "id" | "status" | "outcome" | "goodRef" | "badRef" | "culpritSha" | "createdAt">
   >,
   links: { publicUrl: string; webUrl: string; repo: { owner: string; name: string } },
 ): string {

@@ -87,7 +87,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       ...(options.pathspec ? { pathspec: options.pathspec } : {}),
       signal: io.signal,
     });
-    const count = Object.keys(graph.commits).length;
+    const count = graph.size;
     if (count === 0) {
       throw new Error(
         `the bad revision ${short(bad)} is an ancestor of the good revision ${short(good)}: no commit lies between them (did you swap --good and --bad?)`,
@@ -159,7 +159,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }))
       say(hint);
     if (result.outcome === "likely" && result.culprit) {
-      const parent = graph.commits[result.culprit]?.parents[0];
+      const parent = graph.parentsOf(result.culprit)?.[0];
       if (parent) say(`    to settle it: ${settleCommand(argv, parent, result.culprit)}`);
     }
     const culpritInfo = result.culprit ? infos.get(result.culprit) : undefined;
