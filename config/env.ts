@@ -153,6 +153,28 @@ const schema = z.object({
    * the operator's choice of what such a run can reach, never the repository's.
    */
   RUNNER_RUN_NETWORK: optionalString.transform((v) => v ?? "bridge"),
+  /**
+   * The egress proxy of RUNNER_RUN_NETWORK (`npm run runner:egress` sets both up): runs with
+   * network get HTTP_PROXY / HTTPS_PROXY pointing at it. Unset: no proxy variables.
+   */
+  RUNNER_EGRESS_PROXY: optionalString.refine(
+    (v) => v === undefined || /^https?:\/\/[^\s/]+\/?$/.test(v),
+    {
+      message: "must be a proxy URL such as http://172.30.0.1:3128",
+    },
+  ),
+  /**
+   * Keep a dependency cache per repository on each runner host (a Docker volume at /cache, where
+   * npm, yarn, pnpm, pip, cargo, Go and ccache keep their caches). Off by default: not yet
+   * size-capped nor evicted.
+   */
+  RUNNER_DEPENDENCY_CACHE: optionalString
+    .refine((v) => v === undefined || ["on", "off", "true", "false"].includes(v), {
+      message: "must be on or off",
+    })
+    .transform((v) => v === "on" || v === "true"),
+  /** What the egress proxy lets through (read by `npm run runner:egress`); unset: the package registries. */
+  RUNNER_EGRESS_ALLOW: optionalString,
   RUNNER_CACHE_MAX_MB: int(20_480, 16, 100_000_000),
   RUNNER_LEASE_SECONDS: int(60, 5, 3600),
   RUNNER_FETCH_TIMEOUT_SECONDS: int(900, 10, 86_400),

@@ -7,6 +7,7 @@ import { BisectJob, BisectStep, RunnerHost, RunnerLease, monthOf } from "../../d
 import { classifyRun } from "../../runner/engine";
 import { DockerExecutor } from "../../runner/executors/docker-executor";
 import { removeLabelled } from "../../runner/executors/removal";
+import { cacheVolumeName } from "../../runner/executors/cache-volume";
 import { runOnce } from "../../runner/executors/run-once";
 import { InfrastructureError } from "../../runner/errors";
 import { type RunResult } from "../../runner/executors/types";
@@ -182,6 +183,10 @@ async function execute(
         limits: limitsOf(config, job),
         network: job.options.network ?? false,
         setupNetwork: job.options.setupNetwork ?? false,
+        // One cache per repository of an installation, on this host.
+        ...(config.RUNNER_DEPENDENCY_CACHE
+          ? { cacheVolume: cacheVolumeName(`${job.installationId ?? "cli"}:${repoKeyOf(job)}`) }
+          : {}),
         logLimitBytes: LOG_EXCERPT_BYTES,
         image,
         env: { ...job.options.env, ...runEnv(step) },
@@ -211,6 +216,7 @@ function dockerExecutor(ctx: WorkerContext, host: Lease["host"], job: BisectJob)
     name: host.name,
     image: ctx.config.RUNNER_IMAGE,
     networkMode: ctx.config.RUNNER_RUN_NETWORK,
+    egressProxy: ctx.config.RUNNER_EGRESS_PROXY,
     workspace: { key: `${ctx.instanceId}:${job.id}`, labels: jobLabels(ctx, job.id) },
   });
 }

@@ -142,3 +142,47 @@ async function untilAccepting(container: Docker.Container): Promise<void> {
   }
   throw new InfrastructureError("the egress proxy did not start listening");
 }
+
+/** A runner host's egress: the internal network and the proxy listening on its gateway. */
+export interface HostEgress {
+  network: string;
+  /** What runs on the network set HTTP_PROXY to: `http://<gateway>:<port>`. */
+  proxyUrl: string;
+}
+
+/**
+ * Set up a runner host's egress: the proxy's image, the internal network, and the proxy (on the
+ * host's network, listening only on the internal network's gateway address, so runs reach it and
+ * nothing else there does). A proxy already running with the same rules is kept; one with other
+ * rules is replaced.
+ */
+export async function ensureHostEgress(
+  docker: Docker,
+  options: { network: string; allow: EgressAllow; port: number; buildNetworkMode?: string },
+): Promise<HostEgress> {
+  await ensureEgressImage(docker, { networkMode: options.buildNetworkMode });
+  await ensureEgressNetwork(docker, options.network);
+  const info = await docker.getNetwork(options.network).inspect();
+  const gateway = info.IPAM?.Config?.find((c) => c.Gateway && !c.Gateway.includes(":"))?.Gateway;
+  if (!gateway) throw new InfrastructureError(`network ${options.network} has no IPv4 gateway`);
+  const listen = `${gateway}:${options.port}`;
+  const rules = contextHash([{ name: "squid.conf", content: squidConfig(options.allow, listen) }]);
+  const name = `bisect-egress-proxy-${options.network}`;
+  try {
+    const existing = await docker.getContainer(name).inspect();
+    if (existing.State.Running && existing.Config.Labels?.[`${EGRESS_LABEL}.rules`] === rules)
+      return { network: options.network, proxyUrl: `http://${listen}` };
+    await docker.getContainer(name).remove({ force: true });
+  } catch (err) {
+    if (statusOf(err) !== 404)
+      throw new InfrastructureError(`replacing ${name} failed: ${describeDockerError(err)}`);
+  }
+  await startEgressProxy(docker, {
+    allow: options.allow,
+    listen,
+    networkMode: "host",
+    name,
+    labels: { [`${EGRESS_LABEL}.rules`]: rules },
+  });
+  return { network: options.network, proxyUrl: `http://${listen}` };
+}

@@ -91,6 +91,25 @@ describe("container recipe", () => {
     expect(o.Env!.some((e) => e.startsWith("PATH="))).toBe(false);
   });
 
+  it("mounts the repository's cache at /cache, read-only when asked, and points the tools there", () => {
+    const plan = containerPlan(spec({ cacheVolume: "bisect-cache-x" }), "img", mirror);
+    const setup = createOptions(plan, run);
+    expect(setup.HostConfig!.Mounts).toContainEqual({
+      Type: "volume",
+      Source: "bisect-cache-x",
+      Target: "/cache",
+      ReadOnly: false,
+    });
+    expect(setup.Env).toContain("npm_config_cache=/cache/npm");
+    expect(setup.Env).toContain("CARGO_HOME=/cache/cargo");
+    const test = createOptions(plan, { ...run, cacheReadOnly: true });
+    expect(test.HostConfig!.Mounts).toContainEqual(expect.objectContaining({ ReadOnly: true }));
+    // Without a cache: nothing at /cache, the caches in the work directory.
+    const none = createOptions(containerPlan(spec(), "img", mirror), run);
+    expect(none.HostConfig!.Mounts!.some((m) => m.Target === "/cache")).toBe(false);
+    expect(poolKey(plan)).not.toBe(poolKey(containerPlan(spec(), "img", mirror)));
+  });
+
   it("keeps stdin open only for a container that reads its assignment", () => {
     const cold = createOptions(containerPlan(spec(), "img", mirror), run);
     expect([cold.OpenStdin, cold.AttachStdin, cold.StdinOnce]).toEqual([false, false, false]);

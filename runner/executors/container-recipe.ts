@@ -9,6 +9,7 @@
 // directory of a checkout box's volume, on disk.
 import type Docker from "dockerode";
 import { InfrastructureError } from "../errors.js";
+import { CACHE_ENV, CACHE_PATH } from "./cache-volume.js";
 import { MIRROR_PATH } from "./mounts.js";
 import type { RepoSource, RunSpec } from "./types.js";
 
@@ -49,6 +50,8 @@ export interface ContainerPlan {
   env: Record<string, string>;
   limits: RunSpec["limits"];
   network: boolean;
+  /** The repository's cache volume (mounted at /cache). */
+  cacheVolume?: string;
 }
 
 /** What one container adds to its plan. */
@@ -63,6 +66,8 @@ export interface ContainerInput {
   networkMode: string;
   /** Environment of a container with network (the egress proxy's variables). */
   networkEnv?: Record<string, string>;
+  /** Mount the cache read-only (the test of a phased run). */
+  cacheReadOnly?: boolean;
 }
 
 const isSha = (s: string) => /^[0-9a-f]{7,64}$/i.test(s);
@@ -94,7 +99,12 @@ export function containerPlan(
   mirror: { mounts: Docker.MountSettings[]; mirrorDir: string },
 ): ContainerPlan {
   // No PATH of ours: the image's own (a toolchain's bin directory) stays in effect.
-  const env = { HOME: CONTAINER_PATHS.work, ...TOOL_CACHES, ...spec.env };
+  const env = {
+    HOME: CONTAINER_PATHS.work,
+    ...TOOL_CACHES,
+    ...(spec.cacheVolume ? CACHE_ENV : {}),
+    ...spec.env,
+  };
   return {
     image,
     repo: spec.repo,
@@ -103,6 +113,7 @@ export function containerPlan(
     env,
     limits: spec.limits,
     network: spec.network,
+    ...(spec.cacheVolume ? { cacheVolume: spec.cacheVolume } : {}),
   };
 }
 
@@ -116,6 +127,7 @@ export function poolKey(plan: ContainerPlan): string {
     Object.entries(plan.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
     [limits.memoryBytes, limits.nanoCpus, limits.pids, limits.workBytes],
     plan.network,
+    plan.cacheVolume ?? null,
   ]);
 }
 
@@ -161,7 +173,20 @@ export function createOptions(
       ],
       OomScoreAdj: 500,
       NetworkMode: plan.network ? run.networkMode : "none",
-      Mounts: [...plan.mounts, ...run.workMounts],
+      Mounts: [
+        ...plan.mounts,
+        ...run.workMounts,
+        ...(plan.cacheVolume
+          ? [
+              {
+                Type: "volume" as const,
+                Source: plan.cacheVolume,
+                Target: CACHE_PATH,
+                ReadOnly: run.cacheReadOnly === true,
+              },
+            ]
+          : []),
+      ],
       LogConfig: { Type: "none", Config: {} },
       RestartPolicy: { Name: "no" },
     },

@@ -37,6 +37,7 @@ import {
 } from "./container-recipe.js";
 import { ContainerRun, newMarker } from "./container-run.js";
 import { proxyEnv } from "../egress/proxy-env.js";
+import { ensureCacheVolume } from "./cache-volume.js";
 import { EngineFacts } from "./engine-facts.js";
 import { APP_LABEL, PID_LABEL, POOL_LABEL } from "./labels.js";
 import { mirrorMount } from "./mounts.js";
@@ -94,6 +95,8 @@ export class DockerExecutor implements Executor {
   /** Identifies this executor's warm pool on the engine (label `bisect-bot.pool`). */
   readonly poolId: string;
   private readonly runs = new Map<string, ContainerRun | PhasedRun>();
+  /** Cache volumes known to exist (or being made). */
+  private readonly caches = new Map<string, Promise<void>>();
   private readonly engine: EngineFacts;
   private readonly workDirs: WorkDirs;
   private readonly pool?: WarmPool<ContainerRun>;
@@ -221,7 +224,11 @@ export class DockerExecutor implements Executor {
     const { box, runId } = await this.workDirs.take(plan.mounts, spec.sha);
     const hold = { box, runId, checkedOut: spec.sha };
     const made: ContainerRun[] = [];
-    const make = async (cmd: (marker: string) => string[], network = plan.network) => {
+    const make = async (
+      cmd: (marker: string) => string[],
+      network = plan.network,
+      cacheReadOnly = false,
+    ) => {
       const marker = newMarker();
       const container = await this.create(
         { ...plan, network },
@@ -230,6 +237,7 @@ export class DockerExecutor implements Executor {
           labels: { ...spec.labels, ...APP_LABEL },
           stdin: false,
           workMounts: box.mountsFor(runId),
+          cacheReadOnly,
         },
       );
       const run = new ContainerRun(this.docker, container, this.name, marker, false, spec);
@@ -241,7 +249,7 @@ export class DockerExecutor implements Executor {
       if (isPhased(spec)) {
         // The setup with network, the test without (phased-run.ts).
         const setup = await make((m) => setupPhaseCommand(m, spec.setup!), true);
-        const test = await make((m) => testPhaseCommand(m, spec.command), false);
+        const test = await make((m) => testPhaseCommand(m, spec.command), false, true);
         state = Object.assign(new PhasedRun(spec, setup, test), hold);
       } else {
         state = await make((m) => entryCommand(m, spec.setup ?? "", spec.command));
@@ -303,6 +311,22 @@ export class DockerExecutor implements Executor {
   /** The image, mounts and environment of a container for `spec` (no engine call for host paths). */
   private async plan(spec: RunSpec): Promise<ContainerPlan> {
     const image = spec.image ?? this.options.image ?? DEFAULT_RUNNER_IMAGE;
+    if (spec.cacheVolume) {
+      const name = spec.cacheVolume;
+      this.caches.set(
+        name,
+        this.caches.get(name) ??
+          ensureCacheVolume(this.docker, name, {
+            image: this.options.checkoutImage ?? this.options.image ?? DEFAULT_RUNNER_IMAGE,
+            labels: spec.labels,
+            engine: this.name,
+          }).catch((err: unknown) => {
+            this.caches.delete(name);
+            throw err;
+          }),
+      );
+      await this.caches.get(name);
+    }
     return containerPlan(spec, image, await mirrorMount(spec.repo, this.engine));
   }
 

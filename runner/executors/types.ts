@@ -68,6 +68,12 @@ export interface RunSpec {
   setupNetwork?: boolean;
   /** Output kept per run (the tail), bytes. */
   logLimitBytes: number;
+  /**
+   * A Docker volume holding the repository's dependency caches on this host (never another
+   * repository's), mounted at /cache; the tools' cache variables point there. Writable in the
+   * setup; read-only in the test when the test has a container of its own. Docker executor only.
+   */
+  cacheVolume?: string;
   /** Docker image (ignored by the local executor). */
   image?: string;
 }

@@ -1,0 +1,92 @@
+// A repository's dependency cache: what one job's setup leaves in it, the next job of the same
+// repository finds; another repository's runs never see it; the test of a run whose setup has a
+// container of its own cannot change it.
+import { randomUUID } from "node:crypto";
+import { rmSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureRunnerImage } from "../image.js";
+import { DockerExecutor } from "./docker-executor.js";
+import { removeLabelled } from "./removal.js";
+import { runOnce } from "./run-once.js";
+import {
+  dockerRequired,
+  enginesUnderTest,
+  makeRepo,
+  type SpecOverrides,
+  specFor,
+  type TestRepo,
+} from "./test-support.js";
+
+const [host1] = await enginesUnderTest();
+const docker = host1?.docker;
+const testLabel = { "bisect-test": randomUUID() };
+
+describe.skipIf(!docker && !dockerRequired)("repository caches", () => {
+  let a: TestRepo;
+  let b: TestRepo;
+  const volumeA = `bisect-cache-test-a-${randomUUID().slice(0, 8)}`;
+  const volumeB = `bisect-cache-test-b-${randomUUID().slice(0, 8)}`;
+  const SETUP =
+    'if [ -f /cache/marker ]; then echo "WARM $(cat /cache/marker)"; else echo COLD; echo "$REPO" > /cache/marker; fi';
+
+  beforeAll(async () => {
+    if (!docker) throw new Error(`Docker engine required in CI: ${host1?.unavailable}`);
+    await ensureRunnerImage(docker);
+    a = makeRepo(2);
+    b = makeRepo(2);
+  }, 900_000);
+
+  afterAll(async () => {
+    if (docker) {
+      await removeLabelled(docker, testLabel);
+      for (const v of [volumeA, volumeB])
+        await docker
+          .getVolume(v)
+          .remove()
+          .catch(() => {});
+    }
+    for (const r of [a, b]) if (r) rmSync(r.dir, { recursive: true, force: true });
+  });
+
+  // Each job has its own executor, as on the farm.
+  const job = async (repo: TestRepo, overrides: SpecOverrides) => {
+    const executor = new DockerExecutor(docker!, { name: "cache" });
+    try {
+      return await runOnce(executor, specFor(repo, { ...overrides, labels: testLabel }));
+    } finally {
+      await executor.close();
+    }
+  };
+
+  it("is warm for the repository's next job and cold for another repository", async () => {
+    const first = await job(a, {
+      cacheVolume: volumeA,
+      env: { REPO: "a" },
+      setup: SETUP,
+      command: 'echo "npm=$npm_config_cache"',
+    });
+    expect(first.exitCode).toBe(0);
+    expect(first.log).toContain("COLD");
+    expect(first.log).toContain("npm=/cache/npm");
+    const second = await job(a, { cacheVolume: volumeA, env: { REPO: "a" }, setup: SETUP });
+    expect(second.log).toContain("WARM a");
+    const other = await job(b, { cacheVolume: volumeB, env: { REPO: "b" }, setup: SETUP });
+    expect(other.log).toContain("COLD");
+    expect(other.log).not.toContain("WARM");
+  });
+
+  it("is writable in the setup and read-only in a test that runs apart from it", async () => {
+    const r = await job(a, {
+      cacheVolume: volumeA,
+      setupNetwork: true,
+      setup: "echo setup > /cache/from-setup && echo SETUP-WROTE",
+      command:
+        "cat /cache/from-setup; if echo test > /cache/from-test 2>/dev/null; then echo TEST-WROTE; else echo TEST-DENIED; fi",
+    });
+    expect(r.exitCode).toBe(0);
+    expect(r.log).toContain("SETUP-WROTE");
+    expect(r.log).toContain("setup\n");
+    expect(r.log).toContain("TEST-DENIED");
+    expect(r.log).not.toContain("TEST-WROTE");
+  });
+});
