@@ -60,13 +60,10 @@ export default tseslint.config(
       "no-console": "off",
     },
   },
-  ...layer("runner", ["app", "server", "jobs", "config"]),
-  // The engine and everything the standalone CLI uses need no database.
-  ...["engine", "executors", "docker", "git", "bisection", "cli", "mirror", "settings"].flatMap(
-    (part) => layer(`runner/${part}`, ["app", "server", "jobs", "config", "db"]),
-  ),
+  // runner/ takes plain parameters: the engine, executors and the standalone CLI need no database.
+  ...layer("runner", ["app", "server", "jobs", "config", "db"]),
   // The engine is pure: it knows no executor (it names how a run ended itself, as RunEnd).
-  ...layer("runner/engine", ["app", "server", "jobs", "config", "db", "executors", "docker", "farm"]),
+  ...layer("runner/engine", ["app", "server", "jobs", "config", "db", "executors", "docker"]),
   ...layer("db", ["app", "server", "jobs", "runner"]),
   ...layer("config", ["app", "server", "jobs", "runner", "db"]),
   ...layer("jobs", ["app", "server"]),

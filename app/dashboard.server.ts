@@ -249,7 +249,7 @@ export async function usageByInstallation(
   });
 }
 
-export interface StepView {
+export interface DashboardStep {
   id: number;
   sha: string;
   round: number;
@@ -268,7 +268,7 @@ export interface StepView {
   finishedAt: string | null;
 }
 
-export interface JobView {
+export interface DashboardJob {
   id: number;
   status: JobStatus;
   active: boolean;
@@ -309,7 +309,7 @@ export const LOG_TAIL_CHARS = 4000;
 export async function jobWithSteps(
   job: BisectJob,
   options: { logs: "tail" | "full" } = { logs: "full" },
-): Promise<{ job: JobView; steps: StepView[] }> {
+): Promise<{ job: DashboardJob; steps: DashboardStep[] }> {
   const db = getDb();
   const [repository, steps] = await Promise.all([
     job.repositoryId
@@ -384,7 +384,7 @@ export async function jobWithSteps(
       round: s.round as number,
       attempt: s.attempt as number,
       status: s.status as string,
-      verdict: (s.verdict as StepView["verdict"]) ?? null,
+      verdict: (s.verdict as DashboardStep["verdict"]) ?? null,
       reason: (s.reason as string | null) ?? null,
       exitCode: (s.exitCode as number | null) ?? null,
       durationMs: (s.durationMs as number | null) ?? null,
@@ -405,7 +405,7 @@ const MAX_PICTURES = 64;
 /** The job, its steps and the picture of its bisection, for the job page. */
 export async function jobPage(
   job: BisectJob,
-): Promise<{ job: JobView; steps: StepView[]; picture: Picture; version: string }> {
+): Promise<{ job: DashboardJob; steps: DashboardStep[]; picture: Picture; version: string }> {
   // The version is read first: anything written later changes it, and the page updates again.
   const version = await jobVersion(job.id);
   const { job: view, steps } = await jobWithSteps(job, { logs: "tail" });

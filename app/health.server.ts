@@ -6,7 +6,7 @@ import { liveWorkerCount } from "../jobs/heartbeat";
 
 /**
  * A host "answered recently" when its last successful probe is this recent. The worker probes
- * every host each minute (runners__check in jobs/crontab.ts): two missed probes plus slack.
+ * every host each minute (runners__check in jobs/catalog.ts): two missed probes plus slack.
  */
 export const RUNNER_ANSWERED_WITHIN_SECONDS = 150;
 

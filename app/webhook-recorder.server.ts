@@ -4,6 +4,7 @@
 // A lone delivery is written at once (no waiting for company). Nothing is answered before its
 // row is committed.
 import type { Knex } from "knex";
+import { catalog } from "../jobs/catalog";
 
 export interface DeliveryRow {
   id: string;
@@ -38,7 +39,7 @@ const RECORD_SQL = `
     on conflict (id) do update set redeliveries = d.redeliveries + excluded.redeliveries + 1
     returning d.id, (xmax = 0) as inserted
   ), specs as (
-    select array_agg((?, json_build_object('deliveryId', delivery.id), null, null, 25, null, null, null)::graphile_worker.job_spec) as specs
+    select array_agg((?, json_build_object('deliveryId', delivery.id), null, null, ?::int, null, null, null)::graphile_worker.job_spec) as specs
       from delivery join input using (id)
      where delivery.inserted and input.enqueue
   ), queued as (
@@ -124,6 +125,8 @@ export class DeliveryRecorder {
       list.map((e) => e.copies),
       list.map((e) => e.row.enqueue),
       this.task,
+      // The task's attempts, as the catalog queues it anywhere else.
+      catalog.github__handle_delivery.maxAttempts,
     ];
     const { rows: result } = await this.knex.raw<{ rows: { id: string; inserted: boolean }[] }>(
       RECORD_SQL,

@@ -1,4 +1,5 @@
-// Enqueue inside the caller's transaction: never a row without its job, nor a job without its row.
+// graphile-worker's add_job, inside the caller's transaction. Tasks are queued through the catalog's
+// typed `enqueue` (jobs/catalog.ts), which holds each task's defaults; this is its one way in.
 import type { Knex } from "knex";
 
 export interface EnqueueOptions {
@@ -12,7 +13,7 @@ export interface EnqueueOptions {
   priority?: number;
 }
 
-export async function enqueue(
+export async function addJob(
   db: Knex | Knex.Transaction,
   task: string,
   payload: Record<string, unknown>,

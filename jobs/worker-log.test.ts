@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { crontab } from "./crontab";
+import { crontab } from "./catalog";
 import { cronTaskIdentifiers, workerLogLevel } from "./worker-log";
 
 describe("worker log levels", () => {
@@ -11,6 +11,7 @@ describe("worker log levels", () => {
         "workers__unlock_dead",
         "admin__prune",
         "usage__rollover",
+        "images__evict",
       ]),
     );
     expect(cronTaskIdentifiers("# a comment\n\n*/5 * * * * some__task ?max=1")).toEqual(

@@ -1,7 +1,7 @@
 // How graphile-worker's log lines map to ours. A recurring task's routine lines ("Completed task
 // … (runners__check …) with success", every minute) go to debug: at info they drown what matters.
 import type { Level } from "../config/log";
-import { crontab } from "./crontab";
+import { crontab } from "./catalog";
 
 /** The task identifiers the crontab schedules (the field after the five time fields). */
 export function cronTaskIdentifiers(tab: string): Set<string> {

@@ -14,7 +14,7 @@ import { createKnex } from "../db/connection";
 import { instanceId } from "../db/instance";
 import { Model } from "objection";
 import pg from "pg";
-import { crontab } from "./crontab";
+import { crontab } from "./catalog";
 import { registerEnvHost } from "./farm/env-host";
 import { checkHosts } from "./farm/health";
 import { githubCloneSource } from "./github/app-client";

@@ -20,6 +20,12 @@ describe("layer rule", () => {
       "runner/git/x.ts",
       'import { RunnerHost } from "../../db/models";\nexport const h = RunnerHost;',
     ],
+    // runner/ imports no db/ at all, in any of its folders.
+    ["runner/x.ts", 'import { RunnerLease } from "../db/models";\nexport const l = RunnerLease;'],
+    [
+      "runner/farm/x.ts",
+      'import { createKnex } from "../../db/connection";\nexport const k = createKnex;',
+    ],
     ["db/x.ts", 'import { decide } from "../runner/engine/engine";\nexport const d = decide;'],
     [
       "app/x.server.ts",
@@ -37,7 +43,7 @@ describe("layer rule", () => {
     ["app/x.server.ts", 'import { enqueue } from "../jobs/enqueue";\nexport const e = enqueue;'],
     ["jobs/x.ts", 'import { createKnex } from "../db/connection";\nexport const k = createKnex;'],
     [
-      "runner/farm/x.ts",
+      "jobs/farm/x.ts",
       'import { createKnex } from "../../db/connection";\nexport const k = createKnex;',
     ],
     [

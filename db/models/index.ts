@@ -7,6 +7,7 @@ export {
   FINAL_STATUSES,
   JOB_STATUSES,
   OUTCOMES,
+  type ImagePull,
   type JobOptions,
   type JobPredicate,
   type VerifyTarget,
@@ -20,6 +21,7 @@ export { RateLimit, TIERS, type Tier } from "./rate-limit";
 export { Repository } from "./repository";
 export { RunnerHost, type RunnerHostState } from "./runner-host";
 export { RunnerLease } from "./runner-lease";
+export { RunnerMirror, type MirrorWithHost } from "./runner-mirror";
 export { UsageStat, monthOf } from "./usage-stat";
 export { tokenAssociatedData, User } from "./user";
 export { WebhookDelivery } from "./webhook-delivery";

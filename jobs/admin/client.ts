@@ -4,14 +4,13 @@
 import type { Knex } from "knex";
 import pg from "pg";
 import { AdminRun } from "../../db/models";
-import { enqueue } from "../enqueue";
+import { catalog, enqueue } from "../catalog";
 import { liveWorkerCount } from "../heartbeat";
 import type { CommandName } from "./commands";
 
-export const ADMIN_RUN_TASK = "admin__run";
 /** The channel a finished run is announced on (payload: the run id). */
 export const ADMIN_RUNS_CHANNEL = "admin_runs";
-const jobKeyOf = (runId: number) => `${ADMIN_RUN_TASK}:${runId}`;
+const jobKeyOf = (runId: number) => catalog.admin__run.jobKey({ runId });
 
 export class NoWorkerError extends Error {
   override name = "NoWorkerError";
@@ -23,15 +22,20 @@ export class NoWorkerError extends Error {
   }
 }
 
-export async function requestRun(knex: Knex, command: CommandName, args: Record<string, unknown>, requestedBy: string): Promise<number> {
+export async function requestRun(
+  knex: Knex,
+  command: CommandName,
+  args: Record<string, unknown>,
+  requestedBy: string,
+): Promise<number> {
   return knex.transaction(async (trx) => {
     const [row] = await trx("adminRuns")
       .insert({ command, args: JSON.stringify(args), status: "queued", requestedBy })
       .returning("id");
     const runId = Number((row as { id: number }).id);
-    // The second attempt only closes a run whose worker died (executeRun): an admin action is
-    // never repeated behind the operator's back.
-    await enqueue(trx, ADMIN_RUN_TASK, { runId }, { jobKey: jobKeyOf(runId), maxAttempts: 2, priority: -10 });
+    // Two attempts (the catalog): the second only closes a run whose worker died (executeRun),
+    // so an admin action is never repeated behind the operator's back.
+    await enqueue(trx, "admin__run", { runId });
     return runId;
   });
 }
@@ -76,7 +80,10 @@ export async function waitForRun(options: WaitOptions): Promise<WaitResult> {
     pending = true;
     wake?.();
   };
-  const listener = new pg.Client({ connectionString: options.databaseUrl, application_name: "bisect-admin" });
+  const listener = new pg.Client({
+    connectionString: options.databaseUrl,
+    application_name: "bisect-admin",
+  });
   let listening = false;
   try {
     await listener.connect();
@@ -98,17 +105,21 @@ export async function waitForRun(options: WaitOptions): Promise<WaitResult> {
       const run = await AdminRun.query(knex).findById(runId);
       if (!run) return { kind: "withdrawn", reason: `admin run ${runId} disappeared` };
       if (run.isFinished) {
-        return run.startedAt === null ? { kind: "withdrawn", reason: run.error ?? "withdrawn" } : { kind: "finished", run };
+        return run.startedAt === null
+          ? { kind: "withdrawn", reason: run.error ?? "withdrawn" }
+          : { kind: "finished", run };
       }
       const queued = run.status === "queued";
       if (signal?.aborted) {
-        if (queued && (await withdrawRun(knex, runId, "interrupted before a worker took it"))) return { kind: "withdrawn", reason: "interrupted before a worker took it" };
+        if (queued && (await withdrawRun(knex, runId, "interrupted before a worker took it")))
+          return { kind: "withdrawn", reason: "interrupted before a worker took it" };
         return { kind: "still-running", why: "interrupted" };
       }
       if (Date.now() >= deadline) {
         const seconds = Math.round(options.timeoutMs / 1000);
         const reason = `no worker took the command within ${seconds}s (are the workers running this version of the product?)`;
-        if (queued && (await withdrawRun(knex, runId, reason))) return { kind: "withdrawn", reason };
+        if (queued && (await withdrawRun(knex, runId, reason)))
+          return { kind: "withdrawn", reason };
         return { kind: "still-running", why: "timeout" };
       }
       // A queued run with no live worker will not move: say so rather than wait out the timeout.
@@ -119,7 +130,10 @@ export async function waitForRun(options: WaitOptions): Promise<WaitResult> {
           if (await withdrawRun(knex, runId, reason)) return { kind: "withdrawn", reason };
         }
       }
-      const pause = Math.min(listening ? (options.pollMs ?? 2_000) : 250, Math.max(0, deadline - Date.now()));
+      const pause = Math.min(
+        listening ? (options.pollMs ?? 2_000) : 250,
+        Math.max(0, deadline - Date.now()),
+      );
       if (pending) {
         pending = false;
         continue;
@@ -142,5 +156,6 @@ export async function waitForRun(options: WaitOptions): Promise<WaitResult> {
 
 /** Refuses early when no worker is alive to take the command. */
 export async function assertWorkerAlive(knex: Knex, deadAfterSeconds: number): Promise<void> {
-  if ((await liveWorkerCount(knex, deadAfterSeconds * 1000)) === 0) throw new NoWorkerError(deadAfterSeconds);
+  if ((await liveWorkerCount(knex, deadAfterSeconds * 1000)) === 0)
+    throw new NoWorkerError(deadAfterSeconds);
 }

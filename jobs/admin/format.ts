@@ -1,7 +1,7 @@
 // Human output of admin results: plain-text tables and sentences. Pure: `now` is a parameter.
 import type { CommandName } from "./commands";
 import type { InstallationView, SuspendResult } from "./installations";
-import type { JobView } from "./jobs";
+import type { AdminJobRow } from "./jobs";
 import type { BackupReport } from "./backup";
 import type { PruneReport } from "./prune";
 import type { AddResult, HostView, ProbeView, RemoveResult } from "./runners";
@@ -178,7 +178,7 @@ export function formatResult(command: CommandName, result: unknown, now = new Da
         : `installation ${r.id} (${r.login}) was not suspended.`;
     }
     case "jobs.list": {
-      const jobs = (result as { jobs: JobView[] }).jobs;
+      const jobs = (result as { jobs: AdminJobRow[] }).jobs;
       if (jobs.length === 0) return "no jobs";
       return table(
         [

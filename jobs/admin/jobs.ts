@@ -6,7 +6,7 @@ import { cancelJob, retryJob } from "../bisection/control";
 import type { ArgsOf } from "./commands";
 import { AdminError } from "./errors";
 
-export interface JobView {
+export interface AdminJobRow {
   id: number;
   status: string;
   outcome: string | null;
@@ -24,7 +24,7 @@ export interface JobView {
 export async function listJobs(
   knex: Knex,
   args: ArgsOf<"jobs.list">,
-): Promise<{ jobs: JobView[] }> {
+): Promise<{ jobs: AdminJobRow[] }> {
   const query = knex("bisectJobs as j")
     .leftJoin("repositories as r", "r.id", "j.repositoryId")
     .leftJoin("installations as i", "i.id", "j.installationId")

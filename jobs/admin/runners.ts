@@ -10,9 +10,9 @@ import {
   pingEngine,
   redactEndpoint,
 } from "../../runner/docker/connect";
-import { dockerFor } from "../../runner/farm/docker-clients";
-import { probeHost, recordProbe } from "../../runner/farm/hosts";
-import { openLeaseCounts } from "../../runner/farm/leases";
+import { dockerFor } from "../farm/docker-clients";
+import { probeHost, recordProbe } from "../farm/hosts";
+import { openLeaseCounts } from "../farm/leases";
 import { ensureRunnerImage, runnerBuildContext, RUNNER_HASH_LABEL } from "../../runner/image";
 import type { WorkerContext } from "../worker-context";
 import type { ArgsOf } from "./commands";

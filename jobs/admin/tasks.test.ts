@@ -1,6 +1,6 @@
 import { parseCrontab } from "graphile-worker";
 import { describe, expect, it } from "vitest";
-import { crontab } from "../crontab";
+import { crontab } from "../catalog";
 import type { WorkerContext } from "../worker-context";
 import { adminTasks } from "./tasks";
 
@@ -20,7 +20,9 @@ describe("admin tasks in the crontab", () => {
     const item = byTask.get("admin__prune")!;
     expect(item).toBeDefined();
     const hours = Array.from({ length: 24 }, (_, hour) => hour).filter((hour) =>
-      Array.from({ length: 60 }, (_, min) => min).some((min) => item.match({ min, hour, date: 10, month: 5, dow: 3 })),
+      Array.from({ length: 60 }, (_, min) => min).some((min) =>
+        item.match({ min, hour, date: 10, month: 5, dow: 3 }),
+      ),
     );
     expect(hours).toHaveLength(1);
   });

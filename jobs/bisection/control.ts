@@ -1,7 +1,7 @@
 // Cancelling and re-running a bisection: used by the dashboard, the GitHub commands and admin tasks.
 import type { Knex } from "knex";
 import { AuditLogEntry, BisectJob, BisectStep, FINAL_STATUSES } from "../../db/models";
-import { enqueue } from "../enqueue";
+import { enqueue } from "../catalog";
 import { admitJob, type Admission, type AdmissionSettings, type Authority } from "./admission";
 
 export interface Actor {
@@ -34,7 +34,7 @@ export async function cancelJob(
     await BisectStep.query(trx)
       .where({ bisectJobId: jobId, status: "queued" })
       .patch({ status: "cancelled" });
-    await enqueue(trx, "bisect__cancel", { jobId }, { jobKey: `bisect__cancel:${jobId}` });
+    await enqueue(trx, "bisect__cancel", { jobId });
     await AuditLogEntry.query(trx).insert({
       actor: actor.login,
       action: "job.cancel",

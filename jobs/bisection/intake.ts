@@ -1,7 +1,7 @@
 // Creating a bisection: the job row and its first task in one transaction, once per trigger.
 import type { Knex } from "knex";
 import { BisectJob, type JobOptions, type JobSource } from "../../db/models";
-import { enqueue } from "../enqueue";
+import { enqueue } from "../catalog";
 
 export interface NewJob {
   source: JobSource;
@@ -23,7 +23,10 @@ export interface NewJob {
   retryOfJobId?: number | null;
 }
 
-export async function createJob(knex: Knex, input: NewJob): Promise<{ job: BisectJob; created: boolean }> {
+export async function createJob(
+  knex: Knex,
+  input: NewJob,
+): Promise<{ job: BisectJob; created: boolean }> {
   return knex.transaction(async (trx) => {
     const row = { ...input, options: input.options ?? {}, status: "queued" as const };
     const inserted = await BisectJob.query(trx)
@@ -33,10 +36,12 @@ export async function createJob(knex: Knex, input: NewJob): Promise<{ job: Bisec
       .returning("*");
     const job = Array.isArray(inserted) ? inserted[0] : inserted;
     if (job?.id) {
-      await enqueue(trx, "bisect__prepare", { jobId: job.id }, { jobKey: `bisect__prepare:${job.id}` });
+      await enqueue(trx, "bisect__prepare", { jobId: job.id });
       return { job, created: true };
     }
-    const existing = await BisectJob.query(trx).findOne({ triggerCommentId: input.triggerCommentId! });
+    const existing = await BisectJob.query(trx).findOne({
+      triggerCommentId: input.triggerCommentId!,
+    });
     if (!existing) throw new Error("job insert was ignored but no existing job was found");
     return { job: existing, created: false };
   });

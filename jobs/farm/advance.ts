@@ -9,8 +9,8 @@ import {
   type CommitGraph,
   type Observation,
 } from "../../runner/engine";
-import { freeSlots } from "../../runner/farm/leases";
-import { enqueue } from "../enqueue";
+import { freeSlots } from "./leases";
+import { enqueue } from "../catalog";
 import type { WorkerContext } from "../worker-context";
 import { concludeJob } from "./conclude";
 import { notifyJobChanged } from "./notify";
@@ -88,12 +88,7 @@ async function queueProbes(
     const step = await BisectStep.query(trx)
       .insert({ bisectJobId: job.id, sha, round, attempt, status: "queued" })
       .returning("*");
-    await enqueue(
-      trx,
-      "bisect__step",
-      { stepId: step.id },
-      { jobKey: `bisect__step:${step.id}`, maxAttempts: 10 },
-    );
+    await enqueue(trx, "bisect__step", { stepId: step.id });
   }
   await BisectJob.query(trx).patch({ rounds: round }).where({ id: job.id });
 }
@@ -103,10 +98,5 @@ async function queueProbes(
  * room for many attempts: every crash of the worker running it (kill -9, database gone) uses one.
  */
 export async function requestAdvance(db: Knex | Knex.Transaction, jobId: number): Promise<void> {
-  await enqueue(
-    db,
-    "bisect__advance",
-    { jobId },
-    { jobKey: `bisect__advance:${jobId}`, queueName: `bisect:${jobId}`, maxAttempts: 25 },
-  );
+  await enqueue(db, "bisect__advance", { jobId });
 }

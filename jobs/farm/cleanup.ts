@@ -2,9 +2,9 @@
 // give back its leases, close its running steps.
 import { BisectJob, BisectStep, RunnerHost, RunnerLease } from "../../db/models";
 import { removeLabelled } from "../../runner/executors/removal";
-import { dockerFor } from "../../runner/farm/docker-clients";
-import { probeHost, recordProbe } from "../../runner/farm/hosts";
-import { releaseLease } from "../../runner/farm/leases";
+import { dockerFor } from "./docker-clients";
+import { probeHost, recordProbe } from "./hosts";
+import { releaseLease } from "./leases";
 import { liveWorkerIds } from "../heartbeat";
 import type { WorkerContext } from "../worker-context";
 import { jobLabels } from "./labels";

@@ -1,7 +1,7 @@
 // Ending a job: the result (or failure) recorded, leftover queued steps cancelled, finish queued.
 import type { Knex } from "knex";
 import { BisectJob, BisectStep, type JobOutcome } from "../../db/models";
-import { enqueue } from "../enqueue";
+import { enqueue } from "../catalog";
 import { notifyJobChanged } from "./notify";
 
 export interface Conclusion {
@@ -14,7 +14,11 @@ export interface Conclusion {
   error?: string | null;
 }
 
-export async function concludeJob(trx: Knex.Transaction, job: BisectJob, conclusion: Conclusion): Promise<void> {
+export async function concludeJob(
+  trx: Knex.Transaction,
+  job: BisectJob,
+  conclusion: Conclusion,
+): Promise<void> {
   await BisectJob.query(trx)
     .patch({
       status: conclusion.status,
@@ -27,7 +31,9 @@ export async function concludeJob(trx: Knex.Transaction, job: BisectJob, conclus
       finishedAt: new Date(),
     })
     .where({ id: job.id });
-  await BisectStep.query(trx).patch({ status: "cancelled" }).where({ bisectJobId: job.id, status: "queued" });
-  await enqueue(trx, "bisect__finish", { jobId: job.id }, { jobKey: `bisect__finish:${job.id}` });
+  await BisectStep.query(trx)
+    .patch({ status: "cancelled" })
+    .where({ bisectJobId: job.id, status: "queued" });
+  await enqueue(trx, "bisect__finish", { jobId: job.id });
   await notifyJobChanged(trx, job);
 }

@@ -4,20 +4,31 @@
 import { existsSync } from "node:fs";
 import type { Config } from "../../config/env";
 import { ensureRunnerImage } from "../../runner/image";
-import { dockerFor } from "../../runner/farm/docker-clients";
-import { registerHost } from "../../runner/farm/hosts";
+import { dockerFor } from "./docker-clients";
+import { registerHost } from "./hosts";
 import type { WorkerContext } from "../worker-context";
 
-export function envRunnerEndpoint(config: Config, env: Record<string, string | undefined> = process.env): { endpoint: string; tlsPath: string | null } | null {
-  const endpoint = config.RUNNER_DOCKER_HOST ?? env.DOCKER_HOST ?? (existsSync("/var/run/docker.sock") ? "unix:///var/run/docker.sock" : null);
+export function envRunnerEndpoint(
+  config: Config,
+  env: Record<string, string | undefined> = process.env,
+): { endpoint: string; tlsPath: string | null } | null {
+  const endpoint =
+    config.RUNNER_DOCKER_HOST ??
+    env.DOCKER_HOST ??
+    (existsSync("/var/run/docker.sock") ? "unix:///var/run/docker.sock" : null);
   if (!endpoint) return null;
   return { endpoint, tlsPath: config.RUNNER_DOCKER_CERT_PATH ?? env.DOCKER_CERT_PATH ?? null };
 }
 
-export async function registerEnvHost(ctx: WorkerContext, log: (message: string) => void): Promise<void> {
+export async function registerEnvHost(
+  ctx: WorkerContext,
+  log: (message: string) => void,
+): Promise<void> {
   const found = envRunnerEndpoint(ctx.config);
   if (!found) {
-    log("no runner host configured (RUNNER_DOCKER_HOST / DOCKER_HOST): add one with `npm run admin -- runners add`");
+    log(
+      "no runner host configured (RUNNER_DOCKER_HOST / DOCKER_HOST): add one with `npm run admin -- runners add`",
+    );
     return;
   }
   const host = await registerHost(ctx.knex, {

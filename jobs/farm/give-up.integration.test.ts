@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../config/env";
 import { readCounters } from "../../db/counters";
 import { BisectJob } from "../../db/models";
-import { registerHost } from "../../runner/farm/hosts";
+import { registerHost } from "./hosts";
 import { useTestDatabase } from "../../tests/helpers/database";
 import { queuedJobs } from "../../tests/helpers/queue";
 import { createJob } from "../bisection/intake";

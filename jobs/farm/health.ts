@@ -1,6 +1,6 @@
 // runners__check: probe every host; down ⇄ active follows the answers, draining stays draining.
 import { RunnerHost } from "../../db/models";
-import { probeHost, recordProbe } from "../../runner/farm/hosts";
+import { probeHost, recordProbe } from "./hosts";
 import type { WorkerContext } from "../worker-context";
 
 export interface HostHealth {

@@ -1,42 +1,52 @@
-// Keeping a host's mirror of a job's repository fresh: one fetch at a time per host and
-// repository (a row lock with a deadline), least-recently-used eviction past the cache size.
+// The mirror cache, as the farm keeps it: which repository key a job's mirror goes under, where
+// its source is, keeping a host's mirror fresh (one fetch at a time per host and repository, a
+// row lock with a deadline; no fetch when the remote's refs are unchanged), least-recently-used
+// eviction past the cache size, and removal when an installation goes. The volumes and the fetch
+// container themselves are runner/mirror's.
+import path from "node:path";
 import type { Knex } from "knex";
-import type { BisectJob, RunnerHost } from "../../db/models";
-import { dockerFor } from "../../runner/farm/docker-clients";
+import { type BisectJob, type RunnerHost, RunnerMirror } from "../../db/models";
+import { InfrastructureError } from "../../runner/errors";
 import {
+  mirrorVolumeExists,
   mirrorVolumeName,
   refreshMirror,
   removeMirror,
+  type MirrorSource,
   type RefreshResult,
 } from "../../runner/mirror/mirror";
+import { remoteRefsDigest } from "../../runner/mirror/remote-refs";
+import { enqueue } from "../catalog";
 import type { WorkerContext } from "../worker-context";
-import { InfrastructureError } from "../../runner/errors";
+import { dockerFor } from "./docker-clients";
 import { jobLabels } from "./labels";
-import { mirrorSourceOf, repoKeyOf } from "./repo-source";
 
 const FETCH_LOCK_SECONDS = 15 * 60;
 
-interface MirrorRow {
-  id: number;
-  volume: string;
-  lastFetchedAt: Date | null;
+type RepoOf = Pick<BisectJob, "repositoryId" | "repoUrl">;
+
+/** The key a repository's mirrors are cached under: the same on every host. */
+export function repoKeyOf(job: RepoOf): string {
+  if (job.repositoryId) return `github:${job.repositoryId}`;
+  return `url:${job.repoUrl}`;
 }
 
-async function mirrorRow(knex: Knex, hostId: number, repoKey: string): Promise<MirrorRow> {
-  await knex("runner_mirrors")
-    .insert({ runnerHostId: hostId, repoKey, volume: mirrorVolumeName(repoKey) })
-    .onConflict(["runnerHostId", "repoKey"])
-    .ignore();
-  return knex("runner_mirrors").where({ runnerHostId: hostId, repoKey }).first();
+/** The clone source with its credential (GitHub jobs) — handed to the fetch only. */
+export async function mirrorSourceOf(ctx: WorkerContext, job: RepoOf): Promise<MirrorSource> {
+  if (job.repositoryId) {
+    if (!ctx.cloneSource)
+      throw new Error("GitHub is not configured: cannot fetch a GitHub repository");
+    const source = await ctx.cloneSource(job.repositoryId);
+    return { kind: "url", ...source };
+  }
+  const url = job.repoUrl ?? "";
+  if (path.isAbsolute(url)) return { kind: "host-path", path: url };
+  return { kind: "url", url };
 }
 
 /** Hosts whose mirror of this job's repository was refreshed since the job started. */
-export async function hostsWithFreshMirror(knex: Knex, job: BisectJob): Promise<number[]> {
-  const rows = await knex("runner_mirrors")
-    .where({ repoKey: repoKeyOf(job) })
-    .where("lastFetchedAt", ">=", job.startedAt ?? new Date(0))
-    .pluck("runnerHostId");
-  return rows.map(Number);
+export function hostsWithFreshMirror(knex: Knex, job: BisectJob): Promise<number[]> {
+  return RunnerMirror.hostsFetchedSince(knex, repoKeyOf(job), job.startedAt ?? new Date(0));
 }
 
 export interface EnsureOptions {
@@ -46,35 +56,31 @@ export interface EnsureOptions {
   signal?: AbortSignal;
 }
 
-/** Makes the host's mirror fresh for the job; returns the refresh result when one ran. */
+/** What making a mirror fresh took: a fetch container (with its result), or none. */
+export type EnsureResult = RefreshResult | null;
+
+/** Makes the host's mirror fresh for the job; returns the refresh result when a container ran. */
 export async function ensureMirror(
   ctx: WorkerContext,
   host: RunnerHost,
   job: BisectJob,
   options: EnsureOptions,
-): Promise<RefreshResult | null> {
+): Promise<EnsureResult> {
   const { knex, config } = ctx;
   const repoKey = repoKeyOf(job);
   const waitUntil = Date.now() + config.RUNNER_FETCH_TIMEOUT_SECONDS * 1000;
-  const isFresh = (row: MirrorRow) =>
+  const isFresh = (row: RunnerMirror) =>
     !options.withGraph &&
     row.lastFetchedAt !== null &&
     job.startedAt !== null &&
     row.lastFetchedAt >= job.startedAt;
   for (;;) {
-    const row = await mirrorRow(knex, host.id, repoKey);
+    const row = await RunnerMirror.ensure(knex, host.id, repoKey, mirrorVolumeName(repoKey));
     if (isFresh(row)) {
-      await knex("runner_mirrors").where({ id: row.id }).update({ lastUsedAt: knex.fn.now() });
+      await row.touch(knex);
       return null;
     }
-    const locked = await knex("runner_mirrors")
-      .where({ id: row.id })
-      .where((q) => q.whereNull("fetchLockUntil").orWhere("fetchLockUntil", "<", knex.fn.now()))
-      .update({
-        fetchLockHolder: options.holder,
-        fetchLockUntil: knex.raw("now() + make_interval(secs => ?)", [FETCH_LOCK_SECONDS]),
-      });
-    if (locked === 0) {
+    if (!(await row.lockFetch(knex, options.holder, FETCH_LOCK_SECONDS))) {
       // Another worker is fetching this repository on this host: wait for it (not forever).
       if (options.signal?.aborted) throw new Error("aborted while waiting for a mirror refresh");
       if (Date.now() > waitUntil)
@@ -85,9 +91,26 @@ export async function ensureMirror(
       continue;
     }
     try {
-      const result = await refreshMirror(dockerFor(host), {
+      const source = await mirrorSourceOf(ctx, job);
+      const docker = dockerFor(host);
+      // Ask the remote for its refs first (no container): when they are what the mirror last
+      // fetched, an up-to-date mirror needs no fetch at all.
+      const refs = await remoteRefsDigest(source, {
+        timeoutMs: config.RUNNER_FETCH_TIMEOUT_SECONDS * 1000,
+        signal: options.signal,
+      });
+      const unchanged =
+        refs !== null &&
+        refs === row.remoteRefs &&
+        row.lastFetchedAt !== null &&
+        (await mirrorVolumeExists(docker, row.volume));
+      if (unchanged && !options.withGraph) {
+        await row.recordUnchanged(knex);
+        return null;
+      }
+      const result = await refreshMirror(docker, {
         volume: row.volume,
-        source: await mirrorSourceOf(ctx, job),
+        source,
         image: config.RUNNER_IMAGE,
         network: config.RUNNER_FETCH_NETWORK,
         good: options.withGraph ? (job.goodSha ?? job.goodRef) : undefined,
@@ -99,18 +122,13 @@ export async function ensureMirror(
         signal: options.signal,
         maxCommits: options.withGraph ? config.BISECT_MAX_RANGE_COMMITS : 0,
         maxMirrorBytes: config.RUNNER_MIRROR_MAX_MB * 1024 * 1024,
+        skipFetch: unchanged,
       });
-      await knex("runner_mirrors").where({ id: row.id }).update({
-        sizeBytes: result.sizeBytes,
-        lastFetchedAt: knex.fn.now(),
-        lastUsedAt: knex.fn.now(),
-      });
+      await row.recordFetch(knex, result.sizeBytes, refs);
       await evictLeastRecentlyUsed(ctx, host, repoKey);
       return result;
     } finally {
-      await knex("runner_mirrors")
-        .where({ id: row.id, fetchLockHolder: options.holder })
-        .update({ fetchLockHolder: null, fetchLockUntil: null });
+      await row.unlockFetch(knex, options.holder);
     }
   }
 }
@@ -126,18 +144,10 @@ export async function evictLeastRecentlyUsed(
 ): Promise<string[]> {
   const { knex } = ctx;
   const limit = ctx.config.RUNNER_CACHE_MAX_MB * 1024 * 1024;
-  const rows: { id: number; repoKey: string; volume: string; sizeBytes: number }[] = await knex(
-    "runner_mirrors",
-  )
-    .where({ runnerHostId: host.id })
-    .orderBy("lastUsedAt", "asc")
-    .select("id", "repoKey", "volume", "sizeBytes", "lastUsedAt", "fetchLockUntil");
+  const rows = await RunnerMirror.byLastUse(knex, host.id);
   let total = rows.reduce((sum, r) => sum + Number(r.sizeBytes), 0);
   const evicted: string[] = [];
-  for (const row of rows as ((typeof rows)[number] & {
-    lastUsedAt: Date;
-    fetchLockUntil: Date | null;
-  })[]) {
+  for (const row of rows) {
     if (total <= limit) break;
     if (
       row.repoKey === keep ||
@@ -146,7 +156,7 @@ export async function evictLeastRecentlyUsed(
     )
       continue;
     if (await removeMirror(dockerFor(host), row.volume)) {
-      await knex("runner_mirrors").where({ id: row.id }).delete();
+      await RunnerMirror.remove(knex, row.id);
       total -= Number(row.sizeBytes);
       evicted.push(row.volume);
     }
@@ -154,23 +164,22 @@ export async function evictLeastRecentlyUsed(
   return evicted;
 }
 
-/** Removes the mirrors of these repositories from every host (installation removed or suspended). */
-export async function purgeMirrors(ctx: WorkerContext, repoKeys: string[]): Promise<number> {
+/** Queues the removal of these repositories' mirrors (installation removed or suspended). */
+export async function enqueueMirrorPurge(knex: Knex, repositoryIds: number[]): Promise<void> {
+  if (repositoryIds.length) await enqueue(knex, "mirrors__purge", { repositoryIds });
+}
+
+/** Removes the mirrors of these repositories from every host (the `mirrors__purge` task). */
+export async function removeMirrorsOf(
+  ctx: WorkerContext,
+  repositoryIds: readonly number[],
+): Promise<number> {
   const { knex } = ctx;
-  const rows = await knex("runner_mirrors as m")
-    .join("runner_hosts as h", "h.id", "m.runnerHostId")
-    .whereIn("m.repoKey", repoKeys)
-    .select("m.id", "m.volume", "h.dockerEndpoint", "h.tlsPath", "h.sshHostKey");
+  const repoKeys = repositoryIds.map((repositoryId) => repoKeyOf({ repositoryId, repoUrl: null }));
   let removed = 0;
-  for (const row of rows as {
-    id: number;
-    volume: string;
-    dockerEndpoint: string;
-    tlsPath: string | null;
-    sshHostKey: string | null;
-  }[]) {
+  for (const row of await RunnerMirror.withHosts(knex, repoKeys)) {
     if (await removeMirror(dockerFor(row), row.volume)) {
-      await knex("runner_mirrors").where({ id: row.id }).delete();
+      await RunnerMirror.remove(knex, row.id);
       removed++;
     } else {
       throw new Error(`mirror ${row.volume} is still in use; will retry`);

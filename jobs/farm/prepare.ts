@@ -3,17 +3,16 @@
 import type { JobHelpers } from "graphile-worker";
 import { BisectJob, Installation, RateLimit, RunnerHost } from "../../db/models";
 import { InfrastructureError } from "../../runner/errors";
-import { dockerFor } from "../../runner/farm/docker-clients";
-import { imagePolicyFrom } from "../../runner/images/policy";
-import { ImageRefusedError, resolveImage } from "../../runner/images/pull";
-import { acquireLease, releaseLease } from "../../runner/farm/leases";
-import { probeHost, recordProbe } from "../../runner/farm/hosts";
+import { ImageRefusedError } from "../../runner/images/pull";
+import { acquireLease, releaseLease } from "./leases";
+import { probeHost, recordProbe } from "./hosts";
 import { RangeRefusedError, UnknownRefError } from "../../runner/mirror/mirror";
-import { enqueue } from "../enqueue";
+import { enqueue } from "../catalog";
 import type { WorkerContext } from "../worker-context";
 import { requestAdvance } from "./advance";
 import { concludeJob } from "./conclude";
 import { ExplainedError } from "./give-up";
+import { resolveJobImage } from "./images";
 import { ensureMirror, hostsWithFreshMirror } from "./mirrors";
 import { notifyJobChanged } from "./notify";
 
@@ -31,12 +30,7 @@ export async function prepareJob(
   if (job.status === "queued") {
     const started = await startWithinConcurrency(ctx, job);
     if (!started) {
-      await enqueue(
-        knex,
-        "bisect__prepare",
-        { jobId },
-        { jobKey: `bisect__prepare:${jobId}`, runAt: new Date(Date.now() + 5_000) },
-      );
+      await enqueue(knex, "bisect__prepare", { jobId }, { runAt: new Date(Date.now() + 5_000) });
       return;
     }
     job = started;
@@ -54,7 +48,7 @@ export async function prepareJob(
       knex,
       "bisect__prepare",
       { jobId },
-      { jobKey: `bisect__prepare:${jobId}`, runAt: new Date(Date.now() + RETRY_SOON_MS) },
+      { runAt: new Date(Date.now() + RETRY_SOON_MS) },
     );
     return;
   }
@@ -99,10 +93,7 @@ export async function prepareJob(
     try {
       // Pulled on this host when missing; pinned so that every step runs on the same image.
       imagePinned = (
-        await resolveImage(dockerFor(lease.host), job.options.image, {
-          policy: imagePolicyFrom(config),
-          signal: helpers.abortSignal,
-        })
+        await resolveJobImage(ctx, job, lease.host, job.options.image, helpers.abortSignal)
       ).repoDigest;
     } catch (error) {
       if (!(error instanceof ImageRefusedError)) throw error;

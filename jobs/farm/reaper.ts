@@ -1,10 +1,10 @@
 // runners__reap: what crashes leave behind — expired leases, labelled containers that no live
 // step or job owns (a killed worker's run, a fetch container whose worker died, a checkout box of a
 // job that has ended), with their anonymous volumes, and our volumes no container uses any more.
-import { BisectJob, BisectStep, RunnerHost, RunnerLease } from "../../db/models";
+import { BisectJob, BisectStep, RunnerHost, RunnerLease, RunnerMirror } from "../../db/models";
 import { WORKSPACE_LABEL } from "../../runner/executors/labels";
-import { dockerFor } from "../../runner/farm/docker-clients";
-import { releaseExpiredLeases } from "../../runner/farm/leases";
+import { dockerFor } from "./docker-clients";
+import { releaseExpiredLeases } from "./leases";
 import { MIRROR_LABEL } from "../../runner/mirror/mirror";
 import type { WorkerContext } from "../worker-context";
 import { INSTANCE_LABEL } from "./labels";
@@ -47,10 +47,7 @@ export async function reap(
       let orphan = false;
       if (c.Labels[MIRROR_LABEL] && !stepId) {
         // A fetch is alive only while running under a held fetch lock for its mirror on this host.
-        const locked = await knex("runner_mirrors")
-          .where({ runnerHostId: host.id, volume: c.Labels[MIRROR_LABEL] })
-          .where("fetchLockUntil", ">", knex.fn.now())
-          .first();
+        const locked = await RunnerMirror.isFetching(knex, host.id, c.Labels[MIRROR_LABEL]);
         orphan = c.State !== "running" || !locked;
       } else if (c.Labels[WORKSPACE_LABEL] && !stepId) {
         // A job's checkout box lives as long as its job.

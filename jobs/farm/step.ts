@@ -10,21 +10,20 @@ import { removeLabelled } from "../../runner/executors/removal";
 import { runOnce } from "../../runner/executors/run-once";
 import { InfrastructureError } from "../../runner/errors";
 import { type RunResult } from "../../runner/executors/types";
-import { dockerFor } from "../../runner/farm/docker-clients";
-import { probeHost, recordProbe } from "../../runner/farm/hosts";
-import { acquireLease, releaseLease, renewLease, type Lease } from "../../runner/farm/leases";
-import { ImageRefusedError, resolveImage } from "../../runner/images/pull";
-import { imagePolicyFrom } from "../../runner/images/policy";
+import { dockerFor } from "./docker-clients";
+import { probeHost, recordProbe } from "./hosts";
+import { acquireLease, releaseLease, renewLease, type Lease } from "./leases";
+import { ImageRefusedError } from "../../runner/images/pull";
 import { mirrorVolumeName } from "../../runner/mirror/mirror";
-import { enqueue } from "../enqueue";
+import { enqueue } from "../catalog";
 import { liveWorkerIds } from "../heartbeat";
 import type { WorkerContext } from "../worker-context";
 import { requestAdvance } from "./advance";
+import { resolveJobImage } from "./images";
 import { INSTANCE_LABEL, jobLabels, stepLabels } from "./labels";
 import { predicateOfJob, runEnv } from "./predicate";
-import { ensureMirror, hostsWithFreshMirror } from "./mirrors";
+import { ensureMirror, hostsWithFreshMirror, repoKeyOf } from "./mirrors";
 import { limitsOf, stepTimeoutSeconds } from "./policy";
-import { repoKeyOf } from "./repo-source";
 
 const LOG_EXCERPT_BYTES = 64 * 1024;
 const CANCEL_POLL_MS = 1_000;
@@ -74,12 +73,7 @@ export async function runStep(
   });
   if (!lease) {
     // Every slot is busy: try again shortly (no attempt used up).
-    await enqueue(
-      knex,
-      "bisect__step",
-      { stepId },
-      { jobKey: `bisect__step:${stepId}`, runAt: new Date(Date.now() + 1_000), maxAttempts: 10 },
-    );
+    await enqueue(knex, "bisect__step", { stepId }, { runAt: new Date(Date.now() + 1_000) });
     return;
   }
   // Only while the job goes on: once it has ended, bisect__finish waits for the runs holding a
@@ -193,6 +187,7 @@ async function execute(
         timeoutMs,
         limits: limitsOf(config, job),
         network: job.options.network ?? false,
+        setupNetwork: job.options.setupNetwork ?? false,
         logLimitBytes: LOG_EXCERPT_BYTES,
         image,
         env: { ...job.options.env, ...runEnv(step) },
@@ -226,9 +221,7 @@ async function stepImage(
   const named = job.options.imagePinned ?? job.options.image;
   if (!named) return ctx.config.RUNNER_IMAGE;
   try {
-    return (
-      await resolveImage(dockerFor(host), named, { policy: imagePolicyFrom(ctx.config), signal })
-    ).pinned;
+    return (await resolveJobImage(ctx, job, host, named, signal)).pinned;
   } catch (error) {
     if (error instanceof ImageRefusedError) throw new InfrastructureError(error.message);
     throw error;

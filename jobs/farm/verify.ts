@@ -6,7 +6,7 @@
 import type { Knex } from "knex";
 import { BisectJob, BisectStep, type VerifyTarget } from "../../db/models";
 import { FOUND_CONFIDENCE, termsOf, type CommitGraph } from "../../runner/engine";
-import { enqueue } from "../enqueue";
+import { enqueue } from "../catalog";
 import { concludeJob } from "./conclude";
 import { notifyJobChanged } from "./notify";
 import { parallelismOf } from "./policy";
@@ -146,12 +146,7 @@ export async function advanceVerify(
       const step = await BisectStep.query(trx)
         .insert({ bisectJobId: job.id, sha, round, attempt, status: "queued" })
         .returning("*");
-      await enqueue(
-        trx,
-        "bisect__step",
-        { stepId: step.id },
-        { jobKey: `bisect__step:${step.id}`, maxAttempts: 10 },
-      );
+      await enqueue(trx, "bisect__step", { stepId: step.id });
     }
     await BisectJob.query(trx).patch({ rounds: round }).where({ id: job.id });
     await notifyJobChanged(trx, job);

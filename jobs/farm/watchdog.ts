@@ -5,7 +5,7 @@
 import type { Knex } from "knex";
 import type { Config } from "../../config/env";
 import { BisectJob, BisectStep, FINAL_STATUSES, RunnerHost } from "../../db/models";
-import { enqueue } from "../enqueue";
+import { enqueue } from "../catalog";
 import type { WorkerContext } from "../worker-context";
 import { requestAdvance } from "./advance";
 import { abandonJob } from "./give-up";
@@ -90,23 +90,13 @@ async function liveTasks(knex: Knex, jobId: number): Promise<number> {
 async function resume(knex: Knex, job: BisectJob): Promise<void> {
   await knex.transaction(async (trx) => {
     if (job.status !== "running") {
-      await enqueue(
-        trx,
-        "bisect__prepare",
-        { jobId: job.id },
-        { jobKey: `bisect__prepare:${job.id}` },
-      );
+      await enqueue(trx, "bisect__prepare", { jobId: job.id });
       return;
     }
     for (const step of await BisectStep.query(trx)
       .where({ bisectJobId: job.id })
       .whereIn("status", ["queued", "running"])) {
-      await enqueue(
-        trx,
-        "bisect__step",
-        { stepId: step.id },
-        { jobKey: `bisect__step:${step.id}`, maxAttempts: 10 },
-      );
+      await enqueue(trx, "bisect__step", { stepId: step.id });
     }
     await requestAdvance(trx, job.id);
   });

@@ -2,6 +2,7 @@
 // mark it processed or ignored. Failures leave it `received` so the task's retry handles it again.
 import type { z } from "zod";
 import { WebhookDelivery } from "../../db/models";
+import type { TaskName } from "../catalog";
 import type { WorkerContext } from "../worker-context";
 import { handleCheckRun } from "./auto/handle";
 import { checkRunEvent } from "./auto/events";
@@ -13,7 +14,8 @@ import {
 } from "./installations";
 import { installationEvent, installationRepositoriesEvent, issueCommentEvent } from "./payloads";
 
-export const DELIVERY_TASK = "github__handle_delivery";
+/** The task of a recorded delivery (the webhook recorder queues it with the row). */
+export const DELIVERY_TASK = "github__handle_delivery" satisfies TaskName;
 
 function parse<S extends z.ZodType>(schema: S, payload: unknown, event: string): z.output<S> {
   const parsed = schema.safeParse(payload);

@@ -9,7 +9,7 @@ import {
   type JobStatus,
 } from "../../db/models";
 import { cancelJob } from "../bisection/control";
-import { enqueue } from "../enqueue";
+import { enqueueMirrorPurge } from "../farm/mirrors";
 import {
   accountType,
   type InstallationEvent,
@@ -126,11 +126,6 @@ async function cancelActiveJobs(
   return cancelled;
 }
 
-async function purgeMirrors(knex: Knex, repositoryIds: number[]): Promise<void> {
-  if (repositoryIds.length)
-    await enqueue(knex, "mirrors__purge", { repositoryIds }, { maxAttempts: 25 });
-}
-
 export async function handleInstallationEvent(
   knex: Knex,
   event: InstallationEvent,
@@ -165,7 +160,10 @@ export async function handleInstallationEvent(
       const now = new Date();
       // Marked first, so no new job starts while the running ones are being cancelled.
       await knex.transaction(async (trx) => {
-        await upsertInstallation(trx, inst, deleted ? { deletedAt: now } : { githubSuspendedAt: now },
+        await upsertInstallation(
+          trx,
+          inst,
+          deleted ? { deletedAt: now } : { githubSuspendedAt: now },
         );
         await upsertRepositories(trx, inst.id, listed);
         if (deleted)
@@ -184,7 +182,7 @@ export async function handleInstallationEvent(
       const repositoryIds = (
         await Repository.query(knex).where({ installationId: inst.id }).select("id")
       ).map((r) => r.id);
-      await purgeMirrors(knex, repositoryIds);
+      await enqueueMirrorPurge(knex, repositoryIds);
       return {
         status: "processed",
         note: `installation ${inst.id} ${event.action}: ${cancelled} job(s) cancelled, ${repositoryIds.length} mirror(s) purged`,
@@ -206,7 +204,10 @@ export async function handleInstallationRepositoriesEvent(
   const listedIds = event.repositories_removed.map((r) => r.id);
   // Only this installation's repositories: an event never reaches another installation's rows.
   const removedIds: number[] = listedIds.length
-    ? await knex("repositories").whereIn("id", listedIds).where({ installationId: inst.id }).pluck("id")
+    ? await knex("repositories")
+        .whereIn("id", listedIds)
+        .where({ installationId: inst.id })
+        .pluck("id")
     : [];
   await knex.transaction(async (trx) => {
     // Keep the account and permissions current; never resurrect a deleted installation here.
@@ -240,7 +241,7 @@ export async function handleInstallationRepositoriesEvent(
       actor,
       "the repository was removed from the installation",
     );
-    await purgeMirrors(knex, removedIds);
+    await enqueueMirrorPurge(knex, removedIds);
   }
   return {
     status: "processed",

@@ -10,9 +10,9 @@ import {
   renderStatusList,
   reproduceCommand,
   statusMarker,
-  type JobView,
+  type CommentJob,
   type StatusCommentInput,
-  type StepView,
+  type CommentStep,
 } from "./render";
 import {
   configErrorReply,
@@ -28,7 +28,7 @@ const CULPRIT = "abcdef0123456789abcdef0123456789abcdef01";
 const OTHER = "fedcba9876543210fedcba9876543210fedcba98";
 const START = new Date("2026-11-02T10:00:00Z");
 
-function job(over: Partial<JobView> = {}): JobView {
+function job(over: Partial<CommentJob> = {}): CommentJob {
   return {
     id: 12,
     status: "finished",
@@ -56,7 +56,7 @@ function job(over: Partial<JobView> = {}): JobView {
   };
 }
 
-function step(sha: string, over: Partial<StepView> = {}): StepView {
+function step(sha: string, over: Partial<CommentStep> = {}): CommentStep {
   return {
     sha,
     round: 1,
@@ -161,6 +161,26 @@ describe("renderStatusComment: a found culprit", () => {
 });
 
 describe("renderStatusComment: progress", () => {
+  it("shows an image pull while the job waits for it, and no more once it has ended", () => {
+    const imagePull = {
+      image: "node:20-bookworm",
+      host: "runner-2",
+      doneBytes: 150 * 1024 * 1024,
+      totalBytes: 400 * 1024 * 1024,
+      startedAt: START.toISOString(),
+    };
+    const preparing = renderStatusComment(
+      input({
+        job: job({ status: "preparing", outcome: null, finishedAt: null, imagePull }),
+        steps: [],
+      }),
+    );
+    expect(preparing).toContain(
+      "⏬ Pulling the image `node:20-bookworm` on runner host runner-2: 150 of 400 MB so far (38%). Steps on that host wait for it.",
+    );
+    expect(renderStatusComment(input({ job: job({ imagePull }) }))).not.toContain("Pulling");
+  });
+
   it("queued: commits, steps, estimate and quota", () => {
     const body = renderStatusComment(
       input({
@@ -322,7 +342,7 @@ describe("renderStatusComment: outcomes without a single culprit explain what ha
 
 describe("renderStatusComment: size", () => {
   it("truncates the table and logs of a huge job to fit one comment, keeping the head and the end", () => {
-    const steps: StepView[] = [];
+    const steps: CommentStep[] = [];
     for (let i = 0; i < 3000; i++) {
       steps.push(
         step(i.toString(16).padStart(40, "0"), {
@@ -450,6 +470,15 @@ describe("reproduceCommand", () => {
         command: "npm test",
       },
     });
+  });
+
+  it("replays network for the setup only as --network setup", () => {
+    const command = reproduceCommand({
+      job: job({ command: "npm test", setupCommand: "npm ci", options: { setupNetwork: true } }),
+      repo: { owner: "acme", name: "widgets" },
+      webUrl: "https://github.com",
+    });
+    expect(command).toContain("--setup 'npm ci' --network setup -- 'npm test'");
   });
 
   it("round-trips the command a comment gave", () => {

@@ -14,11 +14,12 @@ import { measure, VERIFY_MIN_RUNS } from "../farm/verify";
 import { formatDuration } from "./command";
 import { cellCode, code, fence, shellQuote, tail, text } from "./markdown";
 import { scrubSecrets } from "../../config/scrub";
+import { networkPolicyOf } from "../../runner/settings/network";
 
 /** GitHub allows 65,536 characters; keep a margin for edits and multi-byte surprises. */
 export const MAX_BODY = 60_000;
 
-export type JobView = Pick<
+export type CommentJob = Pick<
   BisectJob,
   | "id"
   | "status"
@@ -42,9 +43,10 @@ export type JobView = Pick<
   | "finishedAt"
   | "requesterLogin"
   | "retryOfJobId"
->;
+> &
+  Partial<Pick<BisectJob, "imagePull">>;
 
-export type StepView = Pick<
+export type CommentStep = Pick<
   BisectStep,
   | "sha"
   | "round"
@@ -78,8 +80,8 @@ export interface QuotaView {
 }
 
 export interface StatusCommentInput {
-  job: JobView;
-  steps: StepView[];
+  job: CommentJob;
+  steps: CommentStep[];
   repo: { owner: string; name: string };
   /** GitHub's web URL (github.com or a GitHub Enterprise Server). */
   webUrl: string;
@@ -97,7 +99,7 @@ export interface StatusCommentInput {
   /** The first parent of the culprit (the commit the answer compares it with). */
   culpritParent?: string | null;
   /** The latest `/bisect verify` of this job, with its runs. */
-  verification?: { job: JobView; steps: StepView[] } | null;
+  verification?: { job: CommentJob; steps: CommentStep[] } | null;
 }
 
 /** Marks the comment as this job's status comment (found again after a lost response). */
@@ -152,7 +154,7 @@ export function compareUrl(input: Pick<StatusCommentInput, "job" | "repo" | "web
 }
 
 /** The job's predicate; a stored one that no longer validates shows as the defaults. */
-function predicateOf(job: JobView): Predicate {
+function predicateOf(job: CommentJob): Predicate {
   try {
     return predicateOfJob(job);
   } catch {
@@ -160,7 +162,7 @@ function predicateOf(job: JobView): Predicate {
   }
 }
 
-const termsOfJob = (job: JobView): Terms => termsOf(predicateOf(job).find);
+const termsOfJob = (job: CommentJob): Terms => termsOf(predicateOf(job).find);
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 /**
@@ -203,6 +205,8 @@ function render(input: StatusCommentInput, budget: Budget): string {
       parts.push(...resultText(input, budget));
   }
 
+  const pull = pullLine(input);
+  if (pull) parts.push("", pull);
   const table = stepsTable(input, budget.rows);
   if (table) parts.push("", table);
   const totals = totalsLine(input);
@@ -301,6 +305,7 @@ function optionsLine(input: StatusCommentInput): string | null {
   }
   if (o.firstParent) bits.push("first-parent history");
   if (o.network) bits.push("network allowed");
+  else if (o.setupNetwork && input.job.setupCommand) bits.push("network for the setup only");
   if (o.image) bits.push(`image ${code(o.image)}`);
   if (input.job.setupCommand)
     bits.push(
@@ -323,6 +328,20 @@ function optionsLine(input: StatusCommentInput): string | null {
   return bits.length ? `<sub>${bits.join(" · ")}</sub>` : null;
 }
 
+/** An image pull the job is waiting for, while it lasts. */
+function pullLine(input: StatusCommentInput): string | null {
+  const { job } = input;
+  const pull = job.imagePull;
+  if (!pull || job.status === "finished" || job.status === "failed" || job.status === "cancelled")
+    return null;
+  const mb = (bytes: number) => Math.round(bytes / (1024 * 1024));
+  const amount =
+    pull.totalBytes > 0
+      ? `${mb(pull.doneBytes)} of ${mb(pull.totalBytes)} MB so far (${Math.min(100, Math.round((pull.doneBytes / pull.totalBytes) * 100))}%)`
+      : "starting";
+  return `⏬ Pulling the image ${code(pull.image)} on runner host ${text(pull.host)}: ${amount}. Steps on that host wait for it.`;
+}
+
 /** What zero configuration chose, and how to choose otherwise. */
 function zeroConfigLine(input: StatusCommentInput): string | null {
   const z = input.job.options?.zeroConfig;
@@ -330,7 +349,11 @@ function zeroConfigLine(input: StatusCommentInput): string | null {
   const override = `To choose otherwise, set \`image:\` (on the default branch) and \`setup:\` in \`${CONFIG_FILE}\`.`;
   if (z.refusedImage)
     return `No image or setup in \`${CONFIG_FILE}\`: this looks like a ${text(z.ecosystem)} project (${code(z.file)}), but this runner does not allow ${code(z.refusedImage)}, so the test runs in the runner image without a setup. ${override}`;
-  return `No image or setup in \`${CONFIG_FILE}\`: this looks like a ${text(z.ecosystem)} project (${code(z.file)}), so the test runs in ${z.image ? code(z.image) : "the runner image"} after the setup ${code(z.setup?.split("\n").join("; ") ?? "")}. ${override}`;
+  const online =
+    z.network === "setup"
+      ? " (the setup may download through the runner's egress filter; the test runs offline)"
+      : "";
+  return `No image or setup in \`${CONFIG_FILE}\`: this looks like a ${text(z.ecosystem)} project (${code(z.file)}), so the test runs in ${z.image ? code(z.image) : "the runner image"} after the setup ${code(z.setup?.split("\n").join("; ") ?? "")}${online}. ${override}`;
 }
 
 /** The predicate in words: what makes a run count as good, bad or untestable. */
@@ -444,7 +467,7 @@ function runningText(input: StatusCommentInput): string {
   return `Running — ${bits.join(", ")}.`;
 }
 
-function averageRunSeconds(steps: StepView[]): number | null {
+function averageRunSeconds(steps: CommentStep[]): number | null {
   const timed = steps.filter((s) => s.status === "done" && s.durationMs !== null);
   if (!timed.length) return null;
   return timed.reduce((sum, s) => sum + s.durationMs!, 0) / timed.length / 1000;
@@ -679,7 +702,7 @@ const STATUS: Record<string, string> = {
 };
 
 /** The notes of one run, each said once ("exit 1" from the code and from the reason is one note). */
-export function stepNotes(s: Pick<StepView, "attempt" | "exitCode" | "reason">): string[] {
+export function stepNotes(s: Pick<CommentStep, "attempt" | "exitCode" | "reason">): string[] {
   const notes: string[] = [];
   if (s.attempt > 1) notes.push(`run ${s.attempt}`);
   const reason = s.reason ? scrubSecrets(s.reason).replace(/\s+/g, " ").trim() : "";
@@ -689,7 +712,7 @@ export function stepNotes(s: Pick<StepView, "attempt" | "exitCode" | "reason">):
   return [...new Set(notes)];
 }
 
-function stepRow(input: StatusCommentInput, s: StepView): string {
+function stepRow(input: StatusCommentInput, s: CommentStep): string {
   const words = termsOfJob(input.job);
   const verdict =
     s.status === "done" && s.verdict
@@ -759,13 +782,13 @@ export function reproduceCommand(
   if (image) args.push("--image", image);
   if (job.setupCommand) args.push("--setup", job.setupCommand);
   for (const [k, v] of Object.entries(o.env ?? {})) args.push("--env", `${k}=${v}`);
-  if (o.network) args.push("--network", "all");
+  if (o.network || o.setupNetwork) args.push("--network", networkPolicyOf(o));
   args.push("--", job.command);
   return args.map(shellQuote).join(" ");
 }
 
 /** The predicate as options (the same in a comment and on the command line). */
-export function reproduceFlags(job: JobView, over: { flaky?: boolean } = {}): string[] {
+export function reproduceFlags(job: CommentJob, over: { flaky?: boolean } = {}): string[] {
   const p = predicateOf(job);
   const args: string[] = [];
   if (over.flaky ?? p.flaky) args.push("--flaky");
@@ -788,7 +811,7 @@ function reproduceBlock(input: StatusCommentInput): string {
 /** A table of bisections for `/bisect status`. */
 export function renderStatusList(
   jobs: Array<
-    Pick<JobView, "id" | "status" | "outcome" | "goodRef" | "badRef" | "culpritSha" | "createdAt">
+    Pick<CommentJob, "id" | "status" | "outcome" | "goodRef" | "badRef" | "culpritSha" | "createdAt">
   >,
   links: { publicUrl: string; webUrl: string; repo: { owner: string; name: string } },
 ): string {

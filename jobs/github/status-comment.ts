@@ -12,7 +12,7 @@ import {
   UsageStat,
   monthOf,
 } from "../../db/models";
-import { enqueue } from "../enqueue";
+import { enqueue } from "../catalog";
 import type { WorkerContext } from "../worker-context";
 import { githubApp, httpStatus, retryDelayMs, type GitHubApp } from "./app-client";
 import {
@@ -25,7 +25,6 @@ import {
 
 /** While a job runs, its comment is edited at most this often. */
 export const THROTTLE_MS = 10_000;
-export const STATUS_TASK = "github__status_comment";
 
 /** Enqueues a (re)render of a job's status comment; pending ones coalesce per job. */
 export async function enqueueStatusComment(
@@ -33,11 +32,12 @@ export async function enqueueStatusComment(
   jobId: number,
   options: { runAt?: Date; retry?: number } = {},
 ): Promise<void> {
-  await enqueue(db, STATUS_TASK, options.retry ? { jobId, retry: options.retry } : { jobId }, {
-    jobKey: `${STATUS_TASK}:${jobId}`,
-    maxAttempts: 25,
-    runAt: options.runAt,
-  });
+  await enqueue(
+    db,
+    "github__status_comment",
+    options.retry ? { jobId, retry: options.retry } : { jobId },
+    { runAt: options.runAt },
+  );
 }
 
 export interface SyncOptions {

@@ -3,20 +3,14 @@
 //   github__handle_delivery {deliveryId}   — enqueued by the webhook route with the delivery row
 //   github__status_comment  {jobId, retry?} — enqueued whenever a GitHub job changes (job key
 //                                             github__status_comment:<jobId>, maxAttempts 25)
-import type { JobHelpers, TaskList } from "graphile-worker";
-import { z } from "zod";
+import type { JobHelpers } from "graphile-worker";
 import { defineTask } from "../define-task";
 import { endsJobOnLastAttempt, jobIdOfJob } from "../farm/give-up";
-import { enqueue } from "../enqueue";
+import { enqueue } from "../catalog";
 import type { WorkerContext } from "../worker-context";
 import { httpStatus, retryDelayMs } from "./app-client";
-import {
-  DELIVERY_TASK,
-  handleDelivery,
-  MalformedDeliveryError,
-  markDeliveryFailed,
-} from "./deliveries";
-import { enqueueStatusComment, STATUS_TASK, syncStatusComment } from "./status-comment";
+import { handleDelivery, MalformedDeliveryError, markDeliveryFailed } from "./deliveries";
+import { enqueueStatusComment, syncStatusComment } from "./status-comment";
 
 /** After this many rescheduled attempts the status task fails and graphile-worker's retries take over. */
 const MAX_RESCHEDULES = 30;
@@ -27,13 +21,10 @@ function log(helpers: JobHelpers, level: "info" | "warn" | "error", message: str
 
 const lastAttempt = (helpers: JobHelpers) => helpers.job.attempts >= helpers.job.max_attempts;
 
-export function githubTasks(ctx: WorkerContext): TaskList {
+export function githubTasks(ctx: WorkerContext) {
   return {
-    [DELIVERY_TASK]: defineTask(
-      z.object({
-        deliveryId: z.string().min(1).max(200),
-        retry: z.number().int().min(0).optional(),
-      }),
+    github__handle_delivery: defineTask(
+      "github__handle_delivery",
       async ({ deliveryId, retry = 0 }, helpers) => {
         try {
           const handled = await handleDelivery(ctx, deliveryId, {
@@ -52,12 +43,11 @@ export function githubTasks(ctx: WorkerContext): TaskList {
             );
             await enqueue(
               ctx.knex,
-              DELIVERY_TASK,
+              "github__handle_delivery",
               { deliveryId, retry: retry + 1 },
               {
-                jobKey: `${DELIVERY_TASK}:${deliveryId}`,
+                jobKey: `github__handle_delivery:${deliveryId}`,
                 runAt: new Date(Date.now() + delay),
-                maxAttempts: 25,
               },
             );
             return;
@@ -80,8 +70,8 @@ export function githubTasks(ctx: WorkerContext): TaskList {
       },
     ),
 
-    [STATUS_TASK]: defineTask(
-      z.object({ jobId: z.number().int().positive(), retry: z.number().int().min(0).optional() }),
+    github__status_comment: defineTask(
+      "github__status_comment",
       // Out of attempts: a job still going is concluded (its final render is queued afresh).
       endsJobOnLastAttempt(ctx, jobIdOfJob, async ({ jobId, retry = 0 }, helpers) => {
         try {

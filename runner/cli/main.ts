@@ -7,6 +7,7 @@ import { connectDocker, parseEndpoint, pingEngine } from "../docker/connect.js";
 import { defaultPredicate, describePredicate, policyOfPredicate } from "../engine/predicate.js";
 import type { Policy, Sha } from "../engine/types.js";
 import { DockerExecutor } from "../executors/docker-executor.js";
+import { networkSwitches } from "../settings/network.js";
 import { LocalExecutor } from "../executors/local-executor.js";
 import { defaultLimits, type Executor, type RunSpec } from "../executors/types.js";
 import { readCommitInfos, type CommitInfo } from "../git/commit-info.js";
@@ -114,7 +115,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       env: options.env,
       timeoutMs: Math.round(options.timeoutSeconds * 1000),
       limits: defaultLimits,
-      network: options.network === "all",
+      ...networkSwitches(options.network),
       logLimitBytes: LOG_LIMIT_BYTES,
       ...(image ? { image } : {}),
     });

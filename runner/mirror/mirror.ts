@@ -40,6 +40,8 @@ export interface RefreshOptions {
   maxCommits?: number;
   /** Refuse a mirror larger than this many bytes after fetching; 0: any. */
   maxMirrorBytes?: number;
+  /** The remote's refs are what the mirror already holds: no `git fetch` (an empty mirror is fetched all the same). */
+  skipFetch?: boolean;
   signal?: AbortSignal;
 }
 
@@ -79,7 +81,9 @@ cd /cache
 git config remote.origin.url "$BISECT_SOURCE"
 git config --replace-all remote.origin.fetch '+refs/heads/*:refs/heads/*'
 git config --add remote.origin.fetch '+refs/tags/*:refs/tags/*'
-git fetch -q --prune --force origin
+if [ -z "\${BISECT_SKIP_FETCH:-}" ] || [ -z "$(git for-each-ref --count=1)" ]; then
+  git fetch -q --prune --force origin
+fi
 good=$1 bad=$2 fp=$3 maxcommits=$4 maxbytes=$5
 shift 5
 size=$(du -sb /cache | cut -f1)
@@ -157,6 +161,7 @@ export async function refreshMirror(
     mounts.push({ Type: "bind", Source: source.path, Target: "/source", ReadOnly: true });
   }
 
+  if (options.skipFetch) env.push("BISECT_SKIP_FETCH=1");
   await ensureVolume(docker, options.volume);
   const started = Date.now();
   let container: Docker.Container | undefined;
@@ -295,6 +300,17 @@ async function ensureVolume(docker: Docker, name: string): Promise<void> {
     if (statusOf(error) !== 404)
       throw new InfrastructureError(`volume ${name}: ${describeDockerError(error)}`);
     await docker.createVolume({ Name: name, Labels: { ...APP_LABEL, [MIRROR_LABEL]: name } });
+  }
+}
+
+/** Whether the mirror's volume is on the engine, made by us (not an empty one a mount created). */
+export async function mirrorVolumeExists(docker: Docker, volume: string): Promise<boolean> {
+  try {
+    const info = (await docker.getVolume(volume).inspect()) as { Labels?: Record<string, string> };
+    return info.Labels?.[MIRROR_LABEL] === volume;
+  } catch (error) {
+    if (statusOf(error) === 404) return false;
+    throw new InfrastructureError(`volume ${volume}: ${describeDockerError(error)}`);
   }
 }
 

@@ -9,7 +9,6 @@
 //     cache versus a warm refresh after 10 new commits (target ratio ≤ 0.1), and an empty refresh.
 // Needs two Docker engines over TLS (shared/docker/engines.sh up 2) and PostgreSQL (DATABASE_URL,
 // or an embedded one in a temporary directory).
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,13 +19,14 @@ import { loadConfig } from "../../config/env";
 import { BisectJob, BisectStep, RunnerLease } from "../../db/models";
 import { createJob } from "../../jobs/bisection/intake";
 import { startWorker } from "../../jobs/worker";
-import { registerHost } from "../../runner/farm/hosts";
+import { registerHost } from "../../jobs/farm/hosts";
 import { mirrorVolumeName, refreshMirror, removeMirror } from "../../runner/mirror/mirror";
 import { ensureImageEverywhere, tlsEngines } from "../../tests/helpers/engines";
 import { gitBisect } from "./lib/git-bisect";
 import { generateRepo, linearHistory, seededRandom } from "./lib/repo-gen";
 import { median, percentile } from "./lib/timing-executor";
 import { benchDatabase } from "./lib/bench-db";
+import { appendCommits, makeContentRepo } from "./lib/content-repo";
 
 const { values } = parseArgs({
   options: {
@@ -49,7 +49,8 @@ const db = await benchDatabase("bisect_bench");
 const { url, knex } = db;
 Model.knex(knex);
 
-const culprit = 1 + Math.floor(commits * 0.05 + seededRandom(Number(values.seed))() * commits * 0.9);
+const culprit =
+  1 + Math.floor(commits * 0.05 + seededRandom(Number(values.seed))() * commits * 0.9);
 const repo = await generateRepo(linearHistory(commits), { culprit });
 chmodSync(repo.dir, 0o755);
 const good = repo.shas[0]!;
@@ -59,7 +60,12 @@ console.log(`repository: ${commits} commits (linear), culprit #${culprit}; comma
 const baseline = await gitBisect(repo.dir, good, bad, command);
 console.log(`baseline  git bisect run: ${secs(baseline.wallMs)}, ${baseline.steps} steps`);
 
-const config = loadConfig({ DATABASE_URL: url, LOG_LEVEL: "error", WORKER_CONCURRENCY: "10", RUNNER_FETCH_NETWORK: "none" });
+const config = loadConfig({
+  DATABASE_URL: url,
+  LOG_LEVEL: "error",
+  WORKER_CONCURRENCY: "10",
+  RUNNER_FETCH_NETWORK: "none",
+});
 const worker = await startWorker(config, { registerEnvHost: false });
 
 interface FarmRun {
@@ -75,21 +81,49 @@ interface FarmRun {
 async function farmRun(label: string, hostCount: number, slotsPerHost: number): Promise<FarmRun> {
   await knex("runner_hosts").update({ state: "draining" });
   for (const e of engines.slice(0, hostCount)) {
-    await registerHost(knex, { name: e.name, dockerEndpoint: e.endpoint, tlsPath: e.tlsPath, capacity: slotsPerHost, source: "admin" });
-    await knex("runner_hosts").where({ name: e.name }).update({ state: "active", capacity: slotsPerHost });
+    await registerHost(knex, {
+      name: e.name,
+      dockerEndpoint: e.endpoint,
+      tlsPath: e.tlsPath,
+      capacity: slotsPerHost,
+      source: "admin",
+    });
+    await knex("runner_hosts")
+      .where({ name: e.name })
+      .update({ state: "active", capacity: slotsPerHost });
   }
   // Warm the mirrors first so both set-ups measure bisection, not the first clone.
-  const warm = await createJob(knex, { source: "cli", repoUrl: repo.dir, goodRef: repo.shas[commits - 3]!, badRef: bad, command: "true", options: { parallel: 4 } });
+  const warm = await createJob(knex, {
+    source: "cli",
+    repoUrl: repo.dir,
+    goodRef: repo.shas[commits - 3]!,
+    badRef: bad,
+    command: "true",
+    options: { parallel: 4 },
+  });
   await waitFinal(warm.job.id);
 
   const slots = hostCount * slotsPerHost;
   const started = Date.now();
-  const { job } = await createJob(knex, { source: "cli", repoUrl: repo.dir, goodRef: good, badRef: bad, command, options: { parallel: slots } });
+  const { job } = await createJob(knex, {
+    source: "cli",
+    repoUrl: repo.dir,
+    goodRef: good,
+    badRef: bad,
+    command,
+    options: { parallel: slots },
+  });
   const done = await waitFinal(job.id);
   const wallMs = Date.now() - started;
   const steps = await BisectStep.query(knex).where({ bisectJobId: job.id, status: "done" });
-  const leases = await RunnerLease.query(knex).whereIn("bisectStepId", steps.map((s) => s.id));
-  const held = leases.reduce((sum, l) => sum + ((l.releasedAt ?? l.expiresAt).getTime() - l.acquiredAt.getTime()), 0);
+  const leases = await RunnerLease.query(knex).whereIn(
+    "bisectStepId",
+    steps.map((s) => s.id),
+  );
+  const held = leases.reduce(
+    (sum, l) => sum + ((l.releasedAt ?? l.expiresAt).getTime() - l.acquiredAt.getTime()),
+    0,
+  );
   return {
     label,
     wallMs,
@@ -97,7 +131,9 @@ async function farmRun(label: string, hostCount: number, slotsPerHost: number): 
     runs: steps.length,
     utilisation: held / (slots * wallMs),
     // From the step row's creation (queued) to its command starting (end minus its own duration).
-    queueToStart: steps.map((s) => s.finishedAt!.getTime() - (s.durationMs ?? 0) - s.createdAt.getTime()),
+    queueToStart: steps.map(
+      (s) => s.finishedAt!.getTime() - (s.durationMs ?? 0) - s.createdAt.getTime(),
+    ),
     correct: done.culpritSha === repo.shas[culprit],
   };
 }
@@ -113,29 +149,50 @@ async function waitFinal(jobId: number): Promise<BisectJob> {
 const runs = [await farmRun("1 host × 2 slots", 1, 2), await farmRun("2 hosts × 2 slots", 2, 2)];
 await worker.stop();
 
-console.log("\nfarm                 wall      ratio  rounds  runs  slot use  queue→start p50 / p95  culprit");
+console.log(
+  "\nfarm                 wall      ratio  rounds  runs  slot use  queue→start p50 / p95  culprit",
+);
 for (const r of runs) {
   console.log(
     `${r.label.padEnd(20)} ${secs(r.wallMs).padStart(8)}  ${(r.wallMs / baseline.wallMs).toFixed(2).padStart(5)}  ${String(r.rounds).padStart(6)}  ${String(r.runs).padStart(4)}  ${(r.utilisation * 100).toFixed(0).padStart(7)}%  ${secs(median(r.queueToStart)).padStart(10)} / ${secs(percentile(r.queueToStart, 95))}  ${r.correct ? "right" : "WRONG"}`,
   );
 }
 const allLatencies = runs.flatMap((r) => r.queueToStart);
-console.log(`queue → command start over ${allLatencies.length} runs: median ${secs(median(allLatencies))}, p95 ${secs(percentile(allLatencies, 95))} (target median ≤ 1 s)`);
+console.log(
+  `queue → command start over ${allLatencies.length} runs: median ${secs(median(allLatencies))}, p95 ${secs(percentile(allLatencies, 95))} (target median ≤ 1 s)`,
+);
 
 // Mirror cache: cold clone versus warm refresh after 10 new commits, at each size; an empty
 // refresh (nothing new) shows the fixed cost of a fetch container, which bounds the ratio.
 const docker = engines[0]!.docker;
-console.log("\nmirror cache        size     cold clone  warm (+10 commits)  empty refresh  ratio warm/cold");
+console.log(
+  "\nmirror cache        size     cold clone  warm (+10 commits)  empty refresh  ratio warm/cold",
+);
 for (const size of values["mirror-commits"].split(",").map(Number)) {
   const big = mkdtempSync(path.join(tmpdir(), "bisect-bench-mirror-"));
   chmodSync(big, 0o755);
   makeContentRepo(big, size);
   const volume = mirrorVolumeName(`bench:${randomBytes(6).toString("hex")}`);
   const source = { kind: "host-path" as const, path: big };
-  const cold = await refreshMirror(docker, { volume, source, image: config.RUNNER_IMAGE, network: "none" });
+  const cold = await refreshMirror(docker, {
+    volume,
+    source,
+    image: config.RUNNER_IMAGE,
+    network: "none",
+  });
   appendCommits(big, size, 10);
-  const warmRefresh = await refreshMirror(docker, { volume, source, image: config.RUNNER_IMAGE, network: "none" });
-  const empty = await refreshMirror(docker, { volume, source, image: config.RUNNER_IMAGE, network: "none" });
+  const warmRefresh = await refreshMirror(docker, {
+    volume,
+    source,
+    image: config.RUNNER_IMAGE,
+    network: "none",
+  });
+  const empty = await refreshMirror(docker, {
+    volume,
+    source,
+    image: config.RUNNER_IMAGE,
+    network: "none",
+  });
   await removeMirror(docker, volume);
   rmSync(big, { recursive: true, force: true });
   console.log(
@@ -146,27 +203,3 @@ for (const size of values["mirror-commits"].split(",").map(Number)) {
 await repo.cleanup();
 await db.drop();
 process.exit(0);
-
-/** A repository with real content: each commit rewrites one of 64 files with 4 KB of fresh data. */
-function makeContentRepo(dir: string, count: number): void {
-  execFileSync("git", ["init", "-q", "-b", "main", dir]);
-  appendCommits(dir, 0, count);
-}
-
-function appendCommits(dir: string, from: number, count: number): void {
-  const lines: string[] = [];
-  for (let i = from; i < from + count; i++) {
-    const data = randomBytes(3072).toString("base64");
-    lines.push(
-      "commit refs/heads/main",
-      `committer Bench <bench@example.invalid> ${1_700_000_000 + i} +0000`,
-      `data ${`commit ${i}`.length}`,
-      `commit ${i}`,
-      ...(i === from && from > 0 ? ["from refs/heads/main^0"] : []),
-      `M 644 inline files/${i % 64}.txt`,
-      `data ${Buffer.byteLength(data)}`,
-      data,
-    );
-  }
-  execFileSync("git", ["-C", dir, "fast-import", "--quiet"], { input: lines.join("\n") + "\n", maxBuffer: 1 << 30 });
-}

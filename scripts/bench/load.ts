@@ -13,7 +13,7 @@ import { loadConfig } from "../../config/env";
 import { BisectJob } from "../../db/models";
 import { createJob } from "../../jobs/bisection/intake";
 import { startWorker } from "../../jobs/worker";
-import { registerHost } from "../../runner/farm/hosts";
+import { registerHost } from "../../jobs/farm/hosts";
 import { ensureImageEverywhere, tlsEngines } from "../../tests/helpers/engines";
 import { generateRepo, linearHistory } from "./lib/repo-gen";
 import { benchDatabase } from "./lib/bench-db";
@@ -39,8 +39,23 @@ await ensureImageEverywhere(engines);
 const db = await benchDatabase("bisect_load");
 const { url, knex } = db;
 Model.knex(knex);
-for (const e of engines) await registerHost(knex, { name: e.name, dockerEndpoint: e.endpoint, tlsPath: e.tlsPath, capacity: 2, source: "admin" });
-const worker = await startWorker(loadConfig({ DATABASE_URL: url, LOG_LEVEL: "error", WORKER_CONCURRENCY: "10", RUNNER_FETCH_NETWORK: "none" }), { registerEnvHost: false });
+for (const e of engines)
+  await registerHost(knex, {
+    name: e.name,
+    dockerEndpoint: e.endpoint,
+    tlsPath: e.tlsPath,
+    capacity: 2,
+    source: "admin",
+  });
+const worker = await startWorker(
+  loadConfig({
+    DATABASE_URL: url,
+    LOG_LEVEL: "error",
+    WORKER_CONCURRENCY: "10",
+    RUNNER_FETCH_NETWORK: "none",
+  }),
+  { registerEnvHost: false },
+);
 
 const culprit = Math.floor(commits * 0.61);
 const repo = await generateRepo(linearHistory(commits), { culprit });
@@ -49,10 +64,18 @@ chmodSync(repo.dir, 0o755);
 /** One bisection on the farm (all four slots), from queueing to its result. */
 async function bisection(): Promise<{ wallMs: number; right: boolean }> {
   const started = Date.now();
-  const { job } = await createJob(knex, { source: "cli", repoUrl: repo.dir, goodRef: repo.shas[0]!, badRef: repo.shas[commits - 1]!, command, options: { parallel: 4 } });
+  const { job } = await createJob(knex, {
+    source: "cli",
+    repoUrl: repo.dir,
+    goodRef: repo.shas[0]!,
+    badRef: repo.shas[commits - 1]!,
+    command,
+    options: { parallel: 4 },
+  });
   for (;;) {
     const current = await BisectJob.query(knex).findById(job.id);
-    if (current?.isFinal) return { wallMs: Date.now() - started, right: current.culpritSha === repo.shas[culprit] };
+    if (current?.isFinal)
+      return { wallMs: Date.now() - started, right: current.culpritSha === repo.shas[culprit] };
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -62,7 +85,19 @@ function webhookBench(): Promise<{ p99: number; line: string; ok: boolean }> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", "scripts/bench/webhook.ts", "--seconds", values.seconds, "--concurrency", values.concurrency, "--resend", "0", "--warmup", "1"],
+      [
+        "--import",
+        "tsx",
+        "scripts/bench/webhook.ts",
+        "--seconds",
+        values.seconds,
+        "--concurrency",
+        values.concurrency,
+        "--resend",
+        "0",
+        "--warmup",
+        "1",
+      ],
       { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, DATABASE_URL: "" } },
     );
     let out = "";
@@ -72,7 +107,11 @@ function webhookBench(): Promise<{ p99: number; line: string; ok: boolean }> {
       const line = out.split("\n").find((l) => new RegExp(`^\\s+${values.concurrency}\\s`).test(l));
       if (!line) return reject(new Error(`bench:webhook printed no result:\n${out}`));
       const cols = line.trim().split(/\s+/);
-      resolve({ p99: Number(cols[4]), line: line.trim(), ok: code === 0 || /errors and duplicates: none/.test(out) });
+      resolve({
+        p99: Number(cols[4]),
+        line: line.trim(),
+        ok: code === 0 || /errors and duplicates: none/.test(out),
+      });
     });
   });
 }
@@ -83,15 +122,29 @@ const alone = await bisection();
 log("the webhook benchmark alone…");
 const webhookAlone = await webhookBench();
 log("both at once: the webhook benchmark and two bisections…");
-const [webhookLoaded, first, second] = await Promise.all([webhookBench(), bisection(), bisection()]);
+const [webhookLoaded, first, second] = await Promise.all([
+  webhookBench(),
+  bisection(),
+  bisection(),
+]);
 
 await worker.stop();
-console.log(`bench:load — ${commits}-commit repository, command: ${command}; farm: 2 hosts × 2 slots; webhook: ${values.concurrency} concurrent for ${values.seconds} s`);
-console.log(`webhook p99 alone:                 ${webhookAlone.p99.toFixed(1)} ms   (${webhookAlone.line})`);
-console.log(`webhook p99 with two bisections:   ${webhookLoaded.p99.toFixed(1)} ms   (${webhookLoaded.line})  ratio ${(webhookLoaded.p99 / webhookAlone.p99).toFixed(2)}`);
+console.log(
+  `bench:load — ${commits}-commit repository, command: ${command}; farm: 2 hosts × 2 slots; webhook: ${values.concurrency} concurrent for ${values.seconds} s`,
+);
+console.log(
+  `webhook p99 alone:                 ${webhookAlone.p99.toFixed(1)} ms   (${webhookAlone.line})`,
+);
+console.log(
+  `webhook p99 with two bisections:   ${webhookLoaded.p99.toFixed(1)} ms   (${webhookLoaded.line})  ratio ${(webhookLoaded.p99 / webhookAlone.p99).toFixed(2)}`,
+);
 console.log(`bisection alone:                   ${secs(alone.wallMs)}`);
-console.log(`two bisections under webhook load: ${secs(first.wallMs)} and ${secs(second.wallMs)}  ratio ${(Math.max(first.wallMs, second.wallMs) / alone.wallMs).toFixed(2)} (slowest / alone)`);
-console.log(`culprits right: ${[alone, first, second].every((b) => b.right) ? "all" : "NOT ALL"}; webhook errors and duplicates: ${webhookAlone.ok && webhookLoaded.ok ? "none" : "FOUND"}`);
+console.log(
+  `two bisections under webhook load: ${secs(first.wallMs)} and ${secs(second.wallMs)}  ratio ${(Math.max(first.wallMs, second.wallMs) / alone.wallMs).toFixed(2)} (slowest / alone)`,
+);
+console.log(
+  `culprits right: ${[alone, first, second].every((b) => b.right) ? "all" : "NOT ALL"}; webhook errors and duplicates: ${webhookAlone.ok && webhookLoaded.ok ? "none" : "FOUND"}`,
+);
 
 await repo.cleanup();
 await db.drop();

@@ -9,7 +9,7 @@ import { tokenAssociatedData } from "../../db/models";
 const OLD_KEY = randomBytes(32);
 const NEW_KEY = randomBytes(32);
 import { monthOf } from "../../db/models";
-import { enqueue } from "../../jobs/enqueue";
+import { addJob as enqueue } from "../../jobs/enqueue";
 import { startWorker, type StartedWorker } from "../../jobs/worker";
 import { useTestDatabase } from "../helpers/database";
 import { queuedJobs } from "../helpers/queue";

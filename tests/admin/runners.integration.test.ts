@@ -6,8 +6,8 @@ import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../config/env";
 import { startWorker, type StartedWorker } from "../../jobs/worker";
-import { registerHost } from "../../runner/farm/hosts";
-import { acquireLease } from "../../runner/farm/leases";
+import { registerHost } from "../../jobs/farm/hosts";
+import { acquireLease } from "../../jobs/farm/leases";
 import { runnerBuildContext, RUNNER_HASH_LABEL } from "../../runner/image";
 import { useTestDatabase } from "../helpers/database";
 import {

@@ -11,7 +11,7 @@ import { checkHosts } from "../../jobs/farm/health";
 import { reap } from "../../jobs/farm/reaper";
 import type { WorkerContext } from "../../jobs/worker-context";
 import { makeRepo } from "../../runner/executors/test-support";
-import { registerHost } from "../../runner/farm/hosts";
+import { registerHost } from "../../jobs/farm/hosts";
 import { useTestDatabase } from "../helpers/database";
 import {
   containersOfJob,

@@ -20,8 +20,14 @@ import { checkHosts } from "../../jobs/farm/health";
 import { reap } from "../../jobs/farm/reaper";
 import type { WorkerContext } from "../../jobs/worker-context";
 import { makeRepo } from "../../runner/executors/test-support";
-import { registerHost } from "../../runner/farm/hosts";
-import { containersOfJob, dockerRequired, ensureImageEverywhere, tlsEngines, type TestEngine } from "../helpers/engines";
+import { registerHost } from "../../jobs/farm/hosts";
+import {
+  containersOfJob,
+  dockerRequired,
+  ensureImageEverywhere,
+  tlsEngines,
+  type TestEngine,
+} from "../helpers/engines";
 import { queuedJobs } from "../helpers/queue";
 import { farmWorkerEnv, finalJob, spawnFarmWorker, waitFor } from "../helpers/farm-worker";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy";
@@ -76,8 +82,20 @@ suite("a bisection through every fault", () => {
 
   it("survives kill -9, a PostgreSQL restart and a lost host, and leaves nothing behind", async () => {
     const [h1, h2] = engines as TestEngine[];
-    await registerHost(knex, { name: "h1", dockerEndpoint: h1!.endpoint, tlsPath: h1!.tlsPath, capacity: 2, source: "admin" });
-    await registerHost(knex, { name: "h2-via-proxy", dockerEndpoint: `tcp://127.0.0.1:${proxy.port}`, tlsPath: h2!.tlsPath, capacity: 2, source: "admin" });
+    await registerHost(knex, {
+      name: "h1",
+      dockerEndpoint: h1!.endpoint,
+      tlsPath: h1!.tlsPath,
+      capacity: 2,
+      source: "admin",
+    });
+    await registerHost(knex, {
+      name: "h2-via-proxy",
+      dockerEndpoint: `tcp://127.0.0.1:${proxy.port}`,
+      tlsPath: h2!.tlsPath,
+      capacity: 2,
+      source: "admin",
+    });
     const repo = makeRepo(64, 41);
     chmodSync(repo.dir, 0o755);
     const { job } = await createJob(knex, {
@@ -88,7 +106,8 @@ suite("a bisection through every fault", () => {
       command: "sleep 2; sh check.sh",
       options: { parallel: 4 },
     });
-    const doneCount = async () => (await BisectStep.query().where({ bisectJobId: job.id, status: "done" })).length;
+    const doneCount = async () =>
+      (await BisectStep.query().where({ bisectJobId: job.id, status: "done" })).length;
 
     // 1. kill -9 the worker mid-job; a new one takes over.
     const first = spawnWorker();
@@ -104,11 +123,23 @@ suite("a bisection through every fault", () => {
     pg = await spawnEmbeddedPostgres(dataDir, { port, persistent: true });
 
     // 3. lose a runner host while it runs a step.
-    const proxyHost = await waitFor("the proxied host", async () => (await knex("runner_hosts").where({ name: "h2-via-proxy" }).first()) as { id: number });
+    const proxyHost = await waitFor(
+      "the proxied host",
+      async () =>
+        (await knex("runner_hosts").where({ name: "h2-via-proxy" }).first()) as { id: number },
+    );
     await waitFor("a run on h2", async () => {
       const final = await BisectJob.query().findById(job.id);
       if (final?.isFinal) return true;
-      return (await BisectStep.query().where({ bisectJobId: job.id, status: "running", runnerHostId: proxyHost.id })).length > 0;
+      return (
+        (
+          await BisectStep.query().where({
+            bisectJobId: job.id,
+            status: "running",
+            runnerHostId: proxyHost.id,
+          })
+        ).length > 0
+      );
     });
     await proxy.cut();
 
@@ -116,22 +147,47 @@ suite("a bisection through every fault", () => {
     expect(done).toMatchObject({ status: "finished", outcome: "found", culpritSha: repo.shas[41] });
 
     // Nothing stuck: no step in flight, nothing of the job left in the queue, no open lease.
-    await waitFor("steps to settle", async () => (await BisectStep.query().where({ bisectJobId: job.id }).modify("inFlight")).length === 0, 30_000);
+    await waitFor(
+      "steps to settle",
+      async () =>
+        (await BisectStep.query().where({ bisectJobId: job.id }).modify("inFlight")).length === 0,
+      30_000,
+    );
     // Work that can still run: not failed, and attempts left (a crash uses one up).
     const ofTheJob = async () =>
-      (await queuedJobs(knex)).filter((q) => [q.payload.jobId, q.payload.stepId].some(Boolean) && !q.lastError && q.attempts < q.maxAttempts);
-    await waitFor("the queue to drain", async () => (await ofTheJob()).length === 0, 90_000).catch(async (error: Error) => {
-      throw new Error(`${error.message}: ${JSON.stringify(await ofTheJob())}`);
-    });
-    expect(await RunnerLease.query().whereNull("releasedAt").where("expiresAt", ">", new Date())).toEqual([]);
+      (await queuedJobs(knex)).filter(
+        (q) =>
+          [q.payload.jobId, q.payload.stepId].some(Boolean) &&
+          !q.lastError &&
+          q.attempts < q.maxAttempts,
+      );
+    await waitFor("the queue to drain", async () => (await ofTheJob()).length === 0, 90_000).catch(
+      async (error: Error) => {
+        throw new Error(`${error.message}: ${JSON.stringify(await ofTheJob())}`);
+      },
+    );
+    expect(
+      await RunnerLease.query().whereNull("releasedAt").where("expiresAt", ">", new Date()),
+    ).toEqual([]);
 
     // The lost host comes back; the reaper removes whatever runs were cut off there.
     await proxy.restore();
-    const ctx: WorkerContext = { config: loadConfig({ DATABASE_URL: url, RUNNER_FETCH_NETWORK: "none" }), knex, workerDatabaseUrl: url, instanceId: await instanceId(knex) };
+    const ctx: WorkerContext = {
+      config: loadConfig({ DATABASE_URL: url, RUNNER_FETCH_NETWORK: "none" }),
+      knex,
+      workerDatabaseUrl: url,
+      instanceId: await instanceId(knex),
+    };
     await checkHosts(ctx);
-    await waitFor("no container of the job", async () => {
-      await reap(ctx);
-      return (await containersOfJob(engines as TestEngine[], ctx.instanceId, job.id)).length === 0;
-    }, 120_000);
+    await waitFor(
+      "no container of the job",
+      async () => {
+        await reap(ctx);
+        return (
+          (await containersOfJob(engines as TestEngine[], ctx.instanceId, job.id)).length === 0
+        );
+      },
+      120_000,
+    );
   }, 600_000);
 });

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Config } from "../../config/env";
 import { AutoBisection, BisectJob } from "../../db/models";
 import { startWorker, type StartedWorker } from "../../jobs/worker";
-import { registerHost } from "../../runner/farm/hosts";
+import { registerHost } from "../../jobs/farm/hosts";
 import { useTestDatabase } from "../helpers/database";
 import {
   dockerRequired,

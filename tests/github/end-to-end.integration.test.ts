@@ -8,7 +8,7 @@ import type { Config } from "../../config/env";
 import { BisectJob, BisectStep } from "../../db/models";
 import { PURPOSE_PERMISSIONS } from "../../jobs/github/app-client";
 import { startWorker, type StartedWorker } from "../../jobs/worker";
-import { registerHost } from "../../runner/farm/hosts";
+import { registerHost } from "../../jobs/farm/hosts";
 import { useTestDatabase } from "../helpers/database";
 import {
   dockerRequired,

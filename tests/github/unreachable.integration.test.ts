@@ -9,7 +9,7 @@ import { readCounters } from "../../db/counters";
 import { BisectJob } from "../../db/models";
 import { ABANDONED_COUNTER } from "../../jobs/farm/give-up";
 import { startWorker, type StartedWorker } from "../../jobs/worker";
-import { registerHost } from "../../runner/farm/hosts";
+import { registerHost } from "../../jobs/farm/hosts";
 import { useTestDatabase } from "../helpers/database";
 import {
   dockerRequired,

@@ -3,7 +3,7 @@
 import { Model } from "objection";
 import { beforeAll, describe, expect, it } from "vitest";
 import { RunnerHost } from "../../db/models";
-import { acquireLease, fairShareAllows, releaseLease } from "../../runner/farm/leases";
+import { acquireLease, fairShareAllows, releaseLease } from "../../jobs/farm/leases";
 import { useTestDatabase } from "../helpers/database";
 
 const db = useTestDatabase();

@@ -1,7 +1,7 @@
 // The runner-host registry: registration, health probes and the state they imply.
 import type { Knex } from "knex";
 import { RunnerHost, type RunnerHostState } from "../../db/models";
-import { describeDockerError, pingEngine } from "../docker/connect";
+import { describeDockerError, pingEngine } from "../../runner/docker/connect";
 import { dockerFor } from "./docker-clients";
 
 export interface HostRegistration {
@@ -29,7 +29,13 @@ export async function registerHost(knex: Knex, host: HostRegistration): Promise<
   const existing = await RunnerHost.query(knex).findOne({ name: host.name });
   if (!existing) return RunnerHost.query(knex).insert(row).returning("*");
   if (existing.source === "env" && host.source === "env") {
-    return existing.$query(knex).patchAndFetch({ dockerEndpoint: row.dockerEndpoint, tlsPath: row.tlsPath, capacity: row.capacity });
+    return existing
+      .$query(knex)
+      .patchAndFetch({
+        dockerEndpoint: row.dockerEndpoint,
+        tlsPath: row.tlsPath,
+        capacity: row.capacity,
+      });
   }
   return existing;
 }
@@ -42,7 +48,11 @@ export interface ProbeResult {
 }
 
 /** Version + ping + the runner image: what a host must answer to take work. */
-export async function probeHost(host: RunnerHost, image: string, timeoutMs = 5_000): Promise<ProbeResult> {
+export async function probeHost(
+  host: RunnerHost,
+  image: string,
+  timeoutMs = 5_000,
+): Promise<ProbeResult> {
   try {
     const docker = dockerFor(host);
     await pingEngine(docker, timeoutMs, host.name);
@@ -54,7 +64,13 @@ export async function probeHost(host: RunnerHost, image: string, timeoutMs = 5_0
         () => true,
         () => false,
       );
-    if (!imagePresent) return { ok: false, version: version.Version, imagePresent, error: `image ${image} is not present` };
+    if (!imagePresent)
+      return {
+        ok: false,
+        version: version.Version,
+        imagePresent,
+        error: `image ${image} is not present`,
+      };
     return { ok: true, version: version.Version, imagePresent };
   } catch (error) {
     return { ok: false, error: describeDockerError(error) };
@@ -67,7 +83,11 @@ export function nextState(current: RunnerHostState, ok: boolean): RunnerHostStat
   return ok ? "active" : "down";
 }
 
-export async function recordProbe(knex: Knex, host: RunnerHost, result: ProbeResult): Promise<RunnerHost> {
+export async function recordProbe(
+  knex: Knex,
+  host: RunnerHost,
+  result: ProbeResult,
+): Promise<RunnerHost> {
   const state = nextState(host.state, result.ok);
   return host.$query(knex).patchAndFetch({
     state,
@@ -78,5 +98,8 @@ export async function recordProbe(knex: Knex, host: RunnerHost, result: ProbeRes
 
 /** Marks a host down at once (a run found its engine unreachable); the health check brings it back. */
 export async function markDown(knex: Knex, hostId: number, error: string): Promise<void> {
-  await RunnerHost.query(knex).patch({ state: "down", lastError: error }).where({ id: hostId }).whereNot({ state: "draining" });
+  await RunnerHost.query(knex)
+    .patch({ state: "down", lastError: error })
+    .where({ id: hostId })
+    .whereNot({ state: "draining" });
 }

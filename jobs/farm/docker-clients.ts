@@ -1,7 +1,7 @@
 // One dockerode client per runner host, reused across runs (TLS material is read once).
 import type Docker from "dockerode";
 import type { RunnerHost } from "../../db/models";
-import { connectDocker } from "../docker/connect";
+import { connectDocker } from "../../runner/docker/connect";
 
 const clients = new Map<string, Docker>();
 
