@@ -249,3 +249,61 @@ describe("RangeGraph", () => {
     expect(candidatesOf(g, [g.tip, 30], [10]).members).toHaveLength(20);
   });
 });
+
+describe("CommitTable, edge cases", () => {
+  it("tells apart shas that share their first eight digits", () => {
+    const twins = [C, `${C.slice(0, 8)}${D.slice(8)}`, `${C.slice(0, 32)}${D.slice(32)}`];
+    for (let k = 1; k < 5; k++) twins.push(C.slice(0, 8 * k) + A.slice(8 * k));
+    const text = twins.map((s, i) => (i === 0 ? s : `${s} ${twins[i - 1]}`)).join("\n");
+    const t = CommitTable.fromRevList(`${text}\n`);
+    expect(twins.map((s) => t.shas.find(s))).toEqual(twins.map((_, i) => i));
+    expect(t.shas.find(`${C.slice(0, 39)}f`)).toBe(C.endsWith("f") ? 0 : -1);
+    expect(t.shas.find(`${C}0`)).toBe(-1);
+    expect(t.shas.find(C.slice(0, 39))).toBe(-1);
+    expect(t.record[twins[3]!]).toEqual({ parents: [twins[2]] });
+  });
+
+  it("accepts tabs and surrounding blanks, and refuses what is not lowercase hex", () => {
+    expect(CommitTable.fromRevList(`  ${C}\t${B}  \n\t${B}\n`).record).toEqual({
+      [C]: { parents: [B] },
+      [B]: { parents: [] },
+    });
+    expect(() => CommitTable.fromRevList(`${C.slice(0, 39)}é\n`)).toThrow(RevListFormatError);
+    expect(() => CommitTable.fromRevList(`${C} ${B.slice(0, 39)}\u00e9\n`)).toThrow(
+      RevListFormatError,
+    );
+    expect(() => CommitTable.fromRevList(`${C}x\n`)).toThrow(RevListFormatError);
+    expect(() => CommitTable.fromRevList(`${C} abc\n`)).toThrow(RevListFormatError);
+  });
+
+  it("names the line it refuses, trimmed and cut at 200 characters", () => {
+    const error = (text: string): RevListFormatError => {
+      try {
+        CommitTable.fromRevList(text);
+      } catch (e) {
+        return e as RevListFormatError;
+      }
+      throw new Error("no error");
+    };
+    expect(error("  warning: something  \n").message).toBe(
+      'unexpected git rev-list output line: "warning: something"',
+    );
+    expect(error("warning: something\n").name).toBe("RevListFormatError");
+    const long = error(`${"x".repeat(300)}\n`).message;
+    expect(long).toBe(`unexpected git rev-list output line: "${"x".repeat(200)}"`);
+  });
+
+  it("lists each parent outside the commits once, from git's output and from a plain graph", () => {
+    const fromText = CommitTable.fromRevList(`${C} ${A}\n${B} ${A} ${D}\n`);
+    expect(fromText.outside).toEqual([A, D]);
+    const plain = CommitTable.fromRecord({
+      c: { parents: ["a"] },
+      b: { parents: ["a", "d", "c"] },
+    });
+    expect(plain.outside).toEqual(["a", "d"]);
+    expect(Array.from(plain.parents)).toEqual([~0, ~0, ~1, 0]);
+    expect(plain.record).toBe(plain.record);
+    const compact = CompactGraph.fromRevList(A, C, `${C} ${A}\n`);
+    expect(compact.commits).toBe(compact.commits);
+  });
+});
