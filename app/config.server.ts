@@ -4,5 +4,6 @@ import { loadConfig, type Config } from "../config/env";
 let config: Config | undefined;
 
 export function getConfig(): Config {
-  return (config ??= loadConfig());
+  // The web process runs without the GitHub App's private key: only the worker acts as the App.
+  return (config ??= loadConfig(process.env, undefined, { process: "web" }));
 }

@@ -1,7 +1,6 @@
 // The GitHub webhook: verify the signature on the raw body, record the delivery once (by
 // X-GitHub-Delivery), and enqueue its handling in the same statement. Nothing here calls GitHub
 // or Docker, so GitHub gets its answer in milliseconds; everything slow is a job.
-import { Webhooks } from "@octokit/webhooks";
 import type { Knex } from "knex";
 import { z } from "zod";
 import { AuditLogEntry } from "../db/models";
@@ -10,9 +9,8 @@ import { mentionsBisect } from "../jobs/github/command";
 import { isDefaultBranchResult } from "../jobs/github/auto/events";
 import { DELIVERY_TASK } from "../jobs/github/deliveries";
 import { isBot, issueCommentEvent } from "../jobs/github/payloads";
+import { BodyBudget, readSignedBody } from "./webhook-body.server";
 import { recorderFor } from "./webhook-recorder.server";
-
-export const MAX_BODY_BYTES = 25 * 1024 * 1024;
 
 /** Events and actions handled by a task; any other delivery is recorded as ignored. */
 const HANDLED: Record<string, readonly string[]> = {
@@ -30,6 +28,15 @@ export interface WebhookDeps {
   ip?: string | null;
   /** Refused deliveries written to audit_log per minute in this process (default 60). */
   auditPerMinute?: number;
+  /** Bytes of bodies held at once (default: this process's, WEBHOOK_BODY_BUDGET_BYTES). */
+  bodyBudget?: BodyBudget;
+}
+
+let processBudget: BodyBudget | null = null;
+function budgetOf(config: Config): BodyBudget {
+  if (processBudget?.total !== config.WEBHOOK_BODY_BUDGET_BYTES)
+    processBudget = new BodyBudget(config.WEBHOOK_BODY_BUDGET_BYTES);
+  return processBudget;
 }
 
 /**
@@ -72,44 +79,12 @@ const envelope = z.object({
     .optional(),
 });
 
-const verifiers = new Map<string, Webhooks>();
-function verifier(secret: string): Webhooks {
-  let webhooks = verifiers.get(secret);
-  if (!webhooks) {
-    webhooks = new Webhooks({ secret });
-    verifiers.set(secret, webhooks);
-  }
-  return webhooks;
-}
-
 function json(
   status: number,
   body: Record<string, unknown>,
   headers: Record<string, string> = {},
 ): Response {
   return Response.json(body, { status, headers: { "Cache-Control": "no-store", ...headers } });
-}
-
-class TooLarge extends Error {}
-
-/** The raw body as text, refusing more than `limit` bytes whatever Content-Length claimed. */
-async function readBody(request: Request, limit: number): Promise<string> {
-  if (!request.body) return "";
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw new TooLarge();
-    }
-    chunks.push(value);
-  }
-  // Byte-exact: no BOM stripping, so the signature is checked over what GitHub signed.
-  return new TextDecoder("utf-8", { ignoreBOM: true }).decode(Buffer.concat(chunks));
 }
 
 const LONE_SURROGATE_OR_NUL =
@@ -148,47 +123,47 @@ export async function receiveWebhook(request: Request, deps: WebhookDeps): Promi
   const deliveryId = request.headers.get("x-github-delivery") ?? "";
   const event = request.headers.get("x-github-event") ?? "";
   const signature = request.headers.get("x-hub-signature-256") ?? "";
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES)
-    return json(413, { error: "payload too large", limit: MAX_BODY_BYTES });
-  // Headers first: without a well-formed signature the body is never kept in memory.
+  const limit = deps.config.WEBHOOK_MAX_BODY_BYTES;
+  const tooLarge = () => json(413, { error: "payload too large", limit });
+  const length = request.headers.get("content-length");
+  const declared = length !== null && /^\d+$/.test(length) ? Number(length) : null;
+  // Headers first: a body over the limit is refused before a byte of it is read.
+  if (declared !== null && declared > limit) return tooLarge();
   let body = "";
+  let bytes = 0;
+  let valid = false;
   if (SIGNATURE_FORMAT.test(signature)) {
-    try {
-      body = await readBody(request, MAX_BODY_BYTES);
-    } catch (error) {
-      if (error instanceof TooLarge)
-        return json(413, { error: "payload too large", limit: MAX_BODY_BYTES });
-      throw error;
-    }
+    const read = await readSignedBody(request, {
+      limit,
+      declared,
+      budget: deps.bodyBudget ?? budgetOf(deps.config),
+      signature,
+      // The current secret and (while GitHub is switched over) the previous one.
+      secrets: [github.webhookSecret, github.previousWebhookSecret].filter((s): s is string => !!s),
+    });
+    if (read.kind === "too-large") return tooLarge();
+    if (read.kind === "busy")
+      return json(
+        503,
+        { error: "too many webhook bodies in flight; retry shortly" },
+        { "Retry-After": "5" },
+      );
+    ({ body, valid, bytes } = read);
   } else if (request.body) {
-    // Read to the end without keeping anything (a proxy in front expects the upload consumed),
-    // and not past the cap.
+    // Without a well-formed signature the body is never kept: read to the end (a proxy in front
+    // expects the upload consumed) and dropped, and not past the limit.
     const reader = request.body.getReader();
-    let size = 0;
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      size += value.byteLength;
-      if (size > MAX_BODY_BYTES) {
+      bytes += value.byteLength;
+      if (bytes > limit) {
         await reader.cancel().catch(() => {});
-        return json(413, { error: "payload too large", limit: MAX_BODY_BYTES });
+        return tooLarge();
       }
     }
   }
 
-  let valid = false;
-  if (signature && body) {
-    // The current secret, then (while GitHub is switched over) the previous one.
-    for (const secret of [github.webhookSecret, github.previousWebhookSecret]) {
-      if (!secret || valid) continue;
-      try {
-        valid = await verifier(secret).verify(body, signature);
-      } catch {
-        valid = false;
-      }
-    }
-  }
   if (!valid) {
     const unrecorded = auditBudget.take(deps.auditPerMinute ?? 60);
     // Who tried and what, never the body or the signature.
@@ -200,7 +175,7 @@ export async function receiveWebhook(request: Request, deps: WebhookDeps): Promi
           subjectId: deliveryId.slice(0, 100) || null,
           details: {
             event: event.slice(0, 100),
-            bytes: Buffer.byteLength(body),
+            bytes,
             userAgent: request.headers.get("user-agent")?.slice(0, 200) ?? null,
             ...(unrecorded > 0 ? { unrecordedBefore: unrecorded } : {}),
           },

@@ -109,6 +109,10 @@ const schema = z.object({
   RATE_LIMIT_AUTH_PER_MINUTE: int(30, 1, 100_000),
   RATE_LIMIT_API_PER_MINUTE: int(300, 1, 100_000),
   RATE_LIMIT_WEBHOOK_PER_MINUTE: int(1200, 1, 1_000_000),
+  /** GitHub caps a delivery at 25 MB; an operator may refuse less. Larger bodies get 413 unread. */
+  WEBHOOK_MAX_BODY_BYTES: int(25_000_000, 1_024, 25_000_000),
+  /** Bytes of webhook bodies one web process holds at once; past it a delivery gets 503. */
+  WEBHOOK_BODY_BUDGET_BYTES: int(100_000_000, 1_024, 10_000_000_000),
   /** GitHub's webhook delivery addresses (api.github.com/meta "hooks"): never rate limited. */
   WEBHOOK_ALLOWED_CIDRS: list([
     "192.30.252.0/22",
@@ -134,6 +138,8 @@ const schema = z.object({
   RUNNER_REGISTRY_AUTH_FILE: optionalString,
   /** Largest image a runner host pulls. */
   RUNNER_IMAGE_MAX_MB: int(10_240, 16, 1_048_576),
+  /** Images the product pulled and no job used for this many days are removed; 0 keeps them. */
+  RUNNER_IMAGE_EVICT_DAYS: int(14, 0, 36_500),
   RUNNER_STEP_TIMEOUT_SECONDS: int(600, 5, 86_400),
   RUNNER_MEMORY_MB: int(1024, 64, 1_048_576),
   RUNNER_CPUS: optionalString
@@ -176,7 +182,8 @@ type Raw = z.output<typeof schema>;
 export interface GitHubConfig {
   appId: number;
   appSlug: string;
-  privateKey: string;
+  /** Null in the web process, which never calls GitHub as the App (only the worker does). */
+  privateKey: string | null;
   webhookSecret: string;
   /** Accepted too while a new webhook secret rolls out. */
   previousWebhookSecret?: string | null;
@@ -291,7 +298,10 @@ export function resolveAliases(env: Env): { env: Env; problems: string[] } {
 export function loadConfig(
   env: Env = process.env,
   readFile = (p: string) => readFileSync(p, "utf8"),
+  /** `web`: the web process, configured without the App's private key (docs/security.md). */
+  options: { process?: "web" } = {},
 ): Config {
+  const web = options.process === "web";
   const files = resolveFileVariables(env, readFile);
   const aliases = resolveAliases(files.env);
   const parsed = schema.safeParse(aliases.env);
@@ -326,8 +336,9 @@ export function loadConfig(
   }
 
   const present = { ...raw, GITHUB_APP_PRIVATE_KEY: privateKey };
-  const githubMissing = githubRequired.filter((name) => !present[name]);
-  if (githubMissing.length > 0 && githubMissing.length < githubRequired.length && production) {
+  const required = githubRequired.filter((name) => !web || name !== "GITHUB_APP_PRIVATE_KEY");
+  const githubMissing = required.filter((name) => !present[name]);
+  if (githubMissing.length > 0 && githubMissing.length < required.length && production) {
     problems.push(`GitHub App: partly configured, missing ${githubMissing.join(", ")}`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -342,7 +353,7 @@ export function loadConfig(
         ? {
             appId: Number(raw.GITHUB_APP_ID),
             appSlug: raw.GITHUB_APP_SLUG!,
-            privateKey: normalisePem(privateKey!),
+            privateKey: web || !privateKey ? null : normalisePem(privateKey),
             webhookSecret: raw.GITHUB_WEBHOOK_SECRET!,
             previousWebhookSecret: raw.GITHUB_WEBHOOK_SECRET_PREVIOUS ?? null,
             clientId: raw.GITHUB_CLIENT_ID!,

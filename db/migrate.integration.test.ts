@@ -21,6 +21,7 @@ describe("migrations", () => {
         [
           "admin_runs",
           "audit_log",
+          "auto_bisections",
           "bisect_jobs",
           "bisect_steps",
           "installations",
@@ -55,7 +56,10 @@ describe("migrations", () => {
   it("seeds the plans' limits", async () => {
     const db = await createTestDatabase();
     try {
-      const tiers = await db.knex("rate_limits").orderBy("maxConcurrent").select("tier", "jobsPerMonth", "maxDurationSeconds", "maxConcurrent");
+      const tiers = await db
+        .knex("rate_limits")
+        .orderBy("maxConcurrent")
+        .select("tier", "jobsPerMonth", "maxDurationSeconds", "maxConcurrent");
       expect(tiers).toEqual([
         { tier: "free", jobsPerMonth: 50, maxDurationSeconds: 1800, maxConcurrent: 1 },
         { tier: "pro", jobsPerMonth: 500, maxDurationSeconds: 3600, maxConcurrent: 3 },
@@ -70,11 +74,20 @@ describe("migrations", () => {
     const db = await createTestDatabase();
     try {
       await expect(
-        db.knex("runner_hosts").insert({ name: "h", dockerEndpoint: "unix:///x", state: "sleeping" }),
+        db
+          .knex("runner_hosts")
+          .insert({ name: "h", dockerEndpoint: "unix:///x", state: "sleeping" }),
       ).rejects.toThrow(/runner_hosts_state_check/);
-      const [host] = await db.knex("runner_hosts").insert({ name: "h", dockerEndpoint: "unix:///x" }).returning("*");
+      const [host] = await db
+        .knex("runner_hosts")
+        .insert({ name: "h", dockerEndpoint: "unix:///x" })
+        .returning("*");
       await new Promise((r) => setTimeout(r, 20));
-      const [updated] = await db.knex("runner_hosts").where({ id: host.id }).update({ state: "draining" }).returning("*");
+      const [updated] = await db
+        .knex("runner_hosts")
+        .where({ id: host.id })
+        .update({ state: "draining" })
+        .returning("*");
       expect(updated.updatedAt.getTime()).toBeGreaterThan(host.updatedAt.getTime());
     } finally {
       await db.drop();

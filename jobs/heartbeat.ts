@@ -3,11 +3,17 @@
 import os from "node:os";
 import type { Knex } from "knex";
 
-
 export async function beat(knex: Knex, workerIds: string[]): Promise<void> {
   if (workerIds.length === 0) return;
   await knex("worker_heartbeats")
-    .insert(workerIds.map((workerId) => ({ workerId, hostname: os.hostname(), pid: process.pid, lastBeatAt: knex.fn.now() })))
+    .insert(
+      workerIds.map((workerId) => ({
+        workerId,
+        hostname: os.hostname(),
+        pid: process.pid,
+        lastBeatAt: knex.fn.now(),
+      })),
+    )
     .onConflict("workerId")
     .merge({ lastBeatAt: knex.fn.now() });
 }
@@ -34,8 +40,8 @@ export async function liveWorkerIds(knex: Knex, deadAfterMs: number): Promise<Se
 
 /**
  * Frees graphile-worker jobs locked by workers that are not alive: those with a stale heartbeat,
- * and lockers that never beat at all once their lock is older than `deadAfterMs`.
- * Returns the worker ids that were unlocked.
+ * and lockers that never beat at all once their lock is older than `deadAfterMs`; the runner
+ * leases those workers held are released. Returns the worker ids that were unlocked.
  */
 export async function unlockDeadWorkers(knex: Knex, deadAfterMs: number): Promise<string[]> {
   const { rows } = await knex.raw<{ rows: { locked_by: string }[] }>(
@@ -50,7 +56,16 @@ export async function unlockDeadWorkers(knex: Knex, deadAfterMs: number): Promis
   // Raw results keep PostgreSQL's snake_case names (the mappers apply to the query builder only).
   const dead = rows.map((r) => r.locked_by);
   if (dead.length > 0) {
-    await knex.raw("select graphile_worker.force_unlock_workers(array(select jsonb_array_elements_text(?::jsonb)))", [JSON.stringify(dead)]);
+    await knex.raw(
+      "select graphile_worker.force_unlock_workers(array(select jsonb_array_elements_text(?::jsonb)))",
+      [JSON.stringify(dead)],
+    );
+    // Their runner slots too: a lease is held by the worker id that took it, and one taken for a
+    // mirror fetch lives 15 minutes — a killed worker must not keep a slot that long.
+    await knex("runner_leases")
+      .whereIn("holder", dead)
+      .whereNull("releasedAt")
+      .update({ releasedAt: knex.fn.now() });
     await knex("worker_heartbeats").whereIn("workerId", dead).delete();
   }
   await knex("worker_heartbeats")

@@ -11,6 +11,7 @@ describe("worker log levels", () => {
         "workers__unlock_dead",
         "admin__prune",
         "usage__rollover",
+        "images__evict",
       ]),
     );
     expect(cronTaskIdentifiers("# a comment\n\n*/5 * * * * some__task ?max=1")).toEqual(

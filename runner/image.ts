@@ -79,6 +79,18 @@ async function inspectImage(docker: Docker, tag: string): Promise<ImageFacts | n
   }
 }
 
+/** An image on the engine built from the context with this hash, by any name. */
+async function imageWithHash(docker: Docker, hash: string): Promise<string | null> {
+  try {
+    const found = await docker.listImages({
+      filters: JSON.stringify({ label: [`${RUNNER_HASH_LABEL}=${hash}`] }),
+    });
+    return found[0]?.Id ?? null;
+  } catch {
+    return null;
+  }
+}
+
 const inFlight = new WeakMap<Docker, Map<string, Promise<EnsureImageResult>>>();
 
 /**
@@ -110,6 +122,19 @@ async function ensureOnce(
     const present = await inspectImage(docker, tag);
     if (present && present.hash === context.hash)
       return { id: present.id, tag, hash: context.hash, action: "present" };
+    // The same build under another name (another tag of the same context): name it, no copy.
+    const same = await imageWithHash(docker, context.hash);
+    if (same) {
+      const colon = tag.lastIndexOf(":");
+      const named =
+        colon > tag.lastIndexOf("/")
+          ? { repo: tag.slice(0, colon), tag: tag.slice(colon + 1) }
+          : { repo: tag, tag: "latest" };
+      await docker.getImage(same).tag(named);
+      const tagged = await inspectImage(docker, tag);
+      if (tagged && tagged.hash === context.hash)
+        return { id: tagged.id, tag, hash: context.hash, action: "present" };
+    }
     if (options.source) {
       const there = await inspectImage(options.source, tag);
       if (there && there.hash === context.hash) {

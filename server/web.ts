@@ -64,7 +64,7 @@ function getLoadContext(req: Request, res: Response) {
 async function main(): Promise<void> {
   let config;
   try {
-    config = loadConfig();
+    config = loadConfig(process.env, undefined, { process: "web" });
   } catch (error) {
     console.error(error instanceof ConfigError ? error.message : error);
     process.exit(1);

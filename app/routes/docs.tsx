@@ -54,7 +54,7 @@ export default function Docs() {
         </p>
         <pre>
           <code>{`image: node:20-bookworm     # default branch only: the image runs use
-network: true               # default branch only: ask for network (the plan must allow it)
+network: setup              # default branch only: none | setup (setup online, test offline) | all
 setup: npm ci               # before the test, on every commit; a failure skips the commit
 command: npm test           # the test when the comment gives none (0 good, 125 skip, else bad)
 timeout: 10m                # one run's limit: seconds, or 90s / 10m / 1h (at most 24h)
@@ -64,8 +64,11 @@ pathspec: [src, package.json]  # only commits touching these paths are tested`}<
         <p>
           <code>image</code> and <code>network</code> are read on the default branch only (the bad
           revision can be any commit, a fork&rsquo;s included); the other keys at the bad revision.
-          Runs have no network unless <code>network: true</code> is asked for and allowed, so{" "}
-          <code>setup</code> downloads nothing otherwise: use an image with the dependencies in it.
+          Runs have no network unless the repository asks. With <code>network: setup</code> the
+          setup runs first and may download through the runner&rsquo;s egress filter, then the test
+          runs offline on the same files; <code>network: all</code> gives the test network too, only
+          where the operator allows it for the plan. Without a bisect.yml, a project whose setup
+          installs dependencies (npm, yarn, pnpm, pip, cargo, Go modules) gets <code>setup</code>.
           Worked examples for Node.js, Python, Rust, Go and C are in <code>docs/bisect-yml.md</code>
           .
         </p>
@@ -101,8 +104,9 @@ pathspec: [src, package.json]  # only commits touching these paths are tested`}<
             runner.
           </li>
           <li>
-            Memory, CPU, process and time limits; no network unless the repository asks for it on
-            its default branch and the operator allows it for the plan.
+            Memory, CPU, process and time limits. The test has no network unless the repository asks
+            for it on its default branch and the operator allows it for the plan; a setup that asks
+            for network runs in a sandbox of its own, and the test&rsquo;s sandbox never has one.
           </li>
           <li>GitHub tokens never enter a container that runs your command, nor any log.</li>
         </ul>

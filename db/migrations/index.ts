@@ -13,6 +13,7 @@ import * as runnerHostKeys from "./20261207000003_runner_host_keys";
 import * as likelyOutcome from "./20261207000004_likely_outcome";
 import * as automaticBisections from "./20261207000010_automatic_bisections";
 import * as planResources from "./20261207000011_plan_resources";
+import * as runnerImages from "./20261207000012_runner_images";
 import * as mirrorRemoteRefs from "./20261207000021_mirror_remote_refs";
 
 interface Migration {
@@ -33,6 +34,7 @@ const migrations: Record<string, Migration> = {
   "20261207000004_likely_outcome": likelyOutcome,
   "20261207000010_automatic_bisections": automaticBisections,
   "20261207000011_plan_resources": planResources,
+  "20261207000012_runner_images": runnerImages,
   "20261207000021_mirror_remote_refs": mirrorRemoteRefs,
 };
 

@@ -64,7 +64,10 @@ export interface JobOptions {
   parallel?: number;
   timeoutSeconds?: number;
   firstParent?: boolean;
+  /** The test (and the setup) reach the network; only where the plan allows it. */
   network?: boolean;
+  /** The setup reaches the network while the test has none (`network: setup`). */
+  setupNetwork?: boolean;
   image?: string;
   /** `image` pinned by registry digest when the job started: every step runs on these bytes. */
   imagePinned?: string;
@@ -89,6 +92,15 @@ export interface JobOptions {
   maxDurationSeconds?: number;
   /** The plan's resources for one run when the job was admitted (MiB, CPUs). */
   resources?: { memoryMb: number; cpus: number; workMb: number };
+}
+
+export interface ImagePull {
+  image: string;
+  host: string;
+  /** Bytes downloaded and announced so far (compressed layers). */
+  doneBytes: number;
+  totalBytes: number;
+  startedAt: string;
 }
 
 export class BisectJob extends BaseModel {
@@ -122,6 +134,8 @@ export class BisectJob extends BaseModel {
   error!: string | null;
   rounds!: number;
   statusCommentId!: number | null;
+  /** An image pull the job waits for (shown while it lasts). */
+  imagePull!: ImagePull | null;
   retryOfJobId!: number | null;
   startedAt!: Date | null;
   finishedAt!: Date | null;
@@ -133,7 +147,7 @@ export class BisectJob extends BaseModel {
     return FINAL_STATUSES.includes(this.status);
   }
 
-  static override jsonAttributes = ["options", "graph", "candidates"];
+  static override jsonAttributes = ["options", "graph", "candidates", "imagePull"];
 
   static override modifiers: Modifiers<QueryBuilder<BisectJob>> = {
     /** Not yet finished, failed or cancelled. */

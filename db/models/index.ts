@@ -7,6 +7,7 @@ export {
   FINAL_STATUSES,
   JOB_STATUSES,
   OUTCOMES,
+  type ImagePull,
   type JobOptions,
   type JobPredicate,
   type VerifyTarget,

@@ -3,9 +3,7 @@
 import type { JobHelpers } from "graphile-worker";
 import { BisectJob, Installation, RateLimit, RunnerHost } from "../../db/models";
 import { InfrastructureError } from "../../runner/errors";
-import { dockerFor } from "./docker-clients";
-import { imagePolicyFrom } from "../../runner/images/policy";
-import { ImageRefusedError, resolveImage } from "../../runner/images/pull";
+import { ImageRefusedError } from "../../runner/images/pull";
 import { acquireLease, releaseLease } from "./leases";
 import { probeHost, recordProbe } from "./hosts";
 import { RangeRefusedError, UnknownRefError } from "../../runner/mirror/mirror";
@@ -14,6 +12,7 @@ import type { WorkerContext } from "../worker-context";
 import { requestAdvance } from "./advance";
 import { concludeJob } from "./conclude";
 import { ExplainedError } from "./give-up";
+import { resolveJobImage } from "./images";
 import { ensureMirror, hostsWithFreshMirror } from "./mirrors";
 import { notifyJobChanged } from "./notify";
 
@@ -94,10 +93,7 @@ export async function prepareJob(
     try {
       // Pulled on this host when missing; pinned so that every step runs on the same image.
       imagePinned = (
-        await resolveImage(dockerFor(lease.host), job.options.image, {
-          policy: imagePolicyFrom(config),
-          signal: helpers.abortSignal,
-        })
+        await resolveJobImage(ctx, job, lease.host, job.options.image, helpers.abortSignal)
       ).repoDigest;
     } catch (error) {
       if (!(error instanceof ImageRefusedError)) throw error;

@@ -13,13 +13,13 @@ import { type RunResult } from "../../runner/executors/types";
 import { dockerFor } from "./docker-clients";
 import { probeHost, recordProbe } from "./hosts";
 import { acquireLease, releaseLease, renewLease, type Lease } from "./leases";
-import { ImageRefusedError, resolveImage } from "../../runner/images/pull";
-import { imagePolicyFrom } from "../../runner/images/policy";
+import { ImageRefusedError } from "../../runner/images/pull";
 import { mirrorVolumeName } from "../../runner/mirror/mirror";
 import { enqueue } from "../catalog";
 import { liveWorkerIds } from "../heartbeat";
 import type { WorkerContext } from "../worker-context";
 import { requestAdvance } from "./advance";
+import { resolveJobImage } from "./images";
 import { INSTANCE_LABEL, jobLabels, stepLabels } from "./labels";
 import { predicateOfJob, runEnv } from "./predicate";
 import { ensureMirror, hostsWithFreshMirror, repoKeyOf } from "./mirrors";
@@ -187,6 +187,7 @@ async function execute(
         timeoutMs,
         limits: limitsOf(config, job),
         network: job.options.network ?? false,
+        setupNetwork: job.options.setupNetwork ?? false,
         logLimitBytes: LOG_EXCERPT_BYTES,
         image,
         env: { ...job.options.env, ...runEnv(step) },
@@ -220,9 +221,7 @@ async function stepImage(
   const named = job.options.imagePinned ?? job.options.image;
   if (!named) return ctx.config.RUNNER_IMAGE;
   try {
-    return (
-      await resolveImage(dockerFor(host), named, { policy: imagePolicyFrom(ctx.config), signal })
-    ).pinned;
+    return (await resolveJobImage(ctx, job, host, named, signal)).pinned;
   } catch (error) {
     if (error instanceof ImageRefusedError) throw new InfrastructureError(error.message);
     throw error;

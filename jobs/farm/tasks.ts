@@ -4,6 +4,7 @@ import type { WorkerContext } from "../worker-context";
 import { advanceJob } from "./advance";
 import { finishJob } from "./cleanup";
 import { endsJobOnLastAttempt, jobIdOfJob, jobIdOfStep } from "./give-up";
+import { evictImages } from "./evict-images";
 import { checkHosts } from "./health";
 import { removeMirrorsOf } from "./mirrors";
 import { prepareJob } from "./prepare";
@@ -46,6 +47,10 @@ export function farmTasks(ctx: WorkerContext) {
       const report = await watchJobs(ctx);
       for (const line of report.resumed) helpers.logger.warn(`watchdog resumed job ${line}`);
       for (const line of report.concluded) helpers.logger.error(`watchdog concluded job ${line}`);
+    }),
+    images__evict: defineTask("images__evict", async (_payload, helpers) => {
+      const report = await evictImages(ctx);
+      for (const name of report.removed) helpers.logger.info(`removed unused image ${name}`);
     }),
     runners__reap: defineTask("runners__reap", async (_payload, helpers) => {
       const report = await reap(ctx);

@@ -134,6 +134,8 @@ export class GitHubApp {
     this.minTokenLifeMs = options.minTokenLifeMs ?? 10 * 60_000;
     this.readRetryDelaysMs = options.readRetryDelaysMs ?? [300, 1500];
     this.onError = options.onError;
+    if (!config.privateKey)
+      throw new Error("the GitHub App's private key is needed here (GITHUB_APP_PRIVATE_KEY)");
     this.auth = createAppAuth({
       appId: config.appId,
       privateKey: config.privateKey,

@@ -39,6 +39,7 @@ import {
 } from "./replies";
 import { CONFIG_PATH, parseRepoConfig, type RepoConfig } from "./repo-config";
 import { chooseEcosystem } from "./zero-config";
+import { networkSwitches } from "../../runner/settings/network";
 import { enqueueStatusComment, syncStatusComment, type SyncOptions } from "./status-comment";
 
 const WRITE_PERMISSIONS = new Set(["admin", "maintain", "write"]);
@@ -436,15 +437,15 @@ async function start(conv: Conversation, request: BisectRequest): Promise<Handle
       ? chooseEcosystem(conv.ctx.config, await rootFiles(conv, request.bad))
       : null;
   const image = policy.config.image ?? zero?.image;
+  const network = networkSwitches(policy.config.network ?? zero?.network ?? "none");
   const options: JobOptions = {
     runs: predicate.runs,
     failThreshold: predicate.failThreshold,
     predicate: storedPredicate(predicate),
     parallel: request.parallel ?? 1,
     firstParent: request.firstParent,
-    // A zero-configuration install asks for network as `network: true` would (granted only where
-    // the plan allows test network) until setup and test get network policies of their own.
-    network: policy.config.network ?? zero?.network === "setup",
+    network: network.network,
+    ...(network.setupNetwork ? { setupNetwork: true } : {}),
     ...(image ? { image } : {}),
     ...(zero ? { zeroConfig: zero } : {}),
     ...(cfg.pathspec ? { pathspec: cfg.pathspec } : {}),

@@ -161,6 +161,26 @@ describe("renderStatusComment: a found culprit", () => {
 });
 
 describe("renderStatusComment: progress", () => {
+  it("shows an image pull while the job waits for it, and no more once it has ended", () => {
+    const imagePull = {
+      image: "node:20-bookworm",
+      host: "runner-2",
+      doneBytes: 150 * 1024 * 1024,
+      totalBytes: 400 * 1024 * 1024,
+      startedAt: START.toISOString(),
+    };
+    const preparing = renderStatusComment(
+      input({
+        job: job({ status: "preparing", outcome: null, finishedAt: null, imagePull }),
+        steps: [],
+      }),
+    );
+    expect(preparing).toContain(
+      "⏬ Pulling the image `node:20-bookworm` on runner host runner-2: 150 of 400 MB so far (38%). Steps on that host wait for it.",
+    );
+    expect(renderStatusComment(input({ job: job({ imagePull }) }))).not.toContain("Pulling");
+  });
+
   it("queued: commits, steps, estimate and quota", () => {
     const body = renderStatusComment(
       input({
@@ -450,6 +470,15 @@ describe("reproduceCommand", () => {
         command: "npm test",
       },
     });
+  });
+
+  it("replays network for the setup only as --network setup", () => {
+    const command = reproduceCommand({
+      job: job({ command: "npm test", setupCommand: "npm ci", options: { setupNetwork: true } }),
+      repo: { owner: "acme", name: "widgets" },
+      webUrl: "https://github.com",
+    });
+    expect(command).toContain("--setup 'npm ci' --network setup -- 'npm test'");
   });
 
   it("round-trips the command a comment gave", () => {

@@ -14,6 +14,7 @@ import { measure, VERIFY_MIN_RUNS } from "../farm/verify";
 import { formatDuration } from "./command";
 import { cellCode, code, fence, shellQuote, tail, text } from "./markdown";
 import { scrubSecrets } from "../../config/scrub";
+import { networkPolicyOf } from "../../runner/settings/network";
 
 /** GitHub allows 65,536 characters; keep a margin for edits and multi-byte surprises. */
 export const MAX_BODY = 60_000;
@@ -42,7 +43,8 @@ export type CommentJob = Pick<
   | "finishedAt"
   | "requesterLogin"
   | "retryOfJobId"
->;
+> &
+  Partial<Pick<BisectJob, "imagePull">>;
 
 export type CommentStep = Pick<
   BisectStep,
@@ -203,6 +205,8 @@ function render(input: StatusCommentInput, budget: Budget): string {
       parts.push(...resultText(input, budget));
   }
 
+  const pull = pullLine(input);
+  if (pull) parts.push("", pull);
   const table = stepsTable(input, budget.rows);
   if (table) parts.push("", table);
   const totals = totalsLine(input);
@@ -301,6 +305,7 @@ function optionsLine(input: StatusCommentInput): string | null {
   }
   if (o.firstParent) bits.push("first-parent history");
   if (o.network) bits.push("network allowed");
+  else if (o.setupNetwork && input.job.setupCommand) bits.push("network for the setup only");
   if (o.image) bits.push(`image ${code(o.image)}`);
   if (input.job.setupCommand)
     bits.push(
@@ -323,6 +328,20 @@ function optionsLine(input: StatusCommentInput): string | null {
   return bits.length ? `<sub>${bits.join(" · ")}</sub>` : null;
 }
 
+/** An image pull the job is waiting for, while it lasts. */
+function pullLine(input: StatusCommentInput): string | null {
+  const { job } = input;
+  const pull = job.imagePull;
+  if (!pull || job.status === "finished" || job.status === "failed" || job.status === "cancelled")
+    return null;
+  const mb = (bytes: number) => Math.round(bytes / (1024 * 1024));
+  const amount =
+    pull.totalBytes > 0
+      ? `${mb(pull.doneBytes)} of ${mb(pull.totalBytes)} MB so far (${Math.min(100, Math.round((pull.doneBytes / pull.totalBytes) * 100))}%)`
+      : "starting";
+  return `⏬ Pulling the image ${code(pull.image)} on runner host ${text(pull.host)}: ${amount}. Steps on that host wait for it.`;
+}
+
 /** What zero configuration chose, and how to choose otherwise. */
 function zeroConfigLine(input: StatusCommentInput): string | null {
   const z = input.job.options?.zeroConfig;
@@ -330,7 +349,11 @@ function zeroConfigLine(input: StatusCommentInput): string | null {
   const override = `To choose otherwise, set \`image:\` (on the default branch) and \`setup:\` in \`${CONFIG_FILE}\`.`;
   if (z.refusedImage)
     return `No image or setup in \`${CONFIG_FILE}\`: this looks like a ${text(z.ecosystem)} project (${code(z.file)}), but this runner does not allow ${code(z.refusedImage)}, so the test runs in the runner image without a setup. ${override}`;
-  return `No image or setup in \`${CONFIG_FILE}\`: this looks like a ${text(z.ecosystem)} project (${code(z.file)}), so the test runs in ${z.image ? code(z.image) : "the runner image"} after the setup ${code(z.setup?.split("\n").join("; ") ?? "")}. ${override}`;
+  const online =
+    z.network === "setup"
+      ? " (the setup may download through the runner's egress filter; the test runs offline)"
+      : "";
+  return `No image or setup in \`${CONFIG_FILE}\`: this looks like a ${text(z.ecosystem)} project (${code(z.file)}), so the test runs in ${z.image ? code(z.image) : "the runner image"} after the setup ${code(z.setup?.split("\n").join("; ") ?? "")}${online}. ${override}`;
 }
 
 /** The predicate in words: what makes a run count as good, bad or untestable. */
@@ -759,7 +782,7 @@ export function reproduceCommand(
   if (image) args.push("--image", image);
   if (job.setupCommand) args.push("--setup", job.setupCommand);
   for (const [k, v] of Object.entries(o.env ?? {})) args.push("--env", `${k}=${v}`);
-  if (o.network) args.push("--network", "all");
+  if (o.network || o.setupNetwork) args.push("--network", networkPolicyOf(o));
   args.push("--", job.command);
   return args.map(shellQuote).join(" ");
 }

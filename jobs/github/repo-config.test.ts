@@ -21,10 +21,25 @@ describe("parseRepoConfig", () => {
         timeout: 600,
         runs: 3,
         predicate: { runs: 3 },
-        network: true,
+        network: "all",
         pathspec: ["src", "package.json"],
       },
     });
+  });
+
+  it("reads network as none, setup or all, and true / false as all / none", () => {
+    const network = (v: string) => {
+      const r = parseRepoConfig(`network: ${v}\n`);
+      return r.ok ? r.config.network : r.problems.join("; ");
+    };
+    expect([true, false, "none", "setup", "all"].map((v) => network(String(v)))).toEqual([
+      "all",
+      "none",
+      "none",
+      "setup",
+      "all",
+    ]);
+    expect(network("offline")).toMatch(/`network` must be none, setup or all/);
   });
 
   it("accepts an empty file, seconds as a number and one path as a string", () => {
@@ -48,7 +63,7 @@ describe("parseRepoConfig", () => {
     const problems = (result as { problems: string[] }).problems.join("\n");
     expect(problems).toMatch(/`runs` must be a whole number from 1 to 5/);
     expect(problems).toMatch(/`timeout` must be a duration from 1s to 24h/);
-    expect(problems).toMatch(/`network` must be true or false/);
+    expect(problems).toMatch(/`network` must be none, setup or all \(true = all, false = none\)/);
     expect(problems).toMatch(/`image` is not a valid image name/);
     expect(problems).toMatch(/unknown setting `timout` \(the settings are `image`, `setup`/);
   });

@@ -229,6 +229,11 @@ describe("--farm", () => {
     expect(
       parseCliArgs([...base, "--farm", "--docker-host", "unix:///x", "--", "x"]),
     ).toMatchObject({ kind: "usage-error" });
+    expect(parseCliArgs([...base, "--farm", "--network", "setup", "--", "x"])).toMatchObject({
+      kind: "usage-error",
+      message:
+        "--network applies to runs here; on the farm the repository's settings and the plan decide",
+    });
   });
 });
 
@@ -311,6 +316,7 @@ describe("replaying a job: --setup, --env, --network, --config", () => {
       "  LEVEL: 1",
     ].join("\n"),
     "bad.yml": "env:\n  PATH: /x\nruns: 9\n",
+    "setup.yml": "setup: npm ci\nnetwork: setup\n",
   };
   const read = (path: string) => {
     const text = files[path];
@@ -326,8 +332,15 @@ describe("replaying a job: --setup, --env, --network, --config", () => {
     ],
     [["--network", "all"], { network: "all", env: {} }],
     [["--network", "none"], { network: "none" }],
+    [["--network", "setup"], { network: "setup" }],
   ])("reads %j", (flags, expected) => {
     expect(options([...base, ...flags, "--", "npm test"])).toMatchObject(expected);
+  });
+
+  it("reads network: setup from a config file", () => {
+    expect(parse([...base, "--config", "setup.yml", "--", "npm test"])).toMatchObject({
+      options: { network: "setup", setup: "npm ci" },
+    });
   });
 
   it.each([
@@ -336,8 +349,7 @@ describe("replaying a job: --setup, --env, --network, --config", () => {
     [["--env", "PATH=/x"], "PATH cannot be set here: prepend to it in the setup"],
     [["--env", "HOME=/x"], "HOME is set by the runner"],
     [["--setup", " "], "--setup is empty"],
-    [["--network", "setup"], "--network setup (network for the setup only) is not available yet"],
-    [["--network", "some"], "--network must be none or all, got 'some'"],
+    [["--network", "some"], "--network must be none, setup or all, got 'some'"],
     [["--config", "missing.yml"], "--config missing.yml: ENOENT"],
     [["--config", "bad.yml"], "--config bad.yml is not valid:"],
   ])("refuses %j", (flags, message) => {

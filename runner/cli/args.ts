@@ -5,13 +5,14 @@ import { isGitUrl, urlProblem } from "../git/prepare.js";
 import { readFileSync } from "node:fs";
 import { normalizePredicate, PredicateError, type Predicate } from "../engine/predicate.js";
 import { envProblems, splitEnvAssignment } from "../settings/env-vars.js";
+import { type NetworkPolicy, parseNetworkPolicy } from "../settings/network.js";
 import { parseRepoConfig, type RepoConfig } from "../settings/repo-config.js";
 
 export const USAGE =
   "usage: npm run bisect -- --repo <path|git-url> --good <rev> --bad <rev> [--parallel K] [--runs R] " +
   "[--fail-threshold M] [--flaky] [--crash bad|skip] [--timeout-is bad|skip] [--bad-if-output REGEX] " +
   "[--find regression|fix] [--executor docker|local] [--image IMG] [--timeout SECONDS] [--first-parent] " +
-  "[--setup SCRIPT] [--env K=V]... [--network none|all] [--config FILE] " +
+  "[--setup SCRIPT] [--env K=V]... [--network none|setup|all] [--config FILE] " +
   "[--docker-host ENDPOINT] [--farm] [--json] [-- <command...>]";
 
 export const HELP = `${USAGE}
@@ -63,8 +64,8 @@ there and says so. With the docker executor a local repository must be readable 
                           skips the commit (exit 125); its exports (export FOO=1) reach the test
   --env K=V               a variable for the setup and the test (repeatable; names upper case;
                           PATH, HOME and BISECT_* are reserved: prepend to PATH in --setup)
-  --network none|all      network for the runs (default none). "setup" (network for the setup
-                          only) is not available yet: the executors have one switch per run
+  --network none|setup|all  network for the runs (default none): setup = the setup reaches the
+                          network and the test has none; all = both reach it
   --config FILE           a bisect.yml (image, setup, command, env, timeout, network, pathspec,
                           runs, flaky, crash, timeout-is, bad-if-output, find), checked as the
                           bot checks .github/bisect.yml; options given here override it
@@ -110,7 +111,7 @@ export interface CliOptions {
   setup?: string;
   /** Variables for the setup and the test. */
   env: Record<string, string>;
-  network: "none" | "all";
+  network: NetworkPolicy;
   /** Only commits touching these paths are tested (from --config). */
   pathspec?: string[];
   /** The command line after `--`, as given. */
@@ -368,15 +369,12 @@ function parseOrThrow(argv: readonly string[], readConfig: ReadConfig): ParseRes
   }
   const problems = envProblems(env);
   if (problems.length > 0) throw new UsageError(`--env: ${problems.join("; ")}`);
-  const networkText = str("network") ?? (file.network ? "all" : "none");
-  if (networkText === "setup")
-    throw new UsageError(
-      "--network setup (network for the setup only) is not available yet: a run has one network switch. Give --network all (setup and test reach the network) or none",
-    );
-  if (networkText !== "none" && networkText !== "all")
-    throw new UsageError(`--network must be none or all, got '${networkText}'`);
-  const network = networkText;
-  if (network === "all" && values.has("farm"))
+  const networkText = str("network");
+  const network =
+    networkText === undefined ? (file.network ?? "none") : parseNetworkPolicy(networkText);
+  if (network === undefined)
+    throw new UsageError(`--network must be none, setup or all, got '${networkText}'`);
+  if (network !== "none" && values.has("farm"))
     throw new UsageError(
       "--network applies to runs here; on the farm the repository's settings and the plan decide",
     );

@@ -7,6 +7,7 @@ import { connectDocker, parseEndpoint, pingEngine } from "../docker/connect.js";
 import { defaultPredicate, describePredicate, policyOfPredicate } from "../engine/predicate.js";
 import type { Policy, Sha } from "../engine/types.js";
 import { DockerExecutor } from "../executors/docker-executor.js";
+import { networkSwitches } from "../settings/network.js";
 import { LocalExecutor } from "../executors/local-executor.js";
 import { defaultLimits, type Executor, type RunSpec } from "../executors/types.js";
 import { readCommitInfos, type CommitInfo } from "../git/commit-info.js";
@@ -86,7 +87,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       ...(options.pathspec ? { pathspec: options.pathspec } : {}),
       signal: io.signal,
     });
-    const count = Object.keys(graph.commits).length;
+    const count = graph.size;
     if (count === 0) {
       throw new Error(
         `the bad revision ${short(bad)} is an ancestor of the good revision ${short(good)}: no commit lies between them (did you swap --good and --bad?)`,
@@ -114,7 +115,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       env: options.env,
       timeoutMs: Math.round(options.timeoutSeconds * 1000),
       limits: defaultLimits,
-      network: options.network === "all",
+      ...networkSwitches(options.network),
       logLimitBytes: LOG_LIMIT_BYTES,
       ...(image ? { image } : {}),
     });
@@ -158,7 +159,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }))
       say(hint);
     if (result.outcome === "likely" && result.culprit) {
-      const parent = graph.commits[result.culprit]?.parents[0];
+      const parent = graph.parentsOf(result.culprit)?.[0];
       if (parent) say(`    to settle it: ${settleCommand(argv, parent, result.culprit)}`);
     }
     const culpritInfo = result.culprit ? infos.get(result.culprit) : undefined;

@@ -26,13 +26,7 @@
 //   get their full `runs` before `found` is reported, so a wrong culprit has confidence
 //   ≤ (runs − 1)/runs unless every run of some commit it rests on was wrong.
 //   With runs = 1 and no contradiction, confidence = 1.
-import {
-  buildRange,
-  candidateSet,
-  candidateWeights,
-  EngineInputError,
-  type RangeGraph,
-} from "./graph";
+import { buildRange, candidatesOf, EngineInputError, type RangeGraph } from "./graph";
 import { selectCandidates } from "./select";
 import { termsOf, type Terms } from "./predicate";
 import {
@@ -192,12 +186,23 @@ function done(
   };
 }
 
+/** Commit states as small integers, so a million-node range is one byte per node. */
+const STATES: readonly CommitStatus["state"][] = ["untested", "pending", "good", "bad", "skipped"];
+const [UNTESTED, PENDING, GOOD, BAD, SKIPPED] = [0, 1, 2, 3, 4] as const;
+const STATE_CODE: Record<CommitStatus["state"], number> = {
+  untested: UNTESTED,
+  pending: PENDING,
+  good: GOOD,
+  bad: BAD,
+  skipped: SKIPPED,
+};
+
 /** A pair (bad ancestor, good descendant) proving a monotonicity contradiction, if any. */
 function findContradiction(
   g: RangeGraph,
   state: (i: number) => CommitStatus["state"],
 ): [number, number] | null {
-  const n = g.shas.length;
+  const n = g.n;
   const badAncestor = new Int32Array(n).fill(-1);
   for (let i = 0; i < n; i++) {
     if (state(i) === "bad") badAncestor[i] = i;
@@ -223,8 +228,14 @@ export function decide(input: EngineInput): Decision {
   const book = new StatusBook(input.observations, input.inFlight, policy);
   const plan = new Plan(input.slots, book, policy, graph);
   const terms = termsOf(policy.find);
-  const n = g.shas.length;
-  const stateOf = (i: number): CommitStatus["state"] => book.get(g.shas[i]!).state;
+  const n = g.n;
+  // Node states, from the few commits that have runs (every other node is untested).
+  const code = new Uint8Array(n);
+  for (const sha of book.shas()) {
+    const i = g.find(sha);
+    if (i >= 0) code[i] = STATE_CODE[book.get(sha).state];
+  }
+  const stateOf = (i: number): CommitStatus["state"] => STATES[code[i]!]!;
 
   // 1. The endpoints: a failing good revision or a passing bad one dominates everything else,
   //    once its runs are confirmed when they disagree.
@@ -292,14 +303,11 @@ export function decide(input: EngineInput): Decision {
   const bads: number[] = [g.tip];
   const goods: number[] = [];
   for (let i = 0; i < n; i++) {
-    const s = stateOf(i);
-    if (s === "bad" && i !== g.tip) bads.push(i);
-    else if (s === "good") goods.push(i);
+    const s = code[i]!;
+    if (s === BAD && i !== g.tip) bads.push(i);
+    else if (s === GOOD) goods.push(i);
   }
-  const inC = candidateSet(g, bads, goods);
-  const memberList: number[] = [];
-  for (let i = 0; i < n; i++) if (inC[i]) memberList.push(i);
-  const members = Int32Array.from(memberList);
+  const { members, weights } = candidatesOf(g, bads, goods);
   const size = members.length;
 
   if (size === 0) {
@@ -308,13 +316,11 @@ export function decide(input: EngineInput): Decision {
     let why: string;
     if (pair) {
       const [b, c] = pair;
-      const bs = book.get(g.shas[b]!);
-      const cs = book.get(g.shas[c]!);
-      why = `${short(g.shas[b]!)} ${describeRuns(bs, "bad", terms)} but its descendant ${short(g.shas[c]!)} ${describeRuns(cs, "good", terms)}`;
+      const bs = book.get(g.sha(b));
+      const cs = book.get(g.sha(c));
+      why = `${short(g.sha(b))} ${describeRuns(bs, "bad", terms)} but its descendant ${short(g.sha(c))} ${describeRuns(cs, "good", terms)}`;
     } else {
-      const failing = bads
-        .filter((i) => i !== g.tip || stateOf(i) === "bad")
-        .map((i) => g.shas[i]!);
+      const failing = bads.filter((i) => i !== g.tip || stateOf(i) === "bad").map((i) => g.sha(i));
       why =
         policy.find === "fix"
           ? `the fixed commits ${listShas(failing)} have no common ancestor in the range that could be the ${terms.first} (the fix may have been made more than once)`
@@ -334,20 +340,29 @@ export function decide(input: EngineInput): Decision {
   let lowest = -1; // position in members of L
   for (let j = 0; j < size; j++) {
     const i = members[j]!;
-    if (i === g.tip || stateOf(i) === "bad") lowest = j;
+    if (i === g.tip || code[i] === BAD) lowest = j;
   }
-  const open: number[] = []; // positions in members
-  for (let j = 0; j < size; j++)
-    if (j !== lowest && isOpen(book.get(g.shas[members[j]!]!))) open.push(j);
+  // Positions in members of open commits: the started ones, and the fresh (untested) ones.
+  const started: number[] = [];
+  let freshCount = 0;
+  for (let j = 0; j < size; j++) {
+    if (j === lowest) continue;
+    const c = code[members[j]!]!;
+    if (c === UNTESTED) freshCount++;
+    else if (c === PENDING) started.push(j);
+  }
+  const fresh = new Int32Array(freshCount);
+  for (let j = 0, f = 0; j < size; j++)
+    if (j !== lowest && code[members[j]!] === UNTESTED) fresh[f++] = j;
 
   // 3. Nothing left to test in C: found or ambiguous.
-  if (open.length === 0) {
-    const candidateShas = Array.from(members, (i) => g.shas[i]!);
+  if (started.length + fresh.length === 0) {
+    const candidateShas = Array.from(members, (i) => g.sha(i));
     if (lowest >= 0 && size === 1)
       return found(g, members[lowest]!, plan, book, input, endpointsPending, notes, terms);
     if (endpointsPending) return plan.decision(size);
     const skipped = candidateShas.filter((_, j) => j !== lowest);
-    const lowSha = lowest >= 0 ? g.shas[members[lowest]!]! : null;
+    const lowSha = lowest >= 0 ? g.sha(members[lowest]!) : null;
     const lead = lowSha
       ? `The ${terms.first} could be any of ${size} commits: ${short(lowSha)} (${terms.bad}) or the skipped ${listShas(skipped)}, which could not be tested.`
       : `The ${terms.first} could be any of the ${size} skipped commits ${listShas(skipped)}, which could not be tested.`;
@@ -361,26 +376,24 @@ export function decide(input: EngineInput): Decision {
   }
 
   // 4. Probe: finish commits already started, then choose fresh ones that split C evenly.
-  const started: number[] = [];
-  const fresh: number[] = [];
-  for (const j of open)
-    (book.get(g.shas[members[j]!]!).state === "untested" ? fresh : started).push(j);
-  for (const j of started) plan.fill(g.shas[members[j]!]!);
+  for (const j of started) plan.fill(g.sha(members[j]!));
   const count = Math.ceil(plan.remaining / policy.runs);
   if (count > 0 && fresh.length > 0) {
-    const weight = candidateWeights(g, members);
+    const weight = weights();
     const skipped: number[] = [];
     for (let j = 0; j < size; j++)
-      if (j !== lowest && book.get(g.shas[members[j]!]!).state === "skipped") skipped.push(j);
+      if (j !== lowest && code[members[j]!] === SKIPPED) skipped.push(j);
+    const freshWeights = new Int32Array(fresh.length);
+    for (let f = 0; f < fresh.length; f++) freshWeights[f] = weight[fresh[f]!]!;
     const chosen = selectCandidates({
       size,
       occupied: started.map((j) => weight[j]!),
-      freshWeights: fresh.map((j) => weight[j]!),
+      freshWeights,
       freshRank: fresh,
       count,
       avoid: skipped.map((j) => weight[j]!),
     });
-    for (const f of chosen) plan.fill(g.shas[members[fresh[f]!]!]!);
+    for (const f of chosen) plan.fill(g.sha(members[fresh[f]!]!));
   }
   return plan.decision(size);
 }
@@ -400,11 +413,11 @@ function found(
   terms: Terms,
 ): Decision {
   const { graph, policy } = input;
-  const culprit = g.shas[node]!;
+  const culprit = g.sha(node);
   const refs: Sha[] = [];
   for (let e = g.parentStart[node]!; e < g.parentStart[node + 1]!; e++)
-    refs.push(g.shas[g.parents[e]!]!);
-  const boundary = refs.length === 0 ? (g.firstParent[node] ?? null) : null;
+    refs.push(g.sha(g.parents[e]!));
+  const boundary = refs.length === 0 ? g.firstParent(node) : null;
   if (boundary !== null) refs.push(boundary);
 
   let incomplete = false;
@@ -439,7 +452,7 @@ function found(
   for (const sha of refs) {
     const s = book.get(sha);
     parentPass = Math.min(parentPass, passRatio(s));
-    const inRange = g.index.has(sha);
+    const inRange = g.find(sha) >= 0;
     const tested = s.good + s.bad > 0;
     const label = sha === graph.good ? `the ${terms.goodRevision} ${short(sha)}` : short(sha);
     if (tested) parts.push(`${label} ${describeRuns(s, "good", terms)}`);

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { buildRange, candidateSet, candidateWeights, EngineInputError } from "./graph";
-import { selectCandidates } from "./select";
+import { selectCandidates, sortByWeightThenRank } from "./select";
 import { ancestorsOrSelf, dagGraph, firstParentChain, linearGraph, type DagOp } from "./testkit";
 import type { Sha } from "./types";
 
@@ -133,5 +133,34 @@ describe("selectCandidates", () => {
         },
       ),
     );
+  });
+});
+
+describe("sortByWeightThenRank", () => {
+  it("orders by weight, then rank, whichever way it sorts", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ w: fc.nat(40), r: fc.nat(40) }), { maxLength: 60 }),
+        fc.integer({ min: 0, max: 50 }),
+        fc.boolean(),
+        (items, size, ascendingRanks) => {
+          const ranks = ascendingRanks ? items.map((_, i) => i) : items.map((x) => x.r);
+          const weights = items.map((x) => x.w);
+          const expected = items
+            .map((_, i) => i)
+            .sort((a, b) => weights[a]! - weights[b]! || ranks[a]! - ranks[b]! || a - b);
+          expect(Array.from(sortByWeightThenRank(weights, ranks, size))).toEqual(expected);
+        },
+      ),
+    );
+  });
+
+  it("keeps equal weights in rank order and accepts weights up to size", () => {
+    expect(Array.from(sortByWeightThenRank([3, 1, 3, 0, 1], [0, 1, 2, 3, 4], 3))).toEqual([
+      3, 1, 4, 0, 2,
+    ]);
+    expect(Array.from(sortByWeightThenRank([2, 2, 1], [5, 4, 9], 2))).toEqual([2, 1, 0]);
+    expect(Array.from(sortByWeightThenRank([1.5, 0.5], [0, 1], 2))).toEqual([1, 0]);
+    expect(Array.from(sortByWeightThenRank([], [], 0))).toEqual([]);
   });
 });

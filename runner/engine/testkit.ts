@@ -91,6 +91,44 @@ export function dagGraph(ops: readonly DagOp[]): { graph: CommitGraph; parents: 
   return { graph: { good, bad: tip, commits }, parents };
 }
 
+/**
+ * A merge-heavy history as projects that merge topic branches make it: a main line on top of the
+ * good revision "g"; topic branches fork from a recent main-line commit (up to `lag` back) or,
+ * now and then, from another open topic, get commits, and are merged into the main line in any
+ * order (about a third of all commits are merges). `n` commits in all, named t0…; deterministic
+ * for a seed.
+ */
+export function topicGraph(n: number, seed = 1, lag = 200): CommitGraph {
+  const random = prng(seed);
+  const commits: CommitGraph["commits"] = {};
+  const main: Sha[] = ["g"];
+  let next = 0;
+  const make = (parents: Sha[]): Sha => {
+    const sha = `t${next++}`;
+    commits[sha] = { parents };
+    return sha;
+  };
+  const open: Sha[] = [];
+  const mainTip = (): Sha => main[main.length - 1]!;
+  while (next < n - Math.max(1, open.length)) {
+    const r = random();
+    if ((r < 0.35 || open.length > 40) && open.length > 0) {
+      const [topic] = open.splice(Math.floor(random() * open.length), 1);
+      main.push(make([mainTip(), topic!]));
+    } else if (r < 0.5) {
+      const back = Math.min(main.length - 1, Math.floor(random() * lag));
+      open.push(make([main[main.length - 1 - back]!]));
+    } else if (r < 0.55 && open.length > 0) {
+      open.push(make([open[Math.floor(random() * open.length)]!]));
+    } else if (r < 0.8 && open.length > 0) {
+      const k = Math.floor(random() * open.length);
+      open[k] = make([open[k]!]);
+    } else main.push(make([mainTip()]));
+  }
+  for (const topic of open) main.push(make([mainTip(), topic]));
+  return { good: "g", bad: mainTip(), commits };
+}
+
 /** Parents of every commit of a CommitGraph (the good revision and outside parents have none listed). */
 export function parentMap(graph: CommitGraph): Map<Sha, Sha[]> {
   const m = new Map<Sha, Sha[]>();

@@ -61,6 +61,8 @@ export interface ContainerInput {
   workMounts: Docker.MountSettings[];
   /** Network mode when the plan has network (the executor's), e.g. "bridge". */
   networkMode: string;
+  /** Environment of a container with network (the egress proxy's variables). */
+  networkEnv?: Record<string, string>;
 }
 
 const isSha = (s: string) => /^[0-9a-f]{7,64}$/i.test(s);
@@ -129,7 +131,9 @@ export function createOptions(
     Entrypoint: [],
     User: `${RUNNER_UID}:${RUNNER_UID}`,
     WorkingDir: CONTAINER_PATHS.work,
-    Env: Object.entries(plan.env).map(([k, v]) => `${k}=${v}`),
+    Env: Object.entries({ ...plan.env, ...(plan.network ? run.networkEnv : {}) }).map(
+      ([k, v]) => `${k}=${v}`,
+    ),
     Labels: run.labels,
     Hostname: "bisect",
     AttachStdin: run.stdin,

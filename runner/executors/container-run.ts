@@ -61,6 +61,10 @@ export class ContainerRun implements WorkDirHold {
     this.output = new TailBuffer(spec?.logLimitBytes ?? 0);
   }
 
+  get containers(): Docker.Container[] {
+    return [this.container];
+  }
+
   /** Give a warm container its run (before `start`). */
   take(spec: RunSpec): void {
     this.spec = spec;

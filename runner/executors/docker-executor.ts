@@ -36,12 +36,19 @@ import {
   validateSpec,
 } from "./container-recipe.js";
 import { ContainerRun, newMarker } from "./container-run.js";
+import { proxyEnv } from "../egress/proxy-env.js";
 import { EngineFacts } from "./engine-facts.js";
 import { APP_LABEL, PID_LABEL, POOL_LABEL } from "./labels.js";
 import { mirrorMount } from "./mounts.js";
 import { quietAgent } from "./quiet-agent.js";
 import { removeContainer } from "./removal.js";
-import { entryCommand, warmEntryCommand } from "./run-script.js";
+import { isPhased, PhasedRun } from "./phased-run.js";
+import {
+  entryCommand,
+  setupPhaseCommand,
+  testPhaseCommand,
+  warmEntryCommand,
+} from "./run-script.js";
 import type { Executor, RunHandle, RunResult, RunSpec } from "./types.js";
 import { WarmPool } from "./warm-pool.js";
 import { WorkDirs } from "./work-dirs.js";
@@ -53,6 +60,11 @@ export interface DockerExecutorOptions {
   image?: string;
   /** Network mode for specs with `network: true`, default "bridge". */
   networkMode?: string;
+  /**
+   * The egress proxy of `networkMode` (an internal network whose only way out is the proxy,
+   * runner/egress): containers with network get HTTP_PROXY / HTTPS_PROXY set to it.
+   */
+  egressProxy?: string;
   /** Image of the checkout boxes (git, /work owned by uid 1000), default `image`'s default. */
   checkoutImage?: string;
   /**
@@ -81,7 +93,7 @@ export class DockerExecutor implements Executor {
   readonly name: string;
   /** Identifies this executor's warm pool on the engine (label `bisect-bot.pool`). */
   readonly poolId: string;
-  private readonly runs = new Map<string, ContainerRun>();
+  private readonly runs = new Map<string, ContainerRun | PhasedRun>();
   private readonly engine: EngineFacts;
   private readonly workDirs: WorkDirs;
   private readonly pool?: WarmPool<ContainerRun>;
@@ -134,7 +146,8 @@ export class DockerExecutor implements Executor {
    * Without a call, the first `prepare` picks the kind.
    */
   async warmUp(spec: RunSpec): Promise<void> {
-    if (!this.pool || this.pool.closed) return;
+    // A run whose setup is online uses two containers made for it (phased-run.ts), never warm ones.
+    if (!this.pool || this.pool.closed || isPhased(spec)) return;
     validateSpec(spec);
     const plan = await this.plan(spec);
     await this.pool.serve(poolKey(plan), () => this.makeWarm(plan));
@@ -188,7 +201,7 @@ export class DockerExecutor implements Executor {
   async prepare(spec: RunSpec): Promise<RunHandle> {
     validateSpec(spec);
     const plan = await this.plan(spec);
-    if (this.pool && !this.pool.closed) {
+    if (this.pool && !this.pool.closed && !isPhased(spec)) {
       const key = poolKey(plan);
       if (this.pool.key === undefined) void this.pool.serve(key, () => this.makeWarm(plan));
       const warm = await this.pool.take(key);
@@ -206,23 +219,40 @@ export class DockerExecutor implements Executor {
       }
     }
     const { box, runId } = await this.workDirs.take(plan.mounts, spec.sha);
-    const marker = newMarker();
-    let container: Docker.Container;
+    const hold = { box, runId, checkedOut: spec.sha };
+    const made: ContainerRun[] = [];
+    const make = async (cmd: (marker: string) => string[], network = plan.network) => {
+      const marker = newMarker();
+      const container = await this.create(
+        { ...plan, network },
+        {
+          Cmd: cmd(marker),
+          labels: { ...spec.labels, ...APP_LABEL },
+          stdin: false,
+          workMounts: box.mountsFor(runId),
+        },
+      );
+      const run = new ContainerRun(this.docker, container, this.name, marker, false, spec);
+      made.push(Object.assign(run, hold));
+      return run;
+    };
+    let state: ContainerRun | PhasedRun;
     try {
-      container = await this.create(plan, {
-        Cmd: entryCommand(marker, spec.setup ?? "", spec.command),
-        labels: { ...spec.labels, ...APP_LABEL },
-        stdin: false,
-        workMounts: box.mountsFor(runId),
-      });
+      if (isPhased(spec)) {
+        // The setup with network, the test without (phased-run.ts).
+        const setup = await make((m) => setupPhaseCommand(m, spec.setup!), true);
+        const test = await make((m) => testPhaseCommand(m, spec.command), false);
+        state = Object.assign(new PhasedRun(spec, setup, test), hold);
+      } else {
+        state = await make((m) => entryCommand(m, spec.setup ?? "", spec.command));
+      }
     } catch (err) {
+      await Promise.all(made.map((r) => removeContainer(r.container, this.name).catch(() => {})));
       this.workDirs.release({ box, runId });
       throw err;
     }
-    const state = new ContainerRun(this.docker, container, this.name, marker, false, spec);
-    Object.assign(state, { box, runId, checkedOut: spec.sha });
-    this.runs.set(container.id, state);
-    return { id: container.id };
+    this.runs.set(state.container.id, state);
+    return { id: state.container.id };
   }
 
   async start(run: RunHandle): Promise<void> {
@@ -282,8 +312,12 @@ export class DockerExecutor implements Executor {
     run: Omit<ContainerInput, "networkMode">,
   ): Promise<Docker.Container> {
     const networkMode = this.options.networkMode ?? "bridge";
+    const proxy = this.options.egressProxy;
+    const networkEnv = proxy ? proxyEnv(proxy) : undefined;
     try {
-      return await this.docker.createContainer(createOptions(plan, { ...run, networkMode }));
+      return await this.docker.createContainer(
+        createOptions(plan, { ...run, networkMode, networkEnv }),
+      );
     } catch (err) {
       if (statusOf(err) === 404) {
         throw new InfrastructureError(
@@ -304,16 +338,16 @@ export class DockerExecutor implements Executor {
   async destroy(run: RunHandle): Promise<void> {
     const state = this.runs.get(run.id);
     state?.stopStreams();
-    const container = state?.container ?? this.docker.getContainer(run.id);
+    const containers = state?.containers ?? [this.docker.getContainer(run.id)];
     try {
-      await removeContainer(container, this.name);
+      await Promise.all(containers.map((c) => removeContainer(c, this.name)));
     } finally {
       this.runs.delete(run.id);
       if (state) this.workDirs.release(state);
     }
   }
 
-  private state(run: RunHandle): ContainerRun {
+  private state(run: RunHandle): ContainerRun | PhasedRun {
     const state = this.runs.get(run.id);
     if (!state) throw new InfrastructureError(`unknown run ${run.id} on ${this.name}`);
     return state;

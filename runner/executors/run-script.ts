@@ -15,34 +15,68 @@ export const SETUP_FAILED_EXIT = 125;
 /** Exit code of a container's checkout step when it fails (together with the run's marker). */
 export const CHECKOUT_FAILED_EXIT = 213;
 
-export function runScript(envFile: string): string {
+/** The setup under `set -e` in a subshell ($1), its exports written to `envFile`; 125 when it fails. */
+const setupPart = (envFile: string) => [
+  `(trap "export -p >${envFile}" EXIT; set -e; eval "$1"); r=$?;`,
+  `if [ "$r" -ne 0 ]; then echo "bisect-runner: setup failed with exit code $r" >&2; exit ${SETUP_FAILED_EXIT}; fi;`,
+];
+const loadEnv = (envFile: string) => `if [ -f ${envFile} ]; then . ${envFile}; fi;`;
+const checkPath = (envFile: string) => {
   if (!/^[\w./-]+$/.test(envFile)) throw new Error(`unsafe environment file path ${envFile}`);
+};
+
+/** Setup ($1, may be empty) then command ($2), in one shell. */
+export function runScript(envFile: string): string {
+  checkPath(envFile);
   return [
     'if [ -n "$1" ]; then',
-    `(trap "export -p >${envFile}" EXIT; set -e; eval "$1"); r=$?;`,
-    `if [ "$r" -ne 0 ]; then echo "bisect-runner: setup failed with exit code $r" >&2; exit ${SETUP_FAILED_EXIT}; fi;`,
-    `if [ -f ${envFile} ]; then . ${envFile}; fi;`,
+    ...setupPart(envFile),
+    loadEnv(envFile),
     "fi;",
     'sh -c "$2"; exit $?',
   ].join(" ");
 }
 
+/** The setup phase on its own ($1), when it runs in another sandbox than the test. */
+export function setupPhaseScript(envFile: string): string {
+  checkPath(envFile);
+  return [...setupPart(envFile), "exit 0"].join(" ");
+}
+
+/** The test phase on its own ($1), with what the setup phase exported. */
+export function testPhaseScript(envFile: string): string {
+  checkPath(envFile);
+  return [loadEnv(envFile), 'sh -c "$1"; exit $?'].join(" ");
+}
+
 /** The run script of a container: the work directory is /work, the checkout /work/src. */
-const CONTAINER_RUN_SCRIPT = runScript("/work/.bisect-setup-env");
+const ENV_FILE = "/work/.bisect-setup-env";
+const CONTAINER_RUN_SCRIPT = runScript(ENV_FILE);
 const ENTER_CHECKOUT = `cd /work/src || { printf "cannot enter /work/src\\n%s\\n" "$1" >&2; exit ${CHECKOUT_FAILED_EXIT}; }`;
 
 /**
- * A container's command: $1 marker, $2 setup, $3 command. The checkout box has put the commit in
- * /work/src; the shell replaces itself (so the marker is gone from /proc before any repository
- * code runs) with one that runs the setup and the command.
+ * A container's command: $1 marker, then the script's arguments. The checkout box has put the
+ * commit in /work/src; the shell replaces itself (so the marker is gone from /proc before any
+ * repository code runs) with one that runs `script`.
  */
+function entry(script: string, marker: string, args: string[]): string[] {
+  const text = [ENTER_CHECKOUT, "shift 1", `exec sh -c '${script}' bisect-run "$@"`].join("\n");
+  return ["sh", "-c", text, "bisect-run", marker, ...args];
+}
+
+/** A container that runs the setup and the command. */
 export function entryCommand(marker: string, setup: string, command: string): string[] {
-  const script = [
-    ENTER_CHECKOUT,
-    "shift 1",
-    `exec sh -c '${CONTAINER_RUN_SCRIPT}' bisect-run "$@"`,
-  ].join("\n");
-  return ["sh", "-c", script, "bisect-run", marker, setup, command];
+  return entry(CONTAINER_RUN_SCRIPT, marker, [setup, command]);
+}
+
+/** A container that runs only the setup (its own sandbox, e.g. with network). */
+export function setupPhaseCommand(marker: string, setup: string): string[] {
+  return entry(setupPhaseScript(ENV_FILE), marker, [setup]);
+}
+
+/** A container that runs only the command, after a setup phase in the same work directory. */
+export function testPhaseCommand(marker: string, command: string): string[] {
+  return entry(testPhaseScript(ENV_FILE), marker, [command]);
 }
 
 // A warm container's entry: $1 marker. Blocks until its assignment arrives on stdin — two lines,

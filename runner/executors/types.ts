@@ -58,8 +58,14 @@ export interface RunSpec {
   env?: Record<string, string>;
   timeoutMs: number;
   limits: Limits;
-  /** Network access for the command (off unless the repository opts in). */
+  /** Network access for the setup and the command (off unless the repository opts in). */
   network: boolean;
+  /**
+   * Network access for the setup only: the setup runs in a sandbox of its own with network, the
+   * command in another without any, both on the same work directory. Ignored when `network` is
+   * true or there is no setup.
+   */
+  setupNetwork?: boolean;
   /** Output kept per run (the tail), bytes. */
   logLimitBytes: number;
   /** Docker image (ignored by the local executor). */

@@ -30,6 +30,19 @@ export interface GitOptions {
  * Interactive prompts are disabled: a clone that needs a password fails instead of hanging.
  */
 export function git(args: readonly string[], options: GitOptions = {}): Promise<string> {
+  return run(args, options, "utf8");
+}
+
+/** `git` with stdout as bytes: for large machine-readable output parsed without a string. */
+export function gitBytes(args: readonly string[], options: GitOptions = {}): Promise<Buffer> {
+  return run(args, options, "buffer");
+}
+
+function run<T extends string | Buffer>(
+  args: readonly string[],
+  options: GitOptions,
+  encoding: T extends string ? "utf8" : "buffer",
+): Promise<T> {
   return new Promise((resolve, reject) => {
     execFile(
       "git",
@@ -37,7 +50,7 @@ export function git(args: readonly string[], options: GitOptions = {}): Promise<
       {
         cwd: options.cwd,
         maxBuffer: MAX_BUFFER,
-        encoding: "utf8",
+        encoding,
         signal: options.signal,
         env: {
           ...process.env,
@@ -50,12 +63,17 @@ export function git(args: readonly string[], options: GitOptions = {}): Promise<
       },
       (error, stdout, stderr) => {
         if (!error) {
-          resolve(stdout);
+          resolve(stdout as T);
           return;
         }
-        const code = typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : null;
-        const detail = (stderr || error.message).trim().split("\n").slice(-5).join("\n");
-        reject(new GitError(`git ${subcommand(args)} failed: ${detail}`, args, code, stderr));
+        const code =
+          typeof (error as { code?: unknown }).code === "number"
+            ? (error as { code: number }).code
+            : null;
+        const detail = (String(stderr) || error.message).trim().split("\n").slice(-5).join("\n");
+        reject(
+          new GitError(`git ${subcommand(args)} failed: ${detail}`, args, code, String(stderr)),
+        );
       },
     );
   });

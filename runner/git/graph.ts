@@ -1,6 +1,7 @@
 // The commit graph of a bisection range: every commit of `bad ^good` with its parents.
+import { CommitTable, CompactGraph } from "../engine/compact.js";
 import type { CommitGraph, Sha } from "../engine/types.js";
-import { git } from "./exec.js";
+import { git, gitBytes } from "./exec.js";
 import { isFullSha } from "./refs.js";
 
 export interface ListGraphOptions {
@@ -16,7 +17,8 @@ export interface ListGraphOptions {
 }
 
 /**
- * `git rev-list --parents <bad> ^<good>` → CommitGraph. Both revisions must be full shas (resolve
+ * `git rev-list --parents <bad> ^<good>` → CommitGraph, in the engine's compact form (parsed once;
+ * `commits` is built only if something asks for the plain object). Both revisions must be full shas (resolve
  * them first with `resolveRef`). Parents are kept in git's order (first parent first), including
  * parents outside the range. An empty range (bad is an ancestor of good, or equal) yields no commits.
  */
@@ -25,32 +27,20 @@ export async function listCommitGraph(
   good: Sha,
   bad: Sha,
   options: ListGraphOptions = {},
-): Promise<CommitGraph> {
+): Promise<CompactGraph> {
   if (!isFullSha(good) || !isFullSha(bad))
     throw new Error("listCommitGraph needs full 40-hex shas");
   const args = ["rev-list", "--parents"];
   if (options.firstParent) args.push("--first-parent");
   // With a pathspec, parents are rewritten to the nearest commits touching it (as git bisect does).
   args.push(bad, `^${good}`, "--", ...(options.pathspec ?? []));
-  const out = await git(args, { cwd: repo, signal: options.signal });
-  return { good, bad, commits: parseRevListParents(out) };
+  const out = await gitBytes(args, { cwd: repo, signal: options.signal });
+  return CompactGraph.fromRevList(good, bad, out);
 }
 
 /** Parse `git rev-list --parents` output: one line per commit, `sha parent1 parent2 …`. */
 export function parseRevListParents(out: string): CommitGraph["commits"] {
-  const commits: CommitGraph["commits"] = {};
-  for (const line of out.split("\n")) {
-    const trimmed = line.trim();
-    if (!trimmed) continue;
-    const [sha, ...parents] = trimmed.split(/\s+/);
-    if (!sha || !isFullSha(sha) || !parents.every(isFullSha)) {
-      throw new Error(
-        `unexpected git rev-list output line: ${JSON.stringify(trimmed.slice(0, 200))}`,
-      );
-    }
-    commits[sha] = { parents };
-  }
-  return commits;
+  return CommitTable.fromRevList(out).record;
 }
 
 /** True when `ancestor` is an ancestor of (or equal to) `descendant`. */

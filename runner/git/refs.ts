@@ -36,7 +36,8 @@ export function refProblem(ref: string): string | null {
   if (ref.includes("@{")) return "contains '@{'";
   const name = /^[^~^]+/.exec(ref)?.[0];
   if (!name) return "has no name before '~' or '^'";
-  if (!/^(?:[~^]\d*)*$/.test(ref.slice(name.length))) return "uses '~' or '^' other than as ancestry steps like ~2 or ^2";
+  if (!/^(?:[~^]\d*)*$/.test(ref.slice(name.length)))
+    return "uses '~' or '^' other than as ancestry steps like ~2 or ^2";
   return null;
 }
 
@@ -52,16 +53,22 @@ export function validateRef(ref: string): void {
 export async function resolveRef(repo: string, ref: string, signal?: AbortSignal): Promise<string> {
   validateRef(ref);
   try {
-    const out = await git(["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`], {
-      cwd: repo,
-      signal,
-    });
+    const out = await git(
+      ["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`],
+      {
+        cwd: repo,
+        signal,
+      },
+    );
     const sha = out.trim();
     if (!isFullSha(sha)) throw new RefError(`unknown revision ${JSON.stringify(ref)}`, ref);
     return sha;
   } catch (error) {
     if (error instanceof GitError) {
-      throw new RefError(`unknown revision ${JSON.stringify(ref)}: no commit of that name in the repository`, ref);
+      throw new RefError(
+        `unknown revision ${JSON.stringify(ref)}: no commit of that name in the repository`,
+        ref,
+      );
     }
     throw error;
   }

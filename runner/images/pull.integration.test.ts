@@ -115,6 +115,20 @@ function suite(source: Docker, target: Docker): void {
     }
   }, 300_000);
 
+  it("names the runner image it already has under another tag instead of copying or building it", async () => {
+    const latest = await ensureRunnerImage(target, { source, networkMode: "host" });
+    const tag = `bisect-runner:alias-${run}`;
+    try {
+      const alias = await ensureRunnerImage(target, { tag, source, networkMode: "host" });
+      expect(alias).toMatchObject({ action: "present", id: latest.id, hash: latest.hash });
+    } finally {
+      await target
+        .getImage(tag)
+        .remove({ noprune: true })
+        .catch(() => {});
+    }
+  }, 300_000);
+
   it("refuses images the policy does not allow, too large, or absent, with a clear error", async () => {
     await expect(
       resolveImage(target, "docker.io/library/node:20", { policy: policy() }),

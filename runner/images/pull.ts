@@ -31,6 +31,8 @@ export interface ResolveOptions {
   policy: ImagePolicy;
   /** Pull progress, one short line at a time (e.g. for a status comment). */
   onProgress?: (line: string) => void;
+  /** Bytes of the pull: downloaded and announced so far, over every layer (compressed). */
+  onBytes?: (progress: { doneBytes: number; totalBytes: number }) => void;
   signal?: AbortSignal;
 }
 
@@ -136,6 +138,7 @@ async function pull(docker: Docker, ref: ImageRef, options: ResolveOptions): Pro
   }
   // Layers' compressed sizes as announced: a pull already over the cap is stopped early.
   const layerTotals = new Map<string, number>();
+  const layerDone = new Map<string, number>();
   let tooLarge = false;
   let lastLine = "";
   try {
@@ -147,10 +150,24 @@ async function pull(docker: Docker, ref: ImageRef, options: ResolveOptions): Pro
           if (failed) reject(failed instanceof Error ? failed : new Error(String(failed)));
           else resolve();
         },
-        (event: { status?: string; id?: string; progressDetail?: { total?: number } }) => {
+        (event: {
+          status?: string;
+          id?: string;
+          progressDetail?: { total?: number; current?: number };
+        }) => {
           const total = event.progressDetail?.total;
           if (event.id && typeof total === "number") layerTotals.set(event.id, total);
+          const current = event.progressDetail?.current;
+          if (event.id && event.status === "Downloading" && typeof current === "number")
+            layerDone.set(event.id, current);
+          if (event.id && event.status === "Download complete" && layerTotals.has(event.id))
+            layerDone.set(event.id, layerTotals.get(event.id)!);
           const sum = [...layerTotals.values()].reduce((a, b) => a + b, 0);
+          if (options.onBytes && event.id && event.status?.startsWith("Download"))
+            options.onBytes({
+              doneBytes: [...layerDone.values()].reduce((a, b) => a + b, 0),
+              totalBytes: sum,
+            });
           const max = options.policy.maxBytes;
           if (max !== undefined && sum > max && !tooLarge) {
             tooLarge = true;

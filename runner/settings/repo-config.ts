@@ -14,7 +14,7 @@
 //   timeout-is: skip            # bad | skip: a run that hits the time limit
 //   bad-if-output: "panicked at"  # a run whose output matches this regular expression fails
 //   find: regression            # regression | fix (look for the first fixed commit)
-//   network: false              # test runs ask for network (granted only where the plan allows)
+//   network: setup              # none | setup (the setup downloads, the test is offline) | all
 //   pathspec: [src, package.json]  # only commits touching these paths are tested
 //   env:                        # variables for the setup and the test (not secrets: shown in the comment)
 //     NODE_OPTIONS: --max-old-space-size=2048
@@ -32,6 +32,7 @@ import { parseAutoSection } from "./auto-config";
 import { parseDuration } from "./duration";
 import { envProblems } from "./env-vars";
 import { LIMITS } from "./limits";
+import { NETWORK_CHOICES, parseNetworkPolicy } from "./network";
 
 export const CONFIG_PATH = ".github/bisect.yml";
 
@@ -97,7 +98,17 @@ const schema = z.strictObject({
   "timeout-is": z.unknown().optional(),
   "bad-if-output": z.unknown().optional(),
   find: z.unknown().optional(),
-  network: z.boolean({ error: "must be true or false" }).optional(),
+  network: z
+    .unknown()
+    .transform((v, ctx) => {
+      const policy = parseNetworkPolicy(v);
+      if (policy === undefined) {
+        ctx.addIssue({ code: "custom", message: `must be ${NETWORK_CHOICES}` });
+        return z.NEVER;
+      }
+      return policy;
+    })
+    .optional(),
   env: z
     .unknown()
     .transform((v, ctx) => {

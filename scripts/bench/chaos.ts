@@ -252,7 +252,11 @@ for (let i = 0; i < bisections; i++) {
 log(`${bisections} /bisect comments delivered (seed ${values.seed})`);
 
 // ---- chaos until every job has ended ----
-const jobsOf = () => BisectJob.query(knex).whereIn("triggerCommentId", threads.map((t) => t.commentId));
+const jobsOf = () =>
+  BisectJob.query(knex).whereIn(
+    "triggerCommentId",
+    threads.map((t) => t.commentId),
+  );
 const allFinal = async () => {
   const jobs = await jobsOf();
   return jobs.length === bisections && jobs.every((j) => j.isFinal);
@@ -296,16 +300,36 @@ async function restartEngine(): Promise<void> {
   faults.engine++;
   log(`restarted the second engine (${engineRestart})`);
 }
-// Each kind of fault once early on (in a random order), then at random until the end.
+// Each kind of fault once early on (in a random order), then at random until the end. After a
+// fault the next waits until the farm has made progress again (two more verdicts, or the end):
+// faults faster than a worker can start on this machine would measure the machine, not recovery.
 const kinds = [killWorker, restartPostgres, restartEngine].sort(() => random() - 0.5);
 const deadline = Date.now() + 45 * 60_000;
+const verdicts = async () =>
+  (
+    await BisectStep.query(knex)
+      .whereIn(
+        "bisectJobId",
+        (await jobsOf()).map((j) => j.id),
+      )
+      .where({ status: "done" })
+  ).length;
 while (!(await allFinal().catch(() => false))) {
   if (Date.now() > deadline) break;
-  await sleep(between(6_000, 18_000));
+  await sleep(between(5_000, 20_000));
   if (await allFinal().catch(() => false)) break;
   const roll = random();
-  const fault = kinds.shift() ?? (roll < 0.5 ? killWorker : roll < 0.75 ? restartPostgres : restartEngine);
+  const fault =
+    kinds.shift() ?? (roll < 0.5 ? killWorker : roll < 0.75 ? restartPostgres : restartEngine);
   await fault().catch((error) => log(`fault failed: ${(error as Error).message}`));
+  const before = await waitFor("the verdicts so far", () => verdicts().then((n) => n + 1)).then(
+    (n) => n - 1,
+  );
+  await waitFor(
+    "progress after the fault",
+    async () => (await allFinal()) || (await verdicts()) >= before + 2,
+    15 * 60_000,
+  ).catch(() => {});
 }
 const wallMs = Date.now() - started;
 log("every job has ended; waiting for their clean-up…");
@@ -321,7 +345,11 @@ const jobs = await jobsOf();
 const nonFinal = jobs.filter((j) => !j.isFinal).length + (bisections - jobs.length);
 const wrong = jobs.filter((j) => {
   const org = threads.find((t) => t.commentId === j.triggerCommentId)!.org;
-  return !(j.status === "finished" && j.outcome === "found" && j.culpritSha === org.shas[org.culprit]);
+  return !(
+    j.status === "finished" &&
+    j.outcome === "found" &&
+    j.culpritSha === org.shas[org.culprit]
+  );
 });
 
 // Each job's clean-up task (bisect__finish) runs after its end is recorded.
@@ -330,7 +358,9 @@ const cleanupPending = async () =>
   (await queuedJobs(knex, "bisect__finish")).filter(
     (q) => jobIds.has(Number(q.payload.jobId)) && q.attempts < q.maxAttempts,
   ).length;
-await waitFor("the clean-up tasks", async () => (await cleanupPending()) === 0, 180_000).catch(() => {});
+await waitFor("the clean-up tasks", async () => (await cleanupPending()) === 0, 180_000).catch(
+  () => {},
+);
 
 async function leftovers() {
   let containers = 0;
@@ -369,9 +399,13 @@ const steps = await BisectStep.query(knex).whereIn("bisectJobId", [...jobIds]);
 const errored = steps.filter((s) => s.verdict === "error").length;
 // What a failed check needs to be understood: the wrong jobs' rows, steps and audit trail.
 for (const j of wrong) {
-  log(`job ${j.id}: ${JSON.stringify({ status: j.status, outcome: j.outcome, explanation: j.explanation, createdAt: j.createdAt, updatedAt: j.updatedAt, startedAt: j.startedAt })}`);
+  log(
+    `job ${j.id}: ${JSON.stringify({ status: j.status, outcome: j.outcome, explanation: j.explanation, createdAt: j.createdAt, updatedAt: j.updatedAt, startedAt: j.startedAt })}`,
+  );
   for (const s of steps.filter((s) => s.bisectJobId === j.id))
-    log(`  step ${s.id} ${s.sha.slice(0, 7)} ${s.status} ${s.verdict ?? ""} ${s.reason ?? ""} ${s.createdAt.toISOString()} → ${s.updatedAt.toISOString()}`);
+    log(
+      `  step ${s.id} ${s.sha.slice(0, 7)} ${s.status} ${s.verdict ?? ""} ${s.reason ?? ""} ${s.createdAt.toISOString()} → ${s.updatedAt.toISOString()}`,
+    );
 }
 
 stopping = true;
@@ -394,8 +428,12 @@ console.log(`load average at the end: ${l1!.toFixed(2)} (1 min), ${l5!.toFixed(2
 console.log(
   `faults: ${faults.kill} workers killed with -9, ${faults.postgres} PostgreSQL restarts, ${faults.engine} engine restarts; workers started again by the supervisor: ${restarts}`,
 );
-console.log(`wall time: ${(wallMs / 1000).toFixed(0)} s; steps: ${steps.length} (${errored} errored and retried)`);
-console.log(`culprits right: ${jobs.length - wrong.length}/${bisections}${wrong.length ? `  WRONG: ${wrong.map((j) => `job ${j.id} ${j.status}/${j.outcome} ${j.explanation ?? ""}`).join("; ")}` : ""}`);
+console.log(
+  `wall time: ${(wallMs / 1000).toFixed(0)} s; steps: ${steps.length} (${errored} errored and retried)`,
+);
+console.log(
+  `culprits right: ${jobs.length - wrong.length}/${bisections}${wrong.length ? `  WRONG: ${wrong.map((j) => `job ${j.id} ${j.status}/${j.outcome} ${j.explanation ?? ""}`).join("; ")}` : ""}`,
+);
 console.log(`jobs left non-final: ${nonFinal}`);
 console.log(
   `left after the jobs' own clean-up: ${afterCleanup.containers} containers, ${afterCleanup.volumes} volumes, ${afterCleanup.leases} open leases`,
@@ -406,7 +444,9 @@ console.log(
 console.log(
   `threads with exactly one final comment (and no other bot comment): ${oneFinal}/${bisections}${oneFinal < bisections ? `  ${JSON.stringify(threadFindings)}` : ""}`,
 );
-console.log(ok ? "all checks passed" : `CHECKS FAILED (worker logs: ${path.join(work, "workers.log")})`);
+console.log(
+  ok ? "all checks passed" : `CHECKS FAILED (worker logs: ${path.join(work, "workers.log")})`,
+);
 if (ok) {
   rmSync(work, { recursive: true, force: true });
   rmSync(dataDir, { recursive: true, force: true });

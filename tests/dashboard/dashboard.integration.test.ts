@@ -718,3 +718,61 @@ describe("a job", () => {
     expect(done).toBe(true);
   });
 });
+
+describe("automatic bisection on the dashboard", () => {
+  it("says why an installation has none, and marks an automatic job with the check that started it", async () => {
+    const granted = { issues: "write", contents: "read", metadata: "read", pull_requests: "read" };
+    await knex()("installations")
+      .where({ id: ACME.installationId })
+      .update({ permissions: granted });
+    const { jar } = await signIn("alice");
+    const overview = () =>
+      dataOf(() =>
+        dashboardIndex.loader({
+          request: get(`${PUBLIC}/dashboard`, jar),
+          params: {},
+          context: {},
+        }),
+      );
+    expect((await overview()).automatic[ACME.installationId]).toBe(
+      "the installation has not granted the `checks: read` permission (accept it in the app's installation settings on GitHub)",
+    );
+    await knex()("installations")
+      .where({ id: ACME.installationId })
+      .update({ permissions: { ...granted, checks: "read" } });
+    expect((await overview()).automatic[ACME.installationId]).toBeUndefined();
+
+    const id = await seedJob(knex(), { commits: 4 });
+    await knex()("bisectJobs")
+      .where({ id })
+      .update({ source: "auto", issueNumber: null, requesterLogin: null });
+    await knex()("autoBisections").insert({
+      installationId: ACME.installationId,
+      repositoryId: REPOS.widgets.id,
+      checkName: "lint",
+      greenSha: "a".repeat(40),
+      redSha: "b".repeat(40),
+      command: "npm run lint",
+      checkRunUrl: "https://github.com/acme/widgets/runs/9",
+      notify: "pull-request",
+      bisectJobId: id,
+    });
+    const listed = (await overview()).page.jobs.find((j) => j.id === id);
+    expect(listed).toMatchObject({ source: "auto", requesterLogin: null });
+    const page = await dataOf(() =>
+      jobRoute.loader({
+        request: get(`${PUBLIC}/dashboard/jobs/${id}`, jar),
+        params: { id: String(id) },
+        context: {},
+      }),
+    );
+    expect(page.job.source).toBe("auto");
+    expect(page.automatic).toMatchObject({
+      checkName: "lint",
+      redSha: "b".repeat(40),
+      checkRunUrl: "https://github.com/acme/widgets/runs/9",
+      notify: "pull-request",
+      reportUrl: null,
+    });
+  });
+});

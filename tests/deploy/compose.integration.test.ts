@@ -129,8 +129,14 @@ describe("docker-compose.prod.yml as written", () => {
     expect(services.web!.environment).toMatchObject({ HOST: "0.0.0.0" });
   });
 
+  it("gives the web service no GitHub App private key: only the worker acts as the App", () => {
+    expect(services.web!.secrets).not.toContain("github_app_private_key");
+    expect(services.web!.environment?.GITHUB_APP_PRIVATE_KEY_PATH ?? "").toBe("");
+    expect(services.worker!.secrets).toContain("github_app_private_key");
+  });
+
   it("reads every secret from /run/secrets through a variable the configuration knows", () => {
-    const env = services.web!.environment!;
+    const env = services.worker!.environment!;
     const fileVariables = Object.entries(env).filter(
       ([name]) => name.endsWith("_FILE") || name === "GITHUB_APP_PRIVATE_KEY_PATH",
     );
@@ -153,7 +159,8 @@ describe("docker-compose.prod.yml as written", () => {
       const secret = String(target).replace("/run/secrets/", "");
       expect(file.secrets[secret], secret).toBeDefined();
       for (const service of ["web", "worker", "migrate"])
-        expect(services[service]!.secrets, service).toContain(secret);
+        if (service !== "web" || secret !== "github_app_private_key")
+          expect(services[service]!.secrets, service).toContain(secret);
     }
     // No secret value is written into the file itself.
     const secretNames = fileVariables.map(([name]) =>

@@ -14,7 +14,17 @@ import { INSTALLATION_ID, REPO, send } from "./support";
 const db = useTestDatabase();
 const app = useInstalledApp(db);
 const knex = () => db.current.knex;
-const CHECKS = ["unit", "direct", "join", "fixed", "cap", "issue-target", "commit-target", "quiet"];
+const CHECKS = [
+  "unit",
+  "direct",
+  "join",
+  "fixed",
+  "cap",
+  "issue-target",
+  "commit-target",
+  "quiet",
+  "fork",
+];
 let head: string;
 
 const commitConfig = (notify: string) => commitAutoConfig(app.f, CHECKS, notify);
@@ -135,6 +145,21 @@ describe("a configured check turning red on the default branch", () => {
     );
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ status: "ignored" });
+
+    // A fork's pull request from a branch called main: the commit is not on the default branch.
+    await record("fork", app.f.shas[1]!, "success");
+    const forked = await app.f.standIn.checks.addCheckRun(REPO.owner, REPO.name, {
+      ref: "broken-config",
+      name: "fork",
+      conclusion: "failure",
+      branch: "main",
+    });
+    const [fromFork] = await app.deliver(
+      "check_run",
+      app.f.standIn.checks.checkRunEvent(forked.id, INSTALLATION_ID),
+    );
+    expect(fromFork!.note).toBe(`${forked.headSha.slice(0, 7)} is not on the default branch`);
+    expect(await autoRow("fork")).toBeUndefined();
   });
 
   it("joins a later red run with the same last green to the open bisection", async () => {
@@ -211,8 +236,15 @@ describe("a red commit whose parent was green", () => {
       state: "reported",
       reportUrl: comment!.htmlUrl,
     });
-    // Reported once: a second run of the task posts nothing more.
+    // Reported once: a second run of the task posts nothing more, nor does an attempt that posted
+    // without recording it (the comment is found again by its marker).
     await reportAutomatic(app.ctx, { autoId: row.id });
+    await AutoBisection.query(knex())
+      .findById(row.id)
+      .patch({ reportedAt: null, reportUrl: null, state: "direct" });
+    expect(await reportAutomatic(app.ctx, { autoId: row.id })).toBe(
+      `posted at ${comment!.htmlUrl}`,
+    );
     expect(
       app.f.standIn.comments(REPO.owner, REPO.name, 42).filter((c) => c.user === "bisect-bot[bot]"),
     ).toHaveLength(1);
@@ -304,5 +336,41 @@ describe("the monthly cap on automatic bisections", () => {
     } finally {
       await knex()("rate_limits").where({ tier: "free" }).update({ autoJobsPerMonth: 10 });
     }
+  });
+});
+
+describe("the answer of an automatic job", () => {
+  it("mentions nobody when the culprit is only likely, and posts nothing without a culprit", async () => {
+    const unit = (await autoRow("unit"))!;
+    await BisectJob.query(knex()).findById(unit.bisectJobId!).patch({
+      status: "finished",
+      outcome: "likely",
+      culpritSha: app.f.shas[3]!,
+      confidence: 0.7,
+      finishedAt: new Date(),
+    });
+    const before = app.f.standIn.comments(REPO.owner, REPO.name, 42).length;
+    expect(await reportAutomatic(app.ctx, { jobId: unit.bisectJobId! })).toMatch(/^posted at /);
+    const posted = app.f.standIn.comments(REPO.owner, REPO.name, 42).slice(before);
+    expect(posted).toHaveLength(1);
+    expect(posted[0]!.body).toContain("The answer is not certain, so nobody is mentioned.");
+    expect(posted[0]!.body).toContain("likely first bad commit (not sure)");
+    expect(posted[0]!.body).not.toMatch(/@\w/);
+
+    const join = (await autoRow("join"))!;
+    await BisectJob.query(knex()).findById(join.bisectJobId!).patch({
+      status: "finished",
+      outcome: "bad-is-good",
+      finishedAt: new Date(),
+    });
+    const posts = app.f.standIn.requests({ method: "POST" }).length;
+    expect(await reportAutomatic(app.ctx, { jobId: join.bisectJobId! })).toBe(
+      "no culprit to report (bad-is-good)",
+    );
+    expect(app.f.standIn.requests({ method: "POST" }).length).toBe(posts);
+    expect(await autoRow("join")).toMatchObject({
+      state: "reported",
+      reportNote: "no culprit to report (bad-is-good)",
+    });
   });
 });

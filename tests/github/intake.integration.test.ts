@@ -220,10 +220,14 @@ describe("a /bisect command", () => {
       setupCommand: "npm ci",
       options: {
         image: "node:20-bookworm",
+        // npm ci downloads: the setup is online, the test is not.
+        network: false,
+        setupNetwork: true,
         zeroConfig: {
           ecosystem: "Node (npm)",
           file: "package-lock.json",
           image: "node:20-bookworm",
+          network: "setup",
         },
       },
     });
@@ -231,6 +235,7 @@ describe("a /bisect command", () => {
     expect(replies[0]!.body).toContain(
       "this looks like a Node (npm) project (`package-lock.json`), so the test runs in `node:20-bookworm` after the setup `npm ci`",
     );
+    expect(replies[0]!.body).toContain("the test runs offline");
     expect(replies[0]!.body).toContain("To choose otherwise, set `image:`");
     // A repository that configures a setup keeps it: nothing is picked.
     const configured = await comment("/bisect v1.4.0 main -- ./test.sh");

@@ -6,7 +6,9 @@
 // - C with CMake: a library and a ctest; the culprit breaks the library's code.
 //
 // Every repository has four commits: v1.0.0 (good), a harmless change, the culprit, and one more
-// harmless change on `main` (bad). `configured` adds `.github/bisect.yml` from the first commit on.
+// harmless change on `main` (bad); `padding` adds that many more harmless commits on each side of
+// the culprit (longer histories for benchmarks). With `bisectYml`, `.github/bisect.yml` is there
+// from the first commit on.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -16,9 +18,34 @@ export type Files = Record<string, string>;
 
 export interface ProjectRepo {
   path: string;
-  /** Oldest first: [v1.0.0, harmless, culprit, main]. */
+  /** Oldest first: v1.0.0, harmless changes, the culprit, harmless changes (the last is main). */
   shas: string[];
   culprit: string;
+}
+
+export interface ProjectOptions {
+  bisectYml?: string;
+  /** Harmless commits added before and after the culprit (default 0). */
+  padding?: number;
+}
+
+type Change = { message: string; files: Record<string, string | null> };
+
+/** first, harmless, culprit, last — with `padding` more harmless commits on each side. */
+function history(
+  first: Change,
+  harmless: Change,
+  culprit: Change,
+  last: Change,
+  padding = 0,
+): { changes: Change[]; culpritIndex: number } {
+  const pad = (side: string) =>
+    Array.from({ length: padding }, (_, i) => ({
+      message: `Notes, ${side} ${i + 1}`,
+      files: { [`notes/${side}-${i + 1}.md`]: `Note ${i + 1}\n` },
+    }));
+  const changes = [first, harmless, ...pad("before"), culprit, ...pad("after"), last];
+  return { changes, culpritIndex: 2 + padding };
 }
 
 const gitEnv = (home: string): NodeJS.ProcessEnv => ({
@@ -36,8 +63,7 @@ const gitEnv = (home: string): NodeJS.ProcessEnv => ({
 export function makeProjectRepo(
   dir: string,
   name: string,
-  changes: Array<{ message: string; files: Record<string, string | null> }>,
-  culpritIndex: number,
+  { changes, culpritIndex }: { changes: Change[]; culpritIndex: number },
 ): ProjectRepo {
   const repo = path.join(dir, name);
   const env = gitEnv(dir);
@@ -117,14 +143,14 @@ export function nodeProject(
   dir: string,
   name: string,
   registry: NpmRegistry,
-  bisectYml?: string,
+  { bisectYml, padding }: ProjectOptions = {},
 ): ProjectRepo {
   const good = nodeManifest(registry, dir, "1.0.0");
   const bad = nodeManifest(registry, dir, "1.1.0");
   return makeProjectRepo(
     dir,
     name,
-    [
+    history(
       {
         message: "Calculator",
         files: {
@@ -144,8 +170,8 @@ export function nodeProject(
       { message: "Describe the calculator", files: { "README.md": "# Calculator\n" } },
       { message: "Upgrade tiny-math to 1.1.0", files: bad },
       { message: "Usage in the README", files: { "README.md": "# Calculator\n\nnpm test\n" } },
-    ],
-    2,
+      padding,
+    ),
   );
 }
 
@@ -160,13 +186,13 @@ export function pythonProject(
   dir: string,
   name: string,
   indexUrl: string,
-  bisectYml?: string,
+  { bisectYml, padding }: ProjectOptions = {},
 ): ProjectRepo {
   const requirements = (v: string) => `--index-url ${indexUrl}\ntinystats==${v}\n`;
   return makeProjectRepo(
     dir,
     name,
-    [
+    history(
       {
         message: "Report",
         files: {
@@ -192,8 +218,8 @@ export function pythonProject(
         message: "Usage in the README",
         files: { "README.md": "# Report\n\npython -m unittest\n" },
       },
-    ],
-    2,
+      padding,
+    ),
   );
 }
 
@@ -213,11 +239,15 @@ const cmakeLists = [
 const clampC = (upper: string) =>
   `#include "clamp.h"\nint clamp(int x, int lo, int hi) {\n  if (x < lo) return lo;\n  if (${upper}) return hi;\n  return x;\n}\n`;
 
-export function cmakeProject(dir: string, name: string, bisectYml?: string): ProjectRepo {
+export function cmakeProject(
+  dir: string,
+  name: string,
+  { bisectYml, padding }: ProjectOptions = {},
+): ProjectRepo {
   return makeProjectRepo(
     dir,
     name,
-    [
+    history(
       {
         message: "Clamp",
         files: {
@@ -244,7 +274,7 @@ export function cmakeProject(dir: string, name: string, bisectYml?: string): Pro
         message: "Build steps in the README",
         files: { "README.md": "# clamp\n\ncmake -S . -B build\n" },
       },
-    ],
-    2,
+      padding,
+    ),
   );
 }

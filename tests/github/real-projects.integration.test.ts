@@ -134,7 +134,11 @@ suite("real projects bisect out of the box", () => {
       "/bisect v1.0.0 main -- npm test",
       "Node (npm)",
     );
-    add("node-config", nodeProject(work, "node-config", npm, nodeYml), "/bisect v1.0.0 main");
+    add(
+      "node-config",
+      nodeProject(work, "node-config", npm, { bisectYml: nodeYml }),
+      "/bisect v1.0.0 main",
+    );
     add(
       "python-zero",
       pythonProject(work, "python-zero", pypi.url),
@@ -143,7 +147,7 @@ suite("real projects bisect out of the box", () => {
     );
     add(
       "python-config",
-      pythonProject(work, "python-config", pypi.url, pythonYml),
+      pythonProject(work, "python-config", pypi.url, { bisectYml: pythonYml }),
       "/bisect v1.0.0 main",
     );
     add(
@@ -152,7 +156,11 @@ suite("real projects bisect out of the box", () => {
       "/bisect v1.0.0 main -- ctest --test-dir build --output-on-failure",
       "C/C++ (CMake)",
     );
-    add("cmake-config", cmakeProject(work, "cmake-config", cmakeYml), "/bisect v1.0.0 main");
+    add(
+      "cmake-config",
+      cmakeProject(work, "cmake-config", { bisectYml: cmakeYml }),
+      "/bisect v1.0.0 main",
+    );
 
     const privateKey = makeAppKey();
     standIn = await startGitHubStandIn({
@@ -230,18 +238,13 @@ suite("real projects bisect out of the box", () => {
     await standIn?.close();
     await npm?.stop();
     await pypi?.stop();
-    // The images the product pulled for the jobs.
+    // The names the product pulled for the jobs (by name: the stand-in's own tag stays).
     for (const e of engines)
-      for (const name of STAND_INS) {
-        const pulled = await e.docker
-          .listImages({ filters: JSON.stringify({ reference: [image(name)] }) })
-          .catch(() => []);
-        for (const i of pulled)
-          await e.docker
-            .getImage(i.Id)
-            .remove({ force: true })
-            .catch(() => {});
-      }
+      for (const name of STAND_INS)
+        await e.docker
+          .getImage(image(name))
+          .remove()
+          .catch(() => {});
     await registry?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
   });

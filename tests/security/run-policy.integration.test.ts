@@ -102,7 +102,7 @@ describe("the plan's run resources", () => {
   it("gives a free-plan job the free plan's memory, CPUs, disk and run timeout", async () => {
     const job = await bisect("main", "--timeout 1h");
     expect(job.options.resources).toEqual({ memoryMb: 1024, cpus: 1, workMb: 2048 });
-    expect(job.options.timeoutSeconds).toBe(600);
+    expect(job.options.timeoutSeconds).toBe(1800);
     expect(limitsOf(roomy(), job)).toMatchObject({
       memoryBytes: 1024 * MiB,
       nanoCpus: 1e9,
@@ -111,12 +111,16 @@ describe("the plan's run resources", () => {
     const ack = app.f.standIn
       .comments(REPO.owner, REPO.name, job.issueNumber!)
       .find((c) => c.id === job.statusCommentId);
-    expect(ack?.body).toContain("10m per run (capped from 1h by the free plan)");
+    expect(ack?.body).toContain("30m per run (capped from 1h by the free plan)");
   });
 
   it("follows the plan when the operator changes it or moves the installation to another", async () => {
-    await knex()("rateLimits").where({ tier: "free" }).update({ runMemoryMb: 512 });
-    expect((await bisect("main")).options.resources).toMatchObject({ memoryMb: 512 });
+    await knex()("rateLimits")
+      .where({ tier: "free" })
+      .update({ runMemoryMb: 512, runTimeoutSeconds: 300 });
+    const changed = await bisect("main", "--timeout 20m");
+    expect(changed.options.resources).toMatchObject({ memoryMb: 512 });
+    expect(changed.options.timeoutSeconds).toBe(300);
     await knex()("installations").update({ tier: "pro" });
     try {
       const job = await bisect("main", "--timeout 20m");
@@ -130,7 +134,9 @@ describe("the plan's run resources", () => {
       });
     } finally {
       await knex()("installations").update({ tier: "free" });
-      await knex()("rateLimits").where({ tier: "free" }).update({ runMemoryMb: 1024 });
+      await knex()("rateLimits")
+        .where({ tier: "free" })
+        .update({ runMemoryMb: 1024, runTimeoutSeconds: 1800 });
     }
   });
 });

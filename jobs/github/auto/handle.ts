@@ -3,8 +3,8 @@
 // the culprit directly when it is the green commit's child, or admit a new automatic job. Green:
 // a bisection of the same check that the green commit comes after is cancelled ("fixed
 // meanwhile"). Nobody typed anything, so nothing is posted until there is an answer.
+import { networkSwitches } from "../../../runner/settings/network";
 import type { Octokit } from "@octokit/rest";
-import type { Knex } from "knex";
 import { AutoBisection, BisectJob, type Installation, type JobOptions } from "../../../db/models";
 import { normalizePredicate } from "../../../runner/engine";
 import { admitJob } from "../../bisection/admission";
@@ -50,7 +50,7 @@ export function autoJobSpec(
       predicate: storedPredicate(predicate),
       parallel: 1,
       firstParent: true,
-      network: cfg.network ?? false,
+      ...networkSwitches(cfg.network ?? "none"),
       ...(image ? { image } : {}),
       ...(cfg.pathspec ? { pathspec: cfg.pathspec } : {}),
       ...(cfg.env && Object.keys(cfg.env).length > 0 ? { env: cfg.env } : {}),
@@ -104,6 +104,10 @@ export async function handleCheckRun(
       note: `check ${JSON.stringify(run.name)} is not configured for automatic bisection`,
     };
 
+  // A pull request from a fork's branch named like the default branch reports that branch name
+  // too: only a commit the default branch contains may start or end a bisection.
+  if (!(await isDescendant(gh, repo, run.head_sha, repository.default_branch!)))
+    return { status: "ignored", note: `${run.head_sha.slice(0, 7)} is not on the default branch` };
   if (colour === "green") return fixedMeanwhile(ctx, gh, repo, run.name, run.head_sha);
 
   const walk = await findLastGreen(gh, repo, run.name, run.head_sha);
@@ -149,7 +153,7 @@ export async function handleCheckRun(
     }
     const spec = autoJobSpec(config.config, check);
     const admission = await admitJob(
-      trx as unknown as Knex,
+      trx,
       {
         ...spec,
         goodRef: walk.green,

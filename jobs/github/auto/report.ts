@@ -18,6 +18,8 @@ import {
 } from "./render";
 
 export const REGRESSION_LABEL = "regression";
+/** Outcomes that name a commit (or a few): the ones posted on GitHub. */
+const ANSWERS = ["found", "likely", "ambiguous"];
 
 async function recordReport(
   ctx: WorkerContext,
@@ -58,6 +60,14 @@ export async function reportAutomatic(
     return note;
   }
 
+  // Only an answer that names commits is posted: "the command passes at the red commit" or an
+  // error is for the maintainers' dashboard, not for a culprit's author.
+  if (job && !(job.status === "finished" && ANSWERS.includes(job.outcome ?? ""))) {
+    const note = `no culprit to report (${job.outcome ?? job.status}${job.error ? `: ${job.error}` : ""})`;
+    await recordReport(ctx, auto.id, { note: note.slice(0, 500) });
+    await AutoBisection.query(ctx.knex).findById(auto.id).patch({ state: "reported" });
+    return note;
+  }
   const repo = await Repository.query(ctx.knex).findById(auto.repositoryId);
   const installation = await Installation.query(ctx.knex).findById(auto.installationId);
   if (
@@ -134,6 +144,21 @@ async function post(
         return {
           note: culpritSha ? "no pull request brought the culprit in" : "no single culprit",
         };
+      // Posted by an earlier attempt that could not record it: keep that one.
+      const marker = AUTO_MARKER(auto.id);
+      const bot = githubApp(ctx).botLogin;
+      for (let page = 1; page <= 5; page++) {
+        const { data: seen } = await gh.rest.issues.listComments({
+          owner,
+          repo: name,
+          issue_number: pull.number,
+          per_page: 100,
+          page,
+        });
+        const mine = seen.find((c) => c.user?.login === bot && c.body?.includes(marker));
+        if (mine) return { url: mine.html_url };
+        if (seen.length < 100) break;
+      }
       const { data } = await gh.rest.issues.createComment({
         owner,
         repo: name,

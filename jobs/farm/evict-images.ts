@@ -1,0 +1,108 @@
+// Images the product pulled onto runner hosts and no job used for RUNNER_IMAGE_EVICT_DAYS are
+// removed (`images__evict`, hourly). Never the runner image, never an image a container of the
+// host uses (running or not), never an image the product did not pull; an image that has other
+// names on the host loses only the product's.
+import type Docker from "dockerode";
+import { RunnerHost } from "../../db/models";
+import { statusOf } from "../../runner/docker/connect";
+import { dockerFor } from "./docker-clients";
+import { parseImageRef } from "../../runner/images/policy";
+import type { WorkerContext } from "../worker-context";
+
+export interface EvictionReport {
+  /** `host: reference` of each image removed. */
+  removed: string[];
+  /** `host: reference (why)` of each old image kept. */
+  kept: string[];
+}
+
+interface Row {
+  id: number;
+  runnerHostId: number;
+  reference: string;
+  imageId: string;
+}
+
+const canonical = (reference: string) => {
+  try {
+    return parseImageRef(reference).canonical;
+  } catch {
+    return reference;
+  }
+};
+
+export async function evictImages(
+  ctx: Pick<WorkerContext, "knex" | "config">,
+  now = new Date(),
+): Promise<EvictionReport> {
+  const { knex, config } = ctx;
+  const report: EvictionReport = { removed: [], kept: [] };
+  const days = config.RUNNER_IMAGE_EVICT_DAYS;
+  if (days === 0) return report;
+  const before = new Date(now.getTime() - days * 86_400_000);
+  const rows: Row[] = await knex("runner_images")
+    .where({ pulled: true })
+    .where("lastUsedAt", "<", before)
+    .select("id", "runnerHostId", "reference", "imageId");
+  const runnerImage = canonical(config.RUNNER_IMAGE);
+  for (const row of rows) {
+    const host = await RunnerHost.query(knex).findById(row.runnerHostId);
+    if (!host || host.state === "down") continue;
+    const name = `${host.name}: ${row.reference}`;
+    if (row.reference === runnerImage) {
+      report.kept.push(`${name} (the runner image)`);
+      continue;
+    }
+    const docker = dockerFor(host);
+    try {
+      const why = await reasonToKeep(docker, row, config.RUNNER_IMAGE);
+      if (why) {
+        report.kept.push(`${name} (${why})`);
+        continue;
+      }
+      // A job may have used it since the list was read: check again, then remove.
+      const fresh = await knex("runner_images").where({ id: row.id }).first("lastUsedAt");
+      if (!fresh || fresh.lastUsedAt >= before) continue;
+      await removeImage(docker, row);
+      await knex("runner_images").where({ id: row.id }).delete();
+      report.removed.push(name);
+    } catch (error) {
+      report.kept.push(`${name} (${(error as Error).message})`);
+    }
+  }
+  return report;
+}
+
+async function reasonToKeep(docker: Docker, row: Row, runnerImage: string): Promise<string | null> {
+  const runner = await docker
+    .getImage(runnerImage)
+    .inspect()
+    .catch(() => null);
+  if (runner?.Id === row.imageId) return "the runner image";
+  const users = await docker.listContainers({
+    all: true,
+    filters: JSON.stringify({ ancestor: [row.imageId] }),
+  });
+  if (users.length > 0) return `used by ${users.length} container${users.length > 1 ? "s" : ""}`;
+  return null;
+}
+
+/** Remove the product's name for the image, then the image itself when no other name is left. */
+async function removeImage(docker: Docker, row: Row): Promise<void> {
+  try {
+    await docker.getImage(row.reference).remove({ noprune: false });
+  } catch (error) {
+    if (statusOf(error) !== 404) throw error;
+  }
+  const left = await docker
+    .getImage(row.imageId)
+    .inspect()
+    .catch(() => null);
+  if (left && (left.RepoTags ?? []).length === 0)
+    await docker
+      .getImage(row.imageId)
+      .remove()
+      .catch((error: unknown) => {
+        if (statusOf(error) !== 404) throw error;
+      });
+}

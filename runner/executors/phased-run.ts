@@ -1,0 +1,104 @@
+// A run whose setup may reach the network while its test may not: two containers on one work
+// directory, run one after the other. The setup container has the executor's network; the test
+// container is created with no network at all and never gets one.
+//
+// Why two containers and not one whose network is cut (`docker network disconnect`) between the
+// phases: the cut would need a handshake with the running container (stop before the test, wait
+// for the cut, go on), and anything the setup left running — a daemon, an open connection — would
+// live on into the test phase; a lost or failed disconnect would leave the test online. A test
+// container made with network mode "none" is offline by construction, whatever happens. The cost
+// is one more container per run, and only for runs that ask for it.
+//
+// The setup's exports reach the test through the work directory (run-script.ts), as in one
+// container. The wall-clock timeout covers both phases; `durationMs` is their sum, the log both
+// phases' output in order (its tail).
+import type Docker from "dockerode";
+import { InfrastructureError } from "../errors.js";
+import type { ContainerRun } from "./container-run.js";
+import { TailBuffer } from "./output.js";
+import type { RunResult, RunSpec } from "./types.js";
+import type { WorkDirHold } from "./work-dirs.js";
+
+/** Whether a spec's setup and test run in separate sandboxes. */
+export function isPhased(spec: RunSpec): boolean {
+  return Boolean(spec.setupNetwork && !spec.network && spec.setup?.trim());
+}
+
+export class PhasedRun implements WorkDirHold {
+  box?: WorkDirHold["box"];
+  runId?: string;
+  checkedOut?: string;
+  diskWatch?: NodeJS.Timeout;
+  started = false;
+  private phase: ContainerRun;
+  private deadline = 0;
+  private result?: Promise<RunResult>;
+
+  constructor(
+    readonly spec: RunSpec,
+    private readonly setup: ContainerRun,
+    private readonly test: ContainerRun,
+  ) {
+    this.phase = setup;
+  }
+
+  /** The run's handle is the test container. */
+  get container(): Docker.Container {
+    return this.test.container;
+  }
+
+  get containers(): Docker.Container[] {
+    return [this.setup.container, this.test.container];
+  }
+
+  /** The run is over: its last phase has ended. */
+  get exited(): boolean {
+    return this.phase === this.test && this.test.exited;
+  }
+
+  async start(): Promise<void> {
+    this.started = true;
+    this.deadline = Date.now() + this.spec.timeoutMs;
+    await this.setup.start();
+  }
+
+  kill(why: "timeout" | "abort" | "disk"): void {
+    this.phase.kill(why);
+  }
+
+  stopStreams(): void {
+    clearInterval(this.diskWatch);
+    this.setup.stopStreams();
+    this.test.stopStreams();
+  }
+
+  wait(signal?: AbortSignal): Promise<RunResult> {
+    if (!this.started)
+      return Promise.reject(new InfrastructureError(`run ${this.container.id} was not started`));
+    this.result ??= this.both(signal).finally(() => clearInterval(this.diskWatch));
+    return this.result;
+  }
+
+  private async both(signal?: AbortSignal): Promise<RunResult> {
+    const first = await this.setup.wait(signal);
+    const setupPassed =
+      first.exitCode === 0 && !first.timedOut && !first.aborted && !first.diskFull;
+    if (!setupPassed) return first;
+    if (signal?.aborted) return { ...first, exitCode: null, aborted: true };
+    const remaining = this.deadline - Date.now();
+    if (remaining <= 0) return { ...first, exitCode: null, signal: "SIGKILL", timedOut: true };
+    this.test.take({ ...this.spec, timeoutMs: remaining });
+    this.phase = this.test;
+    await this.test.start();
+    const second = await this.test.wait(signal);
+    const log = new TailBuffer(this.spec.logLimitBytes);
+    log.push(Buffer.from(first.log));
+    log.push(Buffer.from(second.log));
+    return {
+      ...second,
+      durationMs: first.durationMs + second.durationMs,
+      log: log.text(),
+      logTruncated: first.logTruncated || second.logTruncated || log.truncated,
+    };
+  }
+}
