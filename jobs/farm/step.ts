@@ -20,6 +20,7 @@ import { liveWorkerIds } from "../heartbeat";
 import type { WorkerContext } from "../worker-context";
 import { requestAdvance } from "./advance";
 import { resolveJobImage } from "./images";
+import { STEP_LABEL } from "../../runner/labels";
 import { INSTANCE_LABEL, jobLabels, stepLabels } from "./labels";
 import { predicateOfJob, runEnv } from "./predicate";
 import { ensureMirror, hostsWithFreshMirror, repoKeyOf } from "./mirrors";
@@ -276,7 +277,7 @@ async function takeOver(ctx: WorkerContext, step: BisectStep, holder: string): P
     if (host)
       await removeLabelled(dockerFor(host), {
         [INSTANCE_LABEL]: ctx.instanceId,
-        "bisect-bot.step": String(step.id),
+        [STEP_LABEL]: String(step.id),
       }).catch(() => []);
     await releaseLease(knex, lease.id);
   }
