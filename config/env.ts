@@ -337,10 +337,12 @@ export function loadConfig(
 
   const present = { ...raw, GITHUB_APP_PRIVATE_KEY: privateKey };
   const required = githubRequired.filter((name) => !web || name !== "GITHUB_APP_PRIVATE_KEY");
-  const githubMissing = required.filter((name) => !present[name]);
+  let githubMissing = required.filter((name) => !present[name]);
   if (githubMissing.length > 0 && githubMissing.length < required.length && production) {
     problems.push(`GitHub App: partly configured, missing ${githubMissing.join(", ")}`);
   }
+  // In setup mode the web lists what the deployment needs, the worker's private key included.
+  if (githubMissing.length > 0) githubMissing = githubRequired.filter((name) => !present[name]);
   if (problems.length > 0) throw new ConfigError(problems);
 
   const { GITHUB_APP_PRIVATE_KEY: _k, GITHUB_APP_PRIVATE_KEY_PATH: _p, ...rest } = raw;
