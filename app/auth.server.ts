@@ -24,7 +24,7 @@ export class SignInError extends Error {
 }
 
 /** Associated data binding a user's encrypted token to their row. */
-import { tokenAssociatedData } from "../db/models";
+import { AuditLogEntry, tokenAssociatedData } from "../db/models";
 
 export { tokenAssociatedData };
 
@@ -224,7 +224,7 @@ export async function audit(
   userId: number,
   ip: string | null,
 ): Promise<void> {
-  await getDb()("auditLog").insert({
+  await AuditLogEntry.record(getDb(), {
     actor,
     action,
     subjectType: "user",

@@ -10,6 +10,24 @@ import { buildRange, type RangeGraph } from "../runner/engine/graph";
 
 export type ProbeVerdict = "good" | "bad" | "skip" | "error" | "pending";
 
+/** A verdict in words, as every page and badge says it. */
+export const VERDICT_TEXT: Record<ProbeVerdict, string> = {
+  good: "good",
+  bad: "bad",
+  skip: "skipped",
+  error: "error",
+  pending: "running",
+};
+
+/** A verdict's symbol, beside its word (never colour alone). */
+export const VERDICT_SYMBOL: Record<ProbeVerdict, string> = {
+  good: "✓",
+  bad: "✗",
+  skip: "–",
+  error: "!",
+  pending: "…",
+};
+
 export interface PictureStep {
   sha: string;
   round: number;

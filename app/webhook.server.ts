@@ -3,6 +3,7 @@
 // or Docker, so GitHub gets its answer in milliseconds; everything slow is a job.
 import type { Knex } from "knex";
 import { z } from "zod";
+import { AuditLogEntry } from "../db/models";
 import type { Config } from "../config/env";
 import { mentionsBisect } from "../jobs/github/command";
 import { isDefaultBranchResult } from "../jobs/github/auto/events";
@@ -167,22 +168,19 @@ export async function receiveWebhook(request: Request, deps: WebhookDeps): Promi
     const unrecorded = auditBudget.take(deps.auditPerMinute ?? 60);
     // Who tried and what, never the body or the signature.
     if (unrecorded !== null)
-      await deps
-        .db()("audit_log")
-        .insert({
+      await AuditLogEntry.record(deps.db(), {
           actor: "system",
           action: signature ? "webhook.signature_invalid" : "webhook.signature_missing",
           subjectType: "webhook_delivery",
           subjectId: deliveryId.slice(0, 100) || null,
-          details: JSON.stringify({
+          details: {
             event: event.slice(0, 100),
             bytes,
             userAgent: request.headers.get("user-agent")?.slice(0, 200) ?? null,
             ...(unrecorded > 0 ? { unrecordedBefore: unrecorded } : {}),
-          }),
+          },
           ip: deps.ip ?? null,
-        })
-        .catch((e: unknown) =>
+        }).catch((e: unknown) =>
           console.error(
             JSON.stringify({
               level: "error",

@@ -1,5 +1,5 @@
 // Status and verdict badges: a word and a symbol, never colour alone.
-import type { ProbeVerdict } from "../bisection-picture";
+import { VERDICT_SYMBOL, VERDICT_TEXT, type ProbeVerdict } from "../bisection-picture";
 
 const STATUS_SYMBOL: Record<string, string> = {
   queued: "◷",
@@ -18,16 +18,8 @@ export function StatusBadge({ status }: { status: string }) {
   );
 }
 
-const VERDICT_SYMBOL: Record<ProbeVerdict, string> = {
-  good: "✓",
-  bad: "✗",
-  skip: "–",
-  error: "!",
-  pending: "…",
-};
-
 export function VerdictBadge({ verdict }: { verdict: ProbeVerdict }) {
-  const word = verdict === "skip" ? "skipped" : verdict === "pending" ? "running" : verdict;
+  const word = VERDICT_TEXT[verdict];
   return (
     <span className={`badge v-${verdict}`}>
       <span aria-hidden="true">{VERDICT_SYMBOL[verdict]}</span> {word}

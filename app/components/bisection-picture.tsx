@@ -1,6 +1,12 @@
 // The bisection as a picture: one row per round, the candidate range as a bar, and each tested
 // commit as a marker whose shape, colour and text label all say its verdict.
-import type { Picture, PictureProbe, ProbeVerdict } from "../bisection-picture";
+import {
+  VERDICT_SYMBOL,
+  VERDICT_TEXT,
+  type Picture,
+  type PictureProbe,
+  type ProbeVerdict,
+} from "../bisection-picture";
 import { plural, shortSha } from "../format";
 
 const WIDTH = 760;
@@ -9,22 +15,6 @@ const BAR_W = WIDTH - BAR_X - 12;
 const ROW_H = 56;
 const TOP = 8;
 const MAX_LABELS = 6;
-
-export const VERDICT_TEXT: Record<ProbeVerdict, string> = {
-  good: "good",
-  bad: "bad",
-  skip: "skipped",
-  error: "error",
-  pending: "running",
-};
-
-const SYMBOL: Record<ProbeVerdict, string> = {
-  good: "✓",
-  bad: "✗",
-  skip: "–",
-  error: "!",
-  pending: "…",
-};
 
 export function VerdictMarker({
   verdict,
@@ -65,7 +55,7 @@ export function VerdictMarker({
 function probeText(probes: PictureProbe[]): string {
   const shown = probes
     .slice(0, MAX_LABELS)
-    .map((p) => `${shortSha(p.sha)} ${SYMBOL[p.verdict]} ${VERDICT_TEXT[p.verdict]}`);
+    .map((p) => `${shortSha(p.sha)} ${VERDICT_SYMBOL[p.verdict]} ${VERDICT_TEXT[p.verdict]}`);
   if (probes.length > MAX_LABELS) shown.push(`+${probes.length - MAX_LABELS} more`);
   return shown.join("   ");
 }

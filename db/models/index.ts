@@ -1,5 +1,5 @@
 export { AdminRun, ADMIN_RUN_STATUSES, type AdminRunStatus } from "./admin-run";
-export { AuditLogEntry } from "./audit-log-entry";
+export { AuditLogEntry, type AuditRecord } from "./audit-log-entry";
 export { AutoBisection, type AutoState, type NotifyTarget } from "./auto-bisection";
 export { BaseModel } from "./base-model";
 export {

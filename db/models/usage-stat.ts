@@ -40,6 +40,33 @@ export class UsageStat extends BaseModel {
   ): Promise<void> {
     await UsageStat.query(trx).where({ installationId, month }).increment("jobs", 1);
   }
+
+  /** A finished run's time, added to the month's compute (the row made if needed). */
+  static async addComputeSeconds(
+    db: Knex | Knex.Transaction,
+    installationId: number,
+    month: string,
+    seconds: number,
+  ): Promise<void> {
+    await db("usage_stats")
+      .insert({ installationId, month, jobs: 0, computeSeconds: seconds })
+      .onConflict(["installationId", "month"])
+      .merge({ computeSeconds: db.raw("usage_stats.compute_seconds + excluded.compute_seconds") });
+  }
+
+  /**
+   * Opens the month for every usable installation: a zero row each (existing rows are left
+   * alone). Returns how many rows were made.
+   */
+  static async openMonth(db: Knex | Knex.Transaction, month: string): Promise<number> {
+    const { rowCount } = await db.raw<{ rowCount: number }>(
+      `insert into usage_stats (installation_id, month, jobs, compute_seconds)
+       select id, ?::date, 0, 0 from installations where deleted_at is null and suspended_at is null
+       on conflict (installation_id, month) do nothing`,
+      [month],
+    );
+    return rowCount ?? 0;
+  }
 }
 
 /** The first day of the month of `date`, UTC, as 'YYYY-MM-01'. */

@@ -3,7 +3,7 @@
 // waiting command line in one transaction.
 import path from "node:path";
 import type { Knex } from "knex";
-import { AdminRun } from "../../db/models";
+import { AdminRun, AuditLogEntry } from "../../db/models";
 import { redactEndpoint } from "../../runner/docker/connect";
 import type { WorkerContext } from "../worker-context";
 import { ADMIN_RUNS_CHANNEL } from "./client";
@@ -182,18 +182,18 @@ async function finishRun(knex: Knex, run: AdminRun, outcome: RunOutcome): Promis
       });
     if (updated === 0) return; // closed meanwhile
     const subject = subjectOf(run.command, run.args, outcome.result, run.id);
-    await trx("auditLog").insert({
+    await AuditLogEntry.record(trx, {
       actor: "admin",
       action: run.command,
       subjectType: subject.type,
       subjectId: subject.id,
-      details: JSON.stringify({
+      details: {
         runId: run.id,
         requestedBy: run.requestedBy,
         args: auditArgs(run.args),
         status: outcome.status,
         ...(outcome.error ? { error: outcome.error } : {}),
-      }),
+      },
     });
     await trx.raw("select pg_notify(?, ?)", [ADMIN_RUNS_CHANNEL, String(run.id)]);
   });

@@ -27,7 +27,7 @@ export function adminTasks(ctx: WorkerContext) {
         ctx.knex,
         retentionFrom(ctx.config, olderThanDays ? olderThanDays * DAY : undefined),
       );
-      await AuditLogEntry.query(ctx.knex).insert({
+      await AuditLogEntry.record(ctx.knex, {
         actor: "system",
         action: "prune",
         details: { ...report },

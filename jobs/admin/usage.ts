@@ -1,6 +1,6 @@
 // Admin: usage against the plans, and the monthly roll-over that opens each month's usage rows.
 import type { Knex } from "knex";
-import { monthOf } from "../../db/models";
+import { monthOf, UsageStat } from "../../db/models";
 import type { ArgsOf } from "./commands";
 
 export interface UsageLine {
@@ -32,7 +32,11 @@ export function quotaPercent(jobs: number, limit: number | null): number | null 
 }
 
 /** Installed installations, plus any that used something that month (since uninstalled). */
-export async function usageReport(knex: Knex, args: ArgsOf<"usage.report">, now = new Date()): Promise<UsageReport> {
+export async function usageReport(
+  knex: Knex,
+  args: ArgsOf<"usage.report">,
+  now = new Date(),
+): Promise<UsageReport> {
   const month = args.month ? `${args.month}-01` : monthOf(now);
   const rows = (await knex("installations as i")
     .join("rateLimits as p", "p.tier", "i.tier")
@@ -67,7 +71,11 @@ export async function usageReport(knex: Knex, args: ArgsOf<"usage.report">, now 
     installationId: Number(r.id),
     login: r.accountLogin,
     tier: r.tier,
-    state: r.deletedAt ? ("deleted" as const) : r.suspendedAt ? ("suspended" as const) : ("active" as const),
+    state: r.deletedAt
+      ? ("deleted" as const)
+      : r.suspendedAt
+        ? ("suspended" as const)
+        : ("active" as const),
     jobs: Number(r.jobs),
     computeMinutes: Math.round(Number(r.computeSeconds) / 6) / 10,
     jobsPerMonth: r.jobsPerMonth,
@@ -79,7 +87,10 @@ export async function usageReport(knex: Knex, args: ArgsOf<"usage.report">, now 
   return {
     month: month.slice(0, 7),
     installations,
-    totals: { jobs: installations.reduce((sum, i) => sum + i.jobs, 0), computeMinutes: Math.round(computeSeconds / 6) / 10 },
+    totals: {
+      jobs: installations.reduce((sum, i) => sum + i.jobs, 0),
+      computeMinutes: Math.round(computeSeconds / 6) / 10,
+    },
   };
 }
 
@@ -87,13 +98,11 @@ export async function usageReport(knex: Knex, args: ArgsOf<"usage.report">, now 
  * Opens the month: every usable installation gets its usage row for the month of `now` with zero
  * counts (existing rows are left alone), so quota reads find a row and the boundary is explicit.
  */
-export async function rollOverUsage(knex: Knex, now = new Date()): Promise<{ month: string; created: number }> {
+export async function rollOverUsage(
+  knex: Knex,
+  now = new Date(),
+): Promise<{ month: string; created: number }> {
   const month = monthOf(now);
-  const { rowCount } = await knex.raw<{ rowCount: number }>(
-    `insert into usage_stats (installation_id, month, jobs, compute_seconds)
-     select id, ?::date, 0, 0 from installations where deleted_at is null and suspended_at is null
-     on conflict (installation_id, month) do nothing`,
-    [month],
-  );
-  return { month: month.slice(0, 7), created: rowCount ?? 0 };
+  const created = await UsageStat.openMonth(knex, month);
+  return { month: month.slice(0, 7), created };
 }

@@ -212,7 +212,7 @@ export async function admitJob(
     });
     if (created) {
       if (spec.installationId != null) await UsageStat.countJob(trx, spec.installationId, month);
-      await AuditLogEntry.query(trx).insert({
+      await AuditLogEntry.record(trx, {
         actor: authority.login,
         action: spec.retryOfJobId ? "job.retry" : "job.create",
         subjectType: "bisect_job",

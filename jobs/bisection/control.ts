@@ -35,7 +35,7 @@ export async function cancelJob(
       .where({ bisectJobId: jobId, status: "queued" })
       .patch({ status: "cancelled" });
     await enqueue(trx, "bisect__cancel", { jobId });
-    await AuditLogEntry.query(trx).insert({
+    await AuditLogEntry.record(trx, {
       actor: actor.login,
       action: "job.cancel",
       subjectType: "bisect_job",

@@ -19,6 +19,7 @@ import { remoteRefsDigest } from "../../runner/mirror/remote-refs";
 import { enqueue } from "../catalog";
 import type { WorkerContext } from "../worker-context";
 import { dockerFor } from "./docker-clients";
+import { HOST_LABEL } from "../../runner/labels";
 import { jobLabels } from "./labels";
 
 const FETCH_LOCK_SECONDS = 15 * 60;
@@ -117,7 +118,7 @@ export async function ensureMirror(
         bad: options.withGraph ? (job.badSha ?? job.badRef) : undefined,
         firstParent: job.options.firstParent,
         pathspec: job.options.pathspec,
-        labels: { ...jobLabels(ctx, job.id), "bisect-bot.host": host.name },
+        labels: { ...jobLabels(ctx, job.id), [HOST_LABEL]: host.name },
         timeoutMs: config.RUNNER_FETCH_TIMEOUT_SECONDS * 1000,
         signal: options.signal,
         maxCommits: options.withGraph ? config.BISECT_MAX_RANGE_COMMITS : 0,

@@ -2,7 +2,7 @@
 // step or job owns (a killed worker's run, a fetch container whose worker died, a checkout box of a
 // job that has ended), with their anonymous volumes, and our volumes no container uses any more.
 import { BisectJob, BisectStep, RunnerHost, RunnerLease, RunnerMirror } from "../../db/models";
-import { WORKSPACE_LABEL } from "../../runner/executors/labels";
+import { JOB_LABEL, STEP_LABEL, WORKSPACE_LABEL } from "../../runner/labels";
 import { dockerFor } from "./docker-clients";
 import { releaseExpiredLeases } from "./leases";
 import { MIRROR_LABEL } from "../../runner/mirror/mirror";
@@ -43,7 +43,7 @@ export async function reap(
     for (const c of containers) {
       const age = Date.now() - c.Created * 1000;
       if (age < graceMs) continue;
-      const stepId = Number(c.Labels["bisect-bot.step"]);
+      const stepId = Number(c.Labels[STEP_LABEL]);
       let orphan = false;
       if (c.Labels[MIRROR_LABEL] && !stepId) {
         // A fetch is alive only while running under a held fetch lock for its mirror on this host.
@@ -51,7 +51,7 @@ export async function reap(
         orphan = c.State !== "running" || !locked;
       } else if (c.Labels[WORKSPACE_LABEL] && !stepId) {
         // A job's checkout box lives as long as its job.
-        const job = await BisectJob.query(knex).findById(Number(c.Labels["bisect-bot.job"]));
+        const job = await BisectJob.query(knex).findById(Number(c.Labels[JOB_LABEL]));
         orphan = !job || job.isFinal;
       } else if (stepId) {
         const step = await BisectStep.query(knex).findById(stepId);

@@ -3,7 +3,7 @@
 // a step whose worker died is taken over (its container removed), one held by a live worker is not.
 import type { JobHelpers } from "graphile-worker";
 import type { Knex } from "knex";
-import { BisectJob, BisectStep, RunnerHost, RunnerLease, monthOf } from "../../db/models";
+import { BisectJob, BisectStep, RunnerHost, RunnerLease, UsageStat, monthOf } from "../../db/models";
 import { classifyRun } from "../../runner/engine";
 import { DockerExecutor } from "../../runner/executors/docker-executor";
 import { removeLabelled } from "../../runner/executors/removal";
@@ -21,6 +21,7 @@ import { liveWorkerIds } from "../heartbeat";
 import type { WorkerContext } from "../worker-context";
 import { requestAdvance } from "./advance";
 import { resolveJobImage } from "./images";
+import { STEP_LABEL } from "../../runner/labels";
 import { INSTANCE_LABEL, jobLabels, stepLabels } from "./labels";
 import { predicateOfJob, runEnv } from "./predicate";
 import { ensureMirror, hostsWithFreshMirror, repoKeyOf } from "./mirrors";
@@ -257,15 +258,12 @@ async function recordVerdict(
     })
     .where({ id: stepId });
   if (job.installationId && result) {
-    await trx("usage_stats")
-      .insert({
-        installationId: job.installationId,
-        month: monthOf(new Date()),
-        jobs: 0,
-        computeSeconds: Math.ceil(result.durationMs / 1000),
-      })
-      .onConflict(["installationId", "month"])
-      .merge({ computeSeconds: trx.raw("usage_stats.compute_seconds + excluded.compute_seconds") });
+    await UsageStat.addComputeSeconds(
+      trx,
+      job.installationId,
+      monthOf(new Date()),
+      Math.ceil(result.durationMs / 1000),
+    );
   }
 }
 
@@ -289,7 +287,7 @@ async function takeOver(ctx: WorkerContext, step: BisectStep, holder: string): P
     if (host)
       await removeLabelled(dockerFor(host), {
         [INSTANCE_LABEL]: ctx.instanceId,
-        "bisect-bot.step": String(step.id),
+        [STEP_LABEL]: String(step.id),
       }).catch(() => []);
     await releaseLease(knex, lease.id);
   }

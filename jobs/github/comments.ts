@@ -207,7 +207,7 @@ async function audit(
   details: Record<string, unknown>,
   subjectId?: number,
 ): Promise<void> {
-  await AuditLogEntry.query(knex).insert({
+  await AuditLogEntry.record(knex, {
     actor,
     action,
     subjectType: subjectId ? "bisect_job" : "repository",

@@ -15,6 +15,7 @@ import { isAncestor, listCommitGraph } from "../git/graph.js";
 import { prepareRepo, type PreparedRepo, unreadableBy } from "../git/prepare.js";
 import { resolveRef } from "../git/refs.js";
 import { ensureRunnerImage } from "../image.js";
+import { PID_LABEL, SOURCE_LABEL } from "../labels.js";
 import { HELP, parseCliArgs, USAGE, type CliOptions } from "./args.js";
 import {
   errorJson,
@@ -107,7 +108,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const image = executor.image;
     const repoPath = repo.path;
     const specFor = (sha: Sha): RunSpec => ({
-      labels: { "bisect-bot.source": "cli", "bisect-bot.pid": String(process.pid) },
+      labels: { [SOURCE_LABEL]: "cli", [PID_LABEL]: String(process.pid) },
       repo: { kind: "host-path", path: repoPath },
       sha,
       command: options.command,
@@ -230,7 +231,7 @@ async function openExecutor(
     // Its containers carry the CLI's labels (the pool adds bisect-bot.pool and bisect-bot.pid).
     const executor = new DockerExecutor(docker, {
       image,
-      warmPool: { size: options.parallel, labels: { "bisect-bot.source": "cli" } },
+      warmPool: { size: options.parallel, labels: { [SOURCE_LABEL]: "cli" } },
     });
     return {
       executor,

@@ -5,13 +5,13 @@
 import type Docker from "dockerode";
 import { describeDockerError, statusOf } from "../docker/connect.js";
 import { InfrastructureError } from "../errors.js";
-import { APP_LABEL } from "../executors/labels.js";
+import { APP_LABEL, EGRESS_LABEL } from "../labels.js";
 import { contextHash, ensureRunnerImage, type EnsureImageResult } from "../image.js";
 import { type EgressAllow, squidConfig } from "./squid-config.js";
 
 export const EGRESS_IMAGE = "bisect-egress:latest";
 /** Label on the egress network and proxy (value: their role). */
-export const EGRESS_LABEL = "bisect-bot.egress";
+export { EGRESS_LABEL };
 const ICC = "com.docker.network.bridge.enable_icc";
 
 const DOCKERFILE = [

@@ -23,7 +23,7 @@ import {
   specFor,
   type TestRepo,
 } from "./test-support.js";
-import { WORKSPACE_LABEL } from "./labels.js";
+import { WORKSPACE_LABEL } from "../labels.js";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;

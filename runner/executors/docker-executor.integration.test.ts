@@ -11,7 +11,7 @@ import { connectDocker } from "../docker/connect.js";
 import { ensureRunnerImage } from "../image.js";
 import { TOOL_CACHES } from "./container-recipe.js";
 import { DockerExecutor } from "./docker-executor.js";
-import { APP_LABEL } from "./labels.js";
+import { APP_LABEL } from "../labels.js";
 import { removeLabelled } from "./removal.js";
 import { SETUP_FAILED_EXIT } from "./run-script.js";
 import { runOnce } from "./run-once.js";

@@ -39,7 +39,7 @@ import { ContainerRun, newMarker } from "./container-run.js";
 import { proxyEnv } from "../egress/proxy-env.js";
 import { ensureCacheVolume } from "./cache-volume.js";
 import { EngineFacts } from "./engine-facts.js";
-import { APP_LABEL, PID_LABEL, POOL_LABEL } from "./labels.js";
+import { APP_LABEL, PID_LABEL, POOL_LABEL } from "../labels.js";
 import { mirrorMount } from "./mounts.js";
 import { quietAgent } from "./quiet-agent.js";
 import { removeContainer } from "./removal.js";

@@ -10,7 +10,7 @@ import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ensureRunnerImage } from "../image.js";
 import { DockerExecutor } from "./docker-executor.js";
-import { APP_LABEL, PID_LABEL, POOL_LABEL } from "./labels.js";
+import { APP_LABEL, PID_LABEL, POOL_LABEL } from "../labels.js";
 import { removeLabelled } from "./removal.js";
 import { SETUP_FAILED_EXIT } from "./run-script.js";
 import { runOnce } from "./run-once.js";

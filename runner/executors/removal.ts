@@ -2,7 +2,7 @@
 import type Docker from "dockerode";
 import { describeDockerError, statusOf } from "../docker/connect.js";
 import { InfrastructureError } from "../errors.js";
-import { WORKSPACE_LABEL } from "./labels.js";
+import { WORKSPACE_LABEL } from "../labels.js";
 
 /** Remove a container and its anonymous volumes; an already removed one (or a removal in progress) is fine. */
 export async function removeContainer(container: Docker.Container, engine: string): Promise<void> {

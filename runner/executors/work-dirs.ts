@@ -3,7 +3,7 @@
 // client that names the same workspace key — and the directories in them, reused run after run.
 import type Docker from "dockerode";
 import type { EngineFacts } from "./engine-facts.js";
-import { APP_LABEL, PID_LABEL, WORKSPACE_LABEL } from "./labels.js";
+import { APP_LABEL, PID_LABEL, WORKSPACE_LABEL } from "../labels.js";
 import { CheckoutBox } from "./workspace.js";
 
 /** Checkout boxes shared between executors (see `workspace`), per engine client. */

@@ -10,12 +10,12 @@ import { PassThrough } from "node:stream";
 import type Docker from "dockerode";
 import { describeDockerError, statusOf } from "../docker/connect.js";
 import type { CommitGraph } from "../engine/types.js";
-import { APP_LABEL } from "../executors/labels.js";
+import { APP_LABEL, MIRROR_LABEL } from "../labels.js";
 import { InfrastructureError } from "../errors.js";
 import { parseRevListParents } from "../git/graph.js";
 import { refProblem } from "../git/refs.js";
 
-export const MIRROR_LABEL = "bisect-bot.mirror";
+export { MIRROR_LABEL };
 
 export type MirrorSource =
   /** A git URL (https://…, no credentials in it) and an optional credential for it. */

@@ -10,7 +10,7 @@ import { INSTANCE_LABEL } from "../../jobs/farm/labels";
 import { reap } from "../../jobs/farm/reaper";
 import type { WorkerContext } from "../../jobs/worker-context";
 import { dockerRequired, enginesUnderTest } from "../../runner/executors/test-support";
-import { WORKSPACE_LABEL } from "../../runner/executors/labels";
+import { WORKSPACE_LABEL } from "../../runner/labels";
 import { useTestDatabase } from "../helpers/database";
 
 const engines = await enginesUnderTest();
