@@ -10,6 +10,8 @@ export const PID_LABEL = "bisect-bot.pid";
 export const WORKSPACE_LABEL = "bisect-bot.workspace";
 /** Label on a mirror volume and its fetch container (its value: the volume). */
 export const MIRROR_LABEL = "bisect-bot.mirror";
+/** Label on a dependency cache volume (its value: the repository key it belongs to). */
+export const CACHE_LABEL = "bisect-bot.cache";
 /** Label on an egress proxy and its network. */
 export const EGRESS_LABEL = "bisect-bot.egress";
 /** The deployment (job ids repeat across databases), the job, the step and the runner host. */

@@ -7,12 +7,10 @@ import { createHash } from "node:crypto";
 import type Docker from "dockerode";
 import { describeDockerError, statusOf } from "../docker/connect.js";
 import { InfrastructureError } from "../errors.js";
-import { APP_LABEL } from "./labels.js";
+import { APP_LABEL, CACHE_LABEL } from "../labels.js";
 import { removeContainer } from "./removal.js";
 
 export const CACHE_PATH = "/cache";
-/** Label on cache volumes (value: the volume's repository key, as the caller gave it). */
-export const CACHE_LABEL = "bisect-bot.cache";
 
 /** The tools' caches inside /cache (over the work directory's, TOOL_CACHES). */
 export const CACHE_ENV: Readonly<Record<string, string>> = {
