@@ -61,7 +61,7 @@ export interface EnsureImageResult {
   id: string;
   tag: string;
   hash: string;
-  action: "present" | "built" | "copied";
+  action: "present" | "built" | "copied" | "tagged";
 }
 
 interface ImageFacts {
@@ -133,7 +133,7 @@ async function ensureOnce(
       await docker.getImage(same).tag(named);
       const tagged = await inspectImage(docker, tag);
       if (tagged && tagged.hash === context.hash)
-        return { id: tagged.id, tag, hash: context.hash, action: "present" };
+        return { id: tagged.id, tag, hash: context.hash, action: "tagged" };
     }
     if (options.source) {
       const there = await inspectImage(options.source, tag);

@@ -62,7 +62,12 @@ async function main(): Promise<number> {
     source,
     onProgress: (line) => console.error(`  ${line}`),
   });
-  const verb = { present: "already present", built: "built", copied: "copied" }[result.action];
+  const verb = {
+    present: "already present",
+    built: "built",
+    copied: "copied",
+    tagged: "named from the same build",
+  }[result.action];
   console.error(
     `${tag} ${verb} in ${((Date.now() - started) / 1000).toFixed(1)} s (context ${result.hash.slice(0, 12)})`,
   );

@@ -215,6 +215,7 @@ export async function addRunner(
     const how = {
       present: "present",
       copied: `copied from ${source?.name}`,
+      tagged: "named from the same build already on the host",
       built: "built on the host",
     }[image.action];
     pass("image", `${image.tag} ${how} (${image.id.slice(0, 19)})`);

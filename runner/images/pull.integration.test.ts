@@ -120,7 +120,7 @@ function suite(source: Docker, target: Docker): void {
     const tag = `bisect-runner:alias-${run}`;
     try {
       const alias = await ensureRunnerImage(target, { tag, source, networkMode: "host" });
-      expect(alias).toMatchObject({ action: "present", id: latest.id, hash: latest.hash });
+      expect(alias).toMatchObject({ action: "tagged", id: latest.id, hash: latest.hash });
     } finally {
       await target
         .getImage(tag)
