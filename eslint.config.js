@@ -58,6 +58,14 @@ export default tseslint.config(
       ],
       "@typescript-eslint/consistent-type-imports": ["error", { fixStyle: "inline-type-imports" }],
       "no-console": "off",
+      // One import style: relative imports name the module without an extension.
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "ImportDeclaration[source.value=/^\\.{1,2}\\/.*\\.js$/]",
+          message: "Import relative modules without the .js extension.",
+        },
+      ],
     },
   },
   // runner/ takes plain parameters: the engine, executors and the standalone CLI need no database.

@@ -71,15 +71,29 @@ export interface Picture {
 function asGraph(value: unknown): CommitGraph | null {
   if (!value || typeof value !== "object") return null;
   const g = value as Partial<CommitGraph>;
-  if (typeof g.good !== "string" || typeof g.bad !== "string" || !g.commits || typeof g.commits !== "object") return null;
+  if (
+    typeof g.good !== "string" ||
+    typeof g.bad !== "string" ||
+    !g.commits ||
+    typeof g.commits !== "object"
+  )
+    return null;
   return g as CommitGraph;
 }
 
 /** Commits reachable from bad, numbered parents before children (bad last): the engine's own range. */
-function layout(graph: CommitGraph, firstParent: boolean): Pick<RangeGraph, "index" | "parentStart" | "parents"> & { n: number } {
+function layout(
+  graph: CommitGraph,
+  firstParent: boolean,
+): Pick<RangeGraph, "index" | "parentStart" | "parents"> & { n: number } {
   try {
     const range = buildRange(graph, firstParent);
-    return { n: range.shas.length, index: range.index, parentStart: range.parentStart, parents: range.parents };
+    return {
+      n: range.shas.length,
+      index: range.index,
+      parentStart: range.parentStart,
+      parents: range.parents,
+    };
   } catch (error) {
     if (!(error instanceof EngineInputError)) throw error;
     return { n: 0, index: new Map(), parentStart: new Int32Array(1), parents: new Int32Array(0) };

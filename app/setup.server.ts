@@ -41,9 +41,15 @@ export function signInSettings(config: Config = getConfig()): SignInSettings | n
   const settings: SignInSettings = {
     github: config.github,
     sessionSecret: config.SESSION_SECRET!,
-    sessionSecrets: [config.SESSION_SECRET!, ...(config.SESSION_SECRET_PREVIOUS ? [config.SESSION_SECRET_PREVIOUS] : [])],
+    sessionSecrets: [
+      config.SESSION_SECRET!,
+      ...(config.SESSION_SECRET_PREVIOUS ? [config.SESSION_SECRET_PREVIOUS] : []),
+    ],
     encryptionKey: parseEncryptionKey(config.ENCRYPTION_KEY!),
-    encryptionKeys: [config.ENCRYPTION_KEY!, ...(config.ENCRYPTION_KEY_PREVIOUS ? [config.ENCRYPTION_KEY_PREVIOUS] : [])].map(parseEncryptionKey),
+    encryptionKeys: [
+      config.ENCRYPTION_KEY!,
+      ...(config.ENCRYPTION_KEY_PREVIOUS ? [config.ENCRYPTION_KEY_PREVIOUS] : []),
+    ].map(parseEncryptionKey),
     production: config.NODE_ENV === "production",
     publicUrl: config.publicUrl,
   };

@@ -17,7 +17,12 @@ describe("logs", () => {
     expect(text).not.toContain("abc.def.ghi");
     expect(text).not.toContain("s3cret-value");
     const entry = JSON.parse(lines[0]!);
-    expect(entry).toMatchObject({ level: "info", component: "test", headers: { authorization: "[redacted]", "user-agent": "octokit" }, webhookSecret: "[redacted]" });
+    expect(entry).toMatchObject({
+      level: "info",
+      component: "test",
+      headers: { authorization: "[redacted]", "user-agent": "octokit" },
+      webhookSecret: "[redacted]",
+    });
   });
 
   it("drops lines below the level", () => {
@@ -29,6 +34,10 @@ describe("logs", () => {
   });
 
   it("leaves ordinary values alone", () => {
-    expect(redact({ jobId: 4, sha: "a".repeat(40), ok: true })).toEqual({ jobId: 4, sha: "a".repeat(40), ok: true });
+    expect(redact({ jobId: 4, sha: "a".repeat(40), ok: true })).toEqual({
+      jobId: 4,
+      sha: "a".repeat(40),
+      ok: true,
+    });
   });
 });

@@ -18,7 +18,10 @@ export interface ConnectOptions {
 export function createKnex(url: string, options: ConnectOptions = {}): Knex {
   return knexFactory({
     client: "pg",
-    connection: { connectionString: url, application_name: options.applicationName ?? "bisect-bot" },
+    connection: {
+      connectionString: url,
+      application_name: options.applicationName ?? "bisect-bot",
+    },
     pool: { min: 0, max: options.poolMax ?? 10 },
     ...knexSnakeCaseMappers(),
   });

@@ -11,10 +11,20 @@ export interface EmbeddedProcess {
 
 const script = fileURLToPath(new URL("./embedded-main.ts", import.meta.url));
 
-export async function spawnEmbeddedPostgres(dataDir: string, options: { port?: number; persistent?: boolean } = {}): Promise<EmbeddedProcess> {
+export async function spawnEmbeddedPostgres(
+  dataDir: string,
+  options: { port?: number; persistent?: boolean } = {},
+): Promise<EmbeddedProcess> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", script, dataDir, String(options.port ?? ""), String(options.persistent ?? true)],
+    [
+      "--import",
+      "tsx",
+      script,
+      dataDir,
+      String(options.port ?? ""),
+      String(options.persistent ?? true),
+    ],
     // Its own process group: a terminal's Ctrl-C must not stop PostgreSQL before the processes
     // using it have shut down; the owner stops it last (or it stops when its stdin closes).
     { stdio: ["pipe", "pipe", "inherit"], detached: true },
@@ -28,7 +38,9 @@ export async function spawnEmbeddedPostgres(dataDir: string, options: { port?: n
         reject(new Error(`embedded PostgreSQL said: ${line}`));
       }
     });
-    child.once("exit", (code) => reject(new Error(`embedded PostgreSQL exited with code ${code} before it was ready`)));
+    child.once("exit", (code) =>
+      reject(new Error(`embedded PostgreSQL exited with code ${code} before it was ready`)),
+    );
   });
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null) resolve();

@@ -23,7 +23,10 @@ export async function rollbackLast(knex: Knex): Promise<string[]> {
 }
 
 export async function migrationStatus(knex: Knex): Promise<{ done: string[]; pending: string[] }> {
-  const [done, pending] = (await knex.migrate.list(migrationConfig)) as [{ name: string }[], string[]];
+  const [done, pending] = (await knex.migrate.list(migrationConfig)) as [
+    { name: string }[],
+    string[],
+  ];
   return { done: done.map((m) => m.name), pending };
 }
 

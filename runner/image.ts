@@ -10,9 +10,9 @@ import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type Docker from "dockerode";
-import { describeDockerError, statusOf } from "./docker/connect.js";
-import { tarFiles, type TarEntry } from "./docker/tar.js";
-import { InfrastructureError } from "./errors.js";
+import { describeDockerError, statusOf } from "./docker/connect";
+import { tarFiles, type TarEntry } from "./docker/tar";
+import { InfrastructureError } from "./errors";
 
 export const DEFAULT_RUNNER_IMAGE = "bisect-runner:latest";
 export const RUNNER_HASH_LABEL = "bisect-bot.runner.content-hash";

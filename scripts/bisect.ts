@@ -5,8 +5,8 @@
 // `npm run bisect` runs this under `node --import tsx`, not the tsx command: tsx relays a signal
 // to its child and SIGKILLs it (exit 130, no JSON) when the child has not answered in 30 ms.
 import { existsSync, readFileSync } from "node:fs";
-import { parseCliArgs, USAGE } from "../runner/cli/args.js";
-import { EXIT, runCli } from "../runner/cli/main.js";
+import { parseCliArgs, USAGE } from "../runner/cli/args";
+import { EXIT, runCli } from "../runner/cli/main";
 
 const controller = new AbortController();
 let interrupts = 0;
@@ -43,8 +43,8 @@ async function runFarm(argv: string[]): Promise<number> {
     );
     return EXIT.usage;
   }
-  const { createKnex } = await import("../db/connection.js");
-  const { runOnFarm } = await import("../jobs/farm/cli-farm.js");
+  const { createKnex } = await import("../db/connection");
+  const { runOnFarm } = await import("../jobs/farm/cli-farm");
   const knex = createKnex(url, { poolMax: 2, applicationName: "bisect-cli" });
   try {
     const { json } = await runOnFarm(knex, parsed.options, {

@@ -5,9 +5,9 @@
 // letting through only RUNNER_EGRESS_ALLOW (default: the common package registries). Prints the
 // worker settings that send networked runs through it. Run it again after changing the list.
 import { parseArgs } from "node:util";
-import { connectDocker, pingEngine, redactEndpoint } from "../runner/docker/connect.js";
-import { ensureHostEgress } from "../runner/egress/egress.js";
-import { DEFAULT_EGRESS_ALLOW, parseEgressAllow } from "../runner/egress/squid-config.js";
+import { connectDocker, pingEngine, redactEndpoint } from "../runner/docker/connect";
+import { ensureHostEgress } from "../runner/egress/egress";
+import { DEFAULT_EGRESS_ALLOW, parseEgressAllow } from "../runner/egress/squid-config";
 
 const usage =
   "usage: npm run runner:egress -- [--host <endpoint>] [--certs <dir>] [--network <name>] [--port <n>] [--build-network <mode>]";

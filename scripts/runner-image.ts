@@ -7,8 +7,8 @@
 //   --network host   for engines whose default bridge has no route out (apt-get needs one)
 //   --from <ep>      copy the image from another engine that has it instead of building
 import { parseArgs } from "node:util";
-import { connectDocker, pingEngine, redactEndpoint } from "../runner/docker/connect.js";
-import { DEFAULT_RUNNER_IMAGE, ensureRunnerImage } from "../runner/image.js";
+import { connectDocker, pingEngine, redactEndpoint } from "../runner/docker/connect";
+import { DEFAULT_RUNNER_IMAGE, ensureRunnerImage } from "../runner/image";
 
 const usage = `usage: npm run runner:image -- [--host <endpoint>] [--certs <dir>] [--tag <tag>] [--rebuild]
                             [--network <mode>] [--from <endpoint>] [--from-certs <dir>]`;

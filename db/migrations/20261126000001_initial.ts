@@ -44,13 +44,22 @@ export async function up(knex: Knex): Promise<void> {
     t.integer("max_duration_seconds").notNullable();
     t.integer("max_concurrent").notNullable();
     t.timestamps(true, true);
-    t.check("jobs_per_month is null or jobs_per_month >= 0", [], "rate_limits_jobs_per_month_check");
+    t.check(
+      "jobs_per_month is null or jobs_per_month >= 0",
+      [],
+      "rate_limits_jobs_per_month_check",
+    );
     t.check("max_duration_seconds > 0 and max_concurrent > 0", [], "rate_limits_positive_check");
   });
   await knex("rate_limits").insert([
     { tier: "free", jobs_per_month: 50, max_duration_seconds: 30 * 60, max_concurrent: 1 },
     { tier: "pro", jobs_per_month: 500, max_duration_seconds: 60 * 60, max_concurrent: 3 },
-    { tier: "enterprise", jobs_per_month: null, max_duration_seconds: 120 * 60, max_concurrent: 10 },
+    {
+      tier: "enterprise",
+      jobs_per_month: null,
+      max_duration_seconds: 120 * 60,
+      max_concurrent: 10,
+    },
   ]);
 
   await knex.schema.createTable("installations", (t) => {
@@ -58,18 +67,32 @@ export async function up(knex: Knex): Promise<void> {
     t.bigInteger("account_id").notNullable();
     t.text("account_login").notNullable();
     t.text("account_type").notNullable();
-    t.text("tier").notNullable().defaultTo("free").references("tier").inTable("rate_limits").onDelete("restrict").onUpdate("cascade");
+    t.text("tier")
+      .notNullable()
+      .defaultTo("free")
+      .references("tier")
+      .inTable("rate_limits")
+      .onDelete("restrict")
+      .onUpdate("cascade");
     t.jsonb("permissions").notNullable().defaultTo("{}");
     t.timestamp("suspended_at", { useTz: true });
     t.timestamp("deleted_at", { useTz: true });
     t.timestamps(true, true);
-    t.check(checkIn("account_type", ["User", "Organization", "Enterprise"]), [], "installations_account_type_check");
+    t.check(
+      checkIn("account_type", ["User", "Organization", "Enterprise"]),
+      [],
+      "installations_account_type_check",
+    );
     t.index(["account_login"]);
   });
 
   await knex.schema.createTable("repositories", (t) => {
     t.bigInteger("id").primary().comment("GitHub's repository id");
-    t.bigInteger("installation_id").notNullable().references("id").inTable("installations").onDelete("cascade");
+    t.bigInteger("installation_id")
+      .notNullable()
+      .references("id")
+      .inTable("installations")
+      .onDelete("cascade");
     t.text("owner").notNullable();
     t.text("name").notNullable();
     t.boolean("private").notNullable().defaultTo(false);
@@ -114,8 +137,16 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp("finished_at", { useTz: true });
     t.timestamp("cancel_requested_at", { useTz: true });
     t.timestamps(true, true);
-    t.check(checkIn("source", ["github", "cli", "dashboard", "admin"]), [], "bisect_jobs_source_check");
-    t.check(checkIn("status", ["queued", "preparing", "running", "finished", "failed", "cancelled"]), [], "bisect_jobs_status_check");
+    t.check(
+      checkIn("source", ["github", "cli", "dashboard", "admin"]),
+      [],
+      "bisect_jobs_source_check",
+    );
+    t.check(
+      checkIn("status", ["queued", "preparing", "running", "finished", "failed", "cancelled"]),
+      [],
+      "bisect_jobs_status_check",
+    );
     t.check(
       `outcome is null or ${checkIn("outcome", ["found", "ambiguous", "good-is-bad", "bad-is-good", "flaky", "error", "timeout"])}`,
       [],
@@ -135,7 +166,9 @@ export async function up(knex: Knex): Promise<void> {
     t.increments("id");
     t.text("name").notNullable().unique();
     t.text("docker_endpoint").notNullable();
-    t.text("tls_path").comment("directory holding ca.pem, cert.pem, key.pem; the material itself is never stored here");
+    t.text("tls_path").comment(
+      "directory holding ca.pem, cert.pem, key.pem; the material itself is never stored here",
+    );
     t.integer("capacity").notNullable().defaultTo(2);
     t.jsonb("labels").notNullable().defaultTo("{}");
     t.text("state").notNullable().defaultTo("active");
@@ -150,10 +183,17 @@ export async function up(knex: Knex): Promise<void> {
 
   await knex.schema.createTable("bisect_steps", (t) => {
     t.bigIncrements("id");
-    t.bigInteger("bisect_job_id").notNullable().references("id").inTable("bisect_jobs").onDelete("cascade");
+    t.bigInteger("bisect_job_id")
+      .notNullable()
+      .references("id")
+      .inTable("bisect_jobs")
+      .onDelete("cascade");
     t.specificType("sha", "char(40)").notNullable();
     t.integer("round").notNullable();
-    t.integer("attempt").notNullable().defaultTo(1).comment("run number on this commit (runs > 1, retries)");
+    t.integer("attempt")
+      .notNullable()
+      .defaultTo(1)
+      .comment("run number on this commit (runs > 1, retries)");
     t.text("status").notNullable().defaultTo("queued");
     t.text("verdict");
     t.text("reason");
@@ -165,15 +205,27 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp("finished_at", { useTz: true });
     t.timestamps(true, true);
     t.unique(["bisect_job_id", "sha", "attempt"]);
-    t.check(checkIn("status", ["queued", "running", "done", "cancelled"]), [], "bisect_steps_status_check");
-    t.check(`verdict is null or ${checkIn("verdict", ["good", "bad", "skip", "error"])}`, [], "bisect_steps_verdict_check");
+    t.check(
+      checkIn("status", ["queued", "running", "done", "cancelled"]),
+      [],
+      "bisect_steps_status_check",
+    );
+    t.check(
+      `verdict is null or ${checkIn("verdict", ["good", "bad", "skip", "error"])}`,
+      [],
+      "bisect_steps_verdict_check",
+    );
     t.check("(status = 'done') = (verdict is not null)", [], "bisect_steps_done_has_verdict_check");
     t.index(["runner_host_id"]);
   });
 
   await knex.schema.createTable("runner_leases", (t) => {
     t.bigIncrements("id");
-    t.integer("runner_host_id").notNullable().references("id").inTable("runner_hosts").onDelete("cascade");
+    t.integer("runner_host_id")
+      .notNullable()
+      .references("id")
+      .inTable("runner_hosts")
+      .onDelete("cascade");
     t.bigInteger("bisect_step_id").references("id").inTable("bisect_steps").onDelete("cascade");
     t.text("holder").notNullable().comment("worker id holding the lease");
     t.timestamp("acquired_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
@@ -188,7 +240,11 @@ export async function up(knex: Knex): Promise<void> {
 
   await knex.schema.createTable("usage_stats", (t) => {
     t.bigIncrements("id");
-    t.bigInteger("installation_id").notNullable().references("id").inTable("installations").onDelete("cascade");
+    t.bigInteger("installation_id")
+      .notNullable()
+      .references("id")
+      .inTable("installations")
+      .onDelete("cascade");
     t.date("month").notNullable().comment("first day of the month, UTC");
     t.integer("jobs").notNullable().defaultTo(0);
     t.bigInteger("compute_seconds").notNullable().defaultTo(0);
@@ -210,7 +266,11 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp("received_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp("processed_at", { useTz: true });
     t.timestamps(true, true);
-    t.check(checkIn("status", ["received", "processed", "ignored", "failed"]), [], "webhook_deliveries_status_check");
+    t.check(
+      checkIn("status", ["received", "processed", "ignored", "failed"]),
+      [],
+      "webhook_deliveries_status_check",
+    );
     t.index(["received_at"]);
   });
 

@@ -12,19 +12,31 @@ export async function up(knex: Knex): Promise<void> {
     t.text("ip");
     t.text("user_agent");
     t.timestamp("last_seen_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
-    t.timestamp("expires_at", { useTz: true }).notNullable().comment("absolute end, whatever the activity");
+    t.timestamp("expires_at", { useTz: true })
+      .notNullable()
+      .comment("absolute end, whatever the activity");
     t.timestamps(true, true);
     t.index(["user_id"]);
     t.index(["expires_at"]);
   });
-  await knex.raw("create trigger sessions_updated_at before update on sessions for each row execute function set_updated_at()");
+  await knex.raw(
+    "create trigger sessions_updated_at before update on sessions for each row execute function set_updated_at()",
+  );
 
   // The dashboard's job list: newest first per installation (keyset on id), optionally by status.
-  await knex.raw("create index bisect_jobs_installation_id_id_idx on bisect_jobs (installation_id, id desc)");
-  await knex.raw("create index bisect_jobs_installation_status_id_idx on bisect_jobs (installation_id, status, id desc)");
-  await knex.raw("create index bisect_jobs_repository_id_id_idx on bisect_jobs (repository_id, id desc)");
+  await knex.raw(
+    "create index bisect_jobs_installation_id_id_idx on bisect_jobs (installation_id, id desc)",
+  );
+  await knex.raw(
+    "create index bisect_jobs_installation_status_id_idx on bisect_jobs (installation_id, status, id desc)",
+  );
+  await knex.raw(
+    "create index bisect_jobs_repository_id_id_idx on bisect_jobs (repository_id, id desc)",
+  );
   // A job's steps in the order the job page shows them.
-  await knex.raw("create index bisect_steps_job_round_idx on bisect_steps (bisect_job_id, round, id)");
+  await knex.raw(
+    "create index bisect_steps_job_round_idx on bisect_steps (bisect_job_id, round, id)",
+  );
 }
 
 export async function down(knex: Knex): Promise<void> {

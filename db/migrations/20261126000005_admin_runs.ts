@@ -14,12 +14,24 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp("started_at", { useTz: true });
     t.timestamp("finished_at", { useTz: true });
     t.timestamps(true, true);
-    t.check("status in ('queued', 'running', 'succeeded', 'failed')", [], "admin_runs_status_check");
-    t.check("(status in ('succeeded', 'failed')) = (finished_at is not null)", [], "admin_runs_finished_check");
+    t.check(
+      "status in ('queued', 'running', 'succeeded', 'failed')",
+      [],
+      "admin_runs_status_check",
+    );
+    t.check(
+      "(status in ('succeeded', 'failed')) = (finished_at is not null)",
+      [],
+      "admin_runs_finished_check",
+    );
     t.index(["created_at"]);
   });
-  await knex.raw("create index admin_runs_finished_idx on admin_runs (finished_at) where finished_at is not null");
-  await knex.raw("create trigger admin_runs_updated_at before update on admin_runs for each row execute function set_updated_at()");
+  await knex.raw(
+    "create index admin_runs_finished_idx on admin_runs (finished_at) where finished_at is not null",
+  );
+  await knex.raw(
+    "create trigger admin_runs_updated_at before update on admin_runs for each row execute function set_updated_at()",
+  );
 }
 
 export async function down(knex: Knex): Promise<void> {

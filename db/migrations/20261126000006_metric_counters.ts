@@ -4,7 +4,10 @@ import type { Knex } from "knex";
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable("metric_counters", (t) => {
     t.text("name").notNullable();
-    t.text("labels").notNullable().defaultTo("").comment("label=value pairs, sorted, comma-separated");
+    t.text("labels")
+      .notNullable()
+      .defaultTo("")
+      .comment("label=value pairs, sorted, comma-separated");
     t.bigInteger("value").notNullable().defaultTo(0);
     t.timestamp("updated_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.primary(["name", "labels"]);

@@ -31,47 +31,79 @@ export async function resolveInstallation(knex: Knex, ref: string): Promise<Inst
     .whereRaw("lower(account_login) = lower(?)", [ref])
     .orderByRaw("deleted_at is not null, id");
   const live = matches.filter((m) => !m.deletedAt);
-  if (live.length > 1) throw new AdminError(`${ref} names several installations (${live.map((m) => m.id).join(", ")}): use the id`);
+  if (live.length > 1)
+    throw new AdminError(
+      `${ref} names several installations (${live.map((m) => m.id).join(", ")}): use the id`,
+    );
   const found = live[0] ?? matches[0];
   if (!found) throw new AdminError(`no installation with the id or account login ${ref}`);
   return found;
 }
 
-export async function listInstallations(knex: Knex, now = new Date()): Promise<{ installations: InstallationView[] }> {
+export async function listInstallations(
+  knex: Knex,
+  now = new Date(),
+): Promise<{ installations: InstallationView[] }> {
   const rows = await knex("installations as i")
     .leftJoin(
-      knex("repositories").whereNull("removedAt").groupBy("installationId").select("installationId").count({ n: "*" }).as("r"),
+      knex("repositories")
+        .whereNull("removedAt")
+        .groupBy("installationId")
+        .select("installationId")
+        .count({ n: "*" })
+        .as("r"),
       "r.installationId",
       "i.id",
     )
     .leftJoin(
-      knex("bisectJobs").whereNotIn("status", FINAL_STATUSES as JobStatus[]).groupBy("installationId").select("installationId").count({ n: "*" }).as("j"),
+      knex("bisectJobs")
+        .whereNotIn("status", FINAL_STATUSES as JobStatus[])
+        .groupBy("installationId")
+        .select("installationId")
+        .count({ n: "*" })
+        .as("j"),
       "j.installationId",
       "i.id",
     )
-    .leftJoin("usageStats as u", (j) => j.on("u.installationId", "i.id").andOnVal("u.month", monthOf(now)))
+    .leftJoin("usageStats as u", (j) =>
+      j.on("u.installationId", "i.id").andOnVal("u.month", monthOf(now)),
+    )
     .orderBy("i.accountLogin")
     .orderBy("i.id")
-    .select("i.*", knex.raw("coalesce(r.n, 0)::int as repositories"), knex.raw("coalesce(j.n, 0)::int as active_jobs"), knex.raw("coalesce(u.jobs, 0) as jobs_this_month"));
+    .select(
+      "i.*",
+      knex.raw("coalesce(r.n, 0)::int as repositories"),
+      knex.raw("coalesce(j.n, 0)::int as active_jobs"),
+      knex.raw("coalesce(u.jobs, 0) as jobs_this_month"),
+    );
   return {
-    installations: rows.map((r: Record<string, unknown> & Installation & { repositories: number; activeJobs: number; jobsThisMonth: number }) => ({
-      id: Number(r.id),
-      login: r.accountLogin,
-      type: r.accountType,
-      tier: r.tier,
-      state: stateOf(r),
-      suspendedAt: r.suspendedAt ? new Date(r.suspendedAt).toISOString() : null,
-      repositories: Number(r.repositories),
-      activeJobs: Number(r.activeJobs),
-      jobsThisMonth: Number(r.jobsThisMonth),
-      createdAt: new Date(r.createdAt).toISOString(),
-    })),
+    installations: rows.map(
+      (
+        r: Record<string, unknown> &
+          Installation & { repositories: number; activeJobs: number; jobsThisMonth: number },
+      ) => ({
+        id: Number(r.id),
+        login: r.accountLogin,
+        type: r.accountType,
+        tier: r.tier,
+        state: stateOf(r),
+        suspendedAt: r.suspendedAt ? new Date(r.suspendedAt).toISOString() : null,
+        repositories: Number(r.repositories),
+        activeJobs: Number(r.activeJobs),
+        jobsThisMonth: Number(r.jobsThisMonth),
+        createdAt: new Date(r.createdAt).toISOString(),
+      }),
+    ),
   };
 }
 
-export async function setTier(knex: Knex, args: ArgsOf<"installations.set-tier">): Promise<{ id: number; login: string; previousTier: string; tier: string }> {
+export async function setTier(
+  knex: Knex,
+  args: ArgsOf<"installations.set-tier">,
+): Promise<{ id: number; login: string; previousTier: string; tier: string }> {
   const inst = await resolveInstallation(knex, args.installation);
-  if (inst.tier !== args.tier) await Installation.query(knex).patch({ tier: args.tier }).where({ id: inst.id });
+  if (inst.tier !== args.tier)
+    await Installation.query(knex).patch({ tier: args.tier }).where({ id: inst.id });
   return { id: inst.id, login: inst.accountLogin, previousTier: inst.tier, tier: args.tier };
 }
 
@@ -83,11 +115,18 @@ export interface SuspendResult {
 }
 
 /** Marks the installation suspended first (so no new job starts), then cancels its active jobs. */
-export async function suspendInstallation(knex: Knex, args: ArgsOf<"installations.suspend">): Promise<SuspendResult> {
+export async function suspendInstallation(
+  knex: Knex,
+  args: ArgsOf<"installations.suspend">,
+): Promise<SuspendResult> {
   const inst = await resolveInstallation(knex, args.installation);
-  if (inst.deletedAt) throw new AdminError(`installation ${inst.id} (${inst.accountLogin}) was uninstalled`);
+  if (inst.deletedAt)
+    throw new AdminError(`installation ${inst.id} (${inst.accountLogin}) was uninstalled`);
   // The operator's own suspension: GitHub's "unsuspend" does not lift it.
-  if (!inst.operatorSuspendedAt) await Installation.query(knex).patch({ operatorSuspendedAt: new Date() }).where({ id: inst.id });
+  if (!inst.operatorSuspendedAt)
+    await Installation.query(knex)
+      .patch({ operatorSuspendedAt: new Date() })
+      .where({ id: inst.id });
   const active = await BisectJob.query(knex)
     .where({ installationId: inst.id })
     .whereNotIn("status", FINAL_STATUSES as JobStatus[])
@@ -95,15 +134,35 @@ export async function suspendInstallation(knex: Knex, args: ArgsOf<"installation
     .select("id");
   const cancelledJobs: number[] = [];
   for (const { id } of active) {
-    if (await cancelJob(knex, id, { login: "admin" }, "the installation was suspended by an administrator")) cancelledJobs.push(id);
+    if (
+      await cancelJob(
+        knex,
+        id,
+        { login: "admin" },
+        "the installation was suspended by an administrator",
+      )
+    )
+      cancelledJobs.push(id);
   }
-  return { id: inst.id, login: inst.accountLogin, alreadySuspended: inst.operatorSuspendedAt !== null, cancelledJobs };
+  return {
+    id: inst.id,
+    login: inst.accountLogin,
+    alreadySuspended: inst.operatorSuspendedAt !== null,
+    cancelledJobs,
+  };
 }
 
-export async function resumeInstallation(knex: Knex, args: ArgsOf<"installations.resume">): Promise<{ id: number; login: string; wasSuspended: boolean }> {
+export async function resumeInstallation(
+  knex: Knex,
+  args: ArgsOf<"installations.resume">,
+): Promise<{ id: number; login: string; wasSuspended: boolean }> {
   const inst = await resolveInstallation(knex, args.installation);
-  if (inst.deletedAt) throw new AdminError(`installation ${inst.id} (${inst.accountLogin}) was uninstalled; it comes back when the app is installed again`);
+  if (inst.deletedAt)
+    throw new AdminError(
+      `installation ${inst.id} (${inst.accountLogin}) was uninstalled; it comes back when the app is installed again`,
+    );
   // Lifts the operator's suspension only; one made on GitHub stays until GitHub lifts it.
-  if (inst.operatorSuspendedAt) await Installation.query(knex).patch({ operatorSuspendedAt: null }).where({ id: inst.id });
+  if (inst.operatorSuspendedAt)
+    await Installation.query(knex).patch({ operatorSuspendedAt: null }).where({ id: inst.id });
   return { id: inst.id, login: inst.accountLogin, wasSuspended: inst.operatorSuspendedAt !== null };
 }

@@ -13,7 +13,13 @@ import {
 
 export type Parsed =
   | { kind: "help"; text: string }
-  | { kind: "run"; command: CommandName; args: Record<string, unknown>; json: boolean; timeoutSeconds: number }
+  | {
+      kind: "run";
+      command: CommandName;
+      args: Record<string, unknown>;
+      json: boolean;
+      timeoutSeconds: number;
+    }
   | { kind: "usage-error"; message: string };
 
 const PROGRAM = "npm run admin --";
@@ -21,7 +27,8 @@ const PROGRAM = "npm run admin --";
 export function usageOf(name: CommandName): string {
   const c: CommandSpec = COMMANDS[name];
   const parts = [...c.words, ...c.positionals.map((p) => p.metavar)];
-  for (const o of c.options) parts.push(o.kind === "bool" ? `[${o.flag}]` : `[${o.flag} ${o.metavar ?? "VALUE"}]`);
+  for (const o of c.options)
+    parts.push(o.kind === "bool" ? `[${o.flag}]` : `[${o.flag} ${o.metavar ?? "VALUE"}]`);
   return `${PROGRAM} ${parts.join(" ")}`;
 }
 
@@ -34,11 +41,15 @@ function commandHelp(name: CommandName): string {
     const width = Math.max(...c.options.map((o) => optionLabel(o).length));
     for (const o of c.options) lines.push(`  ${optionLabel(o).padEnd(width)}  ${o.help}`);
   }
-  lines.push("", "Add --json to print the result as JSON; --timeout SECONDS to wait longer or shorter.");
+  lines.push(
+    "",
+    "Add --json to print the result as JSON; --timeout SECONDS to wait longer or shorter.",
+  );
   return lines.join("\n");
 }
 
-const optionLabel = (o: CommandSpec["options"][number]) => (o.kind === "bool" ? o.flag : `${o.flag} ${o.metavar ?? "VALUE"}`);
+const optionLabel = (o: CommandSpec["options"][number]) =>
+  o.kind === "bool" ? o.flag : `${o.flag} ${o.metavar ?? "VALUE"}`;
 
 /** Every command, grouped by area. */
 export function helpText(area?: string): string {
@@ -51,7 +62,8 @@ export function helpText(area?: string): string {
     "",
     "commands:",
   ];
-  for (const n of names) lines.push(`  ${usageOf(n).slice(PROGRAM.length + 1)}`, `      ${COMMANDS[n].summary}`);
+  for (const n of names)
+    lines.push(`  ${usageOf(n).slice(PROGRAM.length + 1)}`, `      ${COMMANDS[n].summary}`);
   lines.push(
     "  help [command]",
     "      this list, or one command's options",
@@ -63,17 +75,24 @@ export function helpText(area?: string): string {
 
 const usageError = (message: string, name?: CommandName): Parsed => ({
   kind: "usage-error",
-  message: name ? `${COMMANDS[name].words.join(" ")}: ${message}\nusage: ${usageOf(name)}` : message,
+  message: name
+    ? `${COMMANDS[name].words.join(" ")}: ${message}\nusage: ${usageOf(name)}`
+    : message,
 });
 
-function parseValue(kind: "string" | "int" | "duration", raw: string, what: string): { value: string | number } | { error: string } {
+function parseValue(
+  kind: "string" | "int" | "duration",
+  raw: string,
+  what: string,
+): { value: string | number } | { error: string } {
   if (kind === "string") return { value: raw };
   if (kind === "int") {
     if (!/^-?\d{1,9}$/.test(raw)) return { error: `${what} must be a whole number, not "${raw}"` };
     return { value: Number(raw) };
   }
   const seconds = parseDuration(raw);
-  if (seconds === null) return { error: `${what} must be an age such as 90d, 12w or 36h, not "${raw}"` };
+  if (seconds === null)
+    return { error: `${what} must be an age such as 90d, 12w or 36h, not "${raw}"` };
   return { value: seconds };
 }
 
@@ -98,18 +117,23 @@ export function parseAdminArgs(argv: readonly string[]): Parsed {
     else if (arg === "-h" || arg === "--help") wantsHelp = true;
     else if (arg === "--timeout" || arg.startsWith("--timeout=")) {
       const raw = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : argv[++i];
-      if (raw === undefined || !/^\d{1,6}$/.test(raw) || Number(raw) < 1) return usageError("--timeout needs a number of seconds (at least 1)");
+      if (raw === undefined || !/^\d{1,6}$/.test(raw) || Number(raw) < 1)
+        return usageError("--timeout needs a number of seconds (at least 1)");
       timeoutSeconds = Number(raw);
     } else rest.push(arg);
   }
 
-  if (rest.length === 0) return wantsHelp ? { kind: "help", text: helpText() } : usageError(`no command given\n\n${helpText()}`);
+  if (rest.length === 0)
+    return wantsHelp
+      ? { kind: "help", text: helpText() }
+      : usageError(`no command given\n\n${helpText()}`);
   if (rest[0] === "help") {
     const topic = rest.slice(1);
     if (topic.length === 0) return { kind: "help", text: helpText() };
     const found = findCommand(topic);
     if (found) return { kind: "help", text: commandHelp(found.name) };
-    if (COMMAND_NAMES.some((n) => COMMANDS[n].words[0] === topic[0])) return { kind: "help", text: helpText(topic[0]) };
+    if (COMMAND_NAMES.some((n) => COMMANDS[n].words[0] === topic[0]))
+      return { kind: "help", text: helpText(topic[0]) };
     return usageError(`no such command: ${topic.join(" ")}\n\n${helpText()}`);
   }
 
@@ -117,7 +141,10 @@ export function parseAdminArgs(argv: readonly string[]): Parsed {
   if (!found) {
     const area = COMMAND_NAMES.filter((n) => COMMANDS[n].words[0] === rest[0]);
     if (area.length > 0) {
-      const what = rest[1] === undefined ? `${rest[0]}: which action?` : `${rest[0]}: no such action "${rest[1]}"`;
+      const what =
+        rest[1] === undefined
+          ? `${rest[0]}: which action?`
+          : `${rest[0]}: no such action "${rest[1]}"`;
       return usageError(`${what}\n\n${helpText(rest[0])}`);
     }
     return usageError(`no such command: ${rest[0]} (see \`${PROGRAM} help\`)`);
@@ -136,7 +163,8 @@ export function parseAdminArgs(argv: readonly string[]): Parsed {
       break;
     }
     if (!arg.startsWith("--") || arg === "-") {
-      if (arg.startsWith("-") && arg !== "-" && !/^-\d/.test(arg)) return usageError(`unknown option ${arg}`, name);
+      if (arg.startsWith("-") && arg !== "-" && !/^-\d/.test(arg))
+        return usageError(`unknown option ${arg}`, name);
       positionals.push(arg);
       continue;
     }
@@ -150,7 +178,8 @@ export function parseAdminArgs(argv: readonly string[]): Parsed {
       continue;
     }
     const value = eq > 0 ? arg.slice(eq + 1) : words[++i];
-    if (value === undefined || (eq < 0 && value.startsWith("--"))) return usageError(`${flag} needs a value (${option.metavar ?? "VALUE"})`, name);
+    if (value === undefined || (eq < 0 && value.startsWith("--")))
+      return usageError(`${flag} needs a value (${option.metavar ?? "VALUE"})`, name);
     if (option.kind === "label") {
       const sep = value.indexOf("=");
       if (sep <= 0) return usageError(`${flag} takes key=value, not "${value}"`, name);
@@ -180,5 +209,11 @@ export function parseAdminArgs(argv: readonly string[]): Parsed {
 
   const validated = validateArgs(name, raw);
   if (!validated.ok) return usageError(validated.problems.join("; "), name);
-  return { kind: "run", command: name, args: validated.args as Record<string, unknown>, json, timeoutSeconds: timeoutSeconds ?? spec.timeoutSeconds };
+  return {
+    kind: "run",
+    command: name,
+    args: validated.args as Record<string, unknown>,
+    json,
+    timeoutSeconds: timeoutSeconds ?? spec.timeoutSeconds,
+  };
 }

@@ -13,9 +13,20 @@ export interface WorkerView {
   lockedJobs: number;
 }
 
-export async function listWorkers(knex: Knex, deadAfterSeconds: number): Promise<{ workers: WorkerView[]; deadAfterSeconds: number }> {
+export async function listWorkers(
+  knex: Knex,
+  deadAfterSeconds: number,
+): Promise<{ workers: WorkerView[]; deadAfterSeconds: number }> {
   const { rows } = await knex.raw<{
-    rows: Array<{ worker_id: string; hostname: string; pid: number; started_at: Date; last_beat_at: Date; alive: boolean; locked_jobs: number }>;
+    rows: Array<{
+      worker_id: string;
+      hostname: string;
+      pid: number;
+      started_at: Date;
+      last_beat_at: Date;
+      alive: boolean;
+      locked_jobs: number;
+    }>;
   }>(
     `select h.worker_id, h.hostname, h.pid, h.started_at, h.last_beat_at,
             h.last_beat_at > now() - make_interval(secs => ?) as alive,
@@ -38,6 +49,9 @@ export async function listWorkers(knex: Knex, deadAfterSeconds: number): Promise
   };
 }
 
-export async function unlockDead(knex: Knex, deadAfterSeconds: number): Promise<{ unlocked: string[]; deadAfterSeconds: number }> {
+export async function unlockDead(
+  knex: Knex,
+  deadAfterSeconds: number,
+): Promise<{ unlocked: string[]; deadAfterSeconds: number }> {
   return { unlocked: await unlockDeadWorkers(knex, deadAfterSeconds * 1000), deadAfterSeconds };
 }

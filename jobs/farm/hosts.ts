@@ -29,13 +29,11 @@ export async function registerHost(knex: Knex, host: HostRegistration): Promise<
   const existing = await RunnerHost.query(knex).findOne({ name: host.name });
   if (!existing) return RunnerHost.query(knex).insert(row).returning("*");
   if (existing.source === "env" && host.source === "env") {
-    return existing
-      .$query(knex)
-      .patchAndFetch({
-        dockerEndpoint: row.dockerEndpoint,
-        tlsPath: row.tlsPath,
-        capacity: row.capacity,
-      });
+    return existing.$query(knex).patchAndFetch({
+      dockerEndpoint: row.dockerEndpoint,
+      tlsPath: row.tlsPath,
+      capacity: row.capacity,
+    });
   }
   return existing;
 }

@@ -3,7 +3,14 @@
 // a step whose worker died is taken over (its container removed), one held by a live worker is not.
 import type { JobHelpers } from "graphile-worker";
 import type { Knex } from "knex";
-import { BisectJob, BisectStep, RunnerHost, RunnerLease, UsageStat, monthOf } from "../../db/models";
+import {
+  BisectJob,
+  BisectStep,
+  RunnerHost,
+  RunnerLease,
+  UsageStat,
+  monthOf,
+} from "../../db/models";
 import { classifyRun } from "../../runner/engine";
 import { DockerExecutor } from "../../runner/executors/docker-executor";
 import { removeLabelled } from "../../runner/executors/removal";

@@ -811,7 +811,10 @@ function reproduceBlock(input: StatusCommentInput): string {
 /** A table of bisections for `/bisect status`. */
 export function renderStatusList(
   jobs: Array<
-    Pick<CommentJob, "id" | "status" | "outcome" | "goodRef" | "badRef" | "culpritSha" | "createdAt">
+    Pick<
+      CommentJob,
+      "id" | "status" | "outcome" | "goodRef" | "badRef" | "culpritSha" | "createdAt"
+    >
   >,
   links: { publicUrl: string; webUrl: string; repo: { owner: string; name: string } },
 ): string {

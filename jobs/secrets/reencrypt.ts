@@ -3,7 +3,12 @@
 // cleared: their users simply sign in again. Run by the admin command `secrets re-encrypt`.
 import type { Knex } from "knex";
 import type { Config } from "../../config/env";
-import { decryptWithAnyKey, DecryptionError, encryptSecret, parseEncryptionKey } from "../../db/crypto";
+import {
+  decryptWithAnyKey,
+  DecryptionError,
+  encryptSecret,
+  parseEncryptionKey,
+} from "../../db/crypto";
 import { tokenAssociatedData, User } from "../../db/models";
 
 export interface ReencryptReport {
@@ -11,12 +16,20 @@ export interface ReencryptReport {
   cleared: number;
 }
 
-export async function reencryptTokens(knex: Knex, config: Pick<Config, "ENCRYPTION_KEY" | "ENCRYPTION_KEY_PREVIOUS">): Promise<ReencryptReport> {
+export async function reencryptTokens(
+  knex: Knex,
+  config: Pick<Config, "ENCRYPTION_KEY" | "ENCRYPTION_KEY_PREVIOUS">,
+): Promise<ReencryptReport> {
   if (!config.ENCRYPTION_KEY) throw new Error("ENCRYPTION_KEY is not set");
   const current = parseEncryptionKey(config.ENCRYPTION_KEY);
-  const keys = [current, ...(config.ENCRYPTION_KEY_PREVIOUS ? [parseEncryptionKey(config.ENCRYPTION_KEY_PREVIOUS)] : [])];
+  const keys = [
+    current,
+    ...(config.ENCRYPTION_KEY_PREVIOUS ? [parseEncryptionKey(config.ENCRYPTION_KEY_PREVIOUS)] : []),
+  ];
   const report: ReencryptReport = { reencrypted: 0, cleared: 0 };
-  const users = await User.query(knex).whereNotNull("oauthTokenEncrypted").select("id", "githubId", "oauthTokenEncrypted");
+  const users = await User.query(knex)
+    .whereNotNull("oauthTokenEncrypted")
+    .select("id", "githubId", "oauthTokenEncrypted");
   for (const user of users) {
     const ad = tokenAssociatedData(user.githubId);
     let token: string;
@@ -28,7 +41,9 @@ export async function reencryptTokens(knex: Knex, config: Pick<Config, "ENCRYPTI
       report.cleared++;
       continue;
     }
-    await User.query(knex).patch({ oauthTokenEncrypted: encryptSecret(token, current, ad) }).where({ id: user.id });
+    await User.query(knex)
+      .patch({ oauthTokenEncrypted: encryptSecret(token, current, ad) })
+      .where({ id: user.id });
     report.reencrypted++;
   }
   return report;

@@ -8,5 +8,5 @@ export {
   type BisectionStep,
   type EngineFunctions,
   type RunBisectionOptions,
-} from "./run-bisection.js";
-export { uselessInFlight } from "./useless.js";
+} from "./run-bisection";
+export { uselessInFlight } from "./useless";

@@ -1,14 +1,14 @@
 import { describe, expect, it } from "vitest";
-import type { CommitGraph, Decision, EngineInput, Sha } from "../engine/types.js";
-import { InfrastructureError } from "../errors.js";
+import type { CommitGraph, Decision, EngineInput, Sha } from "../engine/types";
+import { InfrastructureError } from "../errors";
 import {
   defaultLimits,
   type Executor,
   type RunHandle,
   type RunResult,
   type RunSpec,
-} from "../executors/types.js";
-import { runBisection, type BisectionEvent, type EngineFunctions } from "./run-bisection.js";
+} from "../executors/types";
+import { runBisection, type BisectionEvent, type EngineFunctions } from "./run-bisection";
 
 // A toy engine for linear graphs: enough to exercise the loop (the real engine has its own tests).
 function linearGraph(n: number): { graph: CommitGraph; shas: Sha[] } {

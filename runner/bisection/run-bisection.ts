@@ -22,8 +22,8 @@
 // Runs: prepare → start → wait, then the verdict is handed to the engine at once while the
 // container is destroyed in the background (removal is off the critical path). Every run is
 // destroyed before `runBisection` settles, whatever happens (done early, abort, failure).
-import { decide as engineDecide } from "../engine/engine.js";
-import { defaultPredicate, type Predicate } from "../engine/predicate.js";
+import { decide as engineDecide } from "../engine/engine";
+import { defaultPredicate, type Predicate } from "../engine/predicate";
 import {
   defaultPolicy,
   isEndpointRun,
@@ -36,11 +36,11 @@ import {
   type ReportedOutcome,
   type Sha,
   type Verdict,
-} from "../engine/types.js";
-import { classifyRun as engineClassifyRun } from "../engine/verdict.js";
-import { uselessInFlight } from "./useless.js";
-import { InfrastructureError } from "../errors.js";
-import { type Executor, type RunHandle, type RunResult, type RunSpec } from "../executors/types.js";
+} from "../engine/types";
+import { classifyRun as engineClassifyRun } from "../engine/verdict";
+import { uselessInFlight } from "./useless";
+import { InfrastructureError } from "../errors";
+import { type Executor, type RunHandle, type RunResult, type RunSpec } from "../executors/types";
 
 /** `likely`: a single culprit whose confidence is below FOUND_CONFIDENCE. */
 export type BisectionOutcome = ReportedOutcome | "error";

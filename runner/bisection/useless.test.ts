@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { defaultPolicy, type CommitGraph, type Sha } from "../engine/types.js";
-import { uselessInFlight } from "./useless.js";
+import { defaultPolicy, type CommitGraph, type Sha } from "../engine/types";
+import { uselessInFlight } from "./useless";
 
 function linear(n: number): { graph: CommitGraph; shas: Sha[] } {
   const shas = Array.from({ length: n }, (_, i) => i.toString(16).padStart(40, "0"));
@@ -18,14 +18,37 @@ describe("uselessInFlight (with the real engine)", () => {
   ];
 
   it("finds runs above a known bad and below a known good", () => {
-    const observations = [...known, { sha: shas[60]!, verdict: "bad" as const }, { sha: shas[20]!, verdict: "good" as const }];
-    const useless = uselessInFlight({ graph, policy, observations, inFlight: [shas[80]!, shas[40]!, shas[10]!] });
+    const observations = [
+      ...known,
+      { sha: shas[60]!, verdict: "bad" as const },
+      { sha: shas[20]!, verdict: "good" as const },
+    ];
+    const useless = uselessInFlight({
+      graph,
+      policy,
+      observations,
+      inFlight: [shas[80]!, shas[40]!, shas[10]!],
+    });
     expect(useless.sort()).toEqual([shas[80]!, shas[10]!].sort());
   });
 
   it("keeps every run that can still narrow the range, and the endpoint checks", () => {
-    expect(uselessInFlight({ graph, policy, observations: known, inFlight: [shas[25]!, shas[50]!, shas[75]!] })).toEqual([]);
-    expect(uselessInFlight({ graph, policy, observations: [], inFlight: [shas[0]!, shas[99]!, shas[50]!] })).toEqual([]);
+    expect(
+      uselessInFlight({
+        graph,
+        policy,
+        observations: known,
+        inFlight: [shas[25]!, shas[50]!, shas[75]!],
+      }),
+    ).toEqual([]);
+    expect(
+      uselessInFlight({
+        graph,
+        policy,
+        observations: [],
+        inFlight: [shas[0]!, shas[99]!, shas[50]!],
+      }),
+    ).toEqual([]);
   });
 
   it("keeps the runs a commit still needs with several runs per commit", () => {

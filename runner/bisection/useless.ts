@@ -1,7 +1,7 @@
 // Which runs in flight can no longer matter: pure, so any driver (this process's loop, the farm's
 // advance task) can stop them and reuse their slots.
-import { decide as engineDecide } from "../engine/engine.js";
-import type { Decision, EngineInput, Sha } from "../engine/types.js";
+import { decide as engineDecide } from "../engine/engine";
+import type { Decision, EngineInput, Sha } from "../engine/types";
 
 /**
  * The commits among `input.inFlight` whose verdict cannot change the engine's view: with `runs`
@@ -15,7 +15,8 @@ export function uselessInFlight(
   decide: (input: EngineInput) => Decision = engineDecide,
   base?: Decision,
 ): Sha[] {
-  const signature = (d: Decision) => (d.kind === "done" ? `done:${d.outcome}:${d.candidates.length}` : `open:${d.candidates}`);
+  const signature = (d: Decision) =>
+    d.kind === "done" ? `done:${d.outcome}:${d.candidates.length}` : `open:${d.candidates}`;
   const baseSig = signature(base ?? decide({ ...input, slots: 0 }));
   const useless: Sha[] = [];
   for (const sha of new Set(input.inFlight)) {
@@ -24,7 +25,10 @@ export function uselessInFlight(
       const hypothetical = decide({
         graph: input.graph,
         policy: input.policy,
-        observations: [...input.observations, ...Array.from({ length: input.policy.runs }, () => ({ sha, verdict }))],
+        observations: [
+          ...input.observations,
+          ...Array.from({ length: input.policy.runs }, () => ({ sha, verdict })),
+        ],
         inFlight: others,
         slots: 0,
       });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseCliArgs, shellCommand, USAGE } from "./args.js";
+import { parseCliArgs, shellCommand, USAGE } from "./args";
 
 const base = ["--repo", "/r", "--good", "v1.0", "--bad", "main"];
 

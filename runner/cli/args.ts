@@ -1,12 +1,12 @@
 // Command-line arguments of `npm run bisect`: a pure parser, unit-tested.
 import { parseArgs } from "node:util";
-import { refProblem } from "../git/refs.js";
-import { isGitUrl, urlProblem } from "../git/prepare.js";
+import { refProblem } from "../git/refs";
+import { isGitUrl, urlProblem } from "../git/prepare";
 import { readFileSync } from "node:fs";
-import { normalizePredicate, PredicateError, type Predicate } from "../engine/predicate.js";
-import { envProblems, splitEnvAssignment } from "../settings/env-vars.js";
-import { type NetworkPolicy, parseNetworkPolicy } from "../settings/network.js";
-import { parseRepoConfig, type RepoConfig } from "../settings/repo-config.js";
+import { normalizePredicate, PredicateError, type Predicate } from "../engine/predicate";
+import { envProblems, splitEnvAssignment } from "../settings/env-vars";
+import { type NetworkPolicy, parseNetworkPolicy } from "../settings/network";
+import { parseRepoConfig, type RepoConfig } from "../settings/repo-config";
 
 export const USAGE =
   "usage: npm run bisect -- --repo <path|git-url> --good <rev> --bad <rev> [--parallel K] [--runs R] " +

@@ -2,21 +2,21 @@
 // print the result. Returns the exit status: 0 found, 1 any other outcome or an error, 2 usage
 // error, 130 interrupted.
 import type Docker from "dockerode";
-import { runBisection, type BisectionResult } from "../bisection/run-bisection.js";
-import { connectDocker, parseEndpoint, pingEngine } from "../docker/connect.js";
-import { defaultPredicate, describePredicate, policyOfPredicate } from "../engine/predicate.js";
-import type { Policy, Sha } from "../engine/types.js";
-import { DockerExecutor } from "../executors/docker-executor.js";
-import { networkSwitches } from "../settings/network.js";
-import { LocalExecutor } from "../executors/local-executor.js";
-import { defaultLimits, type Executor, type RunSpec } from "../executors/types.js";
-import { readCommitInfos, type CommitInfo } from "../git/commit-info.js";
-import { isAncestor, listCommitGraph } from "../git/graph.js";
-import { prepareRepo, type PreparedRepo, unreadableBy } from "../git/prepare.js";
-import { resolveRef } from "../git/refs.js";
-import { ensureRunnerImage } from "../image.js";
-import { PID_LABEL, SOURCE_LABEL } from "../labels.js";
-import { HELP, parseCliArgs, USAGE, type CliOptions } from "./args.js";
+import { runBisection, type BisectionResult } from "../bisection/run-bisection";
+import { connectDocker, parseEndpoint, pingEngine } from "../docker/connect";
+import { defaultPredicate, describePredicate, policyOfPredicate } from "../engine/predicate";
+import type { Policy, Sha } from "../engine/types";
+import { DockerExecutor } from "../executors/docker-executor";
+import { networkSwitches } from "../settings/network";
+import { LocalExecutor } from "../executors/local-executor";
+import { defaultLimits, type Executor, type RunSpec } from "../executors/types";
+import { readCommitInfos, type CommitInfo } from "../git/commit-info";
+import { isAncestor, listCommitGraph } from "../git/graph";
+import { prepareRepo, type PreparedRepo, unreadableBy } from "../git/prepare";
+import { resolveRef } from "../git/refs";
+import { ensureRunnerImage } from "../image";
+import { PID_LABEL, SOURCE_LABEL } from "../labels";
+import { HELP, parseCliArgs, USAGE, type CliOptions } from "./args";
 import {
   errorJson,
   exitCodeHints,
@@ -26,7 +26,7 @@ import {
   short,
   toJson,
   type JsonResult,
-} from "./output.js";
+} from "./output";
 
 export interface CliIo {
   /** Receives the JSON object (with --json) or the help text. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { BisectionResult, BisectionStep } from "../bisection/run-bisection.js";
-import { exitCodeHints, formatResult, settleCommand } from "./output.js";
+import type { BisectionResult, BisectionStep } from "../bisection/run-bisection";
+import { exitCodeHints, formatResult, settleCommand } from "./output";
 
 const step = (exitCode: number | null, reason?: string): BisectionStep => ({
   sha: "a".repeat(40),

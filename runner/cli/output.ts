@@ -1,13 +1,13 @@
 // What `npm run bisect` prints: progress and the result for people (stderr), one JSON object (stdout).
-import type { CommitInfo } from "../git/commit-info.js";
-import { termsOf, type Predicate } from "../engine/predicate.js";
-import { shellQuote } from "./args.js";
+import type { CommitInfo } from "../git/commit-info";
+import { termsOf, type Predicate } from "../engine/predicate";
+import { shellQuote } from "./args";
 import type {
   BisectionEvent,
   BisectionOutcome,
   BisectionResult,
   BisectionStep,
-} from "../bisection/run-bisection.js";
+} from "../bisection/run-bisection";
 
 export const short = (sha: string) => sha.slice(0, 10);
 

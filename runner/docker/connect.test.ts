@@ -9,7 +9,7 @@ import {
   isLoopbackHost,
   parseEndpoint,
   redactEndpoint,
-} from "./connect.js";
+} from "./connect";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));

@@ -19,7 +19,7 @@ import { isIP } from "node:net";
 import path from "node:path";
 import tls from "node:tls";
 import Docker from "dockerode";
-import { InfrastructureError } from "../errors.js";
+import { InfrastructureError } from "../errors";
 
 /** TLS client material as PEM strings. */
 export interface TlsMaterial {

@@ -8,10 +8,10 @@ import { rmSync } from "node:fs";
 import http from "node:http";
 import net, { type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { InfrastructureError } from "../errors.js";
-import { DockerExecutor } from "../executors/docker-executor.js";
-import { removeLabelled } from "../executors/removal.js";
-import { runOnce } from "../executors/run-once.js";
+import { InfrastructureError } from "../errors";
+import { DockerExecutor } from "../executors/docker-executor";
+import { removeLabelled } from "../executors/removal";
+import { runOnce } from "../executors/run-once";
 import {
   dockerRequired,
   enginesUnderTest,
@@ -19,10 +19,10 @@ import {
   type SpecOverrides,
   specFor,
   type TestRepo,
-} from "../executors/test-support.js";
-import { ensureRunnerImage } from "../image.js";
-import { ensureEgressImage, ensureEgressNetwork, startEgressProxy } from "./egress.js";
-import { parseEgressAllow } from "./squid-config.js";
+} from "../executors/test-support";
+import { ensureRunnerImage } from "../image";
+import { ensureEgressImage, ensureEgressNetwork, startEgressProxy } from "./egress";
+import { parseEgressAllow } from "./squid-config";
 
 const [host1] = await enginesUnderTest();
 const docker = host1?.docker;

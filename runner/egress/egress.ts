@@ -3,11 +3,11 @@
 // out. A run on that network gets HTTP_PROXY / HTTPS_PROXY pointing at the proxy; what it may
 // reach is the operator's allow-list, never the repository's choice.
 import type Docker from "dockerode";
-import { describeDockerError, statusOf } from "../docker/connect.js";
-import { InfrastructureError } from "../errors.js";
-import { APP_LABEL, EGRESS_LABEL } from "../labels.js";
-import { contextHash, ensureRunnerImage, type EnsureImageResult } from "../image.js";
-import { type EgressAllow, squidConfig } from "./squid-config.js";
+import { describeDockerError, statusOf } from "../docker/connect";
+import { InfrastructureError } from "../errors";
+import { APP_LABEL, EGRESS_LABEL } from "../labels";
+import { contextHash, ensureRunnerImage, type EnsureImageResult } from "../image";
+import { type EgressAllow, squidConfig } from "./squid-config";
 
 export const EGRESS_IMAGE = "bisect-egress:latest";
 /** Label on the egress network and proxy (value: their role). */

@@ -7,14 +7,14 @@ import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import type Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { classifyRun } from "../engine/verdict.js";
-import { runBisection } from "../bisection/index.js";
-import { listCommitGraph } from "../git/graph.js";
-import { ensureRunnerImage } from "../image.js";
-import { ensureGitTestImage, NO_GIT_IMAGE } from "../images/test-images.js";
-import { DockerExecutor } from "./docker-executor.js";
-import { removeLabelled } from "./removal.js";
-import { runOnce } from "./run-once.js";
+import { classifyRun } from "../engine/verdict";
+import { runBisection } from "../bisection/index";
+import { listCommitGraph } from "../git/graph";
+import { ensureRunnerImage } from "../image";
+import { ensureGitTestImage, NO_GIT_IMAGE } from "../images/test-images";
+import { DockerExecutor } from "./docker-executor";
+import { removeLabelled } from "./removal";
+import { runOnce } from "./run-once";
 import {
   dockerRequired,
   enginesUnderTest,
@@ -22,8 +22,8 @@ import {
   type SpecOverrides,
   specFor,
   type TestRepo,
-} from "./test-support.js";
-import { WORKSPACE_LABEL } from "../labels.js";
+} from "./test-support";
+import { WORKSPACE_LABEL } from "../labels";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;

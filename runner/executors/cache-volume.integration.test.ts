@@ -4,10 +4,10 @@
 import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureRunnerImage } from "../image.js";
-import { DockerExecutor } from "./docker-executor.js";
-import { removeLabelled } from "./removal.js";
-import { runOnce } from "./run-once.js";
+import { ensureRunnerImage } from "../image";
+import { DockerExecutor } from "./docker-executor";
+import { removeLabelled } from "./removal";
+import { runOnce } from "./run-once";
 import {
   dockerRequired,
   enginesUnderTest,
@@ -15,7 +15,7 @@ import {
   type SpecOverrides,
   specFor,
   type TestRepo,
-} from "./test-support.js";
+} from "./test-support";
 
 const [host1] = await enginesUnderTest();
 const docker = host1?.docker;

@@ -5,10 +5,10 @@
 // uid (the engine copies the directory's owner into an empty volume).
 import { createHash } from "node:crypto";
 import type Docker from "dockerode";
-import { describeDockerError, statusOf } from "../docker/connect.js";
-import { InfrastructureError } from "../errors.js";
-import { APP_LABEL, CACHE_LABEL } from "../labels.js";
-import { removeContainer } from "./removal.js";
+import { describeDockerError, statusOf } from "../docker/connect";
+import { InfrastructureError } from "../errors";
+import { APP_LABEL, CACHE_LABEL } from "../labels";
+import { removeContainer } from "./removal";
 
 export const CACHE_PATH = "/cache";
 

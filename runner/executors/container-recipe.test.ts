@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { InfrastructureError } from "../errors.js";
+import { InfrastructureError } from "../errors";
 import {
   CONTAINER_PATHS,
   containerPlan,
@@ -7,9 +7,9 @@ import {
   poolKey,
   TOOL_CACHES,
   validateSpec,
-} from "./container-recipe.js";
-import { readOnly } from "./mounts.js";
-import { defaultLimits, type RunSpec } from "./types.js";
+} from "./container-recipe";
+import { readOnly } from "./mounts";
+import { defaultLimits, type RunSpec } from "./types";
 
 const mirror = {
   mounts: [readOnly({ Type: "bind", Source: "/srv/repo", Target: "/mirror" })],

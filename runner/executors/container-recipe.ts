@@ -8,10 +8,10 @@
 // mounted read-only at /mirror; the run's work directory (its /work, HOME and /tmp) is a
 // directory of a checkout box's volume, on disk.
 import type Docker from "dockerode";
-import { InfrastructureError } from "../errors.js";
-import { CACHE_ENV, CACHE_PATH } from "./cache-volume.js";
-import { MIRROR_PATH } from "./mounts.js";
-import type { RepoSource, RunSpec } from "./types.js";
+import { InfrastructureError } from "../errors";
+import { CACHE_ENV, CACHE_PATH } from "./cache-volume";
+import { MIRROR_PATH } from "./mounts";
+import type { RepoSource, RunSpec } from "./types";
 
 /** Where things live inside the container. */
 export const CONTAINER_PATHS = {

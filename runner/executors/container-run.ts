@@ -3,8 +3,8 @@
 import { randomBytes } from "node:crypto";
 import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
-import { describeDockerError } from "../docker/connect.js";
-import { InfrastructureError } from "../errors.js";
+import { describeDockerError } from "../docker/connect";
+import { InfrastructureError } from "../errors";
 import {
   drain,
   engineDuration,
@@ -13,11 +13,11 @@ import {
   readExit,
   runResultOf,
   waitNextExit,
-} from "./exit.js";
-import { DockerDemuxer, TailBuffer } from "./output.js";
-import { warmAssignment } from "./run-script.js";
-import type { RunResult, RunSpec } from "./types.js";
-import type { WorkDirHold } from "./work-dirs.js";
+} from "./exit";
+import { DockerDemuxer, TailBuffer } from "./output";
+import { warmAssignment } from "./run-script";
+import type { RunResult, RunSpec } from "./types";
+import type { WorkDirHold } from "./work-dirs";
 
 /** A fresh checkout-failure marker: known only to the run's checkout step and to us. */
 export const newMarker = () => `bisect-runner-checkout-failed-${randomBytes(16).toString("hex")}`;

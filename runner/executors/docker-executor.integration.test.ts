@@ -7,14 +7,14 @@ import { rmSync } from "node:fs";
 import net from "node:net";
 import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { connectDocker } from "../docker/connect.js";
-import { ensureRunnerImage } from "../image.js";
-import { TOOL_CACHES } from "./container-recipe.js";
-import { DockerExecutor } from "./docker-executor.js";
-import { APP_LABEL } from "../labels.js";
-import { removeLabelled } from "./removal.js";
-import { SETUP_FAILED_EXIT } from "./run-script.js";
-import { runOnce } from "./run-once.js";
+import { connectDocker } from "../docker/connect";
+import { ensureRunnerImage } from "../image";
+import { TOOL_CACHES } from "./container-recipe";
+import { DockerExecutor } from "./docker-executor";
+import { APP_LABEL } from "../labels";
+import { removeLabelled } from "./removal";
+import { SETUP_FAILED_EXIT } from "./run-script";
+import { runOnce } from "./run-once";
 import {
   dockerRequired,
   enginesUnderTest,
@@ -22,10 +22,10 @@ import {
   type SpecOverrides,
   specFor,
   type TestRepo,
-} from "./test-support.js";
-import { InfrastructureError } from "../errors.js";
-import { type RunSpec } from "./types.js";
-import { classifyRun } from "../engine/verdict.js";
+} from "./test-support";
+import { InfrastructureError } from "../errors";
+import { type RunSpec } from "./types";
+import { classifyRun } from "../engine/verdict";
 
 const MiB = 1024 * 1024;
 const engines = await enginesUnderTest();

@@ -1,7 +1,7 @@
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
-import { connectDocker } from "../docker/connect.js";
-import { DockerExecutor } from "./docker-executor.js";
+import { connectDocker } from "../docker/connect";
+import { DockerExecutor } from "./docker-executor";
 
 describe("DockerExecutor", () => {
   it("keeps the client's agent cheap to format (docker-modem formats it on every request)", () => {

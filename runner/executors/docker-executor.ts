@@ -24,9 +24,9 @@
 // was made: updates in place (a fetch) are visible, a directory replaced by another is not.
 import { randomBytes } from "node:crypto";
 import type Docker from "dockerode";
-import { describeDockerError, statusOf } from "../docker/connect.js";
-import { InfrastructureError } from "../errors.js";
-import { DEFAULT_RUNNER_IMAGE } from "../image.js";
+import { describeDockerError, statusOf } from "../docker/connect";
+import { InfrastructureError } from "../errors";
+import { DEFAULT_RUNNER_IMAGE } from "../image";
 import {
   type ContainerInput,
   type ContainerPlan,
@@ -34,25 +34,20 @@ import {
   createOptions,
   poolKey,
   validateSpec,
-} from "./container-recipe.js";
-import { ContainerRun, newMarker } from "./container-run.js";
-import { proxyEnv } from "../egress/proxy-env.js";
-import { ensureCacheVolume } from "./cache-volume.js";
-import { EngineFacts } from "./engine-facts.js";
-import { APP_LABEL, PID_LABEL, POOL_LABEL } from "../labels.js";
-import { mirrorMount } from "./mounts.js";
-import { quietAgent } from "./quiet-agent.js";
-import { removeContainer } from "./removal.js";
-import { isPhased, PhasedRun } from "./phased-run.js";
-import {
-  entryCommand,
-  setupPhaseCommand,
-  testPhaseCommand,
-  warmEntryCommand,
-} from "./run-script.js";
-import type { Executor, RunHandle, RunResult, RunSpec } from "./types.js";
-import { WarmPool } from "./warm-pool.js";
-import { WorkDirs } from "./work-dirs.js";
+} from "./container-recipe";
+import { ContainerRun, newMarker } from "./container-run";
+import { proxyEnv } from "../egress/proxy-env";
+import { ensureCacheVolume } from "./cache-volume";
+import { EngineFacts } from "./engine-facts";
+import { APP_LABEL, PID_LABEL, POOL_LABEL } from "../labels";
+import { mirrorMount } from "./mounts";
+import { quietAgent } from "./quiet-agent";
+import { removeContainer } from "./removal";
+import { isPhased, PhasedRun } from "./phased-run";
+import { entryCommand, setupPhaseCommand, testPhaseCommand, warmEntryCommand } from "./run-script";
+import type { Executor, RunHandle, RunResult, RunSpec } from "./types";
+import { WarmPool } from "./warm-pool";
+import { WorkDirs } from "./work-dirs";
 
 export interface DockerExecutorOptions {
   /** Name of this executor (e.g. the runner host's), default "docker". */

@@ -8,12 +8,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ensureRunnerImage } from "../image.js";
-import { DockerExecutor } from "./docker-executor.js";
-import { APP_LABEL, PID_LABEL, POOL_LABEL } from "../labels.js";
-import { removeLabelled } from "./removal.js";
-import { SETUP_FAILED_EXIT } from "./run-script.js";
-import { runOnce } from "./run-once.js";
+import { ensureRunnerImage } from "../image";
+import { DockerExecutor } from "./docker-executor";
+import { APP_LABEL, PID_LABEL, POOL_LABEL } from "../labels";
+import { removeLabelled } from "./removal";
+import { SETUP_FAILED_EXIT } from "./run-script";
+import { runOnce } from "./run-once";
 import {
   dockerRequired,
   enginesUnderTest,
@@ -21,9 +21,9 @@ import {
   type SpecOverrides,
   specFor,
   type TestRepo,
-} from "./test-support.js";
-import { InfrastructureError } from "../errors.js";
-import { type RunResult, type RunSpec } from "./types.js";
+} from "./test-support";
+import { InfrastructureError } from "../errors";
+import { type RunResult, type RunSpec } from "./types";
 
 const MiB = 1024 * 1024;
 const engines = await enginesUnderTest();

@@ -1,7 +1,7 @@
 // What an executor asks an engine once and remembers: its API version and its volumes' facts.
 import type Docker from "dockerode";
-import { describeDockerError, statusOf } from "../docker/connect.js";
-import { InfrastructureError } from "../errors.js";
+import { describeDockerError, statusOf } from "../docker/connect";
+import { InfrastructureError } from "../errors";
 
 export interface VolumeFacts {
   /** The volume's directory on the engine's host. */

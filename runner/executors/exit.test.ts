@@ -1,13 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { InfrastructureError } from "../errors.js";
-import {
-  type EndFacts,
-  engineDuration,
-  mayBeDiskFull,
-  parseDockerTime,
-  runResultOf,
-} from "./exit.js";
-import { CHECKOUT_FAILED_EXIT } from "./run-script.js";
+import { InfrastructureError } from "../errors";
+import { type EndFacts, engineDuration, mayBeDiskFull, parseDockerTime, runResultOf } from "./exit";
+import { CHECKOUT_FAILED_EXIT } from "./run-script";
 
 const facts = (over: Partial<EndFacts> = {}): EndFacts => ({
   exitCode: 0,

@@ -6,9 +6,9 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
-import { InfrastructureError } from "../errors.js";
-import { CHECKOUT_FAILED_EXIT } from "./run-script.js";
-import type { RunResult } from "./types.js";
+import { InfrastructureError } from "../errors";
+import { CHECKOUT_FAILED_EXIT } from "./run-script";
+import type { RunResult } from "./types";
 
 /** How long to let the output stream drain after the container has exited. */
 const DRAIN_MS = 2_000;

@@ -5,10 +5,10 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalExecutor } from "./local-executor.js";
-import { runOnce } from "./run-once.js";
-import { makeRepo, specFor, type TestRepo } from "./test-support.js";
-import { InfrastructureError } from "../errors.js";
+import { LocalExecutor } from "./local-executor";
+import { runOnce } from "./run-once";
+import { makeRepo, specFor, type TestRepo } from "./test-support";
+import { InfrastructureError } from "../errors";
 
 let repo: TestRepo;
 let tmpRoot: string;

@@ -17,10 +17,10 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { TailBuffer } from "./output.js";
-import { runScript } from "./run-script.js";
-import { InfrastructureError } from "../errors.js";
-import { type Executor, type RunHandle, type RunResult, type RunSpec } from "./types.js";
+import { TailBuffer } from "./output";
+import { runScript } from "./run-script";
+import { InfrastructureError } from "../errors";
+import { type Executor, type RunHandle, type RunResult, type RunSpec } from "./types";
 
 /** After the command exits: how long the output pipes may take to close. */
 const DRAIN_MS = 2_000;

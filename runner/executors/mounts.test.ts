@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { connectDocker } from "../docker/connect.js";
-import { InfrastructureError } from "../errors.js";
-import { EngineFacts } from "./engine-facts.js";
-import { mirrorMount, readOnly, volumeDirMount, workDirMounts } from "./mounts.js";
+import { connectDocker } from "../docker/connect";
+import { InfrastructureError } from "../errors";
+import { EngineFacts } from "./engine-facts";
+import { mirrorMount, readOnly, volumeDirMount, workDirMounts } from "./mounts";
 
 // Host paths need no engine: an engine that does not exist proves no call is made.
 const noEngine = () => new EngineFacts(connectDocker("unix:///nonexistent/docker.sock"), "none");

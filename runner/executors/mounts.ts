@@ -2,9 +2,9 @@
 // directory (its /work and /tmp), a directory of a checkout box's volume. Pure: what the engine
 // knows (a volume's directory, its API version) is asked through `EngineFacts`.
 import type Docker from "dockerode";
-import { InfrastructureError } from "../errors.js";
-import type { EngineFacts } from "./engine-facts.js";
-import type { RepoSource } from "./types.js";
+import { InfrastructureError } from "../errors";
+import type { EngineFacts } from "./engine-facts";
+import type { RepoSource } from "./types";
 
 /** Where the repository is mounted in every container that sees it. */
 export const MIRROR_PATH = "/mirror";

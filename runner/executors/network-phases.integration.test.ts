@@ -7,10 +7,10 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ensureRunnerImage } from "../image.js";
-import { DockerExecutor } from "./docker-executor.js";
-import { runOnce } from "./run-once.js";
-import { SETUP_FAILED_EXIT } from "./run-script.js";
+import { ensureRunnerImage } from "../image";
+import { DockerExecutor } from "./docker-executor";
+import { runOnce } from "./run-once";
+import { SETUP_FAILED_EXIT } from "./run-script";
 import {
   dockerRequired,
   enginesUnderTest,
@@ -18,7 +18,7 @@ import {
   type SpecOverrides,
   specFor,
   type TestRepo,
-} from "./test-support.js";
+} from "./test-support";
 
 const engines = await enginesUnderTest();
 const host1 = engines[0]?.docker;

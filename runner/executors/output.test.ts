@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DockerDemuxer, TailBuffer } from "./output.js";
+import { DockerDemuxer, TailBuffer } from "./output";
 
 describe("TailBuffer", () => {
   it("keeps everything under the limit", () => {

@@ -13,11 +13,11 @@
 // container. The wall-clock timeout covers both phases; `durationMs` is their sum, the log both
 // phases' output in order (its tail).
 import type Docker from "dockerode";
-import { InfrastructureError } from "../errors.js";
-import type { ContainerRun } from "./container-run.js";
-import { TailBuffer } from "./output.js";
-import type { RunResult, RunSpec } from "./types.js";
-import type { WorkDirHold } from "./work-dirs.js";
+import { InfrastructureError } from "../errors";
+import type { ContainerRun } from "./container-run";
+import { TailBuffer } from "./output";
+import type { RunResult, RunSpec } from "./types";
+import type { WorkDirHold } from "./work-dirs";
 
 /** Whether a spec's setup and test run in separate sandboxes. */
 export function isPhased(spec: RunSpec): boolean {

@@ -1,8 +1,8 @@
 // Removing containers: one (retrying a little), or every one carrying given labels (a reaper's sweep).
 import type Docker from "dockerode";
-import { describeDockerError, statusOf } from "../docker/connect.js";
-import { InfrastructureError } from "../errors.js";
-import { WORKSPACE_LABEL } from "../labels.js";
+import { describeDockerError, statusOf } from "../docker/connect";
+import { InfrastructureError } from "../errors";
+import { WORKSPACE_LABEL } from "../labels";
 
 /** Remove a container and its anonymous volumes; an already removed one (or a removal in progress) is fine. */
 export async function removeContainer(container: Docker.Container, engine: string): Promise<void> {

@@ -1,6 +1,6 @@
 // One run from start to finish: prepare → start → wait → destroy, the container (or work dir)
 // removed whatever happens.
-import { type Executor, type RunHandle, type RunResult, type RunSpec } from "./types.js";
+import { type Executor, type RunHandle, type RunResult, type RunSpec } from "./types";
 
 /**
  * Run `spec` once on `executor` and always clean up. Rejects with the first failure; when only

@@ -9,8 +9,8 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type Docker from "dockerode";
-import { connectDocker, describeDockerError } from "../docker/connect.js";
-import { defaultLimits, type Limits, type RunSpec } from "./types.js";
+import { connectDocker, describeDockerError } from "../docker/connect";
+import { defaultLimits, type Limits, type RunSpec } from "./types";
 
 export interface TestRepo {
   dir: string;

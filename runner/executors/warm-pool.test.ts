@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { WarmPool } from "./warm-pool.js";
+import { WarmPool } from "./warm-pool";
 
 interface Item {
   n: number;

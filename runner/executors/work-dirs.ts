@@ -2,9 +2,9 @@
 // one per repository mount — the executor's own, or shared by every executor on the same engine
 // client that names the same workspace key — and the directories in them, reused run after run.
 import type Docker from "dockerode";
-import type { EngineFacts } from "./engine-facts.js";
-import { APP_LABEL, PID_LABEL, WORKSPACE_LABEL } from "../labels.js";
-import { CheckoutBox } from "./workspace.js";
+import type { EngineFacts } from "./engine-facts";
+import { APP_LABEL, PID_LABEL, WORKSPACE_LABEL } from "../labels";
+import { CheckoutBox } from "./workspace";
 
 /** Checkout boxes shared between executors (see `workspace`), per engine client. */
 const sharedBoxes = new WeakMap<Docker, Map<string, Promise<CheckoutBox>>>();

@@ -29,10 +29,10 @@
 import { randomBytes } from "node:crypto";
 import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
-import { describeDockerError, statusOf } from "../docker/connect.js";
-import { workDirMounts } from "./mounts.js";
-import { DockerDemuxer, TailBuffer } from "./output.js";
-import { InfrastructureError } from "../errors.js";
+import { describeDockerError, statusOf } from "../docker/connect";
+import { workDirMounts } from "./mounts";
+import { DockerDemuxer, TailBuffer } from "./output";
+import { InfrastructureError } from "../errors";
 
 const BOX_UID = 1000;
 const ROOT = "/work";

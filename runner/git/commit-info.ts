@@ -1,6 +1,6 @@
 // What a person reads about a commit: subject, author, date.
-import { git } from "./exec.js";
-import { isFullSha } from "./refs.js";
+import { git } from "./exec";
+import { isFullSha } from "./refs";
 
 export interface CommitInfo {
   sha: string;

@@ -1,8 +1,8 @@
 // The commit graph of a bisection range: every commit of `bad ^good` with its parents.
-import { CommitTable, CompactGraph } from "../engine/compact.js";
-import type { CommitGraph, Sha } from "../engine/types.js";
-import { git, gitBytes } from "./exec.js";
-import { isFullSha } from "./refs.js";
+import { CommitTable, CompactGraph } from "../engine/compact";
+import type { CommitGraph, Sha } from "../engine/types";
+import { git, gitBytes } from "./exec";
+import { isFullSha } from "./refs";
 
 export interface ListGraphOptions {
   /**

@@ -2,7 +2,7 @@
 import { chmod, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { git } from "./exec.js";
+import { git } from "./exec";
 
 export interface PreparedRepo {
   /** Absolute path of the repository (work tree or bare git dir), readable by any user. */

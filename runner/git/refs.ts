@@ -1,5 +1,5 @@
 // Refs given by people (issue comments, command lines) are untrusted: validate before git sees them.
-import { git, GitError } from "./exec.js";
+import { git, GitError } from "./exec";
 
 const FULL_SHA = /^[0-9a-f]{40}$/;
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkImagePolicy, imagePolicyFrom, loadRegistryAuth, parseImageRef } from "./policy.js";
+import { checkImagePolicy, imagePolicyFrom, loadRegistryAuth, parseImageRef } from "./policy";
 
 describe("parseImageRef", () => {
   it("normalises references the way Docker does", () => {

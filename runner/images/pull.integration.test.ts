@@ -12,19 +12,19 @@ import {
   pushImage,
   startRegistry,
   type LocalRegistry,
-} from "../../tests/helpers/registry.js";
-import { DockerExecutor } from "../executors/docker-executor.js";
-import { runOnce } from "../executors/run-once.js";
+} from "../../tests/helpers/registry";
+import { DockerExecutor } from "../executors/docker-executor";
+import { runOnce } from "../executors/run-once";
 import {
   dockerRequired,
   enginesUnderTest,
   makeRepo,
   specFor,
   type TestRepo,
-} from "../executors/test-support.js";
-import { ensureRunnerImage } from "../image.js";
-import { ImageRefusedError, resolveImage } from "./pull.js";
-import { ensureGitTestImage, GIT_IMAGE } from "./test-images.js";
+} from "../executors/test-support";
+import { ensureRunnerImage } from "../image";
+import { ImageRefusedError, resolveImage } from "./pull";
+import { ensureGitTestImage, GIT_IMAGE } from "./test-images";
 
 const engines = await enginesUnderTest();
 const [host1, tls] = engines;

@@ -4,9 +4,9 @@
 // exactly this image (`repo@sha256:…` once pulled from a registry, else the image id), so every
 // step of a job runs on the same bytes even when the tag moves.
 import type Docker from "dockerode";
-import { describeDockerError, statusOf } from "../docker/connect.js";
-import { InfrastructureError } from "../errors.js";
-import { checkImagePolicy, parseImageRef, type ImagePolicy, type ImageRef } from "./policy.js";
+import { describeDockerError, statusOf } from "../docker/connect";
+import { InfrastructureError } from "../errors";
+import { checkImagePolicy, parseImageRef, type ImagePolicy, type ImageRef } from "./policy";
 
 export interface ResolvedImage {
   /** The reference as named, normalised (`docker.io/library/node:20`). */

@@ -5,7 +5,7 @@
 //   python:3.x-bookworm. A repository owned by another uid makes it fail with "dubious ownership".
 // - debian:bookworm-slim itself has no git at all, like node:20-slim or python:3.12-slim.
 import type Docker from "dockerode";
-import { contextHash, ensureRunnerImage, type BuildContext } from "../image.js";
+import { contextHash, ensureRunnerImage, type BuildContext } from "../image";
 
 export const NO_GIT_IMAGE = "debian:bookworm-slim";
 export const GIT_IMAGE = "bisect-test-git:latest";

@@ -8,12 +8,12 @@
 import { createHash } from "node:crypto";
 import { PassThrough } from "node:stream";
 import type Docker from "dockerode";
-import { describeDockerError, statusOf } from "../docker/connect.js";
-import type { CommitGraph } from "../engine/types.js";
-import { APP_LABEL, MIRROR_LABEL } from "../labels.js";
-import { InfrastructureError } from "../errors.js";
-import { parseRevListParents } from "../git/graph.js";
-import { refProblem } from "../git/refs.js";
+import { describeDockerError, statusOf } from "../docker/connect";
+import type { CommitGraph } from "../engine/types";
+import { APP_LABEL, MIRROR_LABEL } from "../labels";
+import { InfrastructureError } from "../errors";
+import { parseRevListParents } from "../git/graph";
+import { refProblem } from "../git/refs";
 
 export { MIRROR_LABEL };
 

@@ -9,7 +9,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
-import { credentialHeader, type MirrorSource } from "./mirror.js";
+import { credentialHeader, type MirrorSource } from "./mirror";
 
 export interface RemoteRefsOptions {
   timeoutMs?: number;

@@ -24,16 +24,16 @@
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import type Docker from "dockerode";
-import { runBisection, type BisectionResult } from "../../runner/bisection/run-bisection.js";
-import { connectDocker, parseEndpoint, pingEngine } from "../../runner/docker/connect.js";
-import { DockerExecutor } from "../../runner/executors/docker-executor.js";
-import { defaultLimits, type RunSpec } from "../../runner/executors/types.js";
-import { listCommitGraph } from "../../runner/git/graph.js";
-import { ensureRunnerImage } from "../../runner/image.js";
-import { engineFloor, type EngineFloor } from "./lib/engine-floor.js";
-import { gitBisect } from "./lib/git-bisect.js";
-import { generateRepo, linearHistory, seededRandom } from "./lib/repo-gen.js";
-import { median, percentile, TimingExecutor, type RunTiming } from "./lib/timing-executor.js";
+import { runBisection, type BisectionResult } from "../../runner/bisection/run-bisection";
+import { connectDocker, parseEndpoint, pingEngine } from "../../runner/docker/connect";
+import { DockerExecutor } from "../../runner/executors/docker-executor";
+import { defaultLimits, type RunSpec } from "../../runner/executors/types";
+import { listCommitGraph } from "../../runner/git/graph";
+import { ensureRunnerImage } from "../../runner/image";
+import { engineFloor, type EngineFloor } from "./lib/engine-floor";
+import { gitBisect } from "./lib/git-bisect";
+import { generateRepo, linearHistory, seededRandom } from "./lib/repo-gen";
+import { median, percentile, TimingExecutor, type RunTiming } from "./lib/timing-executor";
 
 const { values } = parseArgs({
   options: {

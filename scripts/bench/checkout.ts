@@ -11,11 +11,11 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { connectDocker } from "../../runner/docker/connect.js";
-import { DockerExecutor } from "../../runner/executors/docker-executor.js";
-import { runOnce } from "../../runner/executors/run-once.js";
-import { defaultLimits, type RunSpec } from "../../runner/executors/types.js";
-import { ensureRunnerImage } from "../../runner/image.js";
+import { connectDocker } from "../../runner/docker/connect";
+import { DockerExecutor } from "../../runner/executors/docker-executor";
+import { runOnce } from "../../runner/executors/run-once";
+import { defaultLimits, type RunSpec } from "../../runner/executors/types";
+import { ensureRunnerImage } from "../../runner/image";
 
 const { values } = parseArgs({
   options: {

@@ -16,10 +16,10 @@
 import { cpus, loadavg } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { CompactGraph } from "../../runner/engine/compact.js";
-import { decide as newDecide } from "../../runner/engine/engine.js";
-import { buildRange } from "../../runner/engine/graph.js";
-import { dagGraph, prng, topicGraph } from "../../runner/engine/testkit.js";
+import { CompactGraph } from "../../runner/engine/compact";
+import { decide as newDecide } from "../../runner/engine/engine";
+import { buildRange } from "../../runner/engine/graph";
+import { dagGraph, prng, topicGraph } from "../../runner/engine/testkit";
 import {
   defaultPolicy,
   type CommitGraph,
@@ -27,8 +27,8 @@ import {
   type EngineInput,
   type Observation,
   type Sha,
-} from "../../runner/engine/types.js";
-import { median } from "./lib/timing-executor.js";
+} from "../../runner/engine/types";
+import { median } from "./lib/timing-executor";
 
 const { values } = parseArgs({
   options: {

@@ -7,14 +7,14 @@
 // and the runs per bisection. Pure engine, no containers. Also, for comparison, --runs 3 with
 // threshold 1 (any failure marks a commit bad).
 import { parseArgs } from "node:util";
-import { normalizePredicate, policyOfPredicate } from "../../runner/engine/predicate.js";
-import { linearGraph, prng, simulate } from "../../runner/engine/testkit.js";
+import { normalizePredicate, policyOfPredicate } from "../../runner/engine/predicate";
+import { linearGraph, prng, simulate } from "../../runner/engine/testkit";
 import {
   defaultPolicy,
   FOUND_CONFIDENCE,
   reportedOutcome,
   type Policy,
-} from "../../runner/engine/types.js";
+} from "../../runner/engine/types";
 
 const { values } = parseArgs({
   options: {

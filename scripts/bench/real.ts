@@ -17,13 +17,13 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type Docker from "dockerode";
-import { runBisection } from "../../runner/bisection/run-bisection.js";
-import { connectDocker, parseEndpoint, pingEngine } from "../../runner/docker/connect.js";
-import { DockerExecutor } from "../../runner/executors/docker-executor.js";
-import { defaultLimits, type RunSpec } from "../../runner/executors/types.js";
-import { listCommitGraph } from "../../runner/git/graph.js";
-import { ensureRunnerImage, runnerBuildContext } from "../../runner/image.js";
-import { ensureStandInImage } from "../../runner/images/test-images.js";
+import { runBisection } from "../../runner/bisection/run-bisection";
+import { connectDocker, parseEndpoint, pingEngine } from "../../runner/docker/connect";
+import { DockerExecutor } from "../../runner/executors/docker-executor";
+import { defaultLimits, type RunSpec } from "../../runner/executors/types";
+import { listCommitGraph } from "../../runner/git/graph";
+import { ensureRunnerImage, runnerBuildContext } from "../../runner/image";
+import { ensureStandInImage } from "../../runner/images/test-images";
 import {
   cmakeProject,
   nodeProject,
@@ -31,11 +31,11 @@ import {
   pythonProject,
   TINYSTATS,
   type ProjectRepo,
-} from "../../tests/github/projects.js";
-import { startPythonIndex } from "../../tests/helpers/python-index.js";
-import { startVerdaccio } from "../../tests/helpers/verdaccio.js";
-import { gitBisect } from "./lib/git-bisect.js";
-import { median } from "./lib/timing-executor.js";
+} from "../../tests/github/projects";
+import { startPythonIndex } from "../../tests/helpers/python-index";
+import { startVerdaccio } from "../../tests/helpers/verdaccio";
+import { gitBisect } from "./lib/git-bisect";
+import { median } from "./lib/timing-executor";
 
 const { values } = parseArgs({
   options: {

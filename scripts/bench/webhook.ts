@@ -38,7 +38,6 @@ const SECRET = randomBytes(24).toString("hex");
 
 const log = (message: string) => console.error(`[bench:webhook] ${message}`);
 
-
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[
@@ -237,10 +236,20 @@ async function main(): Promise<number> {
     });
     // Ready when it answers (its start-up line is an info log, below this run's log level).
     const exited = new Promise<never>((_, reject) =>
-      server!.once("exit", (code) => reject(new Error(`the web server exited with ${code} before listening`))),
+      server!.once("exit", (code) =>
+        reject(new Error(`the web server exited with ${code} before listening`)),
+      ),
     );
     const deadline = Date.now() + 60_000;
-    while (!(await Promise.race([fetch(`http://127.0.0.1:${port}/favicon.svg`).then((r) => r.ok, () => false), exited]))) {
+    while (
+      !(await Promise.race([
+        fetch(`http://127.0.0.1:${port}/favicon.svg`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+        exited,
+      ]))
+    ) {
       if (Date.now() > deadline) throw new Error("the web server did not answer within 60 s");
       await new Promise((r) => setTimeout(r, 200));
     }

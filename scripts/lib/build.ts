@@ -34,6 +34,7 @@ export function buildIfStale(log: (message: string) => void = () => {}): boolean
     encoding: "utf8",
     env: { ...process.env, NODE_ENV: "production" },
   });
-  if (result.status !== 0) throw new Error(`remix build failed:\n${result.stdout}\n${result.stderr}`);
+  if (result.status !== 0)
+    throw new Error(`remix build failed:\n${result.stdout}\n${result.stderr}`);
   return true;
 }

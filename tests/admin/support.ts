@@ -8,13 +8,29 @@ export interface AdminCall {
   stdout: string;
   stderr: string;
   /** stdout parsed, for `--json` calls. */
-  json: { runId: number; command: string; status: string; result: Record<string, unknown> | null; error: string | null };
+  json: {
+    runId: number;
+    command: string;
+    status: string;
+    result: Record<string, unknown> | null;
+    error: string | null;
+  };
 }
 
-export function admin(databaseUrl: string, args: string[], env: Record<string, string> = {}): Promise<AdminCall> {
+export function admin(
+  databaseUrl: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<AdminCall> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", "scripts/admin.ts", ...args], {
-      env: { NODE_ENV: "test", PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: databaseUrl, ...env },
+      env: {
+        NODE_ENV: "test",
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        DATABASE_URL: databaseUrl,
+        ...env,
+      },
     });
     let stdout = "";
     let stderr = "";
@@ -36,6 +52,16 @@ export function admin(databaseUrl: string, args: string[], env: Record<string, s
 }
 
 /** The audit entries admin commands left, oldest first. */
-export async function adminAudit(knex: Knex): Promise<Array<{ action: string; subjectType: string | null; subjectId: string | null; details: Record<string, unknown> }>> {
-  return knex("auditLog").where({ actor: "admin" }).orderBy("id").select("action", "subjectType", "subjectId", "details");
+export async function adminAudit(knex: Knex): Promise<
+  Array<{
+    action: string;
+    subjectType: string | null;
+    subjectId: string | null;
+    details: Record<string, unknown>;
+  }>
+> {
+  return knex("auditLog")
+    .where({ actor: "admin" })
+    .orderBy("id")
+    .select("action", "subjectType", "subjectId", "details");
 }

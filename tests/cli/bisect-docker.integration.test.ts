@@ -2,16 +2,16 @@
 // Without a reachable engine these tests are skipped locally and fail in CI (CI=true).
 import { chmod } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureRunnerImage } from "../../runner/image.js";
-import { gitBisect } from "../../scripts/bench/lib/git-bisect.js";
+import { ensureRunnerImage } from "../../runner/image";
+import { gitBisect } from "../../scripts/bench/lib/git-bisect";
 import {
   generateRepo,
   linearHistory,
   mergeHistory,
   PREDICATE,
   type GeneratedRepo,
-} from "../../scripts/bench/lib/repo-gen.js";
-import { dockerRequired, localEngine, runCli } from "./support.js";
+} from "../../scripts/bench/lib/repo-gen";
+import { dockerRequired, localEngine, runCli } from "./support";
 
 const engine = await localEngine();
 

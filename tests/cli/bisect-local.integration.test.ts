@@ -1,6 +1,6 @@
 // `npm run bisect` end to end with the local executor, checked against real `git bisect run`.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gitBisect } from "../../scripts/bench/lib/git-bisect.js";
+import { gitBisect } from "../../scripts/bench/lib/git-bisect";
 import {
   generateRepo,
   linearHistory,
@@ -8,8 +8,8 @@ import {
   PREDICATE,
   seededRandom,
   type GeneratedRepo,
-} from "../../scripts/bench/lib/repo-gen.js";
-import { runCli } from "./support.js";
+} from "../../scripts/bench/lib/repo-gen";
+import { runCli } from "./support";
 
 const repos: GeneratedRepo[] = [];
 const generate = async (...args: Parameters<typeof generateRepo>) => {
@@ -50,23 +50,43 @@ describe("linear history", () => {
   it.each([1, 3])("finds git bisect's culprit with --parallel %i", async (parallel) => {
     const run = await runCli(local(repo.dir, "v1.0", "main", "--parallel", String(parallel)));
     expect(run.code, run.stderr).toBe(0);
-    expect(run.json).toMatchObject({ outcome: "found", culprit: reference.culprit, candidates: [reference.culprit] });
+    expect(run.json).toMatchObject({
+      outcome: "found",
+      culprit: reference.culprit,
+      candidates: [reference.culprit],
+    });
     const json = run.json!;
     expect(json.rounds).toBeGreaterThan(0);
     expect(json.steps.length).toBeGreaterThan(0);
     for (const step of json.steps) {
-      expect(step).toEqual(expect.objectContaining({ sha: expect.stringMatching(/^[0-9a-f]{40}$/), round: expect.any(Number), durationMs: expect.any(Number) }));
+      expect(step).toEqual(
+        expect.objectContaining({
+          sha: expect.stringMatching(/^[0-9a-f]{40}$/),
+          round: expect.any(Number),
+          durationMs: expect.any(Number),
+        }),
+      );
       const index = repo.shas.indexOf(step.sha);
       expect(step.verdict).toBe(index >= culprit ? "bad" : "good");
       expect(step.exitCode).toBe(index >= culprit ? 1 : 0);
     }
     // Human output: rounds, verdicts, the culprit with subject and author.
     expect(run.stderr).toMatch(/^round 1: 79 candidates left$/m);
-    expect(run.stderr).toContain(`found: the first bad commit is\n    ${reference.culprit!.slice(0, 10)}  commit ${culprit}\n    author: Dev ${culprit % 7} <dev${culprit % 7}@example.test>`);
+    expect(run.stderr).toContain(
+      `found: the first bad commit is\n    ${reference.culprit!.slice(0, 10)}  commit ${culprit}\n    author: Dev ${culprit % 7} <dev${culprit % 7}@example.test>`,
+    );
   });
 
   it("accepts short shas and a file:// URL (cloned)", async () => {
-    const run = await runCli(local(`file://${repo.dir}`, repo.shas[0]!.slice(0, 8), repo.shas[79]!.slice(0, 12), "--parallel", "2"));
+    const run = await runCli(
+      local(
+        `file://${repo.dir}`,
+        repo.shas[0]!.slice(0, 8),
+        repo.shas[79]!.slice(0, 12),
+        "--parallel",
+        "2",
+      ),
+    );
     expect(run.code, run.stderr).toBe(0);
     expect(run.json?.culprit).toBe(reference.culprit);
   });
@@ -87,7 +107,13 @@ describe("linear history", () => {
   it("answers an unknown ref with outcome error and exit 1", async () => {
     const run = await runCli(local(repo.dir, "v1.0", "no-such-branch"));
     expect(run.code).toBe(1);
-    expect(run.json).toMatchObject({ outcome: "error", culprit: null, candidates: [], rounds: 0, steps: [] });
+    expect(run.json).toMatchObject({
+      outcome: "error",
+      culprit: null,
+      candidates: [],
+      rounds: 0,
+      steps: [],
+    });
     expect(run.json?.explanation).toContain('unknown revision "no-such-branch"');
     expect(run.stderr).toContain('error: unknown revision "no-such-branch"');
   });
@@ -106,28 +132,37 @@ describe("history with merges", () => {
     { seed: 11, parallel: 1 },
     { seed: 11, parallel: 3 },
     { seed: 29, parallel: 3 },
-  ])("finds git bisect's culprit (seed $seed, --parallel $parallel)", async ({ seed, parallel }) => {
-    const history = mergeHistory(40, seed);
-    expect(history.commits.some((c) => c.parents.length > 1)).toBe(true);
-    const culprit = history.side[Math.floor(seededRandom(seed)() * history.side.length)]!;
-    const repo = await generate(history.commits, { culprit });
-    const last = history.commits.length - 1;
-    const reference = await gitBisect(repo.dir, repo.shas[0]!, repo.shas[last]!, PREDICATE);
-    expect(reference.culprit).toBe(repo.shas[culprit]);
-    const run = await runCli(local(repo.dir, repo.shas[0]!, "main", "--parallel", String(parallel)));
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.json).toMatchObject({ outcome: "found", culprit: reference.culprit });
-  });
+  ])(
+    "finds git bisect's culprit (seed $seed, --parallel $parallel)",
+    async ({ seed, parallel }) => {
+      const history = mergeHistory(40, seed);
+      expect(history.commits.some((c) => c.parents.length > 1)).toBe(true);
+      const culprit = history.side[Math.floor(seededRandom(seed)() * history.side.length)]!;
+      const repo = await generate(history.commits, { culprit });
+      const last = history.commits.length - 1;
+      const reference = await gitBisect(repo.dir, repo.shas[0]!, repo.shas[last]!, PREDICATE);
+      expect(reference.culprit).toBe(repo.shas[culprit]);
+      const run = await runCli(
+        local(repo.dir, repo.shas[0]!, "main", "--parallel", String(parallel)),
+      );
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.json).toMatchObject({ outcome: "found", culprit: reference.culprit });
+    },
+  );
 
   it("follows first parents like git bisect --first-parent (the merge that brought the culprit in)", async () => {
     const history = mergeHistory(40, 5);
     const culprit = history.side[3]!;
     const repo = await generate(history.commits, { culprit });
     const last = history.commits.length - 1;
-    const reference = await gitBisect(repo.dir, repo.shas[0]!, repo.shas[last]!, PREDICATE, { firstParent: true });
+    const reference = await gitBisect(repo.dir, repo.shas[0]!, repo.shas[last]!, PREDICATE, {
+      firstParent: true,
+    });
     const mergeIndex = repo.shas.indexOf(reference.culprit!);
     expect(history.mainLine).toContain(mergeIndex);
-    const run = await runCli(local(repo.dir, repo.shas[0]!, "main", "--parallel", "2", "--first-parent"));
+    const run = await runCli(
+      local(repo.dir, repo.shas[0]!, "main", "--parallel", "2", "--first-parent"),
+    );
     expect(run.code, run.stderr).toBe(0);
     expect(run.json).toMatchObject({ outcome: "found", culprit: reference.culprit });
   });
@@ -141,12 +176,16 @@ describe("skipped commits", () => {
     expect(reference.culprit).toBeNull();
     expect(reference.candidates).toContain(repo.shas[22]);
     for (const parallel of [1, 3]) {
-      const run = await runCli(local(repo.dir, repo.shas[0]!, "main", "--parallel", String(parallel)));
+      const run = await runCli(
+        local(repo.dir, repo.shas[0]!, "main", "--parallel", String(parallel)),
+      );
       expect(run.code, run.stderr).toBe(1);
       expect(run.json?.outcome).toBe("ambiguous");
       expect(run.json?.culprit).toBeNull();
       expect([...run.json!.candidates].sort()).toEqual(reference.candidates);
-      expect(run.json!.steps.filter((s) => s.verdict === "skip").every((s) => s.exitCode === 125)).toBe(true);
+      expect(
+        run.json!.steps.filter((s) => s.verdict === "skip").every((s) => s.exitCode === 125),
+      ).toBe(true);
       expect(run.stderr).toMatch(/^ambiguous: the first bad commit is one of these 6/m);
     }
   });
@@ -154,14 +193,28 @@ describe("skipped commits", () => {
 
 describe("usage errors", () => {
   it.each([
-    [["--good", "a", "--bad", "b", "--", "true"], "bisect: missing --repo (a repository path or git URL)"],
-    [["--repo", ".", "--good", "a", "--bad", "b", "--parallel", "0", "--", "true"], "bisect: --parallel must be an integer from 1 to 64, got '0'"],
-    [["--repo", ".", "--good", "a", "--bad", "b"], "bisect: missing the test command: put it after --, as in -- npm test"],
-    [["--repo", ".", "--good", "a", "--bad", "b", "--frob", "--json", "--", "true"], "bisect: unknown option --frob"],
+    [
+      ["--good", "a", "--bad", "b", "--", "true"],
+      "bisect: missing --repo (a repository path or git URL)",
+    ],
+    [
+      ["--repo", ".", "--good", "a", "--bad", "b", "--parallel", "0", "--", "true"],
+      "bisect: --parallel must be an integer from 1 to 64, got '0'",
+    ],
+    [
+      ["--repo", ".", "--good", "a", "--bad", "b"],
+      "bisect: missing the test command: put it after --, as in -- npm test",
+    ],
+    [
+      ["--repo", ".", "--good", "a", "--bad", "b", "--frob", "--json", "--", "true"],
+      "bisect: unknown option --frob",
+    ],
   ])("exits 2 for %j", async (args, message) => {
     const run = await runCli(args);
     expect(run.code).toBe(2);
     expect(run.stdout).toBe("");
-    expect(run.stderr).toContain(`${message}\nusage: npm run bisect -- --repo <path|git-url> --good <rev> --bad <rev>`);
+    expect(run.stderr).toContain(
+      `${message}\nusage: npm run bisect -- --repo <path|git-url> --good <rev> --bad <rev>`,
+    );
   });
 });

@@ -14,8 +14,13 @@ import {
   readCommitInfos,
   RefError,
   resolveRef,
-} from "../../runner/git/index.js";
-import { generateRepo, linearHistory, mergeHistory, type GeneratedRepo } from "../../scripts/bench/lib/repo-gen.js";
+} from "../../runner/git/index";
+import {
+  generateRepo,
+  linearHistory,
+  mergeHistory,
+  type GeneratedRepo,
+} from "../../scripts/bench/lib/repo-gen";
 
 let linear: GeneratedRepo;
 let merged: GeneratedRepo;
@@ -23,7 +28,9 @@ const history = mergeHistory(25, 3);
 
 beforeAll(async () => {
   linear = await generateRepo(linearHistory(20), { culprit: 12, tags: { "v1.0": 2 } });
-  execFileSync("git", ["tag", "-a", "-m", "annotated", "v2.0", linear.shas[5]!], { cwd: linear.dir });
+  execFileSync("git", ["tag", "-a", "-m", "annotated", "v2.0", linear.shas[5]!], {
+    cwd: linear.dir,
+  });
   execFileSync("git", ["branch", "feature/x", linear.shas[7]!], { cwd: linear.dir });
   merged = await generateRepo(history.commits, { culprit: history.side[2]! });
 });
@@ -51,7 +58,9 @@ describe("resolveRef", () => {
     await expect(resolveRef(linear.dir, "nope")).rejects.toThrow(/unknown revision "nope"/);
     await expect(resolveRef(linear.dir, "--all")).rejects.toThrow(/starts with '-'/);
     await expect(resolveRef(linear.dir, "main..v1.0")).rejects.toThrow(/contains '\.\.'/);
-    await expect(resolveRef(linear.dir, "main^{tree}")).rejects.toThrow(/other than as ancestry steps/);
+    await expect(resolveRef(linear.dir, "main^{tree}")).rejects.toThrow(
+      /other than as ancestry steps/,
+    );
     await expect(resolveRef(linear.dir, "main^!")).rejects.toThrow(RefError);
     await expect(resolveRef(linear.dir, ":/commit 5")).rejects.toThrow(RefError);
     await expect(resolveRef(linear.dir, "main@{1}")).rejects.toThrow(/contains '@\{'/);
@@ -60,7 +69,10 @@ describe("resolveRef", () => {
   });
 
   it("refuses a tree or blob", async () => {
-    const tree = execFileSync("git", ["rev-parse", `${linear.shas[3]}^{tree}`], { cwd: linear.dir, encoding: "utf8" }).trim();
+    const tree = execFileSync("git", ["rev-parse", `${linear.shas[3]}^{tree}`], {
+      cwd: linear.dir,
+      encoding: "utf8",
+    }).trim();
     await expect(resolveRef(linear.dir, tree)).rejects.toThrow(RefError);
   });
 });
@@ -81,15 +93,24 @@ describe("listCommitGraph", () => {
     expect(Object.keys(graph.commits)).toHaveLength(last);
     history.commits.forEach((c, i) => {
       if (i === 0) return;
-      expect(graph.commits[merged.shas[i]!]).toEqual({ parents: c.parents.map((p) => merged.shas[p]) });
+      expect(graph.commits[merged.shas[i]!]).toEqual({
+        parents: c.parents.map((p) => merged.shas[p]),
+      });
     });
     expect(history.commits.some((c) => c.parents.length === 2)).toBe(true);
   });
 
   it("can list only the first-parent chain", async () => {
     const last = history.commits.length - 1;
-    const graph = await listCommitGraph(merged.dir, merged.shas[0]!, merged.shas[last]!, { firstParent: true });
-    expect(Object.keys(graph.commits).sort()).toEqual(history.mainLine.slice(1).map((i) => merged.shas[i]).sort());
+    const graph = await listCommitGraph(merged.dir, merged.shas[0]!, merged.shas[last]!, {
+      firstParent: true,
+    });
+    expect(Object.keys(graph.commits).sort()).toEqual(
+      history.mainLine
+        .slice(1)
+        .map((i) => merged.shas[i])
+        .sort(),
+    );
   });
 
   it("gives an empty range when bad is an ancestor of good", async () => {
@@ -102,8 +123,13 @@ describe("listCommitGraph", () => {
   it("parses rev-list output strictly", () => {
     const a = "a".repeat(40);
     const b = "b".repeat(40);
-    expect(parseRevListParents(`${a} ${b}\n${b}\n`)).toEqual({ [a]: { parents: [b] }, [b]: { parents: [] } });
-    expect(() => parseRevListParents("warning: something\n")).toThrow(/unexpected git rev-list output/);
+    expect(parseRevListParents(`${a} ${b}\n${b}\n`)).toEqual({
+      [a]: { parents: [b] },
+      [b]: { parents: [] },
+    });
+    expect(() => parseRevListParents("warning: something\n")).toThrow(
+      /unexpected git rev-list output/,
+    );
   });
 });
 
@@ -114,7 +140,9 @@ describe("readCommitInfo", () => {
       subject: "commit 5",
       authorName: "Dev 5",
       authorEmail: "dev5@example.test",
-      authorDate: new Date((1_700_000_000 + 5 * 60) * 1000).toISOString().replace(".000Z", "+00:00"),
+      authorDate: new Date((1_700_000_000 + 5 * 60) * 1000)
+        .toISOString()
+        .replace(".000Z", "+00:00"),
     });
     const many = await readCommitInfos(linear.dir, [linear.shas[9]!, linear.shas[1]!]);
     expect(many.map((c) => c.subject)).toEqual(["commit 9", "commit 1"]);
@@ -124,7 +152,11 @@ describe("readCommitInfo", () => {
 describe("prepareRepo", () => {
   it("uses a local path in place", async () => {
     const repo = await prepareRepo(linear.dir);
-    expect(repo).toMatchObject({ path: linear.dir, gitDir: join(linear.dir, ".git"), cloned: false });
+    expect(repo).toMatchObject({
+      path: linear.dir,
+      gitDir: join(linear.dir, ".git"),
+      cloned: false,
+    });
     await repo.cleanup();
     expect((await stat(linear.dir)).isDirectory()).toBe(true);
   });
@@ -149,8 +181,12 @@ describe("prepareRepo", () => {
     } finally {
       await rm(empty, { recursive: true });
     }
-    await expect(prepareRepo("/nonexistent/repo")).rejects.toThrow("repository not found: /nonexistent/repo is not a directory");
-    await expect(prepareRepo("ext::sh -c touch% /tmp/pwned")).rejects.toThrow(/unsupported transport 'ext::'/);
+    await expect(prepareRepo("/nonexistent/repo")).rejects.toThrow(
+      "repository not found: /nonexistent/repo is not a directory",
+    );
+    await expect(prepareRepo("ext::sh -c touch% /tmp/pwned")).rejects.toThrow(
+      /unsupported transport 'ext::'/,
+    );
     await expect(prepareRepo("file:///nonexistent/repo.git")).rejects.toThrow(/git clone failed/);
   });
 

@@ -3,13 +3,9 @@
 // generated repository holds state.txt ("good" before the culprit, "bad" from it on).
 // Without a reachable engine these tests are skipped locally and fail in CI (CI=true).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureRunnerImage } from "../../runner/image.js";
-import {
-  generateRepo,
-  linearHistory,
-  type GeneratedRepo,
-} from "../../scripts/bench/lib/repo-gen.js";
-import { dockerRequired, localEngine, runCli } from "./support.js";
+import { ensureRunnerImage } from "../../runner/image";
+import { generateRepo, linearHistory, type GeneratedRepo } from "../../scripts/bench/lib/repo-gen";
+import { dockerRequired, localEngine, runCli } from "./support";
 
 const engine = await localEngine();
 const repos: GeneratedRepo[] = [];

@@ -4,8 +4,8 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type Docker from "dockerode";
-import { connectDocker, describeDockerError } from "../../runner/docker/connect.js";
-import type { JsonResult } from "../../runner/cli/output.js";
+import { connectDocker, describeDockerError } from "../../runner/docker/connect";
+import type { JsonResult } from "../../runner/cli/output";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 // The command line of `npm run bisect`, so the tests run the CLI the way users do (one process:

@@ -3,15 +3,15 @@
 // The engine side is pure (decide() driven by the test kit); git runs on a real repository made
 // from the same data.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { simulate } from "../../runner/engine/testkit.js";
-import { defaultPolicy, type CommitGraph, type Sha } from "../../runner/engine/types.js";
-import { gitBisect } from "../../scripts/bench/lib/git-bisect.js";
+import { simulate } from "../../runner/engine/testkit";
+import { defaultPolicy, type CommitGraph, type Sha } from "../../runner/engine/types";
+import { gitBisect } from "../../scripts/bench/lib/git-bisect";
 import {
   generateRepo,
   linearHistory,
   PREDICATE,
   type GeneratedRepo,
-} from "../../scripts/bench/lib/repo-gen.js";
+} from "../../scripts/bench/lib/repo-gen";
 
 const N = 120;
 /** The generated repository's predicate, printing a marker for each untestable run. */

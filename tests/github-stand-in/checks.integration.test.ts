@@ -8,7 +8,7 @@ import path from "node:path";
 import { createAppAuth } from "@octokit/auth-app";
 import { Octokit } from "@octokit/rest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeAppKey, startGitHubStandIn, type StandIn } from "./server.js";
+import { makeAppKey, startGitHubStandIn, type StandIn } from "./server";
 
 const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 const INSTALLATION = 4242;

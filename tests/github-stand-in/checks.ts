@@ -3,7 +3,7 @@
 // list endpoints for a commit, compare, commit comments and issues created with labels. Shapes
 // follow GitHub's REST description (components check-run, check-suite, status, combined-commit-
 // status, commit-comment, issue, label). Registered by server.ts with a few lines.
-import { isoSeconds, nodeId, userShape, type AccountData, type Urls } from "./shapes.js";
+import { isoSeconds, nodeId, userShape, type AccountData, type Urls } from "./shapes";
 
 export const CHECKS_DOCS = "https://docs.github.com/rest";
 

@@ -12,8 +12,8 @@ import { createAppAuth } from "@octokit/auth-app";
 import { Octokit } from "@octokit/rest";
 import { Webhooks } from "@octokit/webhooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_ROUTES, makeAppKey, startGitHubStandIn, type StandIn } from "./server.js";
-import { issueCommentPayload, signWebhook, webhookHeaders } from "./webhook.js";
+import { DEFAULT_ROUTES, makeAppKey, startGitHubStandIn, type StandIn } from "./server";
+import { issueCommentPayload, signWebhook, webhookHeaders } from "./webhook";
 
 const run = promisify(execFile);
 // Octokit logs every failed request; the failures here are on purpose.

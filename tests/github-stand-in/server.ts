@@ -15,9 +15,9 @@ import {
   type GitEnvironment,
   type PathContent,
   type TreeEntry,
-} from "./git.js";
-import { checksModule, CHECKS_LATE_ROUTES, CHECKS_ROUTES, type ChecksApi } from "./checks.js";
-import { looksLikeJwt, makeAppKey, publicKeyFrom, verifyAppJwt, JWT_MESSAGES } from "./jwt.js";
+} from "./git";
+import { checksModule, CHECKS_LATE_ROUTES, CHECKS_ROUTES, type ChecksApi } from "./checks";
+import { looksLikeJwt, makeAppKey, publicKeyFrom, verifyAppJwt, JWT_MESSAGES } from "./jwt";
 import {
   appShape,
   commentShape,
@@ -31,10 +31,10 @@ import {
   type AccountType,
   type Permissions,
   type Urls,
-} from "./shapes.js";
+} from "./shapes";
 
-export { makeAppKey } from "./jwt.js";
-export type { Urls } from "./shapes.js";
+export { makeAppKey } from "./jwt";
+export type { Urls } from "./shapes";
 
 // ---------------------------------------------------------------------------------------------
 // Public types

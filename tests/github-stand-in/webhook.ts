@@ -11,7 +11,7 @@ import {
   userShape,
   type Permissions,
   type Urls,
-} from "./shapes.js";
+} from "./shapes";
 
 /** `X-Hub-Signature-256` for a raw body: `sha256=` + hex HMAC-SHA256 with the webhook secret. */
 export function signWebhook(body: string, secret: string): string {

@@ -23,7 +23,11 @@ export async function tlsEngines(): Promise<{ engines: TestEngine[]; problem?: s
   if (endpoints.length === 0 && existsSync(path.join(ENGINES_DIR, "run/h1.pid"))) {
     endpoints = ["tcp://127.0.0.1:23761", "tcp://127.0.0.1:23762"];
   }
-  if (endpoints.length < 2) return { engines: [], problem: "two Docker engines are needed (shared/docker/engines.sh up 2)" };
+  if (endpoints.length < 2)
+    return {
+      engines: [],
+      problem: "two Docker engines are needed (shared/docker/engines.sh up 2)",
+    };
   const engines: TestEngine[] = [];
   for (const [i, endpoint] of endpoints.slice(0, 2).entries()) {
     const docker = connectDocker(endpoint, { tls: certs });
@@ -32,13 +36,22 @@ export async function tlsEngines(): Promise<{ engines: TestEngine[]; problem?: s
     } catch (error) {
       return { engines: [], problem: `${endpoint} does not answer: ${(error as Error).message}` };
     }
-    engines.push({ name: `h${i + 1}`, endpoint, tlsPath: certs, docker, pidFile: path.join(ENGINES_DIR, `run/h${i + 1}.pid`) });
+    engines.push({
+      name: `h${i + 1}`,
+      endpoint,
+      tlsPath: certs,
+      docker,
+      pidFile: path.join(ENGINES_DIR, `run/h${i + 1}.pid`),
+    });
   }
   return { engines };
 }
 
 /** Builds the runner image on the first engine and copies it to the others. */
-export async function ensureImageEverywhere(engines: TestEngine[], tag = "bisect-runner:latest"): Promise<void> {
+export async function ensureImageEverywhere(
+  engines: TestEngine[],
+  tag = "bisect-runner:latest",
+): Promise<void> {
   const [first, ...rest] = engines;
   await ensureRunnerImage(first!.docker, { tag });
   for (const e of rest) await ensureRunnerImage(e.docker, { tag, source: first!.docker });
@@ -51,7 +64,11 @@ export function dockerdPid(engine: TestEngine): number {
 }
 
 /** Containers of a job (of this deployment: job ids repeat across test databases) still on the engines. */
-export async function containersOfJob(engines: TestEngine[], instanceId: string, jobId: number): Promise<string[]> {
+export async function containersOfJob(
+  engines: TestEngine[],
+  instanceId: string,
+  jobId: number,
+): Promise<string[]> {
   const names: string[] = [];
   for (const e of engines) {
     const filters = { label: [`bisect-bot.instance=${instanceId}`, `bisect-bot.job=${jobId}`] };

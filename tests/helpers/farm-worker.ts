@@ -5,7 +5,11 @@ import { BisectJob } from "../../db/models";
 import type { TestEngine } from "./engines";
 
 /** The environment of a worker whose own runner host (from the environment) is `engine`, named `name`. */
-export function farmWorkerEnv(url: string, engine: TestEngine | undefined, name = "h1"): NodeJS.ProcessEnv {
+export function farmWorkerEnv(
+  url: string,
+  engine: TestEngine | undefined,
+  name = "h1",
+): NodeJS.ProcessEnv {
   return {
     NODE_ENV: "test",
     PATH: process.env.PATH,
@@ -28,11 +32,18 @@ export function farmWorkerEnv(url: string, engine: TestEngine | undefined, name 
 }
 
 export function spawnFarmWorker(env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", "jobs/worker.ts"], { env, stdio: ["ignore", "ignore", "inherit"] });
+  return spawn(process.execPath, ["--import", "tsx", "jobs/worker.ts"], {
+    env,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
 }
 
 /** Polls `check` (errors count as "not yet": the database may be restarting) until it gives a value. */
-export async function waitFor<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 120_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | null | undefined | false>,
+  timeoutMs = 120_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check().catch(() => null);
@@ -44,8 +55,12 @@ export async function waitFor<T>(what: string, check: () => Promise<T | null | u
 
 /** The job once it has ended (finished, failed or cancelled). Objection's bound Knex is used. */
 export function finalJob(jobId: number, timeoutMs = 240_000): Promise<BisectJob> {
-  return waitFor(`job ${jobId} to end`, async () => {
-    const job = await BisectJob.query().findById(jobId);
-    return job?.isFinal ? job : null;
-  }, timeoutMs);
+  return waitFor(
+    `job ${jobId} to end`,
+    async () => {
+      const job = await BisectJob.query().findById(jobId);
+      return job?.isFinal ? job : null;
+    },
+    timeoutMs,
+  );
 }

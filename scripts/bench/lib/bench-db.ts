@@ -19,7 +19,9 @@ export async function benchDatabase(prefix: string): Promise<BenchDatabase> {
   let serverUrl = process.env.DATABASE_URL;
   let stopEmbedded: (() => Promise<void>) | undefined;
   if (!serverUrl) {
-    const pg = await spawnEmbeddedPostgres(mkdtempSync(path.join(tmpdir(), `${prefix}-pg-`)), { persistent: false });
+    const pg = await spawnEmbeddedPostgres(mkdtempSync(path.join(tmpdir(), `${prefix}-pg-`)), {
+      persistent: false,
+    });
     serverUrl = pg.url;
     stopEmbedded = pg.stop;
   }

@@ -1,7 +1,7 @@
 // The engine's own cost of a container, with nothing of ours in between: create → start → exit → remove
 // of `true` in the given image, `concurrency` at a time. The floor under any executor's overhead.
 import type Docker from "dockerode";
-import { median } from "./timing-executor.js";
+import { median } from "./timing-executor";
 
 export interface EngineFloor {
   concurrency: number;
@@ -11,7 +11,12 @@ export interface EngineFloor {
   startMs: number;
 }
 
-export async function engineFloor(docker: Docker, image: string, concurrency: number, repeats = 3): Promise<EngineFloor> {
+export async function engineFloor(
+  docker: Docker,
+  image: string,
+  concurrency: number,
+  repeats = 3,
+): Promise<EngineFloor> {
   const totals: number[] = [];
   const starts: number[] = [];
   const one = async () => {

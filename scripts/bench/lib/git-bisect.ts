@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { git } from "../../../runner/git/exec.js";
+import { git } from "../../../runner/git/exec";
 
 export interface GitBisectResult {
   /** The sha git calls "the first bad commit", if it found one. */
@@ -27,7 +27,9 @@ export async function gitBisect(
   const work = await mkdtemp(join(tmpdir(), "bisect-ref-"));
   try {
     await git(["clone", "--quiet", "--no-checkout", repo, work]);
-    await git(["bisect", "start", ...(options.firstParent ? ["--first-parent"] : []), bad, good], { cwd: work });
+    await git(["bisect", "start", ...(options.firstParent ? ["--first-parent"] : []), bad, good], {
+      cwd: work,
+    });
     const started = performance.now();
     const { output } = await run("git", ["bisect", "run", "sh", "-c", predicate], work);
     const wallMs = performance.now() - started;
@@ -43,9 +45,17 @@ export async function gitBisect(
   }
 }
 
-function run(cmd: string, args: string[], cwd: string): Promise<{ code: number | null; output: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  cwd: string,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
+    const child = spawn(cmd, args, {
+      cwd,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, LC_ALL: "C" },
+    });
     let output = "";
     child.stdout.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));

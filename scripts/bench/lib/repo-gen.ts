@@ -7,8 +7,8 @@ import { spawn } from "node:child_process";
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { prng as seededRandom } from "../../../runner/engine/testkit.js";
-import { git } from "../../../runner/git/exec.js";
+import { prng as seededRandom } from "../../../runner/engine/testkit";
+import { git } from "../../../runner/git/exec";
 
 export interface GenCommit {
   /** Indices of parents (earlier in the list), first parent first. */
@@ -53,9 +53,13 @@ export function badSet(commits: readonly GenCommit[], culprit: number): boolean[
   return bad;
 }
 
-export async function generateRepo(commits: readonly GenCommit[], options: GenOptions): Promise<GeneratedRepo> {
+export async function generateRepo(
+  commits: readonly GenCommit[],
+  options: GenOptions,
+): Promise<GeneratedRepo> {
   commits.forEach((c, i) => {
-    if (c.parents.some((p) => p < 0 || p >= i)) throw new Error(`commit ${i}: parents must come earlier`);
+    if (c.parents.some((p) => p < 0 || p >= i))
+      throw new Error(`commit ${i}: parents must come earlier`);
   });
   const dir = await mkdtemp(join(options.tmpRoot ?? tmpdir(), "bisect-gen-"));
   const cleanup = () => rm(dir, { recursive: true, force: true });
@@ -76,7 +80,10 @@ export async function generateRepo(commits: readonly GenCommit[], options: GenOp
           `committer Dev ${i % 7} <dev${i % 7}@example.test> ${when} +0000\n` +
           data(c.message) +
           (c.parents.length > 0 ? `from :${c.parents[0]! + 1}\n` : "") +
-          c.parents.slice(1).map((p) => `merge :${p + 1}\n`).join("") +
+          c.parents
+            .slice(1)
+            .map((p) => `merge :${p + 1}\n`)
+            .join("") +
           "deleteall\n" +
           `M 100644 inline state.txt\n${data(bad[i] ? "bad\n" : "good\n")}` +
           `M 100644 inline skip.txt\n${data(skip.has(i) ? "skip\n" : "run\n")}` +
@@ -113,14 +120,19 @@ function fastImport(dir: string, stream: string, marksFile: string): Promise<voi
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`git fast-import failed (${code}): ${stderr}`))));
+    child.on("close", (code) =>
+      code === 0 ? resolve() : reject(new Error(`git fast-import failed (${code}): ${stderr}`)),
+    );
     child.stdin.end(stream);
   });
 }
 
 /** A line of `n` commits: 0 ← 1 ← … ← n-1. */
 export function linearHistory(n: number): GenCommit[] {
-  return Array.from({ length: n }, (_, i) => ({ parents: i === 0 ? [] : [i - 1], message: `commit ${i}` }));
+  return Array.from({ length: n }, (_, i) => ({
+    parents: i === 0 ? [] : [i - 1],
+    message: `commit ${i}`,
+  }));
 }
 
 /** Deterministic pseudo-random numbers: the engine test kit's generator. */
@@ -149,7 +161,8 @@ export function mergeHistory(mainLength: number, seed: number, maxBranchLength =
   for (let m = 1; m < mainLength; m++) {
     // Maybe fork a branch from the current head (or from an open branch's tip).
     if (rand() < 0.45) {
-      const from = open.length > 0 && rand() < 0.3 ? open[Math.floor(rand() * open.length)]!.tip : head;
+      const from =
+        open.length > 0 && rand() < 0.3 ? open[Math.floor(rand() * open.length)]!.tip : head;
       const length = 1 + Math.floor(rand() * maxBranchLength);
       let tip = from;
       for (let b = 0; b < length; b++) {

@@ -1,5 +1,5 @@
 // An executor wrapper that records when each phase of every run began and ended.
-import type { Executor, RunHandle, RunResult, RunSpec } from "../../../runner/executors/types.js";
+import type { Executor, RunHandle, RunResult, RunSpec } from "../../../runner/executors/types";
 
 export interface RunTiming {
   sha: string;
