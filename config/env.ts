@@ -149,10 +149,16 @@ const schema = z.object({
   RUNNER_WORK_MB: int(1024, 16, 1_048_576),
   RUNNER_FETCH_NETWORK: optionalString.transform((v) => v ?? "bridge"),
   /**
-   * Docker network mode of a run granted network (`network: true` where the plan allows it):
-   * the operator's choice of what such a run can reach, never the repository's.
+   * Where a run granted network goes (the setup with `network: setup`, or the whole run where the
+   * plan allows test network): the operator's choice, never the repository's. `filtered` (the
+   * default): the worker keeps each runner host's egress filter — an internal network without
+   * traffic between containers and a proxy letting through only RUNNER_EGRESS_ALLOW — and sends
+   * such runs through it. Anything else is a Docker network mode the operator set up (with
+   * RUNNER_EGRESS_PROXY for its proxy, e.g. from `npm run runner:egress`); `bridge` is unfiltered.
    */
-  RUNNER_RUN_NETWORK: optionalString.transform((v) => v ?? "bridge"),
+  RUNNER_RUN_NETWORK: optionalString.transform((v) => v ?? "filtered"),
+  /** The port the egress proxy listens on, on the filtered network's gateway of each host. */
+  RUNNER_EGRESS_PORT: int(3128, 1, 65_535),
   /**
    * The egress proxy of RUNNER_RUN_NETWORK (`npm run runner:egress` sets both up): runs with
    * network get HTTP_PROXY / HTTPS_PROXY pointing at it. Unset: no proxy variables.
@@ -173,7 +179,7 @@ const schema = z.object({
       message: "must be on or off",
     })
     .transform((v) => v === "on" || v === "true"),
-  /** What the egress proxy lets through (read by `npm run runner:egress`); unset: the package registries. */
+  /** What the egress proxy lets through (names and addresses, comma-separated); unset: the package registries. */
   RUNNER_EGRESS_ALLOW: optionalString,
   RUNNER_CACHE_MAX_MB: int(20_480, 16, 100_000_000),
   RUNNER_LEASE_SECONDS: int(60, 5, 3600),

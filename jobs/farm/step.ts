@@ -27,6 +27,7 @@ import { enqueue } from "../catalog";
 import { liveWorkerIds } from "../heartbeat";
 import type { WorkerContext } from "../worker-context";
 import { requestAdvance } from "./advance";
+import { runNetworkOn, type RunNetwork } from "./egress";
 import { resolveJobImage } from "./images";
 import { STEP_LABEL } from "../../runner/labels";
 import { INSTANCE_LABEL, jobLabels, stepLabels } from "./labels";
@@ -176,7 +177,9 @@ async function execute(
       config.RUNNER_FETCH_TIMEOUT_SECONDS * 1000 + margin,
       `runner host ${host.name}`,
     );
-    const executor = ctx.executorFor?.(host, job) ?? dockerExecutor(ctx, host, job);
+    const executor =
+      ctx.executorFor?.(host, job) ??
+      dockerExecutor(ctx, host, job, networked(job) ? await runNetworkOn(ctx, host) : null);
     const timeoutMs = stepTimeoutSeconds(config, job) * 1000;
     const image = await stepImage(ctx, job, host, signal);
     const run = runOnce(
@@ -218,13 +221,26 @@ async function execute(
   }
 }
 
-/** Docker on the host; the job's checkout boxes there are shared by its steps and removed with its containers. */
-function dockerExecutor(ctx: WorkerContext, host: Lease["host"], job: BisectJob): DockerExecutor {
+/** Whether a run of the job has network in any phase (its setup, or all of it). */
+function networked(job: BisectJob): boolean {
+  return Boolean(job.options.network || job.options.setupNetwork);
+}
+
+/**
+ * Docker on the host; the job's checkout boxes there are shared by its steps and removed with its
+ * containers. A networked run joins `net` (runNetworkOn); any other has no network at all.
+ */
+function dockerExecutor(
+  ctx: WorkerContext,
+  host: Lease["host"],
+  job: BisectJob,
+  net: RunNetwork | null,
+): DockerExecutor {
   return new DockerExecutor(dockerFor(host), {
     name: host.name,
     image: ctx.config.RUNNER_IMAGE,
-    networkMode: ctx.config.RUNNER_RUN_NETWORK,
-    egressProxy: ctx.config.RUNNER_EGRESS_PROXY,
+    networkMode: net?.networkMode ?? "none",
+    egressProxy: net?.egressProxy,
     workspace: { key: `${ctx.instanceId}:${job.id}`, labels: jobLabels(ctx, job.id) },
   });
 }

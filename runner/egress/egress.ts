@@ -34,32 +34,60 @@ export function ensureEgressImage(
 }
 
 /**
- * The internal network networked runs join: created when missing; an existing one is used only
- * when it is internal and without inter-container traffic, else this refuses to go on.
+ * The network of that name, inspected. Docker lets two creators race to two networks of one name
+ * (CheckDuplicate is ignored by current engines): every caller keeps the same one — the earliest
+ * made — and removes the others, so racing workers agree.
  */
-export async function ensureEgressNetwork(docker: Docker, name: string): Promise<void> {
+async function networkNamed(
+  docker: Docker,
+  name: string,
+): Promise<Docker.NetworkInspectInfo | null> {
+  let found: Docker.NetworkInspectInfo[];
+  try {
+    found = (await docker.listNetworks({ filters: JSON.stringify({ name: [name] }) })).filter(
+      (n) => n.Name === name,
+    );
+  } catch (err) {
+    throw new InfrastructureError(`listing networks failed: ${describeDockerError(err)}`);
+  }
+  if (found.length === 0) return null;
+  found.sort((a, b) => a.Created.localeCompare(b.Created) || a.Id.localeCompare(b.Id));
+  const [kept, ...extra] = found;
+  for (const n of extra)
+    await docker
+      .getNetwork(n.Id)
+      .remove()
+      .catch(() => {});
+  try {
+    return await docker.getNetwork(kept!.Id).inspect();
+  } catch (err) {
+    throw new InfrastructureError(`inspecting network ${name} failed: ${describeDockerError(err)}`);
+  }
+}
+
+/**
+ * The internal network networked runs join: created when missing; an existing one is used only
+ * when it is internal and without inter-container traffic, else this refuses to go on. Returns it,
+ * inspected.
+ */
+export async function ensureEgressNetwork(
+  docker: Docker,
+  name: string,
+): Promise<Docker.NetworkInspectInfo> {
   const check = (info: Docker.NetworkInspectInfo) => {
     if (info.Internal !== true || info.Options?.[ICC] !== "false")
       throw new InfrastructureError(
         `network ${name} is not internal with ${ICC}=false: refusing to run with network on it`,
       );
+    return info;
   };
-  try {
-    check(await docker.getNetwork(name).inspect());
-    return;
-  } catch (err) {
-    if (err instanceof InfrastructureError) throw err;
-    if (statusOf(err) !== 404)
-      throw new InfrastructureError(
-        `inspecting network ${name} failed: ${describeDockerError(err)}`,
-      );
-  }
+  const existing = await networkNamed(docker, name);
+  if (existing) return check(existing);
   try {
     await docker.createNetwork({
       Name: name,
       Driver: "bridge",
       Internal: true,
-      CheckDuplicate: true,
       Options: { [ICC]: "false" },
       Labels: { ...APP_LABEL, [EGRESS_LABEL]: "network" },
     });
@@ -68,7 +96,9 @@ export async function ensureEgressNetwork(docker: Docker, name: string): Promise
     if (statusOf(err) !== 409)
       throw new InfrastructureError(`creating network ${name} failed: ${describeDockerError(err)}`);
   }
-  check(await docker.getNetwork(name).inspect());
+  const made = await networkNamed(docker, name);
+  if (!made) throw new InfrastructureError(`network ${name} vanished after it was made`);
+  return check(made);
 }
 
 export interface EgressProxyOptions {
@@ -161,8 +191,7 @@ export async function ensureHostEgress(
   options: { network: string; allow: EgressAllow; port: number; buildNetworkMode?: string },
 ): Promise<HostEgress> {
   await ensureEgressImage(docker, { networkMode: options.buildNetworkMode });
-  await ensureEgressNetwork(docker, options.network);
-  const info = await docker.getNetwork(options.network).inspect();
+  const info = await ensureEgressNetwork(docker, options.network);
   const gateway = info.IPAM?.Config?.find((c) => c.Gateway && !c.Gateway.includes(":"))?.Gateway;
   if (!gateway) throw new InfrastructureError(`network ${options.network} has no IPv4 gateway`);
   const listen = `${gateway}:${options.port}`;

@@ -43,10 +43,17 @@ export function setupPhaseScript(envFile: string): string {
   return [...setupPart(envFile), "exit 0"].join(" ");
 }
 
-/** The test phase on its own ($1), with what the setup phase exported. */
+/**
+ * The test phase on its own ($1), with what the setup phase exported — but for the online
+ * setup's proxy: the test runs offline, and must not be told of a way out.
+ */
 export function testPhaseScript(envFile: string): string {
   checkPath(envFile);
-  return [loadEnv(envFile), 'sh -c "$1"; exit $?'].join(" ");
+  return [
+    loadEnv(envFile),
+    "unset HTTP_PROXY HTTPS_PROXY http_proxy https_proxy;",
+    'sh -c "$1"; exit $?',
+  ].join(" ");
 }
 
 /** The run script of a container: the work directory is /work, the checkout /work/src. */
