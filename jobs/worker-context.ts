@@ -16,7 +16,7 @@ export interface WorkerContext {
   cloneSource?: (
     repositoryId: number,
   ) => Promise<{ url: string; username: string; password: string }>;
-  /** The GitHub App client (tokens, write gate); made from config.github on first use when absent. */
+  /** The GitHub App client (tokens, write gate), made once at the worker's start; absent in setup mode. */
   github?: GitHubApp;
   /**
    * The executor for a job's runs on a host; Docker on that host when absent. Tests of the farm's

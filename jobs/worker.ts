@@ -17,7 +17,7 @@ import pg from "pg";
 import { crontab } from "./catalog";
 import { registerEnvHost } from "./farm/env-host";
 import { checkHosts } from "./farm/health";
-import { githubCloneSource } from "./github/app-client";
+import { createGitHubApp, githubCloneSource } from "./github/app-client";
 import { beat, forget, unlockDeadWorkers } from "./heartbeat";
 import { createTaskList } from "./task-list";
 import { workerLogLevel } from "./worker-log";
@@ -55,6 +55,8 @@ export async function startWorker(
     instanceId: await instanceId(knex),
     ...options.ctx,
   };
+  // One GitHub App per worker process (tokens, write gate), unless the caller gave one.
+  if (config.github) ctx.github ??= createGitHubApp(config.github, knex);
   if (config.github) ctx.cloneSource ??= (repositoryId) => githubCloneSource(ctx, repositoryId);
 
   const ids = new Set<string>();
