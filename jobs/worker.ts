@@ -18,6 +18,7 @@ import { crontab } from "./catalog";
 import { registerEnvHost } from "./farm/env-host";
 import { checkHosts } from "./farm/health";
 import { createGitHubApp, githubCloneSource } from "./github/app-client";
+import { StatusCommentCache } from "./github/status-cache";
 import { beat, forget, unlockDeadWorkers } from "./heartbeat";
 import { createTaskList } from "./task-list";
 import { workerLogLevel } from "./worker-log";
@@ -53,6 +54,7 @@ export async function startWorker(
     knex,
     workerDatabaseUrl: url,
     instanceId: await instanceId(knex),
+    statusComments: new StatusCommentCache(),
     ...options.ctx,
   };
   // One GitHub App per worker process (tokens, write gate), unless the caller gave one.

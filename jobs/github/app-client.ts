@@ -7,7 +7,6 @@ import { Octokit } from "@octokit/rest";
 import type { Knex } from "knex";
 import type { GitHubConfig } from "../../config/env";
 import { Installation, Repository } from "../../db/models";
-import type { CommitDetails } from "./render";
 import { WriteGate } from "./write-gate";
 import { incrementCounter } from "../../db/counters";
 
@@ -117,10 +116,6 @@ export function retryDelayMs(error: unknown, attempt: number, now = Date.now()):
 /** The GitHub App: tokens, clients and the write gate. One per worker process. */
 export class GitHubApp {
   readonly gate: WriteGate;
-  /** Last status comment edit per job (time, body digest): throttles edits and skips no-ops. */
-  readonly statusEdits = new Map<number, { at: number; digest: string }>();
-  /** Commit details by `repositoryId:sha` (a commit never changes). */
-  readonly commitCache = new Map<string, CommitDetails>();
   private readonly auth: ReturnType<typeof createAppAuth>;
   private readonly minTokenLifeMs: number;
   private readonly readRetryDelaysMs: number[];
