@@ -4,6 +4,7 @@ import type { Config } from "../config/env";
 import type { BisectJob, RunnerHost } from "../db/models";
 import type { Executor } from "../runner/executors/types";
 import type { GitHubApp } from "./github/app-client";
+import type { StatusCommentCache } from "./github/status-cache";
 
 export interface WorkerContext {
   config: Config;
@@ -16,8 +17,10 @@ export interface WorkerContext {
   cloneSource?: (
     repositoryId: number,
   ) => Promise<{ url: string; username: string; password: string }>;
-  /** The GitHub App client (tokens, write gate); made from config.github on first use when absent. */
+  /** The GitHub App client (tokens, write gate), made once at the worker's start; absent in setup mode. */
   github?: GitHubApp;
+  /** The status comment's memory (last edits, commits looked up), made once at the worker's start. */
+  statusComments: StatusCommentCache;
   /**
    * The executor for a job's runs on a host; Docker on that host when absent. Tests of the farm's
    * bookkeeping (take-over, retries, cancellation, hand-back) give a scripted one.

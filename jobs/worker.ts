@@ -17,7 +17,8 @@ import pg from "pg";
 import { crontab } from "./catalog";
 import { registerEnvHost } from "./farm/env-host";
 import { checkHosts } from "./farm/health";
-import { githubCloneSource } from "./github/app-client";
+import { createGitHubApp, githubCloneSource } from "./github/app-client";
+import { StatusCommentCache } from "./github/status-cache";
 import { beat, forget, unlockDeadWorkers } from "./heartbeat";
 import { createTaskList } from "./task-list";
 import { workerLogLevel } from "./worker-log";
@@ -53,8 +54,11 @@ export async function startWorker(
     knex,
     workerDatabaseUrl: url,
     instanceId: await instanceId(knex),
+    statusComments: new StatusCommentCache(),
     ...options.ctx,
   };
+  // One GitHub App per worker process (tokens, write gate), unless the caller gave one.
+  if (config.github) ctx.github ??= createGitHubApp(config.github, knex);
   if (config.github) ctx.cloneSource ??= (repositoryId) => githubCloneSource(ctx, repositoryId);
 
   const ids = new Set<string>();

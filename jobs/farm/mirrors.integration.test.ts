@@ -21,6 +21,7 @@ import {
 import { farmWorkerEnv } from "../../tests/helpers/farm-worker";
 import { startGitHubStandIn, type StandIn } from "../../tests/github-stand-in/server";
 import type { WorkerContext } from "../worker-context";
+import { StatusCommentCache } from "../github/status-cache";
 import { registerHost } from "./hosts";
 import { ensureMirror } from "./mirrors";
 
@@ -76,6 +77,7 @@ suite("the farm's mirror cache", () => {
       }),
       knex: db.current.knex,
       workerDatabaseUrl: db.current.url,
+      statusComments: new StatusCommentCache(),
       instanceId: `mirror-test-${process.pid}`,
       cloneSource: async () => ({
         url: `${standIn.urls.web}/acme/widgets.git`,

@@ -12,6 +12,7 @@ import { queuedJobs } from "../../tests/helpers/queue";
 import { ScriptedExecutor, type ScriptedRun } from "../../tests/helpers/scripted-executor";
 import { createJob } from "../bisection/intake";
 import type { WorkerContext } from "../worker-context";
+import { StatusCommentCache } from "../github/status-cache";
 import { registerHost } from "./hosts";
 import { acquireLease } from "./leases";
 import { repoKeyOf } from "./mirrors";
@@ -62,6 +63,7 @@ async function world(script: (sha: string) => ScriptedRun) {
     knex: k,
     instanceId: "scripted-farm",
     workerDatabaseUrl: db.current.url,
+    statusComments: new StatusCommentCache(),
     executorFor: () => executor,
   };
   return { k, host, job, step, executor, ctx };

@@ -9,6 +9,7 @@ import { useTestDatabase } from "../../tests/helpers/database";
 import { queuedJobs } from "../../tests/helpers/queue";
 import { createJob } from "../bisection/intake";
 import type { WorkerContext } from "../worker-context";
+import { StatusCommentCache } from "../github/status-cache";
 import { ABANDONED_COUNTER } from "./give-up";
 import { stallLimitMs, watchJobs } from "./watchdog";
 
@@ -29,6 +30,7 @@ describe("the job watchdog", () => {
     knex: db.current.knex,
     instanceId: "watchdog-tests",
     workerDatabaseUrl: db.current.url,
+    statusComments: new StatusCommentCache(),
   });
   const LIMIT = stallLimitMs(config, { options: {} });
   const later = (ms: number) => new Date(Date.now() + ms);

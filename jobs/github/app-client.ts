@@ -4,10 +4,9 @@
 // Server works through config.github.apiUrl / webUrl.
 import { createAppAuth } from "@octokit/auth-app";
 import { Octokit } from "@octokit/rest";
+import type { Knex } from "knex";
 import type { GitHubConfig } from "../../config/env";
 import { Installation, Repository } from "../../db/models";
-import type { WorkerContext } from "../worker-context";
-import type { CommitDetails } from "./render";
 import { WriteGate } from "./write-gate";
 import { incrementCounter } from "../../db/counters";
 
@@ -117,10 +116,6 @@ export function retryDelayMs(error: unknown, attempt: number, now = Date.now()):
 /** The GitHub App: tokens, clients and the write gate. One per worker process. */
 export class GitHubApp {
   readonly gate: WriteGate;
-  /** Last status comment edit per job (time, body digest): throttles edits and skips no-ops. */
-  readonly statusEdits = new Map<number, { at: number; digest: string }>();
-  /** Commit details by `repositoryId:sha` (a commit never changes). */
-  readonly commitCache = new Map<string, CommitDetails>();
   private readonly auth: ReturnType<typeof createAppAuth>;
   private readonly minTokenLifeMs: number;
   private readonly readRetryDelaysMs: number[];
@@ -209,24 +204,27 @@ export class GitHubApp {
   }
 }
 
-const apps = new WeakMap<WorkerContext, GitHubApp>();
+/** The worker's GitHub App, made once at its start; failed API calls are counted for /metrics. */
+export function createGitHubApp(config: GitHubConfig, knex: Knex): GitHubApp {
+  return new GitHubApp(config, {
+    onError: (status) =>
+      void incrementCounter(knex, "github_api_errors", { status: status ?? "network" }).catch(
+        () => {},
+      ),
+  });
+}
 
-/** The context's GitHub App (made on first use). Throws in setup mode. */
-export function githubApp(ctx: WorkerContext): GitHubApp {
-  if (ctx.github) return ctx.github;
-  let app = apps.get(ctx);
-  if (!app) {
-    if (!ctx.config.github)
-      throw new Error("the GitHub App is not configured (setup mode): set the GITHUB_* variables");
-    app = new GitHubApp(ctx.config.github, {
-      onError: (status) =>
-        void incrementCounter(ctx.knex, "github_api_errors", { status: status ?? "network" }).catch(
-          () => {},
-        ),
-    });
-    apps.set(ctx, app);
-  }
-  return app;
+/** What reaches GitHub from a task: the worker's GitHub App (absent in setup mode). */
+export interface GitHubAccess {
+  knex: Knex;
+  github?: GitHubApp;
+}
+
+/** The context's GitHub App. Throws in setup mode. */
+export function githubApp(ctx: Pick<GitHubAccess, "github">): GitHubApp {
+  if (!ctx.github)
+    throw new Error("the GitHub App is not configured (setup mode): set the GITHUB_* variables");
+  return ctx.github;
 }
 
 /**
@@ -235,7 +233,7 @@ export function githubApp(ctx: WorkerContext): GitHubApp {
  * minutes; ask again for every fetch rather than keeping it.
  */
 export async function githubCloneSource(
-  ctx: WorkerContext,
+  ctx: GitHubAccess,
   repositoryId: number,
 ): Promise<{ url: string; username: string; password: string }> {
   const repo = await Repository.query(ctx.knex).findById(repositoryId);

@@ -22,6 +22,7 @@ import {
   type QuotaView,
   type StatusCommentInput,
 } from "./render";
+import type { StatusCommentCache } from "./status-cache";
 
 /** While a job runs, its comment is edited at most this often. */
 export const THROTTLE_MS = 10_000;
@@ -89,7 +90,7 @@ export async function syncStatusComment(
   const { job, repo, installation } = target;
   const app = githubApp(ctx);
   const now = Date.now();
-  const last = app.statusEdits.get(jobId);
+  const last = ctx.statusComments.lastEdit(jobId);
   if (
     !job.isFinal &&
     !options.force &&
@@ -123,7 +124,7 @@ export async function syncStatusComment(
         comment_id: commentId,
         body,
       });
-      remember(app, jobId, digest);
+      ctx.statusComments.rememberEdit(jobId, digest);
       return { action: "edited", commentId };
     } catch (error) {
       // Someone deleted the status comment: post a new one.
@@ -142,14 +143,8 @@ export async function syncStatusComment(
     await gh.rest.issues.deleteComment({ owner: repo.owner, repo: repo.name, comment_id: data.id });
     return syncStatusComment(ctx, jobId, { force: true });
   }
-  remember(app, jobId, digest);
+  ctx.statusComments.rememberEdit(jobId, digest);
   return { action: "created", commentId: data.id };
-}
-
-function remember(app: GitHubApp, jobId: number, digest: string): void {
-  app.statusEdits.delete(jobId);
-  app.statusEdits.set(jobId, { at: Date.now(), digest });
-  if (app.statusEdits.size > 5000) app.statusEdits.delete(app.statusEdits.keys().next().value!);
 }
 
 /** Records the comment id unless another one was recorded first; returns the one that stands. */
@@ -205,7 +200,7 @@ export async function renderInput(
     input.runSecondsEstimate = await typicalRunSeconds(ctx.knex, repo.id);
   }
   if (job.culpritSha && job.isFinal)
-    input.culprit = await commitDetails(app, gh, repo, job.culpritSha);
+    input.culprit = await commitDetails(ctx.statusComments, gh, repo, job.culpritSha);
   const graph = job.graph as { commits?: Record<string, { parents: string[] }> } | null;
   if (job.culpritSha) input.culpritParent = graph?.commits?.[job.culpritSha]?.parents[0] ?? null;
   const verification = await BisectJob.query(ctx.knex)
@@ -257,13 +252,13 @@ async function typicalRunSeconds(knex: Knex, repositoryId: number): Promise<numb
 
 /** Title, author and date of a commit, and the pull request that brought it in (if any). */
 export async function commitDetails(
-  app: GitHubApp,
+  cache: StatusCommentCache,
   gh: Octokit,
   repo: Repository,
   sha: string,
 ): Promise<CommitDetails | null> {
   const key = `${repo.id}:${sha}`;
-  const cached = app.commitCache.get(key);
+  const cached = cache.commit(key);
   if (cached) return cached;
   let data;
   try {
@@ -302,7 +297,6 @@ export async function commitDetails(
     date: data.commit.author?.date ?? null,
     pull,
   };
-  app.commitCache.set(key, details);
-  if (app.commitCache.size > 500) app.commitCache.delete(app.commitCache.keys().next().value!);
+  cache.rememberCommit(key, details);
   return details;
 }

@@ -33,6 +33,7 @@ import { checkHosts } from "../../jobs/farm/health";
 import { INSTANCE_LABEL } from "../../jobs/farm/labels";
 import { reap } from "../../jobs/farm/reaper";
 import type { WorkerContext } from "../../jobs/worker-context";
+import { StatusCommentCache } from "../../jobs/github/status-cache";
 import { makeRepo, type TestRepo } from "../../runner/executors/test-support";
 import { registerHost } from "../../jobs/farm/hosts";
 import { makeAppKey, startGitHubStandIn } from "../../tests/github-stand-in/server";
@@ -339,6 +340,7 @@ const ctx: WorkerContext = {
   config: loadConfig({ DATABASE_URL: url, RUNNER_FETCH_NETWORK: "none" }),
   knex,
   workerDatabaseUrl: url,
+  statusComments: new StatusCommentCache(),
   instanceId: await instanceId(knex),
 };
 const jobs = await jobsOf();

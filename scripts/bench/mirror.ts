@@ -20,6 +20,7 @@ import { BisectJob, RunnerMirror } from "../../db/models";
 import { registerHost } from "../../jobs/farm/hosts";
 import { ensureMirror, mirrorSourceOf } from "../../jobs/farm/mirrors";
 import type { WorkerContext } from "../../jobs/worker-context";
+import { StatusCommentCache } from "../../jobs/github/status-cache";
 import { refreshMirror, removeMirror } from "../../runner/mirror/mirror";
 import { startGitHubStandIn } from "../../tests/github-stand-in/server";
 import { ensureImageEverywhere, tlsEngines } from "../../tests/helpers/engines";
@@ -76,6 +77,7 @@ const ctx: WorkerContext = {
   config: loadConfig({ DATABASE_URL: db.url, LOG_LEVEL: "error", RUNNER_FETCH_NETWORK: "host" }),
   knex,
   workerDatabaseUrl: db.url,
+  statusComments: new StatusCommentCache(),
   instanceId: "bench-mirror",
   cloneSource: async (id) => ({
     url: repos.get(id)!.url,

@@ -10,6 +10,7 @@ import { createJob } from "../../jobs/bisection/intake";
 import { checkHosts } from "../../jobs/farm/health";
 import { reap } from "../../jobs/farm/reaper";
 import type { WorkerContext } from "../../jobs/worker-context";
+import { StatusCommentCache } from "../../jobs/github/status-cache";
 import { makeRepo } from "../../runner/executors/test-support";
 import { registerHost } from "../../jobs/farm/hosts";
 import { useTestDatabase } from "../helpers/database";
@@ -73,6 +74,7 @@ suite("farm recovery", () => {
       config: loadConfig(workerEnv(db.current.url)),
       knex: db.current.knex,
       workerDatabaseUrl: db.current.url,
+      statusComments: new StatusCommentCache(),
       instanceId: await instanceId(db.current.knex),
     };
   }, 600_000);

@@ -19,6 +19,7 @@ import { createJob } from "../../jobs/bisection/intake";
 import { checkHosts } from "../../jobs/farm/health";
 import { reap } from "../../jobs/farm/reaper";
 import type { WorkerContext } from "../../jobs/worker-context";
+import { StatusCommentCache } from "../../jobs/github/status-cache";
 import { makeRepo } from "../../runner/executors/test-support";
 import { registerHost } from "../../jobs/farm/hosts";
 import {
@@ -176,6 +177,7 @@ suite("a bisection through every fault", () => {
       config: loadConfig({ DATABASE_URL: url, RUNNER_FETCH_NETWORK: "none" }),
       knex,
       workerDatabaseUrl: url,
+      statusComments: new StatusCommentCache(),
       instanceId: await instanceId(knex),
     };
     await checkHosts(ctx);

@@ -296,7 +296,7 @@ describe("github__status_comment through GitHub failures (real worker)", () => {
     worker = await startWorker(config, {
       concurrency: 2,
       registerEnvHost: false,
-      ctx: { github: ctx.github },
+      ctx: { github: ctx.github, statusComments: ctx.statusComments },
     });
   });
   afterAll(async () => {

@@ -9,6 +9,7 @@ import type { Knex } from "knex";
 import { receiveWebhook } from "../../app/webhook.server";
 import { loadConfig, type Config } from "../../config/env";
 import { GitHubApp } from "../../jobs/github/app-client";
+import { StatusCommentCache } from "../../jobs/github/status-cache";
 import { handleDelivery } from "../../jobs/github/deliveries";
 import type { Handled } from "../../jobs/github/installations";
 import type { WorkerContext } from "../../jobs/worker-context";
@@ -162,7 +163,7 @@ export function testContext(config: Config, knex: Knex, url: string): WorkerCont
   // Writes 20 ms apart keep the tests quick; the gate itself is unit-tested at GitHub's 1 s.
   const github = new GitHubApp(config.github!, { writeIntervalMs: 20, readRetryDelaysMs: [50] });
   return Object.assign(
-    { config, knex, workerDatabaseUrl: url, github },
+    { config, knex, workerDatabaseUrl: url, github, statusComments: new StatusCommentCache() },
     { instanceId: "github-tests" },
   );
 }

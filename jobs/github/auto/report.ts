@@ -90,7 +90,7 @@ export async function reportAutomatic(
   };
   const gh = app.client(scope);
   const culpritSha = auto.culpritSha ?? job?.culpritSha ?? null;
-  const culprit = culpritSha ? await commitDetails(app, gh, repo, culpritSha) : null;
+  const culprit = culpritSha ? await commitDetails(ctx.statusComments, gh, repo, culpritSha) : null;
   const certain =
     auto.state === "direct" || (job?.status === "finished" && job.outcome === "found");
   const view: AutoView = {
