@@ -1,7 +1,7 @@
 // npm run db:migrate | db:rollback [--all] | db:status — against DATABASE_DIRECT_URL or DATABASE_URL;
 // when both are unset, against the embedded database `npm start` uses (running or not).
-// With DATABASE_WEB_ROLE and DATABASE_WEB_PASSWORD set, migrate also creates or updates the web
-// process's own role (db/web-role.ts).
+// With DATABASE_WEB_ROLE set, migrate also creates or updates the web process's own role
+// (db/web-role.ts), its password DATABASE_WEB_PASSWORD or the one in DATABASE_WEB_URL.
 import { existsSync } from "node:fs";
 import { ConfigError, directDatabaseUrl, loadConfig, type Config } from "../config/env";
 import { createKnex } from "../db/connection";
@@ -51,6 +51,15 @@ async function run(
   }
 }
 
+/** The password in the web's URL, when that URL signs in as the role. */
+function urlPassword(url: string | undefined, role: string): string | undefined {
+  if (!url) return undefined;
+  const u = new URL(url);
+  return decodeURIComponent(u.username) === role && u.password
+    ? decodeURIComponent(u.password)
+    : undefined;
+}
+
 async function main(): Promise<number> {
   if (existsSync(".env")) process.loadEnvFile(".env");
   const [command, flag] = process.argv.slice(2);
@@ -67,11 +76,16 @@ async function main(): Promise<number> {
   }
   let webRole: WebRole | null = null;
   if (config.DATABASE_WEB_ROLE) {
-    if (!config.DATABASE_WEB_PASSWORD) {
-      console.error("DATABASE_WEB_ROLE is set: set DATABASE_WEB_PASSWORD too");
+    const password =
+      config.DATABASE_WEB_PASSWORD ??
+      urlPassword(config.DATABASE_WEB_URL, config.DATABASE_WEB_ROLE);
+    if (!password) {
+      console.error(
+        "DATABASE_WEB_ROLE is set: set DATABASE_WEB_PASSWORD, or DATABASE_WEB_URL with that role's password",
+      );
       return 1;
     }
-    webRole = { role: config.DATABASE_WEB_ROLE, password: config.DATABASE_WEB_PASSWORD };
+    webRole = { role: config.DATABASE_WEB_ROLE, password };
   }
   const url = directDatabaseUrl(config);
   if (url) return run(command, flag, url, webRole);
