@@ -5,6 +5,9 @@ import { randomBytes } from "node:crypto";
 import type { Knex } from "knex";
 import { Model } from "objection";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWebServer } from "../e2e/support";
+import { webhookHeaders } from "../github-stand-in/webhook";
+import { onFreePort } from "../helpers/ports";
 import { DeliveryRecorder } from "../../app/webhook-recorder.server";
 import { webDatabaseUrl } from "../../config/env";
 import { createKnex } from "../../db/connection";
@@ -20,6 +23,7 @@ const db = useTestDatabase();
 const role = `bisect_web_${randomBytes(4).toString("hex")}`;
 const password = randomBytes(18).toString("base64url");
 let web: Knex;
+let webUrl: string;
 
 const denied = /permission denied/;
 
@@ -29,6 +33,7 @@ beforeAll(async () => {
   const url = new URL(db.current.url);
   url.username = role;
   url.password = password;
+  webUrl = url.toString();
   web = createKnex(
     webDatabaseUrl({ DATABASE_URL: db.current.url, DATABASE_WEB_URL: url.toString() })!,
     { poolMax: 2 },
@@ -155,5 +160,49 @@ describe("the web process's database role", () => {
     await ensureWebRole(db.current.knex, role, password);
     await expect(web("audit_log").delete()).rejects.toThrow(denied);
     expect(await web("audit_log").count({ n: "*" })).toHaveLength(1);
+  });
+
+  it("is what the web process connects with when DATABASE_WEB_URL is set", async () => {
+    const secret = randomBytes(24).toString("hex");
+    const wrong = new URL(db.current.url);
+    wrong.password = "not-the-password";
+    const server = await onFreePort((port) =>
+      startWebServer(
+        {
+          NODE_ENV: "production",
+          DATABASE_URL: wrong.toString(),
+          DATABASE_WEB_URL: webUrl,
+          PUBLIC_URL: "https://bisect.example.com",
+          SESSION_SECRET: randomBytes(32).toString("hex"),
+          ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+          GITHUB_APP_ID: "4242",
+          GITHUB_APP_SLUG: "bisect-bot-web-role-test",
+          GITHUB_WEBHOOK_SECRET: secret,
+          GITHUB_CLIENT_ID: "Iv1.webroletest",
+          GITHUB_CLIENT_SECRET: randomBytes(20).toString("hex"),
+          GITHUB_API_URL: "http://127.0.0.1:9/api/v3",
+          GITHUB_URL: "http://127.0.0.1:9",
+        },
+        port,
+      ).then((s) => ({ s, port })),
+    );
+    try {
+      const id = randomBytes(8).toString("hex");
+      const body = JSON.stringify({
+        zen: "Half measures are as bad as nothing at all.",
+        hook_id: 2,
+      });
+      const response = await fetch(`http://127.0.0.1:${server.port}/webhook`, {
+        method: "POST",
+        headers: webhookHeaders("ping", id, body, secret),
+        body,
+      });
+      expect(response.status).toBe(200);
+      expect(await db.current.knex("webhook_deliveries").where({ id }).first("event")).toEqual({
+        event: "ping",
+      });
+    } finally {
+      await server.s.stop();
+    }
   });
 });
