@@ -1,7 +1,9 @@
-// The web process's database connection (DATABASE_URL, which may be a pooler).
+// The web process's database connection: DATABASE_WEB_URL (its own role) when set, else
+// DATABASE_URL (which may be a pooler).
 import type { Knex } from "knex";
 import { Model } from "objection";
 import { createKnex } from "../db/connection";
+import { webDatabaseUrl } from "../config/env";
 import { getConfig } from "./config.server";
 
 const holder = globalThis as unknown as { __bisectKnex?: Knex };
@@ -9,8 +11,9 @@ const holder = globalThis as unknown as { __bisectKnex?: Knex };
 export function getDb(): Knex {
   if (!holder.__bisectKnex) {
     const config = getConfig();
-    if (!config.DATABASE_URL) throw new Error("DATABASE_URL is not set");
-    holder.__bisectKnex = createKnex(config.DATABASE_URL, {
+    const url = webDatabaseUrl(config);
+    if (!url) throw new Error("DATABASE_URL is not set");
+    holder.__bisectKnex = createKnex(url, {
       poolMax: config.DATABASE_POOL_MAX,
       applicationName: "bisect-bot-web",
     });

@@ -80,6 +80,14 @@ const schema = z.object({
 
   DATABASE_URL: postgresUrl,
   DATABASE_DIRECT_URL: postgresUrl,
+  /** The web process's own, narrower role (docs/security.md); unset: DATABASE_URL. */
+  DATABASE_WEB_URL: postgresUrl,
+  /** When set, `npm run db:migrate` creates or updates this role with the web's grants. */
+  DATABASE_WEB_ROLE: optionalString.refine(
+    (v) => v === undefined || /^[a-z_][a-z0-9_]{0,62}$/.test(v),
+    "must be a lowercase PostgreSQL role name (letters, digits, underscores)",
+  ),
+  DATABASE_WEB_PASSWORD: secret(16),
   DATABASE_POOL_MAX: int(10, 1, 200),
 
   SESSION_SECRET: secret(32),
@@ -403,6 +411,13 @@ export function partialGitHubNotice(config: Pick<Config, "githubMissing">): stri
   const missing = config.githubMissing;
   if (missing.length === 0 || missing.length === githubRequired.length) return null;
   return `GitHub App partly configured, missing ${missing.join(", ")}: running in setup mode until they are set`;
+}
+
+/** The web process's database URL: its own role's when one is configured. */
+export function webDatabaseUrl(
+  config: Pick<Config, "DATABASE_URL" | "DATABASE_WEB_URL">,
+): string | undefined {
+  return config.DATABASE_WEB_URL ?? config.DATABASE_URL;
 }
 
 /** The database URL for the worker and migrations: the direct one when a pooled one is in front. */

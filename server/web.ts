@@ -6,7 +6,7 @@ import { pathToFileURL } from "node:url";
 import { createRequestHandler } from "@remix-run/express";
 import type { ServerBuild } from "@remix-run/node";
 import express, { type Request, type Response } from "express";
-import { ConfigError, loadConfig } from "../config/env";
+import { ConfigError, loadConfig, webDatabaseUrl } from "../config/env";
 import { createLogger } from "../config/log";
 import { createKnex } from "../db/connection";
 import { abuseLimits, metricsEndpoint, requestLog } from "./guards";
@@ -81,10 +81,11 @@ async function main(): Promise<void> {
   app.use("/login", limits.auth);
   app.use("/api", limits.api);
   app.use("/dashboard", limits.dashboard);
-  if (config.DATABASE_URL) {
+  const databaseUrl = webDatabaseUrl(config);
+  if (databaseUrl) {
     const metrics = metricsEndpoint(
       config,
-      createKnex(config.DATABASE_URL, { poolMax: 2, applicationName: "bisect-bot-metrics" }),
+      createKnex(databaseUrl, { poolMax: 2, applicationName: "bisect-bot-metrics" }),
     );
     app.get("/metrics", metrics.handler);
     app.use("/webhook", metrics.observeWebhook);
