@@ -70,6 +70,24 @@ export interface JobPage {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
+/** One row of the job list's query (bisect_jobs joined with its repository). */
+interface JobListRow {
+  id: number;
+  status: JobStatus;
+  outcome: string | null;
+  issueNumber: number | null;
+  requesterLogin: string | null;
+  source: string;
+  goodRef: string;
+  badRef: string;
+  command: string;
+  culpritSha: string | null;
+  createdAt: Date;
+  finishedAt: Date | null;
+  owner: string | null;
+  name: string | null;
+}
+
 export async function listJobs(viewer: Viewer, filters: JobFilters): Promise<JobPage> {
   if (viewer.installationIds.size === 0) return { jobs: [], newer: null, older: null };
   const repositoryIds = await visibleRepositoryIds(viewer);
@@ -80,7 +98,7 @@ export async function listJobs(viewer: Viewer, filters: JobFilters): Promise<Job
     .leftJoin("repositories as r", "r.id", "j.repositoryId")
     .whereIn("j.installationId", [...viewer.installationIds])
     .whereRaw("j.repository_id = any(?::bigint[])", [repositoryIds])
-    .select(
+    .select<JobListRow[]>(
       "j.id",
       "j.status",
       "j.outcome",
@@ -105,24 +123,24 @@ export async function listJobs(viewer: Viewer, filters: JobFilters): Promise<Job
   } else {
     query.where("j.id", ">", filters.after!).orderBy("j.id", "asc");
   }
-  const rows: Array<Record<string, unknown>> = await query;
+  const rows = await query;
   const more = rows.length > PAGE_SIZE;
   const page = rows.slice(0, PAGE_SIZE);
   if (!forward) page.reverse();
   const jobs: JobRow[] = page.map((r) => ({
-    id: r.id as number,
-    status: r.status as JobStatus,
-    outcome: (r.outcome as string | null) ?? null,
+    id: r.id,
+    status: r.status,
+    outcome: r.outcome ?? null,
     repository: r.owner ? `${r.owner}/${r.name}` : null,
-    issueNumber: (r.issueNumber as number | null) ?? null,
-    requesterLogin: (r.requesterLogin as string | null) ?? null,
-    source: r.source as string,
-    goodRef: r.goodRef as string,
-    badRef: r.badRef as string,
-    command: r.command as string,
-    culpritSha: ((r.culpritSha as string | null) ?? null)?.trim() ?? null,
-    createdAt: iso(r.createdAt as Date)!,
-    finishedAt: iso(r.finishedAt as Date | null),
+    issueNumber: r.issueNumber ?? null,
+    requesterLogin: r.requesterLogin ?? null,
+    source: r.source,
+    goodRef: r.goodRef,
+    badRef: r.badRef,
+    command: r.command,
+    culpritSha: (r.culpritSha ?? null)?.trim() ?? null,
+    createdAt: iso(r.createdAt)!,
+    finishedAt: iso(r.finishedAt),
   }));
   const first = jobs[0]?.id ?? null;
   const last = jobs[jobs.length - 1]?.id ?? null;
@@ -161,6 +179,33 @@ export function lastMonths(now: Date, count: number): string[] {
   return months;
 }
 
+/** An installation's plan (installations joined with rate_limits). */
+interface PlanRow {
+  id: number;
+  tier: string;
+  jobsPerMonth: number | null;
+  maxDurationSeconds: number;
+  maxConcurrent: number;
+  runMemoryMb: number;
+  runCpus: number;
+  runWorkMb: number;
+  runTimeoutSeconds: number;
+}
+
+/** One month of an installation's usage_stats. */
+interface UsageRow {
+  installationId: number;
+  month: string;
+  jobs: number;
+  computeSeconds: number;
+}
+
+/** How many jobs an installation has running (PostgreSQL counts as a string). */
+interface RunningRow {
+  installationId: number;
+  count: number | string;
+}
+
 export async function usageByInstallation(
   viewer: Viewer,
   now = new Date(),
@@ -173,7 +218,7 @@ export async function usageByInstallation(
     db("installations as i")
       .join("rateLimits as p", "p.tier", "i.tier")
       .whereIn("i.id", ids)
-      .select(
+      .select<PlanRow[]>(
         "i.id",
         "i.tier",
         "p.jobsPerMonth",
@@ -183,31 +228,17 @@ export async function usageByInstallation(
         "p.runCpus",
         "p.runWorkMb",
         "p.runTimeoutSeconds",
-      ) as Promise<
-      Array<{
-        id: number;
-        tier: string;
-        jobsPerMonth: number | null;
-        maxDurationSeconds: number;
-        maxConcurrent: number;
-        runMemoryMb: number;
-        runCpus: number;
-        runWorkMb: number;
-        runTimeoutSeconds: number;
-      }>
-    >,
+      ),
     db("usageStats")
       .whereIn("installationId", ids)
       .where("month", ">=", months[0]!)
-      .select("installationId", "month", "jobs", "computeSeconds") as Promise<
-      Array<{ installationId: number; month: string; jobs: number; computeSeconds: number }>
-    >,
+      .select<UsageRow[]>("installationId", "month", "jobs", "computeSeconds"),
     db("bisectJobs")
       .whereIn("installationId", ids)
       .whereIn("status", ["preparing", "running"])
       .groupBy("installationId")
       .select("installationId")
-      .count({ count: "*" }) as Promise<Array<{ installationId: number; count: number }>>,
+      .count<RunningRow[]>({ count: "*" }),
   ]);
   const planOf = new Map(plans.map((p) => [p.id, p]));
   const config = getConfig();
@@ -303,6 +334,25 @@ export interface DashboardJob {
 
 const trimSha = (s: string | null) => (s ? s.trim() : null);
 
+/** One row of the job page's step query (bisect_steps joined with the runner host). */
+interface StepRow {
+  id: number;
+  sha: string;
+  round: number;
+  attempt: number;
+  status: string;
+  verdict: DashboardStep["verdict"] | null;
+  reason: string | null;
+  exitCode: number | null;
+  durationMs: number | null;
+  host: string | null;
+  logExcerpt: string | null;
+  /** coalesce(length(…)) may come back as a string. */
+  logLength: number | string | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
 /** The job page shows this much of each step's log; the rest is one link away. */
 export const LOG_TAIL_CHARS = 4000;
 
@@ -319,7 +369,7 @@ export async function jobWithSteps(
       .leftJoin("runnerHosts as h", "h.id", "s.runnerHostId")
       .where("s.bisectJobId", job.id)
       .orderBy([{ column: "s.round" }, { column: "s.id" }])
-      .select(
+      .select<StepRow[]>(
         "s.id",
         "s.sha",
         "s.round",
@@ -336,7 +386,7 @@ export async function jobWithSteps(
         db.raw("coalesce(length(s.log_excerpt), 0) as log_length"),
         "s.startedAt",
         "s.finishedAt",
-      ) as Promise<Array<Record<string, unknown>>>,
+      ),
   ]);
   return {
     job: {
@@ -379,20 +429,20 @@ export async function jobWithSteps(
       cancelRequestedAt: iso(job.cancelRequestedAt),
     },
     steps: steps.map((s) => ({
-      id: s.id as number,
-      sha: (s.sha as string).trim(),
-      round: s.round as number,
-      attempt: s.attempt as number,
-      status: s.status as string,
-      verdict: (s.verdict as DashboardStep["verdict"]) ?? null,
-      reason: (s.reason as string | null) ?? null,
-      exitCode: (s.exitCode as number | null) ?? null,
-      durationMs: (s.durationMs as number | null) ?? null,
-      host: (s.host as string | null) ?? null,
-      logExcerpt: (s.logExcerpt as string | null) ?? null,
+      id: s.id,
+      sha: s.sha.trim(),
+      round: s.round,
+      attempt: s.attempt,
+      status: s.status,
+      verdict: s.verdict ?? null,
+      reason: s.reason ?? null,
+      exitCode: s.exitCode ?? null,
+      durationMs: s.durationMs ?? null,
+      host: s.host ?? null,
+      logExcerpt: s.logExcerpt ?? null,
       logLength: Number(s.logLength ?? 0),
-      startedAt: iso(s.startedAt as Date | null),
-      finishedAt: iso(s.finishedAt as Date | null),
+      startedAt: iso(s.startedAt),
+      finishedAt: iso(s.finishedAt),
     })),
   };
 }

@@ -8,12 +8,13 @@ import path from "node:path";
 import { createAppAuth } from "@octokit/auth-app";
 import { Octokit } from "@octokit/rest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeAppKey, startGitHubStandIn, type StandIn } from "./server";
+import { makeAppKey } from "./server";
+import { useStandIn } from "./use-stand-in";
 
 const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 const INSTALLATION = 4242;
 let work: string;
-let standIn: StandIn;
+let dir: string;
 let privateKey: string;
 let shas: string[];
 
@@ -62,7 +63,7 @@ const repo = { owner: "acme", repo: "widgets" };
 
 beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), "stand-in-checks-"));
-  const dir = path.join(work, "widgets");
+  dir = path.join(work, "widgets");
   const env: NodeJS.ProcessEnv = {
     NODE_ENV: "test",
     PATH: process.env.PATH,
@@ -84,29 +85,29 @@ beforeAll(async () => {
     );
   }
   privateKey = makeAppKey();
-  standIn = await startGitHubStandIn({
-    app: { id: 1001, slug: "bisect-bot", privateKey },
-    repositories: [{ owner: "acme", name: "widgets", path: dir, private: true }],
-    installations: [
-      {
-        id: INSTALLATION,
-        account: { login: "acme", type: "Organization" },
-        permissions: {
-          metadata: "read",
-          contents: "write",
-          issues: "write",
-          checks: "read",
-          statuses: "read",
-        },
-      },
-    ],
-  });
 });
 
-afterAll(async () => {
-  await standIn?.close();
+afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
+
+const standIn = useStandIn(() => ({
+  app: { id: 1001, slug: "bisect-bot", privateKey },
+  repositories: [{ owner: "acme", name: "widgets", path: dir, private: true }],
+  installations: [
+    {
+      id: INSTALLATION,
+      account: { login: "acme", type: "Organization" },
+      permissions: {
+        metadata: "read",
+        contents: "write",
+        issues: "write",
+        checks: "read",
+        statuses: "read",
+      },
+    },
+  ],
+}));
 
 describe("check runs and suites", () => {
   it("lists a commit's check runs, filtered by name and status, the latest per name by default", async () => {

@@ -12,7 +12,8 @@ import { createAppAuth } from "@octokit/auth-app";
 import { Octokit } from "@octokit/rest";
 import { Webhooks } from "@octokit/webhooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_ROUTES, makeAppKey, startGitHubStandIn, type StandIn } from "./server";
+import { DEFAULT_ROUTES, makeAppKey } from "./server";
+import { useStandIn } from "./use-stand-in";
 import { issueCommentPayload, signWebhook, webhookHeaders } from "./webhook";
 
 const run = promisify(execFile);
@@ -23,7 +24,7 @@ const APP_ID = 1001;
 const INSTALLATION = 4242;
 
 let work: string;
-let standIn: StandIn;
+let widgets: string;
 let privateKey: string;
 let gitEnv: NodeJS.ProcessEnv;
 let headSha: string;
@@ -95,7 +96,7 @@ beforeAll(async () => {
     GIT_COMMITTER_NAME: "Alice Example",
     GIT_COMMITTER_EMAIL: "alice@example.com",
   };
-  const widgets = join(work, "widgets");
+  widgets = join(work, "widgets");
   await run("git", ["init", "-q", "-b", "main", widgets], { env: gitEnv });
   writeFileSync(join(widgets, "README.md"), "# widgets\n");
   await git(widgets, "add", ".");
@@ -112,32 +113,37 @@ beforeAll(async () => {
   await run("git", ["clone", "-q", "--bare", widgets, join(work, "secret.git")], { env: gitEnv });
 
   privateKey = makeAppKey();
-  standIn = await startGitHubStandIn({
-    app: {
-      id: APP_ID,
-      slug: "bisect-bot",
-      privateKey,
-      clientId: "Iv23liTestClient",
-      clientSecret: "s3cret",
-    },
-    users: [
-      { login: "alice", id: 9101, name: "Alice Example", emails: ["alice@example.com"] },
-      { login: "bob", id: 9102 },
-    ],
-    repositories: [
-      { owner: "acme", name: "widgets", path: widgets, private: true },
-      { owner: "acme", name: "gadgets", path: join(work, "gadgets.git") },
-      { owner: "acme", name: "secret", path: join(work, "secret.git") },
-    ],
-    installations: [
-      {
-        id: INSTALLATION,
-        account: { login: "acme", type: "Organization" },
-        repositories: ["acme/widgets", "acme/gadgets"],
-      },
-    ],
-  });
 });
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+const standIn = useStandIn(() => ({
+  app: {
+    id: APP_ID,
+    slug: "bisect-bot",
+    privateKey,
+    clientId: "Iv23liTestClient",
+    clientSecret: "s3cret",
+  },
+  users: [
+    { login: "alice", id: 9101, name: "Alice Example", emails: ["alice@example.com"] },
+    { login: "bob", id: 9102 },
+  ],
+  repositories: [
+    { owner: "acme", name: "widgets", path: widgets, private: true },
+    { owner: "acme", name: "gadgets", path: join(work, "gadgets.git") },
+    { owner: "acme", name: "secret", path: join(work, "secret.git") },
+  ],
+  installations: [
+    {
+      id: INSTALLATION,
+      account: { login: "acme", type: "Organization" },
+      repositories: ["acme/widgets", "acme/gadgets"],
+    },
+  ],
+}));
 
 afterEach(() => {
   try {
@@ -147,11 +153,6 @@ afterEach(() => {
     standIn.clearFaults();
     standIn.resetAllowed();
   }
-});
-
-afterAll(async () => {
-  await standIn?.close();
-  if (work) rmSync(work, { recursive: true, force: true });
 });
 
 describe("GitHub App authentication", () => {
