@@ -14,7 +14,7 @@ import {
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../config/env";
 import { createKnex } from "../../db/connection";
 import { freePort } from "../../db/embedded";
@@ -113,21 +113,21 @@ describe.skipIf(!haveServer)("admin backup and restore", { timeout: 180_000 }, (
     } finally {
       await knex.destroy();
     }
-    worker = await startWorker(
-      loadConfig({
-        DATABASE_URL: url("bisect"),
-        BACKUP_PG_DUMP: path.join(BIN, "pg_dump"),
-        LOG_LEVEL: "warn",
-      }),
-      {
-        registerEnvHost: false,
-        concurrency: 1,
-      },
+  });
+
+  // Each test runs the one worker it needs (with or without pg_dump), so either may come first.
+  const startWorkerWith = (pgDump: string) =>
+    startWorker(
+      loadConfig({ DATABASE_URL: url("bisect"), BACKUP_PG_DUMP: pgDump, LOG_LEVEL: "warn" }),
+      { registerEnvHost: false, concurrency: 1 },
     );
+
+  afterEach(async () => {
+    await worker?.stop();
+    worker = undefined;
   });
 
   afterAll(async () => {
-    await worker?.stop();
     if (server && server.exitCode === null) {
       const exited = new Promise((r) => server.once("exit", r));
       await run(
@@ -145,6 +145,7 @@ describe.skipIf(!haveServer)("admin backup and restore", { timeout: 180_000 }, (
   });
 
   it("dumps to a directory, keeps the newest N, and a dump restores per docs/operations.md", async () => {
+    worker = await startWorkerWith(path.join(BIN, "pg_dump"));
     const backups = path.join(dir, "backups");
     const files: string[] = [];
     for (let i = 1; i <= 3; i++) {
@@ -217,30 +218,14 @@ describe.skipIf(!haveServer)("admin backup and restore", { timeout: 180_000 }, (
   });
 
   it("says plainly when pg_dump is missing", async () => {
-    const missing = await startWorker(
-      loadConfig({
-        DATABASE_URL: url("bisect"),
-        BACKUP_PG_DUMP: "/nonexistent/pg_dump",
-        LOG_LEVEL: "error",
-      }),
-      {
-        registerEnvHost: false,
-        concurrency: 1,
-      },
-    );
-    try {
-      await worker!.stop();
-      worker = undefined;
-      const call = await admin(url("bisect"), ["backup", "--dir", path.join(dir, "elsewhere")], {
-        WORKER_DEAD_AFTER_SECONDS: "600",
-      });
-      expect(call.code).toBe(1);
-      expect(call.stderr).toContain("/nonexistent/pg_dump was not found on the worker's machine");
-      expect(
-        existsSync(path.join(dir, "elsewhere")) ? readdirSync(path.join(dir, "elsewhere")) : [],
-      ).toEqual([]);
-    } finally {
-      await missing.stop();
-    }
+    worker = await startWorkerWith("/nonexistent/pg_dump");
+    const call = await admin(url("bisect"), ["backup", "--dir", path.join(dir, "elsewhere")], {
+      WORKER_DEAD_AFTER_SECONDS: "600",
+    });
+    expect(call.code).toBe(1);
+    expect(call.stderr).toContain("/nonexistent/pg_dump was not found on the worker's machine");
+    expect(
+      existsSync(path.join(dir, "elsewhere")) ? readdirSync(path.join(dir, "elsewhere")) : [],
+    ).toEqual([]);
   });
 });

@@ -59,6 +59,8 @@ beforeAll(async () => {
 
 describe("network and image", () => {
   it("set only on a fork's commit give no network and the default image", async () => {
+    // The default branch says nothing of network or image (whichever test changed it before).
+    commitConfig("main", "setup: echo setting up\ntimeout: 5m\nruns: 1\n");
     const forkSha = commitConfig("fork-pr", "network: true\nimage: attacker/toolbox:latest\n");
     const job = await bisect(forkSha);
     expect(job.options.network).toBe(false);
@@ -71,9 +73,12 @@ describe("network and image", () => {
     expect(job.options).toMatchObject({ network: true, image: "node:20-bookworm" });
 
     await knex()("rateLimits").update({ testNetwork: false });
-    const refused = await bisect("main");
-    expect(refused.options.network).toBe(false);
-    await knex()("rateLimits").update({ testNetwork: true });
+    try {
+      const refused = await bisect("main");
+      expect(refused.options.network).toBe(false);
+    } finally {
+      await knex()("rateLimits").update({ testNetwork: true });
+    }
   });
 });
 
