@@ -2,7 +2,7 @@
 // in the stand-in, its check_run deliveries signed and handled, and what the product does with
 // them — the last green found from GitHub's record, one bisection per breakage, "fixed
 // meanwhile", the direct report, the notify targets, the permission and the monthly cap.
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AutoBisection, BisectJob } from "../../db/models";
 import { reportAutomatic } from "../../jobs/github/auto/report";
 import { useTestDatabase } from "../helpers/database";
@@ -11,8 +11,10 @@ import { commitAutoConfig } from "./auto-support";
 import { useInstalledApp, webhookFixture } from "./installed";
 import { INSTALLATION_ID, REPO, send } from "./support";
 
-const db = useTestDatabase();
-const app = useInstalledApp(db);
+// Each test has its own database, stand-in and repository, with the app installed as created
+// (without the checks permission): the tests pass in any order.
+const db = useTestDatabase({ per: "test" });
+const app = useInstalledApp(db, { per: "test" });
 const knex = () => db.current.knex;
 const CHECKS = [
   "unit",
@@ -45,7 +47,24 @@ const record = (name: string, ref: string, conclusion: "success" | "failure") =>
 
 const autoRow = (checkName: string) => AutoBisection.query(knex()).findOne({ checkName });
 
-beforeAll(() => {
+/** The owner accepts the `checks: read` permission automatic bisection needs. */
+async function acceptChecksPermission() {
+  const accepted = webhookFixture("installation.new_permissions_accepted");
+  app.f.standIn.updateInstallation(INSTALLATION_ID, {
+    permissions: accepted.installation.permissions,
+  });
+  await app.deliver("installation", accepted);
+}
+
+/** `check` was green at the second commit and turns red at `red`: a bisection is queued. */
+async function breakage(check: string, red = head) {
+  await record(check, app.f.shas[1]!, "success");
+  const [handled] = await checkRun(check, red, "failure");
+  expect(handled!.note).toMatch(/^automatic bisection \d+: job \d+ queued$/);
+  return (await autoRow(check))!;
+}
+
+beforeEach(() => {
   head = commitConfig("pull-request");
   app.f.standIn.setPullsForCommit(REPO.owner, REPO.name, app.f.shas[3]!, [
     { number: 42, title: "New date parser", merged: true, user: "carol" },
@@ -70,11 +89,7 @@ describe("an installation without the checks permission", () => {
     expect(await BisectJob.query(knex())).toEqual([]);
 
     // The owner accepts the new permission: the same kind of delivery now starts a bisection.
-    const accepted = webhookFixture("installation.new_permissions_accepted");
-    app.f.standIn.updateInstallation(INSTALLATION_ID, {
-      permissions: accepted.installation.permissions,
-    });
-    await app.deliver("installation", accepted);
+    await acceptChecksPermission();
     const [started] = await checkRun("unit", head, "failure");
     expect(started).toEqual({
       status: "processed",
@@ -84,7 +99,12 @@ describe("an installation without the checks permission", () => {
 });
 
 describe("a configured check turning red on the default branch", () => {
+  beforeEach(acceptChecksPermission);
+
   it("finds the last green by walking first parents and queues an automatic job from it", async () => {
+    // Green two commits back, nothing recorded in between, red at the head.
+    await record("unit", app.f.shas[1]!, "success");
+    await checkRun("unit", head, "failure");
     const row = (await autoRow("unit"))!;
     expect(row).toMatchObject({
       greenSha: app.f.shas[1],
@@ -211,6 +231,8 @@ describe("a configured check turning red on the default branch", () => {
 });
 
 describe("a red commit whose parent was green", () => {
+  beforeEach(acceptChecksPermission);
+
   it("is reported directly, with no run, on the culprit's pull request mentioning its author", async () => {
     await record("direct", app.f.shas[2]!, "success");
     const [handled] = await checkRun("direct", app.f.shas[3]!, "failure");
@@ -304,44 +326,51 @@ describe("a red commit whose parent was green", () => {
     await record("quiet", app.f.shas[2]!, "success");
     await checkRun("quiet", app.f.shas[3]!, "failure");
     const row = (await autoRow("quiet"))!;
-    const posts = app.f.standIn.requests({ method: "POST" }).length;
+    const seen = app.f.standIn.requests().at(-1)?.seq ?? 0;
     await reportAutomatic(app.ctx, { autoId: row.id });
-    expect(app.f.standIn.requests({ method: "POST" }).length).toBe(posts);
+    // Nothing written on GitHub: the only POST allowed is for a token to read the culprit with.
+    const posts = app.f.standIn
+      .requests({ method: "POST" })
+      .filter((r) => r.seq > seen && !r.path.endsWith("/access_tokens"));
+    expect(posts).toEqual([]);
     expect(await autoRow("quiet")).toMatchObject({ state: "reported", reportNote: "notify: none" });
   });
 });
 
 describe("the monthly cap on automatic bisections", () => {
+  beforeEach(acceptChecksPermission);
+
   it("refuses a new automatic job past the plan's cap and says why on the dashboard", async () => {
+    // One automatic bisection this month already, and a plan that allows just that many.
+    await breakage("unit");
     const used = await BisectJob.query(knex()).where({ source: "auto" }).resultSize();
+    expect(used).toBe(1);
     await knex()("rate_limits").where({ tier: "free" }).update({ autoJobsPerMonth: used });
-    try {
-      await record("cap", app.f.shas[1]!, "success");
-      const [handled] = await checkRun("cap", app.f.shas[4]!, "failure");
-      expect(handled!.note).toMatch(
-        new RegExp(
-          `not started: the free plan's monthly limit of ${used} automatic bisections is reached`,
-        ),
-      );
-      expect(await autoRow("cap")).toMatchObject({
-        state: "refused",
-        bisectJobId: null,
-        reportNote: expect.stringContaining(`monthly limit of ${used} automatic bisections`),
-      });
-      expect(await BisectJob.query(knex()).where({ source: "auto" }).resultSize()).toBe(used);
-      // Jobs people ask for are not held back by it: the cap is the automatic ones' own.
-      expect(
-        (await knex()("usage_stats").where({ installationId: INSTALLATION_ID }).first()).jobs,
-      ).toBe(used);
-    } finally {
-      await knex()("rate_limits").where({ tier: "free" }).update({ autoJobsPerMonth: 10 });
-    }
+    await record("cap", app.f.shas[1]!, "success");
+    const [handled] = await checkRun("cap", app.f.shas[4]!, "failure");
+    expect(handled!.note).toMatch(
+      new RegExp(
+        `not started: the free plan's monthly limit of ${used} automatic bisections is reached`,
+      ),
+    );
+    expect(await autoRow("cap")).toMatchObject({
+      state: "refused",
+      bisectJobId: null,
+      reportNote: expect.stringContaining(`monthly limit of ${used} automatic bisections`),
+    });
+    expect(await BisectJob.query(knex()).where({ source: "auto" }).resultSize()).toBe(used);
+    // Jobs people ask for are not held back by it: the cap is the automatic ones' own.
+    expect(
+      (await knex()("usage_stats").where({ installationId: INSTALLATION_ID }).first()).jobs,
+    ).toBe(used);
   });
 });
 
 describe("the answer of an automatic job", () => {
+  beforeEach(acceptChecksPermission);
+
   it("mentions nobody when the culprit is only likely, and posts nothing without a culprit", async () => {
-    const unit = (await autoRow("unit"))!;
+    const unit = await breakage("unit");
     await BisectJob.query(knex()).findById(unit.bisectJobId!).patch({
       status: "finished",
       outcome: "likely",
@@ -357,7 +386,7 @@ describe("the answer of an automatic job", () => {
     expect(posted[0]!.body).toContain("likely first bad commit (not sure)");
     expect(posted[0]!.body).not.toMatch(/@\w/);
 
-    const join = (await autoRow("join"))!;
+    const join = await breakage("join", app.f.shas[4]!);
     await BisectJob.query(knex()).findById(join.bisectJobId!).patch({
       status: "finished",
       outcome: "bad-is-good",
