@@ -59,6 +59,11 @@ suite("GitHub end to end", () => {
     });
     const { github } = testContext(config, db.current.knex, db.current.url);
     worker = await startWorker(config, { registerEnvHost: false, ctx: { github } });
+    // The app is installed on acme/widgets before any test comments there.
+    const installed = readFileSync("tests/fixtures/webhooks/installation.created.json", "utf8");
+    expect(
+      (await send(config, db.current.knex, "installation", null, { raw: installed })).status,
+    ).toBe(202);
   }, 600_000);
 
   afterEach(() => {
@@ -71,11 +76,6 @@ suite("GitHub end to end", () => {
   });
 
   it("a signed /bisect comment becomes a bisection on Docker and a comment naming the culprit", async () => {
-    const installed = readFileSync("tests/fixtures/webhooks/installation.created.json", "utf8");
-    expect(
-      (await send(config, db.current.knex, "installation", null, { raw: installed })).status,
-    ).toBe(202);
-
     const payload = userComment(f, "/bisect v1.4.0 main --parallel 2 -- ./test.sh", { issue: 17 });
     expect((await send(config, db.current.knex, "issue_comment", payload)).status).toBe(202);
 
