@@ -102,7 +102,7 @@ describe("a configured check turning red on the default branch", () => {
   beforeEach(acceptChecksPermission);
 
   it("finds the last green by walking first parents and queues an automatic job from it", async () => {
-    // Green two commits back, nothing recorded in between, red at the head.
+    // Green at the second commit, nothing recorded after it, red at the head.
     await record("unit", app.f.shas[1]!, "success");
     await checkRun("unit", head, "failure");
     const row = (await autoRow("unit"))!;
