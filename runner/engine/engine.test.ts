@@ -555,3 +555,80 @@ describe("decide: input", () => {
     if (d.kind === "probe") expect(new Set(d.probes).size).toBe(d.probes.length);
   });
 });
+
+describe("decide: the explanation a person reads", () => {
+  const g = linearGraph(8);
+  const explain = (o: Observation[], policy: Partial<Policy> = {}): string =>
+    expectDone(decide(input(g, { observations: o, policy }))).explanation;
+  const withReason = (sha: string, verdict: Verdict, reason: string): Observation => ({
+    sha,
+    verdict,
+    reason,
+  });
+
+  it("says why there is nothing to bisect, for a regression and for a fix", () => {
+    expect(explain(obs(["g", "bad"]))).toBe(
+      "The good revision g fails: the failure is older than the range, so there is nothing to bisect. Choose an older good revision.",
+    );
+    expect(explain(obs(["g", "bad"], ["c7", "good"]))).toBe(
+      "The good revision g fails, and the bad revision c7 passes: the failure is older than the range, so there is nothing to bisect. Choose an older good revision.",
+    );
+    expect(explain(obs(["g", "bad"]), { find: "fix" })).toBe(
+      "The old revision (not yet fixed) g passes: it is already fixed there, so the fix is older than the range and there is nothing to bisect. Choose an older revision where it is not yet fixed.",
+    );
+    expect(explain(obs(["g", "good"], ["c7", "good"]))).toBe(
+      "The bad revision c7 passes: the failure does not reproduce there, so there is nothing to bisect. Check the command and the bad revision.",
+    );
+    expect(explain(obs(["g", "good"], ["c7", "good"]), { find: "fix" })).toBe(
+      "The new revision (fixed) c7 fails: it is not fixed there, so there is nothing to bisect. Check the command and the new revision.",
+    );
+  });
+
+  it("points at the command when every run of an endpoint ended with exit 127 or 126", () => {
+    const notFound =
+      "Every run ended with exit 127 (command not found): the command does not exist where the test runs, so every commit would answer the same. Run it in an image that has the command, or check its spelling and PATH.";
+    const notExecutable =
+      "Every run ended with exit 126 (found but not executable): make the script executable (chmod +x, committed) or run it through its interpreter, e.g. sh ./test.sh.";
+    expect(explain([withReason("g", "bad", "exit 127")])).toBe(
+      `The good revision g fails. ${notFound}`,
+    );
+    expect(explain([withReason("g", "bad", "exit 126")])).toBe(
+      `The good revision g fails. ${notExecutable}`,
+    );
+    expect(
+      explain([{ sha: "g", verdict: "good" }, withReason("c7", "good", "exit 127")], {
+        find: "fix",
+      }),
+    ).toBe(`The new revision (fixed) c7 fails. ${notFound}`);
+    // One run that ended otherwise, or runs of another commit, give no hint.
+    const policy = { runs: 2, failThreshold: 1 };
+    expect(
+      explain([withReason("g", "bad", "exit 127"), withReason("g", "bad", "exit 1")], policy),
+    ).toBe(
+      "The good revision g fails in 2 of 2 runs: the failure is older than the range, so there is nothing to bisect. Choose an older good revision.",
+    );
+    expect(
+      explain([withReason("g", "bad", "exit 126"), withReason("g", "bad", "exit 127")], policy),
+    ).not.toMatch(/Every run ended/);
+    expect(
+      explain([withReason("c3", "bad", "exit 127"), { sha: "g", verdict: "bad" }]),
+    ).not.toMatch(/Every run ended/);
+    // An exit code that merely contains 127 is not one.
+    expect(explain([withReason("g", "bad", "exit 1270")])).not.toMatch(/Every run ended/);
+  });
+
+  it("names the culprit and what its parent did", () => {
+    expect(explain(obs(["c3", "good"], ["c4", "bad"]))).toBe(
+      "c4 is the first bad commit: it fails, and its parent c3 passes.",
+    );
+    expect(explain(obs(["c3", "good"], ["c4", "bad"]), { find: "fix" })).toBe(
+      "c4 is the first fixed commit: it passes, and its parent c3 fails.",
+    );
+    expect(explain(obs(["c0", "bad"]))).toBe(
+      "c0 is the first bad commit: it fails, and its parent the good revision g is assumed good.",
+    );
+    expect(
+      explain(obs(["c0", "bad"], ["g", "good"], ["c7", "bad"]), { verifyEndpoints: true }),
+    ).toBe("c0 is the first bad commit: it fails, and its parent the good revision g passes.");
+  });
+});
