@@ -850,3 +850,72 @@ describe("decide: confirmation runs", () => {
     });
   });
 });
+
+describe("decide: runs planned once, endpoint lanes", () => {
+  it("plans a commit's runs once when the answer needs it twice", () => {
+    // c0 is the culprit; its parent outside the range is the good revision, which the endpoint
+    // check and the culprit's confirmation both ask for: two runs, not four.
+    const g = linearGraph(8);
+    const d = decide(
+      input(g, {
+        observations: obs(["c0", "bad"], ["c0", "bad"], ["c7", "bad"], ["c7", "bad"]),
+        policy: { runs: 2, failThreshold: 1, verifyEndpoints: true },
+        slots: 4,
+      }),
+    );
+    expect(d).toEqual({ kind: "probe", probes: ["g", "g"], candidates: 1 });
+  });
+
+  it("gives each endpoint one run at a time beside the probes", () => {
+    const g = linearGraph(100);
+    const policy = { runs: 3, failThreshold: 2, verifyEndpoints: true, overlapEndpoints: true };
+    expect(decide(input(g, { policy, slots: 3 }))).toEqual({
+      kind: "probe",
+      probes: ["g", "c99", "c49", "c49", "c49"],
+      candidates: 100,
+    });
+    // One run of each endpoint in flight: no second one, and the probes keep their slots.
+    expect(decide(input(g, { policy, slots: 3, inFlight: ["g", "c99"] }))).toEqual({
+      kind: "probe",
+      probes: ["c49", "c49", "c49"],
+      candidates: 100,
+    });
+    // After a result, the next run of that endpoint.
+    expect(
+      decide(input(g, { policy, slots: 0, observations: obs(["g", "good"]), inFlight: ["c99"] })),
+    ).toEqual({ kind: "probe", probes: ["g"], candidates: 100 });
+  });
+});
+
+describe("decide: contradictions anywhere in the graph", () => {
+  it("finds a failing first commit below a passing one", () => {
+    const d = expectDone(
+      decide(input(linearGraph(8), { observations: obs(["c0", "bad"], ["c3", "good"]) })),
+    );
+    expect(d.explanation).toBe(
+      "The results contradict each other: c0 fails but its descendant c3 passes. The test looks flaky; consider more runs per commit.",
+    );
+  });
+
+  it("follows a merge's second parent to the failing commit", () => {
+    //  g ─ a ─ b ───── m ─ t
+    //       \         /
+    //        s1 ─ s2
+    const dag: CommitGraph = {
+      good: "g",
+      bad: "t",
+      commits: {
+        a: { parents: ["g"] },
+        b: { parents: ["a"] },
+        s1: { parents: ["a"] },
+        s2: { parents: ["s1"] },
+        m: { parents: ["b", "s2"] },
+        t: { parents: ["m"] },
+      },
+    };
+    const d = expectDone(decide(input(dag, { observations: obs(["s1", "bad"], ["m", "good"]) })));
+    expect(d.explanation).toBe(
+      "The results contradict each other: s1 fails but its descendant m passes. The test looks flaky; consider more runs per commit.",
+    );
+  });
+});
