@@ -8,7 +8,11 @@ const quick = process.env.MUTATION_QUICK === "1";
 
 export default defineConfig({
   test: {
-    include: ["runner/engine/*.test.ts", "jobs/github/{command,options,repo-config}.test.ts"],
+    include: [
+      "runner/engine/*.test.ts",
+      "jobs/github/{command,options,repo-config,repo-config.rules}.test.ts",
+      "runner/settings/auto-config.test.ts",
+    ],
     exclude: quick ? ["runner/engine/{simulate,flaky}.test.ts"] : [],
     pool: "forks",
     maxWorkers: 1,

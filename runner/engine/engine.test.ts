@@ -516,6 +516,48 @@ describe("decide: input", () => {
     expect(() => decide(input(g, { slots: -1 }))).toThrow(EngineInputError);
   });
 
+  it("names the setting that is wrong, at each boundary", () => {
+    const g = linearGraph(3);
+    const problem = (policy: Record<string, unknown>, slots = 1): string | null => {
+      try {
+        decide(input(g, { policy: policy as Partial<Policy>, slots }));
+        return null;
+      } catch (error) {
+        expect(error).toBeInstanceOf(EngineInputError);
+        return (error as Error).message;
+      }
+    };
+    expect(problem({ runs: 0, failThreshold: 0 })).toBe(
+      "policy.runs must be an integer ≥ 1, got 0",
+    );
+    expect(problem({ runs: 1.5 })).toBe("policy.runs must be an integer ≥ 1, got 1.5");
+    expect(problem({ runs: "2" })).toBe("policy.runs must be an integer ≥ 1, got 2");
+    expect(problem({ runs: 2, failThreshold: 0 })).toBe(
+      "policy.failThreshold must be an integer in 1..runs, got 0",
+    );
+    expect(problem({ runs: 2, failThreshold: 1.5 })).toBe(
+      "policy.failThreshold must be an integer in 1..runs, got 1.5",
+    );
+    expect(problem({ runs: 2, failThreshold: 3 })).toBe(
+      "policy.failThreshold must be an integer in 1..runs, got 3",
+    );
+    expect(problem({ maxErrorsPerCommit: -1 })).toBe(
+      "policy.maxErrorsPerCommit must be an integer ≥ 0, got -1",
+    );
+    expect(problem({ maxErrorsPerCommit: 0.5 })).toBe(
+      "policy.maxErrorsPerCommit must be an integer ≥ 0, got 0.5",
+    );
+    expect(problem({ confirmRuns: 0 })).toBe("policy.confirmRuns must be an integer ≥ 1, got 0");
+    expect(problem({ confirmRuns: 1.5 })).toBe(
+      "policy.confirmRuns must be an integer ≥ 1, got 1.5",
+    );
+    expect(problem({}, 1.5)).toBe("slots must be an integer ≥ 0, got 1.5");
+    // The lowest valid values.
+    expect(problem({ runs: 2, failThreshold: 2, maxErrorsPerCommit: 0, confirmRuns: 1 }, 0)).toBe(
+      null,
+    );
+  });
+
   it("is deterministic and independent of key and observation order", () => {
     const g = linearGraph(40);
     const i = input(g, {
@@ -553,5 +595,327 @@ describe("decide: input", () => {
     const d = decide(input(graph, { slots: 8 }));
     expect(d.kind).toBe("probe");
     if (d.kind === "probe") expect(new Set(d.probes).size).toBe(d.probes.length);
+  });
+});
+
+describe("decide: the explanation a person reads", () => {
+  const g = linearGraph(8);
+  const explain = (o: Observation[], policy: Partial<Policy> = {}): string =>
+    expectDone(decide(input(g, { observations: o, policy }))).explanation;
+  const withReason = (sha: string, verdict: Verdict, reason: string): Observation => ({
+    sha,
+    verdict,
+    reason,
+  });
+
+  it("says why there is nothing to bisect, for a regression and for a fix", () => {
+    expect(explain(obs(["g", "bad"]))).toBe(
+      "The good revision g fails: the failure is older than the range, so there is nothing to bisect. Choose an older good revision.",
+    );
+    expect(explain(obs(["g", "bad"], ["c7", "good"]))).toBe(
+      "The good revision g fails, and the bad revision c7 passes: the failure is older than the range, so there is nothing to bisect. Choose an older good revision.",
+    );
+    expect(explain(obs(["g", "bad"]), { find: "fix" })).toBe(
+      "The old revision (not yet fixed) g passes: it is already fixed there, so the fix is older than the range and there is nothing to bisect. Choose an older revision where it is not yet fixed.",
+    );
+    expect(explain(obs(["g", "good"], ["c7", "good"]))).toBe(
+      "The bad revision c7 passes: the failure does not reproduce there, so there is nothing to bisect. Check the command and the bad revision.",
+    );
+    expect(explain(obs(["g", "good"], ["c7", "good"]), { find: "fix" })).toBe(
+      "The new revision (fixed) c7 fails: it is not fixed there, so there is nothing to bisect. Check the command and the new revision.",
+    );
+  });
+
+  it("points at the command when every run of an endpoint ended with exit 127 or 126", () => {
+    const notFound =
+      "Every run ended with exit 127 (command not found): the command does not exist where the test runs, so every commit would answer the same. Run it in an image that has the command, or check its spelling and PATH.";
+    const notExecutable =
+      "Every run ended with exit 126 (found but not executable): make the script executable (chmod +x, committed) or run it through its interpreter, e.g. sh ./test.sh.";
+    expect(explain([withReason("g", "bad", "exit 127")])).toBe(
+      `The good revision g fails. ${notFound}`,
+    );
+    expect(explain([withReason("g", "bad", "exit 126")])).toBe(
+      `The good revision g fails. ${notExecutable}`,
+    );
+    expect(
+      explain([{ sha: "g", verdict: "good" }, withReason("c7", "good", "exit 127")], {
+        find: "fix",
+      }),
+    ).toBe(`The new revision (fixed) c7 fails. ${notFound}`);
+    // One run that ended otherwise, or runs of another commit, give no hint.
+    const policy = { runs: 2, failThreshold: 1 };
+    expect(
+      explain([withReason("g", "bad", "exit 127"), withReason("g", "bad", "exit 1")], policy),
+    ).toBe(
+      "The good revision g fails in 2 of 2 runs: the failure is older than the range, so there is nothing to bisect. Choose an older good revision.",
+    );
+    expect(
+      explain([withReason("g", "bad", "exit 126"), withReason("g", "bad", "exit 127")], policy),
+    ).not.toMatch(/Every run ended/);
+    expect(
+      explain([withReason("c3", "bad", "exit 127"), { sha: "g", verdict: "bad" }]),
+    ).not.toMatch(/Every run ended/);
+    // An exit code that merely contains 127 is not one.
+    expect(explain([withReason("g", "bad", "exit 1270")])).not.toMatch(/Every run ended/);
+  });
+
+  it("names the culprit and what its parent did", () => {
+    expect(explain(obs(["c3", "good"], ["c4", "bad"]))).toBe(
+      "c4 is the first bad commit: it fails, and its parent c3 passes.",
+    );
+    expect(explain(obs(["c3", "good"], ["c4", "bad"]), { find: "fix" })).toBe(
+      "c4 is the first fixed commit: it passes, and its parent c3 fails.",
+    );
+    expect(explain(obs(["c0", "bad"]))).toBe(
+      "c0 is the first bad commit: it fails, and its parent the good revision g is assumed good.",
+    );
+    expect(
+      explain(obs(["c0", "bad"], ["g", "good"], ["c7", "bad"]), { verifyEndpoints: true }),
+    ).toBe("c0 is the first bad commit: it fails, and its parent the good revision g passes.");
+  });
+});
+
+describe("decide: the explanation on merges, roots and many commits", () => {
+  //  g ─ a ─ b ───────── m ─ t
+  //       \             /
+  //        s1 ─ s2 ─ s3
+  const dag: CommitGraph = {
+    good: "g",
+    bad: "t",
+    commits: {
+      a: { parents: ["g"] },
+      b: { parents: ["a"] },
+      s1: { parents: ["a"] },
+      s2: { parents: ["s1"] },
+      s3: { parents: ["s2"] },
+      m: { parents: ["b", "s3"] },
+      t: { parents: ["m"] },
+    },
+  };
+  const explain = (graph: CommitGraph, o: Observation[], policy: Partial<Policy> = {}): string =>
+    expectDone(decide(input(graph, { observations: o, policy }))).explanation;
+
+  it("lists both parents of a merge culprit", () => {
+    expect(explain(dag, obs(["m", "bad"], ["b", "good"], ["s3", "good"]))).toBe(
+      "m is the first bad commit: it fails, and its parents b passes; s3 passes.",
+    );
+  });
+
+  it("says why an untested parent counts as good", () => {
+    // x, a descendant of b off the merge, passes: b is good without a run of its own.
+    const withX: CommitGraph = {
+      ...dag,
+      commits: { ...dag.commits, x: { parents: ["b"] }, t: { parents: ["m", "x"] } },
+    };
+    expect(explain(withX, obs(["m", "bad"], ["x", "good"], ["s3", "good"]))).toBe(
+      "m is the first bad commit: it fails, and its parents b is good (an ancestor of a good commit); s3 passes.",
+    );
+    const outside: CommitGraph = { good: "g", bad: "x", commits: { x: { parents: ["old", "g"] } } };
+    expect(explain(outside, [])).toBe(
+      "x is the first bad commit: it is the bad revision (assumed bad, not tested), and its parent old is assumed good (an ancestor of the good revision).",
+    );
+    const root: CommitGraph = { good: "g", bad: "x", commits: { x: { parents: [] } } };
+    expect(explain(root, [])).toBe(
+      "x is the first bad commit: it is the bad revision (assumed bad, not tested), and it has no parent (a root commit).",
+    );
+  });
+
+  it("shortens shas to 12 characters", () => {
+    const [a, b] = ["a".repeat(40), "b".repeat(40)];
+    expect(explain({ good: a, bad: b, commits: { [b]: { parents: [a] } } }, [])).toBe(
+      `${b.slice(0, 12)} is the first bad commit: it is the bad revision (assumed bad, not tested), and its parent the good revision ${a.slice(0, 12)} is assumed good.`,
+    );
+  });
+
+  it("names failing branches without a common first bad commit, ten at most", () => {
+    const tail =
+      "have no common ancestor in the range that could be the first bad commit (the failure may have been introduced more than once). The test looks flaky; consider more runs per commit.";
+    expect(explain(dag, obs(["b", "bad"], ["s3", "bad"], ["a", "good"], ["s2", "good"]))).toBe(
+      `The results contradict each other: the failing commits b, s3 ${tail}`,
+    );
+    expect(
+      explain(dag, obs(["b", "bad"], ["s3", "bad"], ["a", "good"], ["s2", "good"]), {
+        find: "fix",
+      }),
+    ).toBe(
+      "The results contradict each other: the fixed commits b, s3 have no common ancestor in the range that could be the first fixed commit (the fix may have been made more than once). The test looks flaky; consider more runs per commit.",
+    );
+    const wide = (k: number): CommitGraph => {
+      const commits: CommitGraph["commits"] = {
+        t: { parents: Array.from({ length: k }, (_, i) => `p${i}`) },
+      };
+      for (let i = 0; i < k; i++) commits[`p${i}`] = { parents: ["g"] };
+      return { good: "g", bad: "t", commits };
+    };
+    const allBad = (k: number) =>
+      obs(...Array.from({ length: k }, (_, i): [string, Verdict] => [`p${i}`, "bad"]));
+    const ten = "p0, p1, p2, p3, p4, p5, p6, p7, p8, p9";
+    expect(explain(wide(10), allBad(10))).toBe(
+      `The results contradict each other: the failing commits ${ten} ${tail}`,
+    );
+    expect(explain(wide(12), allBad(12))).toBe(
+      `The results contradict each other: the failing commits ${ten} and 2 more ${tail}`,
+    );
+  });
+
+  it("reports the skipped commits that leave the answer open", () => {
+    const g = linearGraph(8);
+    expect(explain(g, obs(["c3", "good"], ["c4", "skip"], ["c5", "skip"], ["c6", "bad"]))).toBe(
+      "The first bad commit could be any of 3 commits: c6 (bad) or the skipped c4, c5, which could not be tested.",
+    );
+    expect(
+      explain(g, obs(["g", "skip"], ["c7", "skip"], ["c3", "good"], ["c4", "bad"]), {
+        verifyEndpoints: true,
+      }),
+    ).toBe(
+      "c4 is the first bad commit: it fails, and its parent c3 passes. The good revision g could not be tested; it was assumed good. The bad revision c7 could not be tested; it was assumed bad.",
+    );
+  });
+});
+
+describe("decide: confirmation runs", () => {
+  const g = linearGraph(8);
+  const policy: Partial<Policy> = { runs: 3, failThreshold: 2, confirmRuns: 5 };
+
+  it("confirms a failing good revision whose runs disagree before calling it good-is-bad", () => {
+    const o = obs(["g", "bad"], ["g", "bad"], ["g", "good"]);
+    const d = decide(
+      input(g, { observations: o, policy: { ...policy, verifyEndpoints: true }, slots: 4 }),
+    );
+    expect(d).toEqual({ kind: "probe", probes: ["g", "g", "c7", "c7"], candidates: 8 });
+    // Without confirmation runs, the same runs are the answer.
+    const now = expectDone(
+      decide(
+        input(g, { observations: o, policy: { runs: 3, failThreshold: 2, verifyEndpoints: true } }),
+      ),
+    );
+    expect(now.outcome).toBe("good-is-bad");
+  });
+
+  it("confirms a passing bad revision whose runs disagree", () => {
+    const o = obs(
+      ["g", "good"],
+      ["g", "good"],
+      ["g", "good"],
+      ["c7", "good"],
+      ["c7", "good"],
+      ["c7", "bad"],
+    );
+    const d = decide(
+      input(g, { observations: o, policy: { ...policy, verifyEndpoints: true }, slots: 4 }),
+    );
+    expect(d).toEqual({ kind: "probe", probes: ["c7", "c7"], candidates: 0 });
+  });
+
+  it("confirms a culprit whose runs disagree, then reports it as likely", () => {
+    const o = obs(
+      ["c3", "good"],
+      ["c3", "good"],
+      ["c3", "good"],
+      ["c4", "bad"],
+      ["c4", "bad"],
+      ["c4", "good"],
+    );
+    expect(decide(input(g, { observations: o, policy, slots: 4 }))).toEqual({
+      kind: "probe",
+      probes: ["c4", "c4"],
+      candidates: 1,
+    });
+    const d = expectDone(
+      decide(
+        input(g, { observations: [...o, ...obs(["c4", "bad"], ["c4", "bad"])], policy, slots: 4 }),
+      ),
+    );
+    expect(d).toEqual({
+      kind: "done",
+      outcome: "found",
+      culprit: "c4",
+      candidates: ["c4"],
+      confidence: 0.8,
+      certain: false,
+      explanation:
+        "c4 is likely the first bad commit, but not surely: it fails in 4 of 5 runs, and its parent c3 passes in 3 of 3 runs (confidence 0.80, below 0.9). More runs of c4 and its parent would settle it.",
+    });
+  });
+
+  it("reports a sure culprit without a `certain` flag", () => {
+    const d = expectDone(decide(input(g, { observations: obs(["c3", "good"], ["c4", "bad"]) })));
+    expect(d).toEqual({
+      kind: "done",
+      outcome: "found",
+      culprit: "c4",
+      candidates: ["c4"],
+      confidence: 1,
+      explanation: "c4 is the first bad commit: it fails, and its parent c3 passes.",
+    });
+  });
+});
+
+describe("decide: runs planned once, endpoint lanes", () => {
+  it("plans a commit's runs once when the answer needs it twice", () => {
+    // c0 is the culprit; its parent outside the range is the good revision, which the endpoint
+    // check and the culprit's confirmation both ask for: two runs, not four.
+    const g = linearGraph(8);
+    const d = decide(
+      input(g, {
+        observations: obs(["c0", "bad"], ["c0", "bad"], ["c7", "bad"], ["c7", "bad"]),
+        policy: { runs: 2, failThreshold: 1, verifyEndpoints: true },
+        slots: 4,
+      }),
+    );
+    expect(d).toEqual({ kind: "probe", probes: ["g", "g"], candidates: 1 });
+  });
+
+  it("gives each endpoint one run at a time beside the probes", () => {
+    const g = linearGraph(100);
+    const policy = { runs: 3, failThreshold: 2, verifyEndpoints: true, overlapEndpoints: true };
+    expect(decide(input(g, { policy, slots: 3 }))).toEqual({
+      kind: "probe",
+      probes: ["g", "c99", "c49", "c49", "c49"],
+      candidates: 100,
+    });
+    // One run of each endpoint in flight: no second one, and the probes keep their slots.
+    expect(decide(input(g, { policy, slots: 3, inFlight: ["g", "c99"] }))).toEqual({
+      kind: "probe",
+      probes: ["c49", "c49", "c49"],
+      candidates: 100,
+    });
+    // After a result, the next run of that endpoint.
+    expect(
+      decide(input(g, { policy, slots: 0, observations: obs(["g", "good"]), inFlight: ["c99"] })),
+    ).toEqual({ kind: "probe", probes: ["g"], candidates: 100 });
+  });
+});
+
+describe("decide: contradictions anywhere in the graph", () => {
+  it("finds a failing first commit below a passing one", () => {
+    const d = expectDone(
+      decide(input(linearGraph(8), { observations: obs(["c0", "bad"], ["c3", "good"]) })),
+    );
+    expect(d.explanation).toBe(
+      "The results contradict each other: c0 fails but its descendant c3 passes. The test looks flaky; consider more runs per commit.",
+    );
+  });
+
+  it("follows a merge's second parent to the failing commit", () => {
+    //  g ─ a ─ b ───── m ─ t
+    //       \         /
+    //        s1 ─ s2
+    const dag: CommitGraph = {
+      good: "g",
+      bad: "t",
+      commits: {
+        a: { parents: ["g"] },
+        b: { parents: ["a"] },
+        s1: { parents: ["a"] },
+        s2: { parents: ["s1"] },
+        m: { parents: ["b", "s2"] },
+        t: { parents: ["m"] },
+      },
+    };
+    const d = expectDone(decide(input(dag, { observations: obs(["s1", "bad"], ["m", "good"]) })));
+    expect(d.explanation).toBe(
+      "The results contradict each other: s1 fails but its descendant m passes. The test looks flaky; consider more runs per commit.",
+    );
   });
 });
