@@ -120,3 +120,39 @@ export async function ensureCacheVolume(
     if (container) await removeContainer(container, options.engine);
   }
 }
+
+/** What the engine says of a volume: its size, and how many containers mount it (-1: unknown). */
+export interface VolumeUsage {
+  sizeBytes: number;
+  containers: number;
+}
+
+/**
+ * The engine's sizes of its volumes, by name (`docker system df`: it measures every volume, so a
+ * caller asks once per pass, not once per volume).
+ */
+export async function volumeUsage(docker: Docker): Promise<Map<string, VolumeUsage>> {
+  const df = (await docker.df()) as {
+    Volumes?: { Name: string; UsageData?: { Size?: number; RefCount?: number } | null }[] | null;
+  };
+  const usage = new Map<string, VolumeUsage>();
+  for (const v of df.Volumes ?? [])
+    usage.set(v.Name, {
+      sizeBytes: Math.max(0, v.UsageData?.Size ?? 0),
+      containers: v.UsageData?.RefCount ?? -1,
+    });
+  return usage;
+}
+
+/** Remove a cache volume: true when gone (or never there), false when a container still uses it. */
+export async function removeCacheVolume(docker: Docker, volume: string): Promise<boolean> {
+  try {
+    await docker.getVolume(volume).remove();
+    return true;
+  } catch (err) {
+    const status = statusOf(err);
+    if (status === 404) return true;
+    if (status === 409) return false;
+    throw new InfrastructureError(`removing cache volume ${volume}: ${describeDockerError(err)}`);
+  }
+}

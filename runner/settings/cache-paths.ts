@@ -81,3 +81,9 @@ export function parseCacheSetting(
   }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, cache: paths };
 }
+
+/** What a job stores of the setting: off, or its paths; nothing for the default (no extra path). */
+export function cacheOption(cache: CacheSetting | undefined): { cache?: CacheSetting } {
+  if (cache === false) return { cache: false };
+  return cache?.length ? { cache } : {};
+}
