@@ -179,14 +179,15 @@ const schema = z.object({
   ),
   /**
    * Keep a dependency cache per repository on each runner host (a Docker volume at /cache, where
-   * npm, yarn, pnpm, pip, cargo, Go and ccache keep their caches). Off by default: not yet
-   * size-capped nor evicted.
+   * npm, yarn, pnpm, pip, cargo, Go and ccache keep their caches, with bisect.yml's `cache:`
+   * paths). On by default; `off` runs every step from nothing. Caches share RUNNER_CACHE_MAX_MB
+   * with the mirrors and are evicted least-recently-used with them.
    */
   RUNNER_DEPENDENCY_CACHE: optionalString
     .refine((v) => v === undefined || ["on", "off", "true", "false"].includes(v), {
       message: "must be on or off",
     })
-    .transform((v) => v === "on" || v === "true"),
+    .transform((v) => v !== "off" && v !== "false"),
   /** What the egress proxy lets through (names and addresses, comma-separated); unset: the package registries. */
   RUNNER_EGRESS_ALLOW: optionalString,
   RUNNER_CACHE_MAX_MB: int(20_480, 16, 100_000_000),

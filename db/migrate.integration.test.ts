@@ -31,6 +31,7 @@ describe("migrations", () => {
           "repositories",
           "runner_hosts",
           "runner_leases",
+          "runner_caches",
           "runner_images",
           "runner_mirrors",
           "sessions",

@@ -1,5 +1,6 @@
 import type { MetaFunction } from "@remix-run/node";
 import { Link } from "@remix-run/react";
+import { BisectYmlExample } from "../components/bisect-yml-docs";
 import { CommandReference, ResultReference } from "../components/command-docs";
 import { BotAnswer, ExampleComment } from "../components/example";
 
@@ -52,15 +53,7 @@ export default function Docs() {
           <code>--runs</code> and <code>--timeout</code> win over the file. An invalid file is
           answered with each problem, and nothing starts.
         </p>
-        <pre>
-          <code>{`image: node:20-bookworm     # default branch only: the image runs use
-network: setup              # default branch only: none | setup (setup online, test offline) | all
-setup: npm ci               # before the test, on every commit; a failure skips the commit
-command: npm test           # the test when the comment gives none (0 good, 125 skip, else bad)
-timeout: 10m                # one run's limit: seconds, or 90s / 10m / 1h (at most 24h)
-runs: 2                     # runs per commit, 1–5 (flaky tests)
-pathspec: [src, package.json]  # only commits touching these paths are tested`}</code>
-        </pre>
+        <BisectYmlExample />
         <p>
           <code>image</code> and <code>network</code> are read on the default branch only (the bad
           revision can be any commit, a fork&rsquo;s included); the other keys at the bad revision.

@@ -86,6 +86,11 @@ export interface JobOptions {
     network?: "setup";
     refusedImage?: string;
   };
+  /**
+   * bisect.yml's `cache:`: false turns the repository's dependency cache off; paths of the
+   * checkout kept between steps on a host (restored before the setup, saved after it).
+   */
+  cache?: false | string[];
   /** Non-secret variables for the setup and the test (`env:` of bisect.yml), shown in the comment. */
   env?: Record<string, string>;
   /** The plan's limit on the whole job's wall time. */

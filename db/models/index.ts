@@ -21,6 +21,7 @@ export { RateLimit, TIERS, type Tier } from "./rate-limit";
 export { Repository } from "./repository";
 export { RunnerHost, type RunnerHostState } from "./runner-host";
 export { RunnerLease } from "./runner-lease";
+export { RunnerCache, type CacheWithHost } from "./runner-cache";
 export { RunnerMirror, type MirrorWithHost } from "./runner-mirror";
 export { UsageStat, monthOf } from "./usage-stat";
 export { tokenAssociatedData, User } from "./user";

@@ -1,17 +1,22 @@
 // Images the product pulled onto runner hosts and no job used for RUNNER_IMAGE_EVICT_DAYS are
 // removed (`images__evict`, hourly). Never the runner image, never an image a container of the
 // host uses (running or not), never an image the product did not pull; an image that has other
-// names on the host loses only the product's.
+// names on the host loses only the product's. The same hourly pass runs each host's
+// least-recently-used eviction of mirrors and dependency caches (mirrors.ts), so a host whose
+// caches grew without a fetch is brought back under RUNNER_CACHE_MAX_MB too.
 import type Docker from "dockerode";
 import { RunnerHost } from "../../db/models";
 import { statusOf } from "../../runner/docker/connect";
 import { dockerFor } from "./docker-clients";
+import { evictLeastRecentlyUsed } from "./mirrors";
 import { parseImageRef } from "../../runner/images/policy";
 import type { WorkerContext } from "../worker-context";
 
 export interface EvictionReport {
   /** `host: reference` of each image removed. */
   removed: string[];
+  /** `host: volume` of each mirror or dependency cache removed. */
+  volumes: string[];
   /** `host: reference (why)` of each old image kept. */
   kept: string[];
 }
@@ -35,10 +40,28 @@ export async function evictImages(
   ctx: Pick<WorkerContext, "knex" | "config">,
   now = new Date(),
 ): Promise<EvictionReport> {
+  const { knex } = ctx;
+  const report: EvictionReport = { removed: [], volumes: [], kept: [] };
+  await evictOldImages(ctx, now, report);
+  for (const host of await RunnerHost.query(knex).whereNot({ state: "down" })) {
+    try {
+      for (const volume of await evictLeastRecentlyUsed(ctx, host, null, now))
+        report.volumes.push(`${host.name}: ${volume}`);
+    } catch (error) {
+      report.kept.push(`${host.name}: caches (${(error as Error).message})`);
+    }
+  }
+  return report;
+}
+
+async function evictOldImages(
+  ctx: Pick<WorkerContext, "knex" | "config">,
+  now: Date,
+  report: EvictionReport,
+): Promise<void> {
   const { knex, config } = ctx;
-  const report: EvictionReport = { removed: [], kept: [] };
   const days = config.RUNNER_IMAGE_EVICT_DAYS;
-  if (days === 0) return report;
+  if (days === 0) return;
   const before = new Date(now.getTime() - days * 86_400_000);
   const rows: Row[] = await knex("runner_images")
     .where({ pulled: true })
@@ -70,7 +93,6 @@ export async function evictImages(
       report.kept.push(`${name} (${(error as Error).message})`);
     }
   }
-  return report;
 }
 
 async function reasonToKeep(docker: Docker, row: Row, runnerImage: string): Promise<string | null> {

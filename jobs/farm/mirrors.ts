@@ -3,9 +3,18 @@
 // row lock with a deadline; no fetch when the remote's refs are unchanged), least-recently-used
 // eviction past the cache size, and removal when an installation goes. The volumes and the fetch
 // container themselves are runner/mirror's.
+//
+// A host's dependency caches (caches.ts) share the mirrors' budget, RUNNER_CACHE_MAX_MB: one pass
+// (`evictLeastRecentlyUsed`, after each fetch and hourly) measures the caches and removes mirrors
+// and caches alike, least recently used first (eviction.ts); the purge removes both.
 import path from "node:path";
 import type { Knex } from "knex";
-import { type BisectJob, type RunnerHost, RunnerMirror } from "../../db/models";
+import { type BisectJob, RunnerCache, type RunnerHost, RunnerMirror } from "../../db/models";
+import {
+  removeCacheVolume,
+  volumeUsage,
+  type VolumeUsage,
+} from "../../runner/executors/cache-volume";
 import { InfrastructureError } from "../../runner/errors";
 import {
   mirrorVolumeExists,
@@ -21,6 +30,7 @@ import type { WorkerContext } from "../worker-context";
 import { dockerFor } from "./docker-clients";
 import { HOST_LABEL } from "../../runner/labels";
 import { jobLabels } from "./labels";
+import { type CacheEntry, pickEvictions } from "./eviction";
 
 const FETCH_LOCK_SECONDS = 15 * 60;
 
@@ -135,42 +145,74 @@ export async function ensureMirror(
 }
 
 /**
- * Past the host's cache size, removes the least recently used mirrors (never `keep`, never one
- * used in the last ten minutes or being fetched). A volume still mounted by a run is kept.
+ * Past the host's cache size (RUNNER_CACHE_MAX_MB), removes the least recently used mirrors and
+ * dependency caches (never `keep`'s mirror, never one used in the last ten minutes, being fetched,
+ * used by a running step or mounted by a container). Returns the volumes removed.
  */
 export async function evictLeastRecentlyUsed(
-  ctx: WorkerContext,
+  ctx: Pick<WorkerContext, "knex" | "config">,
   host: RunnerHost,
-  keep: string,
+  keep: string | null,
+  now = new Date(),
 ): Promise<string[]> {
   const { knex } = ctx;
-  const limit = ctx.config.RUNNER_CACHE_MAX_MB * 1024 * 1024;
-  const rows = await RunnerMirror.byLastUse(knex, host.id);
-  let total = rows.reduce((sum, r) => sum + Number(r.sizeBytes), 0);
-  const evicted: string[] = [];
-  for (const row of rows) {
-    if (total <= limit) break;
-    if (
-      row.repoKey === keep ||
-      row.fetchLockUntil ||
-      Date.now() - row.lastUsedAt.getTime() < 10 * 60_000
-    )
+  const docker = dockerFor(host);
+  const mirrors = await RunnerMirror.byLastUse(knex, host.id);
+  const caches = await RunnerCache.byLastUse(knex, host.id);
+  // Caches grow in every setup: measure them now (the engine measures all volumes at once).
+  let usage = new Map<string, VolumeUsage>();
+  if (caches.length > 0) usage = await volumeUsage(docker);
+  const entries: CacheEntry[] = mirrors.map((m) => ({
+    kind: "mirror",
+    id: m.id,
+    volume: m.volume,
+    sizeBytes: Number(m.sizeBytes),
+    lastUsedAt: m.lastUsedAt,
+    busy: m.repoKey === keep || m.fetchLockUntil !== null,
+  }));
+  for (const c of caches) {
+    const measured = usage.get(c.volume);
+    if (!measured) {
+      // Gone from the host (removed by hand): only the row is left.
+      await RunnerCache.remove(knex, c.id);
       continue;
-    if (await removeMirror(dockerFor(host), row.volume)) {
-      await RunnerMirror.remove(knex, row.id);
-      total -= Number(row.sizeBytes);
-      evicted.push(row.volume);
+    }
+    if (measured.sizeBytes !== Number(c.sizeBytes))
+      await RunnerCache.recordSize(knex, c.id, measured.sizeBytes);
+    entries.push({
+      kind: "cache",
+      id: c.id,
+      volume: c.volume,
+      sizeBytes: measured.sizeBytes,
+      lastUsedAt: c.lastUsedAt,
+      busy: c.inUse === true || measured.containers !== 0,
+    });
+  }
+  const limit = ctx.config.RUNNER_CACHE_MAX_MB * 1024 * 1024;
+  const evicted: string[] = [];
+  for (const entry of pickEvictions(entries, limit, now)) {
+    if (entry.kind === "mirror") {
+      if (await removeMirror(docker, entry.volume)) {
+        await RunnerMirror.remove(knex, entry.id);
+        evicted.push(entry.volume);
+      }
+    } else if (await removeCacheVolume(docker, entry.volume)) {
+      await RunnerCache.remove(knex, entry.id);
+      evicted.push(entry.volume);
     }
   }
   return evicted;
 }
 
-/** Queues the removal of these repositories' mirrors (installation removed or suspended). */
+/** Queues the removal of these repositories' mirrors and caches (installation removed or suspended). */
 export async function enqueueMirrorPurge(knex: Knex, repositoryIds: number[]): Promise<void> {
   if (repositoryIds.length) await enqueue(knex, "mirrors__purge", { repositoryIds });
 }
 
-/** Removes the mirrors of these repositories from every host (the `mirrors__purge` task). */
+/**
+ * Removes the mirrors and dependency caches of these repositories from every host (the
+ * `mirrors__purge` task); one still in use fails the task, which is retried.
+ */
 export async function removeMirrorsOf(
   ctx: WorkerContext,
   repositoryIds: readonly number[],
@@ -184,6 +226,14 @@ export async function removeMirrorsOf(
       removed++;
     } else {
       throw new Error(`mirror ${row.volume} is still in use; will retry`);
+    }
+  }
+  for (const row of await RunnerCache.withHosts(knex, repoKeys)) {
+    if (await removeCacheVolume(dockerFor(row), row.volume)) {
+      await RunnerCache.remove(knex, row.id);
+      removed++;
+    } else {
+      throw new Error(`cache ${row.volume} is still in use; will retry`);
     }
   }
   return removed;

@@ -14,7 +14,6 @@ import {
 import { classifyRun } from "../../runner/engine";
 import { DockerExecutor } from "../../runner/executors/docker-executor";
 import { removeLabelled } from "../../runner/executors/removal";
-import { cacheVolumeName } from "../../runner/executors/cache-volume";
 import { runOnce } from "../../runner/executors/run-once";
 import { InfrastructureError } from "../../runner/errors";
 import { type RunResult } from "../../runner/executors/types";
@@ -27,6 +26,7 @@ import { enqueue } from "../catalog";
 import { liveWorkerIds } from "../heartbeat";
 import type { WorkerContext } from "../worker-context";
 import { requestAdvance } from "./advance";
+import { stepCache } from "./caches";
 import { runNetworkOn, type RunNetwork } from "./egress";
 import { resolveJobImage } from "./images";
 import { STEP_LABEL } from "../../runner/labels";
@@ -194,10 +194,8 @@ async function execute(
         limits: limitsOf(config, job),
         network: job.options.network ?? false,
         setupNetwork: job.options.setupNetwork ?? false,
-        // One cache per repository of an installation, on this host.
-        ...(config.RUNNER_DEPENDENCY_CACHE
-          ? { cacheVolume: cacheVolumeName(`${job.installationId ?? "cli"}:${repoKeyOf(job)}`) }
-          : {}),
+        // One cache per repository of an installation, on this host (caches.ts).
+        ...(await stepCache(ctx, host, job)),
         logLimitBytes: LOG_EXCERPT_BYTES,
         image,
         env: { ...job.options.env, ...runEnv(step) },

@@ -51,6 +51,8 @@ export function farmTasks(ctx: WorkerContext) {
     images__evict: defineTask("images__evict", async (_payload, helpers) => {
       const report = await evictImages(ctx);
       for (const name of report.removed) helpers.logger.info(`removed unused image ${name}`);
+      for (const name of report.volumes)
+        helpers.logger.info(`removed least recently used mirror or cache ${name}`);
     }),
     runners__reap: defineTask("runners__reap", async (_payload, helpers) => {
       const report = await reap(ctx);

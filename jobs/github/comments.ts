@@ -35,6 +35,7 @@ import {
   unknownRevisionReply,
 } from "./replies";
 import { CONFIG_PATH, type RepoConfig } from "./repo-config";
+import { cacheOption } from "../../runner/settings/cache-paths";
 import {
   answerUntrusted,
   openConversation,
@@ -300,6 +301,7 @@ async function start(conv: Conversation, request: BisectRequest): Promise<Handle
     ...(zero ? { zeroConfig: zero } : {}),
     ...(cfg.pathspec ? { pathspec: cfg.pathspec } : {}),
     ...(cfg.env && Object.keys(cfg.env).length > 0 ? { env: cfg.env } : {}),
+    ...cacheOption(cfg.cache),
   };
   return admit(conv, {
     goodRef: request.good,

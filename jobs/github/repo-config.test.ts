@@ -149,7 +149,7 @@ describe("parseRepoConfig", () => {
     [
       "just text",
       [
-        "the file must be a mapping of settings (image, setup, command, timeout, runs, fail-threshold, flaky, crash, timeout-is, bad-if-output, find, network, env, auto, pathspec)",
+        "the file must be a mapping of settings (image, setup, command, timeout, runs, fail-threshold, flaky, crash, timeout-is, bad-if-output, find, network, env, cache, auto, pathspec)",
       ],
     ],
     ["timeout: 1.5", ["`timeout` must be a duration from 1s to 24h, such as 90s, 10m or 1h"]],
@@ -173,5 +173,68 @@ describe("parseRepoConfig", () => {
     expect(parseRepoConfig("timeout: 1")).toEqual({ ok: true, config: { timeout: 1 } });
     // 64 KiB exactly is within the limit (the file is then read as YAML).
     expect(parseRepoConfig(`#${"a".repeat(64 * 1024 - 1)}`)).toEqual({ ok: true, config: {} });
+  });
+
+  it.each([
+    ["cache: false", false],
+    ["cache: true", []],
+    ["cache:", []],
+    ["cache: target", ["target"]],
+    [
+      "cache: [target/, ./.venv, build/out, node_modules/.cache]",
+      ["target", ".venv", "build/out", "node_modules/.cache"],
+    ],
+  ])("reads %j", (text, cache) => {
+    expect(parseRepoConfig(text)).toEqual({ ok: true, config: { cache } });
+  });
+
+  // One row per rule of a cache path.
+  it.each([
+    ["cache: 3", "`cache` must be false or a list of paths (such as [target, .venv])"],
+    ["cache: {a: 1}", "`cache` must be false or a list of paths (such as [target, .venv])"],
+    ["cache: [target, 3]", "`cache` must list paths as strings (item 2)"],
+    ["cache: ['']", "`cache` has an empty path"],
+    [
+      `cache: [${"a".repeat(201)}]`,
+      `\`cache\` has a path longer than 200 characters ("${"a".repeat(40)}…")`,
+    ],
+    ['cache: ["a\tb"]', '`cache` has a path with control characters ("a\\tb")'],
+    [
+      "cache: [/usr/lib]",
+      '`cache` has an absolute path "/usr/lib" (paths are relative to the checkout)',
+    ],
+    ["cache: ['-rf']", "`cache` has a path starting with '-' (\"-rf\")"],
+    [
+      "cache: [../elsewhere]",
+      "`cache` has a path with '..' \"../elsewhere\" (paths stay inside the checkout)",
+    ],
+    [
+      "cache: [build/../..]",
+      "`cache` has a path with '..' \"build/../..\" (paths stay inside the checkout)",
+    ],
+    ["cache: [.]", '`cache` has a path naming the whole checkout (".")'],
+    [
+      "cache: [.git/objects]",
+      '`cache` has a path inside .git ".git/objects" (the checkout\'s own)',
+    ],
+    [
+      "cache: ['my build']",
+      "`cache` has a path with characters other than letters, digits, '._+@-' and '/' (\"my build\")",
+    ],
+    [
+      "cache: ['$HOME']",
+      "`cache` has a path with characters other than letters, digits, '._+@-' and '/' (\"$HOME\")",
+    ],
+    [
+      "cache: [target, target/debug]",
+      "`cache` lists target/debug inside target (name each directory once)",
+    ],
+    ["cache: [target, target/]", "`cache` lists target twice"],
+    [
+      `cache: [${Array.from({ length: 21 }, (_, i) => `p${i}`).join(", ")}]`,
+      "`cache` may list at most 20 paths",
+    ],
+  ])("refuses %j", (text, problem) => {
+    expect(parseRepoConfig(text)).toEqual({ ok: false, problems: [problem] });
   });
 });

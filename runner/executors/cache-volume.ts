@@ -24,6 +24,59 @@ export const CACHE_ENV: Readonly<Record<string, string>> = {
   CCACHE_DIR: `${CACHE_PATH}/ccache`,
 };
 
+/** Where the extra paths of bisect.yml's `cache:` are kept in the volume. */
+const PATHS_DIR = `${CACHE_PATH}/paths`;
+
+/** A path's name under PATHS_DIR: short, and the same for the same path. */
+function pathKey(path: string): string {
+  return createHash("sha256").update(path).digest("hex").slice(0, 16);
+}
+
+/**
+ * The variable telling a run's setup which extra paths to restore and save: `key:path` pairs,
+ * space-separated (the paths are checked plain names, settings/cache-paths.ts).
+ */
+export const CACHE_PATHS_VAR = "BISECT_CACHE_PATHS";
+
+export function cachePathsEnv(paths: readonly string[]): Record<string, string> {
+  if (paths.length === 0) return {};
+  return { [CACHE_PATHS_VAR]: paths.map((p) => `${pathKey(p)}:${p}`).join(" ") };
+}
+
+// The setup's side of the extra paths (run-script.ts puts these around the setup; the test never
+// runs them). Each path is kept as versions `PATHS_DIR/<key>/v.<epoch>.<pid>/item`, the one to
+// restore named in `current`, which is replaced by a rename — so steps of the repository running
+// at once on the host never see half a save. A version that is neither current nor the one just
+// replaced, and older than ten minutes, is removed by the next save. A failure to restore or save
+// is reported and never fails the run.
+const FOR_EACH_PATH = `for e in $${CACHE_PATHS_VAR}; do k=\${e%%:*}; p=\${e#*:}; d=${PATHS_DIR}/$k;`;
+
+/** Before the setup: the paths' last saved versions, merged into the checkout. */
+export const RESTORE_CACHE_PATHS = [
+  `if [ -n "$${CACHE_PATHS_VAR}" ] && [ -d ${PATHS_DIR} ]; then`,
+  FOR_EACH_PATH,
+  `v=$(cat $d/current 2>/dev/null) || continue; s=$d/$v/item; [ -e $s ] || continue;`,
+  `case $p in */*) mkdir -p \${p%/*};; esac;`,
+  `if [ -d $s ]; then mkdir -p $p && cp -a $s/. $p/; elif [ ! -e $p ]; then cp -a $s $p; else continue; fi`,
+  `&& echo "bisect-runner: restored $p from the cache" >&2`,
+  `|| echo "bisect-runner: could not restore $p from the cache" >&2;`,
+  "done; fi;",
+].join(" ");
+
+/** After a setup that succeeded: each path that exists becomes its new version. */
+export const SAVE_CACHE_PATHS = [
+  `if [ -n "$${CACHE_PATHS_VAR}" ] && [ -d ${CACHE_PATH} ] && [ -w ${CACHE_PATH} ]; then`,
+  FOR_EACH_PATH,
+  "[ -e $p ] || continue; now=$(date +%s); v=v.$now.$$; old=$(cat $d/current 2>/dev/null);",
+  "if mkdir -p $d/$v && cp -a $p $d/$v/item && echo $v >$d/.current.$$ && mv -f $d/.current.$$ $d/current;",
+  `then echo "bisect-runner: saved $p to the cache" >&2;`,
+  `else rm -rf $d/$v $d/.current.$$; echo "bisect-runner: could not save $p to the cache" >&2; continue; fi;`,
+  'for o in $d/v.*; do n=${o##*/}; [ -d $o ] && [ $n != $v ] && [ $n != "$old" ] || continue;',
+  't=${n#v.}; t=${t%%.*}; case $t in *[!0-9]*|"") continue;; esac;',
+  "[ $((now - t)) -gt 600 ] && rm -rf $o; done;",
+  "done; fi;",
+].join(" ");
+
 /** The cache volume of a repository key (one repository of one installation). */
 export function cacheVolumeName(repoKey: string): string {
   return `bisect-cache-${createHash("sha256").update(repoKey).digest("hex").slice(0, 24)}`;
@@ -65,5 +118,41 @@ export async function ensureCacheVolume(
     );
   } finally {
     if (container) await removeContainer(container, options.engine);
+  }
+}
+
+/** What the engine says of a volume: its size, and how many containers mount it (-1: unknown). */
+export interface VolumeUsage {
+  sizeBytes: number;
+  containers: number;
+}
+
+/**
+ * The engine's sizes of its volumes, by name (`docker system df`: it measures every volume, so a
+ * caller asks once per pass, not once per volume).
+ */
+export async function volumeUsage(docker: Docker): Promise<Map<string, VolumeUsage>> {
+  const df = (await docker.df()) as {
+    Volumes?: { Name: string; UsageData?: { Size?: number; RefCount?: number } | null }[] | null;
+  };
+  const usage = new Map<string, VolumeUsage>();
+  for (const v of df.Volumes ?? [])
+    usage.set(v.Name, {
+      sizeBytes: Math.max(0, v.UsageData?.Size ?? 0),
+      containers: v.UsageData?.RefCount ?? -1,
+    });
+  return usage;
+}
+
+/** Remove a cache volume: true when gone (or never there), false when a container still uses it. */
+export async function removeCacheVolume(docker: Docker, volume: string): Promise<boolean> {
+  try {
+    await docker.getVolume(volume).remove();
+    return true;
+  } catch (err) {
+    const status = statusOf(err);
+    if (status === 404) return true;
+    if (status === 409) return false;
+    throw new InfrastructureError(`removing cache volume ${volume}: ${describeDockerError(err)}`);
   }
 }

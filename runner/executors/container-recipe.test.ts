@@ -92,7 +92,11 @@ describe("container recipe", () => {
   });
 
   it("mounts the repository's cache at /cache, read-only when asked, and points the tools there", () => {
-    const plan = containerPlan(spec({ cacheVolume: "bisect-cache-x" }), "img", mirror);
+    const plan = containerPlan(
+      spec({ cacheVolume: "bisect-cache-x", setup: "npm ci" }),
+      "img",
+      mirror,
+    );
     const setup = createOptions(plan, run);
     expect(setup.HostConfig!.Mounts).toContainEqual({
       Type: "volume",
@@ -108,6 +112,29 @@ describe("container recipe", () => {
     const none = createOptions(containerPlan(spec(), "img", mirror), run);
     expect(none.HostConfig!.Mounts!.some((m) => m.Target === "/cache")).toBe(false);
     expect(poolKey(plan)).not.toBe(poolKey(containerPlan(spec(), "img", mirror)));
+    // A run without a setup is all test: read-only in every container, and pooled apart.
+    const testOnly = containerPlan(spec({ cacheVolume: "bisect-cache-x" }), "img", mirror);
+    expect(createOptions(testOnly, run).HostConfig!.Mounts).toContainEqual(
+      expect.objectContaining({ Target: "/cache", ReadOnly: true }),
+    );
+    expect(poolKey(testOnly)).not.toBe(poolKey(plan));
+  });
+
+  it("tells the setup which extra paths to keep, as checked plain paths", () => {
+    const plan = containerPlan(
+      spec({ cacheVolume: "c", setup: "make", cachePaths: ["build", "target/release"] }),
+      "img",
+      mirror,
+    );
+    expect(plan.env.BISECT_CACHE_PATHS).toMatch(
+      /^[0-9a-f]{16}:build [0-9a-f]{16}:target\/release$/,
+    );
+    expect(containerPlan(spec({ cachePaths: ["build"] }), "img", mirror).env).not.toHaveProperty(
+      "BISECT_CACHE_PATHS",
+    );
+    expect(() => validateSpec(spec({ cacheVolume: "c", cachePaths: ["../x"] }))).toThrow(
+      /cachePaths has a path with '\.\.'/,
+    );
   });
 
   it("keeps stdin open only for a container that reads its assignment", () => {

@@ -9,7 +9,8 @@
 // directory of a checkout box's volume, on disk.
 import type Docker from "dockerode";
 import { InfrastructureError } from "../errors";
-import { CACHE_ENV, CACHE_PATH } from "./cache-volume";
+import { CACHE_ENV, CACHE_PATH, cachePathsEnv } from "./cache-volume";
+import { cachePathProblem } from "../settings/cache-paths";
 import { MIRROR_PATH } from "./mounts";
 import type { RepoSource, RunSpec } from "./types";
 
@@ -52,6 +53,8 @@ export interface ContainerPlan {
   network: boolean;
   /** The repository's cache volume (mounted at /cache). */
   cacheVolume?: string;
+  /** The cache is read-only in every container of the plan: a run with no setup is all test. */
+  cacheReadOnly?: boolean;
 }
 
 /** What one container adds to its plan. */
@@ -87,6 +90,10 @@ export function validateSpec(spec: RunSpec): void {
   if (!(limits.workBytes > 0)) problems.push("limits.workBytes must be > 0");
   for (const name of Object.keys(spec.env ?? {}))
     if (!isEnvName(name)) problems.push(`invalid environment name ${JSON.stringify(name)}`);
+  for (const p of spec.cachePaths ?? []) {
+    const problem = cachePathProblem(p);
+    if (problem) problems.push(`cachePaths ${problem}`);
+  }
   for (const [k, v] of Object.entries(spec.labels))
     if (!k || typeof v !== "string") problems.push(`invalid label ${JSON.stringify(k)}`);
   if (problems.length) throw new InfrastructureError(`invalid run spec: ${problems.join("; ")}`);
@@ -102,7 +109,7 @@ export function containerPlan(
   const env = {
     HOME: CONTAINER_PATHS.work,
     ...TOOL_CACHES,
-    ...(spec.cacheVolume ? CACHE_ENV : {}),
+    ...(spec.cacheVolume ? { ...CACHE_ENV, ...cachePathsEnv(spec.cachePaths ?? []) } : {}),
     ...spec.env,
   };
   return {
@@ -113,8 +120,16 @@ export function containerPlan(
     env,
     limits: spec.limits,
     network: spec.network,
-    ...(spec.cacheVolume ? { cacheVolume: spec.cacheVolume } : {}),
+    ...(spec.cacheVolume ? cachePlan(spec.cacheVolume, spec) : {}),
   };
+}
+
+/** A run without a setup is all test: its cache is read-only (the setup's, writable). */
+function cachePlan(
+  cacheVolume: string,
+  spec: RunSpec,
+): Pick<ContainerPlan, "cacheVolume" | "cacheReadOnly"> {
+  return spec.setup?.trim() ? { cacheVolume } : { cacheVolume, cacheReadOnly: true };
 }
 
 /** Containers made from plans with the same key are interchangeable before their run is given. */
@@ -127,7 +142,7 @@ export function poolKey(plan: ContainerPlan): string {
     Object.entries(plan.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
     [limits.memoryBytes, limits.nanoCpus, limits.pids, limits.workBytes],
     plan.network,
-    plan.cacheVolume ?? null,
+    plan.cacheVolume ? [plan.cacheVolume, plan.cacheReadOnly === true] : null,
   ]);
 }
 
@@ -182,7 +197,7 @@ export function createOptions(
                 Type: "volume" as const,
                 Source: plan.cacheVolume,
                 Target: CACHE_PATH,
-                ReadOnly: run.cacheReadOnly === true,
+                ReadOnly: run.cacheReadOnly === true || plan.cacheReadOnly === true,
               },
             ]
           : []),

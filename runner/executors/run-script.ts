@@ -8,7 +8,12 @@
 // the command's shell reads back: an `export FOO=1` (or a PATH prepend) in the setup reaches the
 // command. The command runs as a child (`sh -c`), never as the script's own process.
 //
+// Around the setup, and only there, the extra paths of bisect.yml's `cache:` are restored from
+// the repository's cache and saved back after a setup that succeeded (cache-volume.ts): the test
+// never writes into the cache.
+//
 // It must hold no single quote: the entry scripts embed it in one.
+import { RESTORE_CACHE_PATHS, SAVE_CACHE_PATHS } from "./cache-volume";
 
 /** Exit code reported when the setup command fails (git bisect run's "skip"). */
 export const SETUP_FAILED_EXIT = 125;
@@ -17,8 +22,10 @@ export const CHECKOUT_FAILED_EXIT = 213;
 
 /** The setup under `set -e` in a subshell ($1), its exports written to `envFile`; 125 when it fails. */
 const setupPart = (envFile: string) => [
+  RESTORE_CACHE_PATHS,
   `(trap "export -p >${envFile}" EXIT; set -e; eval "$1"); r=$?;`,
   `if [ "$r" -ne 0 ]; then echo "bisect-runner: setup failed with exit code $r" >&2; exit ${SETUP_FAILED_EXIT}; fi;`,
+  SAVE_CACHE_PATHS,
 ];
 const loadEnv = (envFile: string) => `if [ -f ${envFile} ]; then . ${envFile}; fi;`;
 const checkPath = (envFile: string) => {

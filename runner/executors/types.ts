@@ -74,6 +74,11 @@ export interface RunSpec {
    * setup; read-only in the test when the test has a container of its own. Docker executor only.
    */
   cacheVolume?: string;
+  /**
+   * Paths of the checkout (bisect.yml's `cache:`) restored from the cache volume before the setup
+   * and saved to it after a setup that succeeded. Only with `cacheVolume` and a setup.
+   */
+  cachePaths?: string[];
   /** Docker image (ignored by the local executor). */
   image?: string;
 }

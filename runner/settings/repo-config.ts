@@ -18,6 +18,7 @@
 //   pathspec: [src, package.json]  # only commits touching these paths are tested
 //   env:                        # variables for the setup and the test (not secrets: shown in the comment)
 //     NODE_OPTIONS: --max-old-space-size=2048
+//   cache: [target, .venv]      # extra paths kept between steps on a host (false: no cache at all)
 //   auto:                       # default branch only: bisect these checks when they turn red there
 //     checks: { lint: npm run lint }   # (see auto-config.ts)
 import { parseDocument } from "yaml";
@@ -29,6 +30,7 @@ import {
   type Predicate,
 } from "../engine/predicate";
 import { parseAutoSection } from "./auto-config";
+import { parseCacheSetting } from "./cache-paths";
 import { parseDuration } from "./duration";
 import { envProblems } from "./env-vars";
 import { LIMITS } from "./limits";
@@ -126,6 +128,17 @@ const schema = z.strictObject({
       problems.push(...envProblems(env));
       for (const message of problems) ctx.addIssue({ code: "custom", message });
       return problems.length > 0 ? z.NEVER : env;
+    })
+    .optional(),
+  cache: z
+    .unknown()
+    .transform((v, ctx) => {
+      const result = parseCacheSetting(v);
+      if (!result.ok) {
+        for (const message of result.problems) ctx.addIssue({ code: "custom", message });
+        return z.NEVER;
+      }
+      return result.cache;
     })
     .optional(),
   auto: z

@@ -175,7 +175,7 @@ suite("evicting unused images", () => {
       ...ctx,
       config: { ...ctx.config, RUNNER_IMAGE_EVICT_DAYS: 0 },
     });
-    expect(off).toEqual({ removed: [], kept: [] });
+    expect(off).toEqual({ removed: [], volumes: [], kept: [] });
   }, 300_000);
 
   it("shows a pull on the job while it waits, then clears it and records the image as pulled", async () => {

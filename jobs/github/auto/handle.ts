@@ -14,6 +14,7 @@ import type { WorkerContext } from "../../worker-context";
 import { githubApp } from "../app-client";
 import { ensureInstallation, upsertRepositories, type Handled } from "../installations";
 import type { RepoConfig } from "../repo-config";
+import { cacheOption } from "../../../runner/settings/cache-paths";
 import type { AutoCheck } from "../../../runner/settings/auto-config";
 import { defaultBranchConfig } from "./config";
 import { colourOf, type CheckRunEvent } from "./events";
@@ -54,6 +55,7 @@ export function autoJobSpec(
       ...(image ? { image } : {}),
       ...(cfg.pathspec ? { pathspec: cfg.pathspec } : {}),
       ...(cfg.env && Object.keys(cfg.env).length > 0 ? { env: cfg.env } : {}),
+      ...cacheOption(cfg.cache),
     },
   };
 }

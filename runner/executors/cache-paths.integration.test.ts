@@ -1,0 +1,142 @@
+// bisect.yml's `cache:` paths on a real engine: a build directory made by one step's setup is
+// there for the next step's setup (which then does not build again); what the test or a failed
+// setup leaves never reaches the cache; a run with no setup cannot write into the cache at all.
+import { randomUUID } from "node:crypto";
+import { rmSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureRunnerImage } from "../image";
+import { DockerExecutor } from "./docker-executor";
+import { removeLabelled } from "./removal";
+import { runOnce } from "./run-once";
+import {
+  dockerRequired,
+  enginesUnderTest,
+  makeRepo,
+  type SpecOverrides,
+  specFor,
+  type TestRepo,
+} from "./test-support";
+
+const [host1] = await enginesUnderTest();
+const docker = host1?.docker;
+const testLabel = { "bisect-test": randomUUID() };
+
+// A build that takes long when build/ is empty, and is reused when it is not.
+const BUILD = [
+  'if [ -f build/stamp ]; then echo "REUSED $(cat build/stamp)";',
+  'else echo BUILDING; mkdir -p build/deep; sleep 2; echo "built-at-$(cat version.txt)" >build/stamp; echo obj >build/deep/a.o; fi',
+].join(" ");
+
+describe.skipIf(!docker && !dockerRequired)("extra cache paths", () => {
+  let repo: TestRepo;
+  const volume = `bisect-cache-test-paths-${randomUUID().slice(0, 8)}`;
+
+  beforeAll(async () => {
+    if (!docker) throw new Error(`Docker engine required in CI: ${host1?.unavailable}`);
+    await ensureRunnerImage(docker);
+    repo = makeRepo(4);
+  }, 900_000);
+
+  afterAll(async () => {
+    if (docker) {
+      await removeLabelled(docker, testLabel);
+      await docker
+        .getVolume(volume)
+        .remove()
+        .catch(() => {});
+    }
+    if (repo) rmSync(repo.dir, { recursive: true, force: true });
+  });
+
+  // Each step has its own executor and a fresh checkout, as on the farm.
+  const step = async (sha: number, overrides: SpecOverrides) => {
+    const executor = new DockerExecutor(docker!, { name: "cache-paths" });
+    try {
+      return await runOnce(
+        executor,
+        specFor(repo, {
+          sha: repo.shas[sha],
+          cacheVolume: volume,
+          labels: testLabel,
+          ...overrides,
+        }),
+      );
+    } finally {
+      await executor.close();
+    }
+  };
+
+  it("restores a path the last setup saved, so the next step's setup does not build again", async () => {
+    const first = await step(0, {
+      setup: BUILD,
+      cachePaths: ["build"],
+      command: "cat build/stamp",
+    });
+    expect(first.exitCode).toBe(0);
+    expect(first.log).toContain("BUILDING");
+    expect(first.log).toContain("bisect-runner: saved build to the cache");
+
+    // Another commit, another checkout: the build is there before the setup runs.
+    const second = await step(1, {
+      setup: BUILD,
+      cachePaths: ["build"],
+      command: "cat version.txt build/deep/a.o",
+    });
+    expect(second.exitCode).toBe(0);
+    expect(second.log).toContain("bisect-runner: restored build from the cache");
+    expect(second.log).toContain("REUSED built-at-0");
+    expect(second.log).not.toContain("BUILDING");
+    expect(second.log).toContain("1\nobj");
+  });
+
+  it("never keeps what the test changed, in one container or in two", async () => {
+    const tamper =
+      "echo tampered >build/stamp; if echo x >/cache/paths/from-test 2>/dev/null; then echo TEST-WROTE-CACHE; else echo TEST-DENIED; fi";
+    // Setup and test in one container (both offline).
+    const together = await step(2, { setup: BUILD, cachePaths: ["build"], command: tamper });
+    expect(together.exitCode).toBe(0);
+    expect(together.log).toContain("REUSED built-at-0");
+    // Setup online, test in a container of its own with the cache read-only.
+    const apart = await step(2, {
+      setup: BUILD,
+      setupNetwork: true,
+      cachePaths: ["build"],
+      command: tamper,
+    });
+    expect(apart.exitCode).toBe(0);
+    expect(apart.log).toContain("REUSED built-at-0");
+    expect(apart.log).toContain("TEST-DENIED");
+    const after = await step(3, { setup: BUILD, cachePaths: ["build"], command: "true" });
+    expect(after.log).toContain("REUSED built-at-0");
+    expect(after.log).not.toContain("tampered");
+  });
+
+  it("saves nothing from a setup that failed", async () => {
+    const failed = await step(0, {
+      setup: "mkdir -p out && echo partial >out/f && exit 3",
+      cachePaths: ["out"],
+      command: "true",
+    });
+    expect(failed.exitCode).toBe(125);
+    expect(failed.log).not.toContain("saved out");
+    const next = await step(1, {
+      setup: "cat out/f 2>/dev/null || echo NOTHING-RESTORED",
+      cachePaths: ["out"],
+      command: "true",
+    });
+    expect(next.log).toContain("NOTHING-RESTORED");
+    expect(next.log).not.toContain("partial");
+  });
+
+  it("gives a run without a setup (all test) a read-only cache", async () => {
+    const r = await step(0, {
+      cachePaths: ["build"],
+      command:
+        "ls /cache >/dev/null && if touch /cache/from-test 2>/dev/null; then echo WROTE; else echo DENIED; fi; [ -e build ] && echo HAS-BUILD || echo NO-BUILD",
+    });
+    expect(r.exitCode).toBe(0);
+    expect(r.log).toContain("DENIED");
+    // Restoring is the setup's part: without one, the checkout is as the commit has it.
+    expect(r.log).toContain("NO-BUILD");
+  });
+});
