@@ -240,7 +240,9 @@ try {
           process.env.GOFLAGS = "-modcacherw";
           Object.assign(process.env, p.env);
           try {
-            const predicate = `(set -e; git clean -qfdx; ${p.hostSetup}) >/dev/null 2>&1 || exit 125; ${p.hostSetup.includes(".venv") ? ". .venv/bin/activate; " : ""}${p.command}`;
+            // The test's output goes nowhere: git bisect run's own "running …" lines count the
+            // runs, and a test's output may hold such lines too (cargo test: "running 2 tests").
+            const predicate = `(set -e; git clean -qfdx; ${p.hostSetup}) >/dev/null 2>&1 || exit 125; ${p.hostSetup.includes(".venv") ? ". .venv/bin/activate; " : ""}(${p.command}) >/dev/null 2>&1`;
             const ref = await gitBisect(p.repo.path, good, bad, predicate);
             baseline.push(ref.wallMs);
             baselineRuns = ref.steps;
