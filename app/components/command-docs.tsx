@@ -128,13 +128,29 @@ env:                           # not secrets: shown in the status comment
         <code>yarn install --frozen-lockfile</code> or <code>pnpm install --frozen-lockfile</code>;{" "}
         <code>pyproject.toml</code> or <code>requirements*.txt</code> →{" "}
         <code>python:3.12-bookworm</code> with a virtualenv and <code>pip install</code>;{" "}
-        <code>Cargo.toml</code> → <code>rust:1-bookworm</code> with <code>cargo build</code>;{" "}
-        <code>go.mod</code> → <code>golang:1-bookworm</code> with <code>go mod download</code>;{" "}
+        <code>Cargo.lock</code> or <code>Cargo.toml</code> → <code>rust:1-bookworm</code> with{" "}
+        <code>cargo build --locked</code> or <code>cargo build</code>; <code>go.mod</code> →{" "}
+        <code>golang:1-bookworm</code> with <code>go mod download</code>;{" "}
         <code>CMakeLists.txt</code> → a CMake build in the runner image; a <code>Makefile</code> →{" "}
         <code>make</code>. The status comment says what was chosen; set <code>image:</code> and{" "}
         <code>setup:</code> to choose otherwise. An image this runner&rsquo;s operator does not
-        allow is replaced by the runner image, without a setup, and the comment says so.
+        allow is replaced by the runner image, without a setup, and the comment says so. The
+        operator may change this table, and give an ecosystem variables of its own (such as{" "}
+        <code>GOPROXY</code> for a company module proxy); your <code>env</code> wins over them.
       </p>
+      <p>Rust with vendored dependencies, and Go with modules from a module proxy:</p>
+      <pre>{`# Rust: vendor/ and .cargo/config.toml from \`cargo vendor\`; no network at all
+image: rust:1-bookworm
+setup: cargo build --offline --locked
+command: cargo test --offline --locked
+
+# Go: the setup downloads the modules, the test runs offline
+image: golang:1-bookworm
+network: setup
+setup: go mod download
+command: go test ./...
+env:
+  GOPROXY: https://goproxy.acme.example   # leave out for proxy.golang.org`}</pre>
       <h3 id="verdicts">What a run means</h3>
       <p>The rules, in order (the first that applies decides):</p>
       <ol>

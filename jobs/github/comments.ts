@@ -283,10 +283,13 @@ async function start(conv: Conversation, request: BisectRequest): Promise<Handle
     return { status: "processed", note: "options disagree with the repository's settings" };
   }
   // Neither an image nor a setup configured: pick both from the files at the bad revision's root.
-  const zero =
+  const chosen =
     !policy.config.image && !cfg.setup
       ? chooseEcosystem(conv.ctx.config, await rootFiles(conv, request.bad))
       : null;
+  const zero = chosen?.zero;
+  // The operator's variables for the ecosystem, then the repository's (which win).
+  const env = { ...chosen?.env, ...cfg.env };
   const image = policy.config.image ?? zero?.image;
   const network = networkSwitches(policy.config.network ?? zero?.network ?? "none");
   const options: JobOptions = {
@@ -300,7 +303,7 @@ async function start(conv: Conversation, request: BisectRequest): Promise<Handle
     ...(image ? { image } : {}),
     ...(zero ? { zeroConfig: zero } : {}),
     ...(cfg.pathspec ? { pathspec: cfg.pathspec } : {}),
-    ...(cfg.env && Object.keys(cfg.env).length > 0 ? { env: cfg.env } : {}),
+    ...(Object.keys(env).length > 0 ? { env } : {}),
     ...cacheOption(cfg.cache),
   };
   return admit(conv, {

@@ -25,10 +25,17 @@ function tableOf(settings: Settings): readonly EcosystemRule[] {
 
 export type ZeroConfig = NonNullable<JobOptions["zeroConfig"]>;
 
-export function chooseEcosystem(settings: Settings, files: readonly string[]): ZeroConfig | null {
-  const choice = detectEcosystem(files, tableOf(settings));
-  if (!choice) return null;
-  if (!choice.image) return choice;
+/** What is stored with the job as its zero configuration, and the rule's variables for the runs. */
+export interface ZeroChoice {
+  zero: ZeroConfig;
+  env?: Record<string, string>;
+}
+
+export function chooseEcosystem(settings: Settings, files: readonly string[]): ZeroChoice | null {
+  const detected = detectEcosystem(files, tableOf(settings));
+  if (!detected) return null;
+  const { env, ...choice } = detected;
+  if (!choice.image) return { zero: choice, ...(env ? { env } : {}) };
   let refused: string | null;
   try {
     refused = checkImagePolicy(
@@ -38,6 +45,6 @@ export function chooseEcosystem(settings: Settings, files: readonly string[]): Z
   } catch (error) {
     refused = (error as Error).message;
   }
-  if (!refused) return choice;
-  return { ecosystem: choice.ecosystem, file: choice.file, refusedImage: choice.image };
+  if (!refused) return { zero: choice, ...(env ? { env } : {}) };
+  return { zero: { ecosystem: choice.ecosystem, file: choice.file, refusedImage: choice.image } };
 }

@@ -72,4 +72,17 @@ describe("detectEcosystem", () => {
     writeFileSync(bad, JSON.stringify([{ ecosystem: "X", files: [] }]));
     expect(() => loadEcosystems(bad)).toThrow(/ecosystem table .*bad\.json: 0\.files/);
   });
+
+  it("carries an operator's variables for an ecosystem, under the rules of a repository's env", () => {
+    const dir = mkdtempSync(join(tmpdir(), "eco-"));
+    const file = join(dir, "go.json");
+    const rule = { ecosystem: "Go", files: ["go.mod"], setup: "go mod download" };
+    writeFileSync(file, JSON.stringify([{ ...rule, env: { GOPROXY: "http://proxy.internal" } }]));
+    expect(detectEcosystem(["go.mod"], loadEcosystems(file))?.env).toEqual({
+      GOPROXY: "http://proxy.internal",
+    });
+    expect(detectEcosystem(["go.mod"])?.env).toBeUndefined();
+    writeFileSync(file, JSON.stringify([{ ...rule, env: { PATH: "/opt/go/bin" } }]));
+    expect(() => loadEcosystems(file)).toThrow(/0\.env.*PATH cannot be set here/);
+  });
 });

@@ -4,6 +4,7 @@
 // the same shape (BISECT_ECOSYSTEMS_FILE). A rule without `image` runs on the runner image.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { envProblems } from "./env-vars";
 
 const ruleSchema = z.strictObject({
   ecosystem: z.string().min(1).max(40),
@@ -13,6 +14,16 @@ const ruleSchema = z.strictObject({
   setup: z.string().min(1).max(10_000),
   /** "setup": the setup downloads dependencies (from the package registries) and needs network. */
   network: z.literal("setup").optional(),
+  /**
+   * Variables for the setup and the test of such projects, e.g. the operator's own Go module
+   * proxy (`GOPROXY`). The rules of a repository's `env:` apply; a repository's variables win.
+   */
+  env: z
+    .record(z.string(), z.string())
+    .superRefine((env, ctx) => {
+      for (const problem of envProblems(env)) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .optional(),
 });
 const tableSchema = z.array(ruleSchema).max(100);
 
@@ -25,6 +36,7 @@ export interface EcosystemChoice {
   image?: string;
   setup: string;
   network?: "setup";
+  env?: Record<string, string>;
 }
 
 const PIP_SETUP = [
@@ -124,6 +136,7 @@ export function detectEcosystem(
           setup: rule.setup,
           ...(rule.image ? { image: rule.image } : {}),
           ...(rule.network ? { network: rule.network } : {}),
+          ...(rule.env && Object.keys(rule.env).length > 0 ? { env: { ...rule.env } } : {}),
         };
     }
   return null;

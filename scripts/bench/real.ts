@@ -1,8 +1,10 @@
-// npm run bench:real [-- --repeat 3 --padding 6 --only node,python,cmake --cpus 2]
+// npm run bench:real [-- --repeat 3 --padding 6 --only node,python,cmake,rust,go --cpus 2]
 //
-// Real projects, built and tested on every commit: the Node, Python and CMake fixture projects of
-// the end-to-end tests (tests/github/projects.ts, with `padding` more harmless commits on each
-// side of the culprit), their dependencies from a local verdaccio and a local wheel index.
+// Real projects, built and tested on every commit: the Node, Python, CMake, Rust and Go fixture
+// projects of the end-to-end tests (tests/github/projects.ts, with `padding` more harmless commits
+// on each side of the culprit), their dependencies from a local verdaccio, a local wheel index,
+// vendored crates and a local Go module proxy. Go's baseline needs `go` on this machine (Debian's
+// golang-go); without it, the Go line has the product's figures only.
 // Measured in one run, each repeated --repeat times (medians printed):
 //   - the product: runBisection with the Docker executor at --parallel 1, endpoints verified (as
 //     the CLI does), each run a fresh container on the ecosystem's image (the stand-in images of
@@ -12,6 +14,7 @@
 // Caches: each product run starts with empty package caches (no dependency cache between runs
 // yet); git bisect run shares its package cache between its own runs (a fresh one per bisection).
 // Printed: wall time per project and mode, runs, the ratio product / baseline, the load average.
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
@@ -26,12 +29,17 @@ import { ensureRunnerImage, runnerBuildContext } from "../../runner/image";
 import { ensureStandInImage } from "../../runner/images/test-images";
 import {
   cmakeProject,
+  goProject,
+  MONEY,
+  MONEY_MODULE,
   nodeProject,
   publishTinyMath,
   pythonProject,
+  rustProject,
   TINYSTATS,
   type ProjectRepo,
 } from "../../tests/github/projects";
+import { startGoProxy } from "../../tests/helpers/go-proxy";
 import { startPythonIndex } from "../../tests/helpers/python-index";
 import { startVerdaccio } from "../../tests/helpers/verdaccio";
 import { gitBisect } from "./lib/git-bisect";
@@ -41,7 +49,7 @@ const { values } = parseArgs({
   options: {
     repeat: { type: "string", default: "3" },
     padding: { type: "string", default: "6" },
-    only: { type: "string", default: "node,python,cmake" },
+    only: { type: "string", default: "node,python,cmake,rust,go" },
     cpus: { type: "string", default: String(Math.min(2, cpus().length)) },
     "docker-host": { type: "string" },
   },
@@ -73,6 +81,10 @@ interface Project {
   setup: string;
   /** The same setup on this machine (its own venv and build directory in the clone). */
   hostSetup: string;
+  /** No baseline: why (its toolchain is not on this machine). */
+  noBaseline?: string;
+  /** Variables for both (a module proxy). */
+  env?: Record<string, string>;
   command: string;
   network: boolean;
 }
@@ -80,6 +92,8 @@ interface Project {
 const work = mkdtempSync(path.join(tmpdir(), "bench-real-"));
 const npm = await startVerdaccio();
 const pypi = await startPythonIndex();
+const goProxy = await startGoProxy();
+const onHost = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 const projects: Project[] = [];
 try {
   if (only.has("node")) {
@@ -126,11 +140,44 @@ try {
       network: false,
     });
   }
+  if (only.has("rust")) {
+    const image = await ensureStandInImage(docker, "rust:1-bookworm");
+    process.stderr.write(", rust");
+    const build = "cargo build --offline --locked --quiet";
+    projects.push({
+      name: "Rust (vendored crate, cargo build, cargo test)",
+      repo: rustProject(work, "rust", { padding }),
+      image,
+      setup: build,
+      hostSetup: build,
+      command: "cargo test --offline --locked --quiet",
+      network: false,
+      ...(onHost("cargo") ? {} : { noBaseline: "no cargo on this machine" }),
+    });
+  }
+  if (only.has("go")) {
+    const image = await ensureStandInImage(docker, "golang:1-bookworm");
+    process.stderr.write(", go");
+    const sums = Object.fromEntries(
+      Object.entries(MONEY).map(([v, files]) => [v, goProxy.addModule(MONEY_MODULE, v, files)]),
+    );
+    projects.push({
+      name: "Go (module proxy, go mod download, go test)",
+      repo: goProject(work, "go", sums, { padding }),
+      image,
+      setup: "go mod download",
+      hostSetup: "go mod download",
+      command: "go test ./...",
+      network: true,
+      env: { GOPROXY: goProxy.url },
+      ...(onHost("go") ? {} : { noBaseline: "no go on this machine" }),
+    });
+  }
   process.stderr.write("\n");
 
   const load0 = loadavg();
   console.log(
-    `bench:real: ${projects.length} projects, ${padding * 2 + 4} commits each, ${repeat} repeats, ` +
+    `bench:real: ${projects.length} projects, ${padding * 2} harmless commits added to each, ${repeat} repeats, ` +
       `--parallel 1, ${values.cpus} CPUs per run; engine ${endpoint}; ${cpus().length} cores`,
   );
   console.log(`load average at start: ${load0.map((l) => l.toFixed(2)).join(" ")}`);
@@ -152,6 +199,7 @@ try {
       network: p.network,
       logLimitBytes: 8192,
       image: p.image,
+      ...(p.env ? { env: p.env } : {}),
     });
     const product: number[] = [];
     const baseline: number[] = [];
@@ -181,13 +229,20 @@ try {
           } finally {
             await executor.close();
           }
-        } else {
+        } else if (!p.noBaseline) {
           const cache = mkdtempSync(path.join(tmpdir(), "bench-real-cache-"));
           process.env.npm_config_cache = path.join(cache, "npm");
           process.env.PIP_CACHE_DIR = path.join(cache, "pip");
           process.env.PIP_DISABLE_PIP_VERSION_CHECK = "1";
+          // Go's module cache is read-only unless asked otherwise: -modcacherw lets it be removed.
+          process.env.GOMODCACHE = path.join(cache, "gomod");
+          process.env.GOCACHE = path.join(cache, "gobuild");
+          process.env.GOFLAGS = "-modcacherw";
+          Object.assign(process.env, p.env);
           try {
-            const predicate = `(set -e; git clean -qfdx; ${p.hostSetup}) >/dev/null 2>&1 || exit 125; ${p.hostSetup.includes(".venv") ? ". .venv/bin/activate; " : ""}${p.command}`;
+            // The test's output goes nowhere: git bisect run's own "running …" lines count the
+            // runs, and a test's output may hold such lines too (cargo test: "running 2 tests").
+            const predicate = `(set -e; git clean -qfdx; ${p.hostSetup}) >/dev/null 2>&1 || exit 125; ${p.hostSetup.includes(".venv") ? ". .venv/bin/activate; " : ""}(${p.command}) >/dev/null 2>&1`;
             const ref = await gitBisect(p.repo.path, good, bad, predicate);
             baseline.push(ref.wallMs);
             baselineRuns = ref.steps;
@@ -199,9 +254,13 @@ try {
         }
       }
     }
+    const s = (ms: number[]) => `${(median(ms) / 1000).toFixed(1)} s`;
+    if (p.noBaseline) {
+      table.push([p.name, p.noBaseline, "-", s(product), String(productRuns), "-"]);
+      continue;
+    }
     const ratio = median(product) / median(baseline);
     ratios.push(ratio);
-    const s = (ms: number[]) => `${(median(ms) / 1000).toFixed(1)} s`;
     table.push([
       p.name,
       s(baseline),
@@ -230,5 +289,6 @@ try {
 } finally {
   await npm.stop();
   await pypi.stop();
+  await goProxy.stop();
   rmSync(work, { recursive: true, force: true });
 }
