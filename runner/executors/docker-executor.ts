@@ -1,4 +1,6 @@
-// The Docker executor: one fresh, hardened container per run, on any engine dockerode reaches.
+// The Docker executor: one fresh, hardened container per run, on any engine dockerode reaches —
+// or, with `sandboxes`, a job's sandbox kept between its runs (sandbox-slots.ts), in which each
+// run is an exec and no container is created once the job's first runs have made them.
 // This file is the run's lifecycle; the container itself is container-recipe.ts, its mounts
 // mounts.ts, its work directory work-dirs.ts and workspace.ts, reading its end exit.ts.
 //
