@@ -47,6 +47,8 @@ interface Slot extends WorkDirHold {
   sandboxes: Sandbox[];
   discard(): Promise<void>;
   idleTimer?: NodeJS.Timeout;
+  /** The reset of its work directory after its last run, started when the run ended. */
+  resetting?: Promise<void>;
 }
 
 /** Idle slots per engine client and key. */
@@ -104,10 +106,12 @@ export class SandboxSlots {
       try {
         // Its sandboxes are asked beside the reset: a clean-up may have removed them meanwhile.
         const [, ...states] = await Promise.all([
-          slot.box!.reset(slot.runId!, slot.checkedOut!, spec.sha),
+          slot.resetting,
           ...slot.sandboxes.map((s) => s.container.inspect()),
         ]);
         if (!states.every((info) => info.State.Running)) throw new Error("a sandbox has stopped");
+        // Only the files that differ from the last commit's are written.
+        await slot.box!.checkout(slot.runId!, spec.sha);
         slot.checkedOut = spec.sha;
       } catch {
         // A box removed under it, a directory the last run made unusable: start afresh.
@@ -165,6 +169,9 @@ export class SandboxSlots {
   }
 
   private giveBack(slot: Slot): void {
+    // Everything but the checkout goes now, off the next run's path (workspace.ts).
+    slot.resetting = slot.box!.reset(slot.runId!, slot.checkedOut!);
+    slot.resetting.catch(() => {}); // seen by the next `prepare`, which then starts afresh
     const map = idleOf(this.docker);
     const list = map.get(slot.key) ?? [];
     list.push(slot);
