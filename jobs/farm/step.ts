@@ -32,7 +32,7 @@ import { requestAdvance } from "./advance";
 import { jobWorkspaceKey } from "./cleanup";
 import { runNetworkOn, type RunNetwork } from "./egress";
 import { resolveJobImage } from "./images";
-import { STEP_LABEL } from "../../runner/labels";
+import { SANDBOX_LABEL, STEP_LABEL } from "../../runner/labels";
 import { INSTANCE_LABEL, jobLabels, stepLabels } from "./labels";
 import { predicateOfJob, runEnv } from "./predicate";
 import { ensureMirror, hostsWithFreshMirror, repoKeyOf } from "./mirrors";
@@ -331,9 +331,27 @@ async function takeOver(ctx: WorkerContext, step: BisectStep, holder: string): P
         [INSTANCE_LABEL]: ctx.instanceId,
         [STEP_LABEL]: String(step.id),
       }).catch(() => []);
+    if (host && !live.has(lease.holder) && lease.holder !== holder)
+      await removeDeadSandboxes(ctx, host, step, lease.holder);
     await releaseLease(knex, lease.id);
   }
   return true;
+}
+
+/**
+ * A dead worker's sandboxes of the step's job on the host: the run it left may still be going in
+ * one of them (with no step label, the sweep above does not find it).
+ */
+async function removeDeadSandboxes(
+  ctx: WorkerContext,
+  host: RunnerHost,
+  step: BisectStep,
+  deadHolder: string,
+): Promise<void> {
+  await removeLabelled(dockerFor(host), {
+    ...jobLabels(ctx, step.bisectJobId),
+    [SANDBOX_LABEL]: deadHolder,
+  }).catch(() => []);
 }
 
 /** Who the run counts against for fair sharing: its installation and the plan's slot cap. */
