@@ -8,6 +8,8 @@ export const POOL_LABEL = "bisect-bot.pool";
 export const PID_LABEL = "bisect-bot.pid";
 /** Label on every checkout box (its value: the owner's id, e.g. an executor's pool id). */
 export const WORKSPACE_LABEL = "bisect-bot.workspace";
+/** Label on a job's sandbox (its value: the worker or process that keeps it). */
+export const SANDBOX_LABEL = "bisect-bot.sandbox";
 /** Label on a mirror volume and its fetch container (its value: the volume). */
 export const MIRROR_LABEL = "bisect-bot.mirror";
 /** Label on a dependency cache volume (its value: the repository key it belongs to). */

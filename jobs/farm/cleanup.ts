@@ -1,7 +1,8 @@
-// After a job ends (finished, failed, cancelled): kill and remove its containers on every host,
-// give back its leases, close its running steps.
+// After a job ends (finished, failed, cancelled): kill and remove its containers on every host —
+// its runs, its checkout boxes and its sandboxes — give back its leases, close its running steps.
 import { BisectJob, BisectStep, RunnerHost, RunnerLease } from "../../db/models";
 import { removeLabelled } from "../../runner/executors/removal";
+import { closeSandboxes } from "../../runner/executors/sandbox-slots";
 import { dockerFor } from "./docker-clients";
 import { probeHost, recordProbe } from "./hosts";
 import { releaseLease } from "./leases";
@@ -32,6 +33,11 @@ async function runsStopped(ctx: WorkerContext, jobId: number): Promise<void> {
   }
 }
 
+/** The key a job's checkout boxes and sandboxes are shared under on a host (never another job's). */
+export function jobWorkspaceKey(ctx: Pick<WorkerContext, "instanceId">, jobId: number): string {
+  return `${ctx.instanceId}:${jobId}`;
+}
+
 /** `failed`: hosts that answer but did not remove the job's containers (worth another try soon). */
 export async function cleanUpJob(
   ctx: WorkerContext,
@@ -44,6 +50,8 @@ export async function cleanUpJob(
   const failed: string[] = [];
   for (const host of await RunnerHost.query(knex).whereNot({ state: "down" })) {
     try {
+      // The sandboxes this worker keeps idle, then whatever else carries the job's labels.
+      await closeSandboxes(dockerFor(host), jobWorkspaceKey(ctx, jobId));
       removed += (await removeLabelled(dockerFor(host), jobLabels(ctx, jobId))).length;
     } catch (error) {
       // Unreachable now: record it (down), and the reaper sweeps the job's containers there once

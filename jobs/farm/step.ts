@@ -1,5 +1,6 @@
-// bisect__step: lease a slot, run the commit in a fresh hardened container on that host, record
-// the verdict, release the slot, queue an advance. Idempotent: a step already done is left alone,
+// bisect__step: lease a slot, run the commit in the job's sandbox on that host (made for the job's
+// first runs there, then kept: runner/executors/sandbox-slots.ts), record the verdict, release the
+// slot, queue an advance. Idempotent: a step already done is left alone,
 // a step whose worker died is taken over (its container removed), one held by a live worker is not.
 import type { JobHelpers } from "graphile-worker";
 import type { Knex } from "knex";
@@ -13,6 +14,7 @@ import {
 } from "../../db/models";
 import { classifyRun } from "../../runner/engine";
 import { DockerExecutor } from "../../runner/executors/docker-executor";
+import type { SandboxOptions } from "../../runner/executors/sandbox-slots";
 import { removeLabelled } from "../../runner/executors/removal";
 import { runOnce } from "../../runner/executors/run-once";
 import { InfrastructureError } from "../../runner/errors";
@@ -27,9 +29,10 @@ import { liveWorkerIds } from "../heartbeat";
 import type { WorkerContext } from "../worker-context";
 import { requestAdvance } from "./advance";
 import { stepCache } from "./caches";
+import { jobWorkspaceKey } from "./cleanup";
 import { runNetworkOn, type RunNetwork } from "./egress";
 import { resolveJobImage } from "./images";
-import { STEP_LABEL } from "../../runner/labels";
+import { SANDBOX_LABEL, STEP_LABEL } from "../../runner/labels";
 import { INSTANCE_LABEL, jobLabels, stepLabels } from "./labels";
 import { predicateOfJob, runEnv } from "./predicate";
 import { ensureMirror, hostsWithFreshMirror, repoKeyOf } from "./mirrors";
@@ -179,7 +182,7 @@ async function execute(
     );
     const executor =
       ctx.executorFor?.(host, job) ??
-      dockerExecutor(ctx, host, job, networked(job) ? await runNetworkOn(ctx, host) : null);
+      dockerExecutor(ctx, host, job, networked(job) ? await runNetworkOn(ctx, host) : null, holder);
     const timeoutMs = stepTimeoutSeconds(config, job) * 1000;
     const image = await stepImage(ctx, job, host, signal);
     const run = runOnce(
@@ -225,22 +228,38 @@ function networked(job: BisectJob): boolean {
 }
 
 /**
- * Docker on the host; the job's checkout boxes there are shared by its steps and removed with its
- * containers. A networked run joins `net` (runNetworkOn); any other has no network at all.
+ * Docker on the host; the job's checkout boxes and sandboxes there are shared by its steps and
+ * removed with its containers. A networked run joins `net` (runNetworkOn); any other has no
+ * network at all.
  */
 function dockerExecutor(
   ctx: WorkerContext,
   host: Lease["host"],
   job: BisectJob,
   net: RunNetwork | null,
+  holder: string,
 ): DockerExecutor {
   return new DockerExecutor(dockerFor(host), {
     name: host.name,
     image: ctx.config.RUNNER_IMAGE,
     networkMode: net?.networkMode ?? "none",
     egressProxy: net?.egressProxy,
-    workspace: { key: `${ctx.instanceId}:${job.id}`, labels: jobLabels(ctx, job.id) },
+    workspace: { key: jobWorkspaceKey(ctx, job.id), labels: jobLabels(ctx, job.id) },
+    sandboxes: jobSandboxes(ctx, job, holder),
   });
+}
+
+/**
+ * The job's sandboxes on a host: one per slot it runs in, kept by this worker between the job's
+ * steps (no container is created on a later step's path), labelled with the job and the worker
+ * so that the job's end and the reaper remove them.
+ */
+function jobSandboxes(ctx: WorkerContext, job: BisectJob, holder: string): SandboxOptions {
+  return {
+    key: jobWorkspaceKey(ctx, job.id),
+    labels: jobLabels(ctx, job.id),
+    owner: holder,
+  };
 }
 
 /** The job's image on this host (pulled when missing), by the digest pinned when the job started. */
@@ -310,9 +329,27 @@ async function takeOver(ctx: WorkerContext, step: BisectStep, holder: string): P
         [INSTANCE_LABEL]: ctx.instanceId,
         [STEP_LABEL]: String(step.id),
       }).catch(() => []);
+    if (host && !live.has(lease.holder) && lease.holder !== holder)
+      await removeDeadSandboxes(ctx, host, step, lease.holder);
     await releaseLease(knex, lease.id);
   }
   return true;
+}
+
+/**
+ * A dead worker's sandboxes of the step's job on the host: the run it left may still be going in
+ * one of them (with no step label, the sweep above does not find it).
+ */
+async function removeDeadSandboxes(
+  ctx: WorkerContext,
+  host: RunnerHost,
+  step: BisectStep,
+  deadHolder: string,
+): Promise<void> {
+  await removeLabelled(dockerFor(host), {
+    ...jobLabels(ctx, step.bisectJobId),
+    [SANDBOX_LABEL]: deadHolder,
+  }).catch(() => []);
 }
 
 /** Who the run counts against for fair sharing: its installation and the plan's slot cap. */

@@ -71,6 +71,8 @@ export interface ContainerInput {
   networkEnv?: Record<string, string>;
   /** Mount the cache read-only (the test of a phased run). */
   cacheReadOnly?: boolean;
+  /** The engine's init (tini) as PID 1, reaping orphans: a sandbox that outlives its runs. */
+  init?: boolean;
 }
 
 const isSha = (s: string) => /^[0-9a-f]{7,64}$/i.test(s);
@@ -173,6 +175,7 @@ export function createOptions(
     Tty: false,
     HostConfig: {
       AutoRemove: false,
+      ...(run.init ? { Init: true } : {}),
       Privileged: false,
       CapDrop: ["ALL"],
       SecurityOpt: ["no-new-privileges"],

@@ -1,4 +1,6 @@
-// The Docker executor: one fresh, hardened container per run, on any engine dockerode reaches.
+// The Docker executor: one fresh, hardened container per run, on any engine dockerode reaches —
+// or, with `sandboxes`, a job's sandbox kept between its runs (sandbox-slots.ts), in which each
+// run is an exec and no container is created once the job's first runs have made them.
 // This file is the run's lifecycle; the container itself is container-recipe.ts, its mounts
 // mounts.ts, its work directory work-dirs.ts and workspace.ts, reading its end exit.ts.
 //
@@ -47,6 +49,8 @@ import { isPhased, PhasedRun } from "./phased-run";
 import { entryCommand, setupPhaseCommand, testPhaseCommand, warmEntryCommand } from "./run-script";
 import type { Executor, RunHandle, RunResult, RunSpec } from "./types";
 import { WarmPool } from "./warm-pool";
+import { type SandboxOptions, SandboxSlots, sandboxRunId } from "./sandbox-slots";
+import type { SandboxRun } from "./sandbox-run";
 import { WorkDirs } from "./work-dirs";
 
 export interface DockerExecutorOptions {
@@ -72,6 +76,11 @@ export interface DockerExecutorOptions {
   workspace?: { key: string; labels: Record<string, string> };
   /** Keep containers created and started ahead of time (see the top of this file). Off by default. */
   warmPool?: WarmPoolOptions;
+  /**
+   * Run in a job's sandboxes, kept between its runs and shared by every executor on the same
+   * engine client that names the same key (sandbox-slots.ts). Not with a warm pool.
+   */
+  sandboxes?: SandboxOptions;
 }
 
 export interface WarmPoolOptions {
@@ -89,12 +98,13 @@ export class DockerExecutor implements Executor {
   readonly name: string;
   /** Identifies this executor's warm pool on the engine (label `bisect-bot.pool`). */
   readonly poolId: string;
-  private readonly runs = new Map<string, ContainerRun | PhasedRun>();
+  private readonly runs = new Map<string, ContainerRun | PhasedRun | SandboxRun>();
   /** Cache volumes known to exist (or being made). */
   private readonly caches = new Map<string, Promise<void>>();
   private readonly engine: EngineFacts;
   private readonly workDirs: WorkDirs;
   private readonly pool?: WarmPool<ContainerRun>;
+  private readonly sandboxes?: SandboxSlots;
   private closing?: Promise<void>;
 
   constructor(
@@ -111,6 +121,10 @@ export class DockerExecutor implements Executor {
       ownerId: this.poolId,
       workspace: options.workspace,
     });
+    if (options.sandboxes && !options.warmPool)
+      this.sandboxes = new SandboxSlots(docker, this.name, this.workDirs, options.sandboxes, {
+        create: (plan, input) => this.create(plan, input),
+      });
     if (options.warmPool) {
       this.pool = new WarmPool<ContainerRun>(options.warmPool.size, {
         discard: async (state) => {
@@ -159,6 +173,7 @@ export class DockerExecutor implements Executor {
     if (!this.closing) {
       this.closing = (async () => {
         await this.closePool();
+        await this.sandboxes?.close();
         await this.workDirs.settled();
         // Boxes still used by runs in use go when their last run is destroyed.
         await this.workDirs.retireIdle(new Set([...this.runs.values()].map((s) => s.box)));
@@ -199,6 +214,14 @@ export class DockerExecutor implements Executor {
   async prepare(spec: RunSpec): Promise<RunHandle> {
     validateSpec(spec);
     const plan = await this.plan(spec);
+    if (this.sandboxes) {
+      // The sandbox is made without the run's own environment; the run's exec sets it.
+      const base = containerPlan({ ...spec, env: undefined }, plan.image, plan);
+      const state = await this.sandboxes.prepare(spec, plan, base);
+      const id = sandboxRunId();
+      this.runs.set(id, state);
+      return { id };
+    }
     if (this.pool && !this.pool.closed && !isPhased(spec)) {
       const key = poolKey(plan);
       if (this.pool.key === undefined) void this.pool.serve(key, () => this.makeWarm(plan));
@@ -356,8 +379,15 @@ export class DockerExecutor implements Executor {
 
   async destroy(run: RunHandle): Promise<void> {
     const state = this.runs.get(run.id);
+    if (state && this.sandboxes?.owns(state)) {
+      this.runs.delete(run.id);
+      await this.sandboxes.release(state);
+      return;
+    }
     state?.stopStreams();
-    const containers = state?.containers ?? [this.docker.getContainer(run.id)];
+    const containers = (state as ContainerRun | PhasedRun | undefined)?.containers ?? [
+      this.docker.getContainer(run.id),
+    ];
     try {
       await Promise.all(containers.map((c) => removeContainer(c, this.name)));
     } finally {
@@ -366,7 +396,7 @@ export class DockerExecutor implements Executor {
     }
   }
 
-  private state(run: RunHandle): ContainerRun | PhasedRun {
+  private state(run: RunHandle): ContainerRun | PhasedRun | SandboxRun {
     const state = this.runs.get(run.id);
     if (!state) throw new InfrastructureError(`unknown run ${run.id} on ${this.name}`);
     return state;

@@ -14,10 +14,20 @@
 // phases' output in order (its tail).
 import type Docker from "dockerode";
 import { InfrastructureError } from "../errors";
-import type { ContainerRun } from "./container-run";
 import { TailBuffer } from "./output";
 import type { RunResult, RunSpec } from "./types";
 import type { WorkDirHold } from "./work-dirs";
+
+/** One phase: a container of its own (container-run.ts) or a run in a sandbox (sandbox-run.ts). */
+export interface Phase {
+  readonly container: Docker.Container;
+  readonly exited: boolean;
+  take(spec: RunSpec): void;
+  start(): Promise<void>;
+  wait(signal?: AbortSignal): Promise<RunResult>;
+  kill(why: "timeout" | "abort" | "disk"): void;
+  stopStreams(): void;
+}
 
 /** Whether a spec's setup and test run in separate sandboxes. */
 export function isPhased(spec: RunSpec): boolean {
@@ -30,14 +40,14 @@ export class PhasedRun implements WorkDirHold {
   checkedOut?: string;
   diskWatch?: NodeJS.Timeout;
   started = false;
-  private phase: ContainerRun;
+  private phase: Phase;
   private deadline = 0;
   private result?: Promise<RunResult>;
 
   constructor(
     readonly spec: RunSpec,
-    private readonly setup: ContainerRun,
-    private readonly test: ContainerRun,
+    private readonly setup: Phase,
+    private readonly test: Phase,
   ) {
     this.phase = setup;
   }

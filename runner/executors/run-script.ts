@@ -124,3 +124,11 @@ export function warmAssignment(setup: string, command: string): string {
   const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
   return `${b64(setup)}\n${b64(command)}\n`;
 }
+
+/** The scripts of a run, its setup phase and its test phase, with the checkout step (sandbox.ts). */
+export const CONTAINER_SCRIPTS = {
+  run: CONTAINER_RUN_SCRIPT,
+  setup: setupPhaseScript(ENV_FILE),
+  test: testPhaseScript(ENV_FILE),
+  enterCheckout: ENTER_CHECKOUT,
+} as const;

@@ -14,7 +14,8 @@
 // - Every resource carries the labels of `spec.labels` so a reaper can find what a crash left.
 //   Exception: a resource made ahead of time for any run of a pool (the Docker executor's warm
 //   pool) carries the pool's labels instead — app, `bisect-bot.pool`, `bisect-bot.pid` and the
-//   pool's own — since per-run labels cannot be added once it exists.
+//   pool's own — since per-run labels cannot be added once it exists; and a job's sandbox, which
+//   serves many runs, carries the labels its executor was given for them (the job's).
 // - No secret (clone token, app key) is ever part of `spec.env` or the command's environment.
 
 export interface Limits {

@@ -51,15 +51,20 @@ const PREPARE_SCRIPT = [
 const CHECKOUT_SCRIPT =
   'git -C "$1/src" checkout -q -f --detach "$2" 2>&1 && git -C "$1/src" clean -q -ffdx 2>&1';
 // $1 run dir, $2 the commit its files were checked out at. Makes a directory a previous run used
-// ready for the next: everything but the checkout goes, the checkout's `.git` (which the run could
-// change: hooks, config, filters) is replaced by a fresh clone's, whose index is set to that
-// commit and refreshed against the files — so the next checkout rewrites only what differs.
+// ready for the next: everything but the checkout goes (tmp is emptied), the checkout's `.git`
+// (which the run could change: hooks, config, filters) is replaced by a fresh clone's, whose index
+// is set to that commit and refreshed against the files — so the next checkout rewrites only what
+// differs.
 const RESET_SCRIPT = [
   "set -e",
   'd="$1"',
   'chmod -R u+rwX -- "$d" 2>/dev/null || true',
-  'find "$d" -mindepth 1 -maxdepth 1 ! -name src -exec rm -rf -- {} +',
-  'mkdir -m 1777 -- "$d/tmp"',
+  'find "$d" -mindepth 1 -maxdepth 1 ! -name src ! -name tmp -exec rm -rf -- {} +',
+  // tmp is emptied, not replaced: a sandbox (sandbox.ts) has this very directory as its /tmp.
+  'if [ -d "$d/tmp" ] && [ ! -L "$d/tmp" ]; then find "$d/tmp" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +; else rm -rf -- "$d/tmp"; mkdir -- "$d/tmp"; fi',
+  'chmod 1777 -- "$d/tmp"',
+  'chmod 0755 -- "$d"',
+  'if [ ! -d "$d/src" ] || [ -L "$d/src" ]; then rm -rf -- "$d/src"; mkdir -- "$d/src"; fi',
   'rm -rf -- "$d/src/.git" "$d/.fresh"',
   'git clone -q --shared --no-checkout -- /mirror "$d/.fresh" 2>&1',
   'mv -- "$d/.fresh/.git" "$d/src/.git"',

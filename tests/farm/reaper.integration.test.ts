@@ -1,6 +1,7 @@
 // runners__reap on a real engine: a checkout box whose job has ended goes, with its anonymous
 // volume; one of a job still going stays; a volume of this deployment that nothing uses goes; a
-// mirror volume (no instance label) stays.
+// mirror volume (no instance label) stays. A job's sandbox goes once its job has ended, its worker
+// has died, or its job has run nothing for a while.
 import type Docker from "dockerode";
 import { Model } from "objection";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,7 +11,8 @@ import { INSTANCE_LABEL } from "../../jobs/farm/labels";
 import { reap } from "../../jobs/farm/reaper";
 import type { WorkerContext } from "../../jobs/worker-context";
 import { dockerRequired, enginesUnderTest } from "../../runner/executors/test-support";
-import { WORKSPACE_LABEL } from "../../runner/labels";
+import { beat } from "../../jobs/heartbeat";
+import { SANDBOX_LABEL, WORKSPACE_LABEL } from "../../runner/labels";
 import { useTestDatabase } from "../helpers/database";
 
 const engines = await enginesUnderTest();
@@ -101,5 +103,57 @@ suite("the reaper", () => {
     expect(await exists(docker.getVolume(stray).inspect())).toBe(false);
     expect(await exists(docker.getVolume(mirror).inspect())).toBe(true);
     await docker.getVolume(mirror).remove();
+  });
+
+  async function sandbox(jobId: number, owner: string): Promise<string> {
+    const c = await docker.createContainer({
+      Image: "debian:bookworm-slim",
+      Cmd: ["true"],
+      Labels: {
+        app: "bisect-bot",
+        [INSTANCE_LABEL]: instance,
+        "bisect-bot.job": String(jobId),
+        [SANDBOX_LABEL]: owner,
+      },
+    });
+    made.push(c.id);
+    return c.id;
+  }
+
+  async function step(jobId: number, status: string, finishedAgoMs: number): Promise<void> {
+    const at = new Date(Date.now() - finishedAgoMs);
+    await db.current.knex("bisectSteps").insert({
+      bisectJobId: jobId,
+      sha: "a".repeat(40),
+      round: 1,
+      status,
+      createdAt: at,
+      startedAt: at,
+      finishedAt: status === "done" ? at : null,
+      verdict: status === "done" ? "good" : null,
+    });
+  }
+
+  it("removes the sandboxes of ended jobs, of dead workers and of idle jobs, and keeps the others", async () => {
+    await beat(db.current.knex, ["live-worker"]);
+    const ended = await sandbox(await job("finished"), "live-worker");
+    const orphaned = await sandbox(await job("running"), "dead-worker");
+    const busyJob = await job("running");
+    await step(busyJob, "running", 3_600_000);
+    const busy = await sandbox(busyJob, "live-worker");
+    const recentJob = await job("running");
+    await step(recentJob, "done", 1_000);
+    const recent = await sandbox(recentJob, "live-worker");
+    const idleJob = await job("running");
+    await step(idleJob, "done", 3_600_000);
+    const idle = await sandbox(idleJob, "live-worker");
+
+    const report = await reap(ctx, { graceMs: 0, sandboxIdleMs: 600_000 });
+    expect(report.containersRemoved).toBe(3);
+    expect(await exists(docker.getContainer(ended).inspect())).toBe(false);
+    expect(await exists(docker.getContainer(orphaned).inspect())).toBe(false);
+    expect(await exists(docker.getContainer(idle).inspect())).toBe(false);
+    expect(await exists(docker.getContainer(busy).inspect())).toBe(true);
+    expect(await exists(docker.getContainer(recent).inspect())).toBe(true);
   });
 });

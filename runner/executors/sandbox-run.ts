@@ -1,0 +1,188 @@
+// One run (or one phase of a phased run) in a sandbox: an `exec` of the run's script, its output,
+// its wall-clock timeout and kills, and how it ended — then the sandbox settled for the next run.
+import type { Duplex } from "node:stream";
+import type Docker from "dockerode";
+import { describeDockerError } from "../docker/connect";
+import { InfrastructureError } from "../errors";
+import { newMarker } from "./container-run";
+import { mayBeDiskFull, runResultOf } from "./exit";
+import { DockerDemuxer, TailBuffer } from "./output";
+import type { Phase } from "./phased-run";
+import { RUNNER_UID } from "./container-recipe";
+import type { Sandbox, SandboxScript } from "./sandbox";
+import type { RunResult, RunSpec } from "./types";
+import type { WorkDirHold } from "./work-dirs";
+
+export class SandboxRun implements Phase, WorkDirHold {
+  box?: WorkDirHold["box"];
+  runId?: string;
+  checkedOut?: string;
+  spec: RunSpec;
+  started = false;
+  exited = false;
+  timedOut = false;
+  aborted = false;
+  diskFull = false;
+  /** The sandbox was settled after this run (false: it must not be used again). */
+  settled = false;
+  diskWatch?: NodeJS.Timeout;
+  private output: TailBuffer;
+  private readonly marker = newMarker();
+  private exec?: Docker.Exec;
+  private stream?: Duplex;
+  private ended?: Promise<void>;
+  private startedAt = 0;
+  private endedAt = 0;
+  private timer?: NodeJS.Timeout;
+  private readonly kills: Promise<void>[] = [];
+  private result?: Promise<RunResult>;
+
+  constructor(
+    readonly sandbox: Sandbox,
+    private readonly script: SandboxScript,
+    /** The full environment of the run (the sandbox was made without the spec's own). */
+    private readonly env: Record<string, string>,
+    spec: RunSpec,
+  ) {
+    this.spec = spec;
+    this.output = new TailBuffer(spec.logLimitBytes);
+  }
+
+  get container(): Docker.Container {
+    return this.sandbox.container;
+  }
+
+  take(spec: RunSpec): void {
+    this.spec = spec;
+    this.output = new TailBuffer(spec.logLimitBytes);
+  }
+
+  private args(): string[] {
+    const { setup = "", command } = this.spec;
+    if (this.script === "setup") return [setup];
+    if (this.script === "test") return [command];
+    return [setup, command];
+  }
+
+  async start(): Promise<void> {
+    this.started = true;
+    const { sandbox } = this;
+    try {
+      this.exec = await sandbox.container.exec({
+        Cmd: sandbox.command(this.marker, this.script, this.args()),
+        Env: Object.entries(this.env).map(([k, v]) => `${k}=${v}`),
+        WorkingDir: "/work",
+        User: `${RUNNER_UID}:${RUNNER_UID}`,
+        AttachStdout: true,
+        AttachStderr: true,
+      });
+      this.startedAt = Date.now();
+      const stream = (await this.exec.start({ hijack: true, stdin: false })) as Duplex;
+      this.stream = stream;
+      const demux = new DockerDemuxer((payload) => this.output.push(payload));
+      this.ended = new Promise<void>((resolve) => {
+        const done = () => {
+          if (!this.exited) {
+            this.exited = true;
+            this.endedAt = Date.now();
+          }
+          resolve();
+        };
+        stream.on("data", (chunk: Buffer) => demux.write(chunk));
+        stream.on("end", done);
+        stream.on("close", done);
+        stream.on("error", done);
+      });
+    } catch (err) {
+      sandbox.broken = true;
+      throw new InfrastructureError(
+        `starting a run in the sandbox on ${sandbox.engine} failed: ${describeDockerError(err)}`,
+      );
+    }
+    this.timer = setTimeout(() => this.kill("timeout"), this.spec.timeoutMs);
+    this.timer.unref?.();
+  }
+
+  wait(signal?: AbortSignal): Promise<RunResult> {
+    if (!this.started || !this.ended)
+      return Promise.reject(new InfrastructureError(`run in ${this.container.id} was not started`));
+    const onAbort = () => this.kill("abort");
+    if (signal) {
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+    }
+    this.result ??= this.collect();
+    return this.result.finally(() => signal?.removeEventListener("abort", onAbort));
+  }
+
+  /** Kill the run's processes unless it has ended; flag why only when the kill took effect. */
+  kill(why: "timeout" | "abort" | "disk"): void {
+    if (this.exited) return;
+    const killing = this.sandbox.kill().then(
+      () => {
+        if (why === "timeout") this.timedOut = true;
+        else if (why === "disk") this.diskFull = true;
+        else this.aborted = true;
+      },
+      () => {
+        // The sandbox is gone: the run has ended with it, and the next run gets another sandbox.
+      },
+    );
+    this.kills.push(killing);
+  }
+
+  stopStreams(): void {
+    clearTimeout(this.timer);
+    clearInterval(this.diskWatch);
+    this.stream?.destroy();
+  }
+
+  private async collect(): Promise<RunResult> {
+    await this.ended;
+    clearTimeout(this.timer);
+    clearInterval(this.diskWatch);
+    await Promise.all(this.kills);
+    const { sandbox } = this;
+    let exitCode: number | null;
+    let oomKills: number | null;
+    try {
+      const info = await this.exec!.inspect();
+      if (info.Running) {
+        // The output stream was lost, not the run: nothing of it can be trusted.
+        sandbox.broken = true;
+        throw new Error("the run's output stream ended before the run");
+      }
+      // No exit code: the sandbox itself went down under the run (it killed its keeper).
+      exitCode = info.ExitCode ?? 137;
+      oomKills = await sandbox.settle();
+      this.settled = !sandbox.broken;
+    } catch (err) {
+      sandbox.broken = true;
+      throw new InfrastructureError(
+        `collecting a run in the sandbox on ${sandbox.engine} failed: ${describeDockerError(err)}`,
+      );
+    }
+    if (
+      !this.diskFull &&
+      this.box &&
+      this.runId &&
+      mayBeDiskFull(exitCode) &&
+      (await this.box.usage(this.runId).catch(() => 0)) >= this.spec.limits.workBytes
+    )
+      this.diskFull = true;
+    return runResultOf(
+      {
+        exitCode,
+        oomKilled: (oomKills ?? 0) > 0,
+        durationMs: this.endedAt - this.startedAt,
+        log: this.output.text(),
+        logTruncated: this.output.truncated,
+        timedOut: this.timedOut,
+        aborted: this.aborted,
+        diskFull: this.diskFull,
+        marker: this.marker,
+      },
+      { sha: this.spec.sha, engine: sandbox.engine },
+    );
+  }
+}

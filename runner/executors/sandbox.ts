@@ -1,0 +1,261 @@
+// A sandbox: one hardened container (container-recipe.ts, the same as a fresh run's) that a job
+// keeps for several runs, one at a time, each an `exec` in it — no container creation per run.
+//
+// PID 1 is the engine's init (tini, `Init: true`), which reaps orphans; its only child is a keeper
+// (`sh` reading a stdin nobody writes to) that holds the container up. A run is
+// `sandboxCommand`: the checkout step with the run's marker (as in a fresh container), then a
+// shell without the marker that runs the run's script as a child and, once it has ended, kills
+// every other process but init and the keeper — the end of a fresh container's run, where the
+// container's end takes everything with it. Without that, a background process holding the
+// output open would keep the run going.
+//
+// Between runs `settle` makes sure nothing of the last run remains but its files: every process
+// but init and the keeper is killed (again), /dev/shm and /dev/mqueue are emptied, System V IPC
+// objects removed, and /tmp must still be the work directory's tmp (a run could replace it). The
+// work directory itself (the checkout, HOME, /tmp) is reset by the checkout box before the next
+// run (workspace.ts). A sandbox whose settle fails is never used again. Everything runs as uid
+// 1000 with only the shell's builtins (and `sleep`, `rm`, `ipcrm` when the image has them), so any
+// image works; a process of the same uid can always be killed, and no run has any capability.
+//
+// An out-of-memory kill of a process is counted by the container's memory cgroup (`oom_kill`);
+// the container survives it, so a run's OOM is the counter moving during the run.
+import type { Duplex } from "node:stream";
+import type Docker from "dockerode";
+import { describeDockerError, statusOf } from "../docker/connect";
+import { InfrastructureError } from "../errors";
+import { DockerDemuxer, TailBuffer } from "./output";
+import { CONTAINER_SCRIPTS } from "./run-script";
+import { RUNNER_UID } from "./container-recipe";
+
+/** The keeper: PID 1's only child, blocked on a stdin that stays open and empty. */
+export const KEEPER_COMMAND = ["sh", "-c", "read -r x; exit 0"];
+
+// reap K: SIGKILL every process but PID 1, K (the keeper) and the calling shell, until none is
+// left (zombies go as soon as init reaps them). No single quote: embedded in one below.
+const REAP_FUNCTION = [
+  "reap() {",
+  "  i=0",
+  '  while [ "$i" -lt 400 ]; do',
+  "    left=0",
+  "    for p in /proc/[0-9]*; do",
+  "      p=${p#/proc/}",
+  '      case "$p" in 1|"$1"|"$$") continue ;; esac',
+  '      kill -9 "$p" 2>/dev/null && left=1',
+  "    done",
+  '    [ "$left" = 0 ] && return 0',
+  "    i=$((i+1))",
+  '    if [ "$i" -gt 5 ]; then sleep 0.01 2>/dev/null || :; fi',
+  "  done",
+  "  return 1",
+  "}",
+].join("\n");
+
+// $1 keeper, $2 the run's script, then its arguments. The script runs as a child, never as this
+// shell, so that what it leaves running is killed here once it ends.
+const RUN_WRAPPER = [
+  REAP_FUNCTION,
+  'k="$1"; s="$2"; shift 2',
+  'sh -c "$s" bisect-run "$@"; r=$?',
+  'reap "$k"',
+  'exit "$r"',
+].join("\n");
+
+const OOM_COUNTER = [
+  "o=",
+  "for f in /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events; do",
+  '  [ -r "$f" ] || continue',
+  '  while read -r key value; do [ "$key" = oom_kill ] && o="$value"; done < "$f"',
+  '  [ -n "$o" ] && break',
+  "done",
+  'echo "oom_kill ${o:-unknown}"',
+].join("\n");
+
+const LEFTOVERS = "/dev/shm/* /dev/shm/.[!.]* /dev/shm/..?* /dev/mqueue/*";
+
+// $1 keeper. Prints `oom_kill N` last; exits 1 (with why) when the sandbox cannot be made clean.
+const SETTLE_SCRIPT = [
+  REAP_FUNCTION,
+  'reap "$1" || { echo "processes survive SIGKILL"; exit 1; }',
+  `for f in ${LEFTOVERS}; do if [ -e "$f" ] || [ -L "$f" ]; then rm -rf -- "$f" 2>/dev/null; fi; done`,
+  `for f in ${LEFTOVERS}; do if [ -e "$f" ] || [ -L "$f" ]; then echo "cannot remove $f"; exit 1; fi; done`,
+  "ipc() {",
+  "  for t in shm sem msg; do",
+  '    [ -r "/proc/sysvipc/$t" ] || continue',
+  '    n=0; while IFS= read -r line; do n=$((n+1)); done < "/proc/sysvipc/$t"',
+  '    [ "$n" -le 1 ] || return 1',
+  "  done",
+  "}",
+  'ipc || { ipcrm -a 2>/dev/null; ipc; } || { echo "System V IPC objects remain"; exit 1; }',
+  '[ /tmp -ef /work/tmp ] || { echo "/tmp is no longer the work directory\'s"; exit 1; }',
+  OOM_COUNTER,
+].join("\n");
+
+// Prints the keeper's pid (PID 1's one child) and the OOM counter once the sandbox has started.
+const PROBE_SCRIPT = [
+  "k=",
+  "for p in /proc/[0-9]*; do",
+  "  p=${p#/proc/}",
+  '  case "$p" in 1|"$$") continue ;; esac',
+  '  [ -z "$k" ] || { echo "more than one process"; exit 1; }',
+  '  k="$p"',
+  "done",
+  '[ -n "$k" ] || { echo "no keeper yet"; exit 2; }',
+  'echo "keeper $k"',
+  OOM_COUNTER,
+].join("\n");
+
+/** What a sandbox runs: all of it, the setup phase or the test phase (run-script.ts). */
+export type SandboxScript = "run" | "setup" | "test";
+
+/**
+ * The exec of one run: $1 marker (the checkout step's, gone from /proc once it execs away), then
+ * the keeper, the script and its arguments.
+ */
+export function sandboxCommand(
+  marker: string,
+  keeper: number,
+  script: SandboxScript,
+  args: string[],
+): string[] {
+  const text = [
+    CONTAINER_SCRIPTS.enterCheckout,
+    "shift 1",
+    `exec sh -c '${RUN_WRAPPER}' bisect-sandbox "$@"`,
+  ].join("\n");
+  return [
+    "sh",
+    "-c",
+    text,
+    "bisect-run",
+    marker,
+    String(keeper),
+    CONTAINER_SCRIPTS[script],
+    ...args,
+  ];
+}
+
+export interface ExecResult {
+  code: number | null;
+  output: string;
+}
+
+export class Sandbox {
+  /** Set once it must not run anything again (a settle failed, its container went). */
+  broken = false;
+  /** The memory cgroup's OOM kills so far (null: the engine does not say). */
+  oomKills: number | null = null;
+  private keeper = 0;
+
+  constructor(
+    readonly docker: Docker,
+    readonly container: Docker.Container,
+    /** Name of the engine, for messages. */
+    readonly engine: string,
+  ) {}
+
+  /** Start the (created) container and learn its keeper. Removes it when that fails. */
+  async start(): Promise<void> {
+    try {
+      await this.container.start();
+      for (let attempt = 0; ; attempt++) {
+        const r = await this.exec(["sh", "-c", PROBE_SCRIPT, "bisect-probe"]);
+        const keeper = /^keeper (\d+)$/m.exec(r.output);
+        if (r.code === 0 && keeper) {
+          this.keeper = Number(keeper[1]);
+          this.oomKills = oomKillsOf(r.output);
+          return;
+        }
+        if (r.code !== 2 || attempt >= 50) throw new Error(r.output.trim() || "no output");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } catch (err) {
+      await this.remove().catch(() => {});
+      throw new InfrastructureError(
+        `starting a sandbox on ${this.engine} failed: ${describeDockerError(err)}`,
+      );
+    }
+  }
+
+  /** The exec's command for a run (see `sandboxCommand`). */
+  command(marker: string, script: SandboxScript, args: string[]): string[] {
+    return sandboxCommand(marker, this.keeper, script, args);
+  }
+
+  /** Kill every process of the last run (e.g. at its timeout). Resolves once they are gone. */
+  async kill(): Promise<void> {
+    await this.exec([
+      "sh",
+      "-c",
+      `${REAP_FUNCTION}\nreap "$1"`,
+      "bisect-kill",
+      String(this.keeper),
+    ]);
+  }
+
+  /**
+   * Make the sandbox clean for its next run (see the top of this file); resolves with the OOM
+   * kills since the last settle (null when unknown). Marks it broken when it cannot.
+   */
+  async settle(): Promise<number | null> {
+    let r: ExecResult;
+    try {
+      r = await this.exec(["sh", "-c", SETTLE_SCRIPT, "bisect-settle", String(this.keeper)]);
+    } catch (err) {
+      this.broken = true;
+      throw err;
+    }
+    if (r.code !== 0) this.broken = true;
+    const now = oomKillsOf(r.output);
+    const before = this.oomKills;
+    this.oomKills = now;
+    return now === null || before === null ? null : now - before;
+  }
+
+  /** Remove the container. Idempotent. */
+  async remove(): Promise<void> {
+    this.broken = true;
+    try {
+      await this.container.remove({ force: true, v: true });
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 404 || status === 409) return;
+      throw new InfrastructureError(
+        `removing a sandbox on ${this.engine} failed: ${describeDockerError(err)}`,
+      );
+    }
+  }
+
+  /** Run one of our own commands in the sandbox, as the run's uid. */
+  async exec(cmd: string[]): Promise<ExecResult> {
+    try {
+      const exec = await this.container.exec({
+        Cmd: cmd,
+        AttachStdout: true,
+        AttachStderr: true,
+        User: `${RUNNER_UID}:${RUNNER_UID}`,
+      });
+      const stream = (await exec.start({ hijack: true, stdin: false })) as Duplex;
+      const output = new TailBuffer(16 * 1024);
+      const demux = new DockerDemuxer((payload) => output.push(payload));
+      await new Promise<void>((resolve, reject) => {
+        stream.on("data", (chunk: Buffer) => demux.write(chunk));
+        stream.on("end", resolve);
+        stream.on("close", resolve);
+        stream.on("error", reject);
+      });
+      const info = await exec.inspect();
+      return { code: info.ExitCode ?? null, output: output.text() };
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 404 || status === 409) this.broken = true;
+      throw new InfrastructureError(
+        `the sandbox on ${this.engine} failed: ${describeDockerError(err)}`,
+      );
+    }
+  }
+}
+
+function oomKillsOf(output: string): number | null {
+  const m = /^oom_kill (\d+)$/m.exec(output);
+  return m ? Number(m[1]) : null;
+}
