@@ -92,8 +92,14 @@ export async function runStep(
       ...(await slotShareOf(knex, job)),
     }));
   if (!lease) {
-    // Every slot is busy: try again shortly (no attempt used up).
-    await enqueue(knex, "bisect__step", { stepId }, { runAt: new Date(Date.now() + 1_000) });
+    // Every slot is busy: try again shortly (no attempt used up), unless a freed slot was handed
+    // to the step meanwhile and it was queued again to run now (that earlier run time is kept).
+    await enqueue(
+      knex,
+      "bisect__step",
+      { stepId },
+      { runAt: new Date(Date.now() + 1_000), jobKeyMode: "preserve_run_at" },
+    );
     return;
   }
   // Only while the job goes on: once it has ended, bisect__finish waits for the runs holding a
