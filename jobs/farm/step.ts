@@ -1,5 +1,5 @@
 // bisect__step: lease a slot, run the commit in a fresh hardened container on that host, record
-// the verdict, release the slot, queue an advance. Idempotent: a step already done is left alone,
+// the verdict, release the slot, advance the job. Idempotent: a step already done is left alone,
 // a step whose worker died is taken over (its container removed), one held by a live worker is not.
 import type { JobHelpers } from "graphile-worker";
 import type { Knex } from "knex";
