@@ -42,7 +42,13 @@ function logFactory(log: AppLogger): LogFunctionFactory {
 
 export async function startWorker(
   config: Config,
-  options: { concurrency?: number; registerEnvHost?: boolean; ctx?: Partial<WorkerContext> } = {},
+  options: {
+    concurrency?: number;
+    registerEnvHost?: boolean;
+    ctx?: Partial<WorkerContext>;
+    /** How often idle workers look for due jobs, ms (default 1 s). See `pollInterval` below. */
+    pollIntervalMs?: number;
+  } = {},
 ): Promise<StartedWorker> {
   const url = directDatabaseUrl(config);
   if (!url) throw new Error("the worker needs DATABASE_URL (or DATABASE_DIRECT_URL)");
@@ -89,7 +95,10 @@ export async function startWorker(
     events,
     logger: new Logger(logFactory(log)),
     noHandleSignals: true,
-    pollInterval: 1000,
+    // Nothing on a job's path waits for this: add_job notifies idle workers (LISTEN/NOTIFY) and a
+    // step is queued with its slot. Polling only finds jobs scheduled for later (retries, the
+    // fallback advance after a gathering window, a step that found every slot taken).
+    pollInterval: options.pollIntervalMs ?? 1000,
     // Tasks get helpers.abortSignal this long after a shutdown starts: enough to kill containers.
     gracefulShutdownAbortTimeout: 5_000,
   });

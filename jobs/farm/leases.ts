@@ -29,6 +29,12 @@ export interface Lease {
 
 const OPEN = "released_at is null and expires_at > now()";
 
+/**
+ * The holder of a lease taken for a step when it is queued (bisect__advance): the slot is the
+ * step's before any worker picks it, and the worker that does claims it (`claimQueuedLease`).
+ */
+export const QUEUED_HOLDER = "queued";
+
 /** Open leases per host id. */
 export async function openLeaseCounts(knex: Knex): Promise<Map<number, number>> {
   const rows = await knex("runner_leases")
@@ -111,11 +117,24 @@ export function fairShareAllows(input: {
   return input.free > hungrier.length;
 }
 
+/**
+ * A step holds at most one slot. Under the hosts' lock: a slot for a queued step (QUEUED_HOLDER) is
+ * not taken when the step already holds one, and a worker taking a slot itself gives back the one
+ * leased for the step when it was queued (the two may cross when a slot is handed over).
+ */
+async function oneLeasePerStep(trx: Knex.Transaction, request: LeaseRequest): Promise<boolean> {
+  const open = () => trx("runner_leases").where({ bisectStepId: request.stepId }).whereRaw(OPEN);
+  if (request.holder === QUEUED_HOLDER) return !(await open().first("id"));
+  await open().where({ holder: QUEUED_HOLDER }).update({ releasedAt: trx.fn.now() });
+  return true;
+}
+
 /** A lease on a free slot of an active host, or null when every slot is taken. */
 export async function acquireLease(knex: Knex, request: LeaseRequest): Promise<Lease | null> {
   return knex.transaction(async (trx) => {
     const hosts = await RunnerHost.query(trx).modify("active").orderBy("id").forUpdate();
     if (hosts.length === 0) return null;
+    if (request.stepId != null && !(await oneLeasePerStep(trx, request))) return null;
     const open = await openLeaseCounts(trx);
     if (request.installationId != null) {
       const held = await heldByInstallation(trx);
@@ -175,4 +194,27 @@ export async function releaseExpiredLeases(knex: Knex): Promise<number> {
     .whereNull("releasedAt")
     .where("expiresAt", "<=", knex.fn.now())
     .update({ releasedAt: knex.raw("expires_at") });
+}
+
+/**
+ * The lease taken for the step when it was queued, now held by `holder` (its expiry renewed); null
+ * when there is none (queued without a free slot, or it expired while the step waited for a worker).
+ */
+export async function claimQueuedLease(
+  knex: Knex,
+  stepId: number,
+  holder: string,
+  ttlSeconds: number,
+): Promise<Lease | null> {
+  const [lease] = await RunnerLease.query(knex)
+    .patch({
+      holder,
+      expiresAt: knex.raw("now() + make_interval(secs => ?)", [ttlSeconds]) as unknown as Date,
+    })
+    .where({ bisectStepId: stepId, holder: QUEUED_HOLDER })
+    .whereRaw(OPEN)
+    .returning("*");
+  if (!lease) return null;
+  const host = await RunnerHost.query(knex).findById(lease.runnerHostId);
+  return host ? { lease, host } : null;
 }

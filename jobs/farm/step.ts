@@ -1,6 +1,7 @@
-// bisect__step: lease a slot, run the commit in the job's sandbox on that host (made for the job's
-// first runs there, then kept: runner/executors/sandbox-slots.ts), record the verdict, release the
-// slot, queue an advance. Idempotent: a step already done is left alone,
+// bisect__step: claim the slot leased when the step was queued (or lease one), run the commit in
+// the job's sandbox on that host (made for the job's first runs there, then kept:
+// runner/executors/sandbox-slots.ts), record the verdict, release the slot, advance the job.
+// Idempotent: a step already done is left alone,
 // a step whose worker died is taken over (its container removed), one held by a live worker is not.
 import type { JobHelpers } from "graphile-worker";
 import type { Knex } from "knex";
@@ -21,13 +22,20 @@ import { InfrastructureError } from "../../runner/errors";
 import { type RunResult } from "../../runner/executors/types";
 import { dockerFor } from "./docker-clients";
 import { probeHost, recordProbe } from "./hosts";
-import { acquireLease, releaseLease, renewLease, type Lease } from "./leases";
+import {
+  acquireLease,
+  claimQueuedLease,
+  QUEUED_HOLDER,
+  releaseLease,
+  renewLease,
+  type Lease,
+} from "./leases";
 import { ImageRefusedError } from "../../runner/images/pull";
 import { mirrorVolumeName } from "../../runner/mirror/mirror";
 import { enqueue } from "../catalog";
 import { liveWorkerIds } from "../heartbeat";
 import type { WorkerContext } from "../worker-context";
-import { requestAdvance } from "./advance";
+import { advanceAfterVerdict } from "./advance";
 import { stepCache } from "./caches";
 import { jobWorkspaceKey } from "./cleanup";
 import { runNetworkOn, type RunNetwork } from "./egress";
@@ -76,17 +84,26 @@ export async function runStep(
   const holder = helpers.job.locked_by ?? "worker";
   if (!(await takeOver(ctx, step, holder))) return;
 
-  const lease = await acquireLease(knex, {
-    holder,
-    stepId,
-    ttlSeconds: config.RUNNER_LEASE_SECONDS,
-    prefer: await hostsWithFreshMirror(knex, job),
-    avoid: await hostsThatFailed(knex, step),
-    ...(await slotShareOf(knex, job)),
-  });
+  // The slot leased when the step was queued, or a free one now.
+  const lease =
+    (await claimQueuedLease(knex, stepId, holder, config.RUNNER_LEASE_SECONDS)) ??
+    (await acquireLease(knex, {
+      holder,
+      stepId,
+      ttlSeconds: config.RUNNER_LEASE_SECONDS,
+      prefer: await hostsWithFreshMirror(knex, job),
+      avoid: await hostsThatFailed(knex, step),
+      ...(await slotShareOf(knex, job)),
+    }));
   if (!lease) {
-    // Every slot is busy: try again shortly (no attempt used up).
-    await enqueue(knex, "bisect__step", { stepId }, { runAt: new Date(Date.now() + 1_000) });
+    // Every slot is busy: try again shortly (no attempt used up), unless a freed slot was handed
+    // to the step meanwhile and it was queued again to run now (that earlier run time is kept).
+    await enqueue(
+      knex,
+      "bisect__step",
+      { stepId },
+      { runAt: new Date(Date.now() + 1_000), jobKeyMode: "preserve_run_at" },
+    );
     return;
   }
   // Only while the job goes on: once it has ended, bisect__finish waits for the runs holding a
@@ -119,12 +136,10 @@ export async function runStep(
     (config.RUNNER_LEASE_SECONDS * 1000) / 3,
   );
   const watchCancel = setInterval(() => {
-    void BisectJob.query(knex)
-      .findById(job.id)
-      .select("status")
-      .then((j) => {
-        // Cancelled, or concluded while this run was in flight: its verdict no longer matters.
-        if (!j || j.isFinal) stop.abort("cancelled");
+    void stillWanted(knex, job.id, stepId)
+      .then((wanted) => {
+        // Cancelled, concluded, or made useless by other verdicts: its verdict no longer matters.
+        if (!wanted) stop.abort("cancelled");
       })
       .catch(() => {});
   }, CANCEL_POLL_MS);
@@ -158,7 +173,7 @@ export async function runStep(
     }
     await recordVerdict(trx, job, stepId, outcome);
     await releaseLease(trx, lease.lease.id);
-    await requestAdvance(trx, job.id);
+    await advanceAfterVerdict(ctx, trx, job.id);
   });
 }
 
@@ -315,6 +330,7 @@ async function takeOver(ctx: WorkerContext, step: BisectStep, holder: string): P
   const { knex, config } = ctx;
   const open = await RunnerLease.query(knex)
     .where({ bisectStepId: step.id })
+    .whereNot({ holder: QUEUED_HOLDER })
     .whereNull("releasedAt");
   if (open.length === 0) return true;
   const live = await liveWorkerIds(knex, config.WORKER_DEAD_AFTER_SECONDS * 1000);
@@ -350,6 +366,15 @@ async function removeDeadSandboxes(
     ...jobLabels(ctx, step.bisectJobId),
     [SANDBOX_LABEL]: deadHolder,
   }).catch(() => []);
+}
+
+/** Whether the run's verdict still matters: its job goes on and the step was not stopped. */
+async function stillWanted(knex: Knex, jobId: number, stepId: number): Promise<boolean> {
+  const [j, s] = await Promise.all([
+    BisectJob.query(knex).findById(jobId).select("status"),
+    BisectStep.query(knex).findById(stepId).select("status"),
+  ]);
+  return Boolean(j && !j.isFinal && s && s.status !== "cancelled");
 }
 
 /** Who the run counts against for fair sharing: its installation and the plan's slot cap. */

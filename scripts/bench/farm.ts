@@ -4,14 +4,16 @@
 // checks a file), measured in one run against local `git bisect run`:
 //   - 1 host × 2 slots versus 2 hosts × 2 slots (parallel = all slots): wall time, ratio to the
 //     baseline, rounds, runs, slot utilisation (time runs held a lease ÷ slots × wall time);
-//   - latency from queueing a step to its command starting (median, p95; target median ≤ 1 s);
+//   - latency from queueing a step to its command starting (median, p95; target median ≤ 0.2 s),
+//     and where the time from a verdict to the next command goes (verdict → queued → leased →
+//     command), with the runs stopped because another verdict made them useless;
 //   - the mirror cache on repositories of --mirror-commits commits: a cold clone into an empty
 //     cache versus a warm refresh after 10 new commits (target ratio ≤ 0.1), and an empty refresh.
 // Needs two Docker engines over TLS (shared/docker/engines.sh up 2) and PostgreSQL (DATABASE_URL,
 // or an embedded one in a temporary directory).
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { Model } from "objection";
@@ -75,6 +77,9 @@ interface FarmRun {
   runs: number;
   utilisation: number;
   queueToStart: number[];
+  /** Where the time between a verdict and the next command goes, per run (ms). */
+  phases: { verdictToQueued: number[]; queuedToLeased: number[]; leasedToCommand: number[] };
+  cancelled: number;
   correct: boolean;
 }
 
@@ -115,7 +120,8 @@ async function farmRun(label: string, hostCount: number, slotsPerHost: number): 
   });
   const done = await waitFinal(job.id);
   const wallMs = Date.now() - started;
-  const steps = await BisectStep.query(knex).where({ bisectJobId: job.id, status: "done" });
+  const all = await BisectStep.query(knex).where({ bisectJobId: job.id });
+  const steps = all.filter((s) => s.status === "done");
   const leases = await RunnerLease.query(knex).whereIn(
     "bisectStepId",
     steps.map((s) => s.id),
@@ -134,8 +140,37 @@ async function farmRun(label: string, hostCount: number, slotsPerHost: number): 
     queueToStart: steps.map(
       (s) => s.finishedAt!.getTime() - (s.durationMs ?? 0) - s.createdAt.getTime(),
     ),
+    phases: phasesOf(steps),
+    cancelled: all.filter((s) => s.status === "cancelled").length,
     correct: done.culpritSha === repo.shas[culprit],
   };
+}
+
+/**
+ * The path from a recorded verdict to the next command, split at the rows' own timestamps: the
+ * verdict that queued a run (the latest one recorded before the run's row was made) → its row
+ * queued → a slot leased and the run started on a host → its command starting (end minus the
+ * command's own duration). Runs of the first round have no verdict before them.
+ */
+function phasesOf(steps: BisectStep[]): FarmRun["phases"] {
+  const verdicts = steps.map((s) => s.finishedAt!.getTime()).sort((a, b) => a - b);
+  const phases: FarmRun["phases"] = {
+    verdictToQueued: [],
+    queuedToLeased: [],
+    leasedToCommand: [],
+  };
+  for (const s of steps) {
+    const queued = s.createdAt.getTime();
+    const trigger = verdicts.filter((t) => t <= queued + 5).pop();
+    if (trigger !== undefined) phases.verdictToQueued.push(Math.max(0, queued - trigger));
+    if (s.startedAt) {
+      phases.queuedToLeased.push(s.startedAt.getTime() - queued);
+      phases.leasedToCommand.push(
+        s.finishedAt!.getTime() - (s.durationMs ?? 0) - s.startedAt.getTime(),
+      );
+    }
+  }
+  return phases;
 }
 
 async function waitFinal(jobId: number): Promise<BisectJob> {
@@ -159,7 +194,22 @@ for (const r of runs) {
 }
 const allLatencies = runs.flatMap((r) => r.queueToStart);
 console.log(
-  `queue → command start over ${allLatencies.length} runs: median ${secs(median(allLatencies))}, p95 ${secs(percentile(allLatencies, 95))} (target median ≤ 1 s)`,
+  `queue → command start over ${allLatencies.length} runs: median ${secs(median(allLatencies))}, p95 ${secs(percentile(allLatencies, 95))} (target median ≤ 0.2 s)`,
+);
+const ms = (values: number[]) =>
+  values.length ? `${Math.round(median(values))} / ${Math.round(percentile(values, 95))} ms` : "–";
+console.log(
+  "\nverdict → next command, p50 / p95  verdict→queued     queued→leased      leased→command   useless runs stopped",
+);
+for (const r of runs) {
+  console.log(
+    `${r.label.padEnd(33)} ${ms(r.phases.verdictToQueued).padStart(15)}  ${ms(r.phases.queuedToLeased).padStart(17)}  ${ms(r.phases.leasedToCommand).padStart(17)}  ${String(r.cancelled).padStart(8)}`,
+  );
+}
+console.log(
+  `load average: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}`,
 );
 
 // Mirror cache: cold clone versus warm refresh after 10 new commits, at each size; an empty
