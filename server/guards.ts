@@ -39,6 +39,15 @@ export function blockListOf(cidrs: readonly string[]): BlockList {
   return list;
 }
 
+/**
+ * Express derives `req.ip` anew on every read (walking X-Forwarded-For through the trusted
+ * proxies); the logs, limits and the route all read it: work it out once per request.
+ */
+export const settleClientIp: express.RequestHandler = (req, _res, next) => {
+  Object.defineProperty(req, "ip", { value: req.ip, enumerable: true });
+  next();
+};
+
 export function inList(list: BlockList, ip: string | undefined): boolean {
   if (!ip) return false;
   const plain = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
@@ -77,6 +86,17 @@ export function abuseLimits(
   stop(): void;
 } {
   const github = blockListOf(config.WEBHOOK_ALLOWED_CIDRS);
+  // GitHub delivers from a few addresses: remember each one's answer (a bounded memo).
+  const known = new Map<string, boolean>();
+  const fromGitHub = (ip: string | undefined) => {
+    if (!ip) return false;
+    let answer = known.get(ip);
+    if (answer === undefined) {
+      if (known.size >= 10_000) known.clear();
+      known.set(ip, (answer = inList(github, ip)));
+    }
+    return answer;
+  };
   const windowMs = 60_000;
   const common = (name: string) => ({
     windowMs,
@@ -133,7 +153,7 @@ export function abuseLimits(
       rateLimit({
         ...common("webhook"),
         limit: config.RATE_LIMIT_WEBHOOK_PER_MINUTE,
-        skip: (req) => inList(github, req.ip),
+        skip: (req) => fromGitHub(req.ip),
         message: tooMany("deliveries"),
       }),
       refused,

@@ -12,7 +12,7 @@ import { ConfigError, loadConfig, webDatabaseUrl } from "../config/env";
 import { createLogger } from "../config/log";
 import { createKnex } from "../db/connection";
 import { superviseWebProcesses } from "./cluster";
-import { abuseLimits, metricsEndpoint, requestLog } from "./guards";
+import { abuseLimits, metricsEndpoint, requestLog, settleClientIp } from "./guards";
 import { buildWithRoute } from "./resource-route";
 
 const BUILD = path.resolve("build/index.js");
@@ -108,6 +108,7 @@ async function main(): Promise<void> {
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", "loopback, uniquelocal");
+  app.use(settleClientIp);
   app.use(requestLog(log));
   const databaseUrl = webDatabaseUrl(config);
   const limits = abuseLimits(config, databaseUrl ? () => sharedDb(databaseUrl) : undefined);
