@@ -36,6 +36,18 @@ function problemsOf(env: Env): string[] {
 }
 
 describe("loadConfig", () => {
+  it("takes WEB_PROCESSES as a count or auto (one per CPU, at most 8), 1 when unset", () => {
+    expect(loadConfig({}).WEB_PROCESSES).toBe(1);
+    expect(loadConfig({ WEB_PROCESSES: "3" }).WEB_PROCESSES).toBe(3);
+    const auto = loadConfig({ WEB_PROCESSES: "auto" }).WEB_PROCESSES;
+    expect(auto).toBeGreaterThanOrEqual(1);
+    expect(auto).toBeLessThanOrEqual(8);
+    for (const bad of ["0", "65", "two", "-1"])
+      expect(problemsOf({ WEB_PROCESSES: bad }).join("\n")).toContain(
+        "WEB_PROCESSES: must be a number from 1 to 64, or auto",
+      );
+  });
+
   it("starts with no environment at all, in setup mode, with sensible defaults", () => {
     const config = loadConfig({});
     expect(config.github).toBeNull();

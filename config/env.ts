@@ -2,6 +2,7 @@
 // An invalid value stops start-up with one message naming every bad variable (never its value).
 // Missing GitHub credentials are not an error: the product runs in setup mode.
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 
 const optionalString = z
@@ -68,6 +69,16 @@ const schema = z.object({
     })
     .default("development"),
   PORT: int(3000, 1, 65535),
+  /** Web processes sharing PORT (node:cluster); `auto`: one per CPU, at most 8. */
+  WEB_PROCESSES: optionalString
+    .refine(
+      (v) =>
+        v === undefined || v === "auto" || (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 64),
+      "must be a number from 1 to 64, or auto",
+    )
+    .transform((v) =>
+      v === undefined ? 1 : v === "auto" ? Math.min(8, availableParallelism()) : Number(v),
+    ),
   HOST: optionalString.transform((v) => v ?? "127.0.0.1"),
   PUBLIC_URL: optionalString.refine(
     (v) => v === undefined || (/^https?:\/\//.test(v) && URL.canParse(v)),

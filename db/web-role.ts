@@ -27,6 +27,8 @@ export const WEB_GRANTS: Readonly<Record<string, readonly (Privilege | `update (
   // Cancelling marks the job's queued steps cancelled: that column only, no new or removed steps.
   bisect_steps: ["select", "update (status)"],
   metric_counters: ["select", "insert", "update"],
+  // The rate limits every web process counts together; expired windows are removed.
+  rate_limit_hits: ["select", "insert", "update", "delete"],
   // Read only: plans, repositories, the farm's state for /health and /metrics, the dashboard.
   rate_limits: ["select"],
   repositories: ["select"],

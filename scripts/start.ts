@@ -118,7 +118,8 @@ async function main(): Promise<number> {
   if (dev) run("remix watch", ["node_modules/@remix-run/dev/dist/cli.js", "watch"]);
   run("web", ["--import", "tsx", "server/web.ts"]);
   run("worker", ["--import", "tsx", "jobs/worker.ts"]);
-  log(`Bisect Bot is starting on ${config.publicUrl} (web + worker); Ctrl-C stops it`);
+  const web = config.WEB_PROCESSES > 1 ? `${config.WEB_PROCESSES} web processes` : "web";
+  log(`Bisect Bot is starting on ${config.publicUrl} (${web} + worker); Ctrl-C stops it`);
   return new Promise<number>(() => {});
 }
 

@@ -7,6 +7,7 @@ import type { Knex } from "knex";
 import type { Config } from "../config/env";
 import type { Logger } from "../config/log";
 import { createWebMetrics } from "./metrics";
+import { PostgresStore, refusalLimit } from "./shared-rate-limit";
 
 /** One line per request: method, path (never the query: OAuth codes travel there), status, time. */
 export function requestLog(log: Logger): express.RequestHandler {
@@ -38,6 +39,15 @@ export function blockListOf(cidrs: readonly string[]): BlockList {
   return list;
 }
 
+/**
+ * Express derives `req.ip` anew on every read (walking X-Forwarded-For through the trusted
+ * proxies); the logs, limits and the route all read it: work it out once per request.
+ */
+export const settleClientIp: express.RequestHandler = (req, _res, next) => {
+  Object.defineProperty(req, "ip", { value: req.ip, enumerable: true });
+  next();
+};
+
 export function inList(list: BlockList, ip: string | undefined): boolean {
   if (!ip) return false;
   const plain = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
@@ -62,58 +72,93 @@ export function safeEqual(a: string, b: string): boolean {
 /**
  * Per-client limits (429 with Retry-After): sign-in, the JSON API, and webhooks. Each client has
  * its own budget, so no one's traffic uses up anyone else's; GitHub's delivery addresses are never
- * limited at all.
+ * limited at all. With `db`, the counts are shared by every web process (server/shared-rate-limit.ts);
+ * without, each process counts alone (tests of one process).
  */
-export function abuseLimits(config: Config): {
+export function abuseLimits(
+  config: Config,
+  db?: () => Knex,
+): {
   auth: express.RequestHandler;
   api: express.RequestHandler;
   dashboard: express.RequestHandler;
   webhook: express.RequestHandler[];
+  stop(): void;
 } {
   const github = blockListOf(config.WEBHOOK_ALLOWED_CIDRS);
-  const common = { windowMs: 60_000, standardHeaders: "draft-7" as const, legacyHeaders: false };
+  // GitHub delivers from a few addresses: remember each one's answer (a bounded memo).
+  const known = new Map<string, boolean>();
+  const fromGitHub = (ip: string | undefined) => {
+    if (!ip) return false;
+    let answer = known.get(ip);
+    if (answer === undefined) {
+      if (known.size >= 10_000) known.clear();
+      known.set(ip, (answer = inList(github, ip)));
+    }
+    return answer;
+  };
+  const windowMs = 60_000;
+  const common = (name: string) => ({
+    windowMs,
+    standardHeaders: "draft-7" as const,
+    legacyHeaders: false,
+    ...(db ? { store: new PostgresStore(db, `${name}:`) } : {}),
+  });
   const tooMany = (what: string) => ({
     error: "rate_limited",
     message: `Too many ${what}; try again after the time in Retry-After.`,
   });
+  // GitHub's addresses are exempt from the webhook limit, but anyone can point a webhook of their
+  // own at us from there: refused deliveries (bad signature, malformed) count against every
+  // sender, GitHub's addresses included. Answered deliveries are never written down.
+  let refused: express.RequestHandler & { stop?: () => void };
+  if (db) {
+    refused = refusalLimit({
+      db,
+      prefix: "webhook-refused:",
+      limit: config.RATE_LIMIT_WEBHOOK_PER_MINUTE,
+      windowMs,
+      message: tooMany("refused deliveries"),
+    });
+  } else {
+    refused = rateLimit({
+      ...common("webhook-refused"),
+      limit: config.RATE_LIMIT_WEBHOOK_PER_MINUTE,
+      skipSuccessfulRequests: true,
+      message: tooMany("refused deliveries"),
+    });
+  }
   return {
     auth: rateLimit({
-      ...common,
+      ...common("auth"),
       limit: config.RATE_LIMIT_AUTH_PER_MINUTE,
       message: tooMany("sign-in requests"),
     }),
     // Keyed by the client's address: a cookie is the client's to choose, so keying by it would
     // hand each request a fresh budget.
     api: rateLimit({
-      ...common,
+      ...common("api"),
       limit: config.RATE_LIMIT_API_PER_MINUTE,
       keyGenerator: (req) => `ip:${ipKeyGenerator(req.ip ?? "")}`,
       message: tooMany("requests"),
     }),
     // The dashboard's pages and their data requests: its own budget of the same size.
     dashboard: rateLimit({
-      ...common,
+      ...common("dashboard"),
       limit: config.RATE_LIMIT_API_PER_MINUTE,
       keyGenerator: (req) => `ip:${ipKeyGenerator(req.ip ?? "")}`,
       message: tooMany("requests"),
     }),
     webhook: [
       rateLimit({
-        ...common,
+        ...common("webhook"),
         limit: config.RATE_LIMIT_WEBHOOK_PER_MINUTE,
-        skip: (req) => inList(github, req.ip),
+        skip: (req) => fromGitHub(req.ip),
         message: tooMany("deliveries"),
       }),
-      // GitHub's addresses are exempt from the limit above, but anyone can point a webhook of
-      // their own at us from there: refused deliveries (bad signature, malformed) count against
-      // every sender, GitHub's addresses included.
-      rateLimit({
-        ...common,
-        limit: config.RATE_LIMIT_WEBHOOK_PER_MINUTE,
-        skipSuccessfulRequests: true,
-        message: tooMany("refused deliveries"),
-      }),
+      refused,
     ],
+    stop: () => refused.stop?.(),
   };
 }
 

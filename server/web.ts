@@ -1,4 +1,5 @@
 // The web process: static assets and the Remix request handler on PORT.
+import cluster from "node:cluster";
 import { randomBytes } from "node:crypto";
 import { statSync } from "node:fs";
 import path from "node:path";
@@ -6,10 +7,13 @@ import { pathToFileURL } from "node:url";
 import { createRequestHandler } from "@remix-run/express";
 import type { ServerBuild } from "@remix-run/node";
 import express, { type Request, type Response } from "express";
+import type { Knex } from "knex";
 import { ConfigError, loadConfig, webDatabaseUrl } from "../config/env";
 import { createLogger } from "../config/log";
 import { createKnex } from "../db/connection";
-import { abuseLimits, metricsEndpoint, requestLog } from "./guards";
+import { superviseWebProcesses } from "./cluster";
+import { abuseLimits, metricsEndpoint, requestLog, settleClientIp } from "./guards";
+import { buildWithRoute } from "./resource-route";
 
 const BUILD = path.resolve("build/index.js");
 
@@ -56,9 +60,34 @@ function securityHeaders(production: boolean, githubOrigin: string): express.Req
   };
 }
 
+/** The webhook answers JSON to GitHub: no page, so no nonce; nothing may frame or run it. */
+const webhookHeaders: express.RequestHandler = (_req, res, next) => {
+  res.setHeader("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+  res.setHeader("X-Content-Type-Options", "nosniff");
+  next();
+};
+
 /** What every loader and action gets besides the request (app/load-context.ts). */
 function getLoadContext(req: Request, res: Response) {
   return { cspNonce: res.locals.cspNonce as string | undefined, clientIp: req.ip };
+}
+
+/** The Remix handler of every route, and one for the webhook route alone (server/resource-route.ts). */
+function remixHandlers(build: ServerBuild, mode: string) {
+  return {
+    all: createRequestHandler({ build, mode, getLoadContext }),
+    webhook: createRequestHandler({
+      build: buildWithRoute(build, "routes/webhook"),
+      mode,
+      getLoadContext,
+    }),
+  };
+}
+
+let sharedKnex: Knex | null = null;
+/** The connection the shared rate limits count on (small: one short statement at a time). */
+function sharedDb(url: string): Knex {
+  return (sharedKnex ??= createKnex(url, { poolMax: 2, applicationName: "bisect-bot-limits" }));
 }
 
 async function main(): Promise<void> {
@@ -69,49 +98,63 @@ async function main(): Promise<void> {
     console.error(error instanceof ConfigError ? error.message : error);
     process.exit(1);
   }
+  const log = createLogger("web", config.LOG_LEVEL);
+  if (cluster.isPrimary && config.WEB_PROCESSES > 1) {
+    superviseWebProcesses(config.WEB_PROCESSES, log);
+    return;
+  }
   const development = config.NODE_ENV === "development";
+  const mode = development ? "development" : config.NODE_ENV;
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", "loopback, uniquelocal");
-  const log = createLogger("web", config.LOG_LEVEL);
+  app.use(settleClientIp);
   app.use(requestLog(log));
+  const databaseUrl = webDatabaseUrl(config);
+  const limits = abuseLimits(config, databaseUrl ? () => sharedDb(databaseUrl) : undefined);
+  const metrics = databaseUrl
+    ? metricsEndpoint(
+        config,
+        createKnex(databaseUrl, { poolMax: 2, applicationName: "bisect-bot-metrics" }),
+      )
+    : null;
+
+  // The Remix handlers, made again when development rebuilds the app.
+  let handlers = remixHandlers(await importBuild(), mode);
+  let builtAt = statSync(BUILD).mtimeMs;
+  const current = async () => {
+    if (development) {
+      const mtime = statSync(BUILD).mtimeMs;
+      if (mtime !== builtAt) {
+        handlers = remixHandlers(await importBuild(), mode);
+        builtAt = mtime;
+      }
+    }
+    return handlers;
+  };
+
+  // The webhook first: GitHub's deliveries pass no other middleware and Remix matches them
+  // against the webhook route alone.
+  if (metrics) app.use("/webhook", metrics.observeWebhook);
+  app.use("/webhook", webhookHeaders, limits.webhook);
+  app.all("/webhook", (req, res, next) =>
+    development
+      ? void current().then((h) => h.webhook(req, res, next), next)
+      : handlers.webhook(req, res, next),
+  );
+
   app.use(securityHeaders(config.NODE_ENV === "production", new URL(config.GITHUB_URL).origin));
-  const limits = abuseLimits(config);
   app.use("/auth", limits.auth);
   app.use("/login", limits.auth);
   app.use("/api", limits.api);
   app.use("/dashboard", limits.dashboard);
-  const databaseUrl = webDatabaseUrl(config);
-  if (databaseUrl) {
-    const metrics = metricsEndpoint(
-      config,
-      createKnex(databaseUrl, { poolMax: 2, applicationName: "bisect-bot-metrics" }),
-    );
-    app.get("/metrics", metrics.handler);
-    app.use("/webhook", metrics.observeWebhook);
-  }
-  app.use("/webhook", limits.webhook);
+  if (metrics) app.get("/metrics", metrics.handler);
   app.use("/build", express.static("public/build", { immutable: true, maxAge: "1y" }));
   app.use(express.static("public", { maxAge: "1h", index: false }));
-
-  let build = await importBuild();
-  let builtAt = statSync(BUILD).mtimeMs;
-  app.all(
-    "*",
+  app.all("*", (req, res, next) =>
     development
-      ? async (req, res, next) => {
-          const mtime = statSync(BUILD).mtimeMs;
-          if (mtime !== builtAt) {
-            build = await importBuild();
-            builtAt = mtime;
-          }
-          return createRequestHandler({ build, mode: "development", getLoadContext })(
-            req,
-            res,
-            next,
-          );
-        }
-      : createRequestHandler({ build, mode: config.NODE_ENV, getLoadContext }),
+      ? void current().then((h) => h.all(req, res, next), next)
+      : handlers.all(req, res, next),
   );
 
   const server = app.listen(config.PORT, config.HOST, () => {

@@ -16,6 +16,7 @@ import * as planResources from "./20261207000011_plan_resources";
 import * as runnerImages from "./20261207000012_runner_images";
 import * as mirrorRemoteRefs from "./20261207000021_mirror_remote_refs";
 import * as runnerCaches from "./20261207000031_runner_caches";
+import * as sharedLimits from "./20261207000050_shared_limits";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -38,6 +39,7 @@ const migrations: Record<string, Migration> = {
   "20261207000012_runner_images": runnerImages,
   "20261207000021_mirror_remote_refs": mirrorRemoteRefs,
   "20261207000031_runner_caches": runnerCaches,
+  "20261207000050_shared_limits": sharedLimits,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -7,7 +7,7 @@ import { Octokit } from "@octokit/rest";
 import type { Knex } from "knex";
 import type { GitHubConfig } from "../../config/env";
 import { Installation, Repository } from "../../db/models";
-import { WriteGate } from "./write-gate";
+import { SharedWriteGate, WriteGate, type GateAcrossProcesses } from "./write-gate";
 import { incrementCounter } from "../../db/counters";
 
 type Level = "read" | "write";
@@ -34,6 +34,8 @@ export interface RepoScope {
 export interface GitHubAppOptions {
   /** Minimum spacing of writes per installation (GitHub: at least 1 s). */
   writeIntervalMs?: number;
+  /** The gate every worker process takes (createGitHubApp: PostgreSQL); none: this process only. */
+  sharedGate?: GateAcrossProcesses;
   /** A token with less life left than this is replaced before use. */
   minTokenLifeMs?: number;
   /** Delays between retries of a GET that failed with 5xx or a network error. */
@@ -125,7 +127,12 @@ export class GitHubApp {
     readonly config: GitHubConfig,
     options: GitHubAppOptions = {},
   ) {
-    this.gate = new WriteGate(options.writeIntervalMs ?? 1000);
+    this.gate = new WriteGate(
+      options.writeIntervalMs ?? 1000,
+      undefined,
+      undefined,
+      options.sharedGate,
+    );
     this.minTokenLifeMs = options.minTokenLifeMs ?? 10 * 60_000;
     this.readRetryDelaysMs = options.readRetryDelaysMs ?? [300, 1500];
     this.onError = options.onError;
@@ -207,6 +214,9 @@ export class GitHubApp {
 /** The worker's GitHub App, made once at its start; failed API calls are counted for /metrics. */
 export function createGitHubApp(config: GitHubConfig, knex: Knex): GitHubApp {
   return new GitHubApp(config, {
+    // GitHub asks for 1 s between writes; 1.1 s leaves room for clocks and network.
+    writeIntervalMs: 1100,
+    sharedGate: new SharedWriteGate(knex, 1100),
     onError: (status) =>
       void incrementCounter(knex, "github_api_errors", { status: status ?? "network" }).catch(
         () => {},

@@ -1,6 +1,16 @@
 // Spaces out content-creating requests per installation (GitHub asks for at least a second
-// between them). In-process: a worker process serialises its own writes per installation; with
-// several worker processes each keeps its own spacing (see docs/decisions/005-github-intake.md).
+// between them). A worker process serialises its own writes per installation in arrival order
+// (WriteGate); with a SharedWriteGate behind it, every worker process on the database takes turns
+// too (docs/decisions/005-github-intake.md).
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import type { Knex } from "knex";
+import { releaseWriteGate, takeWriteGate } from "../../db/github-write-gates";
+
+/** What spaces the writes of every process: one write at a time per key, the gate's own interval after the previous one's end. */
+export interface GateAcrossProcesses {
+  run<T>(key: number, write: () => Promise<T>): Promise<T>;
+}
 
 export class WriteGate {
   private readonly next = new Map<string, number>();
@@ -13,6 +23,8 @@ export class WriteGate {
     private readonly now: () => number = Date.now,
     private readonly sleep: (ms: number) => Promise<void> = (ms) =>
       new Promise((resolve) => setTimeout(resolve, ms)),
+    /** Other processes' writes: each write of this process also takes this gate. */
+    private readonly shared?: GateAcrossProcesses,
   ) {}
 
   /** Resolves when this caller may write for `key`; callers are served in arrival order. */
@@ -42,7 +54,7 @@ export class WriteGate {
       // A timer may fire a little early: wait until the clock says so.
       for (let now = this.now(); now < allowedAt; now = this.now())
         await this.sleep(allowedAt - now);
-      return await write();
+      return await (this.shared && typeof key === "number" ? this.shared.run(key, write) : write());
     } finally {
       const at = this.now();
       release(at);
@@ -58,5 +70,40 @@ export class WriteGate {
 
   private forgetIdle(now: number): void {
     for (const [id, at] of this.next) if (at < now) this.next.delete(id);
+  }
+}
+
+/**
+ * The write gate in PostgreSQL (db/github-write-gates.ts): a write holds its installation's row for
+ * at most `leaseMs` (a dead process's hold lapses), and releasing it opens the gate `intervalMs`
+ * later on the database's clock. A waiting write sleeps until the gate opens, or polls every
+ * `pollMs` while another write is under way.
+ */
+export class SharedWriteGate implements GateAcrossProcesses {
+  private readonly holder = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+  private writes = 0;
+
+  constructor(
+    private readonly knex: Knex,
+    readonly intervalMs = 1100,
+    private readonly leaseMs = 60_000,
+    private readonly pollMs = 50,
+  ) {}
+
+  async run<T>(installationId: number, write: () => Promise<T>): Promise<T> {
+    // One holder name per write: a release can only ever end its own hold.
+    const holder = `${this.holder}:${++this.writes}`;
+    for (;;) {
+      const attempt = await takeWriteGate(this.knex, installationId, holder, this.leaseMs);
+      if (attempt.taken) break;
+      const wait = attempt.held ? this.pollMs : Math.max(1, Math.ceil(attempt.opensInMs));
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    try {
+      return await write();
+    } finally {
+      // Not released (the database is away): the hold lapses after leaseMs, later but never sooner.
+      await releaseWriteGate(this.knex, installationId, holder, this.intervalMs).catch(() => {});
+    }
   }
 }

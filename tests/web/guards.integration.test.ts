@@ -1,7 +1,7 @@
 // The web process's guards against the real server: per-client rate limits (429 + Retry-After,
 // GitHub's addresses exempt), /metrics and who may read it, request logs without secrets.
 import { Model } from "objection";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { incrementCounter } from "../../db/counters";
 import { BisectJob, BisectStep, RunnerHost } from "../../db/models";
 import { useTestDatabase } from "../helpers/database";
@@ -40,6 +40,11 @@ describe("web guards", () => {
   });
   afterAll(async () => {
     await web?.stop();
+  });
+  // Every server on one database counts together (tests/web/shared-limits): each test starts
+  // with fresh windows.
+  beforeEach(async () => {
+    await db.current.knex("rate_limit_hits").delete();
   });
 
   it("limits sign-in attempts per client with 429 and Retry-After", async () => {
