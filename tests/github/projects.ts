@@ -4,11 +4,14 @@
 // - Node: `tiny-math` from a verdaccio registry; the culprit upgrades it to a broken release.
 // - Python: `tinystats` from a PEP 503 index of local wheels; the culprit upgrades it likewise.
 // - C with CMake: a library and a ctest; the culprit breaks the library's code.
+// - Rust: `unitconv` vendored (cargo vendor's directory source); the culprit upgrades it.
+// - Go: `example.com/money` from a Go module proxy (tests/helpers/go-proxy.ts); likewise.
 //
-// Every repository has four commits: v1.0.0 (good), a harmless change, the culprit, and one more
-// harmless change on `main` (bad); `padding` adds that many more harmless commits on each side of
-// the culprit (longer histories for benchmarks). With `bisectYml`, `.github/bisect.yml` is there
-// from the first commit on.
+// The Node, Python and CMake repositories have four commits: v1.0.0 (good), a harmless change,
+// the culprit, and one more harmless change on `main` (bad); the Rust and Go ones nine, the fifth
+// the culprit. `padding` adds that many more harmless commits on each side of the culprit (longer
+// histories for benchmarks). With `bisectYml`, `.github/bisect.yml` is there from the first
+// commit on.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
