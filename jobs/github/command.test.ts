@@ -3,8 +3,10 @@ import {
   EXAMPLE,
   formatDuration,
   mentionsBisect,
+  mergePredicateFields,
   parseCommand,
   parseDuration,
+  predicateFieldsOf,
   revisionProblem,
 } from "./command";
 
@@ -244,5 +246,158 @@ describe("durations and revisions", () => {
     expect(revisionProblem("@")).toMatch(/'@'/);
     expect(revisionProblem("a;rm")).toMatch(/cannot have/);
     expect(revisionProblem("a@{1}")).toMatch(/@\{/);
+  });
+});
+
+describe("parseCommand: where the command line is, exactly", () => {
+  const real = "/bisect v1.4.0 main -- npm test";
+
+  it("reads a command after an HTML comment that ends on its line, not inside it", () => {
+    expect(parseCommand(`<!-- start\n/bisect x y -- no\nend -->\n${real}`)).toEqual(bisect());
+    expect(parseCommand(`<!--\nhidden\n-->${real}`)).toEqual(bisect());
+    expect(parseCommand(`<!--\nhidden\n--> ${real}`)).toEqual(bisect());
+    expect(parseCommand(`<!-- a --><!-- b -->${real}`)).toEqual(bisect());
+    expect(parseCommand(`note <!-- open\n${real}`)).toEqual({ kind: "none" });
+    expect(parseCommand(`note <!-- open\n-->\n${real}`)).toEqual(bisect());
+  });
+
+  it("does not take a line with a backtick in its info string for a fence", () => {
+    expect(parseCommand("```js`x\n" + real)).toEqual(bisect());
+    expect(parseCommand("~~~js`x\n/bisect a b -- hidden\n~~~\n" + real)).toEqual(bisect());
+  });
+
+  it("closes a fence only with a bare line of the same character", () => {
+    expect(parseCommand("```\n``` more\n/bisect a b -- hidden\n```\n" + real)).toEqual(bisect());
+    expect(parseCommand("~~~\n```\n/bisect a b -- hidden\n~~~\n" + real)).toEqual(bisect());
+    expect(parseCommand("```\n/bisect a b -- hidden\n```  \n" + real)).toEqual(bisect());
+  });
+
+  it("splits lines at \\r as well", () => {
+    expect(parseCommand(`thanks\r${real}`)).toEqual(bisect());
+  });
+
+  it("pre-filters only lines that start with /bisect", () => {
+    expect(mentionsBisect("see x/bisect a b")).toBe(false);
+    expect(mentionsBisect("a\n\t/bisect a b")).toBe(true);
+  });
+});
+
+describe("parseCommand: the command itself", () => {
+  it("takes the command from a code block after blank lines, trimmed", () => {
+    expect(parseCommand("/bisect v1.4.0 main\n\n \n```sh\n  npm test  \n```\n")).toEqual(bisect());
+    expect(parseCommand("/bisect v1.4.0 main\n\n")).toEqual(bisect({ command: null }));
+    expect(parseCommand("/bisect v1.4.0 main -- npm test   ")).toEqual(bisect());
+  });
+
+  it("says when the code block is not closed", () => {
+    expect(errorOf("/bisect v1.4.0 main\n```\nnpm test\n").message).toBe(
+      "The code block with the test command under the `/bisect` line is not closed: end it with a line of three backticks.",
+    );
+  });
+
+  it("says when the command after -- is missing", () => {
+    expect(errorOf("/bisect v1.4.0 main --").message).toBe(
+      "Missing the test command after `--`: write it on the same line, or in a code block under the line.",
+    );
+  });
+
+  it("accepts a command of exactly the length limit", () => {
+    const command = `echo ${"x".repeat(10_000 - 5)}`;
+    expect(parseCommand(`/bisect v1.4.0 main -- ${command}`)).toEqual(bisect({ command }));
+    expect(errorOf(`/bisect v1.4.0 main -- ${command}x`).message).toBe(
+      "The test command is 10001 characters long; the limit is 10000. Put it in a script in the repository and run that.",
+    );
+  });
+
+  it("keeps a quoted pattern's inner text, and inline code with backticks inside", () => {
+    const pattern = (option: string) => {
+      const r = parseCommand(`/bisect v1.4.0 main --bad-if-output ${option} -- npm test`);
+      return r.kind === "bisect" ? r.badIfOutput : r;
+    };
+    expect(pattern('"panicked at"')).toBe("panicked at");
+    expect(pattern("`panicked at`")).toBe("panicked at");
+    expect(pattern("`` a `b` c ``")).toBe("a `b` c");
+    expect(pattern("``")).toBe("``");
+    expect(pattern("x`y`")).toBe("x`y`");
+  });
+});
+
+describe("parseCommand: option messages, word for word", () => {
+  const message = (options: string) =>
+    errorOf(`/bisect v1.4.0 main ${options} -- npm test`).message;
+
+  it("names the value an option needs", () => {
+    expect(message("--runs")).toBe("The option `--runs` needs a value: a whole number.");
+    expect(message("--runs=")).toBe("The option `--runs` needs a value: a whole number.");
+    expect(message("--runs --parallel 2")).toBe(
+      "The option `--runs` needs a value: a whole number.",
+    );
+    expect(message("--timeout")).toBe(
+      "The option `--timeout` needs a value: a duration such as `90s`, `10m` or `1h`.",
+    );
+    expect(message("--crash")).toBe("The option `--crash` needs a value: `bad` or `skip`.");
+    expect(message("--bad-if-output")).toBe(
+      "The option `--bad-if-output` needs a value: a regular expression, in backticks when it holds spaces (`panicked at|Segmentation fault`).",
+    );
+  });
+
+  it("names the allowed values", () => {
+    expect(message("--crash maybe")).toBe(
+      "`--crash maybe` is not allowed: --crash must be `bad` or `skip`.",
+    );
+    expect(message("--timeout soon")).toBe(
+      "`--timeout soon` is not a duration: write it like `90s`, `10m` or `1h`.",
+    );
+    expect(message("--timeout 25h")).toBe("`--timeout 25h` is out of range: give from 1s to 24h.");
+    expect(message("--runs 2x")).toBe(
+      "`--runs 2x` is not allowed: --runs must be a whole number from 1 to 5.",
+    );
+    expect(message("--parallel x2")).toBe(
+      "`--parallel x2` is not allowed: --parallel must be a whole number from 1 to 16.",
+    );
+    expect(message("--frobnicate")).toBe(
+      "Unknown option `--frobnicate`. The options are `--runs`, `--fail-threshold`, `--flaky`, `--crash`, `--timeout-is`, `--bad-if-output`, `--find`, `--timeout`, `--parallel`, `--first-parent`; if your test command starts with a dash, put `--` before it.",
+    );
+  });
+
+  it("hands every predicate option on", () => {
+    const r = parseCommand(
+      "/bisect v1.4.0 main --timeout-is bad --find fix --crash bad --bad-if-output boom -- npm test",
+    );
+    if (r.kind !== "bisect") throw new Error(JSON.stringify(r));
+    expect(predicateFieldsOf(r)).toEqual({
+      timeout: "bad",
+      find: "fix",
+      crash: "bad",
+      badIfOutput: "boom",
+    });
+    expect(mergePredicateFields({ flaky: true }, { failThreshold: 1 })).toEqual({
+      failThreshold: 1,
+    });
+    expect(mergePredicateFields({ flaky: true }, { crash: "bad" })).toEqual({
+      flaky: true,
+      crash: "bad",
+    });
+  });
+});
+
+describe("parseCommand: job references, exactly", () => {
+  it.each([
+    ["/bisect verify", { kind: "verify" }],
+    ["/bisect verify 1", { kind: "verify", jobId: 1 }],
+    ["/bisect -h", { kind: "help" }],
+    ["/bisect HELP", { kind: "help" }],
+  ])("%s", (body, expected) => {
+    expect(parseCommand(body)).toEqual(expected);
+  });
+
+  it("refuses a number with anything around it, word for word", () => {
+    for (const ref of ["12x", "x12", "#"])
+      expect(errorOf(`/bisect retry ${ref}`).message).toBe(
+        `\`${ref}\` is not a bisection number: write it as \`12\` (or leave it out for the latest bisection on this issue).`,
+      );
+    expect(errorOf("/bisect retry #1 #2").message).toBe(
+      "`/bisect retry` takes at most one bisection number, got `#1 #2`.",
+    );
   });
 });

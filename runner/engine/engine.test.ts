@@ -239,6 +239,20 @@ describe("decide: skip, error and ambiguity", () => {
     expect(["c2", "c3", "c4"]).not.toContain(d.probes[0]);
   });
 
+  it("moves a probe a quarter away from a skipped stretch, on the side away from it", () => {
+    const g16 = linearGraph(16);
+    const probe = (o: Observation[]) => decide(input(g16, { observations: o }));
+    // The middle is c7: skipped, the next probe is c3, not its neighbour c6 or c8.
+    expect(probe(obs(["c7", "skip"]))).toEqual({ kind: "probe", probes: ["c3"], candidates: 16 });
+    expect(probe(obs(["c7", "skip"], ["c8", "skip"]))).toEqual({
+      kind: "probe",
+      probes: ["c3"],
+      candidates: 16,
+    });
+    // A skipped commit low in the range pushes the probe up, past the middle.
+    expect(probe(obs(["c3", "skip"]))).toEqual({ kind: "probe", probes: ["c9"], candidates: 16 });
+  });
+
   it("reports ambiguity like git: the skipped commits and the bad one", () => {
     const d = expectDone(
       decide(

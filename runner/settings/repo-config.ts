@@ -232,7 +232,14 @@ export function parseRepoConfig(text: string): RepoConfigResult {
       }),
     };
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 50 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 50 });
+  } catch (error) {
+    // yaml refuses a document whose aliases expand too far (a "billion laughs" file) by throwing.
+    if (!(error instanceof ReferenceError)) throw error;
+    return { ok: false, problems: ["the file uses YAML aliases (*name) too often"] };
+  }
   if (data === null || data === undefined) return { ok: true, config: {} };
   if (typeof data !== "object" || Array.isArray(data)) {
     return {
