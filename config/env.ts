@@ -159,6 +159,11 @@ const schema = z.object({
   RUNNER_IMAGE_MAX_MB: int(10_240, 16, 1_048_576),
   /** Images the product pulled and no job used for this many days are removed; 0 keeps them. */
   RUNNER_IMAGE_EVICT_DAYS: int(14, 0, 36_500),
+  /**
+   * Past this many MiB of images the product pulled on a host, the least recently used of them
+   * are removed (hourly, with the mirrors and caches' pass); 0: no size cap, only the age rule.
+   */
+  RUNNER_IMAGES_TOTAL_MB: int(40_960, 0, 100_000_000),
   RUNNER_STEP_TIMEOUT_SECONDS: int(600, 5, 86_400),
   RUNNER_MEMORY_MB: int(1024, 64, 1_048_576),
   RUNNER_CPUS: optionalString

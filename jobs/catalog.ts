@@ -69,7 +69,7 @@ export const catalog = {
   runners__reap: everyMinute(cronPayload),
   /** Jobs that stopped making progress: resumed, or concluded with the reason. */
   bisect__watchdog: everyMinute(cronPayload),
-  /** Hourly: images pulled for jobs and unused for RUNNER_IMAGE_EVICT_DAYS leave the runner hosts. */
+  /** Hourly: old or least recently used pulled images, and mirrors and caches past their budget, leave the runner hosts. */
   images__evict: entry({ payload: cronPayload, maxAttempts: 1, cron: "41 * * * * ?max=1" }),
   // GitHub (jobs/github). A delivery is queued by the webhook recorder with its row; a
   // rescheduled one (rate limited) carries `retry` and its own job key.

@@ -1,6 +1,7 @@
 // `npm run bisect -- --farm …`: the job is recorded and queued on the farm like a comment's, its
 // progress streamed from the rows, and the result printed in the same shape as a local run.
 // Needs the product's database and a running worker (`npm start`).
+import { cacheOption } from "../../runner/settings/cache-paths";
 import path from "node:path";
 import type { Knex } from "knex";
 import { BisectJob, BisectStep } from "../../db/models";
@@ -57,6 +58,7 @@ export async function runOnFarm(
         ...(options.image ? { image: options.image } : {}),
         ...(Object.keys(options.env).length > 0 ? { env: options.env } : {}),
         ...(options.pathspec ? { pathspec: options.pathspec } : {}),
+        ...cacheOption(options.cache),
       },
       requestedTimeoutSeconds: options.timeoutSeconds,
     },

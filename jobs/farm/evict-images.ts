@@ -1,7 +1,9 @@
 // Images the product pulled onto runner hosts and no job used for RUNNER_IMAGE_EVICT_DAYS are
 // removed (`images__evict`, hourly). Never the runner image, never an image a container of the
 // host uses (running or not), never an image the product did not pull; an image that has other
-// names on the host loses only the product's. The same hourly pass runs each host's
+// names on the host loses only the product's. Past RUNNER_IMAGES_TOTAL_MB of pulled images on a
+// host, the least recently used of them go too, by the same rules (and never one used in the last
+// ten minutes). The same hourly pass runs each host's
 // least-recently-used eviction of mirrors and dependency caches (mirrors.ts), so a host whose
 // caches grew without a fetch is brought back under RUNNER_CACHE_MAX_MB too.
 import type Docker from "dockerode";
@@ -9,6 +11,7 @@ import { RunnerHost } from "../../db/models";
 import { statusOf } from "../../runner/docker/connect";
 import { dockerFor } from "./docker-clients";
 import { evictLeastRecentlyUsed } from "./mirrors";
+import { RECENT_USE_MS } from "./eviction";
 import { parseImageRef } from "../../runner/images/policy";
 import type { WorkerContext } from "../worker-context";
 
@@ -44,6 +47,7 @@ export async function evictImages(
   const report: EvictionReport = { removed: [], volumes: [], kept: [] };
   await evictOldImages(ctx, now, report);
   for (const host of await RunnerHost.query(knex).whereNot({ state: "down" })) {
+    await evictImagesOverBudget(ctx, host, now, report);
     try {
       for (const volume of await evictLeastRecentlyUsed(ctx, host, null, now))
         report.volumes.push(`${host.name}: ${volume}`);
@@ -89,6 +93,51 @@ async function evictOldImages(
       await removeImage(docker, row);
       await knex("runner_images").where({ id: row.id }).delete();
       report.removed.push(name);
+    } catch (error) {
+      report.kept.push(`${name} (${(error as Error).message})`);
+    }
+  }
+}
+
+/** Past the host's budget of pulled images, the least recently used go (oldest use first). */
+async function evictImagesOverBudget(
+  ctx: Pick<WorkerContext, "knex" | "config">,
+  host: RunnerHost,
+  now: Date,
+  report: EvictionReport,
+): Promise<void> {
+  const { knex, config } = ctx;
+  if (config.RUNNER_IMAGES_TOTAL_MB === 0) return;
+  const rows: (Row & { sizeBytes: string | number; lastUsedAt: Date })[] = await knex(
+    "runner_images",
+  )
+    .where({ runnerHostId: host.id, pulled: true })
+    .orderBy("lastUsedAt", "asc")
+    .select("id", "runnerHostId", "reference", "imageId", "sizeBytes", "lastUsedAt");
+  let total = rows.reduce((sum, r) => sum + Number(r.sizeBytes), 0);
+  const limit = config.RUNNER_IMAGES_TOTAL_MB * 1024 * 1024;
+  const runnerImage = canonical(config.RUNNER_IMAGE);
+  const docker = dockerFor(host);
+  for (const row of rows) {
+    if (total <= limit) break;
+    if (row.reference === runnerImage) continue;
+    if (now.getTime() - row.lastUsedAt.getTime() < RECENT_USE_MS) continue;
+    const name = `${host.name}: ${row.reference}`;
+    try {
+      const why = await reasonToKeep(docker, row, config.RUNNER_IMAGE);
+      if (why) {
+        report.kept.push(`${name} (${why})`);
+        continue;
+      }
+      // A job may have used it since the list was read: check again, then remove.
+      const fresh = await knex("runner_images").where({ id: row.id }).first("lastUsedAt");
+      if (!fresh || now.getTime() - fresh.lastUsedAt.getTime() < RECENT_USE_MS) continue;
+      await removeImage(docker, row);
+      await knex("runner_images").where({ id: row.id }).delete();
+      report.removed.push(
+        `${name} (least recently used past ${config.RUNNER_IMAGES_TOTAL_MB} MiB)`,
+      );
+      total -= Number(row.sizeBytes);
     } catch (error) {
       report.kept.push(`${name} (${(error as Error).message})`);
     }

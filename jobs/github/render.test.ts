@@ -472,6 +472,19 @@ describe("reproduceCommand", () => {
     });
   });
 
+  it("replays the cache setting as --cache", () => {
+    const replay = (cache: false | string[]) =>
+      reproduceCommand({
+        job: job({ command: "make check", setupCommand: "make", options: { cache } }),
+        repo: { owner: "acme", name: "widgets" },
+        webUrl: "https://github.com",
+      });
+    expect(replay(["build", ".venv"])).toContain(
+      "--setup make --cache build,.venv -- 'make check'",
+    );
+    expect(replay(false)).toContain("--cache off -- 'make check'");
+  });
+
   it("replays network for the setup only as --network setup", () => {
     const command = reproduceCommand({
       job: job({ command: "npm test", setupCommand: "npm ci", options: { setupNetwork: true } }),

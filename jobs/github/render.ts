@@ -320,6 +320,11 @@ function optionsLine(input: StatusCommentInput): string | null {
         .map(([k, v]) => code(`${k}=${v.length > 60 ? `${v.slice(0, 60)}…` : v}`))
         .join(" ")}${env.length > 10 ? ` (+${env.length - 10} more)` : ""}`,
     );
+  if (o.cache === false) bits.push("no dependency cache");
+  else if (o.cache?.length)
+    bits.push(
+      `cached between steps ${o.cache.slice(0, 5).map(code).join(", ")}${o.cache.length > 5 ? " …" : ""}`,
+    );
   const pathspec = (o as { pathspec?: string[] }).pathspec;
   if (pathspec?.length)
     bits.push(
@@ -783,6 +788,8 @@ export function reproduceCommand(
   if (job.setupCommand) args.push("--setup", job.setupCommand);
   for (const [k, v] of Object.entries(o.env ?? {})) args.push("--env", `${k}=${v}`);
   if (o.network || o.setupNetwork) args.push("--network", networkPolicyOf(o));
+  if (o.cache === false) args.push("--cache", "off");
+  else if (o.cache?.length) args.push("--cache", o.cache.join(","));
   args.push("--", job.command);
   return args.map(shellQuote).join(" ");
 }

@@ -317,6 +317,8 @@ describe("replaying a job: --setup, --env, --network, --config", () => {
     ].join("\n"),
     "bad.yml": "env:\n  PATH: /x\nruns: 9\n",
     "setup.yml": "setup: npm ci\nnetwork: setup\n",
+    "cache.yml": "setup: cargo build\ncache: [target, .venv]\n",
+    "nocache.yml": "cache: false\n",
   };
   const read = (path: string) => {
     const text = files[path];
@@ -337,6 +339,19 @@ describe("replaying a job: --setup, --env, --network, --config", () => {
     expect(options([...base, ...flags, "--", "npm test"])).toMatchObject(expected);
   });
 
+  it("reads cache: from a config file, and --cache over it", () => {
+    const run = (...flags: string[]) => parse([...base, ...flags, "--", "npm test"]);
+    expect(run("--config", "cache.yml")).toMatchObject({ options: { cache: ["target", ".venv"] } });
+    expect(run("--config", "nocache.yml")).toMatchObject({ options: { cache: false } });
+    expect(run("--config", "cache.yml", "--cache", "off")).toMatchObject({
+      options: { cache: false },
+    });
+    expect(run("--config", "nocache.yml", "--cache", "build, out/")).toMatchObject({
+      options: { cache: ["build", "out"] },
+    });
+    expect(run()).not.toHaveProperty("options.cache");
+  });
+
   it("reads network: setup from a config file", () => {
     expect(parse([...base, "--config", "setup.yml", "--", "npm test"])).toMatchObject({
       options: { network: "setup", setup: "npm ci" },
@@ -352,6 +367,8 @@ describe("replaying a job: --setup, --env, --network, --config", () => {
     [["--network", "some"], "--network must be none, setup or all, got 'some'"],
     [["--config", "missing.yml"], "--config missing.yml: ENOENT"],
     [["--config", "bad.yml"], "--config bad.yml is not valid:"],
+    [["--cache", "../x"], "--cache has a path with '..'"],
+    [["--cache", "a,,b"], "--cache has an empty path (item 2)"],
   ])("refuses %j", (flags, message) => {
     const parsed = parse([...base, ...flags, "--", "npm test"]);
     expect(parsed.kind).toBe("usage-error");

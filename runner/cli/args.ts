@@ -4,6 +4,7 @@ import { refProblem } from "../git/refs";
 import { isGitUrl, urlProblem } from "../git/prepare";
 import { readFileSync } from "node:fs";
 import { normalizePredicate, PredicateError, type Predicate } from "../engine/predicate";
+import { type CacheSetting, parseCacheSetting } from "../settings/cache-paths";
 import { envProblems, splitEnvAssignment } from "../settings/env-vars";
 import { type NetworkPolicy, parseNetworkPolicy } from "../settings/network";
 import { parseRepoConfig, type RepoConfig } from "../settings/repo-config";
@@ -12,7 +13,7 @@ export const USAGE =
   "usage: npm run bisect -- --repo <path|git-url> --good <rev> --bad <rev> [--parallel K] [--runs R] " +
   "[--fail-threshold M] [--flaky] [--crash bad|skip] [--timeout-is bad|skip] [--bad-if-output REGEX] " +
   "[--find regression|fix] [--executor docker|local] [--image IMG] [--timeout SECONDS] [--first-parent] " +
-  "[--setup SCRIPT] [--env K=V]... [--network none|setup|all] [--config FILE] " +
+  "[--setup SCRIPT] [--env K=V]... [--network none|setup|all] [--cache off|PATHS] [--config FILE] " +
   "[--docker-host ENDPOINT] [--farm] [--json] [-- <command...>]";
 
 export const HELP = `${USAGE}
@@ -66,7 +67,11 @@ there and says so. With the docker executor a local repository must be readable 
                           PATH, HOME and BISECT_* are reserved: prepend to PATH in --setup)
   --network none|setup|all  network for the runs (default none): setup = the setup reaches the
                           network and the test has none; all = both reach it
-  --config FILE           a bisect.yml (image, setup, command, env, timeout, network, pathspec,
+  --cache off|PATHS       this bisection's dependency cache (docker executor; made for it and
+                          removed after it): the tools' caches are kept between its runs, and
+                          PATHS (comma-separated paths of the checkout, as bisect.yml's cache:)
+                          are restored before each setup and saved after it; off: none
+  --config FILE           a bisect.yml (image, setup, command, env, timeout, network, cache, pathspec,
                           runs, flaky, crash, timeout-is, bad-if-output, find), checked as the
                           bot checks .github/bisect.yml; options given here override it
   --first-parent          follow only the first parent of merge commits
@@ -112,6 +117,8 @@ export interface CliOptions {
   /** Variables for the setup and the test. */
   env: Record<string, string>;
   network: NetworkPolicy;
+  /** The dependency cache: off, or extra paths kept between runs (--cache, or --config's cache:). */
+  cache?: CacheSetting;
   /** Only commits touching these paths are tested (from --config). */
   pathspec?: string[];
   /** The command line after `--`, as given. */
@@ -148,6 +155,7 @@ const optionConfig = {
   env: { type: "string" },
   network: { type: "string" },
   config: { type: "string" },
+  cache: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -379,6 +387,16 @@ function parseOrThrow(argv: readonly string[], readConfig: ReadConfig): ParseRes
       "--network applies to runs here; on the farm the repository's settings and the plan decide",
     );
 
+  const cacheText = str("cache");
+  let cache = file.cache;
+  if (cacheText !== undefined) {
+    const parsed = parseCacheSetting(
+      cacheText === "off" ? false : cacheText.split(",").map((p) => p.trim()),
+    );
+    if (!parsed.ok) throw new UsageError(`--cache ${parsed.problems.join("; ")}`);
+    cache = parsed.cache;
+  }
+
   if (commandArgs.length === 0 && file.command !== undefined) commandArgs.push(file.command);
   if (commandArgs.length === 0 || commandArgs.every((a) => a.trim() === "")) {
     throw new UsageError(
@@ -408,6 +426,7 @@ function parseOrThrow(argv: readonly string[], readConfig: ReadConfig): ParseRes
       ...(setup !== undefined ? { setup } : {}),
       env,
       network,
+      ...(cache !== undefined ? { cache } : {}),
       ...(file.pathspec ? { pathspec: file.pathspec } : {}),
       commandArgs: [...commandArgs],
       command: shellCommand(commandArgs),

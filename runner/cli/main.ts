@@ -1,11 +1,13 @@
 // `npm run bisect`: prepare the repository, resolve the range, run the bisection on an executor,
 // print the result. Returns the exit status: 0 found, 1 any other outcome or an error, 2 usage
 // error, 130 interrupted.
+import { randomUUID } from "node:crypto";
 import type Docker from "dockerode";
 import { runBisection, type BisectionResult } from "../bisection/run-bisection";
 import { connectDocker, parseEndpoint, pingEngine } from "../docker/connect";
 import { defaultPredicate, describePredicate, policyOfPredicate } from "../engine/predicate";
 import type { Policy, Sha } from "../engine/types";
+import { removeCacheVolume } from "../executors/cache-volume";
 import { DockerExecutor } from "../executors/docker-executor";
 import { networkSwitches } from "../settings/network";
 import { LocalExecutor } from "../executors/local-executor";
@@ -106,6 +108,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
     executor = await openExecutor(options, io, say);
     const image = executor.image;
+    const cacheVolume = executor.cacheVolume;
+    const cachePaths = options.cache || [];
     const repoPath = repo.path;
     const specFor = (sha: Sha): RunSpec => ({
       labels: { [SOURCE_LABEL]: "cli", [PID_LABEL]: String(process.pid) },
@@ -119,6 +123,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       ...networkSwitches(options.network),
       logLimitBytes: LOG_LIMIT_BYTES,
       ...(image ? { image } : {}),
+      ...(cacheVolume ? { cacheVolume } : {}),
+      ...(cacheVolume && cachePaths.length ? { cachePaths } : {}),
     });
     // Containers for the first runs start now; the pool replaces each one as a run takes it.
     executor.warmUp?.(specFor(bad));
@@ -194,6 +200,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 interface OpenedExecutor {
   executor: Executor;
   image?: string;
+  /** This bisection's dependency cache (made on first use, removed by `close`). */
+  cacheVolume?: string;
   /** Start making what runs like `spec` need ahead of time (never rejects). */
   warmUp?(spec: RunSpec): void;
   /** Remove what was made ahead of time and let go of the connection. Never rejects. */
@@ -233,9 +241,13 @@ async function openExecutor(
       image,
       warmPool: { size: options.parallel, labels: { [SOURCE_LABEL]: "cli" } },
     });
+    // A cache of this bisection's own: warm from its second run on, gone when it ends.
+    const cacheVolume =
+      options.cache === false ? undefined : `bisect-cache-cli-${randomUUID().slice(0, 12)}`;
     return {
       executor,
       image,
+      ...(cacheVolume ? { cacheVolume } : {}),
       warmUp(spec) {
         executor.warmUp(spec).catch(() => {
           // Runs fall back to containers made for them, which report the problem.
@@ -244,9 +256,11 @@ async function openExecutor(
       async close() {
         try {
           await executor.close();
+          if (cacheVolume && !(await removeCacheVolume(docker, cacheVolume)))
+            say(`warning: the cache volume ${cacheVolume} is still in use and was left`);
         } catch (error) {
           say(
-            `warning: could not remove every warm container: ${error instanceof Error ? error.message : String(error)}`,
+            `warning: could not remove every warm container or the cache: ${error instanceof Error ? error.message : String(error)}`,
           );
         } finally {
           closeConnection();

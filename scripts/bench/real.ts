@@ -1,4 +1,4 @@
-// npm run bench:real [-- --repeat 3 --padding 6 --only node,python,cmake,rust,go --cpus 2]
+// npm run bench:real [-- --repeat 3 --padding 6 --only node,python,cmake,rust,go --cpus 2 --warm-only]
 //
 // Real projects, built and tested on every commit: the Node, Python, CMake, Rust and Go fixture
 // projects of the end-to-end tests (tests/github/projects.ts, with `padding` more harmless commits
@@ -14,6 +14,9 @@
 // Caches: each product run starts with empty package caches (no dependency cache between runs
 // yet); git bisect run shares its package cache between its own runs (a fresh one per bisection).
 // Printed: wall time per project and mode, runs, the ratio product / baseline, the load average.
+// Then the warm cache (lib/warm-cache.ts): each project's setup on one commit with an empty
+// dependency cache, then on the next commit with the cache it left (with the project's
+// bisect.yml `cache:` paths), --repeat times; --warm-only prints only that part.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -44,6 +47,7 @@ import { startPythonIndex } from "../../tests/helpers/python-index";
 import { startVerdaccio } from "../../tests/helpers/verdaccio";
 import { gitBisect } from "./lib/git-bisect";
 import { median } from "./lib/timing-executor";
+import { measureWarmCache } from "./lib/warm-cache";
 
 const { values } = parseArgs({
   options: {
@@ -52,6 +56,7 @@ const { values } = parseArgs({
     only: { type: "string", default: "node,python,cmake,rust,go" },
     cpus: { type: "string", default: String(Math.min(2, cpus().length)) },
     "docker-host": { type: "string" },
+    "warm-only": { type: "boolean", default: false },
   },
 });
 const repeat = Number(values.repeat);
@@ -87,6 +92,8 @@ interface Project {
   env?: Record<string, string>;
   command: string;
   network: boolean;
+  /** For the warm-cache part: a setup that reuses what the cache restores, and its paths. */
+  warm: { setup: string; cachePaths: string[] };
 }
 
 const work = mkdtempSync(path.join(tmpdir(), "bench-real-"));
@@ -108,6 +115,8 @@ try {
       hostSetup: "npm ci",
       command: "npm test",
       network: true,
+      // npm ci empties node_modules: its tarballs come from npm's cache at /cache/npm.
+      warm: { setup: "npm ci --prefer-offline", cachePaths: [] },
     });
   }
   if (only.has("python")) {
@@ -125,6 +134,11 @@ try {
       hostSetup: venv(".venv"),
       command: "python -m unittest -q",
       network: true,
+      warm: {
+        setup:
+          "[ -x .venv/bin/python ] || python3 -m venv .venv; .venv/bin/pip install -q -r requirements.txt",
+        cachePaths: [".venv"],
+      },
     });
   }
   if (only.has("cmake")) {
@@ -138,6 +152,7 @@ try {
       hostSetup: build,
       command: "ctest --test-dir build --output-on-failure",
       network: false,
+      warm: { setup: build, cachePaths: ["build"] },
     });
   }
   if (only.has("rust")) {
@@ -152,6 +167,7 @@ try {
       hostSetup: build,
       command: "cargo test --offline --locked --quiet",
       network: false,
+      warm: { setup: build, cachePaths: ["target"] },
       ...(onHost("cargo") ? {} : { noBaseline: "no cargo on this machine" }),
     });
   }
@@ -170,6 +186,7 @@ try {
       command: "go test ./...",
       network: true,
       env: { GOPROXY: goProxy.url },
+      warm: { setup: "go mod download", cachePaths: [] },
       ...(onHost("go") ? {} : { noBaseline: "no go on this machine" }),
     });
   }
@@ -183,12 +200,9 @@ try {
   console.log(`load average at start: ${load0.map((l) => l.toFixed(2)).join(" ")}`);
   const table: string[][] = [];
   const ratios: number[] = [];
-  for (const p of projects) {
-    const shas = p.repo.shas;
-    const good = shas[0]!;
-    const bad = shas[shas.length - 1]!;
-    const graph = await listCommitGraph(p.repo.path, good, bad);
-    const specFor = (sha: string): RunSpec => ({
+  const specOf =
+    (p: Project) =>
+    (sha: string): RunSpec => ({
       labels: { "bisect-bot.source": "bench-real" },
       repo: { kind: "host-path", path: p.repo.path },
       sha,
@@ -201,6 +215,12 @@ try {
       image: p.image,
       ...(p.env ? { env: p.env } : {}),
     });
+  for (const p of values["warm-only"] ? [] : projects) {
+    const shas = p.repo.shas;
+    const good = shas[0]!;
+    const bad = shas[shas.length - 1]!;
+    const graph = await listCommitGraph(p.repo.path, good, bad);
+    const specFor = specOf(p);
     const product: number[] = [];
     const baseline: number[] = [];
     let productRuns = 0;
@@ -270,21 +290,36 @@ try {
       `${ratio.toFixed(2)}×`,
     ]);
   }
-  const header = ["project", "git bisect run", "runs", "product -p1", "runs", "ratio"];
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ");
-  console.log(line(header));
-  for (const r of table) console.log(line(r));
-  console.log(
-    `median ratio over the projects: ${median(ratios).toFixed(2)}× (medians of ${repeat} repeats each)`,
-  );
-  console.log(
-    `load average at end: ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(" ")}`,
-  );
-  console.log(
-    "the product verifies both endpoints (two more runs than git bisect run) and runs each setup in a fresh container with empty package caches",
+  if (!values["warm-only"]) printBisections();
+  function printBisections() {
+    const header = ["project", "git bisect run", "runs", "product -p1", "runs", "ratio"];
+    const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
+    const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ");
+    console.log(line(header));
+    for (const r of table) console.log(line(r));
+    console.log(
+      `median ratio over the projects: ${median(ratios).toFixed(2)}× (medians of ${repeat} repeats each)`,
+    );
+    console.log(
+      `load average at end: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}`,
+    );
+    console.log(
+      "the product verifies both endpoints (two more runs than git bisect run) and runs each setup in a fresh container with empty package caches",
+    );
+  }
+  await measureWarmCache(
+    docker,
+    runnerImage,
+    projects.map((p) => ({
+      name: p.name,
+      specFor: specOf(p),
+      setup: p.warm.setup,
+      cachePaths: p.warm.cachePaths,
+      shas: [p.repo.shas[1]!, p.repo.shas[2]!],
+    })),
+    repeat,
   );
 } finally {
   await npm.stop();

@@ -167,5 +167,40 @@ describe.skipIf(engine.unavailable !== undefined && !dockerRequired)(
       expect(run.stderr).toContain("is not readable by uid 1000");
       expect(run.json).toMatchObject({ outcome: "found", culprit: repo.shas[7] });
     }, 90_000);
+
+    it("gives one bisection a cache with its --cache paths, and removes it at the end", async () => {
+      const repo = await generateRepo(linearHistory(12), { culprit: 5 });
+      repos.push(repo);
+      const cacheVolumes = async () =>
+        (await engine.docker!.listVolumes()).Volumes.map((v) => v.Name).filter((n) =>
+          n.startsWith("bisect-cache-cli-"),
+        );
+      const before = await cacheVolumes();
+      // The setup notes in the cache whether it built or found the build restored; the test
+      // needs the cache there (an exit 3 would make a wrong culprit).
+      const run = await runCli(
+        [
+          "--repo",
+          repo.dir,
+          "--good",
+          repo.shas[0]!,
+          "--bad",
+          "main",
+          "--json",
+          "--parallel",
+          "1",
+          "--cache",
+          "build",
+          "--setup",
+          "if [ -f build/out ]; then echo reused >>/cache/log; else mkdir build; echo x >build/out; echo built >>/cache/log; fi",
+          "--",
+          `[ -f build/out ] && grep -q built /cache/log || exit 3; ${PREDICATE}`,
+        ],
+        { env: { DOCKER_HOST: engine.endpoint } },
+      );
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.json).toMatchObject({ outcome: "found", culprit: repo.shas[5] });
+      expect(await cacheVolumes()).toEqual(before);
+    }, 90_000);
   },
 );
