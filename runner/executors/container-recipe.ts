@@ -73,6 +73,8 @@ export interface ContainerInput {
   cacheReadOnly?: boolean;
   /** The engine's init (tini) as PID 1, reaping orphans: a sandbox that outlives its runs. */
   init?: boolean;
+  /** The container's own user when not the run's (a sandbox's init and keeper; runs are execs). */
+  user?: string;
 }
 
 const isSha = (s: string) => /^[0-9a-f]{7,64}$/i.test(s);
@@ -158,7 +160,7 @@ export function createOptions(
     Image: plan.image,
     Cmd: run.Cmd,
     Entrypoint: [],
-    User: `${RUNNER_UID}:${RUNNER_UID}`,
+    User: run.user ?? `${RUNNER_UID}:${RUNNER_UID}`,
     WorkingDir: CONTAINER_PATHS.work,
     Env: Object.entries({ ...plan.env, ...(plan.network ? run.networkEnv : {}) }).map(
       ([k, v]) => `${k}=${v}`,

@@ -146,7 +146,8 @@ export class SandboxRun implements Phase, WorkDirHold {
     let exitCode: number | null;
     let oomKills: number | null;
     try {
-      const info = await this.exec!.inspect();
+      // Both at once: the run has ended, so settling cannot change its exit code.
+      const [info, kills] = await Promise.all([this.exec!.inspect(), sandbox.settle()]);
       if (info.Running) {
         // The output stream was lost, not the run: nothing of it can be trusted.
         sandbox.broken = true;
@@ -154,7 +155,7 @@ export class SandboxRun implements Phase, WorkDirHold {
       }
       // No exit code: the sandbox itself went down under the run (it killed its keeper).
       exitCode = info.ExitCode ?? 137;
-      oomKills = await sandbox.settle();
+      oomKills = kills;
       this.settled = !sandbox.broken;
     } catch (err) {
       sandbox.broken = true;

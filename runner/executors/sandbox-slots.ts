@@ -22,7 +22,7 @@ import { APP_LABEL, SANDBOX_LABEL } from "../labels";
 import { type ContainerInput, type ContainerPlan, poolKey } from "./container-recipe";
 import { isPhased, PhasedRun } from "./phased-run";
 import { removeContainer } from "./removal";
-import { KEEPER_COMMAND, Sandbox } from "./sandbox";
+import { KEEPER_COMMAND, KEEPER_USER, Sandbox } from "./sandbox";
 import { SandboxRun } from "./sandbox-run";
 import type { RunSpec } from "./types";
 import type { WorkDirHold, WorkDirs } from "./work-dirs";
@@ -218,6 +218,7 @@ export class SandboxSlots {
             workMounts,
             cacheReadOnly: role.cacheReadOnly,
             init: true,
+            user: KEEPER_USER,
           },
         );
         const sandbox = new Sandbox(this.docker, container, this.engine);

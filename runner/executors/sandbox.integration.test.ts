@@ -110,6 +110,30 @@ suite("a job's sandboxes", () => {
     expect(await sandboxesOf("b")).not.toContain(sandbox);
   }, 180_000);
 
+  it("keeps what outlives a run out of the run's reach: it can neither trace nor signal it", async () => {
+    // Every process this run sees that is not its own ancestor: the sandbox's init and keeper.
+    const probe = [
+      "import ctypes, os, signal",
+      "libc = ctypes.CDLL(None, use_errno=True)",
+      "mine, p = set(), os.getpid()",
+      "while p > 1:",
+      "    mine.add(p)",
+      "    p = int(open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[1])",
+      "others = [int(d) for d in os.listdir('/proc') if d.isdigit() and int(d) not in mine]",
+      "traced = [q for q in others if libc.ptrace(16, q, 0, 0) == 0]",
+      "signalled = []",
+      "for q in others:",
+      "    try:",
+      "        os.kill(q, 0)",
+      "        signalled.append(q)",
+      "    except PermissionError:",
+      "        pass",
+      "print('others', len(others), 'traced', traced, 'signalled', signalled)",
+    ].join("\n");
+    const result = await run("g", { command: `python3 -c "${probe}"` });
+    expect(result.log).toMatch(/^others [1-9]\d* traced \[\] signalled \[\]$/m);
+  }, 120_000);
+
   it("stops a run at its timeout and at an out-of-memory kill, and the next run is unaffected", async () => {
     const timedOut = await run("c", { command: "sleep 1000 & sleep 1000", timeoutMs: 2_000 });
     expect(timedOut).toMatchObject({ timedOut: true, exitCode: null, signal: "SIGKILL" });

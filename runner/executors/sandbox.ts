@@ -2,7 +2,9 @@
 // keeps for several runs, one at a time, each an `exec` in it — no container creation per run.
 //
 // PID 1 is the engine's init (tini, `Init: true`), which reaps orphans; its only child is a keeper
-// (`sh` reading a stdin nobody writes to) that holds the container up. A run is
+// (`sh` reading a stdin nobody writes to) that holds the container up. Both run as another uid
+// than the runs (KEEPER_USER, not root, no capabilities either): they outlive every run, so a run
+// must be able neither to signal them nor to trace them and make them act in a later run. A run is
 // `sandboxCommand`: the checkout step with the run's marker (as in a fresh container), then a
 // shell without the marker that runs the run's script as a child and, once it has ended, kills
 // every other process but init and the keeper — the end of a fresh container's run, where the
@@ -26,6 +28,9 @@ import { InfrastructureError } from "../errors";
 import { DockerDemuxer, TailBuffer } from "./output";
 import { CONTAINER_SCRIPTS } from "./run-script";
 import { RUNNER_UID } from "./container-recipe";
+
+/** The uid:gid of a sandbox's init and keeper ("nobody"): never the runs' own. */
+export const KEEPER_USER = "65534:65534";
 
 /** The keeper: PID 1's only child, blocked on a stdin that stays open and empty. */
 export const KEEPER_COMMAND = ["sh", "-c", "read -r x; exit 0"];

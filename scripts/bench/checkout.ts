@@ -4,7 +4,8 @@
 // it is the container and the checkout: on a repository of --files files (1 KiB each) over two
 // commits that differ in --changed of them (all by default; a bisection's neighbours usually
 // differ in few), alternating between them. Printed: the median and p90 over --runs runs, with a cold
-// executor (a container made per run) and with a warm pool of one, and the load average.
+// executor (a container made per run), with a warm pool of one, and in a job's sandbox kept
+// between runs (an exec per run; its work directory reset and checked out), and the load average.
 // Run the same script on an older tree of runner/ to compare designs.
 import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -104,6 +105,12 @@ async function main(): Promise<void> {
     await warm.warmUp(spec(0));
     const warmTimes = await measure(warm, spec);
     await warm.close();
+    const kept = new DockerExecutor(docker, {
+      image,
+      sandboxes: { key: `bench-checkout-${process.pid}`, labels: { "bisect-bot.source": "bench" } },
+    });
+    const sandboxTimes = await measure(kept, spec);
+    await kept.close();
     const fmt = (xs: number[]) => {
       const { median, p90 } = stats(xs);
       return `median ${median.toFixed(0)} ms, p90 ${p90.toFixed(0)} ms`;
@@ -115,6 +122,7 @@ async function main(): Promise<void> {
     );
     console.log(`  cold (a container per run): ${fmt(coldTimes)}`);
     console.log(`  warm pool of one:           ${fmt(warmTimes)}`);
+    console.log(`  a job's sandbox, kept:      ${fmt(sandboxTimes)}`);
   } finally {
     rmSync(repo.dir, { recursive: true, force: true });
   }
