@@ -12,6 +12,7 @@ import { BisectJob, BisectStep, RunnerLease } from "../../db/models";
 import {
   decide,
   EngineInputError,
+  isEndpointRun,
   reportedOutcome,
   type CommitGraph,
   type Decision,
@@ -205,7 +206,9 @@ async function queueProbes(
   steps: BisectStep[],
   probes: string[],
 ): Promise<void> {
-  const round = opensRound(steps, job.rounds) ? job.rounds + 1 : job.rounds;
+  const graph = job.graph as CommitGraph;
+  const endpoint = (sha: string) => isEndpointRun(graph, sha);
+  const round = opensRound(steps, job.rounds, endpoint) ? job.rounds + 1 : job.rounds;
   const attempts = new Map<string, number>();
   for (const s of steps) attempts.set(s.sha, Math.max(attempts.get(s.sha) ?? 0, s.attempt));
   const prefer = await hostsWithFreshMirror(trx, job);
