@@ -42,7 +42,7 @@ type AdvanceResult = { deferredUntil: number } | null;
 
 /** bisect__advance (queued by prepare, the watchdog, or as a fallback): decide now. */
 export async function advanceJob(ctx: WorkerContext, jobId: number): Promise<void> {
-  await ctx.knex.transaction((trx) => advanceWithin(ctx, trx, jobId, {}));
+  await ctx.knex.transaction((trx) => advanceWithin(trx, jobId, {}));
 }
 
 /**
@@ -61,9 +61,10 @@ export async function advanceAfterVerdict(
   try {
     result = await trx.transaction(async (inner) => {
       await handOverFreeSlots(inner);
-      return advanceWithin(ctx, inner, jobId, { gather: true });
+      return advanceWithin(inner, jobId, { gather: true });
     });
   } catch {
+    // Rolled back to the savepoint: the queued advance runs as a task and reports its own error.
     await requestAdvance(trx, jobId);
     return;
   }
@@ -83,7 +84,6 @@ export async function advanceAfterVerdict(
 }
 
 async function advanceWithin(
-  ctx: WorkerContext,
   trx: Knex.Transaction,
   jobId: number,
   options: AdvanceOptions,
