@@ -12,6 +12,7 @@ import { BisectJob, BisectStep, RunnerLease } from "../../db/models";
 import {
   decide,
   EngineInputError,
+  isEndpointRun,
   reportedOutcome,
   type CommitGraph,
   type Decision,
@@ -41,7 +42,7 @@ type AdvanceResult = { deferredUntil: number } | null;
 
 /** bisect__advance (queued by prepare, the watchdog, or as a fallback): decide now. */
 export async function advanceJob(ctx: WorkerContext, jobId: number): Promise<void> {
-  await ctx.knex.transaction((trx) => advanceWithin(ctx, trx, jobId, {}));
+  await ctx.knex.transaction((trx) => advanceWithin(trx, jobId, {}));
 }
 
 /**
@@ -60,9 +61,10 @@ export async function advanceAfterVerdict(
   try {
     result = await trx.transaction(async (inner) => {
       await handOverFreeSlots(inner);
-      return advanceWithin(ctx, inner, jobId, { gather: true });
+      return advanceWithin(inner, jobId, { gather: true });
     });
   } catch {
+    // Rolled back to the savepoint: the queued advance runs as a task and reports its own error.
     await requestAdvance(trx, jobId);
     return;
   }
@@ -82,7 +84,6 @@ export async function advanceAfterVerdict(
 }
 
 async function advanceWithin(
-  ctx: WorkerContext,
   trx: Knex.Transaction,
   jobId: number,
   options: AdvanceOptions,
@@ -205,7 +206,9 @@ async function queueProbes(
   steps: BisectStep[],
   probes: string[],
 ): Promise<void> {
-  const round = opensRound(steps, job.rounds) ? job.rounds + 1 : job.rounds;
+  const graph = job.graph as CommitGraph;
+  const endpoint = (sha: string) => isEndpointRun(graph, sha);
+  const round = opensRound(steps, job.rounds, endpoint) ? job.rounds + 1 : job.rounds;
   const attempts = new Map<string, number>();
   for (const s of steps) attempts.set(s.sha, Math.max(attempts.get(s.sha) ?? 0, s.attempt));
   const prefer = await hostsWithFreshMirror(trx, job);

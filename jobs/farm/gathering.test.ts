@@ -41,6 +41,7 @@ describe("gathering verdicts due soon", () => {
 
 describe("rounds", () => {
   const step = (round: number, created: number, extra: Partial<ReturnType<typeof done>> = {}) => ({
+    sha: "p".repeat(40),
     round,
     createdAt: at(created),
     status: "queued" as const,
@@ -60,6 +61,9 @@ describe("rounds", () => {
 
   it("keeps retries after an error, and probes for freed slots, in the current round", () => {
     expect(opensRound([step(1, 0, done(0, 1000, "error")), step(1, 0)], 1)).toBe(false);
+    // Nor does an endpoint check's verdict: it confirms the range, it does not narrow it.
+    const endpoint = { ...step(1, 0, done(0, 1000, "bad")), sha: "b".repeat(40) };
+    expect(opensRound([endpoint, step(1, 0)], 1, (sha) => sha === "b".repeat(40))).toBe(false);
     // A verdict from before the round opened does not open another.
     expect(opensRound([step(1, 0, done(-3000, 1000)), step(2, 0)], 2)).toBe(false);
   });

@@ -44,12 +44,14 @@ export function gatherUntil(
 
 /**
  * Whether probes queued now open a new round: a round is one generation of decisions, so it
- * changes only when a verdict (good or bad) arrived since the current round was opened. Endpoint
+ * changes only when a verdict (good or bad) that can narrow the range arrived since the current
+ * round was opened — not an endpoint check's (`isEndpoint`), which confirms the range. Endpoint
  * checks, retries after an error and slots freed by a stopped run join the current round.
  */
 export function opensRound(
-  steps: readonly (Timed & Pick<BisectStep, "round" | "createdAt">)[],
+  steps: readonly (Timed & Pick<BisectStep, "round" | "createdAt" | "sha">)[],
   round: number,
+  isEndpoint: (sha: string) => boolean = () => false,
 ): boolean {
   if (round === 0) return true;
   const opened = Math.min(
@@ -60,6 +62,7 @@ export function opensRound(
     (s) =>
       s.status === "done" &&
       (s.verdict === "good" || s.verdict === "bad") &&
+      !isEndpoint(s.sha) &&
       s.finishedAt !== null &&
       s.finishedAt.getTime() > opened,
   );
