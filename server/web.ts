@@ -64,6 +64,8 @@ function securityHeaders(production: boolean, githubOrigin: string): express.Req
 const webhookHeaders: express.RequestHandler = (_req, res, next) => {
   res.setHeader("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
   res.setHeader("X-Content-Type-Options", "nosniff");
+  res.setHeader("X-Frame-Options", "DENY");
+  res.setHeader("Referrer-Policy", "same-origin");
   next();
 };
 

@@ -8,13 +8,15 @@
 // HTTP server that reads the body and answers 202, which is what this machine gives any server
 // right now — and the web server with each process count; the ratio of each p99 to the
 // baseline's in the same run shows the product's own cost whatever else the machine is doing.
-// Printed per run and configuration: requests/s, p50/p99/max latency, errors, load average; then
-// the medians over the runs. Checked: every delivery produced exactly one row, every `/bisect`
+// Printed per run and configuration: requests/s, p50/p99/max latency, errors, the server's CPU
+// time per request (its processes' user + system time from /proc: what a request costs, however
+// busy the machine is), load average; then the medians over the runs. --before DIR adds another
+// built checkout (e.g. the previous version) as one more configuration. Checked: every delivery produced exactly one row, every `/bisect`
 // delivery exactly one queued task, redeliveries none.
 // Target: p99 < 50 ms at 100 concurrent deliveries, zero errors, zero duplicates.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
@@ -190,8 +192,42 @@ server.listen(Number(process.env.PORT), "127.0.0.1");
 process.on("SIGTERM", () => process.exit(0));
 `;
 
+/**
+ * CPU time (user + system, ms) used so far by a process and its descendants (the web processes
+ * of a cluster), from /proc: what a request costs the server, whatever else the machine runs.
+ */
+function cpuMsOfTree(root: number): number {
+  const parents = new Map<number, number>();
+  const ticks = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // Fields after the command name (which may hold spaces) in parentheses.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      parents.set(Number(entry), Number(fields[1]));
+      ticks.set(Number(entry), Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  let total = 0;
+  for (const [pid, t] of ticks) {
+    for (let p: number | undefined = pid; p !== undefined && p > 1; p = parents.get(p)) {
+      if (p === root) {
+        total += t;
+        break;
+      }
+    }
+  }
+  return total * (1000 / CLOCK_TICKS);
+}
+const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
+
 interface Server {
   url: string;
+  /** CPU ms used by the server's processes so far. */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 
@@ -236,13 +272,15 @@ async function startServer(
     await stop();
     throw error;
   }
-  return { url: `http://127.0.0.1:${port}/webhook`, stop };
+  return { url: `http://127.0.0.1:${port}/webhook`, cpuMs: () => cpuMsOfTree(child.pid!), stop };
 }
 
 interface Measured {
   config: string;
   phases: Phase[];
   load: [number, number];
+  /** Server CPU ms per request over the measured phases. */
+  cpuPerRequest: number;
 }
 
 async function main(): Promise<number> {
@@ -354,9 +392,16 @@ async function main(): Promise<number> {
         await runPhase(server.url, 10, Number(values.warmup), mine, counter);
         const phases: Phase[] = [];
         const before = loadavg()[0]!;
+        const cpuBefore = server.cpuMs();
         for (const c of levels)
           phases.push(await runPhase(server.url, c, phaseSeconds, mine, counter));
-        measured.push({ config: config.name, phases, load: [before, loadavg()[0]!] });
+        const requests = phases.reduce((sum, p) => sum + p.latencies.length, 0);
+        measured.push({
+          config: config.name,
+          phases,
+          load: [before, loadavg()[0]!],
+          cpuPerRequest: (server.cpuMs() - cpuBefore) / requests,
+        });
         if (config.recorded) sent.push(...mine);
         const last = run === runs && config === configs.at(-1);
         if (!last) {
@@ -410,7 +455,7 @@ async function main(): Promise<number> {
       `bench:webhook — ${cpus().length} CPUs, PostgreSQL ${embedded ? "embedded" : "from DATABASE_URL"}, ${runs} runs, ${phaseSeconds} s per concurrency, closed loop`,
     );
     console.log(
-      "run  configuration  concurrency  requests   req/s   p50 ms   p99 ms   max ms  errors  p99/baseline  load 1 min",
+      "run  configuration  concurrency  requests   req/s   p50 ms   p99 ms   max ms  errors  p99/baseline  CPU ms/req  load 1 min",
     );
     let errors = 0;
     for (const [i, measured] of results.entries()) {
@@ -421,7 +466,7 @@ async function main(): Promise<number> {
           const p99 = percentile(p.latencies, 99);
           const ratio = p99 / percentile(base.phases[k]!.latencies, 99);
           console.log(
-            `${String(i + 1).padStart(3)}  ${m.config.padEnd(13)}  ${String(p.concurrency).padStart(11)}  ${String(p.latencies.length).padStart(8)}  ${(p.latencies.length / p.seconds).toFixed(0).padStart(6)}  ${percentile(p.latencies, 50).toFixed(1).padStart(7)}  ${p99.toFixed(1).padStart(7)}  ${(p.latencies.at(-1) ?? NaN).toFixed(1).padStart(7)}  ${String(p.errors).padStart(6)}  ${ratio.toFixed(2).padStart(12)}  ${m.load[0].toFixed(1)}→${m.load[1].toFixed(1)}`,
+            `${String(i + 1).padStart(3)}  ${m.config.padEnd(13)}  ${String(p.concurrency).padStart(11)}  ${String(p.latencies.length).padStart(8)}  ${(p.latencies.length / p.seconds).toFixed(0).padStart(6)}  ${percentile(p.latencies, 50).toFixed(1).padStart(7)}  ${p99.toFixed(1).padStart(7)}  ${(p.latencies.at(-1) ?? NaN).toFixed(1).padStart(7)}  ${String(p.errors).padStart(6)}  ${ratio.toFixed(2).padStart(12)}  ${m.cpuPerRequest.toFixed(3).padStart(10)}  ${m.load[0].toFixed(1)}→${m.load[1].toFixed(1)}`,
           );
         }
       }
@@ -436,8 +481,10 @@ async function main(): Promise<number> {
           percentile(r[j]!.phases[top]!.latencies, 99) /
           percentile(r[0]!.phases[top]!.latencies, 99),
       );
+      const cpu = results.map((r) => r[j]!.cpuPerRequest);
+      const cpuRatio = median(results.map((r) => r[j]!.cpuPerRequest / r[0]!.cpuPerRequest));
       console.log(
-        `  ${config.name.padEnd(13)} p50 ${p50.toFixed(1)} ms, p99 ${median(p99s).toFixed(1)} ms (runs: ${p99s.map((x) => x.toFixed(1)).join(", ")}), p99/baseline ${median(ratios).toFixed(2)}`,
+        `  ${config.name.padEnd(13)} p50 ${p50.toFixed(1)} ms, p99 ${median(p99s).toFixed(1)} ms (runs: ${p99s.map((x) => x.toFixed(1)).join(", ")}), p99/baseline ${median(ratios).toFixed(2)}; server CPU ${median(cpu).toFixed(3)} ms/request (runs: ${cpu.map((x) => x.toFixed(3)).join(", ")}), ${cpuRatio.toFixed(1)}× the baseline's`,
       );
     }
     const badRedeliveries = redeliveryStatuses.filter((s) => s !== 200).length;
