@@ -387,9 +387,11 @@ async function main(): Promise<number> {
           port,
           config.cwd,
         );
-        // Warm-up (JIT, connection pools), answered and checked but not measured.
+        // Warm-up (JIT, connection pools, and every sender's kept-alive connection), answered and
+        // checked but not measured. Connections opened during a measured phase would be measured
+        // too: on a saturated server, a new connection waits behind the busy ones for seconds.
         const mine: Delivery[] = [];
-        await runPhase(server.url, 10, Number(values.warmup), mine, counter);
+        await runPhase(server.url, Math.max(...levels), Number(values.warmup), mine, counter);
         const phases: Phase[] = [];
         const before = loadavg()[0]!;
         const cpuBefore = server.cpuMs();
