@@ -159,9 +159,10 @@ export async function evictLeastRecentlyUsed(
   const docker = dockerFor(host);
   const mirrors = await RunnerMirror.byLastUse(knex, host.id);
   const caches = await RunnerCache.byLastUse(knex, host.id);
-  // Caches grow in every setup: measure them now (the engine measures all volumes at once).
-  let usage = new Map<string, VolumeUsage>();
-  if (caches.length > 0) usage = await volumeUsage(docker);
+  // Caches grow in every setup: measure them now (the engine measures all volumes at once). An
+  // engine that cannot say leaves the caches alone this time.
+  let usage: Map<string, VolumeUsage> | null = new Map();
+  if (caches.length > 0) usage = await volumeUsage(docker).catch(() => null);
   const entries: CacheEntry[] = mirrors.map((m) => ({
     kind: "mirror",
     id: m.id,
@@ -170,8 +171,8 @@ export async function evictLeastRecentlyUsed(
     lastUsedAt: m.lastUsedAt,
     busy: m.repoKey === keep || m.fetchLockUntil !== null,
   }));
-  for (const c of caches) {
-    const measured = usage.get(c.volume);
+  for (const c of usage ? caches : []) {
+    const measured = usage!.get(c.volume);
     if (!measured) {
       // Gone from the host (removed by hand): only the row is left.
       await RunnerCache.remove(knex, c.id);

@@ -408,6 +408,13 @@ describe("renderStatusComment: run environment", () => {
       "this runner does not allow `golang:1-bookworm`, so the test runs in the runner image without a setup",
     );
   });
+
+  it("shows bisect.yml's cache setting", () => {
+    const render = (cache: false | string[]) =>
+      renderStatusComment(input({ job: job({ setupCommand: "make", options: { cache } }) }));
+    expect(render(["build", ".venv"])).toContain("cached between steps `build`, `.venv`");
+    expect(render(false)).toContain("no dependency cache");
+  });
 });
 
 describe("reproduceCommand", () => {
