@@ -59,9 +59,12 @@ export async function advanceAfterVerdict(
 ): Promise<void> {
   let result: AdvanceResult = null;
   try {
+    // Slots are handed over last: a transaction that holds the hosts' lock (taking a lease) must
+    // not wait for a step's row afterwards, or it deadlocks with a step starting on that host.
     result = await trx.transaction(async (inner) => {
+      const advanced = await advanceWithin(inner, jobId, { gather: true });
       await handOverFreeSlots(inner);
-      return advanceWithin(inner, jobId, { gather: true });
+      return advanced;
     });
   } catch {
     // Rolled back to the savepoint: the queued advance runs as a task and reports its own error.
@@ -114,7 +117,9 @@ async function advanceWithin(
     const inFlight = inFlightOf();
     const allowed = parallelismOf(job) - slottedInFlight(graph, inFlight);
     // Never more than the free slots, but always one run when nothing is in flight (it waits for a slot).
-    const slots = Math.max(Math.min(allowed, await freeSlots(trx)), inFlight.length === 0 ? 1 : 0);
+    // Steps already waiting for a slot (any job's) come first: the hand-over gives them theirs.
+    const free = Math.max(0, (await freeSlots(trx)) - (await waitingForSlot(trx)).length);
+    const slots = Math.max(Math.min(allowed, free), inFlight.length === 0 ? 1 : 0);
     const input: EngineInput = { graph, policy, observations, inFlight, slots: Math.max(0, slots) };
     const started = performance.now();
     const decision = decide(input);
@@ -245,19 +250,7 @@ const LEASE_WAIT_SECONDS = 60;
  * not wait for its retry.
  */
 async function handOverFreeSlots(trx: Knex.Transaction): Promise<void> {
-  const waiting = await BisectStep.query(trx)
-    .alias("s")
-    .join("bisect_jobs as j", "j.id", "s.bisectJobId")
-    .where("s.status", "queued")
-    .where("j.status", "running")
-    .whereNotExists(
-      RunnerLease.query(trx)
-        .whereColumn("runner_leases.bisect_step_id", "s.id")
-        .whereRaw("runner_leases.released_at is null and runner_leases.expires_at > now()"),
-    )
-    .orderBy("s.id")
-    .limit(16)
-    .select("s.*");
+  const waiting = await waitingForSlot(trx);
   if (waiting.length === 0 || (await freeSlots(trx)) === 0) return;
   const jobs = new Map<number, BisectJob>();
   for (const step of waiting) {
@@ -277,6 +270,23 @@ async function handOverFreeSlots(trx: Knex.Transaction): Promise<void> {
     if (lease) await enqueue(trx, "bisect__step", { stepId: step.id });
     if ((await freeSlots(trx)) === 0) return;
   }
+}
+
+/** Queued steps of jobs still going that hold no slot, oldest first (at most 16). */
+async function waitingForSlot(trx: Knex.Transaction): Promise<BisectStep[]> {
+  return await BisectStep.query(trx)
+    .alias("s")
+    .join("bisect_jobs as j", "j.id", "s.bisectJobId")
+    .where("s.status", "queued")
+    .where("j.status", "running")
+    .whereNotExists(
+      RunnerLease.query(trx)
+        .whereColumn("runner_leases.bisect_step_id", "s.id")
+        .whereRaw("runner_leases.released_at is null and runner_leases.expires_at > now()"),
+    )
+    .orderBy("s.id")
+    .limit(16)
+    .select("s.*");
 }
 
 /** Hosts where a run of this commit failed (for infrastructure reasons: verdict `error`). */
