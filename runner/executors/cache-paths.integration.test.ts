@@ -111,6 +111,26 @@ describe.skipIf(!docker && !dockerRequired)("extra cache paths", () => {
     expect(after.log).not.toContain("tampered");
   });
 
+  it("keeps one whole save when two steps save at once", async () => {
+    // Same second, and likely the same pid in both containers: each save is its own version.
+    const save = (n: number) =>
+      step(n, {
+        setup: `mkdir -p pair && for i in 1 2 3 4 5 6 7 8; do echo ${n} >pair/f$i; done`,
+        cachePaths: ["pair"],
+        command: "true",
+      });
+    const both = await Promise.all([save(1), save(2)]);
+    for (const r of both) expect(r.log).toContain("bisect-runner: saved pair to the cache");
+    const next = await step(3, {
+      setup: "cat pair/f*",
+      cachePaths: ["pair"],
+      command: "true",
+    });
+    expect(next.log).toContain("bisect-runner: restored pair from the cache");
+    // All eight files from one of the two saves, never a mix.
+    expect(next.log).toMatch(/^(1\n){8}|^(2\n){8}/m);
+  });
+
   it("saves nothing from a setup that failed", async () => {
     const failed = await step(0, {
       setup: "mkdir -p out && echo partial >out/f && exit 3",
