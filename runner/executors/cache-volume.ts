@@ -52,13 +52,20 @@ export function cachePathsEnv(paths: readonly string[]): Record<string, string> 
 // is reported and never fails the run.
 const FOR_EACH_PATH = `for e in $${CACHE_PATHS_VAR}; do k=\${e%%:*}; p=\${e#*:}; d=${PATHS_DIR}/$k;`;
 
-/** Before the setup: the paths' last saved versions, merged into the checkout. */
+/**
+ * Before the setup: the paths' last saved versions, copied into the checkout where the commit has
+ * nothing of that name, and dated 2000-01-01: the step that saved them may have built a later
+ * commit, and an output newer than the checkout's files would look up to date to make, cmake or
+ * cargo. So every build tool sees the commit's own files as newer and rebuilds what they feed;
+ * what does not depend on them (downloads, configuration, a virtualenv) is reused.
+ */
 export const RESTORE_CACHE_PATHS = [
   `if [ -n "$${CACHE_PATHS_VAR}" ] && [ -d ${PATHS_DIR} ]; then`,
   FOR_EACH_PATH,
   `v=$(cat $d/current 2>/dev/null) || continue; s=$d/$v/item; [ -e $s ] || continue;`,
+  `if [ -e $p ]; then echo "bisect-runner: $p is in the commit: not restored from the cache" >&2; continue; fi;`,
   `case $p in */*) mkdir -p \${p%/*};; esac;`,
-  `if [ -d $s ]; then mkdir -p $p && cp -a $s/. $p/; elif [ ! -e $p ]; then cp -a $s $p; else continue; fi`,
+  `cp -a $s $p && { find $p -exec touch -c -t 200001010000 {} + 2>/dev/null; true; }`,
   `&& echo "bisect-runner: restored $p from the cache" >&2`,
   `|| echo "bisect-runner: could not restore $p from the cache" >&2;`,
   "done; fi;",

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { loadConfig, type Config } from "../../config/env";
-import { BisectJob } from "../../db/models";
+import { BisectJob, BisectStep } from "../../db/models";
 import { startWorker, type StartedWorker } from "../../jobs/worker";
 import { registerHost } from "../../jobs/farm/hosts";
 import { runnerBuildContext } from "../../runner/image";
@@ -124,6 +124,7 @@ suite("real projects bisect out of the box", () => {
     const cmakeYml = [
       "setup: cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build",
       "command: ctest --test-dir build --output-on-failure",
+      "cache: [build]",
       "",
     ].join("\n");
     const add = (name: string, repo: ProjectRepo, comment: string, ecosystem?: string) =>
@@ -305,6 +306,15 @@ suite("real projects bisect out of the box", () => {
         expect(job!.options.zeroConfig).toMatchObject({ ecosystem: c.ecosystem });
         expect(body).toContain(`this looks like a ${c.ecosystem} project`);
       } else expect(job!.options.zeroConfig).toBeUndefined();
+      // bisect.yml's cache: the build directory one step's setup saved, a later step restored.
+      if (c.name === "cmake-config") {
+        expect(job!.options.cache).toEqual(["build"]);
+        const logs = (
+          await BisectStep.query(db.current.knex).where({ bisectJobId: job!.id }).orderBy("id")
+        ).map((s) => s.logExcerpt ?? "");
+        expect(logs.some((l) => l.includes("saved build to the cache"))).toBe(true);
+        expect(logs.some((l) => l.includes("restored build from the cache"))).toBe(true);
+      }
       // A job on a stand-in image runs on the digest it was pulled by, from the local registry.
       if (job!.options.image)
         expect(job!.options.imagePinned).toMatch(
