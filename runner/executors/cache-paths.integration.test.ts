@@ -1,6 +1,7 @@
 // bisect.yml's `cache:` paths on a real engine: a build directory made by one step's setup is
-// there for the next step's setup (which then does not build again); what the test or a failed
-// setup leaves never reaches the cache; a run with no setup cannot write into the cache at all.
+// there for the next step's setup (which then does not build again), older than the commit's own
+// files; what the commit has is never overwritten; what the test or a failed setup leaves never
+// reaches the cache; a run with no setup cannot write into the cache at all.
 import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -80,13 +81,28 @@ describe.skipIf(!docker && !dockerRequired)("extra cache paths", () => {
     const second = await step(1, {
       setup: BUILD,
       cachePaths: ["build"],
-      command: "cat version.txt build/deep/a.o",
+      command:
+        "cat version.txt build/deep/a.o; [ build/stamp -ot version.txt ] && echo OUTPUT-OLDER",
     });
     expect(second.exitCode).toBe(0);
     expect(second.log).toContain("bisect-runner: restored build from the cache");
     expect(second.log).toContain("REUSED built-at-0");
     expect(second.log).not.toContain("BUILDING");
     expect(second.log).toContain("1\nobj");
+    // Restored outputs are older than the commit's files: a build tool rebuilds what they feed.
+    expect(second.log).toContain("OUTPUT-OLDER");
+  });
+
+  it("never restores over what the commit itself has", async () => {
+    const first = await step(0, { setup: "true", cachePaths: ["version.txt"], command: "true" });
+    expect(first.log).toContain("bisect-runner: saved version.txt to the cache");
+    const second = await step(1, {
+      setup: "true",
+      cachePaths: ["version.txt"],
+      command: "cat version.txt",
+    });
+    expect(second.log).toContain("version.txt is in the commit: not restored from the cache");
+    expect(second.log).toMatch(/^1$/m);
   });
 
   it("never keeps what the test changed, in one container or in two", async () => {
@@ -109,6 +125,26 @@ describe.skipIf(!docker && !dockerRequired)("extra cache paths", () => {
     const after = await step(3, { setup: BUILD, cachePaths: ["build"], command: "true" });
     expect(after.log).toContain("REUSED built-at-0");
     expect(after.log).not.toContain("tampered");
+  });
+
+  it("keeps one whole save when two steps save at once", async () => {
+    // Same second, and likely the same pid in both containers: each save is its own version.
+    const save = (n: number) =>
+      step(n, {
+        setup: `mkdir -p pair && for i in 1 2 3 4 5 6 7 8; do echo ${n} >pair/f$i; done`,
+        cachePaths: ["pair"],
+        command: "true",
+      });
+    const both = await Promise.all([save(1), save(2)]);
+    for (const r of both) expect(r.log).toContain("bisect-runner: saved pair to the cache");
+    const next = await step(3, {
+      setup: "cat pair/f*",
+      cachePaths: ["pair"],
+      command: "true",
+    });
+    expect(next.log).toContain("bisect-runner: restored pair from the cache");
+    // All eight files from one of the two saves, never a mix.
+    expect(next.log).toMatch(/^(1\n){8}|^(2\n){8}/m);
   });
 
   it("saves nothing from a setup that failed", async () => {

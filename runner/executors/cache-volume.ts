@@ -44,20 +44,28 @@ export function cachePathsEnv(paths: readonly string[]): Record<string, string> 
 }
 
 // The setup's side of the extra paths (run-script.ts puts these around the setup; the test never
-// runs them). Each path is kept as versions `PATHS_DIR/<key>/v.<epoch>.<pid>/item`, the one to
-// restore named in `current`, which is replaced by a rename — so steps of the repository running
+// runs them). Each path is kept as versions `PATHS_DIR/<key>/v.<epoch>.<random>/item` (mktemp: two
+// containers' shells often have the same pid), the one to restore named in `current`, which is
+// replaced by a rename — so steps of the repository running
 // at once on the host never see half a save. A version that is neither current nor the one just
 // replaced, and older than ten minutes, is removed by the next save. A failure to restore or save
 // is reported and never fails the run.
 const FOR_EACH_PATH = `for e in $${CACHE_PATHS_VAR}; do k=\${e%%:*}; p=\${e#*:}; d=${PATHS_DIR}/$k;`;
 
-/** Before the setup: the paths' last saved versions, merged into the checkout. */
+/**
+ * Before the setup: the paths' last saved versions, copied into the checkout where the commit has
+ * nothing of that name, and dated 2000-01-01: the step that saved them may have built a later
+ * commit, and an output newer than the checkout's files would look up to date to make, cmake or
+ * cargo. So every build tool sees the commit's own files as newer and rebuilds what they feed;
+ * what does not depend on them (downloads, configuration, a virtualenv) is reused.
+ */
 export const RESTORE_CACHE_PATHS = [
   `if [ -n "$${CACHE_PATHS_VAR}" ] && [ -d ${PATHS_DIR} ]; then`,
   FOR_EACH_PATH,
   `v=$(cat $d/current 2>/dev/null) || continue; s=$d/$v/item; [ -e $s ] || continue;`,
+  `if [ -e $p ]; then echo "bisect-runner: $p is in the commit: not restored from the cache" >&2; continue; fi;`,
   `case $p in */*) mkdir -p \${p%/*};; esac;`,
-  `if [ -d $s ]; then mkdir -p $p && cp -a $s/. $p/; elif [ ! -e $p ]; then cp -a $s $p; else continue; fi`,
+  `cp -a $s $p && { find $p -exec touch -c -t 200001010000 {} + 2>/dev/null; true; }`,
   `&& echo "bisect-runner: restored $p from the cache" >&2`,
   `|| echo "bisect-runner: could not restore $p from the cache" >&2;`,
   "done; fi;",
@@ -67,10 +75,12 @@ export const RESTORE_CACHE_PATHS = [
 export const SAVE_CACHE_PATHS = [
   `if [ -n "$${CACHE_PATHS_VAR}" ] && [ -d ${CACHE_PATH} ] && [ -w ${CACHE_PATH} ]; then`,
   FOR_EACH_PATH,
-  "[ -e $p ] || continue; now=$(date +%s); v=v.$now.$$; old=$(cat $d/current 2>/dev/null);",
-  "if mkdir -p $d/$v && cp -a $p $d/$v/item && echo $v >$d/.current.$$ && mv -f $d/.current.$$ $d/current;",
+  "[ -e $p ] || continue; now=$(date +%s); old=$(cat $d/current 2>/dev/null); v=; c=;",
+  "if mkdir -p $d && n=$(mktemp -d $d/v.$now.XXXXXXXX) && v=${n##*/} && cp -a $p $n/item",
+  "&& c=$(mktemp $d/.current.XXXXXXXX) && echo $v >$c && mv -f $c $d/current;",
   `then echo "bisect-runner: saved $p to the cache" >&2;`,
-  `else rm -rf $d/$v $d/.current.$$; echo "bisect-runner: could not save $p to the cache" >&2; continue; fi;`,
+  `else [ -n "$v" ] && rm -rf "$d/$v"; [ -n "$c" ] && rm -f "$c";`,
+  `echo "bisect-runner: could not save $p to the cache" >&2; continue; fi;`,
   'for o in $d/v.*; do n=${o##*/}; [ -d $o ] && [ $n != $v ] && [ $n != "$old" ] || continue;',
   't=${n#v.}; t=${t%%.*}; case $t in *[!0-9]*|"") continue;; esac;',
   "[ $((now - t)) -gt 600 ] && rm -rf $o; done;",

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject } from "vitest";
 import { loadConfig, type Config } from "../../config/env";
-import { BisectJob } from "../../db/models";
+import { BisectJob, BisectStep } from "../../db/models";
 import { registerHost } from "../../jobs/farm/hosts";
 import { startWorker, type StartedWorker } from "../../jobs/worker";
 import { runnerBuildContext } from "../../runner/image";
@@ -44,6 +44,8 @@ export interface ProjectCase {
   ecosystem?: string;
   /** Variables the job must run with (the operator's for the ecosystem, or the repository's). */
   env?: Record<string, string>;
+  /** bisect.yml's `cache:` paths: one step's setup must save them and a later step's restore them. */
+  cachePaths?: string[];
 }
 
 export interface RealProjectsOptions {
@@ -262,6 +264,16 @@ export function useRealProjects(
         expect(body).toContain(`this looks like a ${c.ecosystem} project`);
       } else expect(job!.options.zeroConfig).toBeUndefined();
       if (c.env) expect(job!.options.env).toMatchObject(c.env);
+      if (c.cachePaths) {
+        expect(job!.options.cache).toEqual(c.cachePaths);
+        const logs = (
+          await BisectStep.query(db.current.knex).where({ bisectJobId: job!.id }).orderBy("id")
+        ).map((s) => s.logExcerpt ?? "");
+        for (const p of c.cachePaths) {
+          expect(logs.some((l) => l.includes(`saved ${p} to the cache`))).toBe(true);
+          expect(logs.some((l) => l.includes(`restored ${p} from the cache`))).toBe(true);
+        }
+      }
       // A job on a stand-in image runs on the digest it was pulled by, from the local registry.
       if (job!.options.image)
         expect(job!.options.imagePinned).toMatch(

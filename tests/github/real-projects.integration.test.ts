@@ -56,6 +56,7 @@ suite("real projects bisect out of the box", () => {
       const cmakeYml = [
         "setup: cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build",
         "command: ctest --test-dir build --output-on-failure",
+        "cache: [build]",
         "",
       ].join("\n");
       const cases: ProjectCase[] = [
@@ -91,6 +92,7 @@ suite("real projects bisect out of the box", () => {
           name: "cmake-config",
           repo: cmakeProject(work, "cmake-config", { bisectYml: cmakeYml }),
           comment: "/bisect v1.0.0 main",
+          cachePaths: ["build"],
         },
       ];
       return { cases };
