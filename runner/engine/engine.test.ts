@@ -3,6 +3,8 @@ import { decide, EngineInputError } from "./engine";
 import { dagGraph, linearGraph, prng, shuffleInput } from "./testkit";
 import {
   defaultPolicy,
+  isEndpointRun,
+  reportedOutcome,
   type CommitGraph,
   type Decision,
   type EngineInput,
@@ -931,5 +933,19 @@ describe("decide: contradictions anywhere in the graph", () => {
     expect(d.explanation).toBe(
       "The results contradict each other: s1 fails but its descendant m passes. The test looks flaky; consider more runs per commit.",
     );
+  });
+});
+
+describe("what is reported", () => {
+  it("calls an uncertain culprit likely, and every other outcome by its name", () => {
+    expect(reportedOutcome({ outcome: "found", certain: false })).toBe("likely");
+    expect(reportedOutcome({ outcome: "found" })).toBe("found");
+    expect(reportedOutcome({ outcome: "flaky", certain: false })).toBe("flaky");
+    expect(reportedOutcome({ outcome: "ambiguous" })).toBe("ambiguous");
+  });
+
+  it("counts runs of either endpoint as endpoint checks, and no other", () => {
+    const g = linearGraph(3);
+    expect([g.good, g.bad, "c1"].map((sha) => isEndpointRun(g, sha))).toEqual([true, true, false]);
   });
 });
