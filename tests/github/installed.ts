@@ -1,5 +1,5 @@
-// One test file's GitHub world: the stand-in with acme/widgets, the app installed (its
-// installation.created delivery handled), and `deliver` for signed deliveries handled at once.
+// One test file's (or one test's) GitHub world: the stand-in with acme/widgets, the app installed
+// (its installation.created delivery handled), and `deliver` for signed deliveries handled at once.
 import { readFileSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from "vitest";
 import type { Config } from "../../config/env";
