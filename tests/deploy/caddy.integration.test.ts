@@ -241,7 +241,7 @@ describe.skipIf(!haveCaddy)("Caddyfile in front of the web server", () => {
     expect(plain.body.toString()).toMatch(/^<!DOCTYPE html>/i);
   });
 
-  it("refuses a webhook body over 25 MiB with 413 itself: the app never sees it", async () => {
+  it("refuses a webhook body over 25 MB with 413 itself: the app never sees it", async () => {
     const deliveryId = randomUUID();
     const declared = await rawRequest(`${url}/webhook`, {
       method: "POST",
