@@ -106,8 +106,25 @@ describe("container recipe", () => {
     });
     expect(setup.Env).toContain("npm_config_cache=/cache/npm");
     expect(setup.Env).toContain("CARGO_HOME=/cache/cargo");
+    expect(setup.Env).toContain("GOCACHE=/cache/go/build");
     const test = createOptions(plan, { ...run, cacheReadOnly: true });
     expect(test.HostConfig!.Mounts).toContainEqual(expect.objectContaining({ ReadOnly: true }));
+    // Go cannot build with a read-only build cache, ccache must not try to add to one: the test
+    // keeps the downloaded modules and crates, and builds in its own work directory.
+    expect(test.Env).toContain("GOMODCACHE=/cache/go/mod");
+    expect(test.Env).toContain("GOCACHE=/work/.cache/go-build");
+    expect(test.Env).toEqual(
+      expect.arrayContaining(["CCACHE_READONLY=true", "CCACHE_TEMPDIR=/work/.cache/ccache-tmp"]),
+    );
+    // A value the repository chose is its own.
+    const chosen = containerPlan(
+      spec({ cacheVolume: "bisect-cache-x", setup: "make", env: { GOCACHE: "/work/gc" } }),
+      "img",
+      mirror,
+    );
+    expect(createOptions(chosen, { ...run, cacheReadOnly: true }).Env).toContain(
+      "GOCACHE=/work/gc",
+    );
     // Without a cache: nothing at /cache, the caches in the work directory.
     const none = createOptions(containerPlan(spec(), "img", mirror), run);
     expect(none.HostConfig!.Mounts!.some((m) => m.Target === "/cache")).toBe(false);

@@ -156,15 +156,18 @@ export function createOptions(
   run: ContainerInput,
 ): Docker.ContainerCreateOptions {
   const { limits } = plan;
+  const cacheReadOnly =
+    plan.cacheVolume !== undefined && (run.cacheReadOnly === true || plan.cacheReadOnly === true);
   return {
     Image: plan.image,
     Cmd: run.Cmd,
     Entrypoint: [],
     User: run.user ?? `${RUNNER_UID}:${RUNNER_UID}`,
     WorkingDir: CONTAINER_PATHS.work,
-    Env: Object.entries({ ...plan.env, ...(plan.network ? run.networkEnv : {}) }).map(
-      ([k, v]) => `${k}=${v}`,
-    ),
+    Env: Object.entries({
+      ...(cacheReadOnly ? readOnlyCacheEnv(plan.env) : plan.env),
+      ...(plan.network ? run.networkEnv : {}),
+    }).map(([k, v]) => `${k}=${v}`),
     Labels: run.labels,
     Hostname: "bisect",
     AttachStdin: run.stdin,
@@ -202,7 +205,7 @@ export function createOptions(
                 Type: "volume" as const,
                 Source: plan.cacheVolume,
                 Target: CACHE_PATH,
-                ReadOnly: run.cacheReadOnly === true || plan.cacheReadOnly === true,
+                ReadOnly: cacheReadOnly,
               },
             ]
           : []),
@@ -211,4 +214,20 @@ export function createOptions(
       RestartPolicy: { Name: "no" },
     },
   };
+}
+
+/**
+ * The variables of a run that sees the shared cache read-only (a test phase, or a run without a
+ * setup). Go refuses to build with a read-only GOCACHE, so its build cache goes back to the work
+ * directory; ccache reads the shared cache and adds nothing to it (its temporary files in /work).
+ * A value the repository set itself is left alone.
+ */
+export function readOnlyCacheEnv(env: Record<string, string>): Record<string, string> {
+  const out = { ...env };
+  if (out.GOCACHE === CACHE_ENV.GOCACHE) out.GOCACHE = TOOL_CACHES.GOCACHE!;
+  if (out.CCACHE_DIR === CACHE_ENV.CCACHE_DIR) {
+    out.CCACHE_READONLY = "true";
+    out.CCACHE_TEMPDIR = `${CONTAINER_PATHS.work}/.cache/ccache-tmp`;
+  }
+  return out;
 }

@@ -19,7 +19,12 @@
 import { randomBytes } from "node:crypto";
 import type Docker from "dockerode";
 import { APP_LABEL, SANDBOX_LABEL } from "../labels";
-import { type ContainerInput, type ContainerPlan, poolKey } from "./container-recipe";
+import {
+  type ContainerInput,
+  type ContainerPlan,
+  poolKey,
+  readOnlyCacheEnv,
+} from "./container-recipe";
 import { isPhased, PhasedRun } from "./phased-run";
 import { removeContainer } from "./removal";
 import { KEEPER_COMMAND, KEEPER_USER, Sandbox } from "./sandbox";
@@ -123,7 +128,12 @@ export class SandboxSlots {
     const hold = { box: slot.box, runId: slot.runId, checkedOut: slot.checkedOut };
     const runs = slot.sandboxes.map(
       (sandbox, i) =>
-        new SandboxRun(sandbox, phased ? (i === 0 ? "setup" : "test") : "run", plan.env, spec),
+        new SandboxRun(
+          sandbox,
+          phased ? (i === 0 ? "setup" : "test") : "run",
+          (phased && i === 1) || plan.cacheReadOnly ? readOnlyCacheEnv(plan.env) : plan.env,
+          spec,
+        ),
     );
     for (const run of runs) Object.assign(run, hold);
     const state: SandboxState = phased
