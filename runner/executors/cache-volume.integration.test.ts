@@ -75,18 +75,28 @@ describe.skipIf(!docker && !dockerRequired)("repository caches", () => {
     expect(other.log).not.toContain("WARM");
   });
 
-  it("is writable in the setup and read-only in a test that runs apart from it", async () => {
+  it.each([
+    ["an online setup", { setupNetwork: true }],
+    ["an offline setup", {}],
+  ])("is writable in the setup and read-only in the test, after %s", async (_, network) => {
     const r = await job(a, {
       cacheVolume: volumeA,
-      setupNetwork: true,
+      ...network,
       setup: "echo setup > /cache/from-setup && echo SETUP-WROTE",
-      command:
-        "cat /cache/from-setup; if echo test > /cache/from-test 2>/dev/null; then echo TEST-WROTE; else echo TEST-DENIED; fi",
+      command: [
+        "cat /cache/from-setup",
+        "if echo test > /cache/from-test 2>/dev/null; then echo TEST-WROTE; else echo TEST-DENIED; fi",
+        // Go refuses to build with a read-only build cache: the test's is its own.
+        'mkdir -p "$GOCACHE" && touch "$GOCACHE/probe" && echo "GOCACHE-WRITABLE $GOCACHE"',
+        'echo "GOMODCACHE=$GOMODCACHE"',
+      ].join("; "),
     });
     expect(r.exitCode).toBe(0);
     expect(r.log).toContain("SETUP-WROTE");
     expect(r.log).toContain("setup\n");
     expect(r.log).toContain("TEST-DENIED");
     expect(r.log).not.toContain("TEST-WROTE");
+    expect(r.log).toContain("GOCACHE-WRITABLE /work/");
+    expect(r.log).toContain("GOMODCACHE=/cache/go/mod");
   });
 });

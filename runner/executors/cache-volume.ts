@@ -87,6 +87,24 @@ export const SAVE_CACHE_PATHS = [
   "done; fi;",
 ].join(" ");
 
+/**
+ * What a run that sees the cache read-only (a test phase, a run without a setup) must still be
+ * able to write: Go refuses to build with a read-only GOCACHE, so its build cache is the work
+ * directory's; ccache reads the shared cache, adds nothing to it, and keeps its temporary files
+ * in /work. The downloaded modules and crates are still read from the cache.
+ */
+export const READ_ONLY_CACHE_ENV = {
+  GOCACHE: "/work/.cache/go-build",
+  CCACHE_READONLY: "true",
+  CCACHE_TEMPDIR: "/work/.cache/ccache-tmp",
+} as const;
+
+/** The same, in the test phase's shell after it read the setup's exports (which name /cache). */
+export const READ_ONLY_CACHE_SHELL = [
+  `case "$GOCACHE" in ${CACHE_PATH}/*) export GOCACHE=${READ_ONLY_CACHE_ENV.GOCACHE};; esac;`,
+  `case "$CCACHE_DIR" in ${CACHE_PATH}/*) export CCACHE_READONLY=true CCACHE_TEMPDIR=${READ_ONLY_CACHE_ENV.CCACHE_TEMPDIR};; esac;`,
+].join(" ");
+
 /** The cache volume of a repository key (one repository of one installation). */
 export function cacheVolumeName(repoKey: string): string {
   return `bisect-cache-${createHash("sha256").update(repoKey).digest("hex").slice(0, 24)}`;

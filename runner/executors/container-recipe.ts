@@ -9,7 +9,7 @@
 // directory of a checkout box's volume, on disk.
 import type Docker from "dockerode";
 import { InfrastructureError } from "../errors";
-import { CACHE_ENV, CACHE_PATH, cachePathsEnv } from "./cache-volume";
+import { CACHE_ENV, CACHE_PATH, cachePathsEnv, READ_ONLY_CACHE_ENV } from "./cache-volume";
 import { cachePathProblem } from "../settings/cache-paths";
 import { MIRROR_PATH } from "./mounts";
 import type { RepoSource, RunSpec } from "./types";
@@ -216,18 +216,13 @@ export function createOptions(
   };
 }
 
-/**
- * The variables of a run that sees the shared cache read-only (a test phase, or a run without a
- * setup). Go refuses to build with a read-only GOCACHE, so its build cache goes back to the work
- * directory; ccache reads the shared cache and adds nothing to it (its temporary files in /work).
- * A value the repository set itself is left alone.
- */
+/** The variables of a run that sees the shared cache read-only (READ_ONLY_CACHE_ENV says why). */
 export function readOnlyCacheEnv(env: Record<string, string>): Record<string, string> {
   const out = { ...env };
-  if (out.GOCACHE === CACHE_ENV.GOCACHE) out.GOCACHE = TOOL_CACHES.GOCACHE!;
+  if (out.GOCACHE === CACHE_ENV.GOCACHE) out.GOCACHE = READ_ONLY_CACHE_ENV.GOCACHE;
   if (out.CCACHE_DIR === CACHE_ENV.CCACHE_DIR) {
-    out.CCACHE_READONLY = "true";
-    out.CCACHE_TEMPDIR = `${CONTAINER_PATHS.work}/.cache/ccache-tmp`;
+    out.CCACHE_READONLY = READ_ONLY_CACHE_ENV.CCACHE_READONLY;
+    out.CCACHE_TEMPDIR = READ_ONLY_CACHE_ENV.CCACHE_TEMPDIR;
   }
   return out;
 }

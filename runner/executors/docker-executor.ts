@@ -45,7 +45,7 @@ import { APP_LABEL, PID_LABEL, POOL_LABEL } from "../labels";
 import { mirrorMount } from "./mounts";
 import { quietAgent } from "./quiet-agent";
 import { removeContainer } from "./removal";
-import { isPhased, PhasedRun } from "./phased-run";
+import { isPhased, PhasedRun, phaseNetworks } from "./phased-run";
 import { entryCommand, setupPhaseCommand, testPhaseCommand, warmEntryCommand } from "./run-script";
 import type { Executor, RunHandle, RunResult, RunSpec } from "./types";
 import { WarmPool } from "./warm-pool";
@@ -265,9 +265,11 @@ export class DockerExecutor implements Executor {
     let state: ContainerRun | PhasedRun;
     try {
       if (isPhased(spec)) {
-        // The setup with network, the test without (phased-run.ts).
-        const setup = await make((m) => setupPhaseCommand(m, spec.setup!), true);
-        const test = await make((m) => testPhaseCommand(m, spec.command), false, true);
+        // The setup online and the cache writable; the test offline unless the whole run may
+        // reach the network, the cache read-only (phased-run.ts).
+        const networks = phaseNetworks(spec);
+        const setup = await make((m) => setupPhaseCommand(m, spec.setup!), networks.setup);
+        const test = await make((m) => testPhaseCommand(m, spec.command), networks.test, true);
         state = Object.assign(new PhasedRun(spec, setup, test), hold);
       } else {
         state = await make((m) => entryCommand(m, spec.setup ?? "", spec.command));

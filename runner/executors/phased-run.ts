@@ -1,13 +1,15 @@
-// A run whose setup may reach the network while its test may not: two containers on one work
-// directory, run one after the other. The setup container has the executor's network; the test
-// container is created with no network at all and never gets one.
+// A run whose setup may reach the network while its test may not, or whose setup may write the
+// repository's dependency cache while its test may only read it: two containers on one work
+// directory, run one after the other. The setup container has the executor's network and the
+// cache writable; the test container is created with no network at all (unless the whole run may
+// reach it) and never gets one, and with the cache mounted read-only.
 //
 // Why two containers and not one whose network is cut (`docker network disconnect`) between the
 // phases: the cut would need a handshake with the running container (stop before the test, wait
 // for the cut, go on), and anything the setup left running — a daemon, an open connection — would
 // live on into the test phase; a lost or failed disconnect would leave the test online. A test
 // container made with network mode "none" is offline by construction, whatever happens. The cost
-// is one more container per run, and only for runs that ask for it.
+// is one more container per run (on the farm, a pair of sandboxes kept for the job's life).
 //
 // The setup's exports reach the test through the work directory (run-script.ts), as in one
 // container. The wall-clock timeout covers both phases; `durationMs` is their sum, the log both
@@ -29,9 +31,18 @@ export interface Phase {
   stopStreams(): void;
 }
 
-/** Whether a spec's setup and test run in separate sandboxes. */
+/**
+ * Whether a spec's setup and test run in separate sandboxes: when only the setup may reach the
+ * network, and when there is a dependency cache (writable for the setup, read-only for the test:
+ * a mount cannot change inside a running container).
+ */
 export function isPhased(spec: RunSpec): boolean {
-  return Boolean(spec.setupNetwork && !spec.network && spec.setup?.trim());
+  return Boolean(spec.setup?.trim() && ((spec.setupNetwork && !spec.network) || spec.cacheVolume));
+}
+
+/** The networks of a phased run's two sandboxes: the setup's, then the test's. */
+export function phaseNetworks(spec: RunSpec): { setup: boolean; test: boolean } {
+  return { setup: Boolean(spec.network || spec.setupNetwork), test: Boolean(spec.network) };
 }
 
 export class PhasedRun implements WorkDirHold {

@@ -13,7 +13,7 @@
 // never writes into the cache.
 //
 // It must hold no single quote: the entry scripts embed it in one.
-import { RESTORE_CACHE_PATHS, SAVE_CACHE_PATHS } from "./cache-volume";
+import { READ_ONLY_CACHE_SHELL, RESTORE_CACHE_PATHS, SAVE_CACHE_PATHS } from "./cache-volume";
 
 /** Exit code reported when the setup command fails (git bisect run's "skip"). */
 export const SETUP_FAILED_EXIT = 125;
@@ -52,13 +52,15 @@ export function setupPhaseScript(envFile: string): string {
 
 /**
  * The test phase on its own ($1), with what the setup phase exported — but for the online
- * setup's proxy: the test runs offline, and must not be told of a way out.
+ * setup's proxy (the test runs offline, and must not be told of a way out) and for the caches
+ * the test may not write (its /cache is read-only).
  */
 export function testPhaseScript(envFile: string): string {
   checkPath(envFile);
   return [
     loadEnv(envFile),
     "unset HTTP_PROXY HTTPS_PROXY http_proxy https_proxy;",
+    READ_ONLY_CACHE_SHELL,
     'sh -c "$1"; exit $?',
   ].join(" ");
 }

@@ -25,7 +25,7 @@ import {
   poolKey,
   readOnlyCacheEnv,
 } from "./container-recipe";
-import { isPhased, PhasedRun } from "./phased-run";
+import { isPhased, PhasedRun, phaseNetworks } from "./phased-run";
 import { removeContainer } from "./removal";
 import { KEEPER_COMMAND, KEEPER_USER, Sandbox } from "./sandbox";
 import { SandboxRun } from "./sandbox-run";
@@ -211,10 +211,11 @@ export class SandboxSlots {
       ...APP_LABEL,
     };
     // The setup's (online, cache writable) and the test's (offline, cache read-only), or one.
+    const networks = phaseNetworks(spec);
     const roles = phased
       ? [
-          { network: true, cacheReadOnly: false },
-          { network: false, cacheReadOnly: true },
+          { network: networks.setup, cacheReadOnly: false },
+          { network: networks.test, cacheReadOnly: true },
         ]
       : [{ network: base.network, cacheReadOnly: false }];
     const made = await Promise.allSettled(
