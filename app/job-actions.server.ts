@@ -41,21 +41,25 @@ export async function performJobAction(
       actor,
       `cancelled by ${viewer.user.login} from the dashboard`,
     );
-    await setFlash(
-      viewer.session,
-      cancelled
-        ? `Job #${job.id} is cancelled; its running containers are being stopped.`
-        : `Job #${job.id} had already ended.`,
+    return redirect(
+      await setFlash(
+        viewer.session,
+        cancelled
+          ? `Job #${job.id} is cancelled; its running containers are being stopped.`
+          : `Job #${job.id} had already ended.`,
+        `/dashboard/jobs/${job.id}`,
+      ),
     );
-    return redirect(`/dashboard/jobs/${job.id}`);
   }
   const installation = viewer.installations.find((i) => i.id === job.installationId);
   if (!installation || installation.suspended || job.repositoryId === null) {
-    await setFlash(
-      viewer.session,
-      "This installation is suspended or removed, so jobs cannot be re-run.",
+    return redirect(
+      await setFlash(
+        viewer.session,
+        "This installation is suspended or removed, so jobs cannot be re-run.",
+        `/dashboard/jobs/${job.id}`,
+      ),
     );
-    return redirect(`/dashboard/jobs/${job.id}`);
   }
   // The caller checked write access to the repository (requireJob with "write").
   const admission = await retryJob(
@@ -72,11 +76,17 @@ export async function performJobAction(
   );
   if (!admission) throw new Response("The job is gone.", { status: 404, statusText: "Not Found" });
   if (!admission.admitted) {
-    await setFlash(viewer.session, refusal(admission));
-    return redirect(`/dashboard/jobs/${job.id}`);
+    return redirect(
+      await setFlash(viewer.session, refusal(admission), `/dashboard/jobs/${job.id}`),
+    );
   }
-  await setFlash(viewer.session, `Job #${admission.job.id} re-runs job #${job.id}.`);
-  return redirect(`/dashboard/jobs/${admission.job.id}`);
+  return redirect(
+    await setFlash(
+      viewer.session,
+      `Job #${admission.job.id} re-runs job #${job.id}.`,
+      `/dashboard/jobs/${admission.job.id}`,
+    ),
+  );
 }
 
 function refusal(admission: Exclude<Admission, { admitted: true }>): string {

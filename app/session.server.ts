@@ -207,18 +207,45 @@ export async function destroyUserSessions(userId: number): Promise<void> {
   await getDb()("sessions").where({ userId }).delete();
 }
 
-/** A notice for the next page this session shows (after a redirect). */
-export async function setFlash(session: SessionRecord, message: string): Promise<void> {
-  await getDb()("sessions")
-    .where({ id: session.id })
-    .update({ flash: message.slice(0, 500) });
+// A notice after an action (POST → redirect → GET). The redirect carries a random marker in its URL
+// (`?notice=…`) and the notice shows on every load of that URL, never consumed by reading: a
+// one-time read would be lost to whichever request ran the loader first — a live-update
+// revalidation, a navigation the browser aborted and restarted, a self-refresh without JavaScript —
+// instead of the page the person sees. The text stays in the session, not in the URL, so nobody can
+// craft a link that shows a notice of their own. The next notice replaces it.
+
+interface StoredFlash {
+  marker: string;
+  message: string;
 }
 
-/** The pending notice, cleared as it is read. */
-export async function takeFlash(session: SessionRecord): Promise<string | null> {
-  if (!session.flash) return null;
-  await getDb()("sessions").where({ id: session.id }).update({ flash: null });
-  return session.flash;
+/** Stores a notice for the page the redirect opens; returns that page's URL, carrying the marker. */
+export async function setFlash(
+  session: SessionRecord,
+  message: string,
+  path: string,
+): Promise<string> {
+  const marker = randomBytes(9).toString("base64url");
+  const stored: StoredFlash = { marker, message: message.slice(0, 500) };
+  await getDb()("sessions")
+    .where({ id: session.id })
+    .update({ flash: JSON.stringify(stored) });
+  const url = new URL(path, "http://x");
+  url.searchParams.set("notice", marker);
+  return url.pathname + url.search;
+}
+
+/** The pending notice, if this request's URL carries its marker. */
+export function readFlash(session: SessionRecord, request: Request): string | null {
+  const marker = new URL(request.url).searchParams.get("notice");
+  if (!marker || !session.flash) return null;
+  let stored: Partial<StoredFlash>;
+  try {
+    stored = JSON.parse(session.flash) as Partial<StoredFlash>;
+  } catch {
+    return null;
+  }
+  return stored.marker === marker && typeof stored.message === "string" ? stored.message : null;
 }
 
 /** Constant-time comparison of a submitted CSRF token with the session's. */

@@ -1,8 +1,8 @@
-// The dashboard's frame: who is signed in, sign out, and a one-time notice after an action.
+// The dashboard's frame: who is signed in, sign out, and the notice after an action.
 import type { LoaderFunctionArgs } from "@remix-run/node";
 import { Form, Link, Outlet, useLoaderData, type ShouldRevalidateFunction } from "@remix-run/react";
 import { requireViewer } from "../access.server";
-import { takeFlash } from "../session.server";
+import { readFlash } from "../session.server";
 
 export async function loader({ request }: LoaderFunctionArgs) {
   const viewer = await requireViewer(request);
@@ -10,11 +10,11 @@ export async function loader({ request }: LoaderFunctionArgs) {
     login: viewer.user.login,
     name: viewer.user.name,
     csrf: viewer.session.csrfToken,
-    flash: await takeFlash(viewer.session),
+    flash: readFlash(viewer.session, request),
   };
 }
 
-/** Live updates of a job page revalidate the page, not this frame (which would also drop the notice). */
+/** Live updates of a job page revalidate the page, not this frame. */
 export const shouldRevalidate: ShouldRevalidateFunction = ({
   formMethod,
   currentUrl,

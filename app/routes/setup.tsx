@@ -17,8 +17,12 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const viewer = await requireViewer(request);
   const id = Number(new URL(request.url).searchParams.get("installation_id"));
   const installation = viewer.installations.find((i) => i.id === id);
-  if (installation) {
-    await setFlash(viewer.session, `Bisect Bot is installed on ${installation.accountLogin}.`);
-  }
-  return redirect("/dashboard", { headers: { "Cache-Control": "no-store" } });
+  const to = installation
+    ? await setFlash(
+        viewer.session,
+        `Bisect Bot is installed on ${installation.accountLogin}.`,
+        "/dashboard",
+      )
+    : "/dashboard";
+  return redirect(to, { headers: { "Cache-Control": "no-store" } });
 }

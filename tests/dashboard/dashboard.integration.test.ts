@@ -609,7 +609,9 @@ describe("a job", () => {
       { id: String(id) },
     );
     expect(cancelled.status).toBe(302);
-    expect(cancelled.headers.get("Location")).toBe(`/dashboard/jobs/${id}`);
+    const notice = new URL(cancelled.headers.get("Location")!, PUBLIC);
+    expect(notice.pathname).toBe(`/dashboard/jobs/${id}`);
+    expect(notice.searchParams.get("notice")).toMatch(/^[\w-]{12}$/);
     expect(await knex()("bisectJobs").where({ id }).first("status")).toEqual({
       status: "cancelled",
     });
@@ -618,22 +620,20 @@ describe("a job", () => {
         .where({ action: "job.cancel", subjectId: String(id) })
         .first("actor"),
     ).toEqual({ actor: "alice" });
-    const layout = await dataOf(() =>
-      dashboardLayout.loader({
-        request: get(`${PUBLIC}/dashboard/jobs/${id}`, jar),
-        params: {},
-        context: {},
-      }),
-    );
-    expect(layout.flash).toMatch(new RegExp(`Job #${id} is cancelled`));
-    const again = await dataOf(() =>
-      dashboardLayout.loader({
-        request: get(`${PUBLIC}/dashboard/jobs/${id}`, jar),
-        params: {},
-        context: {},
-      }),
-    );
-    expect(again.flash).toBeNull();
+    const frameAt = async (url: string) =>
+      (
+        await dataOf(() =>
+          dashboardLayout.loader({ request: get(url, jar), params: {}, context: {} }),
+        )
+      ).flash;
+    // Other loads of the frame (a live-update revalidation of the page as it was) do not use the notice up,
+    const plain = `${PUBLIC}/dashboard/jobs/${id}`;
+    expect(await frameAt(plain)).toBeNull();
+    // and every load of the URL the redirect gave shows it, however many run.
+    expect(await frameAt(notice.href)).toMatch(new RegExp(`Job #${id} is cancelled`));
+    expect(await frameAt(notice.href)).toMatch(new RegExp(`Job #${id} is cancelled`));
+    // A marker of someone's own making shows nothing.
+    expect(await frameAt(`${plain}?notice=forged`)).toBeNull();
 
     const rerun = await callAction(
       jobRoute.action,
@@ -641,7 +641,7 @@ describe("a job", () => {
       { id: String(id) },
     );
     expect(rerun.status).toBe(302);
-    const newId = Number(rerun.headers.get("Location")!.split("/").pop());
+    const newId = Number(new URL(rerun.headers.get("Location")!, PUBLIC).pathname.split("/").pop());
     expect(newId).toBeGreaterThan(id);
     expect(
       await knex()("bisectJobs")

@@ -92,13 +92,14 @@ describe("/setup, GitHub's redirect after an installation", () => {
       get(`${PUBLIC}/setup?installation_id=${ACME.installationId}&setup_action=install`, jar),
     );
     expect(res.status).toBe(302);
-    expect(res.headers.get("Location")).toBe("/dashboard");
+    const to = new URL(res.headers.get("Location")!, PUBLIC);
+    expect(to.pathname).toBe("/dashboard");
     expect(await installationIds()).toEqual([ACME.installationId]);
     const row = await db.current.knex("installations").where({ id: ACME.installationId }).first();
     expect(row).toMatchObject({ accountLogin: ACME.login, accountType: "Organization" });
     // The dashboard greets them with the installation they just made.
     const frame = await dataOf(() =>
-      dashboardLayout.loader({ request: get(`${PUBLIC}/dashboard`, jar), params: {}, context: {} }),
+      dashboardLayout.loader({ request: get(to.href, jar), params: {}, context: {} }),
     );
     expect(frame.flash).toBe(`Bisect Bot is installed on ${ACME.login}.`);
     // Checked with alice's own token, not the app's.

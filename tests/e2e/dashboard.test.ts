@@ -180,10 +180,29 @@ describe.skipIf(!present)("dashboard in a browser", () => {
         await page.locator("details summary").first().click();
         await page.screenshot({ path: `${SHOTS}/job.png`, fullPage: true });
 
+        // Other requests may run the frame's loader between the cancel and the page showing its
+        // result (a live-update revalidation, a request the browser aborted and sent again): hold
+        // the frame's first load after the cancel until two such requests have been answered.
+        let raced = 0;
+        await page.route(
+          (u) =>
+            u.pathname === `/dashboard/jobs/${id}.data` &&
+            (u.searchParams.get("_routes") ?? "routes/dashboard")
+              .split(",")
+              .includes("routes/dashboard"),
+          async (route) => {
+            if (route.request().method() === "GET" && raced++ === 0) {
+              for (const url of [route.request().url(), `${base}/dashboard/jobs/${id}.data`])
+                expect((await page.request.get(url)).status()).toBe(200);
+            }
+            await route.continue();
+          },
+        );
         await page.getByRole("button", { name: "Cancel job" }).click();
         await expect
           .poll(() => page.getByText(`Job #${id} is cancelled`).isVisible(), { timeout: 10_000 })
           .toBe(true);
+        expect(raced).toBeGreaterThan(0);
         expect(await jobStatus(id)).toBe("cancelled");
         expect(await page.getByRole("button", { name: "Re-run" }).isVisible()).toBe(true);
         expect(await page.getByRole("button", { name: "Cancel job" }).count()).toBe(0);
@@ -221,7 +240,9 @@ describe.skipIf(!present)("dashboard in a browser", () => {
           .toBe(1);
 
         await page.getByRole("button", { name: "Cancel job" }).click();
-        await page.waitForURL(`${base}/dashboard/jobs/${id}`);
+        await page.waitForURL(
+          (u) => u.pathname === `/dashboard/jobs/${id}` && u.searchParams.has("notice"),
+        );
         expect(await page.getByText(`Job #${id} is cancelled`).isVisible()).toBe(true);
         expect(await jobStatus(id)).toBe("cancelled");
 
