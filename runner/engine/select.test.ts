@@ -39,6 +39,21 @@ describe("selectCandidates: even splits", () => {
     expect(picked).toEqual([1]);
   });
 
+  it("breaks a tie below the target by the lowest rank among the equal weights", () => {
+    // Target 8: the 7s and the 9 are as close; the lower weight wins, and of the 7s the lowest rank.
+    const pick = (freshRank: number[], count: number) =>
+      selectCandidates({ size: 16, occupied: [], freshWeights: [7, 7, 7, 9], freshRank, count });
+    expect(pick([5, 2, 9, 0], 1)).toEqual([1]);
+    expect(pick([2, 5, 9, 0], 1)).toEqual([0]);
+    // Targets 16/3 and 32/3: the 7s first, each once, by rank.
+    const three = (freshRank: number[]) =>
+      selectCandidates({ size: 16, occupied: [], freshWeights: [7, 7, 7], freshRank, count: 2 });
+    expect(three([5, 2, 9])).toEqual([1, 0]);
+    expect(three([9, 5, 2])).toEqual([2, 1]);
+    // Ranks are any numbers, below zero too.
+    expect(three([-1, -5, -3])).toEqual([1, 2]);
+  });
+
   it("never picks a candidate twice, and picks the next closest instead", () => {
     expect(choose(16, [1, 2, 15, 16], 2)).toEqual([2, 15]);
     expect(choose(16, [1, 2, 3], 2)).toEqual([2, 3]);
@@ -108,5 +123,7 @@ describe("sortByWeightThenRank", () => {
     expect(sorted([-1, 2], [0, 1], 3)).toEqual([0, 1]);
     expect(sorted([2, 2, 0], [0, 1, 2], 2)).toEqual([2, 0, 1]);
     expect(sorted([], [], 0)).toEqual([]);
+    // A size too large for any array: compared, not counted.
+    expect(sorted([3, 1, 3], [0, 1, 2], 2 ** 40)).toEqual([1, 0, 2]);
   });
 });
