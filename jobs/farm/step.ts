@@ -31,7 +31,6 @@ import {
   type Lease,
 } from "./leases";
 import { ImageRefusedError } from "../../runner/images/pull";
-import { mirrorVolumeName } from "../../runner/mirror/mirror";
 import { enqueue } from "../catalog";
 import { liveWorkerIds } from "../heartbeat";
 import type { WorkerContext } from "../worker-context";
@@ -43,7 +42,7 @@ import { resolveJobImage } from "./images";
 import { SANDBOX_LABEL, STEP_LABEL } from "../../runner/labels";
 import { INSTANCE_LABEL, jobLabels, stepLabels } from "./labels";
 import { predicateOfJob, runEnv } from "./predicate";
-import { ensureMirror, hostsWithFreshMirror, repoKeyOf } from "./mirrors";
+import { ensureMirror, hostsWithFreshMirror, mirrorVolumeOn } from "./mirrors";
 import { limitsOf, stepTimeoutSeconds } from "./policy";
 
 const LOG_EXCERPT_BYTES = 64 * 1024;
@@ -204,7 +203,7 @@ async function execute(
       executor,
       {
         labels: stepLabels(ctx, job.id, step.id, host.name),
-        repo: { kind: "volume", name: mirrorVolumeName(repoKeyOf(job)) },
+        repo: { kind: "volume", name: await mirrorVolumeOn(knex, host.id, job) },
         sha: step.sha,
         setup: job.setupCommand ?? undefined,
         command: job.command,
