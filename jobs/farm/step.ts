@@ -28,6 +28,7 @@ import {
   QUEUED_HOLDER,
   releaseLease,
   renewLease,
+  slotShareOf,
   type Lease,
 } from "./leases";
 import { ImageRefusedError } from "../../runner/images/pull";
@@ -374,19 +375,6 @@ async function stillWanted(knex: Knex, jobId: number, stepId: number): Promise<b
     BisectStep.query(knex).findById(stepId).select("status"),
   ]);
   return Boolean(j && !j.isFinal && s && s.status !== "cancelled");
-}
-
-/** Who the run counts against for fair sharing: its installation and the plan's slot cap. */
-async function slotShareOf(
-  knex: Knex,
-  job: BisectJob,
-): Promise<{ installationId?: number; maxHeld?: number }> {
-  if (!job.installationId) return {};
-  const row = await knex("installations as i")
-    .join("rate_limits as r", "r.tier", "i.tier")
-    .where("i.id", job.installationId)
-    .first("r.maxParallel");
-  return { installationId: job.installationId, maxHeld: row?.maxParallel };
 }
 
 /** Hosts where a run of this commit failed for infrastructure reasons. */
