@@ -41,7 +41,7 @@ export async function liveWorkerIds(knex: Knex, deadAfterMs: number): Promise<Se
 /**
  * Frees graphile-worker jobs locked by workers that are not alive: those with a stale heartbeat,
  * and lockers that never beat at all once their lock is older than `deadAfterMs`; the runner
- * leases those workers held are released. Returns the worker ids that were unlocked.
+ * leases and mirror fetch locks those workers held are released. Returns the worker ids that were unlocked.
  */
 export async function unlockDeadWorkers(knex: Knex, deadAfterMs: number): Promise<string[]> {
   const { rows } = await knex.raw<{ rows: { locked_by: string }[] }>(
@@ -66,6 +66,11 @@ export async function unlockDeadWorkers(knex: Knex, deadAfterMs: number): Promis
       .whereIn("holder", dead)
       .whereNull("releasedAt")
       .update({ releasedAt: knex.fn.now() });
+    // And the mirror fetches they were doing: other workers wait on that lock (up to the fetch
+    // timeout) before they give up on the repository.
+    await knex("runner_mirrors")
+      .whereIn("fetchLockHolder", dead)
+      .update({ fetchLockHolder: null, fetchLockUntil: null });
     await knex("worker_heartbeats").whereIn("workerId", dead).delete();
   }
   await knex("worker_heartbeats")

@@ -20,7 +20,7 @@ import {
   type Observation,
 } from "../../runner/engine";
 import { uselessInFlight } from "../../runner/bisection";
-import { acquireLease, freeSlots, QUEUED_HOLDER, releaseLease } from "./leases";
+import { acquireLease, freeSlots, QUEUED_HOLDER, releaseLease, slotShareOf } from "./leases";
 import { enqueue } from "../catalog";
 import type { WorkerContext } from "../worker-context";
 import { concludeJob } from "./conclude";
@@ -298,19 +298,6 @@ function failedHosts(steps: readonly BisectStep[], sha: string): number[] {
         .map((s) => s.runnerHostId!),
     ),
   ];
-}
-
-/** Who the run counts against for fair sharing: its installation and the plan's slot cap. */
-async function slotShareOf(
-  knex: Knex,
-  job: BisectJob,
-): Promise<{ installationId?: number; maxHeld?: number }> {
-  if (!job.installationId) return {};
-  const row = await knex("installations as i")
-    .join("rate_limits as r", "r.tier", "i.tier")
-    .where("i.id", job.installationId)
-    .first("r.maxParallel");
-  return { installationId: job.installationId, maxHeld: row?.maxParallel };
 }
 
 /**

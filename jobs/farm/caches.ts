@@ -10,9 +10,12 @@ import { repoKeyOf } from "./mirrors";
 
 type CacheOwner = Pick<BisectJob, "installationId" | "repositoryId" | "repoUrl">;
 
-/** The cache volume of the job's repository (the same on every host). */
-export function cacheVolumeOf(job: CacheOwner): string {
-  return cacheVolumeName(`${job.installationId ?? "cli"}:${repoKeyOf(job)}`);
+/**
+ * The cache volume of the job's repository (the same on every host), named with the deployment's
+ * id: installation and repository ids are the deployment's own, and deployments may share a host.
+ */
+export function cacheVolumeOf(ctx: Pick<WorkerContext, "instanceId">, job: CacheOwner): string {
+  return cacheVolumeName(`${ctx.instanceId}:${job.installationId ?? "cli"}:${repoKeyOf(job)}`);
 }
 
 /**
@@ -20,13 +23,13 @@ export function cacheVolumeOf(job: CacheOwner): string {
  * (RUNNER_DEPENDENCY_CACHE=off) or the repository did (`cache: false`) — and its use recorded.
  */
 export async function stepCache(
-  ctx: Pick<WorkerContext, "knex" | "config">,
+  ctx: Pick<WorkerContext, "knex" | "config" | "instanceId">,
   host: Pick<RunnerHost, "id">,
   job: CacheOwner & Pick<BisectJob, "options">,
 ): Promise<Pick<RunSpec, "cacheVolume" | "cachePaths">> {
   const setting = job.options.cache;
   if (!ctx.config.RUNNER_DEPENDENCY_CACHE || setting === false) return {};
-  const volume = cacheVolumeOf(job);
+  const volume = cacheVolumeOf(ctx, job);
   await RunnerCache.use(ctx.knex, {
     runnerHostId: host.id,
     repoKey: repoKeyOf(job),

@@ -2,7 +2,7 @@
 // Hosts' rows are locked while a lease is chosen, so concurrent workers never exceed a host's
 // capacity; a lease expires unless renewed, so a dead worker's slots come back by themselves.
 import type { Knex } from "knex";
-import { RunnerHost, RunnerLease } from "../../db/models";
+import { type BisectJob, RunnerHost, RunnerLease } from "../../db/models";
 
 export interface LeaseRequest {
   /** The worker taking the lease. */
@@ -217,4 +217,17 @@ export async function claimQueuedLease(
   if (!lease) return null;
   const host = await RunnerHost.query(knex).findById(lease.runnerHostId);
   return host ? { lease, host } : null;
+}
+
+/** Who the run counts against for fair sharing: its installation and the plan's slot cap. */
+export async function slotShareOf(
+  knex: Knex,
+  job: BisectJob,
+): Promise<{ installationId?: number; maxHeld?: number }> {
+  if (!job.installationId) return {};
+  const row = await knex("installations as i")
+    .join("rate_limits as r", "r.tier", "i.tier")
+    .where("i.id", job.installationId)
+    .first("r.maxParallel");
+  return { installationId: job.installationId, maxHeld: row?.maxParallel };
 }

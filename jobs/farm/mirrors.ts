@@ -36,6 +36,25 @@ const FETCH_LOCK_SECONDS = 15 * 60;
 
 type RepoOf = Pick<BisectJob, "repositoryId" | "repoUrl">;
 
+/**
+ * The volume of a repository's mirror, named with the deployment's id as well as the key: keys are
+ * the deployment's own row ids, and two deployments may share a runner host. A row made before
+ * names were scoped keeps its volume (`mirrorVolumeOn` reads the row).
+ */
+export function mirrorVolumeOf(ctx: Pick<WorkerContext, "instanceId">, repoKey: string): string {
+  return mirrorVolumeName(`${ctx.instanceId}:${repoKey}`);
+}
+
+/** The volume of the job's mirror on the host (its row is made by `ensureMirror`). */
+export async function mirrorVolumeOn(knex: Knex, hostId: number, job: RepoOf): Promise<string> {
+  const row = await RunnerMirror.query(knex).findOne({
+    runnerHostId: hostId,
+    repoKey: repoKeyOf(job),
+  });
+  if (!row) throw new InfrastructureError(`the repository has no mirror on runner host ${hostId}`);
+  return row.volume;
+}
+
 /** The key a repository's mirrors are cached under: the same on every host. */
 export function repoKeyOf(job: RepoOf): string {
   if (job.repositoryId) return `github:${job.repositoryId}`;
@@ -86,7 +105,7 @@ export async function ensureMirror(
     job.startedAt !== null &&
     row.lastFetchedAt >= job.startedAt;
   for (;;) {
-    const row = await RunnerMirror.ensure(knex, host.id, repoKey, mirrorVolumeName(repoKey));
+    const row = await RunnerMirror.ensure(knex, host.id, repoKey, mirrorVolumeOf(ctx, repoKey));
     if (isFresh(row)) {
       await row.touch(knex);
       return null;

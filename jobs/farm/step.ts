@@ -28,10 +28,10 @@ import {
   QUEUED_HOLDER,
   releaseLease,
   renewLease,
+  slotShareOf,
   type Lease,
 } from "./leases";
 import { ImageRefusedError } from "../../runner/images/pull";
-import { mirrorVolumeName } from "../../runner/mirror/mirror";
 import { enqueue } from "../catalog";
 import { liveWorkerIds } from "../heartbeat";
 import type { WorkerContext } from "../worker-context";
@@ -43,7 +43,7 @@ import { resolveJobImage } from "./images";
 import { SANDBOX_LABEL, STEP_LABEL } from "../../runner/labels";
 import { INSTANCE_LABEL, jobLabels, stepLabels } from "./labels";
 import { predicateOfJob, runEnv } from "./predicate";
-import { ensureMirror, hostsWithFreshMirror, repoKeyOf } from "./mirrors";
+import { ensureMirror, hostsWithFreshMirror, mirrorVolumeOn } from "./mirrors";
 import { limitsOf, stepTimeoutSeconds } from "./policy";
 
 const LOG_EXCERPT_BYTES = 64 * 1024;
@@ -204,7 +204,7 @@ async function execute(
       executor,
       {
         labels: stepLabels(ctx, job.id, step.id, host.name),
-        repo: { kind: "volume", name: mirrorVolumeName(repoKeyOf(job)) },
+        repo: { kind: "volume", name: await mirrorVolumeOn(knex, host.id, job) },
         sha: step.sha,
         setup: job.setupCommand ?? undefined,
         command: job.command,
@@ -375,19 +375,6 @@ async function stillWanted(knex: Knex, jobId: number, stepId: number): Promise<b
     BisectStep.query(knex).findById(stepId).select("status"),
   ]);
   return Boolean(j && !j.isFinal && s && s.status !== "cancelled");
-}
-
-/** Who the run counts against for fair sharing: its installation and the plan's slot cap. */
-async function slotShareOf(
-  knex: Knex,
-  job: BisectJob,
-): Promise<{ installationId?: number; maxHeld?: number }> {
-  if (!job.installationId) return {};
-  const row = await knex("installations as i")
-    .join("rate_limits as r", "r.tier", "i.tier")
-    .where("i.id", job.installationId)
-    .first("r.maxParallel");
-  return { installationId: job.installationId, maxHeld: row?.maxParallel };
 }
 
 /** Hosts where a run of this commit failed for infrastructure reasons. */

@@ -33,7 +33,7 @@ const testLabel = { "bisect-test": randomUUID() };
 
 suite("the farm's dependency caches", () => {
   const repo = makeRepo(2);
-  let ctx: Pick<WorkerContext, "knex" | "config">;
+  let ctx: Pick<WorkerContext, "knex" | "config" | "instanceId">;
   let host: RunnerHost;
   const jobs: Record<"a" | "b" | "other", BisectJob> = {} as never;
   // Repository ids unique to this run: the volumes are named after them.
@@ -44,6 +44,7 @@ suite("the farm's dependency caches", () => {
     const docker = engines[0]!.docker;
     await ensureRunnerImage(docker);
     ctx = {
+      instanceId: `cache-test-${base}`,
       knex: db.current.knex,
       config: loadConfig({
         ...farmWorkerEnv(db.current.url, engines[0]),
@@ -89,7 +90,7 @@ suite("the farm's dependency caches", () => {
       for (const j of [jobs.a, jobs.b])
         if (j)
           await docker
-            .getVolume(cacheVolumeOf(j))
+            .getVolume(cacheVolumeOf(ctx, j))
             .remove()
             .catch(() => {});
     }
@@ -109,11 +110,11 @@ suite("the farm's dependency caches", () => {
   const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000);
   const usedAt = (job: BisectJob, minutes: number) =>
     RunnerCache.query(db.current.knex)
-      .where({ volume: cacheVolumeOf(job) })
+      .where({ volume: cacheVolumeOf(ctx, job) })
       .patch({ lastUsedAt: ago(minutes) });
   const volumeExists = (job: BisectJob) =>
     engines[0]!.docker
-      .getVolume(cacheVolumeOf(job))
+      .getVolume(cacheVolumeOf(ctx, job))
       .inspect()
       .then(
         () => true,
@@ -121,10 +122,14 @@ suite("the farm's dependency caches", () => {
       );
 
   it("gives each repository its own cache, and none to a repository with cache: false", async () => {
-    expect(new Set([cacheVolumeOf(jobs.a), cacheVolumeOf(jobs.b)]).size).toBe(2);
+    expect(new Set([cacheVolumeOf(ctx, jobs.a), cacheVolumeOf(ctx, jobs.b)]).size).toBe(2);
     // The same repository under another installation is another cache too.
-    expect(cacheVolumeOf({ ...jobs.a, installationId: 92 } as BisectJob)).not.toBe(
-      cacheVolumeOf(jobs.a),
+    expect(cacheVolumeOf(ctx, { ...jobs.a, installationId: 92 } as BisectJob)).not.toBe(
+      cacheVolumeOf(ctx, jobs.a),
+    );
+    // And under another deployment sharing the host (its ids are its own).
+    expect(cacheVolumeOf({ instanceId: "another-deployment" }, jobs.a)).not.toBe(
+      cacheVolumeOf(ctx, jobs.a),
     );
     const fill = (name: string) =>
       `head -c ${10 * MB} /dev/zero >/cache/blob; echo ${name} >/cache/owner; ls /cache`;
@@ -172,7 +177,9 @@ suite("the farm's dependency caches", () => {
       Image: "debian:bookworm-slim",
       Cmd: ["true"],
       Labels: testLabel,
-      HostConfig: { Mounts: [{ Type: "volume", Source: cacheVolumeOf(jobs.a), Target: "/c" }] },
+      HostConfig: {
+        Mounts: [{ Type: "volume", Source: cacheVolumeOf(ctx, jobs.a), Target: "/c" }],
+      },
     });
     expect(await evictLeastRecentlyUsed(ctx, host, null)).toEqual([]);
     // Both were measured: 10 MB each, together over the 16 MB budget.
@@ -180,7 +187,7 @@ suite("the farm's dependency caches", () => {
     for (const size of sizes) expect(Number(size)).toBeGreaterThanOrEqual(10 * MB);
 
     await mounting.remove();
-    expect(await evictLeastRecentlyUsed(ctx, host, null)).toEqual([cacheVolumeOf(jobs.a)]);
+    expect(await evictLeastRecentlyUsed(ctx, host, null)).toEqual([cacheVolumeOf(ctx, jobs.a)]);
     expect(await volumeExists(jobs.a)).toBe(false);
     expect(await volumeExists(jobs.b)).toBe(true);
     // Within the budget now: b stays even once its step is over.
@@ -190,7 +197,7 @@ suite("the farm's dependency caches", () => {
       .update({ releasedAt: new Date() });
     expect(await evictLeastRecentlyUsed(ctx, host, null)).toEqual([]);
     expect((await RunnerCache.query(db.current.knex)).map((r) => r.volume)).toEqual([
-      cacheVolumeOf(jobs.b),
+      cacheVolumeOf(ctx, jobs.b),
     ]);
 
     // The next step of a's repository starts cold again.
