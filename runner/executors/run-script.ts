@@ -52,14 +52,16 @@ export function setupPhaseScript(envFile: string): string {
 
 /**
  * The test phase on its own ($1), with what the setup phase exported — but for the online
- * setup's proxy (the test runs offline, and must not be told of a way out) and for the caches
- * the test may not write (its /cache is read-only).
+ * setup's proxy when the test has none of its own (an offline test must not be told of a way
+ * out; a test with network for the whole run keeps its container's) and for the caches the test
+ * may not write (its /cache is read-only).
  */
 export function testPhaseScript(envFile: string): string {
   checkPath(envFile);
   return [
+    'own_proxy="${HTTP_PROXY-}${http_proxy-}";',
     loadEnv(envFile),
-    "unset HTTP_PROXY HTTPS_PROXY http_proxy https_proxy;",
+    '[ -n "$own_proxy" ] || unset HTTP_PROXY HTTPS_PROXY http_proxy https_proxy;',
     READ_ONLY_CACHE_SHELL,
     'sh -c "$1"; exit $?',
   ].join(" ");

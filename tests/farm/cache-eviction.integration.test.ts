@@ -121,7 +121,8 @@ suite("the farm's dependency caches", () => {
         () => false,
       );
 
-  it("gives each repository its own cache, and none to a repository with cache: false", async () => {
+  // One story, in order: the caches that the first part makes are the ones evicted, then purged.
+  it("gives each repository its own cache, evicts the least recently used past the budget (never one in use), and purges an installation's", async () => {
     expect(new Set([cacheVolumeOf(ctx, jobs.a), cacheVolumeOf(ctx, jobs.b)]).size).toBe(2);
     // The same repository under another installation is another cache too.
     expect(cacheVolumeOf(ctx, { ...jobs.a, installationId: 92 } as BisectJob)).not.toBe(
@@ -152,9 +153,8 @@ suite("the farm's dependency caches", () => {
       [`github:${base + 1}`, 91],
       [`github:${base + 2}`, 91],
     ]);
-  }, 300_000);
 
-  it("past the budget removes the least recently used cache, never one in use", async () => {
+    // Past the budget: the least recently used cache goes, never one in use.
     const docker = engines[0]!.docker;
     // Both caches unused for a while; a's the longest. b is used by a running step (a lease).
     await usedAt(jobs.a, 120);
@@ -206,12 +206,11 @@ suite("the farm's dependency caches", () => {
       command: "true",
     });
     expect(cold.log).toContain("COLD");
-  }, 300_000);
 
-  it("purges a removed installation's caches with its mirrors", async () => {
+    // A removed installation's caches go with its mirrors.
     expect(await removeMirrorsOf(ctx as WorkerContext, [base + 1, base + 2])).toBe(2);
     expect(await volumeExists(jobs.a)).toBe(false);
     expect(await volumeExists(jobs.b)).toBe(false);
     expect(await RunnerCache.query(db.current.knex)).toEqual([]);
-  }, 120_000);
+  }, 600_000);
 });
