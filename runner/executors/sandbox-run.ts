@@ -5,6 +5,7 @@ import type Docker from "dockerode";
 import { describeDockerError } from "../docker/connect";
 import { InfrastructureError } from "../errors";
 import { newMarker } from "./container-run";
+import { exitOf } from "./exec";
 import { mayBeDiskFull, runResultOf } from "./exit";
 import { DockerDemuxer, TailBuffer } from "./output";
 import type { Phase } from "./phased-run";
@@ -147,14 +148,17 @@ export class SandboxRun implements Phase, WorkDirHold {
     let oomKills: number | null;
     try {
       // Both at once: the run has ended, so settling cannot change its exit code.
-      const [info, kills] = await Promise.all([this.exec!.inspect(), sandbox.settle()]);
-      if (info.Running) {
+      const [info, kills] = await Promise.all([
+        exitOf(() => this.exec!.inspect()),
+        sandbox.settle(),
+      ]);
+      if (info.running) {
         // The output stream was lost, not the run: nothing of it can be trusted.
         sandbox.broken = true;
         throw new Error("the run's output stream ended before the run");
       }
       // No exit code: the sandbox itself went down under the run (it killed its keeper).
-      exitCode = info.ExitCode ?? 137;
+      exitCode = info.exitCode ?? 137;
       oomKills = kills;
       this.settled = !sandbox.broken;
     } catch (err) {

@@ -21,11 +21,10 @@
 //
 // An out-of-memory kill of a process is counted by the container's memory cgroup (`oom_kill`);
 // the container survives it, so a run's OOM is the counter moving during the run.
-import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
 import { describeDockerError, statusOf } from "../docker/connect";
 import { InfrastructureError } from "../errors";
-import { DockerDemuxer, TailBuffer } from "./output";
+import { type ExecResult, execToEnd } from "./exec";
 import { CONTAINER_SCRIPTS } from "./run-script";
 import { RUNNER_UID } from "./container-recipe";
 
@@ -139,11 +138,6 @@ export function sandboxCommand(
   ];
 }
 
-export interface ExecResult {
-  code: number | null;
-  output: string;
-}
-
 export class Sandbox {
   /** Set once it must not run anything again (a settle failed, its container went). */
   broken = false;
@@ -233,23 +227,7 @@ export class Sandbox {
   /** Run one of our own commands in the sandbox, as the run's uid. */
   async exec(cmd: string[]): Promise<ExecResult> {
     try {
-      const exec = await this.container.exec({
-        Cmd: cmd,
-        AttachStdout: true,
-        AttachStderr: true,
-        User: `${RUNNER_UID}:${RUNNER_UID}`,
-      });
-      const stream = (await exec.start({ hijack: true, stdin: false })) as Duplex;
-      const output = new TailBuffer(16 * 1024);
-      const demux = new DockerDemuxer((payload) => output.push(payload));
-      await new Promise<void>((resolve, reject) => {
-        stream.on("data", (chunk: Buffer) => demux.write(chunk));
-        stream.on("end", resolve);
-        stream.on("close", resolve);
-        stream.on("error", reject);
-      });
-      const info = await exec.inspect();
-      return { code: info.ExitCode ?? null, output: output.text() };
+      return await execToEnd(this.container, cmd, `${RUNNER_UID}:${RUNNER_UID}`);
     } catch (err) {
       const status = statusOf(err);
       if (status === 404 || status === 409) this.broken = true;

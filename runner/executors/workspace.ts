@@ -27,11 +27,10 @@
 // filters) — is replaced by a fresh clone's, and only the files that differ from the next commit
 // are written; writing and deleting every file of a large tree on each run costs seconds.
 import { randomBytes } from "node:crypto";
-import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
 import { describeDockerError, statusOf } from "../docker/connect";
 import { workDirMounts } from "./mounts";
-import { DockerDemuxer, TailBuffer } from "./output";
+import { type ExecResult, execToEnd } from "./exec";
 import { InfrastructureError } from "../errors";
 
 const BOX_UID = 1000;
@@ -84,11 +83,6 @@ export interface BoxOptions {
   labels: Record<string, string>;
   /** Name of the engine, for messages. */
   engineName: string;
-}
-
-export interface ExecResult {
-  code: number | null;
-  output: string;
 }
 
 /** Where a run's directory is bound in the run's container. */
@@ -275,23 +269,7 @@ export class CheckoutBox {
   /** Run a command in the box; resolves with its exit code and (the tail of) its output. */
   async exec(cmd: string[]): Promise<ExecResult> {
     try {
-      const exec = await this.container.exec({
-        Cmd: cmd,
-        AttachStdout: true,
-        AttachStderr: true,
-        User: `${BOX_UID}:${BOX_UID}`,
-      });
-      const stream = (await exec.start({ hijack: true, stdin: false })) as Duplex;
-      const output = new TailBuffer(16 * 1024);
-      const demux = new DockerDemuxer((payload) => output.push(payload));
-      await new Promise<void>((resolve, reject) => {
-        stream.on("data", (chunk: Buffer) => demux.write(chunk));
-        stream.on("end", resolve);
-        stream.on("close", resolve);
-        stream.on("error", reject);
-      });
-      const info = await exec.inspect();
-      return { code: info.ExitCode ?? null, output: output.text() };
+      return await execToEnd(this.container, cmd, `${BOX_UID}:${BOX_UID}`);
     } catch (err) {
       const status = statusOf(err);
       // 404: the box is gone; 409: it is not running (removed by a clean-up, or the engine restarted).

@@ -120,9 +120,17 @@ suite("farm recovery", () => {
 
     children.push(spawnWorker(db.current.url));
     const done = await finalJob(job.id);
-    expect(done).toMatchObject({ status: "finished", outcome: "found", culpritSha: repo.shas[31] });
+    const steps = await BisectStep.query().where({ bisectJobId: job.id }).orderBy("id");
+    // On a wrong answer, the steps say why (which commit, which verdict, what the run said).
+    const story = steps.map(
+      (s) => `#${repo.shas.indexOf(s.sha)} ${s.status} ${s.verdict ?? ""} ${s.reason ?? ""}`,
+    );
+    expect({ ...done.toJSON(), story }).toMatchObject({
+      status: "finished",
+      outcome: "found",
+      culpritSha: repo.shas[31],
+    });
 
-    const steps = await BisectStep.query().where({ bisectJobId: job.id });
     for (const r of recorded)
       expect(steps.find((s) => s.id === r.id)).toMatchObject({
         status: "done",
