@@ -5,6 +5,7 @@ import type { BisectJob, RunnerHost } from "../db/models";
 import type { Executor } from "../runner/executors/types";
 import type { GitHubApp } from "./github/app-client";
 import type { StatusCommentCache } from "./github/status-cache";
+import type { StopSignals } from "./farm/stop-signals";
 
 export interface WorkerContext {
   config: Config;
@@ -21,6 +22,8 @@ export interface WorkerContext {
   github?: GitHubApp;
   /** The status comment's memory (last edits, commits looked up), made once at the worker's start. */
   statusComments: StatusCommentCache;
+  /** Stop signals (farm/stop-signals.ts), heard by this process; steps poll when absent. */
+  stopSignals?: StopSignals;
   /**
    * The executor for a job's runs on a host; Docker on that host when absent. Tests of the farm's
    * bookkeeping (take-over, retries, cancellation, hand-back) give a scripted one.

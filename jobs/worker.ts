@@ -19,6 +19,7 @@ import { registerEnvHost } from "./farm/env-host";
 import { checkHosts } from "./farm/health";
 import { createGitHubApp, githubCloneSource } from "./github/app-client";
 import { StatusCommentCache } from "./github/status-cache";
+import { StopSignals } from "./farm/stop-signals";
 import { beat, forget, unlockDeadWorkers } from "./heartbeat";
 import { createTaskList } from "./task-list";
 import { workerLogLevel } from "./worker-log";
@@ -61,8 +62,10 @@ export async function startWorker(
     workerDatabaseUrl: url,
     instanceId: await instanceId(knex),
     statusComments: new StatusCommentCache(),
+    stopSignals: new StopSignals(url, (m) => log.warn(m)),
     ...options.ctx,
   };
+  await ctx.stopSignals?.start();
   // One GitHub App per worker process (tokens, write gate), unless the caller gave one.
   if (config.github) ctx.github ??= createGitHubApp(config.github, knex);
   if (config.github) ctx.cloneSource ??= (repositoryId) => githubCloneSource(ctx, repositoryId);
@@ -132,6 +135,7 @@ export async function startWorker(
       (stopping ??= (async () => {
         clearInterval(timer);
         await runner.stop();
+        await ctx.stopSignals?.stop();
         await forget(knex, [...ids]).catch(() => {});
         await knex.destroy();
         await pgPool.end();

@@ -17,6 +17,7 @@ import * as runnerImages from "./20261207000012_runner_images";
 import * as mirrorRemoteRefs from "./20261207000021_mirror_remote_refs";
 import * as runnerCaches from "./20261207000031_runner_caches";
 import * as sharedLimits from "./20261207000050_shared_limits";
+import * as stopNotifications from "./20261207000060_stop_notifications";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -40,6 +41,7 @@ const migrations: Record<string, Migration> = {
   "20261207000021_mirror_remote_refs": mirrorRemoteRefs,
   "20261207000031_runner_caches": runnerCaches,
   "20261207000050_shared_limits": sharedLimits,
+  "20261207000060_stop_notifications": stopNotifications,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

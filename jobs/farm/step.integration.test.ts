@@ -17,6 +17,7 @@ import { registerHost } from "./hosts";
 import { acquireLease } from "./leases";
 import { repoKeyOf } from "./mirrors";
 import { runStep } from "./step";
+import { StopSignals } from "./stop-signals";
 
 const db = useTestDatabase();
 const config = loadConfig({
@@ -149,6 +150,27 @@ describe("bisect__step on a scripted runner host", () => {
     expect(w.executor.alive.size).toBe(0);
     expect((await leasesOf(w)).every((l) => l.releasedAt !== null)).toBe(true);
     expect(await advancesOf(w)).toEqual([]);
+  });
+
+  it("stops a run made useless the moment its step is cancelled, told by a stop signal (no polling while heard)", async () => {
+    const w = await world(() => ({ hang: true }));
+    const signals = new StopSignals(db.current.url);
+    await signals.start();
+    try {
+      expect(signals.listening).toBe(true);
+      const running = runStep({ ...w.ctx, stopSignals: signals }, w.step.id, helpers("worker-a"));
+      await expect.poll(() => w.executor.alive.size).toBe(1);
+      // As the engine's advance marks a run useless (another verdict settled its commit).
+      await BisectStep.query(w.k)
+        .patch({ status: "cancelled", reason: "useless: other verdicts settled it" })
+        .where({ id: w.step.id });
+      await running;
+      expect((await w.step.$query(w.k)).status).toBe("cancelled");
+      expect(w.executor.alive.size).toBe(0);
+      expect((await leasesOf(w)).every((l) => l.releasedAt !== null)).toBe(true);
+    } finally {
+      await signals.stop();
+    }
   });
 
   it("hands the step back when its worker shuts down, so another worker runs it again", async () => {

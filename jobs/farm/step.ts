@@ -135,13 +135,20 @@ export async function runStep(
     },
     (config.RUNNER_LEASE_SECONDS * 1000) / 3,
   );
-  const watchCancel = setInterval(() => {
+  const check = () => {
     void stillWanted(knex, job.id, stepId)
       .then((wanted) => {
         // Cancelled, concluded, or made useless by other verdicts: its verdict no longer matters.
         if (!wanted) stop.abort("cancelled");
       })
       .catch(() => {});
+  };
+  // Told at once by a stop signal; asked every second only while those are not heard.
+  const signals = ctx.stopSignals;
+  const unsubscribe = signals?.onJob(job.id, check);
+  check(); // a stop recorded before the subscription
+  const watchCancel = setInterval(() => {
+    if (!signals?.listening) check();
   }, CANCEL_POLL_MS);
 
   let outcome: Outcome;
@@ -150,6 +157,7 @@ export async function runStep(
   } finally {
     clearInterval(renew);
     clearInterval(watchCancel);
+    unsubscribe?.();
     helpers.abortSignal?.removeEventListener("abort", onShutdown);
   }
 
