@@ -20,6 +20,10 @@ export async function createTestDatabase(): Promise<TestDatabase & { drop(): Pro
   }
   const url = withDatabase(serverUrl, name);
   const knex = createKnex(url, { poolMax: 5 });
+  // Each database is a deployment of its own, as in production: the template's instance id would
+  // make every test file one deployment, whose clean-ups remove each other's containers on the
+  // shared engines (job 2 of one file is job 2 of another) and which share mirror volumes.
+  await knex("instance").update({ id: knex.raw("replace(gen_random_uuid()::text, '-', '')") });
   return {
     url,
     knex,
