@@ -9,6 +9,8 @@ import {
   drain,
   engineDuration,
   type ExitStatus,
+  flagOnceKilled,
+  type KillReason,
   mayBeDiskFull,
   readExit,
   runResultOf,
@@ -160,19 +162,10 @@ export class ContainerRun implements WorkDirHold {
   }
 
   /** Kill the container unless it has already exited; flag why only when the kill took effect. */
-  kill(why: "timeout" | "abort" | "disk"): void {
+  kill(why: KillReason): void {
     if (this.exited) return;
-    const killing = this.container.kill({ signal: "SIGKILL" }).then(
-      () => {
-        if (why === "timeout") this.timedOut = true;
-        else if (why === "disk") this.diskFull = true;
-        else this.aborted = true;
-      },
-      () => {
-        // 404/409: it ended by itself in the meantime. Anything else surfaces in wait/inspect.
-      },
-    );
-    this.kills.push(killing);
+    // A failed kill (404/409): it ended by itself meanwhile; anything else surfaces in wait/inspect.
+    this.kills.push(flagOnceKilled(this, why, this.container.kill({ signal: "SIGKILL" })));
   }
 
   stopStreams(): void {

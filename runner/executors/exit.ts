@@ -141,3 +141,32 @@ export function parseDockerTime(value: string | undefined): number | undefined {
   const frac = m[2] ? Number(`0.${m[2]}`) * 1000 : 0;
   return whole + frac;
 }
+
+/** Why a run was stopped before it ended by itself. */
+export type KillReason = "timeout" | "abort" | "disk";
+
+/** What a stopped run says about why (a fresh container's run, or a sandbox's). */
+export interface KillFlags {
+  timedOut: boolean;
+  aborted: boolean;
+  diskFull: boolean;
+}
+
+/**
+ * Flags `run` with `why` once `kill` has taken effect; a kill that failed flags nothing (the run
+ * ended by itself meanwhile, or its container went with it — either shows when it is collected).
+ */
+export function flagOnceKilled(
+  run: KillFlags,
+  why: KillReason,
+  kill: Promise<unknown>,
+): Promise<void> {
+  return kill.then(
+    () => {
+      if (why === "timeout") run.timedOut = true;
+      else if (why === "disk") run.diskFull = true;
+      else run.aborted = true;
+    },
+    () => {},
+  );
+}

@@ -16,6 +16,7 @@
 // phases' output in order (its tail).
 import type Docker from "dockerode";
 import { InfrastructureError } from "../errors";
+import type { KillReason } from "./exit";
 import { TailBuffer } from "./output";
 import type { RunResult, RunSpec } from "./types";
 import type { WorkDirHold } from "./work-dirs";
@@ -27,7 +28,7 @@ export interface Phase {
   take(spec: RunSpec): void;
   start(): Promise<void>;
   wait(signal?: AbortSignal): Promise<RunResult>;
-  kill(why: "timeout" | "abort" | "disk"): void;
+  kill(why: KillReason): void;
   stopStreams(): void;
 }
 
@@ -83,7 +84,7 @@ export class PhasedRun implements WorkDirHold {
     await this.setup.start();
   }
 
-  kill(why: "timeout" | "abort" | "disk"): void {
+  kill(why: KillReason): void {
     this.phase.kill(why);
   }
 

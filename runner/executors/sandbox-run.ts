@@ -6,7 +6,7 @@ import { describeDockerError } from "../docker/connect";
 import { InfrastructureError } from "../errors";
 import { newMarker } from "./container-run";
 import { exitOf } from "./exec";
-import { mayBeDiskFull, runResultOf } from "./exit";
+import { flagOnceKilled, type KillReason, mayBeDiskFull, runResultOf } from "./exit";
 import { DockerDemuxer, TailBuffer } from "./output";
 import type { Phase } from "./phased-run";
 import { RUNNER_UID } from "./container-recipe";
@@ -117,19 +117,10 @@ export class SandboxRun implements Phase, WorkDirHold {
   }
 
   /** Kill the run's processes unless it has ended; flag why only when the kill took effect. */
-  kill(why: "timeout" | "abort" | "disk"): void {
+  kill(why: KillReason): void {
     if (this.exited) return;
-    const killing = this.sandbox.kill().then(
-      () => {
-        if (why === "timeout") this.timedOut = true;
-        else if (why === "disk") this.diskFull = true;
-        else this.aborted = true;
-      },
-      () => {
-        // The sandbox is gone: the run has ended with it, and the next run gets another sandbox.
-      },
-    );
-    this.kills.push(killing);
+    // A failed kill: the sandbox is gone, the run ended with it (the next run gets another one).
+    this.kills.push(flagOnceKilled(this, why, this.sandbox.kill()));
   }
 
   stopStreams(): void {
