@@ -109,7 +109,10 @@ suite("automatic bisection end to end", () => {
     expect(body).toContain(`([check run](${red.htmlUrl}))`);
     expect(body).toContain("Reproduce locally");
 
-    const auto = (await AutoBisection.query(db.current.knex).findOne({ checkName: check }))!;
+    // The answer is posted first and recorded after: wait for the record.
+    const record = () => AutoBisection.query(db.current.knex).findOne({ checkName: check });
+    await expect.poll(async () => (await record())?.state, { timeout: 30_000 }).toBe("reported");
+    const auto = (await record())!;
     expect(auto).toMatchObject({ greenSha: f.shas[1], redSha: head, state: "reported" });
     expect(auto.reportUrl).toBe(answer()!.htmlUrl);
     const job = (await BisectJob.query(db.current.knex).findById(auto.bisectJobId!))!;
