@@ -25,6 +25,7 @@ import type Docker from "dockerode";
 import { describeDockerError, statusOf } from "../docker/connect";
 import { InfrastructureError } from "../errors";
 import { type ExecResult, execToEnd } from "./exec";
+import { removeContainer } from "./removal";
 import { CONTAINER_SCRIPTS } from "./run-script";
 import { RUNNER_UID } from "./container-recipe";
 
@@ -213,15 +214,7 @@ export class Sandbox {
   /** Remove the container. Idempotent. */
   async remove(): Promise<void> {
     this.broken = true;
-    try {
-      await this.container.remove({ force: true, v: true });
-    } catch (err) {
-      const status = statusOf(err);
-      if (status === 404 || status === 409) return;
-      throw new InfrastructureError(
-        `removing a sandbox on ${this.engine} failed: ${describeDockerError(err)}`,
-      );
-    }
+    await removeContainer(this.container, this.engine);
   }
 
   /** Run one of our own commands in the sandbox, as the run's uid. */

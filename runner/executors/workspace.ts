@@ -31,6 +31,7 @@ import type Docker from "dockerode";
 import { describeDockerError, statusOf } from "../docker/connect";
 import { workDirMounts } from "./mounts";
 import { type ExecResult, execToEnd } from "./exec";
+import { removeContainer } from "./removal";
 import { InfrastructureError } from "../errors";
 
 const BOX_UID = 1000;
@@ -255,15 +256,7 @@ export class CheckoutBox {
   /** Remove the box and its volume. Idempotent. */
   async remove(): Promise<void> {
     this.dead = true;
-    try {
-      await this.container.remove({ force: true, v: true });
-    } catch (err) {
-      const status = statusOf(err);
-      if (status === 404 || status === 409) return;
-      throw new InfrastructureError(
-        `removing the checkout container on ${this.engineName} failed: ${describeDockerError(err)}`,
-      );
-    }
+    await removeContainer(this.container, this.engineName);
   }
 
   /** Run a command in the box; resolves with its exit code and (the tail of) its output. */
