@@ -368,8 +368,10 @@ describe("runBisection", () => {
 
   it("gathers results due at about the same time before choosing the next probes", async () => {
     const { graph, shas } = linearGraph(400);
+    // Events in the order they happened (no clock): launches and round 1's results.
     const launched: { sha: Sha; at: number }[] = [];
     const ended: number[] = [];
+    let seq = 0;
     let first = true;
     // Three results 10 ms apart, and a gathering window of most of a run: timer jitter on a busy
     // machine (tens to hundreds of ms) cannot push the later two outside it.
@@ -379,7 +381,6 @@ describe("runBisection", () => {
       exitCode: shas.indexOf(sha) >= 300 ? 1 : 0,
       delayMs: first ? delays[n++ % 3]! : 100,
     }));
-    const t0 = Date.now();
     const result = await runBisection({
       graph,
       parallel: 3,
@@ -388,9 +389,10 @@ describe("runBisection", () => {
       specFor,
       engine: toyEngine(shas),
       onEvent: (e) => {
-        if (e.type === "step-started") launched.push({ sha: e.sha, at: Date.now() - t0 });
+        seq++;
+        if (e.type === "step-started") launched.push({ sha: e.sha, at: seq });
         if (e.type === "step-finished" && first) {
-          ended.push(Date.now() - t0);
+          ended.push(seq);
           if (ended.length === 3) first = false;
         }
       },
