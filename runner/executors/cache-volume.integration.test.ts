@@ -1,6 +1,6 @@
 // A repository's dependency cache: what one job's setup leaves in it, the next job of the same
-// repository finds; another repository's runs never see it; the test of a run whose setup has a
-// container of its own cannot change it.
+// repository finds (ccache's compilations among it); another repository's runs never see it; the
+// test of a run whose setup has a container of its own cannot change it.
 import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -98,5 +98,31 @@ describe.skipIf(!docker && !dockerRequired)("repository caches", () => {
     expect(r.log).not.toContain("TEST-WROTE");
     expect(r.log).toContain("GOCACHE-WRITABLE /work/");
     expect(r.log).toContain("GOMODCACHE=/cache/go/mod");
+  });
+
+  it("keeps the runner image's C compilations, so the next step's build of the same code is a hit", async () => {
+    const volume = `bisect-cache-test-cc-${randomUUID().slice(0, 8)}`;
+    // A plain `cc` in a make-style setup: nothing in it names ccache.
+    const setup = [
+      "mkdir -p build && printf 'int twice(int x) { return 2 * x; }\\n' > build/twice.c",
+      "cc -O2 -c build/twice.c -o build/twice.o",
+      "ccache --print-stats | grep -E '^(direct_cache_hit|cache_miss)'",
+    ].join(" && ");
+    try {
+      const first = await job(a, { cacheVolume: volume, setup, command: "test -f build/twice.o" });
+      expect(first.exitCode).toBe(0);
+      expect(first.log).toMatch(/cache_miss\t1/);
+      const second = await job(a, { cacheVolume: volume, setup, command: "test -f build/twice.o" });
+      expect(second.exitCode).toBe(0);
+      expect(second.log).toMatch(/direct_cache_hit\t1/);
+      // Without the repository's cache, nothing is kept: the third build compiles again.
+      const alone = await job(a, { setup, command: "test -f build/twice.o" });
+      expect(alone.log).toMatch(/direct_cache_hit\t0/);
+    } finally {
+      await docker!
+        .getVolume(volume)
+        .remove()
+        .catch(() => {});
+    }
   });
 });
