@@ -126,8 +126,6 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       ...(cacheVolume ? { cacheVolume } : {}),
       ...(cacheVolume && cachePaths.length ? { cachePaths } : {}),
     });
-    // Containers for the first runs start now; the pool replaces each one as a run takes it.
-    executor.warmUp?.(specFor(bad));
     const predicate = options.predicate ?? defaultPredicate;
     if (options.predicate) for (const line of describePredicate(predicate)) say(`  ${line}`);
     const policy: Partial<Policy> = {
@@ -202,8 +200,6 @@ interface OpenedExecutor {
   image?: string;
   /** This bisection's dependency cache (made on first use, removed by `close`). */
   cacheVolume?: string;
-  /** Start making what runs like `spec` need ahead of time (never rejects). */
-  warmUp?(spec: RunSpec): void;
   /** Remove what was made ahead of time and let go of the connection. Never rejects. */
   close(): Promise<void>;
 }
@@ -235,24 +231,26 @@ async function openExecutor(
       if (ensured.action !== "present") say(`runner image ${ensured.tag} ${ensured.action}`);
       image = ensured.tag;
     }
-    // A warm pool of one container per slot: container creation and start are off the runs' path.
-    // Its containers carry the CLI's labels (the pool adds bisect-bot.pool and bisect-bot.pid).
+    // One sandbox (or, for an online setup and an offline test, a pair) per slot, made by the
+    // first runs and handed every later commit by exec, as on the farm: no container is created
+    // on a later run's path. They carry the CLI's labels and are removed by `close`.
     const executor = new DockerExecutor(docker, {
       image,
-      warmPool: { size: options.parallel, labels: { [SOURCE_LABEL]: "cli" } },
+      sandboxes: {
+        key: `cli-${process.pid}-${randomUUID().slice(0, 8)}`,
+        labels: { [SOURCE_LABEL]: "cli", [PID_LABEL]: String(process.pid) },
+      },
     });
-    // A cache of this bisection's own: warm from its second run on, gone when it ends.
+    // A cache of this bisection's own: warm from its second run on, gone when it ends. Its name
+    // says which process made it, as the sandboxes' labels do.
     const cacheVolume =
-      options.cache === false ? undefined : `bisect-cache-cli-${randomUUID().slice(0, 12)}`;
+      options.cache === false
+        ? undefined
+        : `bisect-cache-cli-${process.pid}-${randomUUID().slice(0, 8)}`;
     return {
       executor,
       image,
       ...(cacheVolume ? { cacheVolume } : {}),
-      warmUp(spec) {
-        executor.warmUp(spec).catch(() => {
-          // Runs fall back to containers made for them, which report the problem.
-        });
-      },
       async close() {
         try {
           await executor.close();
@@ -260,7 +258,7 @@ async function openExecutor(
             say(`warning: the cache volume ${cacheVolume} is still in use and was left`);
         } catch (error) {
           say(
-            `warning: could not remove every warm container or the cache: ${error instanceof Error ? error.message : String(error)}`,
+            `warning: could not remove every sandbox or the cache: ${error instanceof Error ? error.message : String(error)}`,
           );
         } finally {
           closeConnection();

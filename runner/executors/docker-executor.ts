@@ -49,7 +49,7 @@ import { isPhased, PhasedRun, phaseNetworks } from "./phased-run";
 import { entryCommand, setupPhaseCommand, testPhaseCommand, warmEntryCommand } from "./run-script";
 import type { Executor, RunHandle, RunResult, RunSpec } from "./types";
 import { WarmPool } from "./warm-pool";
-import { type SandboxOptions, SandboxSlots, sandboxRunId } from "./sandbox-slots";
+import { isSandboxRunId, type SandboxOptions, SandboxSlots, sandboxRunId } from "./sandbox-slots";
 import type { SandboxRun } from "./sandbox-run";
 import { WorkDirs } from "./work-dirs";
 
@@ -375,12 +375,22 @@ export class DockerExecutor implements Executor {
     }
   }
 
-  wait(run: RunHandle, signal?: AbortSignal): Promise<RunResult> {
-    return this.state(run).wait(signal);
+  async wait(run: RunHandle, signal?: AbortSignal): Promise<RunResult> {
+    const state = this.state(run);
+    const result = await state.wait(signal);
+    // A sandbox's run is over and its sandbox settled: the slot serves the job's next run at once,
+    // not once the caller gets round to `destroy` (a next run prepared meanwhile would make a slot).
+    if (this.sandboxes?.owns(state) && this.runs.get(run.id) === state) {
+      this.runs.delete(run.id);
+      void this.sandboxes.release(state).catch(() => {});
+    }
+    return result;
   }
 
   async destroy(run: RunHandle): Promise<void> {
     const state = this.runs.get(run.id);
+    // Handed back by `wait` already: the sandbox is not the run's to remove.
+    if (!state && isSandboxRunId(run.id)) return;
     if (state && this.sandboxes?.owns(state)) {
       this.runs.delete(run.id);
       await this.sandboxes.release(state);

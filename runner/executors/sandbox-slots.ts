@@ -266,3 +266,6 @@ export class SandboxSlots {
 
 /** A handle id for a run in a sandbox (the sandbox's container serves many runs). */
 export const sandboxRunId = () => `sandbox-run-${randomBytes(8).toString("hex")}`;
+
+/** Whether a handle id is a sandbox run's (not a container's id). */
+export const isSandboxRunId = (id: string) => id.startsWith("sandbox-run-");

@@ -59,6 +59,42 @@ describe.skipIf(engine.unavailable !== undefined && !dockerRequired)(
       expect(run.stderr).toContain("(docker executor, parallel 3)");
     }, 90_000);
 
+    it("hands every commit to the sandboxes its first runs made: no container per run, none left", async () => {
+      const repo = await generateRepo(linearHistory(200), { culprit: 131 });
+      repos.push(repo);
+      // The engine's own record of the sandboxes made meanwhile, followed live (it keeps only its
+      // last 256 events, which a busy engine overwrites within seconds).
+      const events = (await engine.docker!.getEvents({
+        filters: { type: ["container"], event: ["create"], label: ["bisect-bot.sandbox"] },
+      })) as NodeJS.ReadableStream & { destroy(): void };
+      let text = "";
+      events.on("data", (chunk: Buffer) => (text += chunk.toString()));
+      const run = await runCli(docker(repo.dir, repo.shas[0]!, "main", "--parallel", "2"), {
+        env: { DOCKER_HOST: engine.endpoint },
+      }).finally(() => events.destroy());
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.json).toMatchObject({ outcome: "found", culprit: repo.shas[131] });
+      // This process's (they carry its pid).
+      const created = text
+        .split("\n")
+        .filter((line) => line.trim())
+        .map((line) => JSON.parse(line) as { Actor: { Attributes: Record<string, string> } })
+        .filter((e) => e.Actor.Attributes["bisect-bot.pid"] === String(run.pid)).length;
+      // Two slots and one lane per endpoint serve every run: a container per run would make one
+      // per step.
+      expect(created).toBeGreaterThan(0);
+      expect(
+        created,
+        `${created} sandboxes for ${run.json!.steps.length} runs`,
+      ).toBeLessThanOrEqual(4);
+      expect(run.json!.steps.length).toBeGreaterThan(4);
+      const left = await engine.docker!.listContainers({
+        all: true,
+        filters: { label: [`bisect-bot.pid=${run.pid}`] },
+      });
+      expect(left).toEqual([]);
+    }, 90_000);
+
     it("finds git bisect's culprit on a side branch (--parallel 1, engine given by --docker-host)", async () => {
       const history = mergeHistory(24, 17);
       const culprit = history.side[Math.floor(history.side.length / 2)]!;
@@ -171,11 +207,13 @@ describe.skipIf(engine.unavailable !== undefined && !dockerRequired)(
     it("gives one bisection a cache with its --cache paths, and removes it at the end", async () => {
       const repo = await generateRepo(linearHistory(12), { culprit: 5 });
       repos.push(repo);
+      // Other files' command lines share the engine: only this one's volume (named with its pid).
+      let cliPid = 0;
+      let listing: Promise<string[]> | undefined;
       const cacheVolumes = async () =>
         (await engine.docker!.listVolumes()).Volumes.map((v) => v.Name).filter((n) =>
-          n.startsWith("bisect-cache-cli-"),
+          n.startsWith(`bisect-cache-cli-${cliPid}-`),
         );
-      const before = await cacheVolumes();
       // The setup notes in the cache whether it built or found the build restored; the test
       // needs the cache there (an exit 3 would make a wrong culprit).
       const run = await runCli(
@@ -196,11 +234,19 @@ describe.skipIf(engine.unavailable !== undefined && !dockerRequired)(
           "--",
           `[ -f build/out ] && grep -q built /cache/log || exit 3; ${PREDICATE}`,
         ],
-        { env: { DOCKER_HOST: engine.endpoint } },
+        {
+          env: { DOCKER_HOST: engine.endpoint },
+          // By round 2 the first runs have used the cache: it exists.
+          onStderr: (text, child) => {
+            cliPid = child.pid!;
+            if (text.includes("round 2:") && !listing) listing = cacheVolumes();
+          },
+        },
       );
       expect(run.code, run.stderr).toBe(0);
       expect(run.json).toMatchObject({ outcome: "found", culprit: repo.shas[5] });
-      expect(await cacheVolumes()).toEqual(before);
+      expect(await listing).toHaveLength(1);
+      expect(await cacheVolumes()).toEqual([]);
     }, 90_000);
   },
 );

@@ -1,5 +1,6 @@
 // The reference: real `git bisect run` on a repository, in a throwaway clone.
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,11 +23,21 @@ export async function gitBisect(
   good: string,
   bad: string,
   predicate: string,
-  options: { firstParent?: boolean } = {},
+  options: {
+    firstParent?: boolean;
+    /**
+     * Bisect in this clone and keep it (made when missing; a bisection left in it is reset first),
+     * so what the predicate leaves untracked there (a build directory) is there for the next one.
+     */
+    clone?: string;
+  } = {},
 ): Promise<GitBisectResult> {
-  const work = await mkdtemp(join(tmpdir(), "bisect-ref-"));
+  const kept = options.clone;
+  const work = kept ?? (await mkdtemp(join(tmpdir(), "bisect-ref-")));
   try {
-    await git(["clone", "--quiet", "--no-checkout", repo, work]);
+    if (kept && existsSync(join(kept, ".git")))
+      await git(["bisect", "reset", "--quiet"], { cwd: kept });
+    else await git(["clone", "--quiet", "--no-checkout", repo, work]);
     await git(["bisect", "start", ...(options.firstParent ? ["--first-parent"] : []), bad, good], {
       cwd: work,
     });
@@ -41,7 +52,7 @@ export async function gitBisect(
     const steps = (output.match(/^running /gm) ?? []).length;
     return { culprit: found ? found[1]! : null, candidates, wallMs, steps, output };
   } finally {
-    await rm(work, { recursive: true, force: true });
+    if (!kept) await rm(work, { recursive: true, force: true });
   }
 }
 
