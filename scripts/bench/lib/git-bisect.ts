@@ -35,8 +35,7 @@ export async function gitBisect(
   const kept = options.clone;
   const work = kept ?? (await mkdtemp(join(tmpdir(), "bisect-ref-")));
   try {
-    if (kept && existsSync(join(kept, ".git")))
-      await git(["bisect", "reset", "--quiet"], { cwd: kept });
+    if (kept && existsSync(join(kept, ".git"))) await git(["bisect", "reset"], { cwd: kept });
     else await git(["clone", "--quiet", "--no-checkout", repo, work]);
     await git(["bisect", "start", ...(options.firstParent ? ["--first-parent"] : []), bad, good], {
       cwd: work,
