@@ -5,9 +5,10 @@
 //   - `git bisect run` locally (the baseline),
 //   - runBisection with the Docker executor at each --parallel (endpoints verified, as the CLI does),
 //     once creating every container on the run's path (cold) and once with a warm pool of
-//     --parallel containers (as the CLI does), filled before the clock starts (its fill time is
+//     --parallel containers (as the CLI did), filled before the clock starts (its fill time is
 //     printed), and at the largest --parallel also with the pool started on the clock, as the
-//     CLI's first round sees it.
+//     CLI's first round saw it, and in sandboxes made by the first runs and handed every later
+//     commit by exec, as the CLI and the farm run now (on the clock).
 // Printed: wall time, ratio to the baseline, rounds, steps, and per-run overhead = the run's wall
 // time from `prepare` (cold: container create; warm: taking a warm container) until removed,
 // minus the command's own sleep (checkout included).
@@ -137,7 +138,7 @@ try {
   type Mode = {
     parallel: number;
     plain: boolean;
-    pool: "none" | "filled" | "on-clock";
+    pool: "none" | "filled" | "on-clock" | "sandboxes";
     first: boolean;
   };
   const largest = Math.max(...parallels);
@@ -155,12 +156,22 @@ try {
       modes.push({ parallel, plain: false, pool: "filled", first: true });
   }
   modes.push({ parallel: largest, plain: false, pool: "on-clock", first });
+  // As the command line runs now: sandboxes made by the first runs, on the clock.
+  for (const parallel of parallels)
+    modes.push({ parallel, plain: false, pool: "sandboxes", first });
   for (const { parallel, plain, pool, first: endpointsFirst } of modes) {
     const dockerExecutor = new DockerExecutor(docker, {
       image,
       ...(pool === "none"
         ? {}
-        : { warmPool: { size: parallel, labels: { "bisect-bot.source": "bench" } } }),
+        : pool === "sandboxes"
+          ? {
+              sandboxes: {
+                key: `bench-bisect-${process.pid}-${parallel}`,
+                labels: { "bisect-bot.source": "bench" },
+              },
+            }
+          : { warmPool: { size: parallel, labels: { "bisect-bot.source": "bench" } } }),
     });
     const executor = new TimingExecutor(dockerExecutor);
     let fillMs: number | undefined;
@@ -207,7 +218,9 @@ try {
       mode:
         pool === "none"
           ? `docker, --parallel ${parallel}${plain ? " (plain pipelining)" : ""}`
-          : `docker + warm pool, --parallel ${parallel}${pool === "on-clock" ? " (pool filled on the clock)" : ""}${endpointsFirst ? " (endpoints first)" : ""}`,
+          : pool === "sandboxes"
+            ? `docker + sandboxes (the CLI), --parallel ${parallel}`
+            : `docker + warm pool, --parallel ${parallel}${pool === "on-clock" ? " (pool filled on the clock)" : ""}${endpointsFirst ? " (endpoints first)" : ""}`,
       wallMs,
       ...(fillMs !== undefined ? { fillMs } : {}),
       rounds: result.rounds,
