@@ -52,8 +52,6 @@ interface Slot extends WorkDirHold {
   sandboxes: Sandbox[];
   discard(): Promise<void>;
   idleTimer?: NodeJS.Timeout;
-  /** The reset of its work directory after its last run, started when the run ended. */
-  resetting?: Promise<void>;
 }
 
 /** Idle slots per engine client and key. */
@@ -109,14 +107,15 @@ export class SandboxSlots {
     let slot = this.takeIdle(key);
     if (slot) {
       try {
-        // Its sandboxes are asked beside the reset: a clean-up may have removed them meanwhile.
+        // One exec removes what the last run left and writes only the files that differ from the
+        // last commit's (a job's next run usually takes its slot at once: a reset started when
+        // the slot came back would be on this path anyway, as a second exec). Its sandboxes are
+        // asked meanwhile: a clean-up may have removed them.
         const [, ...states] = await Promise.all([
-          slot.resetting,
+          slot.box!.reset(slot.runId!, slot.checkedOut!, spec.sha),
           ...slot.sandboxes.map((s) => s.container.inspect()),
         ]);
         if (!states.every((info) => info.State.Running)) throw new Error("a sandbox has stopped");
-        // Only the files that differ from the last commit's are written.
-        await slot.box!.checkout(slot.runId!, spec.sha);
         slot.checkedOut = spec.sha;
       } catch {
         // A box removed under it, a directory the last run made unusable: start afresh.
@@ -179,9 +178,8 @@ export class SandboxSlots {
   }
 
   private giveBack(slot: Slot): void {
-    // Everything but the checkout goes now, off the next run's path (workspace.ts).
-    slot.resetting = slot.box!.reset(slot.runId!, slot.checkedOut!);
-    slot.resetting.catch(() => {}); // seen by the next `prepare`, which then starts afresh
+    // What the run left stays until the job's next run resets the directory (its processes are
+    // gone: the sandbox was settled); an idle slot that expires is wiped.
     const map = idleOf(this.docker);
     const list = map.get(slot.key) ?? [];
     list.push(slot);

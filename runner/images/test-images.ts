@@ -77,11 +77,14 @@ ${link} && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
 /** The local tag a stand-in is built under (`bisect-standin-node:20-bookworm`). */
 export const standInTag = (name: StandInName) => `bisect-standin-${name}`;
 
-/** Build (once per engine, by hash label) the stand-in for `name`. */
+/**
+ * Build (once per engine, by hash label) the stand-in for `name`, or copy it from `source` when
+ * that engine has the current one (an engine whose builds cannot reach Debian's mirror).
+ */
 export async function ensureStandInImage(
   docker: Docker,
   name: StandInName,
-  options: { networkMode?: string; onProgress?: (line: string) => void } = {},
+  options: { networkMode?: string; onProgress?: (line: string) => void; source?: Docker } = {},
 ): Promise<string> {
   const tag = standInTag(name);
   await ensureRunnerImage(docker, { tag, context: standInContext(name), ...options });

@@ -107,14 +107,15 @@ for (const endpoint of endpoints) {
 const docker = engines[0]!;
 // The runner image of this checkout under a tag of its own (a shared engine's `latest` may differ).
 const runnerTag = `bisect-runner:${runnerBuildContext().hash.slice(0, 12)}`;
-let runnerImage = "";
-for (const engine of engines)
-  runnerImage = (await ensureRunnerImage(engine, { tag: runnerTag })).tag;
+// Built on the first engine, copied to the others (their builds may have no route out).
+const runnerImage = (await ensureRunnerImage(docker, { tag: runnerTag })).tag;
+for (const engine of engines.slice(1))
+  await ensureRunnerImage(engine, { tag: runnerTag, source: docker });
 process.stderr.write("images: runner");
 /** A stand-in image on every engine. */
 const standIn = async (name: Parameters<typeof ensureStandInImage>[1]) => {
-  let tag = "";
-  for (const engine of engines) tag = await ensureStandInImage(engine, name);
+  const tag = await ensureStandInImage(docker, name);
+  for (const engine of engines.slice(1)) await ensureStandInImage(engine, name, { source: docker });
   return tag;
 };
 
