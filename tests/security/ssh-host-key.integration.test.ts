@@ -5,30 +5,43 @@ import ssh2 from "ssh2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectDocker, pingEngine, sshFingerprint } from "../../runner/docker/connect";
 
-let server: ssh2.Server;
+let server: ssh2.Server | undefined;
 let port = 0;
 let hostFingerprint = "";
 let authAttempts = 0;
-const clientKey = ssh2.utils.generateKeyPairSync("ed25519").private;
+
+/**
+ * An ed25519 key pair ssh2 can read back. About 1 in 250 of the pairs ssh2 generates drops the
+ * public key's leading zero byte and is then "Malformed" to its own parser: those are drawn again.
+ */
+function ed25519KeyPair(): { private: string; public: string; parsed: ssh2.ParsedKey } {
+  for (;;) {
+    const pair = ssh2.utils.generateKeyPairSync("ed25519");
+    const parsed = ssh2.utils.parseKey(pair.public);
+    if (!(parsed instanceof Error) && !(ssh2.utils.parseKey(pair.private) instanceof Error))
+      return { ...pair, parsed };
+  }
+}
+const clientKey = ed25519KeyPair().private;
 
 beforeAll(async () => {
-  const hostKey = ssh2.utils.generateKeyPairSync("ed25519");
-  const parsed = ssh2.utils.parseKey(hostKey.public);
-  if (parsed instanceof Error) throw parsed;
-  hostFingerprint = sshFingerprint(parsed.getPublicSSH());
-  server = new ssh2.Server({ hostKeys: [hostKey.private] }, (client) => {
+  const hostKey = ed25519KeyPair();
+  hostFingerprint = sshFingerprint(hostKey.parsed.getPublicSSH());
+  const started = new ssh2.Server({ hostKeys: [hostKey.private] }, (client) => {
     client.on("authentication", (ctx) => {
       authAttempts++;
       ctx.reject();
     });
     client.on("error", () => {});
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => started.listen(0, "127.0.0.1", resolve));
+  server = started;
+  port = (started.address() as AddressInfo).port;
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => server?.close(() => resolve()));
+  const started = server;
+  if (started) await new Promise<void>((resolve) => started.close(() => resolve()));
 });
 
 const endpoint = () => `ssh://deploy@127.0.0.1:${port}`;
