@@ -131,6 +131,8 @@ try {
     await warm.wait(h);
     await warm.destroy(h);
   }
+  // Its checkout box goes with it.
+  await warm.close();
 
   for (const concurrency of [1, ...parallels.filter((p) => p > 1)])
     floors.push(await engineFloor(docker, image, concurrency));
