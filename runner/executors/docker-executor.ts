@@ -49,7 +49,7 @@ import { isPhased, PhasedRun, phaseNetworks } from "./phased-run";
 import { entryCommand, setupPhaseCommand, testPhaseCommand, warmEntryCommand } from "./run-script";
 import type { Executor, RunHandle, RunResult, RunSpec } from "./types";
 import { WarmPool } from "./warm-pool";
-import { isSandboxRunId, type SandboxOptions, SandboxSlots, sandboxRunId } from "./sandbox-slots";
+import { type SandboxOptions, SandboxSlots, sandboxRunId } from "./sandbox-slots";
 import type { SandboxRun } from "./sandbox-run";
 import { WorkDirs } from "./work-dirs";
 
@@ -380,17 +380,13 @@ export class DockerExecutor implements Executor {
     const result = await state.wait(signal);
     // A sandbox's run is over and its sandbox settled: the slot serves the job's next run at once,
     // not once the caller gets round to `destroy` (a next run prepared meanwhile would make a slot).
-    if (this.sandboxes?.owns(state) && this.runs.get(run.id) === state) {
-      this.runs.delete(run.id);
-      void this.sandboxes.release(state).catch(() => {});
-    }
+    // (`destroy` then finds it given back: releasing twice is a no-op.)
+    if (this.sandboxes?.owns(state)) void this.sandboxes.release(state).catch(() => {});
     return result;
   }
 
   async destroy(run: RunHandle): Promise<void> {
     const state = this.runs.get(run.id);
-    // Handed back by `wait` already: the sandbox is not the run's to remove.
-    if (!state && isSandboxRunId(run.id)) return;
     if (state && this.sandboxes?.owns(state)) {
       this.runs.delete(run.id);
       await this.sandboxes.release(state);

@@ -88,6 +88,8 @@ type SandboxState = SandboxRun | PhasedRun;
 
 export class SandboxSlots {
   private readonly held = new Map<SandboxState, { slot: Slot; runs: SandboxRun[] }>();
+  /** Every run this made, held or already given back. */
+  private readonly made = new WeakSet<SandboxState>();
 
   constructor(
     private readonly docker: Docker,
@@ -139,12 +141,13 @@ export class SandboxSlots {
       ? Object.assign(new PhasedRun(spec, runs[0]!, runs[1]!), hold)
       : runs[0]!;
     this.held.set(state, { slot, runs });
+    this.made.add(state);
     return state;
   }
 
-  /** Whether `state` is a run of a slot. */
+  /** Whether `state` is a run of a slot (given back or not). */
   owns(state: object): state is SandboxState {
-    return this.held.has(state as SandboxState);
+    return this.made.has(state as SandboxState);
   }
 
   /**
@@ -264,6 +267,3 @@ export class SandboxSlots {
 
 /** A handle id for a run in a sandbox (the sandbox's container serves many runs). */
 export const sandboxRunId = () => `sandbox-run-${randomBytes(8).toString("hex")}`;
-
-/** Whether a handle id is a sandbox run's (not a container's id). */
-export const isSandboxRunId = (id: string) => id.startsWith("sandbox-run-");
