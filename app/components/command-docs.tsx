@@ -130,7 +130,8 @@ env:                           # not secrets: shown in the status comment
         <code>python:3.12-bookworm</code> with a virtualenv and <code>pip install</code>;{" "}
         <code>Cargo.lock</code> or <code>Cargo.toml</code> → <code>rust:1-bookworm</code> with{" "}
         <code>cargo build --locked</code> or <code>cargo build</code>; <code>go.mod</code> →{" "}
-        <code>golang:1-bookworm</code> with <code>go mod download</code>;{" "}
+        <code>golang:1-bookworm</code> with <code>go mod download</code> and the tests compiled into
+        the build cache (<code>go test -exec true</code>; the offline test starts from a copy);{" "}
         <code>CMakeLists.txt</code> → a CMake build in the runner image; a <code>Makefile</code> →{" "}
         <code>make</code>. The status comment says what was chosen; set <code>image:</code> and{" "}
         <code>setup:</code> to choose otherwise. An image this runner&rsquo;s operator does not
@@ -144,10 +145,12 @@ image: rust:1-bookworm
 setup: cargo build --offline --locked
 command: cargo test --offline --locked
 
-# Go: the setup downloads the modules, the test runs offline
+# Go: the setup downloads the modules and compiles the tests, the test runs offline
 image: golang:1-bookworm
 network: setup
-setup: go mod download
+setup: |
+  go mod download
+  go test -exec true ./... >/dev/null 2>&1 || true
 command: go test ./...
 env:
   GOPROXY: https://goproxy.acme.example   # leave out for proxy.golang.org`}</pre>

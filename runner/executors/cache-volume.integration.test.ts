@@ -1,10 +1,12 @@
 // A repository's dependency cache: what one job's setup leaves in it, the next job of the same
-// repository finds (ccache's compilations among it); another repository's runs never see it; the
-// test of a run whose setup has a container of its own cannot change it.
+// repository finds (ccache's compilations and Go's build cache among it); another repository's runs
+// never see it; the test of a run whose setup has a container of its own cannot change it.
 import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureRunnerImage } from "../image";
+import { ensureStandInImage } from "../images/test-images";
+import { DEFAULT_ECOSYSTEMS } from "../settings/ecosystems";
 import { DockerExecutor } from "./docker-executor";
 import { removeLabelled } from "./removal";
 import { runOnce } from "./run-once";
@@ -99,6 +101,55 @@ describe.skipIf(!docker && !dockerRequired)("repository caches", () => {
     expect(r.log).toContain("GOCACHE-WRITABLE /work/");
     expect(r.log).toContain("GOMODCACHE=/cache/go/mod");
   });
+
+  it("gives a Go test what its setup compiled, so it compiles nothing, and keeps it from the shared cache", async () => {
+    const image = await ensureStandInImage(docker!, "golang:1-bookworm");
+    // A module with a test, written by the setup into the checkout, then the zero-configuration
+    // Go setup (which compiles the tests) or a bare `go mod download`.
+    const module = [
+      "printf 'module example.com/twice\\n\\ngo 1.19\\n' > go.mod",
+      "printf 'package twice\\n\\nfunc Twice(x int) int { return 2 * x }\\n' > twice.go",
+      "printf 'package twice\\n\\nimport \"testing\"\\n\\nfunc TestTwice(t *testing.T) {\\n\\tif Twice(2) != 4 {\\n\\t\\tt.Fatal(Twice(2))\\n\\t}\\n}\\n' > twice_test.go",
+    ].join("\n");
+    const goSetup = DEFAULT_ECOSYSTEMS.find((r) => r.ecosystem === "Go")!.setup;
+    const command = [
+      "go test -x ./... > ../go.log 2>&1; r=$?",
+      "echo \"compiles $(grep -c 'pkg/tool/.*/compile ' ../go.log)\"",
+      "grep '^ok' ../go.log",
+      'echo "GOCACHE=$GOCACHE"',
+      "if touch /cache/go/build/probe 2>/dev/null; then echo SHARED-WRITTEN; else echo SHARED-READ-ONLY; fi",
+      "exit $r",
+    ].join("; ");
+    const goRun = (volume: string, setup: string) =>
+      job(a, {
+        image,
+        cacheVolume: volume,
+        setup: `${module}\n${setup}`,
+        command,
+        timeoutMs: 600_000,
+        limits: { memoryBytes: 1024 * 1024 * 1024, workBytes: 512 * 1024 * 1024 },
+      });
+    const warm = `bisect-cache-test-go-${randomUUID().slice(0, 8)}`;
+    const bare = `bisect-cache-test-go-${randomUUID().slice(0, 8)}`;
+    try {
+      const r = await goRun(warm, goSetup);
+      expect(r.log).toContain("ok  \texample.com/twice");
+      expect(r.exitCode).toBe(0);
+      expect(r.log).toContain("compiles 0");
+      expect(r.log).toContain("GOCACHE=/work/.cache/go-build");
+      expect(r.log).toContain("SHARED-READ-ONLY");
+      // With a setup that compiles nothing, the test compiles the package itself.
+      const cold = await goRun(bare, "go mod download");
+      expect(cold.log).toContain("ok  \texample.com/twice");
+      expect(cold.log).toMatch(/compiles [1-9]/);
+    } finally {
+      for (const v of [warm, bare])
+        await docker!
+          .getVolume(v)
+          .remove()
+          .catch(() => {});
+    }
+  }, 900_000);
 
   it("keeps the runner image's C compilations, so the next step's build of the same code is a hit", async () => {
     const volume = `bisect-cache-test-cc-${randomUUID().slice(0, 8)}`;

@@ -99,9 +99,23 @@ export const READ_ONLY_CACHE_ENV = {
   CCACHE_TEMPDIR: "/work/.cache/ccache-tmp",
 } as const;
 
-/** The same, in the test phase's shell after it read the setup's exports (which name /cache). */
+/**
+ * The largest Go build cache a test phase copies (MiB): a quarter of the default work directory.
+ * Beyond it the test compiles in an empty cache of its own.
+ */
+export const GO_CACHE_COPY_MAX_MB = 256;
+
+/**
+ * The same, in the test phase's shell after it read the setup's exports (which name /cache). Go's
+ * build cache cannot be read in place: Go writes to it as it reads (its package index among
+ * others) and fails on a read-only one. So the test gets a copy of the build cache that its setup
+ * and the earlier steps filled (the Go setup compiles the tests, ecosystems.ts) and compiles only
+ * what changed since, while the shared cache stays as it was.
+ */
 export const READ_ONLY_CACHE_SHELL = [
-  `case "$GOCACHE" in ${CACHE_PATH}/*) export GOCACHE=${READ_ONLY_CACHE_ENV.GOCACHE};; esac;`,
+  `case "$GOCACHE" in ${CACHE_PATH}/*) s=$GOCACHE; export GOCACHE=${READ_ONLY_CACHE_ENV.GOCACHE};`,
+  `if [ -d "$s/ff" ] && [ ! -e "$GOCACHE" ] && [ "$(du -sm "$s" 2>/dev/null | cut -f1)" -le ${GO_CACHE_COPY_MAX_MB} ] 2>/dev/null; then`,
+  `mkdir -p "\${GOCACHE%/*}" && { cp -a "$s" "$GOCACHE" 2>/dev/null || rm -rf "$GOCACHE"; }; fi;; esac;`,
   `case "$CCACHE_DIR" in ${CACHE_PATH}/*) export CCACHE_READONLY=true CCACHE_TEMPDIR=${READ_ONLY_CACHE_ENV.CCACHE_TEMPDIR};; esac;`,
 ].join(" ");
 

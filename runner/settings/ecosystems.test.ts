@@ -23,7 +23,7 @@ describe("detectEcosystem", () => {
     [["requirements-dev.txt", "app.py"], "Python", "python:3.12-bookworm", 'pip install -r "$f"'],
     [["Cargo.toml", "Cargo.lock"], "Rust", "rust:1-bookworm", "cargo build --locked"],
     [["Cargo.toml"], "Rust", "rust:1-bookworm", "cargo build"],
-    [["go.mod", "go.sum"], "Go", "golang:1-bookworm", "go mod download"],
+    [["go.mod", "go.sum"], "Go", "golang:1-bookworm", "go mod download\ngo test -exec true ./..."],
     [["CMakeLists.txt", "Makefile"], "C/C++ (CMake)", undefined, "cmake -S . -B build"],
     [["Makefile", "main.c"], "Make", undefined, "make"],
   ])("%j → %s", (files, ecosystem, image, setup) => {

@@ -1,5 +1,5 @@
 // npm run bench:real [-- --repeat 3 --padding 6 --only node,python,cmake,rust,go --cpus 2
-//                       --parallel 1,4 --caches cold,warm --setup-cache]
+//                       --parallel 1,4 --caches cold,warm --setup-cache --trace]
 //
 // Real projects, built and tested on every commit: the Node, Python, CMake, Rust and Go fixture
 // projects of the end-to-end tests (tests/github/projects.ts, with `padding` more harmless commits
@@ -24,6 +24,7 @@
 // DOCKER_HOST alone; --parallel 4 then runs on that one).
 // --setup-cache prints, instead, a step's setup with an empty cache against the next step's with
 // the cache it left (lib/warm-cache.ts).
+// --trace prints every product run's phases on the bisection's clock (where the time goes).
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -40,6 +41,7 @@ import type { CommitGraph } from "../../runner/engine/types";
 import { listCommitGraph } from "../../runner/git/graph";
 import { ensureRunnerImage, runnerBuildContext } from "../../runner/image";
 import { ensureStandInImage } from "../../runner/images/test-images";
+import { DEFAULT_ECOSYSTEMS } from "../../runner/settings/ecosystems";
 import { networkSwitches } from "../../runner/settings/network";
 import {
   cmakeProject,
@@ -58,7 +60,7 @@ import { startPythonIndex } from "../../tests/helpers/python-index";
 import { startVerdaccio } from "../../tests/helpers/verdaccio";
 import { gitBisect } from "./lib/git-bisect";
 import { SpreadExecutor } from "./lib/spread-executor";
-import { median } from "./lib/timing-executor";
+import { median, TimingExecutor, type RunTiming } from "./lib/timing-executor";
 import { measureWarmCache } from "./lib/warm-cache";
 
 const { values } = parseArgs({
@@ -71,6 +73,8 @@ const { values } = parseArgs({
     caches: { type: "string", default: "cold,warm" },
     "docker-hosts": { type: "string" },
     "setup-cache": { type: "boolean", default: false },
+    /** Print every product run's phases (prepare, command, result, hand-back), in ms. */
+    trace: { type: "boolean", default: false },
     /** The old name of --setup-cache. */
     "warm-only": { type: "boolean", default: false },
   },
@@ -210,7 +214,8 @@ try {
       name: "Go (module proxy, go mod download, go test)",
       repo: goProject(work, "go", sums, { padding }),
       image,
-      setup: "go mod download",
+      // The zero-configuration setup: the modules, and the tests compiled into the build cache.
+      setup: DEFAULT_ECOSYSTEMS.find((r) => r.ecosystem === "Go")!.setup,
       cachePaths: [],
       command: "go test ./...",
       network: true,
@@ -290,9 +295,10 @@ async function productBisection(
         sandboxes: { key, labels: { "bisect-bot.source": "bench-real" } },
       }),
   );
-  const executor = new SpreadExecutor(
+  const spread = new SpreadExecutor(
     executors.map((e, i) => ({ executor: e, cacheVolume: volumes[i]! })),
   );
+  const executor = new TimingExecutor(spread);
   const started = performance.now();
   try {
     const result = await runBisection({
@@ -303,11 +309,38 @@ async function productBisection(
       policy: { verifyEndpoints: true, overlapEndpoints: true },
     });
     const ms = performance.now() - started;
+    if (values.trace) printTrace(p.name, parallel, executor.timings);
     if (result.culprit !== p.repo.culprit)
       throw new Error(`${p.name}: the product answered ${result.outcome} ${result.culprit ?? ""}`);
     return { ms, runs: result.steps.length };
   } finally {
     await Promise.all(executors.map((e) => e.close()));
+  }
+}
+
+/** Each run's phases on the bisection's clock: start, prepare, command, result, hand-back (ms). */
+function printTrace(name: string, parallel: number, timings: readonly RunTiming[]): void {
+  const ms = (x: number | undefined) => (x === undefined ? "-" : String(Math.round(x)));
+  process.stderr.write(
+    `trace ${name} -p${parallel}: sha at prepare +prepare +start command +result +destroy\n`,
+  );
+  for (const t of timings) {
+    const commandEnd =
+      t.startEnd !== undefined && t.durationMs !== undefined
+        ? t.startEnd + t.durationMs
+        : undefined;
+    process.stderr.write(
+      [
+        `  ${t.sha.slice(0, 8)}`,
+        ms(t.prepareStart),
+        `+${ms((t.prepareEnd ?? NaN) - t.prepareStart)}`,
+        `+${ms((t.startEnd ?? NaN) - (t.prepareEnd ?? NaN))}`,
+        ms(t.durationMs),
+        `+${ms((t.waitEnd ?? NaN) - (commandEnd ?? NaN))}`,
+        `+${ms((t.destroyEnd ?? NaN) - (t.waitEnd ?? NaN))}`,
+        `exit ${t.exitCode ?? "-"}\n`,
+      ].join(" "),
+    );
   }
 }
 
