@@ -470,6 +470,9 @@ describe("reproduceCommand", () => {
       kind: "options",
       options: {
         image: pinned,
+        // The farm's schedule of endpoint checks, which the command line's default at
+        // --parallel 1 is not.
+        endpoints: "alongside",
         setup: 'npm ci\nexport PATH="$PWD/node_modules/.bin:$PATH"',
         env: { NODE_ENV: "test", GREETING: "it's here" },
         network: "all",

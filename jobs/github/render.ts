@@ -780,6 +780,9 @@ export function reproduceCommand(
   args.push("--good", job.goodSha ?? job.goodRef, "--bad", job.badSha ?? job.badRef);
   args.push(...reproduceFlags(job));
   if (o.parallel && o.parallel > 1) args.push("--parallel", String(o.parallel));
+  // The farm tests the endpoints alongside the first probes; the command line's default at
+  // --parallel 1 waits until the answer rests on them.
+  else args.push("--endpoints", "alongside");
   if (o.timeoutSeconds) args.push("--timeout", String(o.timeoutSeconds));
   if (o.firstParent) args.push("--first-parent");
   // The digest the job ran on, when it was pinned: the same bytes, not whatever the tag is now.

@@ -30,11 +30,20 @@ describe("parseCliArgs", () => {
       firstParent: false,
       json: false,
       farm: false,
+      endpoints: "when-needed",
       env: {},
       network: "none",
       commandArgs: ["npm test"],
       command: "npm test",
     });
+  });
+
+  it("tests the endpoints alongside the first probes above --parallel 1, unless told", () => {
+    expect(options([...base, "--parallel", "4", "--", "x"]).endpoints).toBe("alongside");
+    expect(options([...base, "--endpoints", "alongside", "--", "x"]).endpoints).toBe("alongside");
+    expect(
+      options([...base, "--parallel", "4", "--endpoints", "when-needed", "--", "x"]).endpoints,
+    ).toBe("when-needed");
   });
 
   it("reads every option, in either spelling", () => {
@@ -283,6 +292,10 @@ describe("predicate options", () => {
     [[...base, "--crash", "yes", "--", "x"], "--crash must be bad or skip, got 'yes'"],
     [[...base, "--timeout-is", "good", "--", "x"], "--timeout-is must be bad or skip, got 'good'"],
     [[...base, "--find", "bug", "--", "x"], "--find must be regression or fix, got 'bug'"],
+    [
+      [...base, "--endpoints", "first", "--", "x"],
+      "--endpoints must be alongside or when-needed, got 'first'",
+    ],
     [
       [...base, "--flaky", "--runs", "3", "--", "x"],
       "--flaky sets --runs 5 and --fail-threshold 3 itself; give either --flaky or --runs/--fail-threshold",

@@ -12,7 +12,8 @@ import { parseRepoConfig, type RepoConfig } from "../settings/repo-config";
 export const USAGE =
   "usage: npm run bisect -- --repo <path|git-url> --good <rev> --bad <rev> [--parallel K] [--runs R] " +
   "[--fail-threshold M] [--flaky] [--crash bad|skip] [--timeout-is bad|skip] [--bad-if-output REGEX] " +
-  "[--find regression|fix] [--executor docker|local] [--image IMG] [--timeout SECONDS] [--first-parent] " +
+  "[--find regression|fix] [--endpoints alongside|when-needed] [--executor docker|local] [--image IMG] " +
+  "[--timeout SECONDS] [--first-parent] " +
   "[--setup SCRIPT] [--env K=V]... [--network none|setup|all] [--cache off|PATHS] [--config FILE] " +
   "[--docker-host ENDPOINT] [--farm] [--json] [-- <command...>]";
 
@@ -30,9 +31,8 @@ commits, each run in a fresh container. What a run means:
 With --find fix a pass means fixed (the engine's bad) and a failure means not yet fixed.
   out of memory, a full disk ("No space left on device"), a lost or cancelled run: never good
                          or bad, whatever the options (skip, or retried)
-The good and bad revisions are tested alongside the first probes (one extra run each at a
-time, beyond --parallel); if the good one fails or the bad one passes, the bisection stops
-there and says so. With the docker executor a local repository must be readable by uid 1000
+The good and bad revisions are tested too: if the good one fails or the bad one passes, the
+bisection stops there and says so (see --endpoints for when). With the docker executor a local repository must be readable by uid 1000
 (the container's user).
 
   --repo <path|git-url>   repository: a local path (used in place) or a URL (cloned as a mirror)
@@ -56,6 +56,15 @@ there and says so. With the docker executor a local repository must be readable 
                           nested repetition
   --find regression|fix   regression (default): the first commit that fails; fix: the first
                           commit that passes (good = not yet fixed, bad = fixed)
+  --endpoints alongside|when-needed
+                          when the good and bad revisions are tested. alongside (default with
+                          --parallel above 1): with the first probes, one extra run each at a
+                          time beyond --parallel, so a wrong revision is said at once.
+                          when-needed (default with --parallel 1, which runs one at a time):
+                          only when the answer rests on them (the culprit is the bad revision
+                          or a child of the good one; an ambiguous or flaky result) or a run
+                          says the command is missing, so a bisection of right revisions makes
+                          the runs git bisect run makes, and a wrong revision is said at the end
   --executor docker|local docker (default): hardened containers on the Docker engine;
                           local: runs the command as this user on this machine (trusted use only)
   --image IMG             Docker image to run in (default: the runner image, built if missing)
@@ -94,6 +103,17 @@ Exit status: 0 when the culprit is found, 1 for any other result (likely include
 2 for usage errors, 130 when interrupted.`;
 
 export type ExecutorKind = "docker" | "local";
+export type EndpointChecks = "alongside" | "when-needed";
+
+/** --endpoints by default: one run at a time waits for the answer to need them. */
+export const defaultEndpointChecks = (parallel: number): EndpointChecks =>
+  parallel === 1 ? "when-needed" : "alongside";
+
+/** The engine's policy for --endpoints (the endpoints are always verified, only the time differs). */
+export const endpointPolicy = (checks: EndpointChecks) =>
+  checks === "alongside"
+    ? { verifyEndpoints: true, overlapEndpoints: true }
+    : { verifyEndpoints: true, deferEndpoints: true };
 
 export interface CliOptions {
   repo: string;
@@ -112,6 +132,8 @@ export interface CliOptions {
   farm: boolean;
   /** Set when any of --flaky, --crash, --timeout-is, --bad-if-output, --find was given. */
   predicate?: Predicate;
+  /** When the good and bad revisions are tested (default: when-needed at --parallel 1). */
+  endpoints: EndpointChecks;
   /** Run before the test on every commit. */
   setup?: string;
   /** Variables for the setup and the test. */
@@ -151,6 +173,7 @@ const optionConfig = {
   "timeout-is": { type: "string" },
   "bad-if-output": { type: "string" },
   find: { type: "string" },
+  endpoints: { type: "string" },
   setup: { type: "string" },
   env: { type: "string" },
   network: { type: "string" },
@@ -293,6 +316,8 @@ function parseOrThrow(argv: readonly string[], readConfig: ReadConfig): ParseRes
   const crash = choice("crash", ["bad", "skip"]);
   const timeoutIs = choice("timeout-is", ["bad", "skip"]);
   const find = choice("find", ["regression", "fix"]);
+  const endpoints = (choice("endpoints", ["alongside", "when-needed"]) ??
+    defaultEndpointChecks(parallel)) as EndpointChecks;
   const badIfOutput = str("bad-if-output");
   let predicate: Predicate | undefined;
   // The command line's predicate fields over the file's (runs/fail-threshold replace flaky).
@@ -423,6 +448,7 @@ function parseOrThrow(argv: readonly string[], readConfig: ReadConfig): ParseRes
       json: values.has("json"),
       farm: values.has("farm"),
       ...(predicate ? { predicate } : {}),
+      endpoints,
       ...(setup !== undefined ? { setup } : {}),
       env,
       network,

@@ -18,7 +18,7 @@ import { prepareRepo, type PreparedRepo, unreadableBy } from "../git/prepare";
 import { resolveRef } from "../git/refs";
 import { ensureRunnerImage } from "../image";
 import { PID_LABEL, SOURCE_LABEL } from "../labels";
-import { HELP, parseCliArgs, USAGE, type CliOptions } from "./args";
+import { endpointPolicy, HELP, parseCliArgs, USAGE, type CliOptions } from "./args";
 import {
   errorJson,
   exitCodeHints,
@@ -133,9 +133,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       runs: options.runs,
       failThreshold: options.failThreshold,
       firstParent: options.firstParent,
-      // The endpoint checks run alongside the first probes instead of before them.
-      verifyEndpoints: true,
-      overlapEndpoints: true,
+      // The endpoint checks run alongside the first probes instead of before them, or only when
+      // the answer rests on them (--endpoints).
+      ...endpointPolicy(options.endpoints),
     };
 
     const started = performance.now();

@@ -150,6 +150,10 @@ const needsConfirmation = (s: CommitStatus, policy: Policy): boolean =>
   (s.state === "good" || s.state === "bad") &&
   s.good + s.bad < confirmTarget(policy);
 
+/** Some run ended with exit 127 or 126: the command is missing where the tests run. */
+const commandMissing = (observations: readonly Observation[]): boolean =>
+  observations.some((o) => /\bexit 12[67]\b/.test(o.reason ?? ""));
+
 /**
  * A plain hint when every counted run of an endpoint ended with exit 127 or 126: the command is
  * missing or not executable where it runs, so every commit would say the same and moving the
@@ -282,12 +286,27 @@ export function decide(input: EngineInput): Decision {
           : `${lead}: the failure does not reproduce there, so there is nothing to bisect. Check the command and the bad revision.`,
     );
   }
-  const endpointsPending =
-    confirming || (policy.verifyEndpoints && (isOpen(goodSt) || isOpen(badSt)));
-  if (policy.verifyEndpoints) {
+  // Deferred endpoints are tested once an answer rests on them (`rests`), or at once when the
+  // command is missing.
+  const deferred =
+    policy.verifyEndpoints && !!policy.deferEndpoints && !commandMissing(input.observations);
+  const verifyNow = policy.verifyEndpoints && !deferred;
+  const endpointsPending = confirming || (verifyNow && (isOpen(goodSt) || isOpen(badSt)));
+  if (verifyNow) {
     plan.fill(graph.good);
     plan.fill(graph.bad);
   }
+  /** Before an answer that rests on these endpoints: their runs planned; true while any is open. */
+  const rests = (shas: readonly Sha[]): boolean => {
+    if (!deferred) return false;
+    let open = false;
+    for (const sha of shas)
+      if (isOpen(book.get(sha))) {
+        plan.fill(sha);
+        open = true;
+      }
+    return open;
+  };
   const notes: string[] = [];
   if (goodSt.state === "skipped")
     notes.push(
@@ -311,7 +330,7 @@ export function decide(input: EngineInput): Decision {
   const size = members.length;
 
   if (size === 0) {
-    if (endpointsPending) return plan.decision(0);
+    if (endpointsPending || rests([graph.good, graph.bad])) return plan.decision(0);
     const pair = findContradiction(g, stateOf);
     let why: string;
     if (pair) {
@@ -359,8 +378,8 @@ export function decide(input: EngineInput): Decision {
   if (started.length + fresh.length === 0) {
     const candidateShas = Array.from(members, (i) => g.sha(i));
     if (lowest >= 0 && size === 1)
-      return found(g, members[lowest]!, plan, book, input, endpointsPending, notes, terms);
-    if (endpointsPending) return plan.decision(size);
+      return found(g, members[lowest]!, plan, book, input, endpointsPending, rests, notes, terms);
+    if (endpointsPending || rests([graph.good, graph.bad])) return plan.decision(size);
     const skipped = candidateShas.filter((_, j) => j !== lowest);
     const lowSha = lowest >= 0 ? g.sha(members[lowest]!) : null;
     const lead = lowSha
@@ -409,6 +428,7 @@ function found(
   book: StatusBook,
   input: EngineInput,
   endpointsPending: boolean,
+  rests: (endpoints: readonly Sha[]) => boolean,
   notes: string[],
   terms: Terms,
 ): Decision {
@@ -431,7 +451,13 @@ function found(
       }
     }
   }
-  if (incomplete || endpointsPending) return plan.decision(1);
+  // The answer rests on the bad revision when it is the culprit, and on the good one when the
+  // culprit's parent is outside the range (assumed good as the good revision's ancestor).
+  const restsOn = [
+    ...(culprit === graph.bad ? [graph.bad] : []),
+    ...(boundary !== null ? [graph.good] : []),
+  ];
+  if (rests(restsOn) || incomplete || endpointsPending) return plan.decision(1);
 
   if (boundary !== null && boundary !== graph.good && book.get(boundary).state === "bad") {
     return done(

@@ -43,6 +43,15 @@ export interface Policy {
    */
   overlapEndpoints?: boolean;
   /**
+   * Test the endpoints only when the answer rests on them: before a culprit that is the bad
+   * revision or whose parent is the good revision (or outside the range) is reported, and before
+   * an ambiguous or flaky result — and at once when a run says the command is missing (exit 127
+   * or 126: every commit would say the same). A bisection whose endpoints are what the user said
+   * then makes the runs `git bisect run` makes; one whose endpoints are wrong ends with the same
+   * good-is-bad or bad-is-good answer, later. Default false.
+   */
+  deferEndpoints?: boolean;
+  /**
    * Results wanted on a commit the answer rests on (an endpoint that contradicts the range, the
    * culprit, its reference parents) when its runs disagree, before the answer is given. Default
    * `runs` (no extra runs). The `--flaky` preset sets 15.

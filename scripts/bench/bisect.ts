@@ -8,7 +8,8 @@
 //     --parallel containers (as the CLI did), filled before the clock starts (its fill time is
 //     printed), and at the largest --parallel also with the pool started on the clock, as the
 //     CLI's first round saw it, and in sandboxes made by the first runs and handed every later
-//     commit by exec, as the CLI and the farm run now (on the clock).
+//     commit by exec, as the CLI and the farm run now (on the clock), with the CLI's endpoint
+//     checks (at --parallel 1 only when the answer rests on them).
 // Printed: wall time, ratio to the baseline, rounds, steps, and per-run overhead = the run's wall
 // time from `prepare` (cold: container create; warm: taking a warm container) until removed,
 // minus the command's own sleep (checkout included).
@@ -26,6 +27,7 @@ import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import type Docker from "dockerode";
 import { runBisection, type BisectionResult } from "../../runner/bisection/run-bisection";
+import { defaultEndpointChecks, endpointPolicy } from "../../runner/cli/args";
 import { connectDocker, parseEndpoint, pingEngine } from "../../runner/docker/connect";
 import { DockerExecutor } from "../../runner/executors/docker-executor";
 import { defaultLimits, type RunSpec } from "../../runner/executors/types";
@@ -193,7 +195,11 @@ try {
         parallel,
         executor,
         specFor,
-        policy: { verifyEndpoints: true, overlapEndpoints: !endpointsFirst },
+        // Sandboxes run as the command line does, its endpoint checks included.
+        policy:
+          pool === "sandboxes"
+            ? endpointPolicy(defaultEndpointChecks(parallel))
+            : { verifyEndpoints: true, overlapEndpoints: !endpointsFirst },
         ...(plain ? { gatherFraction: 0, cancelUseless: false } : {}),
       });
       wallMs = performance.now() - started;

@@ -161,7 +161,7 @@ describe("github__status_comment", () => {
     );
     expect(posted!.body).toContain("FAIL parses dates");
     expect(posted!.body).toContain(
-      `npm run -s bisect -- --repo ${web}/acme/widgets.git --good ${f.shas[0]} --bad ${f.shas[5]} --timeout 300 -- ./test.sh`,
+      `npm run -s bisect -- --repo ${web}/acme/widgets.git --good ${f.shas[0]} --bad ${f.shas[5]} --endpoints alongside --timeout 300 -- ./test.sh`,
     );
     expect(posted!.body).toContain(`https://bisect.example.com/dashboard/jobs/${job.id}`);
     expect((await BisectJob.query(knex()).findById(job.id))!.statusCommentId).toBe(posted!.id);
