@@ -137,12 +137,13 @@ export class SandboxRun implements Phase, WorkDirHold {
     const { sandbox } = this;
     let exitCode: number | null;
     let oomKills: number | null;
+    // The exit code, the settle and (for a failure that a full disk may explain) the work
+    // directory's size, all at once: the run has ended, so settling cannot change its exit code.
+    const settling = sandbox.settle();
+    settling.catch(() => {});
+    let full: Promise<boolean> = Promise.resolve(false);
     try {
-      // Both at once: the run has ended, so settling cannot change its exit code.
-      const [info, kills] = await Promise.all([
-        exitOf(() => this.exec!.inspect()),
-        sandbox.settle(),
-      ]);
+      const info = await exitOf(() => this.exec!.inspect());
       if (info.running) {
         // The output stream was lost, not the run: nothing of it can be trusted.
         sandbox.broken = true;
@@ -150,7 +151,13 @@ export class SandboxRun implements Phase, WorkDirHold {
       }
       // No exit code: the sandbox itself went down under the run (it killed its keeper).
       exitCode = info.exitCode ?? 137;
-      oomKills = kills;
+      const { box, runId } = this;
+      if (!this.diskFull && box && runId && mayBeDiskFull(exitCode))
+        full = box
+          .usage(runId)
+          .then((bytes) => bytes >= this.spec.limits.workBytes)
+          .catch(() => false);
+      oomKills = await settling;
       this.settled = !sandbox.broken;
     } catch (err) {
       sandbox.broken = true;
@@ -158,14 +165,7 @@ export class SandboxRun implements Phase, WorkDirHold {
         `collecting a run in the sandbox on ${sandbox.engine} failed: ${describeDockerError(err)}`,
       );
     }
-    if (
-      !this.diskFull &&
-      this.box &&
-      this.runId &&
-      mayBeDiskFull(exitCode) &&
-      (await this.box.usage(this.runId).catch(() => 0)) >= this.spec.limits.workBytes
-    )
-      this.diskFull = true;
+    if (await full) this.diskFull = true;
     return runResultOf(
       {
         exitCode,

@@ -134,7 +134,7 @@ suite("a job's sandboxes", () => {
     expect(result.log).toMatch(/^others [1-9]\d* traced \[\] signalled \[\]$/m);
   }, 120_000);
 
-  it("stops a run at its timeout and at an out-of-memory kill, and the next run is unaffected", async () => {
+  it("stops a run at its timeout, an out-of-memory kill and a full disk, and the next run is unaffected", async () => {
     const timedOut = await run("c", { command: "sleep 1000 & sleep 1000", timeoutMs: 2_000 });
     expect(timedOut).toMatchObject({ timedOut: true, exitCode: null, signal: "SIGKILL" });
     const oom = await run("c", {
@@ -142,6 +142,13 @@ suite("a job's sandboxes", () => {
       limits: { memoryBytes: 64 * 1024 * 1024 },
     });
     expect(oom.oomKilled).toBe(true);
+    // A command that fails once it has filled its work directory is "disk full", not bad.
+    const full = await run("c", {
+      command: "trap '' XFSZ; dd if=/dev/zero of=/work/fill bs=1M count=100 2>&1; exit 1",
+      limits: { workBytes: 16 * 1024 * 1024 },
+    });
+    expect(full.log).toMatch(/File too large/);
+    expect(full).toMatchObject({ exitCode: 1, diskFull: true });
     const after = await run("c", {
       command: "echo fine",
       limits: { memoryBytes: 64 * 1024 * 1024 },
