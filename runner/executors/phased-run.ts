@@ -12,7 +12,8 @@
 // is one more container per run (on the farm, a pair of sandboxes kept for the job's life).
 //
 // The setup's exports reach the test through the work directory (run-script.ts), as in one
-// container. The wall-clock timeout covers both phases; `durationMs` is their sum, the log both
+// container. In sandboxes, a setup that exits 0 lets the test start at once, while the setup's
+// sandbox settles; a settle that fails stops the test and fails the run. The wall-clock timeout covers both phases; `durationMs` is their sum, the log both
 // phases' output in order (its tail).
 import type Docker from "dockerode";
 import { InfrastructureError } from "../errors";
@@ -30,6 +31,11 @@ export interface Phase {
   wait(signal?: AbortSignal): Promise<RunResult>;
   kill(why: KillReason): void;
   stopStreams(): void;
+  /**
+   * The exit code before the phase's container is settled, where that can come sooner than
+   * `wait` (a sandbox's). Its processes are gone by then.
+   */
+  exitCode?(signal?: AbortSignal): Promise<number>;
 }
 
 /**
@@ -102,6 +108,10 @@ export class PhasedRun implements WorkDirHold {
   }
 
   private async both(signal?: AbortSignal): Promise<RunResult> {
+    // A setup that exits 0 passed (a kill, a timeout or an abort never ends in 0): its sandbox
+    // settles while the test starts in the other one.
+    const early = await this.setup.exitCode?.(signal).catch(() => undefined);
+    if (early === 0) return this.overlapped(signal);
     const first = await this.setup.wait(signal);
     const setupPassed =
       first.exitCode === 0 && !first.timedOut && !first.aborted && !first.diskFull;
@@ -113,6 +123,44 @@ export class PhasedRun implements WorkDirHold {
     this.phase = this.test;
     await this.test.start();
     const second = await this.test.wait(signal);
+    return this.merged(first, second);
+  }
+
+  /** The test started while the setup's sandbox settles; a failed settle stops the test. */
+  private async overlapped(signal?: AbortSignal): Promise<RunResult> {
+    const setupDone = this.setup.wait(signal);
+    const remaining = this.deadline - Date.now();
+    if (signal?.aborted || remaining <= 0) {
+      const first = await setupDone;
+      return signal?.aborted
+        ? { ...first, exitCode: null, aborted: true }
+        : { ...first, exitCode: null, signal: "SIGKILL", timedOut: true };
+    }
+    this.test.take({ ...this.spec, timeoutMs: remaining });
+    this.phase = this.test;
+    const started = this.test.start();
+    const stopTest = async () => {
+      await started.catch(() => {});
+      this.test.kill("abort");
+      await this.test.wait().catch(() => {});
+    };
+    let first: RunResult;
+    try {
+      first = await setupDone;
+    } catch (err) {
+      await stopTest();
+      throw err;
+    }
+    if (first.exitCode !== 0 || first.timedOut || first.aborted || first.diskFull) {
+      await stopTest();
+      return first;
+    }
+    await started;
+    return this.merged(first, await this.test.wait(signal));
+  }
+
+  /** One run's result from its two phases. */
+  private merged(first: RunResult, second: RunResult): RunResult {
     const log = new TailBuffer(this.spec.logLimitBytes);
     log.push(Buffer.from(first.log));
     log.push(Buffer.from(second.log));

@@ -14,6 +14,16 @@ import type { Sandbox, SandboxScript } from "./sandbox";
 import type { RunResult, RunSpec } from "./types";
 import type { WorkDirHold } from "./work-dirs";
 
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
 export class SandboxRun implements Phase, WorkDirHold {
   box?: WorkDirHold["box"];
   runId?: string;
@@ -37,6 +47,8 @@ export class SandboxRun implements Phase, WorkDirHold {
   private timer?: NodeJS.Timeout;
   private readonly kills: Promise<void>[] = [];
   private result?: Promise<RunResult>;
+  /** The exit code, known before the sandbox has settled (see `exitCode`). */
+  private readonly exit = deferred<number>();
 
   constructor(
     readonly sandbox: Sandbox,
@@ -47,6 +59,7 @@ export class SandboxRun implements Phase, WorkDirHold {
   ) {
     this.spec = spec;
     this.output = new TailBuffer(spec.logLimitBytes);
+    this.exit.promise.catch(() => {});
   }
 
   get container(): Docker.Container {
@@ -116,6 +129,16 @@ export class SandboxRun implements Phase, WorkDirHold {
     return this.result.finally(() => signal?.removeEventListener("abort", onAbort));
   }
 
+  /**
+   * The run's exit code as soon as the engine has it, while the sandbox may still be settling
+   * (`wait` has the whole result). The run's own processes are gone by then: the run wrapper
+   * killed them when its script ended.
+   */
+  exitCode(signal?: AbortSignal): Promise<number> {
+    this.wait(signal).catch(() => {});
+    return this.exit.promise;
+  }
+
   /** Kill the run's processes unless it has ended; flag why only when the kill took effect. */
   kill(why: KillReason): void {
     if (this.exited) return;
@@ -151,6 +174,7 @@ export class SandboxRun implements Phase, WorkDirHold {
       }
       // No exit code: the sandbox itself went down under the run (it killed its keeper).
       exitCode = info.exitCode ?? 137;
+      this.exit.resolve(exitCode);
       const { box, runId } = this;
       if (!this.diskFull && box && runId && mayBeDiskFull(exitCode))
         full = box
@@ -161,6 +185,7 @@ export class SandboxRun implements Phase, WorkDirHold {
       this.settled = !sandbox.broken;
     } catch (err) {
       sandbox.broken = true;
+      this.exit.reject(err);
       throw new InfrastructureError(
         `collecting a run in the sandbox on ${sandbox.engine} failed: ${describeDockerError(err)}`,
       );

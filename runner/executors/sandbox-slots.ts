@@ -8,8 +8,9 @@
 // Phased runs reuse a pair: the setup's sandbox has the executor's network and a writable cache,
 // the test's is made with no network at all and a read-only cache, as phased-run.ts wants. A
 // network cut in one sandbox would leave the test online whenever the cut failed; a pair keeps
-// "offline by construction" and still creates nothing per run. The setup's sandbox is settled —
-// everything it left running killed — before the test starts.
+// "offline by construction" and still creates nothing per run. Everything the setup left running
+// is killed when its script ends (sandbox.ts's run wrapper), before the test starts; the rest of
+// the setup sandbox's settle runs while the test starts (phased-run.ts).
 //
 // Slots are never shared between keys, so never between jobs: the key starts with the job's. They
 // carry the job's labels, so whatever removes a job's containers (cancel, finish, the reaper)
