@@ -63,7 +63,9 @@ function fakePhase(name: string, events: string[]) {
 }
 
 describe("a phased run in sandboxes", () => {
-  const phased = (events: string[]) => {
+  /** A started phased run waiting for its result, and its setup exited with `setupExit`. */
+  const running = async (setupExit: number) => {
+    const events: string[] = [];
     const setup = fakePhase("setup", events);
     const test = fakePhase("test", events);
     const run = new PhasedRun(
@@ -71,43 +73,33 @@ describe("a phased run in sandboxes", () => {
       setup.phase,
       test.phase,
     );
-    return { setup, test, run };
-  };
-  const until = async (events: string[], event: string) => {
-    await expect.poll(() => events).toContain(event);
+    await run.start();
+    const done = run.wait();
+    done.catch(() => {});
+    setup.exit(setupExit);
+    const until = (event: string) => expect.poll(() => events).toContain(event);
+    return { events, setup, test, done, until };
   };
 
   it("starts the test once the setup exits 0, while the setup's sandbox settles", async () => {
-    const events: string[] = [];
-    const { setup, test, run } = phased(events);
-    await run.start();
-    const done = run.wait();
-    setup.exit(0);
-    await until(events, "test started");
+    const { setup, test, done, until } = await running(0);
+    await until("test started");
     setup.settle(result({ log: "setup\n" }));
     test.settle(result({ exitCode: 1, log: "test\n" }));
     expect(await done).toMatchObject({ exitCode: 1, log: "setup\ntest\n", durationMs: 20 });
   });
 
   it("stops the test and fails the run when the setup's sandbox cannot be settled", async () => {
-    const events: string[] = [];
-    const { setup, test, run } = phased(events);
-    await run.start();
-    const done = run.wait();
-    setup.exit(0);
-    await until(events, "test started");
+    const { setup, test, done, until } = await running(0);
+    await until("test started");
     setup.fail(new Error("processes survive SIGKILL"));
-    await until(events, "test killed (abort)");
+    await until("test killed (abort)");
     test.settle(result({ exitCode: null, aborted: true }));
     await expect(done).rejects.toThrow("processes survive SIGKILL");
   });
 
   it("never starts the test after a setup that failed", async () => {
-    const events: string[] = [];
-    const { setup, run } = phased(events);
-    await run.start();
-    const done = run.wait();
-    setup.exit(2);
+    const { events, setup, done } = await running(2);
     setup.settle(result({ exitCode: 125, log: "setup failed\n" }));
     expect(await done).toMatchObject({ exitCode: 125 });
     expect(events).not.toContain("test started");
