@@ -135,13 +135,19 @@ export async function runStep(
     },
     (config.RUNNER_LEASE_SECONDS * 1000) / 3,
   );
-  const check = () => {
-    void stillWanted(knex, job.id, stepId)
-      .then((wanted) => {
+  let over = false;
+  const check = (): void => {
+    void stillWanted(knex, job.id, stepId).then(
+      (wanted) => {
         // Cancelled, concluded, or made useless by other verdicts: its verdict no longer matters.
         if (!wanted) stop.abort("cancelled");
-      })
-      .catch(() => {});
+      },
+      () => {
+        // A question that failed (a busy database) is asked again: the signal that prompted it
+        // is not sent twice, and a lost answer would leave the run going to its end.
+        if (!over) setTimeout(check, CANCEL_POLL_MS).unref?.();
+      },
+    );
   };
   // Told at once by a stop signal; asked every second only while those are not heard.
   const signals = ctx.stopSignals;
@@ -155,6 +161,7 @@ export async function runStep(
   try {
     outcome = await execute(ctx, job, step, lease, holder, stop.signal);
   } finally {
+    over = true;
     clearInterval(renew);
     clearInterval(watchCancel);
     unsubscribe?.();

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { InfrastructureError } from "../errors";
-import { type EndFacts, engineDuration, mayBeDiskFull, parseDockerTime, runResultOf } from "./exit";
+import {
+  type EndFacts,
+  engineDuration,
+  killUntilEnded,
+  mayBeDiskFull,
+  parseDockerTime,
+  runResultOf,
+} from "./exit";
 import { CHECKOUT_FAILED_EXIT } from "./run-script";
 
 const facts = (over: Partial<EndFacts> = {}): EndFacts => ({
@@ -91,5 +98,51 @@ describe("reading a container's end", () => {
     expect(parseDockerTime("yesterday")).toBeUndefined();
     expect(engineDuration("2026-12-07T06:00:00.5Z", "2026-12-07T06:00:02.25Z")).toBe(1750);
     expect(engineDuration("2026-12-07T06:00:02Z", "2026-12-07T06:00:01Z")).toBeUndefined();
+  });
+});
+
+describe("killing a run until it has ended", () => {
+  /** A run that ends on the `effectiveAt`-th kill (never when 0); kills fail when `failing`. */
+  function run(effectiveAt: number, failing = false) {
+    let end!: () => void;
+    const ended = new Promise<void>((resolve) => (end = resolve));
+    let kills = 0;
+    const kill = async () => {
+      kills++;
+      if (kills === effectiveAt) end();
+      if (failing) throw new Error("engine busy");
+    };
+    return { ended, kill, end, kills: () => kills };
+  }
+  const fast = { pauseMs: 5 };
+
+  it("kills once when the first kill takes effect", async () => {
+    const r = run(1);
+    await killUntilEnded(r.kill, r.ended, fast);
+    expect(r.kills()).toBe(1);
+  });
+
+  it("kills again when a kill missed the run's processes", async () => {
+    const r = run(3);
+    await killUntilEnded(r.kill, r.ended, fast);
+    expect(r.kills()).toBe(3);
+  });
+
+  it("kills again after a failed kill, and says so when the run never ends", async () => {
+    const r = run(0, true);
+    await expect(killUntilEnded(r.kill, r.ended, { ...fast, tries: 4 })).rejects.toThrow(
+      "engine busy",
+    );
+    expect(r.kills()).toBe(4);
+    const deaf = run(0);
+    await expect(killUntilEnded(deaf.kill, deaf.ended, { ...fast, tries: 3 })).rejects.toThrow(
+      "outlived 3 kills",
+    );
+  });
+
+  it("takes no credit for a run that ended while its kill failed", async () => {
+    const r = run(1, true);
+    await expect(killUntilEnded(r.kill, r.ended, fast)).rejects.toThrow("engine busy");
+    expect(r.kills()).toBe(1);
   });
 });

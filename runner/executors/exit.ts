@@ -170,3 +170,40 @@ export function flagOnceKilled(
     () => {},
   );
 }
+
+/** Whether `promise` settles within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const settled = promise.then(
+    () => true,
+    () => true,
+  );
+  return Promise.race([settled, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Kills again until the run has `ended`: one kill can miss (an engine answers an exec's start before
+ * its process exists, and an engine call can fail under load), and a missed abort or timeout would
+ * leave the run going to its own end. Resolves when a kill succeeded and the run ended; rejects when
+ * the run ended after a failed kill (it ended by itself, or with its container), or outlived `tries`.
+ */
+export async function killUntilEnded(
+  kill: () => Promise<unknown>,
+  ended: Promise<unknown>,
+  { tries = 10, pauseMs = 1_000 }: { tries?: number; pauseMs?: number } = {},
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const failure = await kill().then(
+      () => undefined,
+      (err: unknown) => err ?? new Error("the kill failed"),
+    );
+    if (await settlesWithin(ended, pauseMs)) {
+      if (failure === undefined) return;
+      throw failure;
+    }
+    if (attempt >= tries) throw failure ?? new Error(`the run outlived ${tries} kills`);
+  }
+}

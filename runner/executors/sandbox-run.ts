@@ -6,7 +6,13 @@ import { describeDockerError } from "../docker/connect";
 import { InfrastructureError } from "../errors";
 import { newMarker } from "./container-run";
 import { exitOf } from "./exec";
-import { flagOnceKilled, type KillReason, mayBeDiskFull, runResultOf } from "./exit";
+import {
+  flagOnceKilled,
+  type KillReason,
+  killUntilEnded,
+  mayBeDiskFull,
+  runResultOf,
+} from "./exit";
 import { DockerDemuxer, TailBuffer } from "./output";
 import type { Phase } from "./phased-run";
 import { RUNNER_UID } from "./container-recipe";
@@ -141,9 +147,10 @@ export class SandboxRun implements Phase, WorkDirHold {
 
   /** Kill the run's processes unless it has ended; flag why only when the kill took effect. */
   kill(why: KillReason): void {
-    if (this.exited) return;
+    if (this.exited || !this.ended) return;
     // A failed kill: the sandbox is gone, the run ended with it (the next run gets another one).
-    this.kills.push(flagOnceKilled(this, why, this.sandbox.kill()));
+    const kill = killUntilEnded(() => this.sandbox.kill(), this.ended);
+    this.kills.push(flagOnceKilled(this, why, kill));
   }
 
   stopStreams(): void {

@@ -4,7 +4,7 @@ import { Model } from "objection";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../config/env";
 import { instanceId } from "../../db/instance";
-import { BisectStep } from "../../db/models";
+import { BisectStep, RunnerLease } from "../../db/models";
 import { createJob } from "../../jobs/bisection/intake";
 import { cancelJob } from "../../jobs/bisection/control";
 import { startWorker, type StartedWorker } from "../../jobs/worker";
@@ -12,7 +12,7 @@ import { registerHost } from "../../jobs/farm/hosts";
 import { makeRepo } from "../../runner/executors/test-support";
 import { SANDBOX_LABEL } from "../../runner/labels";
 import { useTestDatabase } from "../helpers/database";
-import { finalJob } from "../helpers/farm-worker";
+import { finalJob, waitFor } from "../helpers/farm-worker";
 import {
   containersOfJob,
   dockerRequired,
@@ -114,18 +114,27 @@ suite("the farm's sandboxes", () => {
       repoUrl: repo.dir,
       goodRef: repo.shas[0]!,
       badRef: "main",
-      command: "sleep 60; sh check.sh",
+      command: "sleep 600; sh check.sh",
       options: { parallel: 3 },
     });
     await expect
       .poll(async () => (await sandboxesOfJob(job.id)).length, { timeout: 60_000, interval: 250 })
       .toBeGreaterThan(0);
     expect(await cancelJob(db.current.knex, job.id, { login: "tester" })).toBe(true);
-    await expect
-      .poll(() => containersOfJob(engines as TestEngine[], instance, job.id), {
-        timeout: 30_000,
-        interval: 250,
-      })
-      .toEqual([]);
+    // Sooner than the job's end waits for runs that do not stop (RUNNER_LOST_HOST_SECONDS, 60 s):
+    // the runs were stopped, not waited for. What still held on is told when they were not.
+    const left = await waitFor(
+      "the job's containers to go",
+      async () => (await containersOfJob(engines as TestEngine[], instance, job.id)).length === 0,
+      45_000,
+    ).catch(async (error: Error) => {
+      const [steps, leases] = await Promise.all([
+        BisectStep.query().where({ bisectJobId: job.id }).select("id", "status", "reason"),
+        RunnerLease.query().whereNull("releasedAt").select("holder", "bisectStepId"),
+      ]);
+      const containers = await containersOfJob(engines as TestEngine[], instance, job.id);
+      return `${error.message}: ${JSON.stringify({ containers, steps, leases })}`;
+    });
+    expect(left).toBe(true);
   }, 300_000);
 });
