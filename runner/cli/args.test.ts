@@ -238,6 +238,15 @@ describe("--farm", () => {
     expect(
       parseCliArgs([...base, "--farm", "--docker-host", "unix:///x", "--", "x"]),
     ).toMatchObject({ kind: "usage-error" });
+    expect(parseCliArgs([...base, "--farm", "--endpoints", "when-needed", "--", "x"])).toEqual({
+      kind: "usage-error",
+      message:
+        "--endpoints when-needed applies to runs here; the farm tests the endpoints alongside the first probes",
+    });
+    expect(parseCliArgs([...base, "--farm", "--endpoints", "alongside", "--", "x"])).toMatchObject({
+      kind: "options",
+      options: { farm: true },
+    });
     expect(parseCliArgs([...base, "--farm", "--network", "setup", "--", "x"])).toMatchObject({
       kind: "usage-error",
       message:

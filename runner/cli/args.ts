@@ -64,7 +64,8 @@ bisection stops there and says so (see --endpoints for when). With the docker ex
                           only when the answer rests on them (the culprit is the bad revision
                           or a child of the good one; an ambiguous or flaky result) or a run
                           says the command is missing, so a bisection of right revisions makes
-                          the runs git bisect run makes, and a wrong revision is said at the end
+                          the runs git bisect run makes, and a wrong revision is said at the end.
+                          The farm (--farm) always tests them alongside
   --executor docker|local docker (default): hardened containers on the Docker engine;
                           local: runs the command as this user on this machine (trusted use only)
   --image IMG             Docker image to run in (default: the runner image, built if missing)
@@ -366,6 +367,11 @@ function parseOrThrow(argv: readonly string[], readConfig: ReadConfig): ParseRes
       throw new UsageError("--farm runs on the farm's hosts; drop --executor");
     if (dockerHost !== undefined)
       throw new UsageError("--farm runs on the farm's hosts; drop --docker-host");
+    // The farm's lanes test them on spare slots, so a wrong revision is said at once.
+    if (str("endpoints") === "when-needed")
+      throw new UsageError(
+        "--endpoints when-needed applies to runs here; the farm tests the endpoints alongside the first probes",
+      );
   }
   if (executor === "local") {
     if (image !== undefined) throw new UsageError("--image applies only to --executor docker");
