@@ -21,10 +21,11 @@ export function BisectYmlExample() {
         Each repository has a dependency cache on every runner host, never shared with another
         repository: npm, yarn, pnpm, pip, cargo, Go and ccache find it by themselves. It is writable
         in the setup and read-only in the test. The paths of <code>cache</code> are restored from it
-        before the setup (dated 2000-01-01, so a build tool rebuilds whatever your commit&rsquo;s
-        files feed, and never over a path the commit has) and saved after a setup that succeeded,
-        never after the test; <code>cache: false</code> turns it off. A cache the runner host needed
-        room for is simply cold on the next step.
+        before the setup (never over a path the commit has), dated so that a build tool rebuilds
+        what differs between your commit and the one they were built at (in an image without git,
+        whatever your commit&rsquo;s files feed) and saved after a setup that succeeded, never after
+        the test; <code>cache: false</code> turns it off. A cache the runner host needed room for is
+        simply cold on the next step.
       </p>
     </>
   );

@@ -1,11 +1,13 @@
 // bisect.yml's `cache:` paths on a real engine: a build directory made by one step's setup is
-// there for the next step's setup (which then does not build again), older than the commit's own
-// files; what the commit has is never overwritten; what the test or a failed setup leaves never
+// there for the next step's setup (which then does not build again), older than the files that
+// differ from the commit it was built at (than all of the commit's files, where the image has no
+// git); what the commit has is never overwritten; what the test or a failed setup leaves never
 // reaches the cache; a run with no setup cannot write into the cache at all.
 import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureRunnerImage } from "../image";
+import { NO_GIT_IMAGE } from "../images/test-images";
 import { DockerExecutor } from "./docker-executor";
 import { removeLabelled } from "./removal";
 import { runOnce } from "./run-once";
@@ -91,6 +93,41 @@ describe.skipIf(!docker && !dockerRequired)("extra cache paths", () => {
     expect(second.log).toContain("1\nobj");
     // Restored outputs are older than the commit's files: a build tool rebuilds what they feed.
     expect(second.log).toContain("OUTPUT-OLDER");
+  });
+
+  it("rebuilds exactly what the commits' differences feed, going forward and back", async () => {
+    // check.sh is the same in every commit, version.txt differs in each: make remakes mk/v only.
+    const setup = [
+      "printf 'mk/a: check.sh\\n\\tmkdir -p mk; cp check.sh mk/a; echo MADE-A\\n' >/tmp/mf",
+      "printf 'mk/v: version.txt\\n\\tmkdir -p mk; cp version.txt mk/v; echo MADE-V\\n' >>/tmp/mf",
+      "make -s -f /tmp/mf mk/a mk/v",
+    ].join("\n");
+    const build = (sha: number) =>
+      step(sha, { setup, cachePaths: ["mk"], command: "echo v=$(cat mk/v)" });
+    const first = await build(0);
+    expect(first.log).toContain("MADE-A");
+    expect(first.log).toContain("MADE-V");
+    for (const sha of [2, 1]) {
+      const r = await build(sha);
+      expect(r.log).toContain("bisect-runner: restored mk from the cache");
+      expect(r.log).toContain("MADE-V");
+      expect(r.log).not.toContain("MADE-A");
+      expect(r.log).toContain(`v=${sha}`);
+    }
+  });
+
+  it("rebuilds whatever the commit's files feed where the image has no git to tell what changed", async () => {
+    const probe = (sha: number) =>
+      step(sha, {
+        image: NO_GIT_IMAGE,
+        setup: "[ -e nogit/o ] || { mkdir -p nogit && echo out >nogit/o; }",
+        cachePaths: ["nogit"],
+        command: "[ nogit/o -ot check.sh ] && echo OUTPUT-OLDER-THAN-UNCHANGED",
+      });
+    await probe(0);
+    const r = await probe(1);
+    expect(r.log).toContain("bisect-runner: restored nogit from the cache");
+    expect(r.log).toContain("OUTPUT-OLDER-THAN-UNCHANGED");
   });
 
   it("never restores over what the commit itself has", async () => {

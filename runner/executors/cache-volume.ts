@@ -54,18 +54,32 @@ const FOR_EACH_PATH = `for e in $${CACHE_PATHS_VAR}; do k=\${e%%:*}; p=\${e#*:};
 
 /**
  * Before the setup: the paths' last saved versions, copied into the checkout where the commit has
- * nothing of that name, and dated 2000-01-01: the step that saved them may have built a later
- * commit, and an output newer than the checkout's files would look up to date to make, cmake or
- * cargo. So every build tool sees the commit's own files as newer and rebuilds what they feed;
- * what does not depend on them (downloads, configuration, a virtualenv) is reused.
+ * nothing of that name. The step that saved them may have built another commit, and an output
+ * newer than the checkout's files would look up to date to make, cmake or cargo. So, when the
+ * image has git and the save names its commit (`bh`, the commit checked out here), the outputs are
+ * dated now (no older than any file of the checkout) and the files that differ between the two
+ * commits a moment later: a build tool rebuilds exactly what the change feeds. Otherwise (no git,
+ * an unknown commit or an unusual file name, a failed touch) the outputs are dated 2000-01-01 and
+ * it rebuilds whatever the commit's files feed. Either way what does not depend on them
+ * (downloads, configuration, a virtualenv) is reused.
  */
+const RETIME_RESTORED = [
+  "b=$(cat $d/$v/commit 2>/dev/null) || b=; rf=;",
+  'if [ -n "$bh" ] && [ -n "$b" ] && ch=$(git -c core.quotePath=false diff --name-only --no-renames "$b" "$bh" -- 2>/dev/null)',
+  '&& ! printf "%s\\n" "$ch" | grep -q "^\\"" && rf=$(mktemp) && find $p -exec touch -c -r "$rf" {} + 2>/dev/null',
+  '&& { [ -z "$ch" ] || { sleep 0.02 2>/dev/null || sleep 1;',
+  'printf "%s\\n" "$ch" | tr "\\n" "\\000" | xargs -0 touch -c -- 2>/dev/null; }; };',
+  'then :; else find $p -exec touch -c -t 200001010000 {} + 2>/dev/null; fi; [ -z "$rf" ] || rm -f "$rf"; true;',
+].join(" ");
+
 export const RESTORE_CACHE_PATHS = [
+  `if [ -n "$${CACHE_PATHS_VAR}" ]; then bh=$(git rev-parse -q --verify HEAD 2>/dev/null) || bh=; fi;`,
   `if [ -n "$${CACHE_PATHS_VAR}" ] && [ -d ${PATHS_DIR} ]; then`,
   FOR_EACH_PATH,
   `v=$(cat $d/current 2>/dev/null) || continue; s=$d/$v/item; [ -e $s ] || continue;`,
   `if [ -e $p ]; then echo "bisect-runner: $p is in the commit: not restored from the cache" >&2; continue; fi;`,
   `case $p in */*) mkdir -p \${p%/*};; esac;`,
-  `cp -a $s $p && { find $p -exec touch -c -t 200001010000 {} + 2>/dev/null; true; }`,
+  `cp -a $s $p && { ${RETIME_RESTORED} }`,
   `&& echo "bisect-runner: restored $p from the cache" >&2`,
   `|| echo "bisect-runner: could not restore $p from the cache" >&2;`,
   "done; fi;",
@@ -77,6 +91,7 @@ export const SAVE_CACHE_PATHS = [
   FOR_EACH_PATH,
   "[ -e $p ] || continue; now=$(date +%s); old=$(cat $d/current 2>/dev/null); v=; c=;",
   "if mkdir -p $d && n=$(mktemp -d $d/v.$now.XXXXXXXX) && v=${n##*/} && cp -a $p $n/item",
+  '&& { [ -z "$bh" ] || echo "$bh" >$n/commit; }',
   "&& c=$(mktemp $d/.current.XXXXXXXX) && echo $v >$c && mv -f $c $d/current;",
   `then echo "bisect-runner: saved $p to the cache" >&2;`,
   `else [ -n "$v" ] && rm -rf "$d/$v"; [ -n "$c" ] && rm -f "$c";`,
