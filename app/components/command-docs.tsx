@@ -133,7 +133,9 @@ env:                           # not secrets: shown in the status comment
         <code>golang:1-bookworm</code> with <code>go mod download</code> and the tests compiled into
         the build cache (<code>go test -exec true</code>; the offline test starts from a copy);{" "}
         <code>CMakeLists.txt</code> → a CMake build in the runner image; a <code>Makefile</code> →{" "}
-        <code>make</code>. The status comment says what was chosen; set <code>image:</code> and{" "}
+        <code>make</code>. Rust&rsquo;s <code>target</code> and CMake&rsquo;s <code>build</code> are
+        kept between steps (as <code>cache:</code> would), so a step rebuilds what its commit
+        changed. The status comment says what was chosen; set <code>image:</code> and{" "}
         <code>setup:</code> to choose otherwise. An image this runner&rsquo;s operator does not
         allow is replaced by the runner image, without a setup, and the comment says so. The
         operator may change this table, and give an ecosystem variables of its own (such as{" "}

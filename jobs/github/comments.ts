@@ -304,7 +304,8 @@ async function start(conv: Conversation, request: BisectRequest): Promise<Handle
     ...(zero ? { zeroConfig: zero } : {}),
     ...(cfg.pathspec ? { pathspec: cfg.pathspec } : {}),
     ...(Object.keys(env).length > 0 ? { env } : {}),
-    ...cacheOption(cfg.cache),
+    // The repository's `cache:`, else the paths the ecosystem's builds keep (a build directory).
+    ...cacheOption(cfg.cache ?? chosen?.cache),
   };
   return admit(conv, {
     goodRef: request.good,

@@ -25,17 +25,22 @@ function tableOf(settings: Settings): readonly EcosystemRule[] {
 
 export type ZeroConfig = NonNullable<JobOptions["zeroConfig"]>;
 
-/** What is stored with the job as its zero configuration, and the rule's variables for the runs. */
+/**
+ * What is stored with the job as its zero configuration, the rule's variables for the runs, and
+ * the paths of the checkout its builds keep between steps (`options.cache`).
+ */
 export interface ZeroChoice {
   zero: ZeroConfig;
   env?: Record<string, string>;
+  cache?: string[];
 }
 
 export function chooseEcosystem(settings: Settings, files: readonly string[]): ZeroChoice | null {
   const detected = detectEcosystem(files, tableOf(settings));
   if (!detected) return null;
-  const { env, ...choice } = detected;
-  if (!choice.image) return { zero: choice, ...(env ? { env } : {}) };
+  const { env, cache, ...choice } = detected;
+  const extras = { ...(env ? { env } : {}), ...(cache ? { cache } : {}) };
+  if (!choice.image) return { zero: choice, ...extras };
   let refused: string | null;
   try {
     refused = checkImagePolicy(
@@ -45,6 +50,6 @@ export function chooseEcosystem(settings: Settings, files: readonly string[]): Z
   } catch (error) {
     refused = (error as Error).message;
   }
-  if (!refused) return { zero: choice, ...(env ? { env } : {}) };
+  if (!refused) return { zero: choice, ...extras };
   return { zero: { ecosystem: choice.ecosystem, file: choice.file, refusedImage: choice.image } };
 }

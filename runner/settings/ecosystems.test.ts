@@ -41,6 +41,23 @@ describe("detectEcosystem", () => {
     expect(detectEcosystem(["Makefile"])?.network).toBeUndefined();
   });
 
+  it("keeps the build directory of compiled projects between steps, and checks an operator's paths", () => {
+    expect(detectEcosystem(["Cargo.lock"])?.cache).toEqual(["target"]);
+    expect(detectEcosystem(["Cargo.toml"])?.cache).toEqual(["target"]);
+    expect(detectEcosystem(["CMakeLists.txt"])?.cache).toEqual(["build"]);
+    expect(detectEcosystem(["package-lock.json"])?.cache).toBeUndefined();
+    const dir = mkdtempSync(join(tmpdir(), "eco-"));
+    const file = join(dir, "zig.json");
+    const rule = { ecosystem: "Zig", files: ["build.zig"], setup: "zig build" };
+    writeFileSync(file, JSON.stringify([{ ...rule, cache: ["./zig-cache/", "zig-out"] }]));
+    expect(detectEcosystem(["build.zig"], loadEcosystems(file))?.cache).toEqual([
+      "zig-cache",
+      "zig-out",
+    ]);
+    writeFileSync(file, JSON.stringify([{ ...rule, cache: ["../elsewhere"] }]));
+    expect(() => loadEcosystems(file)).toThrow(/0\.cache has a path with '\.\.'/);
+  });
+
   it("finds nothing in an unknown project, nor from a package.json without a lockfile", () => {
     expect(detectEcosystem(["README.md", "main.sh"])).toBeNull();
     expect(detectEcosystem(["package.json"])).toBeNull();

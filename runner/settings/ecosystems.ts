@@ -4,6 +4,7 @@
 // the same shape (BISECT_ECOSYSTEMS_FILE). A rule without `image` runs on the runner image.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { CACHE_LIMITS, cachePathProblem, normalizeCachePath } from "./cache-paths";
 import { envProblems } from "./env-vars";
 
 const ruleSchema = z.strictObject({
@@ -24,6 +25,22 @@ const ruleSchema = z.strictObject({
       for (const problem of envProblems(env)) ctx.addIssue({ code: "custom", message: problem });
     })
     .optional(),
+  /**
+   * Paths of the checkout kept between steps, as bisect.yml's `cache:` list (a build directory):
+   * with them a step rebuilds what its commit changed, not everything. The repository's own
+   * `cache:` replaces them.
+   */
+  cache: z
+    .array(z.string())
+    .max(CACHE_LIMITS.paths)
+    .superRefine((paths, ctx) => {
+      for (const path of paths) {
+        const problem = cachePathProblem(path);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      }
+    })
+    .transform((paths) => paths.map(normalizeCachePath))
+    .optional(),
 });
 const tableSchema = z.array(ruleSchema).max(100);
 
@@ -37,6 +54,7 @@ export interface EcosystemChoice {
   setup: string;
   network?: "setup";
   env?: Record<string, string>;
+  cache?: string[];
 }
 
 const PIP_SETUP = [
@@ -93,6 +111,7 @@ export const DEFAULT_ECOSYSTEMS: readonly EcosystemRule[] = [
     image: "rust:1-bookworm",
     setup: "cargo build --locked",
     network: "setup",
+    cache: ["target"],
   },
   {
     ecosystem: "Rust",
@@ -100,6 +119,7 @@ export const DEFAULT_ECOSYSTEMS: readonly EcosystemRule[] = [
     image: "rust:1-bookworm",
     setup: "cargo build",
     network: "setup",
+    cache: ["target"],
   },
   {
     ecosystem: "Go",
@@ -116,6 +136,7 @@ export const DEFAULT_ECOSYSTEMS: readonly EcosystemRule[] = [
       'command -v cmake >/dev/null || { echo "cmake is not in this image: choose one with image: in .github/bisect.yml" >&2; exit 1; }',
       "cmake -S . -B build && cmake --build build -j2",
     ].join("\n"),
+    cache: ["build"],
   },
   { ecosystem: "Make", files: ["Makefile", "makefile", "GNUmakefile"], setup: "make" },
 ];
@@ -145,6 +166,7 @@ export function detectEcosystem(
           ...(rule.image ? { image: rule.image } : {}),
           ...(rule.network ? { network: rule.network } : {}),
           ...(rule.env && Object.keys(rule.env).length > 0 ? { env: { ...rule.env } } : {}),
+          ...(rule.cache?.length ? { cache: [...rule.cache] } : {}),
         };
     }
   return null;

@@ -49,6 +49,8 @@ suite("compiled projects (Rust, Go) bisect out of the box", () => {
           repo: rustProject(work, "rust-zero"),
           comment: "/bisect v1.0.0 main -- cargo test --offline --locked",
           ecosystem: "Rust",
+          // target/ is kept between steps with no configuration.
+          cachePaths: ["target"],
         },
         {
           name: "rust-config",

@@ -87,6 +87,8 @@ suite("real projects bisect out of the box", () => {
           repo: cmakeProject(work, "cmake-zero"),
           comment: "/bisect v1.0.0 main -- ctest --test-dir build --output-on-failure",
           ecosystem: "C/C++ (CMake)",
+          // The build directory is kept between steps with no configuration.
+          cachePaths: ["build"],
         },
         {
           name: "cmake-config",
