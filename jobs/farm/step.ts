@@ -135,33 +135,34 @@ export async function runStep(
     },
     (config.RUNNER_LEASE_SECONDS * 1000) / 3,
   );
-  let over = false;
+  // A question that failed (a busy database) is asked again by the poll below: the signal that
+  // prompted it is not sent twice, and a lost answer would leave the run going to its end.
+  let unanswered = false;
   const check = (): void => {
     void stillWanted(knex, job.id, stepId).then(
       (wanted) => {
+        unanswered = false;
         // Cancelled, concluded, or made useless by other verdicts: its verdict no longer matters.
         if (!wanted) stop.abort("cancelled");
       },
       () => {
-        // A question that failed (a busy database) is asked again: the signal that prompted it
-        // is not sent twice, and a lost answer would leave the run going to its end.
-        if (!over) setTimeout(check, CANCEL_POLL_MS).unref?.();
+        unanswered = true;
       },
     );
   };
-  // Told at once by a stop signal; asked every second only while those are not heard.
+  // Told at once by a stop signal; asked every second only while those are not heard, or after
+  // a question went unanswered.
   const signals = ctx.stopSignals;
   const unsubscribe = signals?.onJob(job.id, check);
   check(); // a stop recorded before the subscription
   const watchCancel = setInterval(() => {
-    if (!signals?.listening) check();
+    if (!signals?.listening || unanswered) check();
   }, CANCEL_POLL_MS);
 
   let outcome: Outcome;
   try {
     outcome = await execute(ctx, job, step, lease, holder, stop.signal);
   } finally {
-    over = true;
     clearInterval(renew);
     clearInterval(watchCancel);
     unsubscribe?.();

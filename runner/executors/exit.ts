@@ -63,15 +63,26 @@ export function readExit(res: IncomingMessage): Promise<ExitStatus> {
   });
 }
 
+/** Whether `promise` settles (resolves or rejects) within `ms`. */
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const settled = promise.then(
+    () => true,
+    () => true,
+  );
+  return Promise.race([settled, late]).finally(() => clearTimeout(timer));
+}
+
 /** Let the attach stream deliver what is still in flight, but never wait long for it. */
 export async function drain(
   attachEnded: Promise<void> | undefined,
   attach?: Duplex,
 ): Promise<void> {
   if (!attachEnded) return;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([attachEnded, new Promise<void>((r) => (timer = setTimeout(r, DRAIN_MS)))]);
-  clearTimeout(timer);
+  await settlesWithin(attachEnded, DRAIN_MS);
   attach?.destroy();
 }
 
@@ -169,19 +180,6 @@ export function flagOnceKilled(
     },
     () => {},
   );
-}
-
-/** Whether `promise` settles within `ms`. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  const settled = promise.then(
-    () => true,
-    () => true,
-  );
-  return Promise.race([settled, late]).finally(() => clearTimeout(timer));
 }
 
 /**

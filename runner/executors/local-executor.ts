@@ -17,6 +17,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { settlesWithin } from "./exit";
 import { TailBuffer } from "./output";
 import { runScript } from "./run-script";
 import { InfrastructureError } from "../errors";
@@ -210,9 +211,7 @@ export class LocalExecutor implements Executor {
     } finally {
       clearTimeout(state.timer);
     }
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([state.closed, new Promise<void>((r) => (timer = setTimeout(r, DRAIN_MS)))]);
-    clearTimeout(timer);
+    if (state.closed) await settlesWithin(state.closed, DRAIN_MS);
     return {
       exitCode: exit.code,
       signal: exit.signal,
