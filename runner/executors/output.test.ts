@@ -29,6 +29,27 @@ describe("TailBuffer", () => {
     expect(z.truncated).toBe(true);
   });
 
+  it("forgets the last bytes across chunks, and counts them out of the total", () => {
+    const t = new TailBuffer(6);
+    for (const c of ["0123", "45", "6789"]) t.push(Buffer.from(c));
+    t.dropEnd(5);
+    // What the window had already let go of ("0123") stays gone, and the tail says so.
+    expect(t.text()).toBe("4");
+    expect(t.totalBytes).toBe(5);
+    expect(t.truncated).toBe(true);
+    const v = new TailBuffer(10);
+    v.push(Buffer.from("abc"));
+    v.push(Buffer.from("def"));
+    v.dropEnd(4);
+    expect(v.text()).toBe("ab");
+    expect(v.truncated).toBe(false);
+    const u = new TailBuffer(4);
+    u.push(Buffer.from("abcdefgh"));
+    u.dropEnd(2);
+    expect(u.text()).toBe("ef");
+    expect(u.truncated).toBe(true);
+  });
+
   it("does not start with half a character", () => {
     const t = new TailBuffer(5);
     t.push(Buffer.from("ééé")); // 6 bytes: the cut falls inside the first é

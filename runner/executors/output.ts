@@ -34,14 +34,29 @@ export class TailBuffer {
     return this.seen;
   }
 
+  /** Whether bytes were received that the tail no longer holds. */
   get truncated(): boolean {
-    return this.seen > this.limit;
+    return this.seen > Math.min(this.held, this.limit);
   }
 
   /** The last `limit` bytes. */
   bytes(): Buffer {
     const all = Buffer.concat(this.chunks, this.held);
     return all.length > this.limit ? all.subarray(all.length - this.limit) : all;
+  }
+
+  /** Forget the last `n` bytes received (ours, not the run's: see sandbox.ts's RUN_END). */
+  dropEnd(n: number): void {
+    this.seen = Math.max(0, this.seen - n);
+    let left = n;
+    while (left > 0 && this.chunks.length) {
+      const last = this.chunks[this.chunks.length - 1]!;
+      const cut = Math.min(left, last.length);
+      if (cut === last.length) this.chunks.pop();
+      else this.chunks[this.chunks.length - 1] = last.subarray(0, last.length - cut);
+      this.held -= cut;
+      left -= cut;
+    }
   }
 
   /** The tail as UTF-8, without a character cut in half at its start. */

@@ -16,7 +16,7 @@ import {
 import { DockerDemuxer, TailBuffer } from "./output";
 import type { Phase } from "./phased-run";
 import { RUNNER_UID } from "./container-recipe";
-import type { Sandbox, SandboxScript } from "./sandbox";
+import { type RunEnd, runEndOf, type Sandbox, type SandboxScript } from "./sandbox";
 import type { RunResult, RunSpec } from "./types";
 import type { WorkDirHold } from "./work-dirs";
 
@@ -30,6 +30,9 @@ function deferred<T>() {
   return { promise, resolve, reject };
 }
 
+/** Enough for the wrapper's end line. */
+const LAST_BYTES = 64;
+
 export class SandboxRun implements Phase, WorkDirHold {
   box?: WorkDirHold["box"];
   runId?: string;
@@ -40,10 +43,16 @@ export class SandboxRun implements Phase, WorkDirHold {
   timedOut = false;
   aborted = false;
   diskFull = false;
-  /** The sandbox was settled after this run (false: it must not be used again). */
-  settled = false;
+  /**
+   * Resolves once the sandbox was settled after this run: true when it may run again. The run's
+   * result does not wait for it when the run's end line has the OOM counter; the sandbox's next
+   * run does.
+   */
+  settled: Promise<boolean> = Promise.resolve(false);
   diskWatch?: NodeJS.Timeout;
   private output: TailBuffer;
+  /** The last bytes received, where the wrapper's end line is looked for. */
+  private last = Buffer.alloc(0);
   private readonly marker = newMarker();
   private exec?: Docker.Exec;
   private stream?: Duplex;
@@ -75,6 +84,20 @@ export class SandboxRun implements Phase, WorkDirHold {
   take(spec: RunSpec): void {
     this.spec = spec;
     this.output = new TailBuffer(spec.logLimitBytes);
+    this.last = Buffer.alloc(0);
+  }
+
+  private received(payload: Buffer): void {
+    this.output.push(payload);
+    const both = this.last.length ? Buffer.concat([this.last, payload]) : payload;
+    this.last = Buffer.from(both.subarray(Math.max(0, both.length - LAST_BYTES)));
+  }
+
+  /** The wrapper's end line, taken off the log (undefined: there is none). */
+  private takeRunEnd(): RunEnd | undefined {
+    const end = runEndOf(this.last.toString("latin1"));
+    if (end) this.output.dropEnd(end.length);
+    return end;
   }
 
   private args(): string[] {
@@ -99,7 +122,7 @@ export class SandboxRun implements Phase, WorkDirHold {
       this.startedAt = Date.now();
       const stream = (await this.exec.start({ hijack: true, stdin: false })) as Duplex;
       this.stream = stream;
-      const demux = new DockerDemuxer((payload) => this.output.push(payload));
+      const demux = new DockerDemuxer((payload) => this.received(payload));
       this.ended = new Promise<void>((resolve) => {
         const done = () => {
           if (!this.exited) {
@@ -165,12 +188,17 @@ export class SandboxRun implements Phase, WorkDirHold {
     clearInterval(this.diskWatch);
     await Promise.all(this.kills);
     const { sandbox } = this;
+    const oomBefore = sandbox.oomKills;
     let exitCode: number | null;
     let oomKills: number | null;
     // The exit code, the settle and (for a failure that a full disk may explain) the work
     // directory's size, all at once: the run has ended, so settling cannot change its exit code.
     const settling = sandbox.settle();
     settling.catch(() => {});
+    this.settled = settling.then(
+      () => !sandbox.broken,
+      () => false,
+    );
     let full: Promise<boolean> = Promise.resolve(false);
     try {
       const info = await exitOf(() => this.exec!.inspect());
@@ -182,14 +210,25 @@ export class SandboxRun implements Phase, WorkDirHold {
       // No exit code: the sandbox itself went down under the run (it killed its keeper).
       exitCode = info.exitCode ?? 137;
       this.exit.resolve(exitCode);
+      const end = this.takeRunEnd();
       const { box, runId } = this;
-      if (!this.diskFull && box && runId && mayBeDiskFull(exitCode))
-        full = box
-          .usage(runId)
-          .then((bytes) => bytes >= this.spec.limits.workBytes)
-          .catch(() => false);
-      oomKills = await settling;
-      this.settled = !sandbox.broken;
+      const { workBytes } = this.spec.limits;
+      if (!this.diskFull && mayBeDiskFull(exitCode)) {
+        if (end?.workKib != null) full = Promise.resolve(end.workKib * 1024 >= workBytes);
+        else if (box && runId)
+          full = box
+            .usage(runId)
+            .then((bytes) => bytes >= workBytes)
+            .catch(() => false);
+      }
+      // The last phase's result need not wait for the settle: one that fails after the run's
+      // end leaves the result standing and only keeps the sandbox from running again (the
+      // slot's next run waits for `settled`). A setup's does wait: its failure stops the test,
+      // which shares the work directory (phased-run.ts).
+      oomKills =
+        this.script !== "setup" && end?.oomKills != null && oomBefore !== null
+          ? end.oomKills - oomBefore
+          : await settling;
     } catch (err) {
       sandbox.broken = true;
       this.exit.reject(err);

@@ -51,6 +51,8 @@ interface Slot extends WorkDirHold {
   jobKey: string;
   key: string;
   sandboxes: Sandbox[];
+  /** Resolves once the last run's sandboxes were settled: true when they may run again. */
+  ready: Promise<boolean>;
   discard(): Promise<void>;
   idleTimer?: NodeJS.Timeout;
 }
@@ -114,10 +116,13 @@ export class SandboxSlots {
         // last commit's (a job's next run usually takes its slot at once: a reset started when
         // the slot came back would be on this path anyway, as a second exec). Its sandboxes are
         // asked meanwhile: a clean-up may have removed them.
-        const [, ...states] = await Promise.all([
+        // The last run's settle, when it is not over yet, ends meanwhile too.
+        const [, ready, ...states] = await Promise.all([
           slot.box!.reset(slot.runId!, slot.checkedOut!, spec.sha),
+          slot.ready,
           ...slot.sandboxes.map((s) => s.container.inspect()),
         ]);
+        if (!ready) throw new Error("a sandbox was not settled");
         if (!states.every((info) => info.State.Running)) throw new Error("a sandbox has stopped");
         slot.checkedOut = spec.sha;
       } catch {
@@ -152,8 +157,9 @@ export class SandboxSlots {
   }
 
   /**
-   * The run is over: its slot waits for the job's next run when every phase that started was
-   * settled, and is removed otherwise (or when `discard`).
+   * The run is over: its slot waits for the job's next run, which first waits for every phase
+   * that started to be settled; a slot whose settle fails is removed then, and at once when
+   * `discard` or when a sandbox is already known to be unusable.
    */
   async release(state: SandboxState, discard = false): Promise<void> {
     const entry = this.held.get(state);
@@ -161,10 +167,12 @@ export class SandboxSlots {
     this.held.delete(state);
     const { slot, runs } = entry;
     state.stopStreams();
-    const clean =
-      runs.every((r) => !r.started || r.settled) && slot.sandboxes.every((s) => !s.broken);
-    if (!clean || discard) await slot.discard();
-    else this.giveBack(slot);
+    if (discard || slot.sandboxes.some((s) => s.broken)) return slot.discard();
+    const settles = runs.filter((r) => r.started).map((r) => r.settled);
+    slot.ready = Promise.all(settles).then(
+      (oks) => oks.every(Boolean) && slot.sandboxes.every((s) => !s.broken),
+    );
+    this.giveBack(slot);
   }
 
   /** Remove this executor's job's idle slots. */
@@ -188,14 +196,18 @@ export class SandboxSlots {
     const list = map.get(slot.key) ?? [];
     list.push(slot);
     map.set(slot.key, list);
-    slot.idleTimer = setTimeout(() => {
+    // Removed by whoever finds it unusable first: this, or the run that took it (prepare).
+    const drop = () => {
       const now = map.get(slot.key);
       const i = now?.indexOf(slot) ?? -1;
       if (i < 0) return;
       now!.splice(i, 1);
       if (now!.length === 0) map.delete(slot.key);
+      clearTimeout(slot.idleTimer);
       void slot.discard();
-    }, this.options.idleMs ?? SANDBOX_IDLE_MS);
+    };
+    void slot.ready.then((ok) => ok || drop());
+    slot.idleTimer = setTimeout(drop, this.options.idleMs ?? SANDBOX_IDLE_MS);
     slot.idleTimer.unref?.();
   }
 
@@ -247,6 +259,7 @@ export class SandboxSlots {
       runId,
       checkedOut: spec.sha,
       sandboxes,
+      ready: Promise.resolve(true),
       discard: async () => {
         clearTimeout(slot.idleTimer);
         await Promise.all(

@@ -156,6 +156,28 @@ suite("a job's sandboxes", () => {
     expect(after).toMatchObject({ exitCode: 0, oomKilled: false, timedOut: false });
   }, 180_000);
 
+  it("counts a run's OOM kills from its wrapper, not from what the run prints, and keeps its line out of the log", async () => {
+    const line = "bisect-run-end oom_kill 5 work_kib -";
+    const forged = await run("h", { command: `echo out; printf '\\n${line}\\n'` });
+    expect(forged).toMatchObject({ exitCode: 0, oomKilled: false });
+    expect(forged.log).toBe(`out\n\n${line}\n`);
+  }, 120_000);
+
+  it("never runs a sandbox again that could not be made clean: the job's next run gets a new one", async () => {
+    // A directory its owner cannot list cannot be removed by the settle.
+    const stuck = await run("i", {
+      command: "mkdir -p /dev/shm/stuck/in && chmod 0 /dev/shm/stuck && echo stuck",
+    });
+    expect(stuck).toMatchObject({ exitCode: 0 });
+    const [first] = await sandboxesOf("i");
+    expect(first).toBeDefined();
+    const next = await run("i", { command: "ls -a /dev/shm" });
+    expect(next.exitCode).toBe(0);
+    expect(next.log).not.toContain("stuck");
+    await expect.poll(() => sandboxesOf("i"), { timeout: 30_000, interval: 200 }).toHaveLength(1);
+    expect(await sandboxesOf("i")).not.toContain(first);
+  }, 120_000);
+
   it("runs an online setup and an offline test in a pair of sandboxes, kept for the next run", async () => {
     const tag = randomUUID();
     const spec = (command: string) => ({

@@ -55,6 +55,29 @@ const REAP_FUNCTION = [
   "}",
 ].join("\n");
 
+// Sets o to the memory cgroup's OOM kills so far (empty: the engine does not say).
+const OOM_READ = [
+  "o=",
+  "for f in /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events; do",
+  '  [ -r "$f" ] || continue',
+  '  while read -r key value; do [ "$key" = oom_kill ] && o="$value"; done < "$f"',
+  '  [ -n "$o" ] && break',
+  "done",
+].join("\n");
+
+const OOM_COUNTER = [OOM_READ, 'echo "oom_kill ${o:-unknown}"'].join("\n");
+
+/**
+ * The last line of a run's output, written by its wrapper once every process of the run is gone:
+ * the OOM counter then and, after an exit code that a full disk may explain, the work directory's
+ * size in KiB — so that the run's result waits neither for the sandbox's settle nor for a
+ * measure from outside. It is taken off the log. A run could print such a line itself, or stop the
+ * wrapper from printing it; either way it only changes its own verdict, which its exit code
+ * decides anyway. Without the line (or without `du` in the image), the result waits for the
+ * settle's counter and the checkout box's measure.
+ */
+export const RUN_END = "bisect-run-end";
+
 // $1 keeper, $2 the run's script, then its arguments. The script runs as a child, never as this
 // shell, so that what it leaves running is killed here once it ends.
 const RUN_WRAPPER = [
@@ -62,18 +85,34 @@ const RUN_WRAPPER = [
   'k="$1"; s="$2"; shift 2',
   'sh -c "$s" bisect-run "$@"; r=$?',
   'reap "$k"',
+  OOM_READ,
+  // mayBeDiskFull's codes (exit.ts).
+  'u=; if [ "$r" -gt 0 ] && [ "$r" -lt 128 ] && [ "$r" -ne 125 ]; then',
+  "  u=$(du -skx /work 2>/dev/null); u=${u%%[!0-9]*}",
+  "fi",
+  `printf "\\n${RUN_END} oom_kill %s work_kib %s\\n" "\${o:-unknown}" "\${u:--}"`,
   'exit "$r"',
 ].join("\n");
 
-const OOM_COUNTER = [
-  "o=",
-  "for f in /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events; do",
-  '  [ -r "$f" ] || continue',
-  '  while read -r key value; do [ "$key" = oom_kill ] && o="$value"; done < "$f"',
-  '  [ -n "$o" ] && break',
-  "done",
-  'echo "oom_kill ${o:-unknown}"',
-].join("\n");
+export interface RunEnd {
+  /** Its length in bytes, to take it off the log. */
+  length: number;
+  /** The memory cgroup's OOM kills when the run had ended (null: the engine does not say). */
+  oomKills: number | null;
+  /** The work directory's size in KiB (null: not measured). */
+  workKib: number | null;
+}
+
+/** The run's end line (`RUN_END`) at the end of `tail`. */
+export function runEndOf(tail: string): RunEnd | undefined {
+  const m = new RegExp(`\\n${RUN_END} oom_kill (\\d+|unknown) work_kib (\\d+|-)\\n$`).exec(tail);
+  if (!m) return undefined;
+  return {
+    length: Buffer.byteLength(m[0]),
+    oomKills: m[1] === "unknown" ? null : Number(m[1]),
+    workKib: m[2] === "-" ? null : Number(m[2]),
+  };
+}
 
 const LEFTOVERS = "/dev/shm/* /dev/shm/.[!.]* /dev/shm/..?* /dev/mqueue/*";
 

@@ -99,12 +99,17 @@ export function hostNodeDist(): Buffer {
     );
   const tar = spawnSync(
     "tar",
-    ["-c", "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner"]
-      .concat(["-C", prefix, ...wanted]),
+    ["-c", "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner"].concat([
+      "-C",
+      prefix,
+      ...wanted,
+    ]),
     { maxBuffer: 1024 * 1024 * 1024 },
   );
   if (tar.status !== 0)
-    throw new Error(`packing ${prefix}'s Node failed: ${tar.stderr?.toString().trim() || tar.error}`);
+    throw new Error(
+      `packing ${prefix}'s Node failed: ${tar.stderr?.toString().trim() || tar.error}`,
+    );
   nodeDist = tar.stdout;
   return nodeDist;
 }
