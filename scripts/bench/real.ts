@@ -15,7 +15,8 @@
 //     runs on the first engine; --parallel 4 spreads the runs over the first two engines (as the
 //     farm spreads a job's steps over hosts), each with its own cache;
 //   - the baseline: plain `git bisect run` on this machine with the same setup and test (a setup
-//     that fails counts as skip, as in the product).
+//     that fails counts as skip, as in the product), with the system's toolchains first on PATH:
+//     those the stand-in images carry. Each project's line says whether the versions match.
 // Caches: cold = the product's caches new (each host's dependency cache empty when the bisection
 // starts; warm from its second run on) and the baseline's package caches and clone new; warm = the
 // caches a previous bisection of the same project left (one untimed bisection each fills them),
@@ -140,13 +141,53 @@ interface Project {
   command: string;
   /** The setup downloads (network for the setup only; the test stays offline). */
   network: boolean;
+  /** Prints the toolchain's versions, on this machine and in the image: they should match. */
+  versions: string;
+}
+
+// The baseline's PATH: this machine's system toolchains first (the ones the stand-in images are
+// built from), not a user's own install (rustup's cargo in ~/.cargo/bin is another compiler).
+const BASELINE_PATH = [
+  ...new Set(["/usr/local/bin", "/usr/bin", "/bin", ...(process.env.PATH ?? "").split(":")]),
+]
+  .filter(Boolean)
+  .join(":");
+
+/** What `command` prints on this machine, with the baseline's PATH (one line per line). */
+function hostOutput(command: string): string {
+  const r = spawnSync("sh", ["-c", command], {
+    env: { ...process.env, PATH: BASELINE_PATH },
+    encoding: "utf8",
+  });
+  return `${r.stdout}${r.stderr}`.trim();
+}
+
+/** What `command` prints in a container of `image` (no network, removed after). */
+async function imageOutput(engine: Docker, image: string, command: string): Promise<string> {
+  const container = await engine.createContainer({
+    Image: image,
+    Cmd: ["sh", "-c", command],
+    Entrypoint: [],
+    Tty: true,
+    HostConfig: { NetworkMode: "none" },
+  });
+  try {
+    await container.start();
+    await container.wait();
+    const logs = await container.logs({ stdout: true, stderr: true });
+    return logs.toString("utf8").replace(/\r/g, "").trim();
+  } finally {
+    await container.remove({ force: true }).catch(() => {});
+  }
 }
 
 const work = mkdtempSync(path.join(tmpdir(), "bench-real-"));
 const npm = await startVerdaccio();
 const pypi = await startPythonIndex();
 const goProxy = await startGoProxy();
-const onHost = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
+const onHost = (tool: string) =>
+  spawnSync("sh", ["-c", `command -v ${tool}`], { env: { ...process.env, PATH: BASELINE_PATH } })
+    .status === 0;
 const projects: Project[] = [];
 try {
   if (only.has("node")) {
@@ -162,6 +203,7 @@ try {
       cachePaths: [],
       command: "npm test",
       network: true,
+      versions: "node --version; npm --version",
     });
   }
   if (only.has("python")) {
@@ -178,6 +220,7 @@ try {
       cachePaths: [".venv"],
       command: "python -m unittest -q",
       network: true,
+      versions: "python3 --version; python3 -m pip --version | cut -d' ' -f1,2",
     });
   }
   if (only.has("cmake")) {
@@ -190,6 +233,7 @@ try {
       cachePaths: ["build"],
       command: "ctest --test-dir build --output-on-failure",
       network: false,
+      versions: "cmake --version | head -n1; cc --version | head -n1",
     });
   }
   if (only.has("rust")) {
@@ -203,6 +247,7 @@ try {
       cachePaths: ["target"],
       command: "cargo test --offline --locked --quiet",
       network: false,
+      versions: "cargo --version; rustc --version",
       ...(onHost("cargo") ? {} : { noBaseline: "no cargo on this machine" }),
     });
   }
@@ -221,6 +266,7 @@ try {
       cachePaths: [],
       command: "go test ./...",
       network: true,
+      versions: "go version",
       env: { GOPROXY: goProxy.url },
       ...(onHost("go") ? {} : { noBaseline: "no go on this machine" }),
     });
@@ -365,7 +411,7 @@ async function baselineBisection(
     ...p.env,
   };
   const saved = { ...process.env };
-  Object.assign(process.env, env);
+  Object.assign(process.env, env, { PATH: BASELINE_PATH });
   try {
     // The setup and the test in one shell (the setup's exports reach the test); what `cache:`
     // keeps survives git clean. The output goes nowhere: git bisect run's own "running …" lines
@@ -397,6 +443,13 @@ async function measureBisections(specOf: (p: Project) => (sha: string) => RunSpe
   const ratios = new Map<string, number[]>();
   const s = (ms: number[]) => (ms.length ? `${(median(ms) / 1000).toFixed(1)} s` : "-");
   for (const p of projects) {
+    if (!p.noBaseline) {
+      const host = hostOutput(p.versions).split("\n").join(", ");
+      const image = (await imageOutput(docker, p.image, p.versions)).split("\n").join(", ");
+      console.log(
+        `${p.name}: ${host === image ? `the same toolchain on both sides (${host})` : `toolchains differ: this machine ${host}; the image ${image}`}`,
+      );
+    }
     const shas = p.repo.shas;
     const good = shas[0]!;
     const bad = shas[shas.length - 1]!;
