@@ -24,8 +24,10 @@ export function BisectYmlExample() {
         before the setup (never over a path the commit has), dated so that a build tool rebuilds
         what differs between your commit and the one they were built at (in an image without git,
         whatever your commit&rsquo;s files feed) and saved after a setup that succeeded, never after
-        the test; <code>cache: false</code> turns it off. A cache the runner host needed room for is
-        simply cold on the next step.
+        the test. Within one job on one runner host they simply stay in place from one step to the
+        next after a setup that succeeded, as on your own machine; after a setup that failed, the
+        next step starts from the cache&rsquo;s copy. <code>cache: false</code> turns it off. A
+        cache the runner host needed room for is simply cold on the next step.
       </p>
     </>
   );

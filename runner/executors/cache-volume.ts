@@ -73,11 +73,14 @@ const RETIME_RESTORED = [
 ].join(" ");
 
 export const RESTORE_CACHE_PATHS = [
-  `if [ -n "$${CACHE_PATHS_VAR}" ]; then bh=$(git rev-parse -q --verify HEAD 2>/dev/null) || bh=; fi;`,
+  `kp=; if [ -n "$${CACHE_PATHS_VAR}" ]; then bh=$(git rev-parse -q --verify HEAD 2>/dev/null) || bh=; fi;`,
   `if [ -n "$${CACHE_PATHS_VAR}" ] && [ -d ${PATHS_DIR} ]; then`,
   FOR_EACH_PATH,
   `v=$(cat $d/current 2>/dev/null) || continue; s=$d/$v/item; [ -e $s ] || continue;`,
-  `if [ -e $p ]; then echo "bisect-runner: $p is in the commit: not restored from the cache" >&2; continue; fi;`,
+  `if [ -e $p ]; then if [ -z "$bh" ]; then w="is already in the checkout";`,
+  `elif git ls-files --error-unmatch -- $p >/dev/null 2>&1; then w="is in the commit";`,
+  `else w="is kept from the last step run here"; kp="$kp $p"; fi;`,
+  `echo "bisect-runner: $p $w: not restored from the cache" >&2; continue; fi;`,
   `case $p in */*) mkdir -p \${p%/*};; esac;`,
   `cp -a $s $p && { ${RETIME_RESTORED} }`,
   `&& echo "bisect-runner: restored $p from the cache" >&2`,
@@ -85,11 +88,17 @@ export const RESTORE_CACHE_PATHS = [
   "done; fi;",
 ].join(" ");
 
-/** After a setup that succeeded: each path that exists becomes its new version. */
+/**
+ * After a setup that succeeded: each path that exists becomes its new version — but for one kept
+ * in place from the last step in this directory (`kp`, workspace.ts), which the cache already has
+ * an earlier version of: copying a whole build directory out on every step would cost more than
+ * the next job's rebuilding what changed since that version.
+ */
 export const SAVE_CACHE_PATHS = [
   `if [ -n "$${CACHE_PATHS_VAR}" ] && [ -d ${CACHE_PATH} ] && [ -w ${CACHE_PATH} ]; then`,
   FOR_EACH_PATH,
-  "[ -e $p ] || continue; now=$(date +%s); old=$(cat $d/current 2>/dev/null); v=; c=;",
+  '[ -e $p ] || continue; case " $kp " in *" $p "*) continue;; esac;',
+  "now=$(date +%s); old=$(cat $d/current 2>/dev/null); v=; c=;",
   "if mkdir -p $d && n=$(mktemp -d $d/v.$now.XXXXXXXX) && v=${n##*/} && cp -a $p $n/item",
   '&& { [ -z "$bh" ] || echo "$bh" >$n/commit; }',
   "&& c=$(mktemp $d/.current.XXXXXXXX) && echo $v >$c && mv -f $c $d/current;",

@@ -20,12 +20,20 @@ export const SETUP_FAILED_EXIT = 125;
 /** Exit code of a container's checkout step when it fails (together with the run's marker). */
 export const CHECKOUT_FAILED_EXIT = 213;
 
+/**
+ * Written in the work directory after a setup that succeeded (and its paths were saved): the
+ * checkout box keeps that directory's `cache:` paths in place for the job's next run there
+ * (workspace.ts). The box removes it with everything else before that run.
+ */
+export const SETUP_DONE_FILE = ".bisect-setup-done";
+
 /** The setup under `set -e` in a subshell ($1), its exports written to `envFile`; 125 when it fails. */
 const setupPart = (envFile: string) => [
   RESTORE_CACHE_PATHS,
   `(trap "export -p >${envFile}" EXIT; set -e; eval "$1"); r=$?;`,
   `if [ "$r" -ne 0 ]; then echo "bisect-runner: setup failed with exit code $r" >&2; exit ${SETUP_FAILED_EXIT}; fi;`,
   SAVE_CACHE_PATHS,
+  `: >${envFile.replace(/[^/]*$/, SETUP_DONE_FILE)} 2>/dev/null;`,
 ];
 const loadEnv = (envFile: string) => `if [ -f ${envFile} ]; then . ${envFile}; fi;`;
 const checkPath = (envFile: string) => {

@@ -118,7 +118,12 @@ export class SandboxSlots {
         // asked meanwhile: a clean-up may have removed them.
         // The last run's settle, when it is not over yet, ends meanwhile too.
         const [, ready, ...states] = await Promise.all([
-          slot.box!.reset(slot.runId!, slot.checkedOut!, spec.sha),
+          slot.box!.reset(
+            slot.runId!,
+            slot.checkedOut!,
+            spec.sha,
+            spec.cacheVolume ? (spec.cachePaths ?? []) : [],
+          ),
           slot.ready,
           ...slot.sandboxes.map((s) => s.container.inspect()),
         ]);

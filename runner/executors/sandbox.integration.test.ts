@@ -203,6 +203,43 @@ suite("a job's sandboxes", () => {
     expect((await sandboxesOf("d")).sort()).toEqual(pair.sort());
   }, 180_000);
 
+  it("keeps a job's cache: paths in place after a setup that succeeded, and restores them from the cache after one that failed", async () => {
+    const volume = `bisect-cache-test-kept-${randomUUID().slice(0, 8)}`;
+    const build = 'mkdir -p build && echo "built-$(cat version.txt)" >> build/out';
+    const step = (sha: string, setup: string) =>
+      run("k", {
+        sha,
+        setup,
+        command: "cat build/out",
+        cacheVolume: volume,
+        cachePaths: ["build"],
+      });
+    try {
+      const first = await step(repo.shas[0]!, build);
+      expect(first).toMatchObject({ exitCode: 0 });
+      expect(first.log).toContain("built-0");
+      // The next commit's setup builds on what the last one left, as on one machine.
+      const kept = await step(repo.shas[1]!, build);
+      expect(kept.log).toContain("build is kept from the last step run here");
+      expect(kept.log).toMatch(/^built-0\nbuilt-1$/m);
+      // A setup that fails leaves a state nobody should build on ...
+      const failed = await step(repo.shas[2]!, "echo broken >> build/out; exit 1");
+      expect(failed.exitCode).toBe(125);
+      // ... so the next step starts from the cache's copy: the first step's, as a path kept in
+      // place is not copied out again.
+      const restored = await step(repo.shas[1]!, build);
+      expect(restored.log).toContain("restored build from the cache");
+      expect(restored.log).not.toContain("broken");
+      expect(restored.log).toMatch(/^built-0\nbuilt-1$/m);
+    } finally {
+      await removeLabelled(docker, jobLabels("k"));
+      await docker
+        .getVolume(volume)
+        .remove()
+        .catch(() => {});
+    }
+  }, 180_000);
+
   it("replaces a sandbox removed by a clean-up, and removes an idle one by itself", async () => {
     await run("e", { command: "true" });
     await removeLabelled(docker, jobLabels("e"));

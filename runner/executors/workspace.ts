@@ -33,6 +33,7 @@ import { workDirMounts } from "./mounts";
 import { type ExecResult, execToEnd } from "./exec";
 import { removeContainer } from "./removal";
 import { InfrastructureError } from "../errors";
+import { SETUP_DONE_FILE } from "./run-script";
 
 const BOX_UID = 1000;
 const ROOT = "/work";
@@ -47,9 +48,27 @@ const PREPARE_SCRIPT = [
   'if [ -n "$2" ]; then git -C "$d/src" checkout -q --detach "$2" 2>&1; fi',
 ].join("\n");
 // Checkout (of a fresh clone, or of a reused directory after RESET_SCRIPT): only the files that
-// differ from what the index describes are written; whatever is not the commit's goes.
-const CHECKOUT_SCRIPT =
-  'git -C "$1/src" checkout -q -f --detach "$2" 2>&1 && git -C "$1/src" clean -q -ffdx 2>&1';
+// differ from what the index describes are written; whatever is not the commit's goes — but for
+// the paths after $2, when $kept is set (see `reset`).
+const CHECKOUT_SCRIPT = [
+  'git -C "$1/src" checkout -q -f --detach "$2" 2>&1',
+  'd="$1"; shift 2; [ -n "${kept-}" ] || set --',
+  'n=$#; while [ "$n" -gt 0 ]; do set -- "$@" -e "/$1"; shift; n=$((n - 1)); done',
+  'git -C "$d/src" clean -q -ffdx "$@" 2>&1',
+].join(" && ");
+// Set before RESET_SCRIPT removes it: the directory's last setup succeeded (run-script.ts).
+const KEPT_CHECK = `kept=; if [ -f "$1/${SETUP_DONE_FILE}" ]; then kept=1; fi`;
+
+/**
+ * bisect.yml's \`cache:\` paths a reused directory keeps in place when its last setup succeeded —
+ * the next setup builds on them as a build on one machine would, where restoring them from the
+ * cache would copy them back. Only plain names (no pattern characters for \`git clean -e\`).
+ */
+export function keptPaths(paths: readonly string[]): string[] {
+  return paths
+    .map((p) => p.replace(/^(\.\/)+/, "").replace(/\/+$/, ""))
+    .filter((p) => /^[\w.+@-]+(\/[\w.+@-]+)*$/.test(p) && !p.split("/").includes(".."));
+}
 // $1 run dir, $2 the commit its files were checked out at. Makes a directory a previous run used
 // ready for the next: everything but the checkout goes (tmp is emptied), the checkout's `.git`
 // (which the run could change: hooks, config, filters) is replaced by a fresh clone's, whose index
@@ -210,8 +229,14 @@ export class CheckoutBox {
    * Make a directory an earlier run of this box used (checked out at `previous`) ready for another
    * run, checking out `sha` too when given — usually far cheaper than a fresh clone's checkout.
    */
-  async reset(runId: string, previous: string, sha?: string): Promise<void> {
-    const script = sha ? `${RESET_SCRIPT}\nset -- "$1" "$3"\n${CHECKOUT_SCRIPT}` : RESET_SCRIPT;
+  /**
+   * Ready a directory an earlier run of the same job used for \`sha\` (RESET_SCRIPT, then the
+   * checkout), keeping \`keep\` (keptPaths) in place when that run's setup succeeded.
+   */
+  async reset(runId: string, previous: string, sha?: string, keep: string[] = []): Promise<void> {
+    const script = sha
+      ? `${KEPT_CHECK}\n${RESET_SCRIPT}\nd0="$1"; c0="$3"; shift 3; set -- "$d0" "$c0" "$@"\n${CHECKOUT_SCRIPT}`
+      : RESET_SCRIPT;
     const r = await this.exec([
       "sh",
       "-c",
@@ -220,6 +245,7 @@ export class CheckoutBox {
       `${ROOT}/${runId}`,
       previous,
       sha ?? "",
+      ...(sha ? keptPaths(keep) : []),
     ]);
     if (r.code !== 0)
       throw new InfrastructureError(
