@@ -51,11 +51,12 @@ const PREPARE_SCRIPT = [
 // differ from what the index describes are written; whatever is not the commit's goes — but for
 // the paths after $2, when $kept is set (see `reset`).
 const CHECKOUT_SCRIPT = [
-  'git -C "$1/src" checkout -q -f --detach "$2" 2>&1',
-  'd="$1"; shift 2; [ -n "${kept-}" ] || set --',
+  'd="$1"; c="$2"; shift 2',
+  'git -C "$d/src" checkout -q -f --detach "$c" 2>&1 || exit 1',
+  'if [ -z "${kept-}" ]; then set --; fi',
   'n=$#; while [ "$n" -gt 0 ]; do set -- "$@" -e "/$1"; shift; n=$((n - 1)); done',
   'git -C "$d/src" clean -q -ffdx "$@" 2>&1',
-].join(" && ");
+].join("\n");
 // Set before RESET_SCRIPT removes it: the directory's last setup succeeded (run-script.ts).
 const KEPT_CHECK = `kept=; if [ -f "$1/${SETUP_DONE_FILE}" ]; then kept=1; fi`;
 
