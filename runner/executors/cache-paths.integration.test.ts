@@ -130,6 +130,31 @@ describe.skipIf(!docker && !dockerRequired)("extra cache paths", () => {
     expect(r.log).toContain("OUTPUT-OLDER-THAN-UNCHANGED");
   });
 
+  it("leaves a restored virtualenv's Python files their dates, so their bytecode stays valid", async () => {
+    // Python compiles a module again when its .py is dated otherwise than its .pyc records.
+    const venv = (sha: number, image?: string) =>
+      step(sha, {
+        ...(image ? { image } : {}),
+        setup: [
+          "if [ ! -d venv ]; then mkdir -p venv/lib/__pycache__ venv/bin;",
+          "echo X=1 >venv/lib/m.py; echo code >venv/lib/__pycache__/m.cpython-311.pyc; echo tool >venv/bin/tool;",
+          "touch -d @1000000000 venv/lib/m.py venv/lib/__pycache__/m.cpython-311.pyc venv/bin/tool; fi",
+        ].join(" "),
+        cachePaths: ["venv"],
+        command:
+          'for f in venv/lib/m.py venv/lib/__pycache__/m.cpython-311.pyc venv/bin/tool; do echo "$f $(date -r $f +%s)"; done',
+      });
+    for (const image of [undefined, NO_GIT_IMAGE]) {
+      await venv(0, image);
+      const r = await venv(1, image);
+      expect(r.log).toContain("bisect-runner: restored venv from the cache");
+      expect(r.log).toContain("venv/lib/m.py 1000000000");
+      expect(r.log).toContain("venv/lib/__pycache__/m.cpython-311.pyc 1000000000");
+      // Anything else is re-dated as for any output (now with git, 2000-01-01 without).
+      expect(r.log).toMatch(/^venv\/bin\/tool (?!1000000000)\d+$/m);
+    }
+  });
+
   it("never restores over what the commit itself has", async () => {
     const first = await step(0, { setup: "true", cachePaths: ["version.txt"], command: "true" });
     expect(first.log).toContain("bisect-runner: saved version.txt to the cache");

@@ -52,6 +52,12 @@ export function cachePathsEnv(paths: readonly string[]): Record<string, string> 
 // is reported and never fails the run.
 const FOR_EACH_PATH = `for e in $${CACHE_PATHS_VAR}; do k=\${e%%:*}; p=\${e#*:}; d=${PATHS_DIR}/$k;`;
 
+// Python's bytecode (`__pycache__/*.pyc`) records its source's date and is compiled again when the
+// dates differ: a restored virtualenv whose `.py` files were re-dated would recompile all of pip on
+// the next `pip install` (seconds). Those keep the dates they were saved with; a generated `.py`
+// output is then at worst older than the checkout, and rebuilt.
+const KEEP_DATES = `! -name "*.py" ! -name "*.pyc"`;
+
 /**
  * Before the setup: the paths' last saved versions, copied into the checkout where the commit has
  * nothing of that name. The step that saved them may have built another commit, and an output
@@ -60,16 +66,17 @@ const FOR_EACH_PATH = `for e in $${CACHE_PATHS_VAR}; do k=\${e%%:*}; p=\${e#*:};
  * dated now (no older than any file of the checkout) and the files that differ between the two
  * commits a moment later: a build tool rebuilds exactly what the change feeds. Otherwise (no git,
  * an unknown commit or an unusual file name, a failed touch) the outputs are dated 2000-01-01 and
- * it rebuilds whatever the commit's files feed. Either way what does not depend on them
- * (downloads, configuration, a virtualenv) is reused.
+ * it rebuilds whatever the commit's files feed. Python's sources and bytecode keep their dates
+ * either way (KEEP_DATES). What does not depend on them (downloads, configuration, a virtualenv)
+ * is reused.
  */
 const RETIME_RESTORED = [
   "b=$(cat $d/$v/commit 2>/dev/null) || b=; rf=;",
   'if [ -n "$bh" ] && [ -n "$b" ] && ch=$(git -c core.quotePath=false diff --name-only --no-renames "$b" "$bh" -- 2>/dev/null)',
-  '&& ! printf "%s\\n" "$ch" | grep -q "^\\"" && rf=$(mktemp) && find $p -exec touch -c -r "$rf" {} + 2>/dev/null',
+  `&& ! printf "%s\\n" "$ch" | grep -q "^\\"" && rf=$(mktemp) && find $p ${KEEP_DATES} -exec touch -c -r "$rf" {} + 2>/dev/null`,
   '&& { [ -z "$ch" ] || { sleep 0.02 2>/dev/null || sleep 1;',
   'printf "%s\\n" "$ch" | tr "\\n" "\\000" | xargs -0 touch -c -- 2>/dev/null; }; };',
-  'then :; else find $p -exec touch -c -t 200001010000 {} + 2>/dev/null; fi; [ -z "$rf" ] || rm -f "$rf"; true;',
+  `then :; else find $p ${KEEP_DATES} -exec touch -c -t 200001010000 {} + 2>/dev/null; fi; [ -z "$rf" ] || rm -f "$rf"; true;`,
 ].join(" ");
 
 export const RESTORE_CACHE_PATHS = [
