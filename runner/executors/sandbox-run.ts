@@ -110,6 +110,9 @@ export class SandboxRun implements Phase, WorkDirHold {
   async start(): Promise<void> {
     this.started = true;
     const { sandbox } = this;
+    // A sandbox still starting (the test's of a slot's first run) is waited for; one that could
+    // not start was removed (broken) and says why.
+    await sandbox.started;
     try {
       this.exec = await sandbox.container.exec({
         Cmd: sandbox.command(this.marker, this.script, this.args()),

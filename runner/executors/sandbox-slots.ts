@@ -117,18 +117,20 @@ export class SandboxSlots {
         // the slot came back would be on this path anyway, as a second exec). Its sandboxes are
         // asked meanwhile: a clean-up may have removed them.
         // The last run's settle, when it is not over yet, ends meanwhile too.
-        const [, ready, ...states] = await Promise.all([
+        const [, running] = await Promise.all([
           slot.box!.reset(
             slot.runId!,
             slot.checkedOut!,
             spec.sha,
             spec.cacheVolume ? (spec.cachePaths ?? []) : [],
           ),
-          slot.ready,
-          ...slot.sandboxes.map((s) => s.container.inspect()),
+          slot.ready.then(async (ready) => {
+            if (!ready) throw new Error("a sandbox was not settled");
+            const states = await Promise.all(slot!.sandboxes.map((s) => s.container.inspect()));
+            return states.every((info) => info.State.Running);
+          }),
         ]);
-        if (!ready) throw new Error("a sandbox was not settled");
-        if (!states.every((info) => info.State.Running)) throw new Error("a sandbox has stopped");
+        if (!running) throw new Error("a sandbox has stopped");
         slot.checkedOut = spec.sha;
       } catch {
         // A box removed under it, a directory the last run made unusable: start afresh.
@@ -174,7 +176,14 @@ export class SandboxSlots {
     state.stopStreams();
     if (discard || slot.sandboxes.some((s) => s.broken)) return slot.discard();
     const settles = runs.filter((r) => r.started).map((r) => r.settled);
-    slot.ready = Promise.all(settles).then(
+    // A sandbox whose run never started may still be starting (sandbox.ts `started`).
+    const starts = slot.sandboxes.map((s) =>
+      s.started.then(
+        () => true,
+        () => false,
+      ),
+    );
+    slot.ready = Promise.all([...settles, ...starts]).then(
       (oks) => oks.every(Boolean) && slot.sandboxes.every((s) => !s.broken),
     );
     this.giveBack(slot);
@@ -237,8 +246,10 @@ export class SandboxSlots {
           { network: networks.test, cacheReadOnly: true },
         ]
       : [{ network: base.network, cacheReadOnly: false }];
+    // Made at once; started at once too, but only the first is waited for: a phased run's test
+    // sandbox finishes starting while the setup runs (its run waits for `started`).
     const made = await Promise.allSettled(
-      roles.map(async (role) => {
+      roles.map(async (role, i) => {
         const container = await this.hooks.create(
           { ...base, network: role.network },
           {
@@ -252,7 +263,8 @@ export class SandboxSlots {
           },
         );
         const sandbox = new Sandbox(this.docker, container, this.engine);
-        await sandbox.start();
+        const started = sandbox.start();
+        if (i === 0) await started;
         return sandbox;
       }),
     );

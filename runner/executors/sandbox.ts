@@ -183,6 +183,11 @@ export class Sandbox {
   broken = false;
   /** The memory cgroup's OOM kills so far (null: the engine does not say). */
   oomKills: number | null = null;
+  /**
+   * Resolves once the container has started (`start`); rejects with why it could not. A run
+   * awaits it first, so a sandbox needed only later (a phased run's test's) starts meanwhile.
+   */
+  started: Promise<void> = Promise.resolve();
   private keeper = 0;
 
   constructor(
@@ -192,8 +197,14 @@ export class Sandbox {
     readonly engine: string,
   ) {}
 
-  /** Start the (created) container and learn its keeper. Removes it when that fails. */
-  async start(): Promise<void> {
+  /** Start the (created) container and learn its keeper (`started`). Removes it when that fails. */
+  start(): Promise<void> {
+    this.started = this.startOnce();
+    this.started.catch(() => {});
+    return this.started;
+  }
+
+  private async startOnce(): Promise<void> {
     try {
       await this.container.start();
       for (let attempt = 0; ; attempt++) {
