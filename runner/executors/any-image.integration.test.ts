@@ -113,6 +113,7 @@ function suite(docker: Docker, isHost1: boolean): void {
           command:
             "echo changed > version.txt; rm check.sh; mkdir -p build/deep && echo o > build/deep/o && chmod 000 build; " +
             "echo junk > /tmp/junk; echo home > /work/.profile-junk; " +
+            "mkdir -p /work/ro/x /tmp/ro/x && chmod 000 /work/ro && chmod 500 /tmp/ro; " +
             "printf '#!/bin/sh\\necho HOOKED >&2\\n' > .git/hooks/post-checkout && chmod +x .git/hooks/post-checkout; " +
             "git config core.fsmonitor 'echo pwned >&2'",
         }),

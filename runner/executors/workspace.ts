@@ -47,15 +47,24 @@ const PREPARE_SCRIPT = [
   'git clone -q --shared --no-checkout -- /mirror "$d/src" 2>&1',
   'if [ -n "$2" ]; then git -C "$d/src" checkout -q --detach "$2" 2>&1; fi',
 ].join("\n");
+// A run may leave directories it took the write permission from: their owner (uid 1000, the box's
+// too) gives it back when a removal or the checkout fails, and tries again — only then, as walking
+// a large tree costs. As with git on one machine, what stays as the run left it (a kept path, an
+// unchanged file) keeps its modes.
+const WRITABLE = 'writable() { chmod -R u+rwX -- "$@" 2>/dev/null || true; }';
 // Checkout (of a fresh clone, or of a reused directory after RESET_SCRIPT): only the files that
 // differ from what the index describes are written; whatever is not the commit's goes — but for
-// the paths after $2, when $kept is set (see `reset`).
+// the paths after $2, when $kept is set (see `reset`). A failed checkout (an unknown commit) ends
+// the script with git's message.
 const CHECKOUT_SCRIPT = [
   'd="$1"; c="$2"; shift 2',
-  'git -C "$d/src" checkout -q -f --detach "$c" 2>&1 || exit 1',
+  WRITABLE,
+  'co() { git -C "$d/src" checkout -q -f --detach "$c" 2>&1; }',
+  'co >/dev/null 2>&1 || { writable "$d/src"; co; } || exit 1',
   'if [ -z "${kept-}" ]; then set --; fi',
   'n=$#; while [ "$n" -gt 0 ]; do set -- "$@" -e "/$1"; shift; n=$((n - 1)); done',
-  'git -C "$d/src" clean -q -ffdx "$@" 2>&1',
+  'cl() { git -C "$d/src" clean -q -ffdx "$@" 2>&1; }',
+  'cl "$@" >/dev/null 2>&1 || { writable "$d/src"; cl "$@"; }',
 ].join("\n");
 // Set before RESET_SCRIPT removes it: the directory's last setup succeeded (run-script.ts).
 const KEPT_CHECK = `kept=; if [ -f "$1/${SETUP_DONE_FILE}" ]; then kept=1; fi`;
@@ -74,26 +83,35 @@ export function keptPaths(paths: readonly string[]): string[] {
 // ready for the next: everything but the checkout goes (tmp is emptied), the checkout's `.git`
 // (which the run could change: hooks, config, filters) is replaced by a fresh clone's, whose index
 // is set to that commit and refreshed against the files — so the next checkout rewrites only what
-// differs.
+// differs. Each step is a process of its own in the box, so there are few of them.
 const RESET_SCRIPT = [
   "set -e",
   'd="$1"',
-  'chmod -R u+rwX -- "$d" 2>/dev/null || true',
-  'find "$d" -mindepth 1 -maxdepth 1 ! -name src ! -name tmp -exec rm -rf -- {} +',
   // tmp is emptied, not replaced: a sandbox (sandbox.ts) has this very directory as its /tmp.
-  'if [ -d "$d/tmp" ] && [ ! -L "$d/tmp" ]; then find "$d/tmp" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +; else rm -rf -- "$d/tmp"; mkdir -- "$d/tmp"; fi',
+  "leftovers() {",
+  '  set -- "$d/src/.git" "$d/.fresh"',
+  '  for f in "$d"/* "$d"/.[!.]* "$d"/..?*; do',
+  '    case "$f" in "$d/src" | "$d/tmp") ;; *) if [ -e "$f" ] || [ -L "$f" ]; then set -- "$@" "$f"; fi ;; esac',
+  "  done",
+  '  if [ -d "$d/tmp" ] && [ ! -L "$d/tmp" ]; then',
+  '    for f in "$d/tmp"/* "$d/tmp"/.[!.]* "$d/tmp"/..?*; do if [ -e "$f" ] || [ -L "$f" ]; then set -- "$@" "$f"; fi; done',
+  '  else set -- "$@" "$d/tmp"; fi',
+  '  rm -rf -- "$@"',
+  "}",
+  WRITABLE,
+  // First, so that nothing below follows a src the run replaced by a link.
+  'if [ ! -d "$d/src" ] || [ -L "$d/src" ]; then rm -rf -- "$d/src"; mkdir -- "$d/src"; fi',
+  'leftovers 2>/dev/null || { writable "$d"; leftovers; }',
+  'if [ ! -d "$d/tmp" ]; then mkdir -- "$d/tmp"; fi',
   'chmod 1777 -- "$d/tmp"',
   'chmod 0755 -- "$d"',
-  'if [ ! -d "$d/src" ] || [ -L "$d/src" ]; then rm -rf -- "$d/src"; mkdir -- "$d/src"; fi',
-  'rm -rf -- "$d/src/.git" "$d/.fresh"',
   'git clone -q --shared --no-checkout -- /mirror "$d/.fresh" 2>&1',
   'mv -- "$d/.fresh/.git" "$d/src/.git"',
   'rmdir -- "$d/.fresh"',
   'git -C "$d/src" read-tree "$2" 2>&1',
   'git -C "$d/src" update-index -q --refresh >/dev/null 2>&1 || true',
 ].join("\n");
-// A run may have left directories without write permission: its owner (uid 1000) can restore it.
-const WIPE_SCRIPT = 'chmod -R u+rwX -- "$1" 2>/dev/null; rm -rf -- "$1"';
+const WIPE_SCRIPT = `${WRITABLE}\nrm -rf -- "$1" 2>/dev/null || { writable "$1"; rm -rf -- "$1"; }`;
 const USAGE_SCRIPT = 'du -skx -- "$1" 2>/dev/null | cut -f1';
 
 export interface BoxOptions {
