@@ -139,6 +139,8 @@ export class PhasedRun implements WorkDirHold {
     this.test.take({ ...this.spec, timeoutMs: remaining });
     this.phase = this.test;
     const started = this.test.start();
+    // Awaited below, once the setup's result is in; until then its failure is not unhandled.
+    started.catch(() => {});
     const stopTest = async () => {
       await started.catch(() => {});
       this.test.kill("abort");

@@ -114,9 +114,9 @@ export class SandboxSlots {
       try {
         // One exec removes what the last run left and writes only the files that differ from the
         // last commit's (a job's next run usually takes its slot at once: a reset started when
-        // the slot came back would be on this path anyway, as a second exec). Its sandboxes are
-        // asked meanwhile: a clean-up may have removed them.
-        // The last run's settle, when it is not over yet, ends meanwhile too.
+        // the slot came back would be on this path anyway, as a second exec). Meanwhile the last
+        // run's settle ends (and a sandbox still starting starts), then the sandboxes are asked
+        // whether they still run: a clean-up may have removed them.
         const [, running] = await Promise.all([
           slot.box!.reset(
             slot.runId!,

@@ -240,6 +240,32 @@ suite("a job's sandboxes", () => {
     }
   }, 180_000);
 
+  it("fails a run whose test sandbox could not start as the engine's failure, not a verdict, and leaves nothing", async () => {
+    // The pair's test sandbox starts while the setup runs. Here it is made to keep a command that
+    // does not exist, so that its start really fails.
+    const executor = executorOf("no-start");
+    const patched = executor as unknown as {
+      create: (plan: unknown, input: { Cmd: string[] }) => Promise<unknown>;
+    };
+    const create = patched.create.bind(executor);
+    let made = 0;
+    patched.create = (plan, input) =>
+      create(plan, ++made === 2 ? { ...input, Cmd: ["/no/such/keeper"] } : input);
+    const spec = { setup: "echo setup-ran", setupNetwork: true, command: "echo test-ran" };
+    await expect(
+      runOnce(executor, specFor(repo, { ...spec, labels: jobLabels("no-start") })),
+    ).rejects.toThrow(/starting a sandbox on h1 failed/);
+    expect(made).toBe(2);
+    await expect
+      .poll(() => sandboxesOf("no-start"), { timeout: 30_000, interval: 200 })
+      .toEqual([]);
+    // The job's next run gets a new pair.
+    const again = await run("no-start", spec);
+    expect(again).toMatchObject({ exitCode: 0 });
+    expect(again.log).toContain("test-ran");
+    expect(await sandboxesOf("no-start")).toHaveLength(2);
+  }, 180_000);
+
   it("replaces a sandbox removed by a clean-up, and removes an idle one by itself", async () => {
     await run("e", { command: "true" });
     await removeLabelled(docker, jobLabels("e"));
