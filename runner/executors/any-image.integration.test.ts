@@ -115,7 +115,7 @@ function suite(docker: Docker, isHost1: boolean): void {
             "echo junk > /tmp/junk; echo home > /work/.profile-junk; " +
             "mkdir -p /work/ro/x /tmp/ro/x && chmod 000 /work/ro && chmod 500 /tmp/ro; " +
             "printf '#!/bin/sh\\necho HOOKED >&2\\n' > .git/hooks/post-checkout && chmod +x .git/hooks/post-checkout; " +
-            "git config core.fsmonitor 'echo pwned >&2'",
+            "git config core.fsmonitor 'echo pwned >&2'; chmod 000 /work",
         }),
       );
       expect(first.exitCode).toBe(0);

@@ -99,7 +99,9 @@ const RESET_SCRIPT = [
   '  rm -rf -- "$@"',
   "}",
   WRITABLE,
-  // First, so that nothing below follows a src the run replaced by a link.
+  // The run may have closed its own /work (the directory itself): opened again first.
+  'if [ ! -r "$d" ] || [ ! -w "$d" ] || [ ! -x "$d" ]; then chmod u+rwx -- "$d"; fi',
+  // Then src, so that nothing below follows a src the run replaced by a link.
   'if [ ! -d "$d/src" ] || [ -L "$d/src" ]; then rm -rf -- "$d/src"; mkdir -- "$d/src"; fi',
   'leftovers 2>/dev/null || { writable "$d"; leftovers; }',
   'if [ ! -d "$d/tmp" ]; then mkdir -- "$d/tmp"; fi',
